@@ -1,0 +1,124 @@
+"""Commands: imperative requests from one actor to another."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from messages.enums import OrderSide
+from messages.fields import (
+    enum_field,
+    id_field,
+    non_negative_decimal,
+    positive_decimal,
+    text_field,
+    ts_init_field,
+)
+from messages.markets import MarketDefinition
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SubmitOrder:
+    """Place a limit order at the venue (execution → venue)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    order_id: str = text_field()
+    market_id: str = text_field()
+    security_id: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+    price: Decimal = non_negative_decimal()
+    size: Decimal = positive_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CancelOrder:
+    """Cancel an order (anyone → execution → venue); the venue answers cancelled or refused."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    order_id: str = text_field()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SwitchMarket:
+    """Route new orders for ``definition``'s market to ``position`` from now on.
+
+    Sent by the market supervisor to the ExecutionActor before any order for the market can
+    exist, so execution never holds a stale position ref (seed 000).
+    """
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    definition: MarketDefinition = attrs.field(
+        validator=attrs.validators.instance_of(MarketDefinition)
+    )
+    position: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CloseMarket:
+    """Stop routing new orders for a market and cancel its open ones."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    market_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SettlePosition:
+    """Settle a binary market's position at resolution: the winner pays ``payout`` a share."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    market_id: str = text_field()
+    winning_security_id: str = text_field()
+    payout: Decimal = positive_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ArchiveMarket:
+    """Forget a settled market: its actors stop and execution drops their refs."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    market_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Subscribe:
+    """Add ``subscriber`` (an actor ref) to the receivers of what this actor publishes."""
+
+    subscriber: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Unsubscribe:
+    """Remove ``subscriber`` from the receivers of what this actor publishes."""
+
+    subscriber: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class GetSnapshot:
+    """Ask an actor for its current immutable snapshot (answered through ``ask``)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MarkPending:
+    """Tell a PositionActor that an order is open on one side of one leg (seed 003's flag)."""
+
+    order_id: str = text_field()
+    security_id: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ClearPending:
+    """Tell a PositionActor that an order reached a terminal state and is no longer pending."""
+
+    order_id: str = text_field()

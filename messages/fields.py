@@ -1,0 +1,87 @@
+"""Field helpers shared by the message classes: ids, nanosecond clocks, exact numbers.
+
+Validation happens at construction, so a malformed message never reaches an actor.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+
+def new_id() -> str:
+    """A fresh message or entity id (uuid4, hex)."""
+    return uuid.uuid4().hex
+
+
+def now_ns() -> int:
+    """Wall-clock time in integer nanoseconds, the unit of every ``ts_*`` field."""
+    return time.time_ns()
+
+
+def _finite_decimal(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not Decimal:
+        raise TypeError(f"{attribute.name} must be a Decimal, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"{attribute.name} must be finite, got {value}")
+
+
+def _positive(_instance: Any, attribute: attrs.Attribute[Any], value: Decimal) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+
+
+def _non_negative(_instance: Any, attribute: attrs.Attribute[Any], value: Decimal) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def decimal_field(**kwargs: Any) -> Any:
+    """Any finite Decimal (signed quantities, PnL)."""
+    return attrs.field(validator=_finite_decimal, **kwargs)
+
+
+def positive_decimal(**kwargs: Any) -> Any:
+    """A finite Decimal > 0 (order sizes, fill sizes)."""
+    return attrs.field(validator=[_finite_decimal, _positive], **kwargs)
+
+
+def non_negative_decimal(**kwargs: Any) -> Any:
+    """A finite Decimal >= 0 (prices, fees, book sizes where 0 deletes a level)."""
+    return attrs.field(validator=[_finite_decimal, _non_negative], **kwargs)
+
+
+def text_field(**kwargs: Any) -> Any:
+    """A non-empty string (ids, names)."""
+    return attrs.field(
+        validator=[attrs.validators.instance_of(str), attrs.validators.min_len(1)], **kwargs
+    )
+
+
+def id_field() -> Any:
+    """The message's own id, generated unless given."""
+    return attrs.field(factory=new_id, validator=attrs.validators.instance_of(str))
+
+
+def ts_init_field() -> Any:
+    """When this process created the message; not part of equality (a redelivery differs)."""
+    return attrs.field(factory=now_ns, validator=attrs.validators.instance_of(int), eq=False)
+
+
+def enum_field(enum_type: type) -> Any:
+    """A member of ``enum_type``."""
+    return attrs.field(validator=attrs.validators.instance_of(enum_type))
+
+
+def tuple_of(member_type: type, **kwargs: Any) -> Any:
+    """A tuple whose members are all ``member_type`` (never a list: messages are immutable)."""
+    return attrs.field(
+        validator=attrs.validators.deep_iterable(
+            attrs.validators.instance_of(member_type), attrs.validators.instance_of(tuple)
+        ),
+        **kwargs,
+    )

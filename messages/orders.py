@@ -1,0 +1,139 @@
+"""Order events: what the venue reported, and what the runtime published about an order."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+
+from messages.enums import OrderSide, OrderStatus
+from messages.fields import (
+    enum_field,
+    id_field,
+    non_negative_decimal,
+    positive_decimal,
+    text_field,
+    ts_init_field,
+    tuple_of,
+)
+from messages.fills import Fill
+from messages.signals import TradeSignal
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderSnapshot:
+    """An order's full state at one version; published on every change."""
+
+    order_id: str = text_field()
+    correlation_id: str = text_field()
+    market_id: str = text_field()
+    security_id: str = text_field()
+    account: str = text_field()
+    strategy: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+    price: Decimal = non_negative_decimal()
+    size: Decimal = positive_decimal()
+    filled: Decimal = non_negative_decimal()
+    avg_fill_price: Decimal | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.instance_of(Decimal))
+    )
+    fees: Decimal = non_negative_decimal()
+    status: OrderStatus = enum_field(OrderStatus)
+    fill_ids: tuple[str, ...] = tuple_of(str)
+    version: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @property
+    def leaves(self) -> Decimal:
+        """Size still open at the venue (0 once the order is closed)."""
+        if self.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FILLED):
+            return Decimal(0)
+        return self.size - self.filled
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderAccepted:
+    """The venue took the order onto its book."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    order_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderRejected:
+    """The venue refused the order (not our risk: see OrderDenied)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    order_id: str = text_field()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderCancelled:
+    """The venue took the rest of the order off its book."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    order_id: str = text_field()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CancelRejected:
+    """The venue refused a cancel, e.g. because the order had already filled."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    order_id: str = text_field()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderUpdated:
+    """Published whenever an order changes; ``cause`` names the trigger that changed it."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    cause: str = text_field()
+    order: OrderSnapshot = attrs.field(validator=attrs.validators.instance_of(OrderSnapshot))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderDenied:
+    """Our side said no to a signal before it reached the venue; ``reason`` says why."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    signal: TradeSignal = attrs.field(validator=attrs.validators.instance_of(TradeSignal))
+    reason: str = text_field()
+
+
+class FillRefusal(enum.Enum):
+    """Why a fill was not applied. Every refusal is logged and published; nothing changes."""
+
+    UNKNOWN_ORDER = "unknown_order"
+    OVERFILL = "overfill"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    MISMATCHED_ORDER = "mismatched_order"
+    ORDER_REJECTED = "order_rejected"
+    POSITION_SETTLED = "position_settled"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FillRefused:
+    """A fill that was not applied, with the reason, so it is never silently lost."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
+    reason: FillRefusal = enum_field(FillRefusal)
+    detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
