@@ -15,8 +15,10 @@ from messages.fields import (
     positive_decimal,
     text_field,
     ts_init_field,
+    tuple_of,
 )
 from messages.markets import MarketDefinition
+from messages.positions import PositionSnapshot
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -62,11 +64,12 @@ class SwitchMarket:
 
 @attrs.frozen(kw_only=True, slots=True)
 class CloseMarket:
-    """Stop routing new orders for a market and cancel its open ones."""
+    """Stop routing new orders for a market; tell ``notify`` MarketDrained once none is open."""
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     market_id: str = text_field()
+    notify: Any = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -122,3 +125,41 @@ class ClearPending:
     """Tell a PositionActor that an order reached a terminal state and is no longer pending."""
 
     order_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderClosed:
+    """An OrderActor tells the ExecutionActor its order reached a terminal state."""
+
+    order_id: str = text_field()
+    market_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MarketDrained:
+    """A closed market has no open orders left: its position can be settled safely."""
+
+    market_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListOrders:
+    """Ask the ExecutionActor for ``(order_id, order actor ref)`` of every order it routes."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListMarkets:
+    """Ask the market supervisor for ``(market_id, MarketActor ref)`` of every live market."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListPositions:
+    """Ask the market supervisor for live position refs and archived final snapshots."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionRefs:
+    """The answer to ListPositions."""
+
+    live: tuple[tuple[str, Any], ...] = attrs.field(validator=attrs.validators.instance_of(tuple))
+    archived: tuple[PositionSnapshot, ...] = tuple_of(PositionSnapshot)

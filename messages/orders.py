@@ -137,3 +137,14 @@ class FillRefused:
     fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
     reason: FillRefusal = enum_field(FillRefusal)
     detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CancelDenied:
+    """We did not send a cancel to the venue, e.g. because the order is already closed."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    order_id: str = text_field()
+    reason: str = text_field()

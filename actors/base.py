@@ -1,0 +1,74 @@
+"""The base every runtime actor shares: typed dispatch, bound logging, stats.
+
+Handlers are declared with ``@handles(MessageType)``; a message nobody handles is logged and
+dropped, never fatal, so a stray or malformed message cannot kill an actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import pykka
+import structlog
+
+from messages.stats import ActorStats, GetStats
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ASK_TIMEOUT_S = 5.0
+"""Default timeout for every ``ask`` and ``Future.get`` made from outside an actor."""
+
+
+def handles(*message_types: type) -> Callable[[F], F]:
+    """Mark a method as the handler of ``message_types``."""
+
+    def mark(method: F) -> F:
+        method._handles = message_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class RuntimeActor(pykka.ThreadingActor):
+    """A pykka actor with a dispatch table built from ``@handles`` methods."""
+
+    kind: ClassVar[str] = "actor"
+    _dispatch: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dispatch: dict[type, Callable[[Any, Any], Any]] = {}
+        for klass in reversed(cls.__mro__):
+            for member in vars(klass).values():
+                for message_type in getattr(member, "_handles", ()):
+                    dispatch[message_type] = member
+        cls._dispatch = dispatch
+
+    def __init__(self, **log_context: Any) -> None:
+        super().__init__()
+        self.log = structlog.get_logger("tradeactors").bind(actor=self.kind, **log_context)
+        self.handled = 0
+
+    def on_receive(self, message: Any) -> Any:
+        handler = self._dispatch.get(type(message))
+        if handler is None:
+            if type(message) is GetStats:
+                return self.stats()
+            self.log.warning("unhandled_message", message_type=type(message).__name__)
+            return None
+        self.handled += 1
+        return handler(self, message)
+
+    def stats(self) -> ActorStats:
+        """Override to report scheduled work (timers) that the mailbox does not show."""
+        return ActorStats(kind=self.kind, handled=self.handled)
+
+
+def publish(subscribers: list[pykka.ActorRef[Any]], message: object) -> None:
+    """Tell every live subscriber; a dead one is skipped, never an error for the publisher."""
+    for subscriber in subscribers:
+        try:
+            subscriber.tell(message)
+        except pykka.ActorDeadError:
+            continue

@@ -1,0 +1,304 @@
+"""Netting accounting for one position (one market, account and strategy), in exact Decimals.
+
+Plain classes with no threads: the PositionActor owns a ``PositionBook`` and turns messages
+into calls here. Each instrument of the market is a ``Leg`` that nets buys against sells.
+
+Cash is conserved to the last digit: for every leg, ``realized_pnl - cost`` is exactly the
+sum of the fills' cash flows. Only the pro-rata share of cost removed by a partial close is
+rounded (a 28-digit division); the same rounded amount leaves ``cost`` and enters
+``realized_pnl``, and every addition, subtraction and multiplication runs in ``_EXACT`` so
+nothing else rounds. The price of that guarantee is that ``cost`` and ``realized_pnl`` can
+carry more than 28 digits after such a close.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+from actors.fill_outcome import APPLIED, DUPLICATE, FillOutcome, refused
+from messages.enums import OrderSide, PositionStatus
+from messages.fills import Fill
+from messages.market_data import MarketSnapshot
+from messages.orders import FillRefusal
+from messages.positions import LegSnapshot, PositionSnapshot
+
+_EXACT = decimal.Context(
+    prec=decimal.MAX_PREC,
+    Emax=decimal.MAX_EMAX,
+    Emin=decimal.MIN_EMIN,
+    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow],
+)
+"""Adds, subtracts and multiplies without rounding; ``Inexact`` would mean a broken invariant.
+
+Never divide in it: a quotient that does not terminate would take unbounded memory.
+"""
+
+_PRO_RATA = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+"""The default context's settings, fixed here so the result never depends on the calling
+thread's context."""
+
+
+class Leg:
+    """One instrument of a position: a signed quantity netted at average cost.
+
+    ``cost`` is the signed cash paid to open the current quantity (negative for a short),
+    ``realized_pnl`` is gross of fees and ``fees`` are kept apart, so a snapshot can show
+    both gross and net PnL.
+    """
+
+    __slots__ = ("cost", "fees", "mark", "quantity", "realized_pnl", "security_id")
+
+    def __init__(self, security_id: str) -> None:
+        self.security_id = security_id
+        self.quantity = Decimal(0)
+        self.cost = Decimal(0)
+        self.realized_pnl = Decimal(0)
+        self.fees = Decimal(0)
+        self.mark: Decimal | None = None
+
+    @property
+    def avg_open_price(self) -> Decimal:
+        """Average price paid (or received, for a short) per unit held; 0 when flat."""
+        if self.quantity == 0:
+            return Decimal(0)
+        return abs(self.cost / self.quantity)
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """What closing at the mark would realize; 0 when flat or never marked.
+
+        Exact (no rounding), so ``realized_pnl + unrealized_pnl`` is the exact cash-flow PnL.
+        """
+        if self.mark is None or self.quantity == 0:
+            return Decimal(0)
+        return _EXACT.subtract(_EXACT.multiply(self.quantity, self.mark), self.cost)
+
+    def apply(self, fill: Fill) -> None:
+        """Net one fill into the leg: open or add, close pro rata, or close and flip.
+
+        Raises ``ValueError`` for another instrument's fill: the book routes fills by
+        ``security_id``, so that would be a bug, not a venue's doing.
+        """
+        if fill.security_id != self.security_id:
+            raise ValueError(
+                f"fill {fill.fill_id} is for {fill.security_id}, not leg {self.security_id}"
+            )
+        self.fees = _EXACT.add(self.fees, fill.fee)
+        signed = fill.signed_size
+        if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
+            self._open(signed, fill.price)
+            return
+        held = self.quantity.copy_abs()
+        close = min(held, signed.copy_abs())
+        signed_close = close if signed > 0 else close.copy_negate()
+        if close == held:
+            removed_cost = self.cost
+        else:
+            removed_cost = _PRO_RATA.divide(_EXACT.multiply(self.cost, close), held)
+        cash_received = _EXACT.multiply(signed_close.copy_negate(), fill.price)
+        self.realized_pnl = _EXACT.add(
+            self.realized_pnl, _EXACT.subtract(cash_received, removed_cost)
+        )
+        self.quantity = _EXACT.add(self.quantity, signed_close)
+        if self.quantity == 0:
+            self.cost = Decimal(0)
+        else:
+            self.cost = _EXACT.subtract(self.cost, removed_cost)
+        rest = _EXACT.subtract(signed, signed_close)
+        if rest != 0:
+            self._open(rest, fill.price)
+
+    def settle(self, price: Decimal) -> None:
+        """Close the whole quantity at the resolution ``price`` (the payout, or 0).
+
+        The market no longer trades, so what the leg held becomes realized PnL and the mark
+        stays at the price it settled at.
+        """
+        proceeds = _EXACT.multiply(self.quantity, price)
+        self.realized_pnl = _EXACT.add(self.realized_pnl, _EXACT.subtract(proceeds, self.cost))
+        self.quantity = Decimal(0)
+        self.cost = Decimal(0)
+        self.mark = price
+
+    def snapshot(self, *, pending_buy: bool, pending_sell: bool) -> LegSnapshot:
+        """The leg as an immutable message; the book knows the pending orders, so it says."""
+        return LegSnapshot(
+            security_id=self.security_id,
+            quantity=self.quantity,
+            cost=self.cost,
+            avg_open_price=self.avg_open_price,
+            realized_pnl=self.realized_pnl,
+            fees=self.fees,
+            mark=self.mark,
+            unrealized_pnl=self.unrealized_pnl,
+            pending_buy=pending_buy,
+            pending_sell=pending_sell,
+        )
+
+    def _open(self, signed: Decimal, price: Decimal) -> None:
+        self.quantity = _EXACT.add(self.quantity, signed)
+        self.cost = _EXACT.add(self.cost, _EXACT.multiply(signed, price))
+
+    def __repr__(self) -> str:
+        return (
+            f"Leg({self.security_id} qty={self.quantity} cost={self.cost} "
+            f"realized={self.realized_pnl} fees={self.fees} mark={self.mark})"
+        )
+
+
+class PositionBook:
+    """One position's legs, the fills already applied, and the orders still open on it.
+
+    Fills are keyed on ``fill_id`` so a redelivery is a no-op. ``version`` goes up by one on
+    every change and never on a refusal or a no-op, so subscribers can drop stale snapshots.
+    """
+
+    def __init__(
+        self,
+        *,
+        position_id: str,
+        market_id: str,
+        account: str,
+        strategy: str,
+        security_ids: tuple[str, ...],
+    ) -> None:
+        if not security_ids or len(set(security_ids)) != len(security_ids):
+            raise ValueError(f"security_ids must be non-empty and distinct, got {security_ids}")
+        self.position_id = position_id
+        self.market_id = market_id
+        self.account = account
+        self.strategy = strategy
+        self.security_ids = security_ids
+        self._legs = {security_id: Leg(security_id) for security_id in security_ids}
+        self._fills: dict[str, Fill] = {}
+        self._pending: dict[str, tuple[str, OrderSide]] = {}
+        self._status = PositionStatus.OPEN
+        self._version = 0
+
+    @property
+    def status(self) -> PositionStatus:
+        return self._status
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def leg(self, security_id: str) -> Leg:
+        """The live leg of ``security_id``; raises ``KeyError`` for an instrument not held."""
+        return self._legs[security_id]
+
+    def apply_fill(self, fill: Fill) -> FillOutcome:
+        """Apply a fill once, or say why not; a refusal or a duplicate changes nothing.
+
+        A fill already applied is answered as a duplicate even after settlement: its
+        redelivery is harmless and should not raise a settled-position alarm.
+        """
+        if fill.market_id != self.market_id or fill.security_id not in self._legs:
+            return refused(
+                FillRefusal.MISMATCHED_ORDER,
+                f"fill {fill.fill_id} is for {fill.market_id}/{fill.security_id}; position "
+                f"{self.position_id} holds {self.market_id}/{', '.join(self.security_ids)}",
+            )
+        applied = self._fills.get(fill.fill_id)
+        if applied is not None:
+            if applied == fill:
+                return DUPLICATE
+            return refused(
+                FillRefusal.CONFLICTING_DUPLICATE,
+                f"fill {fill.fill_id} was already applied with other data",
+            )
+        if self._status is PositionStatus.SETTLED:
+            return refused(
+                FillRefusal.POSITION_SETTLED,
+                f"fill {fill.fill_id} arrived after position {self.position_id} settled",
+            )
+        self._legs[fill.security_id].apply(fill)
+        self._fills[fill.fill_id] = fill
+        self._version += 1
+        return APPLIED
+
+    def mark_pending(self, order_id: str, security_id: str, side: OrderSide) -> None:
+        """Record an open order, so strategies see that side of the leg as already working.
+
+        Raises ``KeyError`` for an instrument the position does not hold (a routing bug).
+        """
+        self.leg(security_id)
+        if self._pending.get(order_id) == (security_id, side):
+            return
+        self._pending[order_id] = (security_id, side)
+        self._version += 1
+
+    def clear_pending(self, order_id: str) -> None:
+        """Forget an order that reached a terminal state; an unknown order is a no-op."""
+        if self._pending.pop(order_id, None) is not None:
+            self._version += 1
+
+    def is_pending(self, security_id: str, side: OrderSide) -> bool:
+        """True while any open order works ``side`` of the leg ``security_id``."""
+        return (security_id, side) in self._pending.values()
+
+    def set_marks(self, snapshot: MarketSnapshot) -> bool:
+        """Mark each leg at its book's mid, so unrealized PnL follows the market.
+
+        A book without a mid leaves the mark as it was; books of other instruments are
+        ignored. A settled position keeps its settlement marks. Returns whether any mark
+        changed (and so whether ``version`` went up).
+        """
+        if self._status is PositionStatus.SETTLED:
+            return False
+        changed = False
+        for book in snapshot.books:
+            leg = self._legs.get(book.security_id)
+            mid = book.mid
+            if leg is None or mid is None or mid == leg.mark:
+                continue
+            leg.mark = mid
+            changed = True
+        if changed:
+            self._version += 1
+        return changed
+
+    def settle(self, winning_security_id: str, payout: Decimal) -> None:
+        """Close every leg at resolution: the winner at ``payout``, the others at 0.
+
+        Settling twice is a no-op, so a redelivered resolution cannot pay out again. Raises
+        ``ValueError`` when the winner is not one of the legs: settling every leg at 0 on a
+        wrong id would silently book the whole position as a loss.
+        """
+        if self._status is PositionStatus.SETTLED:
+            return
+        if winning_security_id not in self._legs:
+            raise ValueError(
+                f"winning security {winning_security_id} is not a leg of position "
+                f"{self.position_id} ({', '.join(self.security_ids)})"
+            )
+        for security_id, leg in self._legs.items():
+            leg.settle(payout if security_id == winning_security_id else Decimal(0))
+        self._pending.clear()
+        self._status = PositionStatus.SETTLED
+        self._version += 1
+
+    def snapshot(self) -> PositionSnapshot:
+        """The position as an immutable message, legs in ``security_ids`` order."""
+        return PositionSnapshot(
+            position_id=self.position_id,
+            market_id=self.market_id,
+            account=self.account,
+            strategy=self.strategy,
+            status=self._status,
+            version=self._version,
+            legs=tuple(
+                leg.snapshot(
+                    pending_buy=self.is_pending(security_id, OrderSide.BUY),
+                    pending_sell=self.is_pending(security_id, OrderSide.SELL),
+                )
+                for security_id, leg in self._legs.items()
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PositionBook({self.position_id} {self.market_id} {self._status.name} "
+            f"v{self._version})"
+        )
