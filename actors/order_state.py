@@ -1,0 +1,302 @@
+"""The order state machine, kept as a table, and the ``Order`` that applies fills through it.
+
+Plain classes with no threads: the ExecutionActor owns the orders and turns venue messages
+into calls here. Business refusals (an overfill, a cancel of a filled order) come back as
+values; only a pair the table does not have raises ``InvalidTransitionError``.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Mapping
+from decimal import Decimal
+
+from actors.errors import InvalidTransitionError
+from actors.fill_outcome import APPLIED, DUPLICATE, FillOutcome, refused
+from messages.enums import OrderSide, OrderStatus
+from messages.fills import Fill
+from messages.orders import FillRefusal, OrderSnapshot
+
+
+class OrderTrigger(enum.Enum):
+    """What can happen to an order; each one fires at most one transition."""
+
+    ACCEPT = "ACCEPT"  # the venue acknowledged the order (informational; state unchanged)
+    PARTIAL_FILL = "PARTIAL_FILL"  # a fill that leaves size open
+    FILL = "FILL"  # a fill that completes the order's size
+    CANCEL_REQUEST = "CANCEL_REQUEST"  # we asked the venue to cancel
+    CANCEL_ACK = "CANCEL_ACK"  # the venue cancelled, asked or on its own (e.g. market close)
+    CANCEL_REFUSED = "CANCEL_REFUSED"  # the venue refused our cancel and nothing had filled
+    CANCEL_REFUSED_PARTIAL = "CANCEL_REFUSED_PARTIAL"  # refused, and some had filled
+    REJECT = "REJECT"  # the venue rejected the order
+
+
+_S = OrderStatus
+_T = OrderTrigger
+
+TRANSITIONS: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus] = types.MappingProxyType(
+    {
+        (_S.PENDING, _T.ACCEPT): _S.PENDING,
+        (_S.PENDING, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
+        (_S.PENDING, _T.FILL): _S.FILLED,
+        (_S.PENDING, _T.CANCEL_REQUEST): _S.PENDING_CANCEL,
+        (_S.PENDING, _T.CANCEL_ACK): _S.CANCELLED,
+        (_S.PENDING, _T.REJECT): _S.REJECTED,
+        (_S.PARTIALLY_FILLED, _T.ACCEPT): _S.PARTIALLY_FILLED,
+        (_S.PARTIALLY_FILLED, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
+        (_S.PARTIALLY_FILLED, _T.FILL): _S.FILLED,
+        (_S.PARTIALLY_FILLED, _T.CANCEL_REQUEST): _S.PENDING_CANCEL,
+        (_S.PARTIALLY_FILLED, _T.CANCEL_ACK): _S.CANCELLED,
+        (_S.PENDING_CANCEL, _T.ACCEPT): _S.PENDING_CANCEL,
+        (_S.PENDING_CANCEL, _T.PARTIAL_FILL): _S.PENDING_CANCEL,
+        (_S.PENDING_CANCEL, _T.FILL): _S.FILLED,
+        (_S.PENDING_CANCEL, _T.CANCEL_ACK): _S.CANCELLED,
+        (_S.PENDING_CANCEL, _T.CANCEL_REFUSED): _S.PENDING,
+        (_S.PENDING_CANCEL, _T.CANCEL_REFUSED_PARTIAL): _S.PARTIALLY_FILLED,
+        (_S.PENDING_CANCEL, _T.REJECT): _S.REJECTED,
+        # Late fills: the venue filled before our cancel took effect. The order stays
+        # addressable and the fill is applied, or the position would silently drift.
+        (_S.CANCELLED, _T.PARTIAL_FILL): _S.CANCELLED,
+        (_S.CANCELLED, _T.FILL): _S.FILLED,
+    }
+)
+"""Every legal ``(state, trigger) -> next state``; any pair not here is invalid."""
+
+CLOSED_STATUSES: frozenset[OrderStatus] = frozenset({_S.FILLED, _S.CANCELLED, _S.REJECTED})
+"""States with nothing left open at the venue (CANCELLED still takes late fills)."""
+
+
+class OrderStateMachine:
+    """Holds one order's state and moves it only along ``TRANSITIONS``."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: OrderStatus = OrderStatus.PENDING) -> None:
+        self._state = state
+
+    @property
+    def state(self) -> OrderStatus:
+        return self._state
+
+    def can_fire(self, trigger: OrderTrigger) -> bool:
+        """Whether ``trigger`` is legal now, so callers can ignore a known race up front."""
+        return (self._state, trigger) in TRANSITIONS
+
+    def fire(self, trigger: OrderTrigger) -> OrderStatus:
+        """Move to the table's next state; an unlisted pair is a bug, so it raises.
+
+        Raises ``InvalidTransitionError`` and leaves the state unchanged when the table has
+        no entry for ``(state, trigger)``.
+        """
+        try:
+            self._state = TRANSITIONS[self._state, trigger]
+        except KeyError:
+            raise InvalidTransitionError(self._state, trigger) from None
+        return self._state
+
+    def __repr__(self) -> str:
+        return f"OrderStateMachine({self._state.name})"
+
+
+def _show(value: object) -> str:
+    return value.name if isinstance(value, enum.Enum) else str(value)
+
+
+def _check_decimal(name: str, value: object, *, positive: bool) -> None:
+    if type(value) is not Decimal:
+        raise TypeError(f"{name} must be a Decimal, got {type(value).__name__}")
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+
+
+class Order:
+    """One limit order: its state, its fills and what they add up to, in exact Decimals.
+
+    Fills are keyed on ``fill_id`` so a redelivery is a no-op. ``version`` goes up by one on
+    every change and never on a refusal, so subscribers can drop stale snapshots.
+    """
+
+    def __init__(
+        self,
+        *,
+        order_id: str,
+        correlation_id: str,
+        market_id: str,
+        security_id: str,
+        account: str,
+        strategy: str,
+        side: OrderSide,
+        price: Decimal,
+        size: Decimal,
+    ) -> None:
+        _check_decimal("price", price, positive=False)
+        _check_decimal("size", size, positive=True)
+        self.order_id = order_id
+        self.correlation_id = correlation_id
+        self.market_id = market_id
+        self.security_id = security_id
+        self.account = account
+        self.strategy = strategy
+        self.side = side
+        self.price = price
+        self.size = size
+        self._machine = OrderStateMachine()
+        self._fills: dict[str, Fill] = {}
+        self._filled = Decimal(0)
+        self._fees = Decimal(0)
+        self._notional = Decimal(0)
+        self._accepted = False
+        self._version = 0
+
+    @property
+    def status(self) -> OrderStatus:
+        return self._machine.state
+
+    @property
+    def filled(self) -> Decimal:
+        return self._filled
+
+    @property
+    def fees(self) -> Decimal:
+        return self._fees
+
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        """Size-weighted average price of the applied fills; None before the first one."""
+        if self._filled == 0:
+            return None
+        return self._notional / self._filled
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def apply_fill(self, fill: Fill) -> FillOutcome:
+        """Apply a venue fill once, or say why not; a refusal or a duplicate changes nothing."""
+        mismatches = [
+            f"{name} {_show(theirs)} != {_show(ours)}"
+            for name, theirs, ours in (
+                ("order_id", fill.order_id, self.order_id),
+                ("market_id", fill.market_id, self.market_id),
+                ("security_id", fill.security_id, self.security_id),
+                ("side", fill.side, self.side),
+            )
+            if theirs != ours
+        ]
+        if mismatches:
+            return refused(
+                FillRefusal.MISMATCHED_ORDER,
+                f"fill {fill.fill_id} does not match order {self.order_id}: "
+                + ", ".join(mismatches),
+            )
+        applied = self._fills.get(fill.fill_id)
+        if applied is not None:
+            if applied == fill:
+                return DUPLICATE
+            return refused(
+                FillRefusal.CONFLICTING_DUPLICATE,
+                f"fill {fill.fill_id} was already applied with other data",
+            )
+        if self.status is OrderStatus.REJECTED:
+            return refused(FillRefusal.ORDER_REJECTED, f"order {self.order_id} is REJECTED")
+        filled = self._filled + fill.size
+        if filled > self.size:
+            return refused(
+                FillRefusal.OVERFILL,
+                f"fill {fill.size} would take filled {self._filled} past size {self.size}",
+            )
+        trigger = OrderTrigger.FILL if filled == self.size else OrderTrigger.PARTIAL_FILL
+        self._machine.fire(trigger)
+        self._fills[fill.fill_id] = fill
+        self._filled = filled
+        self._fees += fill.fee
+        self._notional += fill.notional
+        self._version += 1
+        return APPLIED
+
+    def accept(self) -> None:
+        """Record the venue's acknowledgement; only the first one is a change.
+
+        Ignored once the order is closed: the acknowledgement lost a race with a final fill,
+        a cancel or a rejection, and there is nothing left for it to say.
+        """
+        if self.is_closed:
+            return
+        self._machine.fire(OrderTrigger.ACCEPT)
+        if not self._accepted:
+            self._accepted = True
+            self._version += 1
+
+    def request_cancel(self) -> str | None:
+        """Mark a cancel as requested: None means send it to the venue, a string says why not."""
+        if self.is_closed:
+            return f"order is {self.status.name}"
+        if self.status is OrderStatus.PENDING_CANCEL:
+            return "cancel already requested"
+        self._machine.fire(OrderTrigger.CANCEL_REQUEST)
+        self._version += 1
+        return None
+
+    def cancelled(self) -> None:
+        """Record the venue's cancel; ignored once closed (it raced a final fill, or repeats)."""
+        if self.is_closed:
+            return
+        self._machine.fire(OrderTrigger.CANCEL_ACK)
+        self._version += 1
+
+    def cancel_refused(self) -> None:
+        """Record that the venue kept the order open; ignored unless a cancel is pending.
+
+        Anything but PENDING_CANCEL means a fill already closed the order (or an answer
+        repeats), so there is nothing to undo.
+        """
+        if self.status is not OrderStatus.PENDING_CANCEL:
+            return
+        self._machine.fire(
+            OrderTrigger.CANCEL_REFUSED_PARTIAL if self._filled > 0 else OrderTrigger.CANCEL_REFUSED
+        )
+        self._version += 1
+
+    def reject(self) -> None:
+        """Record the venue's rejection of the order.
+
+        Raises ``InvalidTransitionError`` when the table forbids it, and also once anything
+        has filled: the venue cannot reject an order it executed, and a REJECTED order with
+        fills would hide them from the books.
+        """
+        if self._filled > 0:
+            raise InvalidTransitionError(self.status, OrderTrigger.REJECT)
+        self._machine.fire(OrderTrigger.REJECT)
+        self._version += 1
+
+    def snapshot(self) -> OrderSnapshot:
+        """The order as an immutable message, for publishing and for ``ask`` answers."""
+        return OrderSnapshot(
+            order_id=self.order_id,
+            correlation_id=self.correlation_id,
+            market_id=self.market_id,
+            security_id=self.security_id,
+            account=self.account,
+            strategy=self.strategy,
+            side=self.side,
+            price=self.price,
+            size=self.size,
+            filled=self._filled,
+            avg_fill_price=self.avg_fill_price,
+            fees=self._fees,
+            status=self.status,
+            fill_ids=tuple(self._fills),
+            version=self._version,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id} {self.side.name} {self.filled}/{self.size}"
+            f" @ {self.price} {self.status.name} v{self._version})"
+        )
