@@ -1,0 +1,96 @@
+"""MarketActor: one per market; owns its instruments' books and publishes MarketSnapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from actors.base import RuntimeActor, handles, publish
+from actors.order_book import OrderBook
+from messages.commands import GetSnapshot, Subscribe, Unsubscribe
+from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
+from messages.markets import MarketDefinition
+
+
+class MarketActor(RuntimeActor):
+    """Applies book snapshots and price changes; every change publishes a fresh snapshot.
+
+    Data for an instrument the market does not have is logged and dropped: it cannot be
+    applied to any book, and a feed bug must not kill the market.
+    """
+
+    kind = "market"
+
+    def __init__(self, definition: MarketDefinition) -> None:
+        super().__init__(market_id=definition.market_id)
+        self.definition = definition
+        self.books = {
+            instrument.security_id: OrderBook(
+                security_id=instrument.security_id, outcome=instrument.outcome
+            )
+            for instrument in definition.instruments
+        }
+        self.subscribers: list[pykka.ActorRef[Any]] = []
+        self.version = 0
+        self.ts_event = 0
+        self._snapshot = self._build_snapshot()
+
+    @handles(Subscribe)
+    def _subscribe(self, message: Subscribe) -> None:
+        if message.subscriber not in self.subscribers:
+            self.subscribers.append(message.subscriber)
+            message.subscriber.tell(self._snapshot)
+
+    @handles(Unsubscribe)
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        if message.subscriber in self.subscribers:
+            self.subscribers.remove(message.subscriber)
+
+    @handles(GetSnapshot)
+    def _get_snapshot(self, _message: GetSnapshot) -> MarketSnapshot:
+        return self._snapshot
+
+    @handles(BookSnapshot)
+    def _book_snapshot(self, message: BookSnapshot) -> None:
+        book = self._book_for(message)
+        if book is not None and book.apply_snapshot(message):
+            self._changed(message.ts_event)
+
+    @handles(PriceChange)
+    def _price_change(self, message: PriceChange) -> None:
+        book = self._book_for(message)
+        if book is None:
+            return
+        was_synced = book.synced
+        if book.apply_change(message):
+            self._changed(message.ts_event)
+        if was_synced and not book.synced:
+            self.log.warning(
+                "book_unsynced", security_id=message.security_id, sequence=message.sequence
+            )
+
+    def _book_for(self, message: BookSnapshot | PriceChange) -> OrderBook | None:
+        book = self.books.get(message.security_id)
+        if book is None or message.market_id != self.definition.market_id:
+            self.log.error(
+                "market_data_for_unknown_instrument",
+                security_id=message.security_id,
+                data_market_id=message.market_id,
+            )
+            return None
+        return book
+
+    def _changed(self, ts_event: int) -> None:
+        self.version += 1
+        self.ts_event = ts_event
+        self._snapshot = self._build_snapshot()
+        publish(self.subscribers, self._snapshot)
+
+    def _build_snapshot(self) -> MarketSnapshot:
+        return MarketSnapshot(
+            ts_event=self.ts_event,
+            market_id=self.definition.market_id,
+            version=self.version,
+            books=tuple(book.view() for book in self.books.values()),
+        )

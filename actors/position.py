@@ -1,0 +1,148 @@
+"""PositionActor: one per market (and account, strategy); the netted position of its legs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from actors.base import RuntimeActor, handles, publish
+from actors.fill_outcome import FillResult
+from actors.position_accounting import PositionBook
+from messages.commands import (
+    ClearPending,
+    GetSnapshot,
+    MarkPending,
+    SettlePosition,
+    Subscribe,
+    Unsubscribe,
+)
+from messages.fills import Fill
+from messages.market_data import MarketSnapshot
+from messages.markets import MarketDefinition
+from messages.orders import FillRefused
+from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+
+
+class PositionActor(RuntimeActor):
+    """Applies fills, marks legs at the market's mid, settles at resolution.
+
+    Subscribers (strategies) get a PositionSnapshot on every fill, pending-flag change and
+    settlement; the event bus gets PositionDelta per fill and the lifecycle events. Mark-only
+    changes are not pushed (they follow every book tick); ask GetSnapshot for them.
+    """
+
+    kind = "position"
+
+    def __init__(
+        self,
+        definition: MarketDefinition,
+        *,
+        bus: pykka.ActorRef[Any],
+        account: str = "paper",
+        strategy: str = "default",
+        parent: pykka.ActorRef[Any] | None = None,
+    ) -> None:
+        super().__init__(market_id=definition.market_id, account=account, strategy=strategy)
+        self.definition = definition
+        self.book = PositionBook(
+            position_id=f"{definition.market_id}/{account}/{strategy}",
+            market_id=definition.market_id,
+            account=account,
+            strategy=strategy,
+            security_ids=definition.security_ids,
+        )
+        self.bus = bus
+        self.parent = parent
+        self.subscribers: list[pykka.ActorRef[Any]] = []
+
+    def on_start(self) -> None:
+        self.bus.tell(PositionOpened(position=self.book.snapshot()))
+
+    @handles(Subscribe)
+    def _subscribe(self, message: Subscribe) -> None:
+        if message.subscriber not in self.subscribers:
+            self.subscribers.append(message.subscriber)
+            message.subscriber.tell(self.book.snapshot())
+
+    @handles(Unsubscribe)
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        if message.subscriber in self.subscribers:
+            self.subscribers.remove(message.subscriber)
+
+    @handles(GetSnapshot)
+    def _get_snapshot(self, _message: GetSnapshot) -> PositionSnapshot:
+        return self.book.snapshot()
+
+    @handles(Fill)
+    def _fill(self, fill: Fill) -> None:
+        outcome = self.book.apply_fill(fill)
+        if outcome.result is FillResult.DUPLICATE:
+            self.log.info("duplicate_fill_ignored", fill_id=fill.fill_id, order_id=fill.order_id)
+            return
+        if outcome.result is FillResult.REFUSED:
+            assert outcome.refusal is not None
+            self.log.error(
+                "fill_refused",
+                fill_id=fill.fill_id,
+                order_id=fill.order_id,
+                reason=outcome.refusal.value,
+                detail=outcome.detail,
+            )
+            self.bus.tell(
+                FillRefused(
+                    correlation_id=fill.order_id,
+                    fill=fill,
+                    reason=outcome.refusal,
+                    detail=outcome.detail,
+                )
+            )
+            return
+        snapshot = self.book.snapshot()
+        self.bus.tell(
+            PositionDelta(
+                correlation_id=fill.order_id,
+                position_id=snapshot.position_id,
+                market_id=snapshot.market_id,
+                version=snapshot.version,
+                fill=fill,
+                leg=snapshot.leg(fill.security_id),
+            )
+        )
+        publish(self.subscribers, snapshot)
+
+    @handles(MarketSnapshot)
+    def _market(self, message: MarketSnapshot) -> None:
+        if message.market_id == self.definition.market_id:
+            self.book.set_marks(message)
+
+    @handles(MarkPending)
+    def _mark_pending(self, message: MarkPending) -> None:
+        version = self.book.version
+        self.book.mark_pending(message.order_id, message.security_id, message.side)
+        if self.book.version != version:
+            publish(self.subscribers, self.book.snapshot())
+
+    @handles(ClearPending)
+    def _clear_pending(self, message: ClearPending) -> None:
+        version = self.book.version
+        self.book.clear_pending(message.order_id)
+        if self.book.version != version:
+            publish(self.subscribers, self.book.snapshot())
+
+    @handles(SettlePosition)
+    def _settle(self, message: SettlePosition) -> None:
+        version = self.book.version
+        self.book.settle(message.winning_security_id, message.payout)
+        if self.book.version == version:
+            return
+        settled = PositionSettled(position=self.book.snapshot())
+        self.log.info(
+            "position_settled",
+            realized_pnl=str(settled.position.realized_pnl),
+            fees=str(settled.position.fees),
+        )
+        self.bus.tell(settled)
+        publish(self.subscribers, settled.position)
+        if self.parent is not None:
+            self.parent.tell(settled)

@@ -1,0 +1,1 @@
+"""Edges to the outside world: each a core with no I/O plus thin adapters around it."""

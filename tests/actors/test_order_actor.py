@@ -1,0 +1,115 @@
+"""OrderActor: fills applied once, late fills after a cancel, refusals published, not fatal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.order import OrderActor
+from actors.order_state import Order
+from messages.commands import CancelOrder, ClearPending, GetSnapshot, OrderClosed
+from messages.enums import OrderSide, OrderStatus
+from messages.fills import Fill
+from messages.orders import (
+    CancelDenied,
+    FillRefusal,
+    FillRefused,
+    OrderCancelled,
+    OrderRejected,
+    OrderUpdated,
+)
+from tests.stubs import collector, fill, wait_for
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def _order(size: str = "100") -> Order:
+    return Order(
+        order_id="O1",
+        correlation_id="S1",
+        market_id="m1",
+        security_id="m1-YES",
+        account="paper",
+        strategy="test",
+        side=OrderSide.BUY,
+        price=Decimal("0.40"),
+        size=Decimal(size),
+    )
+
+
+@pytest.fixture
+def wired():
+    position, position_inbox = collector()
+    execution, execution_inbox = collector()
+    venue, venue_inbox = collector()
+    bus, bus_inbox = collector()
+    order = OrderActor.start(
+        _order(), position=position, execution=execution, venue=venue, bus=bus
+    )
+    return order, position_inbox, execution_inbox, venue_inbox, bus_inbox
+
+
+def test_an_applied_fill_goes_to_the_position_and_a_duplicate_does_not(wired) -> None:
+    order, position_inbox, _, _, bus_inbox = wired
+    order.tell(fill("F1", size="30"))
+    order.tell(fill("F1", size="30"))
+    order.tell(fill("F2", size="70"))
+    assert wait_for(position_inbox, lambda m: isinstance(m, Fill)).fill_id == "F1"
+    assert wait_for(position_inbox, lambda m: isinstance(m, Fill)).fill_id == "F2"
+    assert isinstance(wait_for(position_inbox, lambda m: True), ClearPending)
+    snapshot = order.ask(GetSnapshot(), timeout=5)
+    assert snapshot.status is OrderStatus.FILLED
+    assert snapshot.fill_ids == ("F1", "F2")
+    causes = []
+    while not bus_inbox.empty():
+        message = bus_inbox.get()
+        if isinstance(message, OrderUpdated):
+            causes.append(message.cause)
+    assert causes == ["submitted", "fill", "fill"]
+
+
+def test_an_overfill_is_refused_published_and_changes_nothing(wired) -> None:
+    order, position_inbox, _, _, bus_inbox = wired
+    order.tell(fill("F1", size="90"))
+    order.tell(fill("F2", size="20"))
+    refused = wait_for(bus_inbox, lambda m: isinstance(m, FillRefused))
+    assert refused.reason is FillRefusal.OVERFILL
+    snapshot = order.ask(GetSnapshot(), timeout=5)
+    assert snapshot.filled == Decimal(90)
+    assert order.is_alive()
+    wait_for(position_inbox, lambda m: isinstance(m, Fill))
+    assert position_inbox.empty()
+
+
+def test_a_fill_after_the_cancel_was_acknowledged_is_still_applied(wired) -> None:
+    order, position_inbox, execution_inbox, venue_inbox, _ = wired
+    order.tell(CancelOrder(order_id="O1", reason="test"))
+    assert isinstance(wait_for(venue_inbox, lambda m: True), CancelOrder)
+    order.tell(OrderCancelled(ts_event=2, order_id="O1", reason="cancelled by request"))
+    closed = wait_for(execution_inbox, lambda m: isinstance(m, OrderClosed))
+    assert closed.order_id == "O1"
+    order.tell(fill("F1", size="25"))
+    late = wait_for(position_inbox, lambda m: isinstance(m, Fill))
+    assert late.size == Decimal(25)
+    snapshot = order.ask(GetSnapshot(), timeout=5)
+    assert snapshot.status is OrderStatus.CANCELLED
+    assert snapshot.filled == Decimal(25)
+
+
+def test_a_cancel_of_a_filled_order_is_denied_and_never_sent(wired) -> None:
+    order, _, _, venue_inbox, bus_inbox = wired
+    order.tell(fill("F1", size="100"))
+    order.tell(CancelOrder(order_id="O1", reason="test"))
+    denied = wait_for(bus_inbox, lambda m: isinstance(m, CancelDenied))
+    assert "FILLED" in denied.reason
+    assert venue_inbox.empty()
+
+
+def test_a_venue_reject_after_fills_is_logged_and_the_order_survives(wired) -> None:
+    order, _, _, _, _ = wired
+    order.tell(fill("F1", size="10"))
+    order.tell(OrderRejected(ts_event=3, order_id="O1", reason="late reject"))
+    snapshot = order.ask(GetSnapshot(), timeout=5)
+    assert snapshot.status is OrderStatus.PARTIALLY_FILLED
+    assert order.is_alive()
