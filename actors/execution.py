@@ -1,0 +1,233 @@
+"""ExecutionActor: turns trade signals into orders and routes venue reports to them."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import RuntimeActor, handles
+from actors.order import OrderActor
+from actors.order_state import Order
+from messages.commands import (
+    ArchiveMarket,
+    CancelOrder,
+    CloseMarket,
+    ListOrders,
+    MarketDrained,
+    MarkPending,
+    OrderClosed,
+    SubmitOrder,
+    SwitchMarket,
+)
+from messages.enums import OrderSide
+from messages.fills import Fill
+from messages.markets import MarketDefinition
+from messages.orders import (
+    CancelDenied,
+    CancelRejected,
+    FillRefusal,
+    FillRefused,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDenied,
+    OrderRejected,
+)
+from messages.signals import TradeSignal
+
+VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
+
+
+@attrs.define
+class _MarketRoute:
+    """What execution knows of one market: its position ref and whether it still trades."""
+
+    definition: MarketDefinition
+    position: pykka.ActorRef[Any]
+    closed: bool = False
+    notify_drained: pykka.ActorRef[Any] | None = None
+
+
+class ExecutionActor(RuntimeActor):
+    """Signal → OrderActor → pending flag → venue; venue reports → the order they belong to.
+
+    Execution holds a position ref per market it has been told about, replaced only by the
+    market supervisor's SwitchMarket, so orders of a new market never reach an old position.
+    It refuses a second order on a (security, side) while one is open: the pending-flag guard
+    of seed 003, enforced here where it cannot race.
+    """
+
+    kind = "execution"
+
+    def __init__(
+        self, *, venue: pykka.ActorRef[Any], bus: pykka.ActorRef[Any], id_prefix: str = "O"
+    ) -> None:
+        super().__init__()
+        self.venue = venue
+        self.bus = bus
+        self.id_prefix = id_prefix
+        self._order_numbers = itertools.count(1)
+        self.markets: dict[str, _MarketRoute] = {}
+        self.current_market_id: str | None = None
+        self.orders: dict[str, pykka.ActorRef[Any]] = {}
+        self.order_markets: dict[str, str] = {}
+        self.open_orders: dict[tuple[str, OrderSide], str] = {}
+
+    def on_stop(self) -> None:
+        for order in self.orders.values():
+            order.stop(block=False)
+
+    @handles(SwitchMarket)
+    def _switch_market(self, message: SwitchMarket) -> None:
+        market_id = message.definition.market_id
+        self.markets[market_id] = _MarketRoute(
+            definition=message.definition, position=message.position
+        )
+        self.current_market_id = market_id
+        self.log.info("market_switched", market_id=market_id)
+
+    @handles(TradeSignal)
+    def _signal(self, signal: TradeSignal) -> None:
+        route = self.markets.get(signal.market_id)
+        reason = self._denial(signal, route)
+        if reason is not None:
+            self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
+            self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
+            return
+        assert route is not None
+        order_id = f"{self.id_prefix}{next(self._order_numbers)}"
+        order = Order(
+            order_id=order_id,
+            correlation_id=signal.id,
+            market_id=signal.market_id,
+            security_id=signal.security_id,
+            account=signal.account,
+            strategy=signal.strategy,
+            side=signal.side,
+            price=signal.price,
+            size=signal.size,
+        )
+        self.orders[order_id] = OrderActor.start(
+            order,
+            position=route.position,
+            execution=self.actor_ref,
+            venue=self.venue,
+            bus=self.bus,
+        )
+        self.order_markets[order_id] = signal.market_id
+        self.open_orders[(signal.security_id, signal.side)] = order_id
+        route.position.tell(
+            MarkPending(order_id=order_id, security_id=signal.security_id, side=signal.side)
+        )
+        self.venue.tell(
+            SubmitOrder(
+                correlation_id=signal.id,
+                order_id=order_id,
+                market_id=signal.market_id,
+                security_id=signal.security_id,
+                side=signal.side,
+                price=signal.price,
+                size=signal.size,
+            )
+        )
+        self.log.info(
+            "order_routed",
+            order_id=order_id,
+            market_id=signal.market_id,
+            security_id=signal.security_id,
+            side=signal.side.value,
+            price=str(signal.price),
+            size=str(signal.size),
+            reason=signal.reason,
+        )
+
+    def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
+        if route is None:
+            return f"no position for market {signal.market_id}"
+        if route.closed:
+            return f"market {signal.market_id} is closed"
+        if signal.market_id != self.current_market_id:
+            return f"market {signal.market_id} is not the current market"
+        if signal.security_id not in route.definition.security_ids:
+            return f"{signal.security_id} is not an instrument of {signal.market_id}"
+        pending = self.open_orders.get((signal.security_id, signal.side))
+        if pending is not None:
+            return f"order {pending} is pending on {signal.security_id} {signal.side.value}"
+        return None
+
+    @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill)
+    def _venue_report(self, report: VenueReport) -> None:
+        order = self.orders.get(report.order_id)
+        if order is not None:
+            order.tell(report)
+            return
+        self.log.error(
+            "report_for_unknown_order",
+            order_id=report.order_id,
+            report_type=type(report).__name__,
+        )
+        if isinstance(report, Fill):
+            self.bus.tell(
+                FillRefused(
+                    correlation_id=report.order_id,
+                    fill=report,
+                    reason=FillRefusal.UNKNOWN_ORDER,
+                    detail=f"no order {report.order_id}",
+                )
+            )
+
+    @handles(CancelOrder)
+    def _cancel(self, message: CancelOrder) -> None:
+        order = self.orders.get(message.order_id)
+        if order is None:
+            self.bus.tell(
+                CancelDenied(
+                    correlation_id=message.id,
+                    order_id=message.order_id,
+                    reason=f"no order {message.order_id}",
+                )
+            )
+            return
+        order.tell(message)
+
+    @handles(ListOrders)
+    def _list_orders(self, _message: ListOrders) -> tuple[tuple[str, pykka.ActorRef[Any]], ...]:
+        return tuple(self.orders.items())
+
+    @handles(OrderClosed)
+    def _order_closed(self, message: OrderClosed) -> None:
+        for key, order_id in list(self.open_orders.items()):
+            if order_id == message.order_id:
+                del self.open_orders[key]
+        self._notify_if_drained(message.market_id)
+
+    @handles(CloseMarket)
+    def _close_market(self, message: CloseMarket) -> None:
+        route = self.markets.get(message.market_id)
+        if route is None:
+            self.log.warning("close_for_unknown_market", market_id=message.market_id)
+            return
+        route.closed = True
+        route.notify_drained = message.notify
+        if self.current_market_id == message.market_id:
+            self.current_market_id = None
+        self._notify_if_drained(message.market_id)
+
+    @handles(ArchiveMarket)
+    def _archive_market(self, message: ArchiveMarket) -> None:
+        self.markets.pop(message.market_id, None)
+        for order_id in [o for o, m in self.order_markets.items() if m == message.market_id]:
+            del self.order_markets[order_id]
+            self.orders.pop(order_id).stop(block=False)
+
+    def _notify_if_drained(self, market_id: str) -> None:
+        route = self.markets.get(market_id)
+        if route is None or not route.closed or route.notify_drained is None:
+            return
+        open_here = (self.order_markets.get(o) == market_id for o in self.open_orders.values())
+        if any(open_here):
+            return
+        route.notify_drained.tell(MarketDrained(market_id=market_id))
+        route.notify_drained = None

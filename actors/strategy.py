@@ -1,0 +1,57 @@
+"""StrategyActor: runs a user's ``evaluate(market, position) -> signals`` on every market tick."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pykka
+
+from actors.base import RuntimeActor, handles
+from messages.market_data import MarketSnapshot
+from messages.positions import PositionSnapshot
+from messages.signals import TradeSignal
+
+Evaluate = Callable[[MarketSnapshot, PositionSnapshot], Sequence[TradeSignal]]
+
+
+class StrategyActor(RuntimeActor):
+    """Evaluates only on synced books and with the market's own position in hand.
+
+    The user function sees immutable snapshots, so nothing it does can change runtime state;
+    its signals go to the ExecutionActor, which may still deny them (pending order, closed
+    market). An exception in the user function is logged and the tick skipped: one bad
+    evaluation must not take the strategy down.
+    """
+
+    kind = "strategy"
+
+    def __init__(
+        self, evaluate: Evaluate, *, execution: pykka.ActorRef[Any], name: str = "default"
+    ) -> None:
+        super().__init__(strategy=name)
+        self.evaluate = evaluate
+        self.execution = execution
+        self.name = name
+        self.positions: dict[str, PositionSnapshot] = {}
+        self.signals_sent = 0
+
+    @handles(PositionSnapshot)
+    def _position(self, snapshot: PositionSnapshot) -> None:
+        known = self.positions.get(snapshot.market_id)
+        if known is None or snapshot.version >= known.version:
+            self.positions[snapshot.market_id] = snapshot
+
+    @handles(MarketSnapshot)
+    def _market(self, snapshot: MarketSnapshot) -> None:
+        position = self.positions.get(snapshot.market_id)
+        if position is None or not snapshot.synced:
+            return
+        try:
+            signals = self.evaluate(snapshot, position)
+        except Exception:
+            self.log.exception("evaluate_failed", market_id=snapshot.market_id)
+            return
+        for signal in signals:
+            self.signals_sent += 1
+            self.execution.tell(signal)

@@ -1,0 +1,103 @@
+"""The simulated venue's actor shell: latency in front of the matching core.
+
+All matching lives in ``bridges.venue_matching.MatchingEngine`` (no I/O, no clock); this
+shell only delays commands by the configured latency, feeds it book snapshots and sends
+its reports to the subscribers (the ExecutionActor).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import RuntimeActor, handles, publish
+from actors.timer import Timer
+from bridges.venue_matching import MatchingEngine
+from messages.commands import CancelOrder, SubmitOrder, Subscribe
+from messages.market_data import MarketSnapshot
+from messages.markets import MarketClosed, MarketOpened
+from messages.stats import ActorStats
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _Arrived:
+    """A command whose latency has passed: it reaches the matching engine now."""
+
+    command: SubmitOrder | CancelOrder
+
+
+class SimulatedVenueActor(RuntimeActor):
+    """A venue without a broker: orders arrive ``latency_ns`` after they were sent."""
+
+    kind = "venue"
+
+    def __init__(
+        self,
+        *,
+        latency_ns: int = 0,
+        engine: MatchingEngine | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__()
+        self.engine = engine if engine is not None else MatchingEngine()
+        self.latency_ns = latency_ns
+        self.clock = clock
+        self.timer = Timer("venue-latency") if latency_ns > 0 else None
+        self.scheduled = 0
+        self.subscribers: list[pykka.ActorRef[Any]] = []
+
+    def on_stop(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+
+    def stats(self) -> ActorStats:
+        return ActorStats(kind=self.kind, handled=self.handled, scheduled=self.scheduled)
+
+    @handles(Subscribe)
+    def _subscribe(self, message: Subscribe) -> None:
+        if message.subscriber not in self.subscribers:
+            self.subscribers.append(message.subscriber)
+
+    @handles(MarketOpened)
+    def _market_opened(self, message: MarketOpened) -> None:
+        definition = message.definition
+        self.engine.open_market(definition.market_id, definition.security_ids)
+
+    @handles(MarketClosed)
+    def _market_closed(self, message: MarketClosed) -> None:
+        self._report(self.engine.close_market(message.market_id, self.clock()))
+
+    @handles(MarketSnapshot)
+    def _market_snapshot(self, snapshot: MarketSnapshot) -> None:
+        ts = self.clock()
+        for book in snapshot.books:
+            self._report(self.engine.update_book(snapshot.market_id, book, ts))
+
+    @handles(SubmitOrder, CancelOrder)
+    def _command(self, command: SubmitOrder | CancelOrder) -> None:
+        if self.timer is None:
+            self._execute(command)
+            return
+        self.scheduled += 1
+        ref = self.actor_ref
+        self.timer.call_later(self.latency_ns, lambda: ref.tell(_Arrived(command=command)))
+
+    @handles(_Arrived)
+    def _arrived(self, message: _Arrived) -> None:
+        self.scheduled -= 1
+        self._execute(message.command)
+
+    def _execute(self, command: SubmitOrder | CancelOrder) -> None:
+        ts = self.clock()
+        if isinstance(command, SubmitOrder):
+            self._report(self.engine.submit(command, ts))
+        else:
+            self._report(self.engine.cancel(command.order_id, ts))
+
+    def _report(self, events: list[Any]) -> None:
+        for event in events:
+            publish(self.subscribers, event)

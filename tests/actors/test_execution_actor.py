@@ -1,0 +1,114 @@
+"""ExecutionActor: signals become orders on the right position; denials are events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.execution import ExecutionActor
+from messages.commands import (
+    CloseMarket,
+    ListOrders,
+    MarketDrained,
+    MarkPending,
+    SubmitOrder,
+    SwitchMarket,
+)
+from messages.enums import OrderSide
+from messages.fills import Fill
+from messages.orders import FillRefusal, FillRefused, OrderCancelled, OrderDenied
+from tests.stubs import collector, definition, fill, signal, wait_for
+
+pytestmark = pytest.mark.timeout(10)
+
+
+@pytest.fixture
+def wired():
+    venue, venue_inbox = collector()
+    bus, bus_inbox = collector()
+    execution = ExecutionActor.start(venue=venue, bus=bus)
+    return execution, venue_inbox, bus_inbox
+
+
+def test_a_signal_without_a_position_for_its_market_is_denied(wired) -> None:
+    execution, venue_inbox, bus_inbox = wired
+    execution.tell(signal("m1-YES"))
+    denied = wait_for(bus_inbox, lambda m: isinstance(m, OrderDenied))
+    assert denied.reason == "no position for market m1"
+    assert venue_inbox.empty()
+
+
+def test_a_signal_marks_pending_on_the_current_position_before_it_reaches_the_venue(
+    wired,
+) -> None:
+    execution, venue_inbox, _ = wired
+    position, position_inbox = collector()
+    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(signal("m1-NO", price="0.55", size="20"))
+    pending = wait_for(position_inbox, lambda m: isinstance(m, MarkPending))
+    submitted = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder))
+    assert pending.order_id == submitted.order_id
+    assert (submitted.security_id, submitted.side, submitted.price, submitted.size) == (
+        "m1-NO",
+        OrderSide.BUY,
+        Decimal("0.55"),
+        Decimal(20),
+    )
+
+
+def test_a_second_order_on_a_pending_side_is_denied(wired) -> None:
+    execution, _, bus_inbox = wired
+    position, _ = collector()
+    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(signal("m1-YES"))
+    execution.tell(signal("m1-YES"))
+    denied = wait_for(bus_inbox, lambda m: isinstance(m, OrderDenied))
+    assert "pending on m1-YES BUY" in denied.reason
+
+
+def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_old(
+    wired,
+) -> None:
+    execution, venue_inbox, _ = wired
+    old_position, old_inbox = collector()
+    new_position, new_inbox = collector()
+    execution.tell(SwitchMarket(definition=definition("m1"), position=old_position))
+    execution.tell(signal("m1-YES", size="10"))
+    old_order = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder)).order_id
+    execution.tell(CloseMarket(market_id="m1"))
+    execution.tell(SwitchMarket(definition=definition("m2"), position=new_position))
+    execution.tell(signal("m1-YES"))
+    execution.tell(signal("m2-YES", size="5"))
+    new_order = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder))
+    assert new_order.market_id == "m2"
+    assert wait_for(new_inbox, lambda m: isinstance(m, MarkPending)).order_id == new_order.order_id
+
+    execution.tell(fill("V1", order_id=old_order, security_id="m1-YES", size="10"))
+    late = wait_for(old_inbox, lambda m: isinstance(m, Fill))
+    assert late.fill_id == "V1"
+    orders = dict(execution.ask(ListOrders(), timeout=5))
+    assert set(orders) == {old_order, new_order.order_id}
+
+
+def test_a_fill_for_an_unknown_order_is_refused_and_published(wired) -> None:
+    execution, _, bus_inbox = wired
+    execution.tell(fill("V9", order_id="nobody"))
+    refused = wait_for(bus_inbox, lambda m: isinstance(m, FillRefused))
+    assert refused.reason is FillRefusal.UNKNOWN_ORDER
+    assert execution.is_alive()
+
+
+def test_a_closed_market_reports_drained_once_its_last_order_closes(wired) -> None:
+    execution, venue_inbox, _ = wired
+    position, _ = collector()
+    supervisor, supervisor_inbox = collector()
+    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(signal("m1-YES"))
+    order_id = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder)).order_id
+    execution.tell(CloseMarket(market_id="m1", notify=supervisor))
+    execution.tell(signal("m1-NO"))
+    assert supervisor_inbox.empty()
+    execution.tell(OrderCancelled(ts_event=5, order_id=order_id, reason="market closed"))
+    drained = wait_for(supervisor_inbox, lambda m: isinstance(m, MarketDrained))
+    assert drained.market_id == "m1"
