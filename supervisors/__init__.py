@@ -1,0 +1,1 @@
+"""Supervision: the market supervisor and the runtime's tree of actors."""

@@ -1,0 +1,103 @@
+"""Market switch (seed 000): a fresh position per market, execution told before any order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from messages.commands import SwitchMarket
+from messages.enums import BookSide, OrderStatus, PositionStatus
+from messages.fills import Fill
+from messages.markets import MarketClosed, MarketResolved
+from messages.orders import OrderDenied
+from messages.positions import PositionOpened
+from supervisors.market_supervisor import MarketSupervisor
+from supervisors.runtime import Runtime
+from tests.stubs import book, change, collector, opened, wait_for
+
+pytestmark = pytest.mark.timeout(30)
+D = Decimal
+
+
+def _crossing_books(market_id: str):
+    return [
+        opened(market_id),
+        book(f"{market_id}-YES", bids=(("0.40", "100"),), asks=(("0.45", "20"),)),
+        book(f"{market_id}-NO", bids=(("0.48", "100"),), asks=(("0.50", "50"),)),
+    ]
+
+
+def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book() -> None:
+    execution, execution_inbox = collector()
+    venue, _ = collector()
+    bus, bus_inbox = collector()
+    supervisor = MarketSupervisor.start(execution=execution, venue=venue, bus=bus)
+    supervisor.tell(opened("m1"))
+    switch = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
+    opened_event = wait_for(bus_inbox, lambda m: isinstance(m, PositionOpened))
+    assert switch.definition.market_id == "m1"
+    assert switch.position.is_alive()
+    assert opened_event.position.market_id == "m1"
+
+    supervisor.tell(opened("m2"))
+    second = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
+    assert second.definition.market_id == "m2"
+    assert second.position != switch.position
+
+
+def test_orders_of_the_new_market_land_on_its_fresh_position_and_late_fills_on_the_old() -> None:
+    with Runtime() as runtime:
+        spy, events = collector()
+        runtime.subscribe(spy)
+        # m1: YES 20 @ 0.45 + NO 20 @ 0.50 fill; the feed still shows YES 0.45 x 20 (taken),
+        # so the next tick's YES order rests at 0.45 until the market closes and it is cancelled.
+        records = [
+            *_crossing_books("m1"),
+            change("m1-NO", BookSide.BID, "0.47", "10", sequence=1),
+            MarketClosed(ts_event=20, market_id="m1"),
+            *_crossing_books("m2"),
+        ]
+        for record in records:
+            runtime.feed(record)
+            runtime.wait_idle()
+
+        orders = {o.order_id: o for o in runtime.orders()}
+        old_rest = [o for o in orders.values() if o.status is OrderStatus.CANCELLED]
+        assert len(old_rest) == 1
+        assert old_rest[0].market_id == "m1"
+        assert {o.market_id for o in orders.values() if o.status is OrderStatus.FILLED} == {
+            "m1",
+            "m2",
+        }
+
+        # The venue filled 5 of the cancelled m1 order before the cancel took effect.
+        late = Fill(
+            fill_id="late-1",
+            ts_event=21,
+            order_id=old_rest[0].order_id,
+            market_id="m1",
+            security_id="m1-YES",
+            side=old_rest[0].side,
+            price=D("0.45"),
+            size=D(5),
+        )
+        runtime.venue_report(late)
+        runtime.wait_idle()
+        by_market = {p.market_id: p for p in runtime.positions()}
+        assert by_market["m1"].leg("m1-YES").quantity == D(25)
+        assert by_market["m2"].leg("m2-YES").quantity == D(20)
+        assert by_market["m2"].leg("m2-NO").quantity == D(20)
+
+        runtime.feed(MarketResolved(ts_event=30, market_id="m1", winning_security_id="m1-NO"))
+        runtime.wait_idle()
+        by_market = {p.market_id: p for p in runtime.positions()}
+        assert by_market["m1"].status is PositionStatus.SETTLED
+        assert by_market["m2"].status is PositionStatus.OPEN
+
+    denials = []
+    while not events.empty():
+        event = events.get()
+        if isinstance(event, OrderDenied):
+            denials.append(event)
+    assert denials == []
