@@ -275,6 +275,11 @@ class Order:
         self._machine.fire(OrderTrigger.REJECT)
         self._version += 1
 
+    @property
+    def fill_ids(self) -> tuple[str, ...]:
+        """Ids of the applied fills, in the order they were applied."""
+        return tuple(self._fills)
+
     def snapshot(self) -> OrderSnapshot:
         """The order as an immutable message, for publishing and for ``ask`` answers."""
         return OrderSnapshot(
@@ -291,7 +296,8 @@ class Order:
             avg_fill_price=self.avg_fill_price,
             fees=self._fees,
             status=self.status,
-            fill_ids=tuple(self._fills),
+            fill_count=len(self._fills),
+            last_fill_id=next(reversed(self._fills), None),
             version=self._version,
         )
 

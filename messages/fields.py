@@ -5,6 +5,7 @@ Validation happens at construction, so a malformed message never reaches an acto
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from decimal import Decimal
@@ -12,10 +13,17 @@ from typing import Any
 
 import attrs
 
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_id_numbers = itertools.count(1)
+
 
 def new_id() -> str:
-    """A fresh message or entity id (uuid4, hex)."""
-    return uuid.uuid4().hex
+    """A fresh message id: a per-process random prefix and a counter.
+
+    Unique across processes like a uuid4, at a fraction of its cost on the hot path
+    (``next`` on an ``itertools.count`` is atomic under the GIL).
+    """
+    return f"{_ID_PREFIX}-{next(_id_numbers):x}"
 
 
 def now_ns() -> int:

@@ -15,7 +15,6 @@ from messages.fields import (
     positive_decimal,
     text_field,
     ts_init_field,
-    tuple_of,
 )
 from messages.fills import Fill
 from messages.signals import TradeSignal
@@ -23,7 +22,11 @@ from messages.signals import TradeSignal
 
 @attrs.frozen(kw_only=True, slots=True)
 class OrderSnapshot:
-    """An order's full state at one version; published on every change."""
+    """An order's full state at one version; published on every change.
+
+    It names the last fill and counts them rather than listing every fill id, so a
+    long-resting order with many small fills does not make each update grow.
+    """
 
     order_id: str = text_field()
     correlation_id: str = text_field()
@@ -40,7 +43,10 @@ class OrderSnapshot:
     )
     fees: Decimal = non_negative_decimal()
     status: OrderStatus = enum_field(OrderStatus)
-    fill_ids: tuple[str, ...] = tuple_of(str)
+    fill_count: int = attrs.field(validator=attrs.validators.instance_of(int))
+    last_fill_id: str | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
 
     @property

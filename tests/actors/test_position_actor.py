@@ -60,9 +60,7 @@ def test_settlement_pays_the_winner_and_refuses_later_fills() -> None:
     position = PositionActor.start(definition(), bus=bus)
     position.tell(fill("F1", security_id="m1-YES", price="0.40", size="10"))
     position.tell(fill("F2", security_id="m1-NO", price="0.55", size="10"))
-    position.tell(
-        SettlePosition(market_id="m1", winning_security_id="m1-NO", payout=Decimal(1))
-    )
+    position.tell(SettlePosition(market_id="m1", winning_security_id="m1-NO", payout=Decimal(1)))
     settled = wait_for(events, lambda m: isinstance(m, PositionSettled)).position
     assert settled.status is PositionStatus.SETTLED
     assert settled.realized_pnl == Decimal("0.50")

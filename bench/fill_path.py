@@ -1,0 +1,195 @@
+"""Fill path: a fill leaving the venue → the position delta showing it, against a pykka floor.
+
+The fill path is venue report → ExecutionActor → OrderActor → PositionActor → event bus →
+probe: four actor hops. The floor is the same number of hops through bare pykka actors that
+only forward, and one bare actor that only counts, measured in the same run, so the ratio
+says what the runtime's own work costs on this (noisy) machine.
+
+    python -m bench.fill_path [--fills 20000] [--latency-samples 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pykka
+
+from actors.event_bus import EventBusActor
+from actors.execution import ExecutionActor
+from actors.position import PositionActor
+from messages.commands import SubmitOrder, Subscribe, SwitchMarket
+from messages.enums import OrderSide, Outcome
+from messages.fills import Fill
+from messages.markets import Instrument, MarketDefinition
+from messages.positions import PositionDelta
+from messages.signals import TradeSignal
+
+
+class _Probe(pykka.ThreadingActor):
+    """Records the latency of each delta and wakes the driver after ``expect`` of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latencies_ns: list[int] = []
+        self.expect = 0
+        self.done = threading.Event()
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, PositionDelta | _Ping):
+            sent = message.fill.ts_event if isinstance(message, PositionDelta) else message.ts
+            self.latencies_ns.append(time.time_ns() - sent)
+            if len(self.latencies_ns) >= self.expect:
+                self.done.set()
+
+
+class _Ping:
+    __slots__ = ("ts",)
+
+    def __init__(self, ts: int) -> None:
+        self.ts = ts
+
+
+class _Forward(pykka.ThreadingActor):
+    def __init__(self, target: pykka.ActorRef[Any]) -> None:
+        super().__init__()
+        self.target = target
+
+    def on_receive(self, message: Any) -> None:
+        self.target.tell(message)
+
+
+class _VenueSink(pykka.ThreadingActor):
+    """Stands in for the venue: takes the SubmitOrder and hands the order id to the driver."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order_id: str | None = None
+        self.ready = threading.Event()
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, SubmitOrder):
+            self.order_id = message.order_id
+            self.ready.set()
+
+
+def _percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e3
+
+
+def _measure(send: Any, probe: _Probe, n_latency: int, n_throughput: int) -> dict[str, float]:
+    """Latency one message at a time, then throughput with everything in flight at once."""
+    probe.latencies_ns.clear()
+    for i in range(n_latency):
+        probe.expect = i + 1
+        probe.done.clear()
+        send(i)
+        probe.done.wait(10)
+    latencies = list(probe.latencies_ns)
+    probe.latencies_ns.clear()
+    probe.expect = n_throughput
+    probe.done.clear()
+    started = time.perf_counter()
+    for i in range(n_throughput):
+        send(n_latency + i)
+    probe.done.wait(120)
+    elapsed = time.perf_counter() - started
+    return {
+        "p50_us": _percentile(latencies, 0.50),
+        "p99_us": _percentile(latencies, 0.99),
+        "mean_us": statistics.fmean(latencies) / 1e3,
+        "per_s": n_throughput / elapsed,
+    }
+
+
+def _fill_path(n_latency: int, n_throughput: int) -> dict[str, float]:
+    definition = MarketDefinition(
+        market_id="bench",
+        instruments=(
+            Instrument(security_id="bench-YES", outcome=Outcome.YES),
+            Instrument(security_id="bench-NO", outcome=Outcome.NO),
+        ),
+    )
+    probe_ref = _Probe.start()
+    probe: _Probe = probe_ref.proxy()._actor  # type: ignore[attr-defined]
+    bus = EventBusActor.start()
+    bus.tell(Subscribe(subscriber=probe_ref))
+    venue = _VenueSink.start()
+    venue_actor: _VenueSink = venue.proxy()._actor  # type: ignore[attr-defined]
+    execution = ExecutionActor.start(venue=venue, bus=bus)
+    position = PositionActor.start(definition, bus=bus)
+    execution.tell(SwitchMarket(definition=definition, position=position))
+    total = n_latency + n_throughput
+    execution.tell(
+        TradeSignal(
+            market_id="bench",
+            security_id="bench-YES",
+            side=OrderSide.BUY,
+            price=Decimal("0.50"),
+            size=Decimal(total),
+            reason="bench",
+        )
+    )
+    venue_actor.ready.wait(5)
+    order_id = venue_actor.order_id
+    assert order_id is not None
+
+    def send(i: int) -> None:
+        execution.tell(
+            Fill(
+                fill_id=f"F{i}",
+                ts_event=time.time_ns(),
+                order_id=order_id,
+                market_id="bench",
+                security_id="bench-YES",
+                side=OrderSide.BUY,
+                price=Decimal("0.50"),
+                size=Decimal(1),
+                fee=Decimal("0.0005"),
+            )
+        )
+
+    return _measure(send, probe, n_latency, n_throughput)
+
+
+def _floor(hops: int, n_latency: int, n_throughput: int) -> dict[str, float]:
+    probe_ref = _Probe.start()
+    probe: _Probe = probe_ref.proxy()._actor  # type: ignore[attr-defined]
+    head: pykka.ActorRef[Any] = probe_ref
+    for _ in range(hops - 1):
+        head = _Forward.start(head)
+    first = head
+    return _measure(lambda _i: first.tell(_Ping(time.time_ns())), probe, n_latency, n_throughput)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fills", type=int, default=20_000, help="fills for the throughput run")
+    parser.add_argument("--latency-samples", type=int, default=2_000)
+    args = parser.parse_args(argv)
+    rows = []
+    try:
+        rows.append(("bare pykka, 1 actor (floor)", _floor(1, args.latency_samples, args.fills)))
+        pykka.ActorRegistry.stop_all()
+        rows.append(("bare pykka, 4 hops (floor)", _floor(5, args.latency_samples, args.fills)))
+        pykka.ActorRegistry.stop_all()
+        rows.append(("fill → position delta", _fill_path(args.latency_samples, args.fills)))
+    finally:
+        pykka.ActorRegistry.stop_all()
+    floor = rows[1][1]
+    print(f"{'path':32} {'p50 µs':>9} {'p99 µs':>9} {'fills/s':>10} {'p50 x floor':>11}")
+    for name, figures in rows:
+        print(
+            f"{name:32} {figures['p50_us']:9.1f} {figures['p99_us']:9.1f} "
+            f"{figures['per_s']:10.0f} {figures['p50_us'] / floor['p50_us']:11.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
