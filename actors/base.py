@@ -65,6 +65,14 @@ class RuntimeActor(pykka.ThreadingActor):
         return ActorStats(kind=self.kind, handled=self.handled)
 
 
+def ask(ref: pykka.ActorRef[Any], message: object) -> Any:
+    """A blocking ask with the default timeout: for callers *outside* actors only.
+
+    Inside a handler, asking another actor that may ask back is a deadlock; tell instead.
+    """
+    return ref.ask(message, block=True, timeout=ASK_TIMEOUT_S)
+
+
 def publish(subscribers: list[pykka.ActorRef[Any]], message: object) -> None:
     """Tell every live subscriber; a dead one is skipped, never an error for the publisher."""
     for subscriber in subscribers:

@@ -26,18 +26,21 @@ def replay(
     that much wall time.
     """
     started = clock()
+    stop_at = started + duration_s if duration_s is not None else float("inf")
     first_ts: int | None = None
     sent = 0
     for record in records:
-        if duration_s is not None and clock() - started >= duration_s:
-            break
+        due = started
         if speed > 0:
             if first_ts is None:
                 first_ts = record.ts_event
             due = started + (record.ts_event - first_ts) / 1e9 / speed
-            delay = due - clock()
-            if delay > 0:
-                sleep(delay)
+        if max(due, clock()) >= stop_at:
+            sleep(max(stop_at - clock(), 0.0))
+            break
+        delay = due - clock()
+        if delay > 0:
+            sleep(delay)
         sink(record)
         sent += 1
         if after_each is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import ASK_TIMEOUT_S, RuntimeActor
+from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor, VenueReport
 from actors.strategy import Evaluate, StrategyActor
@@ -105,16 +105,14 @@ class Runtime:
 
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
-        refs: PositionRefs = self._require(self.supervisor).ask(
-            ListPositions(), timeout=ASK_TIMEOUT_S
-        )
-        live = [ref.ask(GetSnapshot(), timeout=ASK_TIMEOUT_S) for _, ref in refs.live]
+        refs: PositionRefs = ask(self._require(self.supervisor), ListPositions())
+        live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
         return [*refs.archived, *live]
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone)."""
-        refs = self._require(self.execution).ask(ListOrders(), timeout=ASK_TIMEOUT_S)
-        return [ref.ask(GetSnapshot(), timeout=ASK_TIMEOUT_S) for _, ref in refs]
+        refs = ask(self._require(self.execution), ListOrders())
+        return [ask(ref, GetSnapshot()) for _, ref in refs]
 
     def stop(self) -> None:
         """Stop in reverse order of start; each actor stops the children it spawned."""

@@ -79,7 +79,17 @@ class ConsoleView(pykka.ThreadingActor):
         return None
 
 
-_COLUMNS = ("market", "instrument", "qty", "avg price", "realized", "unrealized", "fees", "net")
+_COLUMNS = (
+    "market",
+    "status",
+    "instrument",
+    "qty",
+    "avg price",
+    "realized",
+    "unrealized",
+    "fees",
+    "net",
+)
 
 
 def positions_table(positions: Iterable[PositionSnapshot]) -> str:
@@ -92,6 +102,7 @@ def positions_table(positions: Iterable[PositionSnapshot]) -> str:
             rows.append(
                 (
                     position.market_id,
+                    position.status.value,
                     leg.security_id.removeprefix(position.market_id + "-"),
                     str(leg.quantity),
                     _fmt(leg.avg_open_price),
@@ -111,6 +122,7 @@ def positions_table(positions: Iterable[PositionSnapshot]) -> str:
             "",
             "",
             "",
+            "",
             _fmt(total_realized),
             _fmt(total_unrealized),
             _fmt(total_fees),
@@ -120,8 +132,8 @@ def positions_table(positions: Iterable[PositionSnapshot]) -> str:
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
 
     def line(cells: tuple[str, ...]) -> str:
-        first = [cells[0].ljust(widths[0]), cells[1].ljust(widths[1])]
-        rest = [cell.rjust(width) for cell, width in zip(cells[2:], widths[2:], strict=True)]
+        first = [cell.ljust(width) for cell, width in zip(cells[:3], widths[:3], strict=True)]
+        rest = [cell.rjust(width) for cell, width in zip(cells[3:], widths[3:], strict=True)]
         return "  ".join(first + rest)
 
     separator = "  ".join("-" * w for w in widths)

@@ -1,0 +1,67 @@
+"""Feed replay: paced by the records' timestamps, with an injected clock (no real sleeps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridges.feed_player import replay
+from messages.markets import MarketClosed
+
+pytestmark = pytest.mark.timeout(10)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def _records(*seconds: float) -> list[MarketClosed]:
+    return [MarketClosed(ts_event=int(s * 1e9), market_id=f"m{i}") for i, s in enumerate(seconds)]
+
+
+def test_records_are_spaced_by_feed_time_divided_by_speed() -> None:
+    clock = FakeClock()
+    sent: list[MarketClosed] = []
+    count = replay(_records(0, 1, 3), sent.append, speed=2.0, clock=clock, sleep=clock.sleep)
+    assert count == 3
+    assert [r.market_id for r in sent] == ["m0", "m1", "m2"]
+    assert clock.sleeps == [0.5, 1.0]
+
+
+def test_speed_zero_never_sleeps_and_runs_after_each_record() -> None:
+    clock = FakeClock()
+    after: list[int] = []
+    sent: list[MarketClosed] = []
+    replay(
+        _records(0, 10, 20),
+        sent.append,
+        speed=0,
+        after_each=lambda: after.append(len(sent)),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert clock.sleeps == []
+    assert after == [1, 2, 3]
+
+
+def test_duration_stops_the_replay_without_sleeping_past_it() -> None:
+    clock = FakeClock()
+    sent: list[MarketClosed] = []
+    count = replay(
+        _records(0, 1, 2, 30),
+        sent.append,
+        speed=1.0,
+        duration_s=2.5,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert count == 3
+    assert clock.now - 100.0 <= 2.5
