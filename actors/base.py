@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 import pykka
 import structlog
 
+from messages.commands import Subscribe, Unsubscribe
 from messages.stats import ActorStats, GetStats
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,10 +74,31 @@ def ask(ref: pykka.ActorRef[Any], message: object) -> Any:
     return ref.ask(message, block=True, timeout=ASK_TIMEOUT_S)
 
 
-def publish(subscribers: list[pykka.ActorRef[Any]], message: object) -> None:
-    """Tell every live subscriber; a dead one is skipped, never an error for the publisher."""
-    for subscriber in subscribers:
-        try:
-            subscriber.tell(message)
-        except pykka.ActorDeadError:
-            continue
+class PublishingActor(RuntimeActor):
+    """An actor others subscribe to (Subscribe / Unsubscribe) and that publishes to them."""
+
+    def __init__(self, **log_context: Any) -> None:
+        super().__init__(**log_context)
+        self.subscribers: list[pykka.ActorRef[Any]] = []
+
+    @handles(Subscribe)
+    def _subscribe(self, message: Subscribe) -> None:
+        if message.subscriber not in self.subscribers:
+            self.subscribers.append(message.subscriber)
+            self.welcome(message.subscriber)
+
+    @handles(Unsubscribe)
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        if message.subscriber in self.subscribers:
+            self.subscribers.remove(message.subscriber)
+
+    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+        """Send a new subscriber the current state, so it never waits for the next change."""
+
+    def publish(self, message: object) -> None:
+        """Tell every live subscriber; a dead one is skipped, never an error for the publisher."""
+        for subscriber in self.subscribers:
+            try:
+                subscriber.tell(message)
+            except pykka.ActorDeadError:
+                continue

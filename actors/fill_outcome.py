@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 import attrs
 
+from messages.fills import Fill
 from messages.orders import FillRefusal
 
 
@@ -34,3 +36,20 @@ DUPLICATE = FillOutcome(result=FillResult.DUPLICATE)
 
 def refused(refusal: FillRefusal, detail: str) -> FillOutcome:
     return FillOutcome(result=FillResult.REFUSED, refusal=refusal, detail=detail)
+
+
+def repeat_outcome(applied: Mapping[str, Fill], fill: Fill) -> FillOutcome | None:
+    """DUPLICATE or a conflict refusal when ``fill``'s id was applied before, else None.
+
+    A redelivery with equal data is harmless; the same id with other data means the venue
+    (or our dedup key) is broken, so it is refused rather than guessed at.
+    """
+    known = applied.get(fill.fill_id)
+    if known is None:
+        return None
+    if known == fill:
+        return DUPLICATE
+    return refused(
+        FillRefusal.CONFLICTING_DUPLICATE,
+        f"fill {fill.fill_id} was already applied with other data",
+    )

@@ -6,14 +6,14 @@ from typing import Any
 
 import pykka
 
-from actors.base import RuntimeActor, handles, publish
+from actors.base import PublishingActor, handles
 from actors.order_book import OrderBook
-from messages.commands import GetSnapshot, Subscribe, Unsubscribe
+from messages.commands import GetSnapshot
 from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
 from messages.markets import MarketDefinition
 
 
-class MarketActor(RuntimeActor):
+class MarketActor(PublishingActor):
     """Applies book snapshots and price changes; every change publishes a fresh snapshot.
 
     Data for an instrument the market does not have is logged and dropped: it cannot be
@@ -31,21 +31,12 @@ class MarketActor(RuntimeActor):
             )
             for instrument in definition.instruments
         }
-        self.subscribers: list[pykka.ActorRef[Any]] = []
         self.version = 0
         self.ts_event = 0
         self._snapshot = self._build_snapshot()
 
-    @handles(Subscribe)
-    def _subscribe(self, message: Subscribe) -> None:
-        if message.subscriber not in self.subscribers:
-            self.subscribers.append(message.subscriber)
-            message.subscriber.tell(self._snapshot)
-
-    @handles(Unsubscribe)
-    def _unsubscribe(self, message: Unsubscribe) -> None:
-        if message.subscriber in self.subscribers:
-            self.subscribers.remove(message.subscriber)
+    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+        subscriber.tell(self._snapshot)
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> MarketSnapshot:
@@ -85,7 +76,7 @@ class MarketActor(RuntimeActor):
         self.version += 1
         self.ts_event = ts_event
         self._snapshot = self._build_snapshot()
-        publish(self.subscribers, self._snapshot)
+        self.publish(self._snapshot)
 
     def _build_snapshot(self) -> MarketSnapshot:
         return MarketSnapshot(

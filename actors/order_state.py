@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from actors.errors import InvalidTransitionError
-from actors.fill_outcome import APPLIED, DUPLICATE, FillOutcome, refused
+from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, OrderStatus
 from messages.fills import Fill
 from messages.orders import FillRefusal, OrderSnapshot
@@ -195,14 +195,9 @@ class Order:
                 f"fill {fill.fill_id} does not match order {self.order_id}: "
                 + ", ".join(mismatches),
             )
-        applied = self._fills.get(fill.fill_id)
-        if applied is not None:
-            if applied == fill:
-                return DUPLICATE
-            return refused(
-                FillRefusal.CONFLICTING_DUPLICATE,
-                f"fill {fill.fill_id} was already applied with other data",
-            )
+        repeat = repeat_outcome(self._fills, fill)
+        if repeat is not None:
+            return repeat
         if self.status is OrderStatus.REJECTED:
             return refused(FillRefusal.ORDER_REJECTED, f"order {self.order_id} is REJECTED")
         filled = self._filled + fill.size

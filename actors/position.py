@@ -6,7 +6,7 @@ from typing import Any
 
 import pykka
 
-from actors.base import RuntimeActor, handles, publish
+from actors.base import PublishingActor, handles
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook
 from messages.commands import (
@@ -14,8 +14,6 @@ from messages.commands import (
     GetSnapshot,
     MarkPending,
     SettlePosition,
-    Subscribe,
-    Unsubscribe,
 )
 from messages.fills import Fill
 from messages.market_data import MarketSnapshot
@@ -24,7 +22,7 @@ from messages.orders import FillRefused
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
 
 
-class PositionActor(RuntimeActor):
+class PositionActor(PublishingActor):
     """Applies fills, marks legs at the market's mid, settles at resolution.
 
     Subscribers (strategies) get a PositionSnapshot on every fill, pending-flag change and
@@ -54,21 +52,12 @@ class PositionActor(RuntimeActor):
         )
         self.bus = bus
         self.parent = parent
-        self.subscribers: list[pykka.ActorRef[Any]] = []
 
     def on_start(self) -> None:
         self.bus.tell(PositionOpened(position=self.book.snapshot()))
 
-    @handles(Subscribe)
-    def _subscribe(self, message: Subscribe) -> None:
-        if message.subscriber not in self.subscribers:
-            self.subscribers.append(message.subscriber)
-            message.subscriber.tell(self.book.snapshot())
-
-    @handles(Unsubscribe)
-    def _unsubscribe(self, message: Unsubscribe) -> None:
-        if message.subscriber in self.subscribers:
-            self.subscribers.remove(message.subscriber)
+    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+        subscriber.tell(self.book.snapshot())
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> PositionSnapshot:
@@ -109,7 +98,7 @@ class PositionActor(RuntimeActor):
                 leg=snapshot.leg(fill.security_id),
             )
         )
-        publish(self.subscribers, snapshot)
+        self.publish(snapshot)
 
     @handles(MarketSnapshot)
     def _market(self, message: MarketSnapshot) -> None:
@@ -121,14 +110,14 @@ class PositionActor(RuntimeActor):
         version = self.book.version
         self.book.mark_pending(message.order_id, message.security_id, message.side)
         if self.book.version != version:
-            publish(self.subscribers, self.book.snapshot())
+            self.publish(self.book.snapshot())
 
     @handles(ClearPending)
     def _clear_pending(self, message: ClearPending) -> None:
         version = self.book.version
         self.book.clear_pending(message.order_id)
         if self.book.version != version:
-            publish(self.subscribers, self.book.snapshot())
+            self.publish(self.book.snapshot())
 
     @handles(SettlePosition)
     def _settle(self, message: SettlePosition) -> None:
@@ -143,6 +132,6 @@ class PositionActor(RuntimeActor):
             fees=str(settled.position.fees),
         )
         self.bus.tell(settled)
-        publish(self.subscribers, settled.position)
+        self.publish(settled.position)
         if self.parent is not None:
             self.parent.tell(settled)

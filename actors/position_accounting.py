@@ -16,7 +16,7 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 
-from actors.fill_outcome import APPLIED, DUPLICATE, FillOutcome, refused
+from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill
 from messages.market_data import MarketSnapshot
@@ -200,14 +200,9 @@ class PositionBook:
                 f"fill {fill.fill_id} is for {fill.market_id}/{fill.security_id}; position "
                 f"{self.position_id} holds {self.market_id}/{', '.join(self.security_ids)}",
             )
-        applied = self._fills.get(fill.fill_id)
-        if applied is not None:
-            if applied == fill:
-                return DUPLICATE
-            return refused(
-                FillRefusal.CONFLICTING_DUPLICATE,
-                f"fill {fill.fill_id} was already applied with other data",
-            )
+        repeat = repeat_outcome(self._fills, fill)
+        if repeat is not None:
+            return repeat
         if self._status is PositionStatus.SETTLED:
             return refused(
                 FillRefusal.POSITION_SETTLED,

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import pykka
 
-from actors.base import RuntimeActor, handles, publish
+from actors.base import PublishingActor, handles
 from actors.timer import Timer
 from bridges.venue_matching import MatchingEngine
-from messages.commands import CancelOrder, SubmitOrder, Subscribe
+from messages.commands import CancelOrder, SubmitOrder
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
 from messages.stats import ActorStats
@@ -30,7 +29,7 @@ class _Arrived:
     command: SubmitOrder | CancelOrder
 
 
-class SimulatedVenueActor(RuntimeActor):
+class SimulatedVenueActor(PublishingActor):
     """A venue without a broker: orders arrive ``latency_ns`` after they were sent."""
 
     kind = "venue"
@@ -48,7 +47,6 @@ class SimulatedVenueActor(RuntimeActor):
         self.clock = clock
         self.timer = Timer("venue-latency") if latency_ns > 0 else None
         self.scheduled = 0
-        self.subscribers: list[pykka.ActorRef[Any]] = []
 
     def on_stop(self) -> None:
         if self.timer is not None:
@@ -56,11 +54,6 @@ class SimulatedVenueActor(RuntimeActor):
 
     def stats(self) -> ActorStats:
         return ActorStats(kind=self.kind, handled=self.handled, scheduled=self.scheduled)
-
-    @handles(Subscribe)
-    def _subscribe(self, message: Subscribe) -> None:
-        if message.subscriber not in self.subscribers:
-            self.subscribers.append(message.subscriber)
 
     @handles(MarketOpened)
     def _market_opened(self, message: MarketOpened) -> None:
@@ -100,4 +93,4 @@ class SimulatedVenueActor(RuntimeActor):
 
     def _report(self, events: list[Any]) -> None:
         for event in events:
-            publish(self.subscribers, event)
+            self.publish(event)
