@@ -87,18 +87,18 @@ class PositionActor(PublishingActor):
                 )
             )
             return
-        snapshot = self.book.snapshot()
         self.bus.tell(
             PositionDelta(
                 correlation_id=fill.order_id,
-                position_id=snapshot.position_id,
-                market_id=snapshot.market_id,
-                version=snapshot.version,
+                position_id=self.book.position_id,
+                market_id=self.book.market_id,
+                version=self.book.version,
                 fill=fill,
-                leg=snapshot.leg(fill.security_id),
+                leg=self.book.leg_snapshot(fill.security_id),
             )
         )
-        self.publish(snapshot)
+        if self.subscribers:
+            self.publish(self.book.snapshot())
 
     @handles(MarketSnapshot)
     def _market(self, message: MarketSnapshot) -> None:

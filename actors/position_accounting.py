@@ -283,13 +283,14 @@ class PositionBook:
             strategy=self.strategy,
             status=self._status,
             version=self._version,
-            legs=tuple(
-                leg.snapshot(
-                    pending_buy=self.is_pending(security_id, OrderSide.BUY),
-                    pending_sell=self.is_pending(security_id, OrderSide.SELL),
-                )
-                for security_id, leg in self._legs.items()
-            ),
+            legs=tuple(self.leg_snapshot(security_id) for security_id in self._legs),
+        )
+
+    def leg_snapshot(self, security_id: str) -> LegSnapshot:
+        """One leg as an immutable message, with its pending flags (a delta needs no more)."""
+        return self._legs[security_id].snapshot(
+            pending_buy=self.is_pending(security_id, OrderSide.BUY),
+            pending_sell=self.is_pending(security_id, OrderSide.SELL),
         )
 
     def __repr__(self) -> str:

@@ -28,6 +28,7 @@ from messages.fills import Fill
 from messages.markets import Instrument, MarketDefinition
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
+from tools.logging_setup import configure_logging
 
 
 class _Probe(pykka.ThreadingActor):
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fills", type=int, default=20_000, help="fills for the throughput run")
     parser.add_argument("--latency-samples", type=int, default=2_000)
     args = parser.parse_args(argv)
+    configure_logging("warning")
     rows = []
     try:
         rows.append(("bare pykka, 1 actor (floor)", _floor(1, args.latency_samples, args.fills)))
