@@ -3,12 +3,13 @@
 All matching lives in ``bridges.venue_matching.MatchingEngine`` (no I/O, no clock); this
 shell only delays commands by the configured latency, feeds it book snapshots and sends
 its reports to the subscribers (the ExecutionActor).
+
+The venue lives in the feed's timeline: its reports are stamped with the latest market time
+it has seen, not the wall clock, so a replay of the same feed produces the same reports.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -39,12 +40,11 @@ class SimulatedVenueActor(PublishingActor):
         *,
         latency_ns: int = 0,
         engine: MatchingEngine | None = None,
-        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__()
         self.engine = engine if engine is not None else MatchingEngine()
         self.latency_ns = latency_ns
-        self.clock = clock
+        self.now_ns = 0
         self.timer = Timer("venue-latency") if latency_ns > 0 else None
         self.scheduled = 0
 
@@ -57,18 +57,20 @@ class SimulatedVenueActor(PublishingActor):
 
     @handles(MarketOpened)
     def _market_opened(self, message: MarketOpened) -> None:
+        self.now_ns = max(self.now_ns, message.ts_event)
         definition = message.definition
         self.engine.open_market(definition.market_id, definition.security_ids)
 
     @handles(MarketClosed)
     def _market_closed(self, message: MarketClosed) -> None:
-        self._report(self.engine.close_market(message.market_id, self.clock()))
+        self.now_ns = max(self.now_ns, message.ts_event)
+        self._report(self.engine.close_market(message.market_id, self.now_ns))
 
     @handles(MarketSnapshot)
     def _market_snapshot(self, snapshot: MarketSnapshot) -> None:
-        ts = self.clock()
+        self.now_ns = max(self.now_ns, snapshot.ts_event)
         for book in snapshot.books:
-            self._report(self.engine.update_book(snapshot.market_id, book, ts))
+            self._report(self.engine.update_book(snapshot.market_id, book, self.now_ns))
 
     @handles(SubmitOrder, CancelOrder)
     def _command(self, command: SubmitOrder | CancelOrder) -> None:
@@ -85,11 +87,10 @@ class SimulatedVenueActor(PublishingActor):
         self._execute(message.command)
 
     def _execute(self, command: SubmitOrder | CancelOrder) -> None:
-        ts = self.clock()
         if isinstance(command, SubmitOrder):
-            self._report(self.engine.submit(command, ts))
+            self._report(self.engine.submit(command, self.now_ns))
         else:
-            self._report(self.engine.cancel(command.order_id, ts))
+            self._report(self.engine.cancel(command.order_id, self.now_ns))
 
     def _report(self, events: list[Any]) -> None:
         for event in events:

@@ -81,11 +81,14 @@ class MarketSupervisor(RuntimeActor):
         self.execution.tell(SwitchMarket(definition=definition, position=position))
         self.venue.tell(message)
         market = MarketActor.start(definition)
+        # The venue hears each book first: an order a strategy sends on that book then
+        # always reaches the venue after the book it was priced on, which keeps a replay
+        # of the same feed deterministic.
+        market.tell(Subscribe(subscriber=self.venue))
+        market.tell(Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
             position.tell(Subscribe(subscriber=strategy))
             market.tell(Subscribe(subscriber=strategy))
-        market.tell(Subscribe(subscriber=position))
-        market.tell(Subscribe(subscriber=self.venue))
         self.children[definition.market_id] = _MarketChildren(
             definition=definition, market=market, position=position
         )
