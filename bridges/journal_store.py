@@ -1,0 +1,187 @@
+"""The journal's storage interface: what a backend stores, hands back and raises. No I/O.
+
+The journal is the runtime's source of truth (an event is journaled first and applied
+second), so a backend promises four things every implementation is tested for by one
+suite (``tests/bridges/journal_store_suite.py``):
+
+- a batch is one transaction: all of it is stored or none of it;
+- seqs are assigned by the store, strictly increasing, never reused (not even after
+  :meth:`JournalStore.void_after`), so "everything up to seq N" is a stable position;
+- a ``dedup_key`` is stored at most once, which makes redelivered broker events no-ops
+  across restarts;
+- every record read back is verified, and a damaged one is reported, never returned.
+
+Events travel as JSON text encoded by the caller: the store does not know event types.
+:func:`record_checksum` and :func:`snapshot_checksum` are here, not in a backend, so every
+backend stores the same checksum and a journal can be copied from one to another.
+"""
+
+from __future__ import annotations
+
+import enum
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import attrs
+
+_text = attrs.validators.instance_of(str)
+_integer = attrs.validators.instance_of(int)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class NewEntry:
+    """One event handed to :meth:`JournalStore.append`; the store gives it its seq.
+
+    ``stream`` names the entity the event belongs to (``"order:O7"``, ``"market:m1"``,
+    ``"runtime"``) so one entity can be rebuilt without reading the others. ``dedup_key``
+    is unique across the whole journal; ``None`` means the entry is never deduplicated.
+    """
+
+    stream: str = attrs.field(validator=_text)
+    kind: str = attrs.field(validator=_text)
+    payload: str = attrs.field(validator=_text)
+    dedup_key: str | None = attrs.field(default=None, validator=attrs.validators.optional(_text))
+    ts_ns: int = attrs.field(validator=_integer)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class JournalRecord:
+    """One stored event as :meth:`JournalStore.read` hands it back, checksum verified."""
+
+    seq: int
+    stream: str
+    kind: str
+    payload: str
+    dedup_key: str | None
+    ts_ns: int
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Snapshot:
+    """State folded from the journal up to and including ``seq``; replay resumes after it."""
+
+    seq: int = attrs.field(validator=_integer)
+    payload: str = attrs.field(validator=_text)
+    ts_ns: int = attrs.field(validator=_integer)
+
+
+class Durability(enum.Enum):
+    """How hard a commit is pushed to the disk before :meth:`JournalStore.append` returns.
+
+    ``FULL`` survives a power cut with the last commit; ``NORMAL`` survives a process crash
+    (kill -9) with every commit, and a power cut with all but the last few.
+    """
+
+    FULL = "FULL"
+    NORMAL = "NORMAL"
+
+
+class JournalStoreError(Exception):
+    """Raised by a backend when its storage fails: it cannot be opened, is not a journal
+    of a schema version this code knows, is locked for too long, is full or unreadable, or
+    the store was used after :meth:`JournalStore.close`. The backend's own error is the
+    ``__cause__``. A failed :meth:`JournalStore.append` has stored nothing.
+    """
+
+
+class CorruptRecordError(JournalStoreError):
+    """Raised by :meth:`JournalStore.read` at the first record that fails its checksum
+    (changed in place, cut short, or of the wrong type), after every good record before it
+    has been yielded. ``seq`` is the bad record's seq and ``reason`` what failed; recovery
+    quarantines from there with ``void_after(seq - 1, reason)``.
+    """
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(seq, reason)
+        self.seq = seq
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"journal record {self.seq} is corrupt: {self.reason}"
+
+
+def record_checksum(
+    *, seq: int, stream: str, kind: str, payload: str, dedup_key: str | None, ts_ns: int
+) -> int:
+    """CRC32 of a record as stored, so a backend detects a record changed in place or cut short.
+
+    Every field counts (a record moved to another seq or stream fails too), and the text
+    fields are length-prefixed, so no two different records checksum the same text.
+    Raises ``UnicodeEncodeError`` for text that is not valid Unicode (a lone surrogate).
+    """
+    if dedup_key is None:
+        text = f"{seq}:{ts_ns}:{len(stream)}:{len(kind)}:-1:{stream}{kind}{payload}"
+    else:
+        text = (
+            f"{seq}:{ts_ns}:{len(stream)}:{len(kind)}:{len(dedup_key)}:"
+            f"{stream}{kind}{dedup_key}{payload}"
+        )
+    return zlib.crc32(text.encode())
+
+
+def snapshot_checksum(snapshot: Snapshot) -> int:
+    """CRC32 of a snapshot as stored, so a damaged snapshot is skipped rather than loaded."""
+    return zlib.crc32(f"{snapshot.seq}:{snapshot.ts_ns}:{snapshot.payload}".encode())
+
+
+class JournalStore(Protocol):
+    """A durable, append-only event journal with snapshots: what the JournalActor uses.
+
+    An implementation is used from one thread at a time; readers in other threads open
+    their own store object on the same storage.
+    """
+
+    def append(self, entries: Sequence[NewEntry]) -> list[int | None]:
+        """Store ``entries`` in one transaction (one commit) and return each one's seq.
+
+        An entry whose ``dedup_key`` is already in the journal, or repeated earlier in the
+        same batch, is not stored and gets ``None``. Seqs are strictly increasing and never
+        reused, even after :meth:`void_after`. Anything raised means nothing was stored.
+        """
+        ...
+
+    def read(self, after_seq: int = 0, *, stream: str | None = None) -> Iterator[JournalRecord]:
+        """Records with seq > ``after_seq`` in seq order, only ``stream``'s if given.
+
+        Each record is verified against its stored checksum; at the first one that fails,
+        :class:`CorruptRecordError` is raised after every good record before it was yielded.
+        """
+        ...
+
+    def last_seq(self) -> int:
+        """The highest seq ever assigned, voided ones included; 0 for an empty journal."""
+        ...
+
+    def has_key(self, dedup_key: str) -> bool:
+        """Whether a stored record carries ``dedup_key`` (voided records do not count)."""
+        ...
+
+    def void_after(self, seq: int, reason: str) -> int:
+        """Move every record with seq > ``seq`` to a side table, kept with ``reason`` and the
+        time, never deleted, freeing their dedup keys; return how many moved.
+
+        Used to quarantine a corrupt tail and to abort a torn unit of work that will be
+        redone. Snapshots with seq > ``seq`` include voided events, so they are dropped.
+        """
+        ...
+
+    def voided(self) -> list[tuple[JournalRecord, str]]:
+        """Every record :meth:`void_after` moved, in seq order, with its reason (forensics)."""
+        ...
+
+    def write_snapshot(self, snapshot: Snapshot) -> None:
+        """Store ``snapshot``, keeping at least the latest two (a damaged one falls back).
+
+        Raises ``ValueError`` if ``snapshot.seq`` is beyond the last stored record: such a
+        snapshot would include events the journal does not have.
+        """
+        ...
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """The most recently written snapshot that verifies, or ``None`` if there is none."""
+        ...
+
+    def close(self) -> None:
+        """Release the storage; closing twice is harmless, any other call afterwards raises."""
+        ...

@@ -1,0 +1,357 @@
+"""The behaviour every journal backend owes the runtime, written against the interface only.
+
+A backend's test module subclasses :class:`JournalStoreSuite` as ``Test<Backend>JournalStore``
+and implements :meth:`JournalStoreSuite.make_store`. The class name has no ``Test`` prefix,
+so pytest collects it only through its subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridges.journal_store import (
+    JournalRecord,
+    JournalStore,
+    JournalStoreError,
+    NewEntry,
+    Snapshot,
+)
+
+
+def entry(
+    n: int = 1, *, stream: str = "order:O1", key: str | None = None, kind: str = "Fill"
+) -> NewEntry:
+    """An entry whose payload and timestamp say which one it is."""
+    return NewEntry(
+        stream=stream, kind=kind, payload=f'{{"n":{n}}}', dedup_key=key, ts_ns=1_000 + n
+    )
+
+
+def record(seq: int, new: NewEntry) -> JournalRecord:
+    """What reading ``new`` back at ``seq`` must give."""
+    return JournalRecord(
+        seq=seq,
+        stream=new.stream,
+        kind=new.kind,
+        payload=new.payload,
+        dedup_key=new.dedup_key,
+        ts_ns=new.ts_ns,
+    )
+
+
+def stored(seqs: list[int | None]) -> list[int]:
+    """The seqs of the entries that were stored (not dropped as duplicates)."""
+    return [seq for seq in seqs if seq is not None]
+
+
+_STREAMS = ("order:O1", "order:O2", "position:m1/paper/arb", "runtime")
+
+_batches = st.lists(
+    st.tuples(st.sampled_from(_STREAMS), st.none() | st.sampled_from("abcdefgh")), max_size=8
+)
+_operations = st.lists(
+    st.tuples(st.just("append"), _batches) | st.tuples(st.just("void"), st.integers(0, 40)),
+    max_size=12,
+)
+
+
+class JournalStoreSuite:
+    """Every journal backend passes these; subclasses supply :meth:`make_store`."""
+
+    def make_store(self, tmp_path: Path) -> JournalStore:
+        """A store on the journal that lives at ``tmp_path``: the same path, the same journal."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def open_store(self, tmp_path: Path) -> Iterator[Callable[[], JournalStore]]:
+        """Opens the test's journal (again, after a close); closes what it opened at the end."""
+        opened: list[JournalStore] = []
+
+        def open_() -> JournalStore:
+            opened.append(self.make_store(tmp_path))
+            return opened[-1]
+
+        yield open_
+        for store in opened:
+            store.close()
+
+    @pytest.fixture
+    def store(self, open_store: Callable[[], JournalStore]) -> JournalStore:
+        return open_store()
+
+    # -- append ---------------------------------------------------------------------------
+
+    def test_append_returns_strictly_increasing_seqs_across_batches(
+        self, store: JournalStore
+    ) -> None:
+        first = store.append([entry(1), entry(2), entry(3)])
+        second = store.append([entry(4)])
+        seqs = stored(first + second)
+        assert len(seqs) == 4
+        assert seqs[0] > 0
+        assert seqs == sorted(set(seqs))
+
+    def test_an_empty_batch_stores_nothing_and_returns_an_empty_list(
+        self, store: JournalStore
+    ) -> None:
+        assert store.append([]) == []
+        assert list(store.read()) == []
+
+    def test_a_batch_with_an_entry_of_the_wrong_type_stores_nothing(
+        self, store: JournalStore
+    ) -> None:
+        with pytest.raises(TypeError):
+            store.append([entry(1, key="a"), entry(2, key="b"), {"kind": "Fill"}])  # type: ignore[list-item]
+        assert list(store.read()) == []
+        assert not store.has_key("a")
+
+    def test_a_batch_failing_part_way_through_stores_none_of_it(self, store: JournalStore) -> None:
+        unencodable = NewEntry(stream="order:O1", kind="Fill", payload="\ud800", ts_ns=1)
+        with pytest.raises((UnicodeEncodeError, JournalStoreError)):
+            store.append([entry(1, key="a"), entry(2, key="b"), unencodable])
+        assert list(store.read()) == []
+        assert not store.has_key("a")
+        (seq,) = store.append([entry(3, key="a")])
+        assert seq is not None
+        assert list(store.read()) == [record(seq, entry(3, key="a"))]
+
+    def test_an_entry_whose_key_is_already_journaled_is_dropped_with_none(
+        self, store: JournalStore
+    ) -> None:
+        (first,) = store.append([entry(1, key="fill:F1")])
+        seqs = store.append([entry(2, key="fill:F2"), entry(3, key="fill:F1"), entry(4)])
+        assert seqs[1] is None
+        assert seqs[0] is not None
+        assert seqs[2] is not None
+        assert first is not None
+        assert [r.seq for r in store.read()] == [first, seqs[0], seqs[2]]
+        assert [r.payload for r in store.read()] == ['{"n":1}', '{"n":2}', '{"n":4}']
+
+    def test_a_key_repeated_within_one_batch_is_stored_once_the_first_time(
+        self, store: JournalStore
+    ) -> None:
+        seqs = store.append([entry(1, key="k"), entry(2, key="k"), entry(3, key="j")])
+        assert seqs[1] is None
+        assert [r.payload for r in store.read()] == ['{"n":1}', '{"n":3}']
+        assert [r.seq for r in store.read()] == stored(seqs)
+
+    def test_a_batch_of_only_duplicates_stores_nothing(self, store: JournalStore) -> None:
+        store.append([entry(1, key="k")])
+        assert store.append([entry(2, key="k"), entry(3, key="k")]) == [None, None]
+        assert len(list(store.read())) == 1
+
+    def test_entries_without_a_key_are_never_deduplicated(self, store: JournalStore) -> None:
+        same = entry(1)
+        seqs = store.append([same, same]) + store.append([same])
+        assert None not in seqs
+        assert len(list(store.read())) == 3
+
+    # -- read -----------------------------------------------------------------------------
+
+    def test_read_returns_every_field_as_appended_in_seq_order(self, store: JournalStore) -> None:
+        entries = [entry(1, key="a"), entry(2, stream="runtime", kind="Started"), entry(3)]
+        seqs = store.append(entries)
+        assert list(store.read()) == [
+            record(seq, new) for seq, new in zip(stored(seqs), entries, strict=True)
+        ]
+
+    def test_read_after_a_seq_returns_only_the_later_records(self, store: JournalStore) -> None:
+        seqs = stored(store.append([entry(n) for n in range(1, 6)]))
+        assert [r.seq for r in store.read(seqs[1])] == seqs[2:]
+        assert list(store.read(seqs[-1])) == []
+        assert [r.seq for r in store.read(0)] == seqs
+
+    def test_read_by_stream_returns_only_that_streams_records_after_the_seq(
+        self, store: JournalStore
+    ) -> None:
+        entries = [entry(n, stream="order:O1" if n % 2 else "order:O2") for n in range(1, 9)]
+        seqs = stored(store.append(entries))
+        o2 = [seq for seq, new in zip(seqs, entries, strict=True) if new.stream == "order:O2"]
+        assert [r.seq for r in store.read(stream="order:O2")] == o2
+        assert [r.seq for r in store.read(o2[1], stream="order:O2")] == o2[2:]
+        assert list(store.read(stream="order:O9")) == []
+
+    def test_read_pages_through_a_journal_larger_than_one_page(self, store: JournalStore) -> None:
+        entries = [entry(n, stream=_STREAMS[n % 2], key=f"k{n}") for n in range(3_000)]
+        seqs = stored(store.append(entries))
+        assert [r.seq for r in store.read()] == seqs
+        assert [r.seq for r in store.read(stream=_STREAMS[1])] == seqs[1::2]
+
+    # -- last_seq, has_key ----------------------------------------------------------------
+
+    def test_last_seq_is_zero_for_an_empty_journal_then_the_highest_assigned(
+        self, store: JournalStore
+    ) -> None:
+        assert store.last_seq() == 0
+        seqs = stored(store.append([entry(1), entry(2)]))
+        assert store.last_seq() == seqs[-1]
+
+    def test_has_key_is_true_only_for_journaled_keys(self, store: JournalStore) -> None:
+        store.append([entry(1, key="fill:F1"), entry(2)])
+        assert store.has_key("fill:F1")
+        assert not store.has_key("fill:F2")
+
+    # -- void_after -----------------------------------------------------------------------
+
+    def test_void_after_moves_the_tail_out_and_voided_shows_it_with_the_reason(
+        self, store: JournalStore
+    ) -> None:
+        entries = [entry(n, key=f"k{n}") for n in range(1, 6)]
+        seqs = stored(store.append(entries))
+        assert store.void_after(seqs[2], "torn unit of work") == 2
+        assert [r.seq for r in store.read()] == seqs[:3]
+        assert store.voided() == [
+            (record(seqs[3], entries[3]), "torn unit of work"),
+            (record(seqs[4], entries[4]), "torn unit of work"),
+        ]
+
+    def test_void_after_frees_the_keys_and_a_reappended_key_gets_a_new_higher_seq(
+        self, store: JournalStore
+    ) -> None:
+        kept, torn = stored(store.append([entry(1, key="a"), entry(2, key="b")]))
+        store.void_after(kept, "torn")
+        assert not store.has_key("b")
+        (again,) = store.append([entry(3, key="b")])
+        assert again is not None
+        assert again > torn
+        assert store.last_seq() == again
+        assert [r.seq for r in store.read()] == [kept, again]
+
+    def test_last_seq_still_counts_voided_seqs(self, store: JournalStore) -> None:
+        seqs = stored(store.append([entry(1), entry(2)]))
+        store.void_after(0, "corrupt tail")
+        assert list(store.read()) == []
+        assert store.last_seq() == seqs[-1]
+
+    def test_void_after_the_last_seq_moves_nothing(self, store: JournalStore) -> None:
+        store.append([entry(1)])
+        assert store.void_after(store.last_seq(), "nothing to do") == 0
+        assert store.voided() == []
+
+    def test_voiding_twice_keeps_both_reasons(self, store: JournalStore) -> None:
+        a, b = stored(store.append([entry(1), entry(2)]))
+        store.void_after(a, "first")
+        (c,) = stored(store.append([entry(3)]))
+        store.void_after(0, "second")
+        assert [(r.seq, why) for r, why in store.voided()] == [
+            (a, "second"),
+            (b, "first"),
+            (c, "second"),
+        ]
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def test_latest_snapshot_is_none_until_one_is_written(self, store: JournalStore) -> None:
+        assert store.latest_snapshot() is None
+
+    def test_the_latest_written_snapshot_wins(self, store: JournalStore) -> None:
+        seqs = stored(store.append([entry(n) for n in range(1, 4)]))
+        for n, seq in enumerate(seqs):
+            store.write_snapshot(Snapshot(seq=seq, payload=f'{{"state":{n}}}', ts_ns=n))
+        assert store.latest_snapshot() == Snapshot(seq=seqs[-1], payload='{"state":2}', ts_ns=2)
+
+    def test_a_snapshot_of_an_empty_journal_is_allowed(self, store: JournalStore) -> None:
+        store.write_snapshot(Snapshot(seq=0, payload="{}", ts_ns=1))
+        assert store.latest_snapshot() == Snapshot(seq=0, payload="{}", ts_ns=1)
+
+    def test_a_snapshot_beyond_the_last_record_is_refused(self, store: JournalStore) -> None:
+        (seq,) = stored(store.append([entry(1)]))
+        with pytest.raises(ValueError, match="beyond"):
+            store.write_snapshot(Snapshot(seq=seq + 1, payload="{}", ts_ns=1))
+        assert store.latest_snapshot() is None
+
+    def test_void_after_drops_the_snapshots_that_include_voided_records(
+        self, store: JournalStore
+    ) -> None:
+        a, b = stored(store.append([entry(1), entry(2)]))
+        store.write_snapshot(Snapshot(seq=a, payload='"at a"', ts_ns=1))
+        store.write_snapshot(Snapshot(seq=b, payload='"at b"', ts_ns=2))
+        store.void_after(a, "torn")
+        assert store.latest_snapshot() == Snapshot(seq=a, payload='"at a"', ts_ns=1)
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def test_reopening_keeps_records_keys_voided_snapshots_and_the_seq_high_water_mark(
+        self, open_store: Callable[[], JournalStore]
+    ) -> None:
+        store = open_store()
+        entries = [entry(1, key="a"), entry(2, key="b"), entry(3, key="c")]
+        a, b, c = stored(store.append(entries))
+        store.void_after(b, "torn")
+        store.write_snapshot(Snapshot(seq=a, payload='"s"', ts_ns=9))
+        store.close()
+
+        store = open_store()
+        assert list(store.read()) == [record(a, entries[0]), record(b, entries[1])]
+        assert store.has_key("a")
+        assert not store.has_key("c")
+        assert store.voided() == [(record(c, entries[2]), "torn")]
+        assert store.latest_snapshot() == Snapshot(seq=a, payload='"s"', ts_ns=9)
+        assert store.last_seq() == c
+        assert store.append([entry(4, key="a"), entry(5, key="c")])[0] is None
+        assert store.last_seq() > c
+
+    def test_closing_twice_is_harmless_and_a_closed_store_refuses_work(
+        self, store: JournalStore
+    ) -> None:
+        store.close()
+        store.close()
+        with pytest.raises(JournalStoreError):
+            store.append([entry(1)])
+        with pytest.raises(JournalStoreError):
+            list(store.read())
+
+    # -- the model ------------------------------------------------------------------------
+
+    @settings(max_examples=60, deadline=None)
+    @given(operations=_operations)
+    def test_read_returns_exactly_the_non_duplicate_entries_in_order(
+        self,
+        tmp_path_factory: pytest.TempPathFactory,
+        operations: list[tuple[str, object]],
+    ) -> None:
+        store = self.make_store(tmp_path_factory.mktemp("journal"))
+        try:
+            self._check_against_model(store, operations)
+        finally:
+            store.close()
+
+    def _check_against_model(
+        self, store: JournalStore, operations: list[tuple[str, object]]
+    ) -> None:
+        """Replays ``operations`` on the store and on a list, comparing at every step."""
+        expected: list[JournalRecord] = []
+        high_water = 0
+        n = 0
+        for operation, argument in operations:
+            if operation == "void":
+                assert isinstance(argument, int)
+                moved = store.void_after(argument, "model")
+                assert moved == sum(r.seq > argument for r in expected)
+                expected = [r for r in expected if r.seq <= argument]
+                continue
+            assert isinstance(argument, list)
+            entries = []
+            for stream, key in argument:
+                n += 1
+                entries.append(entry(n, stream=stream, key=key))
+            keys = {r.dedup_key for r in expected}
+            seqs = store.append(entries)
+            assert len(seqs) == len(entries)
+            for seq, new in zip(seqs, entries, strict=True):
+                duplicate = new.dedup_key is not None and new.dedup_key in keys
+                assert (seq is None) == duplicate
+                if seq is not None:
+                    assert seq > high_water
+                    high_water = seq
+                    keys.add(new.dedup_key)
+                    expected.append(record(seq, new))
+            assert list(store.read()) == expected
+        assert store.last_seq() == high_water
+        for stream in _STREAMS:
+            assert list(store.read(stream=stream)) == [r for r in expected if r.stream == stream]
