@@ -48,7 +48,7 @@ class RuntimeActor(pykka.ThreadingActor):
 
     def __init__(self, **log_context: Any) -> None:
         super().__init__()
-        self.log = structlog.get_logger("tradeactors").bind(actor=self.kind, **log_context)
+        self.log = structlog.get_logger("tradeactors", actor=self.kind, **log_context)
         self.handled = 0
 
     def on_receive(self, message: Any) -> Any:
@@ -85,7 +85,8 @@ class PublishingActor(RuntimeActor):
     def _subscribe(self, message: Subscribe) -> None:
         if message.subscriber not in self.subscribers:
             self.subscribers.append(message.subscriber)
-            self.welcome(message.subscriber)
+            if message.welcome:
+                self.welcome(message.subscriber)
 
     @handles(Unsubscribe)
     def _unsubscribe(self, message: Unsubscribe) -> None:

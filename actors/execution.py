@@ -11,7 +11,10 @@ import pykka
 from actors.base import RuntimeActor, handles
 from actors.order import OrderActor
 from actors.order_state import Order
+from actors.runtime_state import order_stream, position_stream
 from messages.commands import (
+    AdoptOrders,
+    Append,
     ArchiveMarket,
     CancelOrder,
     CloseMarket,
@@ -24,6 +27,7 @@ from messages.commands import (
 )
 from messages.enums import OrderSide
 from messages.fills import Fill
+from messages.journal import OrderCreated
 from messages.markets import MarketDefinition
 from messages.orders import (
     CancelDenied,
@@ -40,35 +44,51 @@ from messages.signals import TradeSignal
 VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
 
 
+def report_key(report: VenueReport) -> str:
+    """The dedup key of a venue report: each can happen once per order (or per fill)."""
+    if isinstance(report, Fill):
+        return f"fill:{report.fill_id}"
+    return f"{type(report).__name__}:{report.order_id}"
+
+
 @attrs.define
 class _MarketRoute:
-    """What execution knows of one market: its position ref and whether it still trades."""
+    """What execution knows of one market: its position and whether it still trades."""
 
     definition: MarketDefinition
     position: pykka.ActorRef[Any]
+    position_id: str
     closed: bool = False
     notify_drained: pykka.ActorRef[Any] | None = None
 
 
 class ExecutionActor(RuntimeActor):
-    """Signal → OrderActor → pending flag → venue; venue reports → the order they belong to.
+    """Signal → journaled OrderCreated → OrderActor → pending flag → venue.
 
     Execution holds a position ref per market it has been told about, replaced only by the
     market supervisor's SwitchMarket, so orders of a new market never reach an old position.
     It refuses a second order on a (security, side) while one is open: the pending-flag guard
-    of seed 003, enforced here where it cannot race.
+    of seed 003, enforced here where it cannot race. Venue reports go through the journal to
+    the order they belong to, so none is applied before it is durable.
     """
 
     kind = "execution"
 
     def __init__(
-        self, *, venue: pykka.ActorRef[Any], bus: pykka.ActorRef[Any], id_prefix: str = "O"
+        self,
+        *,
+        venue: pykka.ActorRef[Any],
+        bus: pykka.ActorRef[Any],
+        journal: pykka.ActorRef[Any],
+        id_prefix: str = "O",
+        first_order_number: int = 1,
     ) -> None:
         super().__init__()
         self.venue = venue
         self.bus = bus
+        self.journal = journal
         self.id_prefix = id_prefix
-        self._order_numbers = itertools.count(1)
+        self._order_numbers = itertools.count(first_order_number)
         self.markets: dict[str, _MarketRoute] = {}
         self.current_market_id: str | None = None
         self.orders: dict[str, pykka.ActorRef[Any]] = {}
@@ -79,26 +99,39 @@ class ExecutionActor(RuntimeActor):
         for order in self.orders.values():
             order.stop(block=False)
 
+    @handles(AdoptOrders)
+    def _adopt_orders(self, message: AdoptOrders) -> None:
+        """Take over recovered orders: spawn their actors and guard the open ones' sides."""
+        for memento in message.orders:
+            order = Order.from_memento(memento)
+            route = self.markets[order.market_id]
+            self.orders[order.order_id] = self._spawn(order, route)
+            self.order_markets[order.order_id] = order.market_id
+            if not order.is_closed:
+                self.open_orders[(order.security_id, order.side)] = order.order_id
+
     @handles(SwitchMarket)
     def _switch_market(self, message: SwitchMarket) -> None:
         market_id = message.definition.market_id
         self.markets[market_id] = _MarketRoute(
-            definition=message.definition, position=message.position
+            definition=message.definition,
+            position=message.position,
+            position_id=message.position_id,
         )
         self.current_market_id = market_id
         self.log.info("market_switched", market_id=market_id)
 
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:
-        route = self.markets.get(signal.market_id)
-        reason = self._denial(signal, route)
+        reason = self._denial(signal, self.markets.get(signal.market_id))
         if reason is not None:
             self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
             self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
             return
-        assert route is not None
         order_id = f"{self.id_prefix}{next(self._order_numbers)}"
-        order = Order(
+        self.open_orders[(signal.security_id, signal.side)] = order_id
+        self.order_markets[order_id] = signal.market_id
+        created = OrderCreated(
             order_id=order_id,
             correlation_id=signal.id,
             market_id=signal.market_id,
@@ -109,31 +142,16 @@ class ExecutionActor(RuntimeActor):
             price=signal.price,
             size=signal.size,
         )
-        self.orders[order_id] = OrderActor.start(
-            order,
-            position=route.position,
-            execution=self.actor_ref,
-            venue=self.venue,
-            bus=self.bus,
-        )
-        self.order_markets[order_id] = signal.market_id
-        self.open_orders[(signal.security_id, signal.side)] = order_id
-        route.position.tell(
-            MarkPending(order_id=order_id, security_id=signal.security_id, side=signal.side)
-        )
-        self.venue.tell(
-            SubmitOrder(
-                correlation_id=signal.id,
-                order_id=order_id,
-                market_id=signal.market_id,
-                security_id=signal.security_id,
-                side=signal.side,
-                price=signal.price,
-                size=signal.size,
+        self.journal.tell(
+            Append(
+                event=created,
+                stream=order_stream(order_id),
+                dedup_key=f"created:{order_id}",
+                deliver_to=self.actor_ref,
             )
         )
         self.log.info(
-            "order_routed",
+            "order_created",
             order_id=order_id,
             market_id=signal.market_id,
             security_id=signal.security_id,
@@ -141,6 +159,55 @@ class ExecutionActor(RuntimeActor):
             price=str(signal.price),
             size=str(signal.size),
             reason=signal.reason,
+        )
+
+    @handles(OrderCreated)
+    def _order_created(self, created: OrderCreated) -> None:
+        route = self.markets[created.market_id]
+        order = Order(
+            order_id=created.order_id,
+            correlation_id=created.correlation_id,
+            market_id=created.market_id,
+            security_id=created.security_id,
+            account=created.account,
+            strategy=created.strategy,
+            side=created.side,
+            price=created.price,
+            size=created.size,
+        )
+        self.orders[created.order_id] = self._spawn(order, route)
+        self.journal.tell(
+            Append(
+                event=MarkPending(
+                    order_id=created.order_id,
+                    security_id=created.security_id,
+                    side=created.side,
+                ),
+                stream=position_stream(route.position_id),
+                deliver_to=route.position,
+            )
+        )
+        self.venue.tell(
+            SubmitOrder(
+                correlation_id=created.correlation_id,
+                order_id=created.order_id,
+                market_id=created.market_id,
+                security_id=created.security_id,
+                side=created.side,
+                price=created.price,
+                size=created.size,
+            )
+        )
+
+    def _spawn(self, order: Order, route: _MarketRoute) -> pykka.ActorRef[Any]:
+        return OrderActor.start(
+            order,
+            position=route.position,
+            position_id=route.position_id,
+            execution=self.actor_ref,
+            venue=self.venue,
+            bus=self.bus,
+            journal=self.journal,
         )
 
     def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
@@ -161,7 +228,14 @@ class ExecutionActor(RuntimeActor):
     def _venue_report(self, report: VenueReport) -> None:
         order = self.orders.get(report.order_id)
         if order is not None:
-            order.tell(report)
+            self.journal.tell(
+                Append(
+                    event=report,
+                    stream=order_stream(report.order_id),
+                    dedup_key=report_key(report),
+                    deliver_to=order,
+                )
+            )
             return
         self.log.error(
             "report_for_unknown_order",
@@ -220,7 +294,9 @@ class ExecutionActor(RuntimeActor):
         self.markets.pop(message.market_id, None)
         for order_id in [o for o, m in self.order_markets.items() if m == message.market_id]:
             del self.order_markets[order_id]
-            self.orders.pop(order_id).stop(block=False)
+            order = self.orders.pop(order_id, None)
+            if order is not None:
+                order.stop(block=False)
 
     def _notify_if_drained(self, market_id: str) -> None:
         route = self.markets.get(market_id)

@@ -13,24 +13,32 @@ from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
 from messages.markets import MarketDefinition
 
 
+def empty_books(definition: MarketDefinition) -> dict[str, OrderBook]:
+    """One empty, unsynced book per instrument of the market."""
+    return {
+        instrument.security_id: OrderBook(
+            security_id=instrument.security_id, outcome=instrument.outcome
+        )
+        for instrument in definition.instruments
+    }
+
+
 class MarketActor(PublishingActor):
     """Applies book snapshots and price changes; every change publishes a fresh snapshot.
 
     Data for an instrument the market does not have is logged and dropped: it cannot be
-    applied to any book, and a feed bug must not kill the market.
+    applied to any book, and a feed bug must not kill the market. A restarted market is
+    handed books already warmed from the feed (``books``).
     """
 
     kind = "market"
 
-    def __init__(self, definition: MarketDefinition) -> None:
+    def __init__(
+        self, definition: MarketDefinition, books: dict[str, OrderBook] | None = None
+    ) -> None:
         super().__init__(market_id=definition.market_id)
         self.definition = definition
-        self.books = {
-            instrument.security_id: OrderBook(
-                security_id=instrument.security_id, outcome=instrument.outcome
-            )
-            for instrument in definition.instruments
-        }
+        self.books = books if books is not None else empty_books(definition)
         self.version = 0
         self.ts_event = 0
         self._snapshot = self._build_snapshot()

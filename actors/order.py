@@ -7,11 +7,12 @@ from typing import Any
 import pykka
 
 from actors.base import RuntimeActor, handles
-from actors.errors import InvalidTransitionError
 from actors.fill_outcome import FillResult
 from actors.order_state import Order
-from messages.commands import CancelOrder, ClearPending, GetSnapshot, OrderClosed
+from actors.runtime_state import apply_order_event, order_stream, position_stream
+from messages.commands import Append, CancelOrder, ClearPending, GetSnapshot, OrderClosed
 from messages.fills import Fill
+from messages.journal import CancelRequested, FillApplied
 from messages.orders import (
     CancelDenied,
     CancelRejected,
@@ -24,14 +25,23 @@ from messages.orders import (
     OrderUpdated,
 )
 
+_CAUSES = {
+    OrderAccepted: "accepted",
+    OrderRejected: "rejected",
+    OrderCancelled: "cancelled",
+    CancelRejected: "cancel refused",
+    CancelRequested: "cancel requested",
+}
+
 
 class OrderActor(RuntimeActor):
-    """Turns venue reports into state-machine triggers and tells others what changed.
+    """Applies journaled venue reports to its Order and tells others what changed.
 
-    An applied fill goes to the order's own PositionActor (the one of the order's market,
-    fixed at creation, so a late fill after a market switch lands on the old market). A
-    closed order stays alive and addressable: a fill the venue made before a cancel took
-    effect can still arrive, and is applied.
+    Every event reaches this actor from the journal, after it is durable, in journal order.
+    An applied fill is journaled again as FillApplied for the order's own PositionActor (the
+    one of the order's market, fixed at creation, so a late fill after a market switch lands
+    on the old market). A closed order stays alive and addressable: a fill the venue made
+    before a cancel took effect can still arrive, and is applied.
     """
 
     kind = "order"
@@ -41,20 +51,24 @@ class OrderActor(RuntimeActor):
         order: Order,
         *,
         position: pykka.ActorRef[Any],
+        position_id: str,
         execution: pykka.ActorRef[Any],
         venue: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
+        journal: pykka.ActorRef[Any],
     ) -> None:
         super().__init__(order_id=order.order_id, market_id=order.market_id)
         self.order = order
         self.position = position
+        self.position_id = position_id
         self.execution = execution
         self.venue = venue
         self.bus = bus
-        self._close_reported = False
+        self.journal = journal
+        self._close_reported = order.is_closed
 
     def on_start(self) -> None:
-        self._publish("submitted")
+        self._publish("submitted" if self.order.version == 0 else "recovered")
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> OrderSnapshot:
@@ -64,7 +78,10 @@ class OrderActor(RuntimeActor):
     def _fill(self, fill: Fill) -> None:
         outcome = self.order.apply_fill(fill)
         if outcome.result is FillResult.APPLIED:
-            self.position.tell(fill)
+            self._journal_for_position(
+                FillApplied(position_id=self.position_id, fill=fill),
+                dedup_key=f"applied:{fill.fill_id}",
+            )
             self._publish("fill")
             return
         if outcome.result is FillResult.DUPLICATE:
@@ -88,26 +105,22 @@ class OrderActor(RuntimeActor):
             )
         )
 
-    @handles(OrderAccepted)
-    def _accepted(self, _message: OrderAccepted) -> None:
+    @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, CancelRequested)
+    def _report(self, event: Any) -> None:
         version = self.order.version
-        self.order.accept()
-        if self.order.version != version:
-            self._publish("accepted")
-
-    @handles(OrderRejected)
-    def _rejected(self, message: OrderRejected) -> None:
-        try:
-            self.order.reject()
-        except InvalidTransitionError as error:
-            self.log.error("venue_reject_ignored", reason=message.reason, transition=str(error))
+        apply_order_event(self.order, event)
+        if self.order.version == version:
+            self.log.info("order_event_changed_nothing", kind=type(event).__name__)
             return
-        self.log.warning("order_rejected", reason=message.reason)
-        self._publish(f"rejected: {message.reason}")
+        reason = getattr(event, "reason", None)
+        cause = _CAUSES[type(event)]
+        if isinstance(event, CancelRequested):
+            self.venue.tell(CancelOrder(order_id=self.order.order_id, reason=event.reason))
+        self._publish(f"{cause}: {reason}" if reason and cause != "cancel requested" else cause)
 
     @handles(CancelOrder)
     def _cancel(self, message: CancelOrder) -> None:
-        refusal = self.order.request_cancel()
+        refusal = self.order.cancel_refusal()
         if refusal is not None:
             self.log.info("cancel_denied", reason=refusal)
             self.bus.tell(
@@ -116,22 +129,23 @@ class OrderActor(RuntimeActor):
                 )
             )
             return
-        self.venue.tell(message)
-        self._publish("cancel requested")
+        self.journal.tell(
+            Append(
+                event=CancelRequested(order_id=self.order.order_id, reason=message.reason),
+                stream=order_stream(self.order.order_id),
+                deliver_to=self.actor_ref,
+            )
+        )
 
-    @handles(OrderCancelled)
-    def _cancelled(self, message: OrderCancelled) -> None:
-        version = self.order.version
-        self.order.cancelled()
-        if self.order.version != version:
-            self._publish(f"cancelled: {message.reason}")
-
-    @handles(CancelRejected)
-    def _cancel_rejected(self, message: CancelRejected) -> None:
-        version = self.order.version
-        self.order.cancel_refused()
-        if self.order.version != version:
-            self._publish(f"cancel refused: {message.reason}")
+    def _journal_for_position(self, event: object, dedup_key: str | None = None) -> None:
+        self.journal.tell(
+            Append(
+                event=event,
+                stream=position_stream(self.position_id),
+                dedup_key=dedup_key,
+                deliver_to=self.position,
+            )
+        )
 
     def _publish(self, cause: str) -> None:
         snapshot = self.order.snapshot()
@@ -140,7 +154,7 @@ class OrderActor(RuntimeActor):
         )
         if self.order.is_closed and not self._close_reported:
             self._close_reported = True
-            self.position.tell(ClearPending(order_id=self.order.order_id))
+            self._journal_for_position(ClearPending(order_id=self.order.order_id))
             self.execution.tell(
                 OrderClosed(order_id=self.order.order_id, market_id=self.order.market_id)
             )

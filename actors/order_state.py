@@ -16,6 +16,7 @@ from actors.errors import InvalidTransitionError
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, OrderStatus
 from messages.fills import Fill
+from messages.mementos import OrderMemento
 from messages.orders import FillRefusal, OrderSnapshot
 
 
@@ -228,12 +229,19 @@ class Order:
             self._accepted = True
             self._version += 1
 
-    def request_cancel(self) -> str | None:
-        """Mark a cancel as requested: None means send it to the venue, a string says why not."""
+    def cancel_refusal(self) -> str | None:
+        """Why a cancel cannot be requested now (closed, or one already pending), else None."""
         if self.is_closed:
             return f"order is {self.status.name}"
         if self.status is OrderStatus.PENDING_CANCEL:
             return "cancel already requested"
+        return None
+
+    def request_cancel(self) -> str | None:
+        """Mark a cancel as requested: None means send it to the venue, a string says why not."""
+        refusal = self.cancel_refusal()
+        if refusal is not None:
+            return refusal
         self._machine.fire(OrderTrigger.CANCEL_REQUEST)
         self._version += 1
         return None
@@ -295,6 +303,54 @@ class Order:
             last_fill_id=next(reversed(self._fills), None),
             version=self._version,
         )
+
+    def memento(self) -> OrderMemento:
+        """Everything the order holds, so a journal snapshot can restore it without replay."""
+        return OrderMemento(
+            order_id=self.order_id,
+            correlation_id=self.correlation_id,
+            market_id=self.market_id,
+            security_id=self.security_id,
+            account=self.account,
+            strategy=self.strategy,
+            side=self.side,
+            price=self.price,
+            size=self.size,
+            status=self.status,
+            filled=self._filled,
+            fees=self._fees,
+            notional=self._notional,
+            accepted=self._accepted,
+            version=self._version,
+            fills=tuple(self._fills.values()),
+        )
+
+    @classmethod
+    def from_memento(cls, memento: OrderMemento) -> Order:
+        """The order ``memento`` was taken from, state set directly rather than replayed.
+
+        Replaying the fills would bump ``version`` and lose the accept and cancel history;
+        the restored order answers every later call exactly as the original would.
+        """
+        order = cls(
+            order_id=memento.order_id,
+            correlation_id=memento.correlation_id,
+            market_id=memento.market_id,
+            security_id=memento.security_id,
+            account=memento.account,
+            strategy=memento.strategy,
+            side=memento.side,
+            price=memento.price,
+            size=memento.size,
+        )
+        order._machine = OrderStateMachine(memento.status)
+        order._fills = {fill.fill_id: fill for fill in memento.fills}
+        order._filled = memento.filled
+        order._fees = memento.fees
+        order._notional = memento.notional
+        order._accepted = memento.accepted
+        order._version = memento.version
+        return order
 
     def __repr__(self) -> str:
         return (

@@ -9,47 +9,34 @@ import pykka
 from actors.base import PublishingActor, handles
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook
-from messages.commands import (
-    ClearPending,
-    GetSnapshot,
-    MarkPending,
-    SettlePosition,
-)
-from messages.fills import Fill
+from messages.commands import ClearPending, GetSnapshot, MarkPending
+from messages.journal import FillApplied, PositionSettlement
 from messages.market_data import MarketSnapshot
-from messages.markets import MarketDefinition
 from messages.orders import FillRefused
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
 
 
 class PositionActor(PublishingActor):
-    """Applies fills, marks legs at the market's mid, settles at resolution.
+    """Applies journaled fills, pending flags and settlement; marks legs at the mid.
 
-    Subscribers (strategies) get a PositionSnapshot on every fill, pending-flag change and
-    settlement; the event bus gets PositionDelta per fill and the lifecycle events. Mark-only
-    changes are not pushed (they follow every book tick); ask GetSnapshot for them.
+    Everything that changes the position reaches it from the journal, in journal order, so
+    the journal's replay of the position stream rebuilds exactly this state. Subscribers
+    (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
+    the event bus gets PositionDelta per fill and the lifecycle events. Mark-only changes
+    are not pushed (they follow every book tick); ask GetSnapshot for them.
     """
 
     kind = "position"
 
     def __init__(
         self,
-        definition: MarketDefinition,
+        book: PositionBook,
         *,
         bus: pykka.ActorRef[Any],
-        account: str = "paper",
-        strategy: str = "default",
         parent: pykka.ActorRef[Any] | None = None,
     ) -> None:
-        super().__init__(market_id=definition.market_id, account=account, strategy=strategy)
-        self.definition = definition
-        self.book = PositionBook(
-            position_id=f"{definition.market_id}/{account}/{strategy}",
-            market_id=definition.market_id,
-            account=account,
-            strategy=strategy,
-            security_ids=definition.security_ids,
-        )
+        super().__init__(market_id=book.market_id, account=book.account, strategy=book.strategy)
+        self.book = book
         self.bus = bus
         self.parent = parent
 
@@ -63,8 +50,9 @@ class PositionActor(PublishingActor):
     def _get_snapshot(self, _message: GetSnapshot) -> PositionSnapshot:
         return self.book.snapshot()
 
-    @handles(Fill)
-    def _fill(self, fill: Fill) -> None:
+    @handles(FillApplied)
+    def _fill(self, message: FillApplied) -> None:
+        fill = message.fill
         outcome = self.book.apply_fill(fill)
         if outcome.result is FillResult.DUPLICATE:
             self.log.info("duplicate_fill_ignored", fill_id=fill.fill_id, order_id=fill.order_id)
@@ -102,7 +90,7 @@ class PositionActor(PublishingActor):
 
     @handles(MarketSnapshot)
     def _market(self, message: MarketSnapshot) -> None:
-        if message.market_id == self.definition.market_id:
+        if message.market_id == self.book.market_id:
             self.book.set_marks(message)
 
     @handles(MarkPending)
@@ -119,8 +107,8 @@ class PositionActor(PublishingActor):
         if self.book.version != version:
             self.publish(self.book.snapshot())
 
-    @handles(SettlePosition)
-    def _settle(self, message: SettlePosition) -> None:
+    @handles(PositionSettlement)
+    def _settle(self, message: PositionSettlement) -> None:
         version = self.book.version
         self.book.settle(message.winning_security_id, message.payout)
         if self.book.version == version:

@@ -20,6 +20,7 @@ from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill
 from messages.market_data import MarketSnapshot
+from messages.mementos import LegMemento, PositionMemento
 from messages.orders import FillRefusal
 from messages.positions import LegSnapshot, PositionSnapshot
 
@@ -135,6 +136,28 @@ class Leg:
             pending_buy=pending_buy,
             pending_sell=pending_sell,
         )
+
+    def memento(self) -> LegMemento:
+        """The leg's numbers, digit for digit, for a position's memento."""
+        return LegMemento(
+            security_id=self.security_id,
+            quantity=self.quantity,
+            cost=self.cost,
+            realized_pnl=self.realized_pnl,
+            fees=self.fees,
+            mark=self.mark,
+        )
+
+    @classmethod
+    def from_memento(cls, memento: LegMemento) -> Leg:
+        """The leg ``memento`` was taken from (no fill replayed, so nothing rounds again)."""
+        leg = cls(memento.security_id)
+        leg.quantity = memento.quantity
+        leg.cost = memento.cost
+        leg.realized_pnl = memento.realized_pnl
+        leg.fees = memento.fees
+        leg.mark = memento.mark
+        return leg
 
     def _open(self, signed: Decimal, price: Decimal) -> None:
         self.quantity = _EXACT.add(self.quantity, signed)
@@ -292,6 +315,47 @@ class PositionBook:
             pending_buy=self.is_pending(security_id, OrderSide.BUY),
             pending_sell=self.is_pending(security_id, OrderSide.SELL),
         )
+
+    def memento(self) -> PositionMemento:
+        """Everything the position holds, so a journal snapshot can restore it without replay."""
+        return PositionMemento(
+            position_id=self.position_id,
+            market_id=self.market_id,
+            account=self.account,
+            strategy=self.strategy,
+            security_ids=self.security_ids,
+            status=self._status,
+            version=self._version,
+            legs=tuple(leg.memento() for leg in self._legs.values()),
+            pending=tuple(
+                (order_id, security_id, side)
+                for order_id, (security_id, side) in self._pending.items()
+            ),
+            fills=tuple(self._fills.values()),
+        )
+
+    @classmethod
+    def from_memento(cls, memento: PositionMemento) -> PositionBook:
+        """The position ``memento`` was taken from, state set directly rather than replayed.
+
+        Replaying the fills would bump ``version`` for every mark and pending change lost on
+        the way; the restored book answers every later call exactly as the original would.
+        """
+        book = cls(
+            position_id=memento.position_id,
+            market_id=memento.market_id,
+            account=memento.account,
+            strategy=memento.strategy,
+            security_ids=memento.security_ids,
+        )
+        book._legs = {leg.security_id: Leg.from_memento(leg) for leg in memento.legs}
+        book._fills = {fill.fill_id: fill for fill in memento.fills}
+        book._pending = {
+            order_id: (security_id, side) for order_id, security_id, side in memento.pending
+        }
+        book._status = memento.status
+        book._version = memento.version
+        return book
 
     def __repr__(self) -> str:
         return (

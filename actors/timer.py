@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import structlog
 
-_log = structlog.get_logger("tradeactors").bind(actor="timer")
+_log = structlog.get_logger("tradeactors", actor="timer")
 
 
 class Timer:

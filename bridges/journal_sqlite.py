@@ -88,7 +88,7 @@ _SEQS_ALL = "SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
 _SEQS_STREAM = "SELECT seq FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?"
 _READ_ONE = f"SELECT {_COLUMNS}, checksum FROM events WHERE seq = ?"
 
-_log = structlog.get_logger("tradeactors").bind(component="journal_sqlite")
+_log = structlog.get_logger("tradeactors", component="journal_sqlite")
 
 
 class SqliteJournalStore:

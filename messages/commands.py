@@ -48,7 +48,7 @@ class CancelOrder:
 
 @attrs.frozen(kw_only=True, slots=True)
 class SwitchMarket:
-    """Route new orders for ``definition``'s market to ``position`` from now on.
+    """Route new orders for ``definition``'s market to ``position`` (``position_id``).
 
     Sent by the market supervisor to the ExecutionActor before any order for the market can
     exist, so execution never holds a stale position ref (seed 000).
@@ -60,6 +60,7 @@ class SwitchMarket:
         validator=attrs.validators.instance_of(MarketDefinition)
     )
     position: Any = attrs.field()
+    position_id: str = text_field()
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -97,6 +98,7 @@ class Subscribe:
     """Add ``subscriber`` (an actor ref) to the receivers of what this actor publishes."""
 
     subscriber: Any = attrs.field()
+    welcome: bool = attrs.field(default=True)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -163,3 +165,46 @@ class PositionRefs:
 
     live: tuple[tuple[str, Any], ...] = attrs.field(validator=attrs.validators.instance_of(tuple))
     archived: tuple[PositionSnapshot, ...] = tuple_of(PositionSnapshot)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Append:
+    """Journal ``event`` on ``stream``; once it is durable, tell it to ``deliver_to``.
+
+    An event whose ``dedup_key`` is already journaled is dropped (never delivered), which
+    makes a redelivered broker or venue event harmless, also across a restart.
+    """
+
+    event: Any = attrs.field()
+    stream: str = text_field()
+    dedup_key: str | None = attrs.field(default=None)
+    deliver_to: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Relay:
+    """Deliver ``event`` to ``deliver_to`` in journal order, without journaling it.
+
+    Market data takes this path so it can never overtake a lifecycle event (a market's
+    opening) that is still being made durable.
+    """
+
+    event: Any = attrs.field()
+    deliver_to: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Sync:
+    """Ask the journal to commit what it holds; answered with the last journaled seq."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class TakeSnapshot:
+    """Ask the journal to commit and write a snapshot now (graceful shutdown does)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AdoptOrders:
+    """Recovery hands execution the orders the journal holds (as immutable mementos)."""
+
+    orders: tuple[Any, ...] = attrs.field(validator=attrs.validators.instance_of(tuple))

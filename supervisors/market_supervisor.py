@@ -1,13 +1,15 @@
 """MarketSupervisor: spawns each market's actors and performs the market switch (seed 000).
 
-On MarketOpened it spawns a fresh PositionActor and tells the ExecutionActor the new ref
-*before* it spawns the MarketActor, so no book (and therefore no signal, no order) for the
-new market exists before execution knows the position to route it to. On resolution it
-settles the position once the closed market has no open order left, then archives it.
+On a journaled MarketOpened it journals the fresh position's creation, spawns its
+PositionActor and tells the ExecutionActor the new ref *before* it spawns the MarketActor,
+so no book (and therefore no signal, no order) for the new market exists before execution
+knows the position to route it to. On resolution it settles the position once the closed
+market has no open order left, then archives it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -15,21 +17,38 @@ import pykka
 
 from actors.base import RuntimeActor, handles
 from actors.market import MarketActor
+from actors.order_book import OrderBook
 from actors.position import PositionActor
+from actors.position_accounting import PositionBook
+from actors.runtime_state import market_stream, position_stream
 from messages.commands import (
+    AdoptOrders,
+    Append,
     ArchiveMarket,
     CloseMarket,
     ListMarkets,
     ListPositions,
     MarketDrained,
     PositionRefs,
-    SettlePosition,
     Subscribe,
     SwitchMarket,
 )
+from messages.enums import PositionStatus
+from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
+
+
+@attrs.define
+class RestoredMarket:
+    """A live market as recovery rebuilt it; the supervisor takes ownership of its objects."""
+
+    definition: MarketDefinition
+    position: PositionBook | None
+    books: dict[str, OrderBook]
+    closed: bool
+    winning_security_id: str | None
 
 
 @attrs.define
@@ -37,12 +56,13 @@ class _MarketChildren:
     definition: MarketDefinition
     market: pykka.ActorRef[Any]
     position: pykka.ActorRef[Any]
+    position_id: str
     drained: bool = False
-    resolution: MarketResolved | None = None
+    winning_security_id: str | None = None
 
 
 class MarketSupervisor(RuntimeActor):
-    """Owns the per-market actors; the feed's records all pass through here, in order."""
+    """Owns the per-market actors; feed records reach it through the journal, in order."""
 
     kind = "market_supervisor"
 
@@ -52,17 +72,46 @@ class MarketSupervisor(RuntimeActor):
         execution: pykka.ActorRef[Any],
         venue: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
+        journal: pykka.ActorRef[Any],
         strategies: tuple[tuple[pykka.ActorRef[Any], str], ...] = (),
         account: str = "paper",
+        restored: Sequence[RestoredMarket] = (),
+        restored_orders: tuple[Any, ...] = (),
+        archived: Sequence[PositionSnapshot] = (),
     ) -> None:
         super().__init__()
         self.execution = execution
         self.venue = venue
         self.bus = bus
+        self.journal = journal
         self.strategies = strategies
         self.account = account
         self.children: dict[str, _MarketChildren] = {}
-        self.archived: list[PositionSnapshot] = []
+        self.archived: list[PositionSnapshot] = list(archived)
+        self._restored = list(restored)
+        self._restored_orders = restored_orders
+
+    def on_start(self) -> None:
+        restored, self._restored = self._restored, []
+        for market in restored:
+            book = market.position or self._create_position(market.definition)
+            self._spawn(market.definition, book, market.books)
+        self.execution.tell(AdoptOrders(orders=self._restored_orders))
+        self._restored_orders = ()
+        for market in restored:
+            children = self.children[market.definition.market_id]
+            children.winning_security_id = market.winning_security_id
+            if market.position is not None and market.position.status is PositionStatus.SETTLED:
+                self._archive(market.definition.market_id, market.position.snapshot())
+            elif market.closed:
+                self.execution.tell(
+                    CloseMarket(market_id=market.definition.market_id, notify=self.actor_ref)
+                )
+
+    def on_stop(self) -> None:
+        for children in self.children.values():
+            children.market.stop(block=False)
+            children.position.stop(block=False)
 
     @handles(MarketOpened)
     def _opened(self, message: MarketOpened) -> None:
@@ -70,17 +119,47 @@ class MarketSupervisor(RuntimeActor):
         if definition.market_id in self.children:
             self.log.error("market_opened_twice", market_id=definition.market_id)
             return
+        self.venue.tell(message)
+        self._spawn(definition, self._create_position(definition), None)
+        self.bus.tell(message)
+        self.log.info("market_opened", market_id=definition.market_id)
+
+    def _create_position(self, definition: MarketDefinition) -> PositionBook:
+        """Journal a fresh position for the market and return its (empty) book."""
         strategy_name = self.strategies[0][1] if self.strategies else "default"
-        position = PositionActor.start(
-            definition,
-            bus=self.bus,
+        position_id = f"{definition.market_id}/{self.account}/{strategy_name}"
+        self.journal.tell(
+            Append(
+                event=PositionCreated(
+                    position_id=position_id,
+                    market_id=definition.market_id,
+                    account=self.account,
+                    strategy=strategy_name,
+                    security_ids=definition.security_ids,
+                ),
+                stream=position_stream(position_id),
+                dedup_key=f"position:{position_id}",
+            )
+        )
+        return PositionBook(
+            position_id=position_id,
+            market_id=definition.market_id,
             account=self.account,
             strategy=strategy_name,
-            parent=self.actor_ref,
+            security_ids=definition.security_ids,
         )
-        self.execution.tell(SwitchMarket(definition=definition, position=position))
-        self.venue.tell(message)
-        market = MarketActor.start(definition)
+
+    def _spawn(
+        self,
+        definition: MarketDefinition,
+        book: PositionBook,
+        books: dict[str, OrderBook] | None,
+    ) -> None:
+        position = PositionActor.start(book, bus=self.bus, parent=self.actor_ref)
+        self.execution.tell(
+            SwitchMarket(definition=definition, position=position, position_id=book.position_id)
+        )
+        market = MarketActor.start(definition, books)
         # The venue hears each book first: an order a strategy sends on that book then
         # always reaches the venue after the book it was priced on, which keeps a replay
         # of the same feed deterministic.
@@ -88,12 +167,10 @@ class MarketSupervisor(RuntimeActor):
         market.tell(Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
             position.tell(Subscribe(subscriber=strategy))
-            market.tell(Subscribe(subscriber=strategy))
+            market.tell(Subscribe(subscriber=strategy, welcome=False))
         self.children[definition.market_id] = _MarketChildren(
-            definition=definition, market=market, position=position
+            definition=definition, market=market, position=position, position_id=book.position_id
         )
-        self.bus.tell(message)
-        self.log.info("market_opened", market_id=definition.market_id)
 
     @handles(BookSnapshot, PriceChange)
     def _market_data(self, message: BookSnapshot | PriceChange) -> None:
@@ -126,7 +203,7 @@ class MarketSupervisor(RuntimeActor):
                 winning_security_id=message.winning_security_id,
             )
             return
-        children.resolution = message
+        children.winning_security_id = message.winning_security_id
         self.bus.tell(message)
         self._settle_when_ready(children)
 
@@ -139,16 +216,7 @@ class MarketSupervisor(RuntimeActor):
 
     @handles(PositionSettled)
     def _position_settled(self, message: PositionSettled) -> None:
-        market_id = message.position.market_id
-        children = self.children.pop(market_id, None)
-        if children is None:
-            return
-        self.execution.tell(ArchiveMarket(market_id=market_id))
-        children.market.stop(block=False)
-        children.position.stop(block=False)
-        self.archived.append(message.position)
-        self.bus.tell(PositionArchived(position=message.position))
-        self.log.info("market_archived", market_id=market_id)
+        self._archive(message.position.market_id, message.position)
 
     @handles(ListPositions)
     def _list_positions(self, _message: ListPositions) -> PositionRefs:
@@ -161,18 +229,38 @@ class MarketSupervisor(RuntimeActor):
     def _list_markets(self, _message: ListMarkets) -> tuple[tuple[str, Any], ...]:
         return tuple((m, c.market) for m, c in self.children.items())
 
-    def on_stop(self) -> None:
-        for children in self.children.values():
-            children.market.stop(block=False)
-            children.position.stop(block=False)
-
     def _settle_when_ready(self, children: _MarketChildren) -> None:
-        if children.resolution is None or not children.drained:
+        if children.winning_security_id is None or not children.drained:
             return
-        children.position.tell(
-            SettlePosition(
-                market_id=children.definition.market_id,
-                winning_security_id=children.resolution.winning_security_id,
-                payout=children.definition.payout,
+        market_id = children.definition.market_id
+        self.journal.tell(
+            Append(
+                event=PositionSettlement(
+                    position_id=children.position_id,
+                    market_id=market_id,
+                    winning_security_id=children.winning_security_id,
+                    payout=children.definition.payout,
+                ),
+                stream=position_stream(children.position_id),
+                dedup_key=f"settle:{children.position_id}",
+                deliver_to=children.position,
             )
         )
+
+    def _archive(self, market_id: str, final: PositionSnapshot) -> None:
+        children = self.children.pop(market_id, None)
+        if children is None:
+            return
+        self.journal.tell(
+            Append(
+                event=MarketArchived(market_id=market_id),
+                stream=market_stream(market_id),
+                dedup_key=f"archived:{market_id}",
+            )
+        )
+        self.execution.tell(ArchiveMarket(market_id=market_id))
+        children.market.stop(block=False)
+        children.position.stop(block=False)
+        self.archived.append(final)
+        self.bus.tell(PositionArchived(position=final))
+        self.log.info("market_archived", market_id=market_id)

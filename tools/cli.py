@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from actors.journal import JournalConfig
 from bridges.feed_codec import FeedError, read_feed
 from bridges.feed_player import replay
-from supervisors.runtime import Runtime, RuntimeConfig
+from bridges.journal_store import Durability
+from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tools import feedgen
 from tools.console import ConsoleView, positions_table
 from tools.logging_setup import configure_logging
@@ -25,32 +27,55 @@ def sample_feed_path() -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
-    feed_path = Path(args.feed) if args.feed else sample_feed_path()
-    config = RuntimeConfig(latency_ns=int(args.latency_ms * 1_000_000))
     out = sys.stdout
-    out.write(f"tradeactors: replaying {feed_path} at speed {args.speed or 'max'}\n")
-    with Runtime(config) as runtime:
-        view = None
+    feed_path = Path(args.feed) if args.feed else sample_feed_path()
+    try:
+        records = list(read_feed(feed_path))
+    except FeedError as error:
+        out.write(f"tradeactors: bad feed: {error}\n")
+        return 2
+    data_dir = Path(args.data_dir)
+    if args.fresh and (data_dir / JOURNAL_FILE).exists():
+        for path in data_dir.glob(JOURNAL_FILE + "*"):
+            path.unlink()
+    config = RuntimeConfig(
+        latency_ns=int(args.latency_ms * 1_000_000),
+        data_dir=data_dir,
+        durability=Durability(args.durability.upper()),
+        journal=JournalConfig(
+            snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
+        ),
+    )
+    runtime = Runtime(config).start(records)
+    view = None
+    try:
+        start = runtime.next_step
+        out.write(
+            f"tradeactors: feed {feed_path} ({len(records)} records), journal {config.data_dir}, "
+            f"speed {args.speed or 'max (lockstep)'}"
+            + (f", resuming at record {start}" if start else "")
+            + "\n"
+        )
         if not args.quiet:
             view = ConsoleView.start(out)
             runtime.subscribe(view)
-        lockstep = runtime.wait_idle if args.speed <= 0 else None
-        try:
-            sent = replay(
-                read_feed(feed_path),
-                runtime.feed,
-                speed=args.speed,
-                duration_s=args.duration,
-                after_each=lockstep,
-            )
-        except FeedError as error:
-            out.write(f"tradeactors: bad feed: {error}\n")
-            return 2
+        end = len(records) if args.records is None else min(len(records), args.records)
+        sent = replay(
+            records[start:end],
+            runtime.feed_and_wait if args.speed <= 0 else runtime.feed,
+            speed=args.speed,
+            duration_s=args.duration,
+        )
         runtime.wait_idle(timeout_s=30.0)
         positions = runtime.positions()
+    except KeyboardInterrupt:
+        out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
+        return 130
+    finally:
+        runtime.stop()
         if view is not None:
             view.stop()
-    out.write(f"\n{sent} feed records replayed\n\n")
+    out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
     out.write(positions_table(positions) + "\n")
     return 0
 
@@ -68,9 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed-time multiplier; 0 replays as fast as possible, deterministically",
     )
     run.add_argument("--duration", type=float, help="stop the replay after this many seconds")
+    run.add_argument(
+        "--records", type=int, help="stop after the feed's first N records (counted from 0)"
+    )
     run.add_argument("--latency-ms", type=float, default=2.0, help="simulated venue latency")
     run.add_argument("--quiet", action="store_true", help="print only the final positions")
     run.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    run.add_argument(
+        "--data-dir",
+        default="tradeactors-data",
+        help="where the journal lives; a second run continues from where the first stopped",
+    )
+    run.add_argument("--fresh", action="store_true", help="delete the journal and start over")
+    run.add_argument(
+        "--durability",
+        default="normal",
+        choices=["normal", "full"],
+        help="SQLite synchronous setting: normal survives kill -9, full also a power cut",
+    )
+    run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
+    run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")
     run.set_defaults(handler=_run)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")

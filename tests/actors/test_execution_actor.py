@@ -16,7 +16,7 @@ from messages.commands import (
     SwitchMarket,
 )
 from messages.enums import OrderSide
-from messages.fills import Fill
+from messages.journal import FillApplied
 from messages.orders import FillRefusal, FillRefused, OrderCancelled, OrderDenied
 from tests.stubs import collector, definition, fill, signal, wait_for
 
@@ -24,11 +24,17 @@ pytestmark = pytest.mark.timeout(10)
 
 
 @pytest.fixture
-def wired():
+def wired(journal):
     venue, venue_inbox = collector()
     bus, bus_inbox = collector()
-    execution = ExecutionActor.start(venue=venue, bus=bus)
+    execution = ExecutionActor.start(venue=venue, bus=bus, journal=journal)
     return execution, venue_inbox, bus_inbox
+
+
+def _switch(market_id: str, position) -> SwitchMarket:
+    return SwitchMarket(
+        definition=definition(market_id), position=position, position_id=f"{market_id}/p"
+    )
 
 
 def test_a_signal_without_a_position_for_its_market_is_denied(wired) -> None:
@@ -44,7 +50,7 @@ def test_a_signal_marks_pending_on_the_current_position_before_it_reaches_the_ve
 ) -> None:
     execution, venue_inbox, _ = wired
     position, position_inbox = collector()
-    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(_switch("m1", position))
     execution.tell(signal("m1-NO", price="0.55", size="20"))
     pending = wait_for(position_inbox, lambda m: isinstance(m, MarkPending))
     submitted = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder))
@@ -60,7 +66,7 @@ def test_a_signal_marks_pending_on_the_current_position_before_it_reaches_the_ve
 def test_a_second_order_on_a_pending_side_is_denied(wired) -> None:
     execution, _, bus_inbox = wired
     position, _ = collector()
-    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(_switch("m1", position))
     execution.tell(signal("m1-YES"))
     execution.tell(signal("m1-YES"))
     denied = wait_for(bus_inbox, lambda m: isinstance(m, OrderDenied))
@@ -73,11 +79,11 @@ def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_o
     execution, venue_inbox, _ = wired
     old_position, old_inbox = collector()
     new_position, new_inbox = collector()
-    execution.tell(SwitchMarket(definition=definition("m1"), position=old_position))
+    execution.tell(_switch("m1", old_position))
     execution.tell(signal("m1-YES", size="10"))
     old_order = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder)).order_id
     execution.tell(CloseMarket(market_id="m1"))
-    execution.tell(SwitchMarket(definition=definition("m2"), position=new_position))
+    execution.tell(_switch("m2", new_position))
     execution.tell(signal("m1-YES"))
     execution.tell(signal("m2-YES", size="5"))
     new_order = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder))
@@ -85,8 +91,8 @@ def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_o
     assert wait_for(new_inbox, lambda m: isinstance(m, MarkPending)).order_id == new_order.order_id
 
     execution.tell(fill("V1", order_id=old_order, security_id="m1-YES", size="10"))
-    late = wait_for(old_inbox, lambda m: isinstance(m, Fill))
-    assert late.fill_id == "V1"
+    late = wait_for(old_inbox, lambda m: isinstance(m, FillApplied))
+    assert (late.position_id, late.fill.fill_id) == ("m1/p", "V1")
     orders = dict(execution.ask(ListOrders(), timeout=5))
     assert set(orders) == {old_order, new_order.order_id}
 
@@ -103,7 +109,7 @@ def test_a_closed_market_reports_drained_once_its_last_order_closes(wired) -> No
     execution, venue_inbox, _ = wired
     position, _ = collector()
     supervisor, supervisor_inbox = collector()
-    execution.tell(SwitchMarket(definition=definition("m1"), position=position))
+    execution.tell(_switch("m1", position))
     execution.tell(signal("m1-YES"))
     order_id = wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder)).order_id
     execution.tell(CloseMarket(market_id="m1", notify=supervisor))

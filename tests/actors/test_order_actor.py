@@ -10,7 +10,7 @@ from actors.order import OrderActor
 from actors.order_state import Order
 from messages.commands import CancelOrder, ClearPending, GetSnapshot, OrderClosed
 from messages.enums import OrderSide, OrderStatus
-from messages.fills import Fill
+from messages.journal import FillApplied
 from messages.orders import (
     CancelDenied,
     FillRefusal,
@@ -39,22 +39,34 @@ def _order(size: str = "100") -> Order:
 
 
 @pytest.fixture
-def wired():
+def wired(journal):
     position, position_inbox = collector()
     execution, execution_inbox = collector()
     venue, venue_inbox = collector()
     bus, bus_inbox = collector()
-    order = OrderActor.start(_order(), position=position, execution=execution, venue=venue, bus=bus)
+    order = OrderActor.start(
+        _order(),
+        position=position,
+        position_id="m1/p",
+        execution=execution,
+        venue=venue,
+        bus=bus,
+        journal=journal,
+    )
     return order, position_inbox, execution_inbox, venue_inbox, bus_inbox
 
 
-def test_an_applied_fill_goes_to_the_position_and_a_duplicate_does_not(wired) -> None:
+def _applied(message: object) -> bool:
+    return isinstance(message, FillApplied)
+
+
+def test_an_applied_fill_is_journaled_for_the_position_and_a_duplicate_is_not(wired) -> None:
     order, position_inbox, _, _, bus_inbox = wired
     order.tell(fill("F1", size="30"))
     order.tell(fill("F1", size="30"))
     order.tell(fill("F2", size="70"))
-    assert wait_for(position_inbox, lambda m: isinstance(m, Fill)).fill_id == "F1"
-    assert wait_for(position_inbox, lambda m: isinstance(m, Fill)).fill_id == "F2"
+    assert wait_for(position_inbox, _applied).fill.fill_id == "F1"
+    assert wait_for(position_inbox, _applied).fill.fill_id == "F2"
     assert isinstance(wait_for(position_inbox, lambda m: True), ClearPending)
     snapshot = order.ask(GetSnapshot(), timeout=5)
     assert snapshot.status is OrderStatus.FILLED
@@ -76,7 +88,7 @@ def test_an_overfill_is_refused_published_and_changes_nothing(wired) -> None:
     snapshot = order.ask(GetSnapshot(), timeout=5)
     assert snapshot.filled == Decimal(90)
     assert order.is_alive()
-    wait_for(position_inbox, lambda m: isinstance(m, Fill))
+    wait_for(position_inbox, _applied)
     assert position_inbox.empty()
 
 
@@ -88,8 +100,8 @@ def test_a_fill_after_the_cancel_was_acknowledged_is_still_applied(wired) -> Non
     closed = wait_for(execution_inbox, lambda m: isinstance(m, OrderClosed))
     assert closed.order_id == "O1"
     order.tell(fill("F1", size="25"))
-    late = wait_for(position_inbox, lambda m: isinstance(m, Fill))
-    assert late.size == Decimal(25)
+    late = wait_for(position_inbox, _applied)
+    assert late.fill.size == Decimal(25)
     snapshot = order.ask(GetSnapshot(), timeout=5)
     assert snapshot.status is OrderStatus.CANCELLED
     assert snapshot.filled == Decimal(25)

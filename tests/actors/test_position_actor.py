@@ -1,4 +1,4 @@
-"""PositionActor: fills become deltas, duplicates change nothing, settlement closes legs."""
+"""PositionActor: journaled fills become deltas, duplicates change nothing, settlement closes."""
 
 from __future__ import annotations
 
@@ -7,20 +7,36 @@ from decimal import Decimal
 import pytest
 
 from actors.position import PositionActor
-from messages.commands import ClearPending, GetSnapshot, MarkPending, SettlePosition, Subscribe
+from actors.position_accounting import PositionBook
+from messages.commands import ClearPending, GetSnapshot, MarkPending, Subscribe
 from messages.enums import OrderSide, PositionStatus
+from messages.journal import FillApplied, PositionSettlement
 from messages.orders import FillRefusal, FillRefused
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
-from tests.stubs import collector, definition, fill, wait_for
+from tests.stubs import collector, fill, wait_for
 
 pytestmark = pytest.mark.timeout(10)
 
 
+def _book() -> PositionBook:
+    return PositionBook(
+        position_id="m1/p",
+        market_id="m1",
+        account="paper",
+        strategy="s",
+        security_ids=("m1-YES", "m1-NO"),
+    )
+
+
+def _applied(fill_id: str, **kwargs: str) -> FillApplied:
+    return FillApplied(position_id="m1/p", fill=fill(fill_id, **kwargs))
+
+
 def test_a_fill_publishes_a_delta_and_the_snapshot_shows_it() -> None:
     bus, events = collector()
-    position = PositionActor.start(definition(), bus=bus)
+    position = PositionActor.start(_book(), bus=bus)
     wait_for(events, lambda m: isinstance(m, PositionOpened))
-    position.tell(fill("F1", price="0.40", size="10", fee="0.004"))
+    position.tell(_applied("F1", price="0.40", size="10", fee="0.004"))
     delta = wait_for(events, lambda m: isinstance(m, PositionDelta))
     assert delta.leg.quantity == Decimal(10)
     assert delta.fill.fill_id == "F1"
@@ -31,10 +47,10 @@ def test_a_fill_publishes_a_delta_and_the_snapshot_shows_it() -> None:
 
 def test_a_repeated_fill_changes_nothing_and_a_conflicting_one_is_refused() -> None:
     bus, events = collector()
-    position = PositionActor.start(definition(), bus=bus)
-    position.tell(fill("F1"))
-    position.tell(fill("F1"))
-    position.tell(fill("F1", size="11"))
+    position = PositionActor.start(_book(), bus=bus)
+    position.tell(_applied("F1"))
+    position.tell(_applied("F1"))
+    position.tell(_applied("F1", size="11"))
     refused = wait_for(events, lambda m: isinstance(m, FillRefused))
     assert refused.reason is FillRefusal.CONFLICTING_DUPLICATE
     snapshot = position.ask(GetSnapshot(), timeout=5)
@@ -45,7 +61,7 @@ def test_a_repeated_fill_changes_nothing_and_a_conflicting_one_is_refused() -> N
 def test_pending_flags_reach_subscribers_and_clear_when_the_order_closes() -> None:
     bus, _ = collector()
     strategy, inbox = collector()
-    position = PositionActor.start(definition(), bus=bus)
+    position = PositionActor.start(_book(), bus=bus)
     position.tell(Subscribe(subscriber=strategy))
     position.tell(MarkPending(order_id="O1", security_id="m1-NO", side=OrderSide.BUY))
     pending = wait_for(inbox, lambda m: isinstance(m, PositionSnapshot) and m.version == 1)
@@ -57,13 +73,17 @@ def test_pending_flags_reach_subscribers_and_clear_when_the_order_closes() -> No
 
 def test_settlement_pays_the_winner_and_refuses_later_fills() -> None:
     bus, events = collector()
-    position = PositionActor.start(definition(), bus=bus)
-    position.tell(fill("F1", security_id="m1-YES", price="0.40", size="10"))
-    position.tell(fill("F2", security_id="m1-NO", price="0.55", size="10"))
-    position.tell(SettlePosition(market_id="m1", winning_security_id="m1-NO", payout=Decimal(1)))
+    position = PositionActor.start(_book(), bus=bus)
+    position.tell(_applied("F1", security_id="m1-YES", price="0.40", size="10"))
+    position.tell(_applied("F2", security_id="m1-NO", price="0.55", size="10"))
+    position.tell(
+        PositionSettlement(
+            position_id="m1/p", market_id="m1", winning_security_id="m1-NO", payout=Decimal(1)
+        )
+    )
     settled = wait_for(events, lambda m: isinstance(m, PositionSettled)).position
     assert settled.status is PositionStatus.SETTLED
     assert settled.realized_pnl == Decimal("0.50")
-    position.tell(fill("F3", price="0.40", size="1"))
+    position.tell(_applied("F3", price="0.40", size="1"))
     refused = wait_for(events, lambda m: isinstance(m, FillRefused))
     assert refused.reason is FillRefusal.POSITION_SETTLED

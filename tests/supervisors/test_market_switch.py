@@ -28,11 +28,13 @@ def _crossing_books(market_id: str):
     ]
 
 
-def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book() -> None:
+def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book(
+    journal,
+) -> None:
     execution, execution_inbox = collector()
     venue, _ = collector()
     bus, bus_inbox = collector()
-    supervisor = MarketSupervisor.start(execution=execution, venue=venue, bus=bus)
+    supervisor = MarketSupervisor.start(execution=execution, venue=venue, bus=bus, journal=journal)
     supervisor.tell(opened("m1"))
     switch = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
     opened_event = wait_for(bus_inbox, lambda m: isinstance(m, PositionOpened))
@@ -59,8 +61,7 @@ def test_orders_of_the_new_market_land_on_its_fresh_position_and_late_fills_on_t
             *_crossing_books("m2"),
         ]
         for record in records:
-            runtime.feed(record)
-            runtime.wait_idle()
+            runtime.feed_and_wait(record)
 
         orders = {o.order_id: o for o in runtime.orders()}
         old_rest = [o for o in orders.values() if o.status is OrderStatus.CANCELLED]
@@ -89,8 +90,9 @@ def test_orders_of_the_new_market_land_on_its_fresh_position_and_late_fills_on_t
         assert by_market["m2"].leg("m2-YES").quantity == D(20)
         assert by_market["m2"].leg("m2-NO").quantity == D(20)
 
-        runtime.feed(MarketResolved(ts_event=30, market_id="m1", winning_security_id="m1-NO"))
-        runtime.wait_idle()
+        runtime.feed_and_wait(
+            MarketResolved(ts_event=30, market_id="m1", winning_security_id="m1-NO")
+        )
         by_market = {p.market_id: p for p in runtime.positions()}
         assert by_market["m1"].status is PositionStatus.SETTLED
         assert by_market["m2"].status is PositionStatus.OPEN

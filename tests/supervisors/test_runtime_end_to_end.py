@@ -43,8 +43,7 @@ def _feed():
 
 def _replay(runtime: Runtime, records) -> None:
     for record in records:
-        runtime.feed(record)
-        runtime.wait_idle()
+        runtime.feed_and_wait(record)
 
 
 def test_a_feed_through_every_actor_ends_in_the_positions_worked_out_by_hand() -> None:

@@ -1,4 +1,4 @@
-"""`tradeactors run` as a user runs it: a real subprocess on a real feed file."""
+"""`tradeactors run` as a user runs it: a real subprocess, a real feed file, a real journal."""
 
 from __future__ import annotations
 
@@ -12,16 +12,22 @@ from bridges.feed_codec import write_feed
 from tools.feedgen import generate_feed
 
 pytestmark = pytest.mark.timeout(120)
+MARKER = "feed records replayed"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tools.cli", "run", *args],
+        [sys.executable, "-m", "tools.cli", "run", "--data-dir", str(data_dir), *args],
         capture_output=True,
         text=True,
         timeout=100,
         check=False,
     )
+
+
+def _table(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split(MARKER)[1].split("\n", 2)[2]
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +37,27 @@ def small_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_run_on_the_bundled_sample_settles_every_market_and_prints_the_table() -> None:
-    result = _run("--speed", "0", "--quiet")
+def test_run_on_the_bundled_sample_settles_every_market_and_prints_the_table(
+    tmp_path: Path,
+) -> None:
+    result = _run(tmp_path, "--speed", "0", "--quiet")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "1525 feed records replayed" in lines
+    assert "1525 feed records replayed (1525 of 1525)" in lines
     settled = [line for line in lines if " SETTLED " in line]
     assert len(settled) == 10
     assert lines[-1].startswith("TOTAL")
+    assert (tmp_path / "journal.sqlite").exists()
 
 
-def test_lockstep_replay_is_deterministic_and_shows_live_progress(small_feed: Path) -> None:
-    first = _run("--feed", str(small_feed), "--speed", "0")
-    second = _run("--feed", str(small_feed), "--speed", "0")
-    assert first.returncode == 0, first.stderr
+def test_lockstep_replay_is_deterministic_and_shows_live_progress(
+    small_feed: Path, tmp_path: Path
+) -> None:
+    first = _run(tmp_path / "a", "--feed", str(small_feed), "--speed", "0")
+    second = _run(tmp_path / "b", "--feed", str(small_feed), "--speed", "0")
     # Same state, same events; events from different orders may interleave differently.
-    marker = "feed records replayed"
-    assert first.stdout.split(marker)[1] == second.stdout.split(marker)[1]
-    assert sorted(first.stdout.splitlines()) == sorted(second.stdout.splitlines())
+    assert _table(first) == _table(second)
+    assert sorted(first.stdout.splitlines()[1:]) == sorted(second.stdout.splitlines()[1:])
     out = first.stdout
     assert "== market btc-up-0001 opened" in out
     assert "== market btc-up-0002 resolved" in out
@@ -58,8 +67,28 @@ def test_lockstep_replay_is_deterministic_and_shows_live_progress(small_feed: Pa
     assert "== position btc-up-0001 settled" in out
 
 
-def test_duration_cuts_a_paced_replay_short_and_leaves_the_market_open(small_feed: Path) -> None:
-    result = _run("--feed", str(small_feed), "--speed", "1", "--duration", "1.5", "--quiet")
+def test_a_run_stopped_early_continues_where_it_stopped_and_ends_the_same(
+    small_feed: Path, tmp_path: Path
+) -> None:
+    whole = _table(_run(tmp_path / "whole", "--feed", str(small_feed), "--speed", "0", "--quiet"))
+    cut = tmp_path / "cut"
+    first = _run(cut, "--feed", str(small_feed), "--speed", "0", "--records", "90", "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert " OPEN " in first.stdout
+    second = _run(cut, "--feed", str(small_feed), "--speed", "0", "--quiet")
+    assert "resuming at record" in second.stdout
+    assert _table(second) == whole
+    third = _run(cut, "--feed", str(small_feed), "--speed", "0", "--quiet")
+    assert "0 feed records replayed" in third.stdout
+    assert _table(third) == whole
+
+
+def test_duration_cuts_a_paced_replay_short_and_leaves_the_market_open(
+    small_feed: Path, tmp_path: Path
+) -> None:
+    result = _run(
+        tmp_path, "--feed", str(small_feed), "--speed", "1", "--duration", "1.5", "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     table = result.stdout.splitlines()
     assert any(" OPEN " in line for line in table)
@@ -69,6 +98,6 @@ def test_duration_cuts_a_paced_replay_short_and_leaves_the_market_open(small_fee
 def test_a_malformed_feed_is_reported_with_its_line_and_exit_code_2(tmp_path: Path) -> None:
     feed = tmp_path / "bad.jsonl"
     feed.write_text('{"type": "market_closed", "ts_event": 1, "market_id": "m"}\nnot json\n')
-    result = _run("--feed", str(feed), "--speed", "0", "--quiet")
+    result = _run(tmp_path, "--feed", str(feed), "--speed", "0", "--quiet")
     assert result.returncode == 2
     assert f"{feed}:2" in result.stdout

@@ -1,0 +1,162 @@
+"""JournalActor: every accepted event is made durable here before anyone applies it.
+
+Actors do not apply an input and journal it later; they hand it to the journal with the
+actor that should apply it (``Append(event, deliver_to=...)``). The journal appends, and
+only after the commit tells the event on. One journal actor means one total order: every
+actor receives its events in journal order, which is the order recovery replays them in.
+
+Appends are group-committed: the journal keeps taking Appends while its mailbox has more,
+and commits once it is empty (or the batch is full), so a burst costs one commit, not one
+per event. Snapshots of the folded state are written every ``snapshot_every`` events or
+``snapshot_interval_s`` seconds, never inside a lockstep unit of work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import RuntimeActor, handles
+from actors.runtime_state import RuntimeState, encode_state
+from bridges.journal_store import JournalStore, NewEntry, Snapshot
+from messages.codec import encode, kind_of
+from messages.commands import Append, Relay, Sync, TakeSnapshot
+from messages.stats import ActorStats
+
+
+@attrs.frozen(kw_only=True)
+class JournalConfig:
+    """Batching and snapshot cadence; the store's durability is chosen when it is opened."""
+
+    max_batch: int = 1000
+    snapshot_every: int = 10_000
+    snapshot_interval_s: float = 60.0
+
+
+class JournalActor(RuntimeActor):
+    kind = "journal"
+
+    def __init__(
+        self,
+        store: JournalStore,
+        *,
+        state: RuntimeState | None = None,
+        config: JournalConfig | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.state = state if state is not None else RuntimeState()
+        self.config = config if config is not None else JournalConfig()
+        self.clock = clock
+        self.pending: list[tuple[NewEntry | None, Append | Relay]] = []
+        self.appended = 0
+        self.duplicates = 0
+        self.batches = 0
+        self.since_snapshot = 0
+        self.last_snapshot_ns = clock()
+
+    def on_stop(self) -> None:
+        self._commit()
+        self._snapshot()
+        self.store.close()
+
+    @handles(Append)
+    def _append(self, message: Append) -> None:
+        entry = NewEntry(
+            stream=message.stream,
+            kind=kind_of(message.event),
+            payload=encode(message.event),
+            dedup_key=message.dedup_key,
+            ts_ns=self.clock(),
+        )
+        self.pending.append((entry, message))
+        self._commit_if_quiet()
+
+    @handles(Relay)
+    def _relay(self, message: Relay) -> None:
+        if self.pending:
+            self.pending.append((None, message))
+            self._commit_if_quiet()
+        else:
+            self._deliver(message.deliver_to, message.event)
+
+    def _commit_if_quiet(self) -> None:
+        """Group commit: keep batching while more messages wait, commit when none does."""
+        if len(self.pending) >= self.config.max_batch or self.actor_inbox.empty():
+            self._commit()
+
+    def stats(self) -> ActorStats:
+        # A stats ask can be what kept the mailbox from looking empty: commit before answering,
+        # so a batch never waits for a message that is not coming.
+        self._commit()
+        return ActorStats(kind=self.kind, handled=self.handled)
+
+    @handles(Sync)
+    def _sync(self, _message: Sync) -> int:
+        self._commit()
+        return self.state.seq
+
+    @handles(TakeSnapshot)
+    def _take_snapshot(self, _message: TakeSnapshot) -> int:
+        self._commit()
+        self._snapshot()
+        return self.state.seq
+
+    def _commit(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        seqs = iter(self.store.append([entry for entry, _ in batch if entry is not None]))
+        self.batches += 1
+        for entry, message in batch:
+            if entry is None:
+                self._deliver(message.deliver_to, message.event)
+                continue
+            assert isinstance(message, Append)
+            seq = next(seqs)
+            if seq is None:
+                self.duplicates += 1
+                self.log.info("duplicate_event_dropped", kind=entry.kind, key=entry.dedup_key)
+                continue
+            self.appended += 1
+            self.since_snapshot += 1
+            self.state.apply(seq, entry.stream, message.event)
+            if message.deliver_to is not None:
+                self._deliver(message.deliver_to, message.event)
+        if self._snapshot_due():
+            self._snapshot()
+
+    def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
+        try:
+            target.tell(event)
+        except pykka.ActorDeadError:
+            self.log.warning(
+                "delivery_to_dead_actor",
+                kind=type(event).__name__,
+                target=target.actor_class.__name__,
+            )
+
+    def _snapshot_due(self) -> bool:
+        if self.state.in_step or self.since_snapshot == 0:
+            return False
+        elapsed_s = (self.clock() - self.last_snapshot_ns) / 1e9
+        return (
+            self.since_snapshot >= self.config.snapshot_every
+            or elapsed_s >= self.config.snapshot_interval_s
+        )
+
+    def _snapshot(self) -> None:
+        if self.since_snapshot == 0 or self.state.in_step:
+            return
+        now = self.clock()
+        self.store.write_snapshot(
+            Snapshot(seq=self.state.seq, payload=encode_state(self.state), ts_ns=now)
+        )
+        self.since_snapshot = 0
+        self.last_snapshot_ns = now
+        self.log.info("snapshot_written", seq=self.state.seq)

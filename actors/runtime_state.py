@@ -1,0 +1,287 @@
+"""The runtime's state as the journal says it is: a fold over journaled events.
+
+The JournalActor keeps one of these current as it commits (it sees every event in journal
+order, the same order the actors apply them in), snapshots it, and recovery rebuilds it
+from the latest snapshot plus the journal's tail. Plain class, no threads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import structlog
+
+from actors.errors import InvalidTransitionError
+from actors.order_state import Order
+from actors.position_accounting import PositionBook
+from messages.codec import decode, encode
+from messages.commands import ClearPending, MarkPending
+from messages.fills import Fill
+from messages.journal import (
+    CancelRequested,
+    FillApplied,
+    MarketArchived,
+    OrderCreated,
+    PositionCreated,
+    PositionSettlement,
+    StepCommitted,
+    StepStarted,
+)
+from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
+from messages.mementos import MarketMemento, RuntimeStateMemento
+from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
+
+_log = structlog.get_logger("tradeactors", actor="runtime_state")
+
+
+def order_stream(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def position_stream(position_id: str) -> str:
+    return f"position:{position_id}"
+
+
+def market_stream(market_id: str) -> str:
+    return f"market:{market_id}"
+
+
+RUNTIME_STREAM = "runtime"
+
+
+@attrs.define
+class MarketRecord:
+    """What the journal knows of a market's lifecycle."""
+
+    definition: MarketDefinition
+    opened_step: int
+    position_id: str | None = None
+    closed: bool = False
+    winning_security_id: str | None = None
+    archived: bool = False
+
+
+class RuntimeState:
+    """Orders, positions and markets of a run, rebuilt event by event."""
+
+    def memento(self) -> RuntimeStateMemento:
+        """The whole state as immutable data, for a journal snapshot."""
+        return RuntimeStateMemento(
+            seq=self.seq,
+            orders=tuple(order.memento() for order in self.orders.values()),
+            positions=tuple(book.memento() for book in self.positions.values()),
+            markets=tuple(
+                MarketMemento(
+                    definition=record.definition,
+                    opened_step=record.opened_step,
+                    position_id=record.position_id,
+                    closed=record.closed,
+                    winning_security_id=record.winning_security_id,
+                    archived=record.archived,
+                )
+                for record in self.markets.values()
+            ),
+            order_count=self.order_count,
+            step=self.step,
+            step_atomic=self.step_atomic,
+            committed_step=self.committed_step,
+        )
+
+    @classmethod
+    def from_memento(cls, memento: RuntimeStateMemento) -> RuntimeState:
+        state = cls()
+        state.seq = memento.seq
+        for order_memento in memento.orders:
+            order = Order.from_memento(order_memento)
+            state.orders[order.order_id] = order
+            state.order_markets[order.order_id] = order.market_id
+        for position_memento in memento.positions:
+            book = PositionBook.from_memento(position_memento)
+            state.positions[book.position_id] = book
+        for market in memento.markets:
+            state.markets[market.definition.market_id] = MarketRecord(
+                definition=market.definition,
+                opened_step=market.opened_step,
+                position_id=market.position_id,
+                closed=market.closed,
+                winning_security_id=market.winning_security_id,
+                archived=market.archived,
+            )
+        state.order_count = memento.order_count
+        state.step = memento.step
+        state.step_atomic = memento.step_atomic
+        state.committed_step = memento.committed_step
+        return state
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.orders: dict[str, Order] = {}
+        self.positions: dict[str, PositionBook] = {}
+        self.markets: dict[str, MarketRecord] = {}
+        self.order_markets: dict[str, str] = {}
+        self.order_count = 0
+        self.step = -1
+        self.step_atomic = False
+        self.committed_step = -1
+
+    @property
+    def in_step(self) -> bool:
+        """True between an atomic StepStarted and its StepCommitted: a snapshot must wait."""
+        return self.step_atomic and self.step > self.committed_step
+
+    @property
+    def resume_step(self) -> int:
+        """The first feed record a restarted run must feed.
+
+        After an atomic (lockstep) step the next one; otherwise the last started record is
+        fed again, which is harmless: stale book changes are ignored and lifecycle records
+        are idempotent.
+        """
+        if self.step < 0:
+            return 0
+        return self.step + 1 if self.step_atomic else self.step
+
+    def live_markets(self) -> list[MarketRecord]:
+        return [record for record in self.markets.values() if not record.archived]
+
+    def apply(self, seq: int, stream: str, event: Any) -> None:
+        """Fold one committed event into the state."""
+        self.seq = seq
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            _log.error("journal_event_without_handler", kind=type(event).__name__, seq=seq)
+            return
+        try:
+            handler(self, stream, event)
+        except Exception:
+            # The event is durable already; a fold that cannot take it is a bug to report
+            # loudly, not a reason to stop journaling everything else.
+            _log.exception(
+                "journal_event_not_folded", kind=type(event).__name__, seq=seq, stream=stream
+            )
+
+    def _market_opened(self, _stream: str, event: MarketOpened) -> None:
+        definition = event.definition
+        self.markets.setdefault(
+            definition.market_id, MarketRecord(definition=definition, opened_step=self.step)
+        )
+
+    def _market_closed(self, _stream: str, event: MarketClosed) -> None:
+        self.markets[event.market_id].closed = True
+
+    def _market_resolved(self, _stream: str, event: MarketResolved) -> None:
+        self.markets[event.market_id].winning_security_id = event.winning_security_id
+
+    def _market_archived(self, _stream: str, event: MarketArchived) -> None:
+        self.markets[event.market_id].archived = True
+        for order_id in [o for o, m in self.order_markets.items() if m == event.market_id]:
+            del self.order_markets[order_id]
+            del self.orders[order_id]
+
+    def _position_created(self, _stream: str, event: PositionCreated) -> None:
+        self.positions[event.position_id] = PositionBook(
+            position_id=event.position_id,
+            market_id=event.market_id,
+            account=event.account,
+            strategy=event.strategy,
+            security_ids=event.security_ids,
+        )
+        self.markets[event.market_id].position_id = event.position_id
+
+    def _position_event(self, stream: str, event: Any) -> None:
+        book = self.positions[stream.removeprefix("position:")]
+        if isinstance(event, MarkPending):
+            book.mark_pending(event.order_id, event.security_id, event.side)
+        elif isinstance(event, ClearPending):
+            book.clear_pending(event.order_id)
+        elif isinstance(event, FillApplied):
+            book.apply_fill(event.fill)
+        else:
+            book.settle(event.winning_security_id, event.payout)
+
+    def _order_created(self, _stream: str, event: OrderCreated) -> None:
+        self.orders[event.order_id] = Order(
+            order_id=event.order_id,
+            correlation_id=event.correlation_id,
+            market_id=event.market_id,
+            security_id=event.security_id,
+            account=event.account,
+            strategy=event.strategy,
+            side=event.side,
+            price=event.price,
+            size=event.size,
+        )
+        self.order_markets[event.order_id] = event.market_id
+        self.order_count += 1
+
+    def _order_event(self, stream: str, event: Any) -> None:
+        order = self.orders.get(stream.removeprefix("order:"))
+        if order is None:
+            return
+        apply_order_event(order, event)
+
+    def _step_started(self, _stream: str, event: StepStarted) -> None:
+        self.step = event.step
+        self.step_atomic = event.atomic
+
+    def _step_committed(self, _stream: str, event: StepCommitted) -> None:
+        self.committed_step = event.step
+
+
+def encode_state(state: RuntimeState) -> str:
+    """A snapshot payload: the state's memento as codec JSON."""
+    return encode(state.memento())
+
+
+def decode_state(payload: str) -> RuntimeState:
+    """The state a snapshot payload holds."""
+    memento = decode("RuntimeStateMemento", payload)
+    assert isinstance(memento, RuntimeStateMemento)
+    return RuntimeState.from_memento(memento)
+
+
+def apply_order_event(order: Order, event: Any) -> None:
+    """One journaled order event, applied exactly as the OrderActor applies it."""
+    if isinstance(event, Fill):
+        order.apply_fill(event)
+    elif isinstance(event, OrderAccepted):
+        order.accept()
+    elif isinstance(event, OrderRejected):
+        try:
+            order.reject()
+        except InvalidTransitionError as error:
+            _log.error(
+                "venue_reject_ignored",
+                order_id=order.order_id,
+                reason=event.reason,
+                transition=str(error),
+            )
+    elif isinstance(event, OrderCancelled):
+        order.cancelled()
+    elif isinstance(event, CancelRejected):
+        order.cancel_refused()
+    elif isinstance(event, CancelRequested):
+        order.request_cancel()
+
+
+_HANDLERS: dict[type, Any] = {
+    MarketOpened: RuntimeState._market_opened,
+    MarketClosed: RuntimeState._market_closed,
+    MarketResolved: RuntimeState._market_resolved,
+    MarketArchived: RuntimeState._market_archived,
+    PositionCreated: RuntimeState._position_created,
+    MarkPending: RuntimeState._position_event,
+    ClearPending: RuntimeState._position_event,
+    FillApplied: RuntimeState._position_event,
+    PositionSettlement: RuntimeState._position_event,
+    OrderCreated: RuntimeState._order_created,
+    Fill: RuntimeState._order_event,
+    OrderAccepted: RuntimeState._order_event,
+    OrderRejected: RuntimeState._order_event,
+    OrderCancelled: RuntimeState._order_event,
+    CancelRejected: RuntimeState._order_event,
+    CancelRequested: RuntimeState._order_event,
+    StepStarted: RuntimeState._step_started,
+    StepCommitted: RuntimeState._step_committed,
+}

@@ -1,0 +1,251 @@
+"""The journal's wire codec: a message as a type tag (its kind) and compact JSON of its fields.
+
+Every field travels, ``id`` and ``ts_init`` included, because the journal is the record of
+what happened and a replay must hand actors the very messages they saw. Decimals travel as
+JSON strings (``"0.47"``, ``"1E+2"``) so they come back digit for digit and no float ever
+touches a price; enums travel by value and tuples as lists.
+
+The registry is discovered, not listed: every attrs class of the ``messages`` package whose
+fields are all plain data is a kind, named by its class. Classes holding an actor ref
+(``SwitchMarket``) are left out, since a ref means nothing to another process.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import inspect
+import json
+import pkgutil
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+
+import messages
+
+_Unstructure = Callable[[Any], Any]
+_Structure = Callable[[Any, Any], Any]
+
+
+class CodecError(ValueError):
+    """Raised by :func:`decode` when a journal record is not a message it can rebuild.
+
+    An unknown kind, a payload that is not JSON, or fields that do not structure (a float
+    where a Decimal belongs, a field missing or unexpected, a value a message's validator
+    refuses); the text names the kind and the field.
+    """
+
+
+def kind_of(message: object) -> str:
+    """The type tag the journal stores beside the payload: the message's class name.
+
+    Raises ``TypeError`` for anything that is not a registered kind, so no record is ever
+    tagged with a kind :func:`decode` could not read back.
+    """
+    cls = type(message)
+    if cls not in _UNSTRUCTURE:
+        raise TypeError(f"not a journal message kind: {cls.__name__}")
+    return cls.__name__
+
+
+def encode(message: object) -> str:
+    """Compact JSON of every field of ``message`` (the journal's hot path: every fill).
+
+    Raises ``TypeError`` for an object that is not a registered kind, such as a message
+    holding an actor ref.
+    """
+    unstructure = _UNSTRUCTURE.get(type(message))
+    if unstructure is None:
+        raise TypeError(f"not a journal message kind: {type(message).__name__}")
+    return _to_json(unstructure(message))
+
+
+def decode(kind: str, payload: str) -> object:
+    """The message ``encode`` wrote for ``kind``: equal to it, with the same id and ts_init.
+
+    The message's constructor runs, so its validators check the stored data again. Raises
+    :class:`CodecError` saying what is wrong and where.
+    """
+    entry = _STRUCTURE.get(kind)
+    if entry is None:
+        raise CodecError(f"unknown message kind {kind!r}")
+    cls, structure = entry
+    try:
+        fields = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise CodecError(f"{kind}: not JSON: {exc}") from None
+    try:
+        return structure(fields, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        errors = cattrs.transform_error(exc, path=kind, format_exception=_format_exception)
+        raise CodecError("; ".join(errors)) from exc
+
+
+# The converter: strict hooks, so nothing is coerced ("3" is not an int, 0.47 not a price).
+
+_DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+"""What ``str(Decimal)`` writes for a finite number; no spaces, underscores, NaN or Infinity."""
+
+_PLAIN_TYPES: frozenset[Any] = frozenset({str, int, bool, Decimal, type(None)})
+
+
+def _describe(value: Any) -> str:
+    kind = {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(
+        type(value)
+    )
+    if kind is not None:
+        return kind
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return repr(value)
+
+
+def _strict(expected: type, name: str) -> _Structure:
+    def structure(value: Any, _type: Any) -> Any:
+        if type(value) is not expected:
+            raise TypeError(f"expected {name}, got {_describe(value)}")
+        return value
+
+    return structure
+
+
+def _structure_decimal(value: Any, _type: Any) -> Decimal:
+    if type(value) is not str:
+        raise TypeError(f'expected a decimal string like "0.47", got {_describe(value)}')
+    if not _DECIMAL_SYNTAX.fullmatch(value):
+        raise ValueError(f"not a decimal number: {value!r}")
+    return Decimal(value)
+
+
+def _structure_enum(value: Any, enum_type: type[enum.Enum]) -> enum.Enum:
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum_type)
+        raise ValueError(f"expected one of {allowed}, got {_describe(value)}") from None
+
+
+def _is_tuple(type_: Any) -> bool:
+    return typing.get_origin(type_) is tuple
+
+
+def _make_tuple_hook(tuple_type: Any, converter: cattrs.Converter) -> _Structure:
+    args = typing.get_args(tuple_type)
+    if len(args) == 2 and args[1] is Ellipsis:
+        structure_members = homogenous_tuple_structure_factory(tuple_type, converter)
+
+        def structure_homogeneous(value: Any, _type: Any) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise TypeError(f"expected a list, got {_describe(value)}")
+            return structure_members(value, tuple_type)
+
+        return structure_homogeneous
+    hooks = [(converter.get_structure_hook(arg), arg) for arg in args]
+
+    def structure_fixed(value: Any, _type: Any) -> tuple[Any, ...]:
+        if type(value) is not list or len(value) != len(hooks):
+            raise TypeError(f"expected a list of {len(hooks)} items, got {_describe(value)}")
+        return tuple(hook(item, arg) for (hook, arg), item in zip(hooks, value, strict=True))
+
+    return structure_fixed
+
+
+def _make_structure_hook(cls: type, converter: cattrs.Converter) -> _Structure:
+    structure_fields: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
+        cls, converter
+    )
+    names = frozenset(field.name for field in attrs.fields(cls))
+
+    def structure(value: Any, _type: Any) -> Any:
+        if type(value) is not dict:
+            raise TypeError(f"expected an object, got {_describe(value)}")
+        # Defaults included: a record without its id or ts_init must not get fresh ones.
+        missing = names - value.keys()
+        if missing:
+            raise ValueError(f"required field(s) missing: {', '.join(sorted(missing))}")
+        return structure_fields(value, cls)
+
+    return structure
+
+
+def _make_unstructure_hook(cls: type, converter: cattrs.Converter) -> _Unstructure:
+    return make_dict_unstructure_fn(cls, converter)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(bool, _strict(bool, "a boolean"))
+    converter.register_structure_hook(str, _strict(str, "a string"))
+    converter.register_structure_hook(enum.Enum, _structure_enum)
+    converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
+    converter.register_structure_hook_factory(_is_tuple, _make_tuple_hook)
+    converter.register_structure_hook_factory(attrs.has, _make_structure_hook)
+    converter.register_unstructure_hook_factory(attrs.has, _make_unstructure_hook)
+    return converter
+
+
+def _format_exception(exc: BaseException, _type: type | None) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return f"unexpected field(s) {', '.join(sorted(exc.extra_fields))}"
+    return str(exc)
+
+
+# The registry.
+
+
+def _is_plain_data(type_: Any) -> bool:
+    """Whether values of ``type_`` survive JSON and mean the same in another process."""
+    if type_ in _PLAIN_TYPES:
+        return True
+    if inspect.isclass(type_) and issubclass(type_, enum.Enum):
+        return True
+    if inspect.isclass(type_) and attrs.has(type_):
+        return all(_is_plain_data(field.type) for field in attrs.fields(attrs.resolve_types(type_)))
+    origin = typing.get_origin(type_)
+    if origin in (tuple, typing.Union, types.UnionType):
+        return all(arg is Ellipsis or _is_plain_data(arg) for arg in typing.get_args(type_))
+    return False
+
+
+def _discover() -> dict[str, type]:
+    """Every plain-data attrs class defined in a module of ``messages``, by class name."""
+    kinds: dict[str, type] = {}
+    for module_info in pkgutil.iter_modules(messages.__path__):
+        if f"messages.{module_info.name}" == __name__:
+            continue
+        module = importlib.import_module(f"messages.{module_info.name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not attrs.has(cls):
+                continue
+            if not _is_plain_data(cls):
+                continue
+            if name in kinds:
+                raise TypeError(f"two message classes are named {name}: the kind is ambiguous")
+            kinds[name] = cls
+    return kinds
+
+
+_converter = _make_converter()
+
+KINDS: Mapping[str, type] = types.MappingProxyType(dict(sorted(_discover().items())))
+"""Every registered kind and its class; :func:`decode` knows exactly these."""
+
+_UNSTRUCTURE: Mapping[type, _Unstructure] = {
+    cls: _converter.get_unstructure_hook(cls) for cls in KINDS.values()
+}
+_STRUCTURE: Mapping[str, tuple[type, _Structure]] = {
+    kind: (cls, _converter.get_structure_hook(cls)) for kind, cls in KINDS.items()
+}
+_to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
