@@ -11,7 +11,7 @@ import pykka
 from actors.base import RuntimeActor, handles
 from actors.order import OrderActor
 from actors.order_state import Order
-from actors.runtime_state import order_stream, position_stream
+from actors.runtime_state import order_from_created, order_stream, position_stream
 from messages.commands import (
     AdoptOrders,
     Append,
@@ -164,18 +164,7 @@ class ExecutionActor(RuntimeActor):
     @handles(OrderCreated)
     def _order_created(self, created: OrderCreated) -> None:
         route = self.markets[created.market_id]
-        order = Order(
-            order_id=created.order_id,
-            correlation_id=created.correlation_id,
-            market_id=created.market_id,
-            security_id=created.security_id,
-            account=created.account,
-            strategy=created.strategy,
-            side=created.side,
-            price=created.price,
-            size=created.size,
-        )
-        self.orders[created.order_id] = self._spawn(order, route)
+        self.orders[created.order_id] = self._spawn(order_from_created(created), route)
         self.journal.tell(
             Append(
                 event=MarkPending(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -41,14 +42,16 @@ class OrderActor(RuntimeActor):
     An applied fill is journaled again as FillApplied for the order's own PositionActor (the
     one of the order's market, fixed at creation, so a late fill after a market switch lands
     on the old market). A closed order stays alive and addressable: a fill the venue made
-    before a cancel took effect can still arrive, and is applied.
+    before a cancel took effect can still arrive, and is applied. Given a loader instead of
+    an order (``supervisors.recovery.order_loader``), it rebuilds itself from the journal
+    before it takes a message.
     """
 
     kind = "order"
 
     def __init__(
         self,
-        order: Order,
+        order: Order | Callable[[], Order],
         *,
         position: pykka.ActorRef[Any],
         position_id: str,
@@ -57,17 +60,21 @@ class OrderActor(RuntimeActor):
         bus: pykka.ActorRef[Any],
         journal: pykka.ActorRef[Any],
     ) -> None:
-        super().__init__(order_id=order.order_id, market_id=order.market_id)
-        self.order = order
+        super().__init__()
+        self._source = order
         self.position = position
         self.position_id = position_id
         self.execution = execution
         self.venue = venue
         self.bus = bus
         self.journal = journal
-        self._close_reported = order.is_closed
 
     def on_start(self) -> None:
+        """Take the order, or rebuild it from the journal, before the first message."""
+        source = self._source
+        self.order = source if isinstance(source, Order) else source()
+        self.log = self.log.bind(order_id=self.order.order_id, market_id=self.order.market_id)
+        self._close_reported = self.order.is_closed
         self._publish("submitted" if self.order.version == 0 else "recovered")
 
     @handles(GetSnapshot)

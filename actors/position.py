@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -20,7 +21,9 @@ class PositionActor(PublishingActor):
     """Applies journaled fills, pending flags and settlement; marks legs at the mid.
 
     Everything that changes the position reaches it from the journal, in journal order, so
-    the journal's replay of the position stream rebuilds exactly this state. Subscribers
+    the journal's replay of the position stream rebuilds exactly this state; given a loader
+    instead of a book (``supervisors.recovery.position_loader``), the actor rebuilds itself
+    from the journal before it takes a message. Subscribers
     (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
     the event bus gets PositionDelta per fill and the lifecycle events. Mark-only changes
     are not pushed (they follow every book tick); ask GetSnapshot for them.
@@ -30,17 +33,23 @@ class PositionActor(PublishingActor):
 
     def __init__(
         self,
-        book: PositionBook,
+        book: PositionBook | Callable[[], PositionBook],
         *,
         bus: pykka.ActorRef[Any],
         parent: pykka.ActorRef[Any] | None = None,
     ) -> None:
-        super().__init__(market_id=book.market_id, account=book.account, strategy=book.strategy)
-        self.book = book
+        super().__init__()
+        self._source = book
         self.bus = bus
         self.parent = parent
 
     def on_start(self) -> None:
+        """Take the book, or rebuild it from the journal, before the first message."""
+        source = self._source
+        self.book = source if isinstance(source, PositionBook) else source()
+        self.log = self.log.bind(
+            market_id=self.book.market_id, account=self.book.account, strategy=self.book.strategy
+        )
         self.bus.tell(PositionOpened(position=self.book.snapshot()))
 
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:

@@ -187,7 +187,9 @@ class RuntimeState:
             strategy=event.strategy,
             security_ids=event.security_ids,
         )
-        self.markets[event.market_id].position_id = event.position_id
+        market = self.markets.get(event.market_id)
+        if market is not None:
+            market.position_id = event.position_id
 
     def _position_event(self, stream: str, event: Any) -> None:
         book = self.positions[stream.removeprefix("position:")]
@@ -201,17 +203,7 @@ class RuntimeState:
             book.settle(event.winning_security_id, event.payout)
 
     def _order_created(self, _stream: str, event: OrderCreated) -> None:
-        self.orders[event.order_id] = Order(
-            order_id=event.order_id,
-            correlation_id=event.correlation_id,
-            market_id=event.market_id,
-            security_id=event.security_id,
-            account=event.account,
-            strategy=event.strategy,
-            side=event.side,
-            price=event.price,
-            size=event.size,
-        )
+        self.orders[event.order_id] = order_from_created(event)
         self.order_markets[event.order_id] = event.market_id
         self.order_count += 1
 
@@ -239,6 +231,21 @@ def decode_state(payload: str) -> RuntimeState:
     memento = decode("RuntimeStateMemento", payload)
     assert isinstance(memento, RuntimeStateMemento)
     return RuntimeState.from_memento(memento)
+
+
+def order_from_created(event: OrderCreated) -> Order:
+    """A new order exactly as OrderCreated describes it."""
+    return Order(
+        order_id=event.order_id,
+        correlation_id=event.correlation_id,
+        market_id=event.market_id,
+        security_id=event.security_id,
+        account=event.account,
+        strategy=event.strategy,
+        side=event.side,
+        price=event.price,
+        size=event.size,
+    )
 
 
 def apply_order_event(order: Order, event: Any) -> None:

@@ -12,14 +12,28 @@ the store's ``void_after`` with the reason, and reported:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import attrs
 import structlog
 
-from actors.runtime_state import RuntimeState, decode_state
+from actors.order_state import Order
+from actors.position_accounting import PositionBook
+from actors.runtime_state import (
+    RuntimeState,
+    apply_order_event,
+    decode_state,
+    order_from_created,
+    order_stream,
+    position_stream,
+)
+from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
 from messages.codec import decode
-from messages.journal import StepStarted
+from messages.journal import OrderCreated, StepStarted
+from messages.mementos import RuntimeStateMemento
 
 _log = structlog.get_logger("tradeactors", actor="recovery")
 
@@ -91,3 +105,85 @@ def _torn_step(tail: list[JournalRecord]) -> tuple[int | None, int | None]:
         elif record.kind == "StepCommitted":
             torn = (None, None)
     return torn
+
+
+def recover_order(store: JournalStore, order_id: str) -> Order | None:
+    """One order from the journal alone: its part of the latest snapshot, then its stream.
+
+    What an OrderActor restarted on its own needs before it takes a new message; None when
+    the journal never heard of the order.
+    """
+    memento, after = _from_snapshot(store, lambda m: _find(m.orders, "order_id", order_id))
+    order = Order.from_memento(memento) if memento is not None else None
+    for record in store.read(after, stream=order_stream(order_id)):
+        event = decode(record.kind, record.payload)
+        if isinstance(event, OrderCreated):
+            order = order_from_created(event)
+        elif order is not None:
+            apply_order_event(order, event)
+    return order
+
+
+def recover_position(store: JournalStore, position_id: str) -> PositionBook | None:
+    """One position from the journal alone: its part of the latest snapshot, then its stream."""
+    memento, after = _from_snapshot(store, lambda m: _find(m.positions, "position_id", position_id))
+    state = RuntimeState()
+    if memento is not None:
+        state.positions[position_id] = PositionBook.from_memento(memento)
+    for record in store.read(after, stream=position_stream(position_id)):
+        state.apply(record.seq, record.stream, decode(record.kind, record.payload))
+    return state.positions.get(position_id)
+
+
+def _from_snapshot(
+    store: JournalStore, pick: Callable[[RuntimeStateMemento], Any]
+) -> tuple[Any, int]:
+    """The entity's memento in the latest snapshot and the seq to read its stream after.
+
+    An entity the snapshot does not hold (created later, or dropped when its market was
+    archived) is read from the start of its stream.
+    """
+    snapshot = store.latest_snapshot()
+    if snapshot is None:
+        return None, 0
+    memento = decode("RuntimeStateMemento", snapshot.payload)
+    assert isinstance(memento, RuntimeStateMemento)
+    found = pick(memento)
+    return (found, snapshot.seq) if found is not None else (None, 0)
+
+
+def _find(items: tuple[Any, ...], field: str, value: str) -> Any:
+    return next((item for item in items if getattr(item, field) == value), None)
+
+
+def order_loader(path: Path, order_id: str) -> Callable[[], Order]:
+    """For ``OrderActor``: rebuild the order from the journal file, in the actor's thread."""
+
+    def load() -> Order:
+        order = _with_store(path, lambda store: recover_order(store, order_id))
+        if order is None:
+            raise LookupError(f"the journal {path} has no order {order_id}")
+        return order
+
+    return load
+
+
+def position_loader(path: Path, position_id: str) -> Callable[[], PositionBook]:
+    """For ``PositionActor``: rebuild the position from the journal file, in its thread."""
+
+    def load() -> PositionBook:
+        book = _with_store(path, lambda store: recover_position(store, position_id))
+        if book is None:
+            raise LookupError(f"the journal {path} has no position {position_id}")
+        return book
+
+    return load
+
+
+def _with_store(path: Path, read: Callable[[JournalStore], Any]) -> Any:
+    """A reader of its own on the journal file (WAL lets it read while the journal writes)."""
+    store = SqliteJournalStore(path)
+    try:
+        return read(store)
+    finally:
+        store.close()

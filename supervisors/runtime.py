@@ -134,6 +134,9 @@ class Runtime:
             restored_orders=orders,
             archived=archived,
         )
+        # Restored actors exchange their first snapshots (a position tells the strategy what
+        # it holds); the first record must not reach a strategy that has not heard yet.
+        self.wait_idle()
         return self
 
     def __enter__(self) -> Runtime:

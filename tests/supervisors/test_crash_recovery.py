@@ -1,0 +1,132 @@
+"""Kill -9 the runtime at random moments, restart it, and find everything exactly where it was.
+
+The never-killed run and the killed-and-restarted runs replay the same feed in lockstep
+(`--speed 0`); their journals must hold the same orders, the same fills (each once) and
+fold to the same positions, and the CLI must print the same final table.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridges.feed_codec import write_feed
+from bridges.journal_sqlite import SqliteJournalStore
+from messages.codec import decode
+from supervisors.recovery import recover_state
+from tools.feedgen import generate_feed
+
+pytestmark = pytest.mark.timeout(300)
+KILLS_PER_RUN = 7
+STARTUP_S = 0.4
+SEEDS = (11, 23, 37)
+
+
+def _command(data_dir: Path, feed: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "run",
+        "--feed",
+        str(feed),
+        "--data-dir",
+        str(data_dir),
+        "--speed",
+        "0",
+        "--quiet",
+        "--snapshot-every",
+        "40",
+    ]
+
+
+def _finish(data_dir: Path, feed: Path) -> str:
+    result = subprocess.run(
+        _command(data_dir, feed), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("feed records replayed")[1].split("\n", 2)[2]
+
+
+def _journal_facts(data_dir: Path) -> dict[str, Any]:
+    """What the journal holds, without ids and timestamps that differ between runs."""
+    store = SqliteJournalStore(data_dir / "journal.sqlite")
+    try:
+        fills: list[tuple[Any, ...]] = []
+        applied: list[str] = []
+        orders: list[tuple[Any, ...]] = []
+        for record in store.read():
+            event: Any = decode(record.kind, record.payload)
+            if record.kind == "Fill":
+                fills.append(
+                    (event.fill_id, event.order_id, event.side, event.price, event.size, event.fee)
+                )
+            elif record.kind == "FillApplied":
+                applied.append(event.fill.fill_id)
+            elif record.kind == "OrderCreated":
+                orders.append(
+                    (event.order_id, event.security_id, event.side, event.price, event.size)
+                )
+        state, _ = recover_state(store)
+        positions = {
+            position_id: (book.status, book.snapshot().legs)
+            for position_id, book in state.positions.items()
+        }
+    finally:
+        store.close()
+    # Two orders filled by one book can reach the journal in either order, killed or not.
+    applied.sort()
+    return {"fills": fills, "applied": applied, "orders": orders, "positions": positions}
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("feed") / "crash.jsonl"
+    write_feed(generate_feed(seed=5, markets=4, updates_per_market=240), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def never_killed(feed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    data_dir = tmp_path_factory.mktemp("never-killed")
+    started = time.monotonic()
+    table = _finish(data_dir, feed)
+    facts = _journal_facts(data_dir)
+    assert facts["orders"], "the feed must make the strategy trade for this test to mean much"
+    return {"table": table, "facts": facts, "seconds": time.monotonic() - started}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kill_9_at_random_moments_then_restart_ends_exactly_like_the_never_killed_run(
+    seed: int, feed: Path, tmp_path: Path, never_killed: dict[str, Any]
+) -> None:
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(KILLS_PER_RUN):
+        process = subprocess.Popen(
+            _command(tmp_path, feed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # Past start-up (imports, recovery), then somewhere in the next slice of the work.
+        time.sleep(STARTUP_S + rng.uniform(0, never_killed["seconds"] / KILLS_PER_RUN))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=30)
+    assert kills >= KILLS_PER_RUN // 2, "most kills must land while the run is still going"
+
+    table = _finish(tmp_path, feed)
+    facts = _journal_facts(tmp_path)
+
+    assert table == never_killed["table"]
+    assert facts == never_killed["facts"]
+    fill_ids = [fill[0] for fill in facts["fills"]]
+    assert len(fill_ids) == len(set(fill_ids)), "a fill was journaled twice"
+    assert Counter(facts["applied"]) == Counter(set(facts["applied"])), "a fill was applied twice"
