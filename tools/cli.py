@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -46,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     runtime = Runtime(config).start(records)
     view = None
     try:
@@ -69,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
         runtime.wait_idle(timeout_s=30.0)
         positions = runtime.positions()
     except KeyboardInterrupt:
+        with contextlib.suppress(TimeoutError):
+            runtime.wait_idle(timeout_s=5.0)
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
         return 130
     finally:
@@ -78,6 +83,11 @@ def _run(args: argparse.Namespace) -> int:
     out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
     out.write(positions_table(positions) + "\n")
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM stops a run the way Ctrl-C does: gracefully, with a final snapshot."""
+    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bridges.feed_codec import write_feed
+from bridges.journal_sqlite import SqliteJournalStore
 from tools.feedgen import generate_feed
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,3 +104,37 @@ def test_a_malformed_feed_is_reported_with_its_line_and_exit_code_2(tmp_path: Pa
     result = _run(tmp_path, "--feed", str(feed), "--speed", "0", "--quiet")
     assert result.returncode == 2
     assert f"{feed}:2" in result.stdout
+
+
+def test_sigterm_stops_gracefully_and_a_restart_continues(small_feed: Path, tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "run",
+        "--data-dir",
+        str(tmp_path),
+        "--feed",
+        str(small_feed),
+        "--speed",
+        "20",
+        "--quiet",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("tradeactors: feed")
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in out
+    store = SqliteJournalStore(tmp_path / "journal.sqlite")
+    try:
+        snapshot = store.latest_snapshot()
+        assert snapshot is not None
+        assert snapshot.seq == store.last_seq()
+    finally:
+        store.close()
+    resumed = _run(tmp_path, "--feed", str(small_feed), "--speed", "0", "--quiet")
+    assert "resuming at record" in resumed.stdout
+    assert resumed.returncode == 0, resumed.stderr
