@@ -9,10 +9,16 @@ from typing import Any
 
 import pykka
 
-from messages.enums import OrderSide, Outcome
+from messages.enums import BookSide, OrderSide, Outcome
 from messages.fills import Fill
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
-from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.markets import (
+    Instrument,
+    MarketClosed,
+    MarketDefinition,
+    MarketOpened,
+    MarketResolved,
+)
 from messages.signals import TradeSignal
 
 D = Decimal
@@ -105,6 +111,28 @@ def signal(
         size=D(size),
         reason="test",
     )
+
+
+def arbitrage_feed() -> list[Any]:
+    """One binary market the example strategy trades twice in, then closed and resolved."""
+    return [
+        opened("m1"),
+        # YES ask 0.45 + NO ask 0.53 = 0.98: not below payout - margin (0.98), no trade.
+        book("m1-YES", bids=(("0.40", "100"),), asks=(("0.45", "100"),)),
+        book("m1-NO", bids=(("0.50", "100"),), asks=(("0.53", "100"),)),
+        # NO ask 0.50 x 30 appears: 0.45 + 0.50 = 0.95 → buy 30 YES @ 0.45 and 30 NO @ 0.50,
+        # both fill at once (fees 0.1% of notional: 0.0135 and 0.015).
+        change("m1-NO", BookSide.ASK, "0.50", "30", sequence=1),
+        # YES level 0.45 now shows 80 (fresh liquidity). The feed still shows NO 0.50 x 30,
+        # which we already took: buy 30 + 30 again; YES fills 30 @ 0.45, NO rests at 0.50.
+        change("m1-YES", BookSide.ASK, "0.45", "80", sequence=1),
+        # NO level 0.50 shows 45: fresh liquidity, the resting NO order fills 30 @ 0.50.
+        # The strategy sees NO pending and sends nothing.
+        change("m1-NO", BookSide.ASK, "0.50", "45", sequence=2),
+        MarketClosed(ts_event=10, market_id="m1"),
+        # YES wins: 60 YES pay 60 against cost 27; 60 NO cost 30 pay 0 → realized 3.00.
+        MarketResolved(ts_event=11, market_id="m1", winning_security_id="m1-YES"),
+    ]
 
 
 class Collector(pykka.ThreadingActor):

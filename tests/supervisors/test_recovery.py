@@ -17,28 +17,14 @@ from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry
 from messages.codec import decode, encode, kind_of
 from messages.commands import GetSnapshot, ListOrders, ListPositions
-from messages.enums import BookSide, OrderSide
+from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepStarted
-from messages.markets import MarketClosed, MarketResolved
 from supervisors.recovery import order_loader, position_loader, recover_state
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
-from tests.stubs import book, change, collector, opened
+from tests.stubs import arbitrage_feed, collector
 
 pytestmark = pytest.mark.timeout(30)
 D = Decimal
-
-
-def _feed():
-    return [
-        opened("m1"),
-        book("m1-YES", bids=(("0.40", "100"),), asks=(("0.45", "100"),)),
-        book("m1-NO", bids=(("0.50", "100"),), asks=(("0.53", "100"),)),
-        change("m1-NO", BookSide.ASK, "0.50", "30", sequence=1),
-        change("m1-YES", BookSide.ASK, "0.45", "80", sequence=1),
-        change("m1-NO", BookSide.ASK, "0.50", "45", sequence=2),
-        MarketClosed(ts_event=10, market_id="m1"),
-        MarketResolved(ts_event=11, market_id="m1", winning_security_id="m1-YES"),
-    ]
 
 
 def _config(data_dir: Path, snapshot_every: int = 10_000) -> RuntimeConfig:
@@ -46,7 +32,7 @@ def _config(data_dir: Path, snapshot_every: int = 10_000) -> RuntimeConfig:
 
 
 def _run(data_dir: Path, upto: int, snapshot_every: int = 10_000) -> tuple[list, list]:
-    feed = _feed()
+    feed = arbitrage_feed()
     runtime = Runtime(_config(data_dir, snapshot_every)).start(feed)
     try:
         for record in feed[runtime.next_step : upto]:
@@ -69,7 +55,7 @@ def _economics(positions) -> list:
 
 def test_a_restart_comes_back_with_the_same_orders_and_positions(tmp_path: Path) -> None:
     positions, orders = _run(tmp_path, upto=6)
-    feed = _feed()
+    feed = arbitrage_feed()
     runtime = Runtime(_config(tmp_path)).start(feed)
     try:
         assert runtime.next_step == 6
@@ -89,7 +75,7 @@ def test_a_fill_redelivered_after_a_restart_changes_nothing(tmp_path: Path) -> N
     store = SqliteJournalStore(tmp_path / JOURNAL_FILE)
     first_fill = next(r for r in store.read() if r.kind == "Fill")
     store.close()
-    runtime = Runtime(_config(tmp_path)).start(_feed())
+    runtime = Runtime(_config(tmp_path)).start(arbitrage_feed())
     try:
         before = _economics(runtime.positions())
         runtime.venue_report(decode(first_fill.kind, first_fill.payload))
@@ -110,7 +96,7 @@ def test_a_corrupt_last_record_is_quarantined_and_recovery_stops_at_the_record_b
         conn.execute("DELETE FROM snapshots")
         (last,) = conn.execute("SELECT MAX(seq) FROM events").fetchone()
         conn.execute("UPDATE events SET payload = substr(payload, 1, 10) WHERE seq = ?", (last,))
-    feed = _feed()
+    feed = arbitrage_feed()
     runtime = Runtime(_config(tmp_path)).start(feed)
     try:
         report = runtime.recovery
@@ -182,7 +168,7 @@ def test_snapshot_plus_tail_equals_a_replay_of_the_whole_journal(tmp_path: Path)
 def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
     tmp_path: Path,
 ) -> None:
-    feed = _feed()
+    feed = arbitrage_feed()
     runtime = Runtime(_config(tmp_path, snapshot_every=7)).start(feed)
     try:
         for record in feed[:6]:
