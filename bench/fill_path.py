@@ -1,9 +1,10 @@
 """Fill path: a fill leaving the venue → the position delta showing it, against a pykka floor.
 
-The fill path is venue report → ExecutionActor → OrderActor → PositionActor → event bus →
-probe: four actor hops. The floor is the same number of hops through bare pykka actors that
-only forward, and one bare actor that only counts, measured in the same run, so the ratio
-says what the runtime's own work costs on this (noisy) machine.
+The fill path is venue report → ExecutionActor → JournalActor (SQLite, synchronous=NORMAL,
+group commit) → OrderActor → JournalActor → PositionActor → event bus → probe: six actor
+hops and two journal commits. The floors are bare pykka actors that only forward, over one
+hop and over six, measured in the same run, so the ratio says what the runtime's own work
+(validation, accounting, journaling) costs on this (noisy) machine.
 
     python -m bench.fill_path [--fills 20000] [--latency-samples 2000]
 """
@@ -12,19 +13,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
 
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
+from actors.journal import JournalActor
 from actors.position import PositionActor
-from messages.commands import SubmitOrder, Subscribe, SwitchMarket
+from actors.position_accounting import PositionBook
+from bridges.journal_sqlite import SqliteJournalStore
+from messages.commands import Append, SubmitOrder, Subscribe, SwitchMarket
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
+from messages.journal import PositionCreated
 from messages.markets import Instrument, MarketDefinition
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
@@ -108,7 +115,7 @@ def _measure(send: Any, probe: _Probe, n_latency: int, n_throughput: int) -> dic
     }
 
 
-def _fill_path(n_latency: int, n_throughput: int) -> dict[str, float]:
+def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> dict[str, float]:
     definition = MarketDefinition(
         market_id="bench",
         instruments=(
@@ -122,9 +129,29 @@ def _fill_path(n_latency: int, n_throughput: int) -> dict[str, float]:
     bus.tell(Subscribe(subscriber=probe_ref))
     venue = _VenueSink.start()
     venue_actor: _VenueSink = venue.proxy()._actor  # type: ignore[attr-defined]
-    execution = ExecutionActor.start(venue=venue, bus=bus)
-    position = PositionActor.start(definition, bus=bus)
-    execution.tell(SwitchMarket(definition=definition, position=position))
+    journal = JournalActor.start(SqliteJournalStore(Path(data_dir) / "journal.sqlite"))
+    execution = ExecutionActor.start(venue=venue, bus=bus, journal=journal)
+    book = PositionBook(
+        position_id="bench/p",
+        market_id="bench",
+        account="paper",
+        strategy="bench",
+        security_ids=definition.security_ids,
+    )
+    journal.tell(
+        Append(
+            event=PositionCreated(
+                position_id="bench/p",
+                market_id="bench",
+                account="paper",
+                strategy="bench",
+                security_ids=definition.security_ids,
+            ),
+            stream="position:bench/p",
+        )
+    )
+    position = PositionActor.start(book, bus=bus)
+    execution.tell(SwitchMarket(definition=definition, position=position, position_id="bench/p"))
     total = n_latency + n_throughput
     execution.tell(
         TradeSignal(
@@ -178,9 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows.append(("bare pykka, 1 actor (floor)", _floor(1, args.latency_samples, args.fills)))
         pykka.ActorRegistry.stop_all()
-        rows.append(("bare pykka, 4 hops (floor)", _floor(5, args.latency_samples, args.fills)))
+        rows.append(("bare pykka, 6 hops (floor)", _floor(7, args.latency_samples, args.fills)))
         pykka.ActorRegistry.stop_all()
-        rows.append(("fill → position delta", _fill_path(args.latency_samples, args.fills)))
+        with tempfile.TemporaryDirectory() as data_dir:
+            figures = _fill_path(args.latency_samples, args.fills, data_dir)
+            pykka.ActorRegistry.stop_all()
+        rows.append(("fill → position delta", figures))
     finally:
         pykka.ActorRegistry.stop_all()
     floor = rows[1][1]
