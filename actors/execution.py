@@ -163,7 +163,12 @@ class ExecutionActor(RuntimeActor):
 
     @handles(OrderCreated)
     def _order_created(self, created: OrderCreated) -> None:
-        route = self.markets[created.market_id]
+        route = self.markets.get(created.market_id)
+        if route is None:
+            # Cannot happen while the reservation keeps the market from draining; if it
+            # does, the order is journaled but has nowhere to go: say so loudly.
+            self.log.error("order_created_for_archived_market", order_id=created.order_id)
+            return
         self.orders[created.order_id] = self._spawn(order_from_created(created), route)
         self.journal.tell(
             Append(

@@ -119,11 +119,11 @@ class OrderActor(RuntimeActor):
         if self.order.version == version:
             self.log.info("order_event_changed_nothing", kind=type(event).__name__)
             return
-        reason = getattr(event, "reason", None)
-        cause = _CAUSES[type(event)]
         if isinstance(event, CancelRequested):
             self.venue.tell(CancelOrder(order_id=self.order.order_id, reason=event.reason))
-        self._publish(f"{cause}: {reason}" if reason and cause != "cancel requested" else cause)
+        reason = getattr(event, "reason", None)
+        cause = _CAUSES[type(event)]
+        self._publish(f"{cause}: {reason}" if reason else cause)
 
     @handles(CancelOrder)
     def _cancel(self, message: CancelOrder) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import structlog
+
 from actors.order_book import OrderBook
 from actors.runtime_state import RuntimeState
 from bridges.feed_codec import FeedRecord
@@ -23,6 +25,7 @@ from messages.journal import CancelRequested, OrderCreated, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened
 
+_log = structlog.get_logger("tradeactors", actor="venue_replay")
 _VENUE_KINDS = frozenset({"StepStarted", "OrderCreated", "CancelRequested"})
 
 
@@ -43,6 +46,13 @@ def rebuild_venue(
     }
     if not live:
         return books
+    if len(feed) < state.resume_step:
+        _log.warning(
+            "venue_replay_without_feed",
+            feed_records=len(feed),
+            needed=state.resume_step,
+            live_markets=sorted(live),
+        )
     commands = _venue_commands(store, set(live), state)
     now = 0
     first = min(record.opened_step for record in live.values())
