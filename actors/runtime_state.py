@@ -174,10 +174,21 @@ class RuntimeState:
         self.markets[event.market_id].winning_security_id = event.winning_security_id
 
     def _market_archived(self, _stream: str, event: MarketArchived) -> None:
-        self.markets[event.market_id].archived = True
+        """A settled market is final: drop its orders, and its position's fill history.
+
+        Nothing can reach them any more, and keeping every fill of every past market would
+        make each snapshot (and each recovery) grow with the length of the run.
+        """
+        record = self.markets[event.market_id]
+        record.archived = True
         for order_id in [o for o, m in self.order_markets.items() if m == event.market_id]:
             del self.order_markets[order_id]
             del self.orders[order_id]
+        book = self.positions.get(record.position_id or "")
+        if book is not None:
+            self.positions[book.position_id] = PositionBook.from_memento(
+                attrs.evolve(book.memento(), fills=())
+            )
 
     def _position_created(self, _stream: str, event: PositionCreated) -> None:
         self.positions[event.position_id] = PositionBook(

@@ -4,8 +4,10 @@ Part 1 tells the real ``JournalActor`` (on a ``SqliteJournalStore``, default
 ``JournalConfig``) ``--events`` Appends of the fill path, a ``Fill`` on its order's stream
 then a ``FillApplied`` on the position's, each delivered to a bare counting actor, and
 times them until the counter has all of them: appended, committed, folded into the
-journal's state (snapshots included) and delivered. The messages are built before the
-clock starts, so the figure is the journal's, not the producers'. The floor is bare
+journal's state and delivered. The messages are built before the clock starts, so the
+figure is the journal's, not the producers'. Snapshots are inside the measurement, and
+they get dearer as it goes: the state keeps every fill (the orders' and the position's
+dedup), as one busy market's would. The floor is bare
 ``sqlite3``: ``executemany`` of the same payload strings into a one-column table, in
 batches of the average size the group commit reached, same WAL mode and synchronous
 setting, measured in the same run just after, so the ratio says what the journal's own
@@ -14,9 +16,10 @@ work costs on this (noisy) machine.
 Part 2 builds journals of ``--sizes`` events straight through the store (not the actor,
 to build fast) from a run-like mix: markets one after another, each with its position and
 orders that are accepted, filled once or twice and cleared, every ~10 events wrapped in a
-lockstep step. It times ``recover_state`` on a freshly opened store, first with no
-snapshot, then with a snapshot of the state at ~99% of the journal, so only the tail is
-replayed. The files were just written, so the page cache is warm.
+lockstep step, whole steps up to the size. It times ``recover_state`` on a freshly
+opened store, first with no snapshot, then with a snapshot of the state at ~99% of the
+journal, so only the tail is replayed. The files were just written, so the page cache is
+warm.
 
     python -m bench.journal [--events 50000] [--sizes 100000,1000000] [--dir DIR]
 
@@ -94,6 +97,7 @@ _T0 = 1_718_000_000_000_000_000
 
 
 def _definition(market_id: str) -> MarketDefinition:
+    """A binary market, like the runtime's up/down markets."""
     return MarketDefinition(
         market_id=market_id,
         instruments=(
@@ -104,6 +108,7 @@ def _definition(market_id: str) -> MarketDefinition:
 
 
 def _position_created(definition: MarketDefinition) -> Event:
+    """The position's first event, keyed as the market supervisor keys it."""
     position_id = f"{definition.market_id}/{ACCOUNT}/{STRATEGY}"
     event = PositionCreated(
         position_id=position_id,
@@ -195,9 +200,11 @@ def _fill_path(n_events: int) -> tuple[list[Event], list[Event]]:
     return setup, timed
 
 
-def _through_actor(path: Path, durability: Durability, n_events: int) -> dict[str, Any]:
-    """Events/s from the first tell until the counter holds them all, and the batching."""
-    setup, timed = _fill_path(n_events)
+def _through_actor(
+    path: Path, durability: Durability, setup: list[Event], timed: list[Event]
+) -> dict[str, Any]:
+    """Events/s of ``timed`` from the first tell until the counter holds them all, and the
+    batching the group commit reached, which sizes the floor's batches."""
     done = threading.Event()
     counter = _Counter.start(len(timed), done)
     store = _TimedStore(path, durability=durability)
@@ -230,7 +237,6 @@ def _through_actor(path: Path, durability: Durability, n_events: int) -> dict[st
         "avg_batch": appended / batches,
         "snapshots": snapshots,
         "append_share": append_s / elapsed,
-        "payloads": [encode(event) for _stream, event, _key in timed],
     }
 
 
@@ -253,6 +259,9 @@ def _floor(path: Path, durability: Durability, payloads: list[str], batch: int) 
 
 
 def _append_table(directory: Path, n_events: int) -> None:
+    """Part 1: each durability through the actor, then its floor, on fresh files."""
+    setup, timed = _fill_path(n_events)
+    payloads = [encode(event) for _stream, event, _key in timed]
     print(f"\n1. Appends through the JournalActor: {n_events:,} fill-path events, delivered")
     print(
         f"{'synchronous':11} {'events/s':>9} {'avg batch':>9} {'snapshots':>9} "
@@ -260,9 +269,9 @@ def _append_table(directory: Path, n_events: int) -> None:
     )
     for durability in Durability:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            result = _through_actor(Path(tmp) / "journal.db", durability, n_events)
+            result = _through_actor(Path(tmp) / "journal.db", durability, setup, timed)
             batch = max(1, round(result["avg_batch"]))
-            floor = _floor(Path(tmp) / "floor.db", durability, result["payloads"], batch)
+            floor = _floor(Path(tmp) / "floor.db", durability, payloads, batch)
         print(
             f"{durability.value:11} {result['per_s']:9,.0f} {result['avg_batch']:9.1f} "
             f"{result['snapshots']:9d} {result['append_share']:9.0%} "
@@ -348,11 +357,8 @@ class _RunEvents:
         market_id = definition.market_id
         stream = market_stream(market_id)
         winner = self.rng.choice(definition.security_ids)
-        yield (
-            stream,
-            MarketClosed(ts_event=next(self.clock), market_id=market_id),
-            (f"MarketClosed:{market_id}"),
-        )
+        closed = MarketClosed(ts_event=next(self.clock), market_id=market_id)
+        yield stream, closed, f"MarketClosed:{market_id}"
         resolved = MarketResolved(
             ts_event=next(self.clock), market_id=market_id, winning_security_id=winner
         )
@@ -434,26 +440,31 @@ def _recover(path: Path) -> tuple[int, int | None, float]:
 
 
 def _recovery_table(directory: Path, sizes: Sequence[int]) -> None:
+    """Part 2: per size, one journal recovered from nothing, then from snapshot + tail."""
     print("\n2. Recovery (recover_state on a freshly opened store, warm page cache)")
     print(
-        f"{'events':>9} {'build s':>7} {'file MB':>7} {'from':15} {'snap seq':>9} {'snap MB':>7} "
-        f"{'replayed':>9} {'seconds':>8} {'replayed/s':>10} {'journal/s':>10}"
+        f"{'events':>9} {'build s':>7} {'file MB':>7} {'from':15} {'snap seq':>9} "
+        f"{'snap MB':>7} {'replayed':>9} {'seconds':>8} {'replayed/s':>10} {'journal/s':>10}"
     )
     for size in sizes:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             path = Path(tmp) / "journal.db"
             count, snapshot, build_s = _build(path, size)
             file_mb = sum(f.stat().st_size for f in path.parent.glob("journal.db*")) / 1e6
-            rows = [("nothing", None, *_recover(path))]
+            rows = [("nothing", *_recover(path))]
             store = SqliteJournalStore(path)
             try:
                 store.write_snapshot(snapshot)
             finally:
                 store.close()
-            snapshot_mb = len(snapshot.payload.encode()) / 1e6
-            rows.append(("snapshot + tail", snapshot_mb, *_recover(path)))
-        for name, snap_mb, replayed, snapshot_seq, seconds in rows:
-            snap = "        -       -" if snap_mb is None else f"{snapshot_seq:9,d} {snap_mb:7.1f}"
+            rows.append(("snapshot + tail", *_recover(path)))
+        snapshot_mb = len(snapshot.payload.encode()) / 1e6
+        for name, replayed, snapshot_seq, seconds in rows:
+            snap = (
+                f"{'-':>9} {'-':>7}"
+                if snapshot_seq is None
+                else f"{snapshot_seq:9,d} {snapshot_mb:7.1f}"
+            )
             print(
                 f"{count:9,d} {build_s:7.1f} {file_mb:7.1f} {name:15} {snap} "
                 f"{replayed:9,d} {seconds:8.2f} {replayed / seconds:10,.0f} "
@@ -464,6 +475,7 @@ def _recovery_table(directory: Path, sizes: Sequence[int]) -> None:
 
 
 def _sizes(text: str) -> tuple[int, ...]:
+    """``--sizes 100000,1000000``."""
     return tuple(int(part) for part in text.split(","))
 
 
@@ -482,10 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"SQLite {sqlite3.sqlite_version}, files in {directory}"
         )
-        try:
-            _append_table(directory, args.events)
-        finally:
-            pykka.ActorRegistry.stop_all()
+        _append_table(directory, args.events)
         _recovery_table(directory, args.sizes)
     return 0
 

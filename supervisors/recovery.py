@@ -32,7 +32,7 @@ from actors.runtime_state import (
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
 from messages.codec import decode
-from messages.journal import OrderCreated, StepStarted
+from messages.journal import OrderCreated, StepCommitted, StepStarted
 from messages.mementos import RuntimeStateMemento
 
 _log = structlog.get_logger("tradeactors", actor="recovery")
@@ -53,16 +53,40 @@ class RecoveryReport:
 
 
 def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
-    """Latest snapshot + tail, minus a corrupt tail and a torn step."""
+    """Latest snapshot + tail, minus a corrupt tail and a torn step.
+
+    The tail is streamed: each record is decoded once and folded at once, except inside an
+    atomic step, whose records wait (one step's worth of memory) until its StepCommitted.
+    """
     started = time.perf_counter()
     snapshot = store.latest_snapshot()
     state = decode_state(snapshot.payload) if snapshot is not None else RuntimeState()
-    tail: list[JournalRecord] = []
-    voided = 0
+    step: list[tuple[JournalRecord, Any]] = []
+    replayed = voided = 0
     corrupt_seq: int | None = None
     corrupt_reason: str | None = None
+
+    def fold(records: list[tuple[JournalRecord, Any]]) -> None:
+        nonlocal replayed
+        for record, event in records:
+            state.apply(record.seq, record.stream, event)
+        replayed += len(records)
+
     try:
-        tail.extend(store.read(state.seq))
+        for record in store.read(state.seq):
+            event = decode(record.kind, record.payload)
+            if isinstance(event, StepStarted):
+                fold(step)
+                step = [(record, event)] if event.atomic else []
+                if not event.atomic:
+                    fold([(record, event)])
+            elif step:
+                step.append((record, event))
+                if isinstance(event, StepCommitted):
+                    fold(step)
+                    step = []
+            else:
+                fold([(record, event)])
     except CorruptRecordError as error:
         corrupt_seq, corrupt_reason = error.seq, error.reason
         voided += store.void_after(error.seq - 1, f"corrupt record {error.seq}: {error.reason}")
@@ -73,16 +97,15 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
             recovered_up_to=error.seq - 1,
             quarantined=voided,
         )
-    torn_seq, torn_step = _torn_step(tail)
-    if torn_seq is not None:
-        voided += store.void_after(torn_seq - 1, f"torn lockstep step {torn_step}")
-        tail = [record for record in tail if record.seq < torn_seq]
-        _log.warning("torn_step_voided", step=torn_step, from_seq=torn_seq)
-    for record in tail:
-        state.apply(record.seq, record.stream, decode(record.kind, record.payload))
+    torn_step: int | None = None
+    if step:
+        first, started_event = step[0]
+        torn_step = started_event.step
+        voided += store.void_after(first.seq - 1, f"torn lockstep step {torn_step}")
+        _log.warning("torn_step_voided", step=torn_step, from_seq=first.seq)
     report = RecoveryReport(
         snapshot_seq=snapshot.seq if snapshot is not None else None,
-        replayed=len(tail),
+        replayed=replayed,
         voided=voided,
         corrupt_seq=corrupt_seq,
         corrupt_reason=corrupt_reason,
@@ -92,19 +115,6 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
     )
     _log.info("recovered", **attrs.asdict(report))
     return state, report
-
-
-def _torn_step(tail: list[JournalRecord]) -> tuple[int | None, int | None]:
-    """The seq and step of the last atomic StepStarted with no StepCommitted after it."""
-    torn: tuple[int | None, int | None] = (None, None)
-    for record in tail:
-        if record.kind == "StepStarted":
-            started = decode(record.kind, record.payload)
-            assert isinstance(started, StepStarted)
-            torn = (record.seq, started.step) if started.atomic else (None, None)
-        elif record.kind == "StepCommitted":
-            torn = (None, None)
-    return torn
 
 
 def recover_order(store: JournalStore, order_id: str) -> Order | None:
