@@ -16,7 +16,6 @@ import gzip
 import io
 import json
 import os
-import re
 import typing
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
+from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
 FeedRecord: TypeAlias = MarketOpened | BookSnapshot | PriceChange | MarketClosed | MarketResolved
 
@@ -48,8 +48,6 @@ RECORD_TAGS: Mapping[type[FeedRecord], str] = {
 
 _TAG_TO_CLASS: Mapping[str, type[FeedRecord]] = {tag: cls for cls, tag in RECORD_TAGS.items()}
 
-_DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-"""What ``str(Decimal)`` writes for a finite number; no spaces, underscores, NaN or Infinity."""
 
 _OMIT = override(omit=True)
 """For ``id`` and ``ts_init``: a process generates them on construction; never on the wire."""
@@ -86,7 +84,7 @@ def decode_record(line: str) -> FeedRecord:
     except json.JSONDecodeError as exc:
         raise FeedError(f"not JSON: {exc}") from None
     if type(payload) is not dict:
-        raise FeedError(f"expected a JSON object, got {_describe(payload)}")
+        raise FeedError(f"expected a JSON object, got {describe_value(payload)}")
     fields = dict(payload)
     tag = fields.pop(TAG_FIELD, None)
     if tag is None:
@@ -154,34 +152,6 @@ def _open_text(path: str, mode: str) -> Iterator[IO[str]]:
 # The converter: strict hooks, so the wire never coerces ("3" is not an int, 0.47 not a price).
 
 
-def _structure_decimal(value: Any, _type: type) -> Decimal:
-    if type(value) is not str:
-        raise TypeError(f'expected a decimal string like "0.47", got {_describe(value)}')
-    if not _DECIMAL_SYNTAX.fullmatch(value):
-        raise ValueError(f"not a decimal number: {value!r}")
-    return Decimal(value)
-
-
-def _structure_int(value: Any, _type: type) -> int:
-    if type(value) is not int:
-        raise TypeError(f"expected an integer, got {_describe(value)}")
-    return value
-
-
-def _structure_str(value: Any, _type: type) -> str:
-    if type(value) is not str:
-        raise TypeError(f"expected a string, got {_describe(value)}")
-    return value
-
-
-def _structure_enum(value: Any, enum_type: type[enum.Enum]) -> enum.Enum:
-    try:
-        return enum_type(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum_type)
-        raise ValueError(f"expected one of {allowed}, got {_describe(value)}") from None
-
-
 def _is_homogeneous_tuple(type_: Any) -> bool:
     args = typing.get_args(type_)
     return typing.get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -194,21 +164,10 @@ def _make_tuple_hook(
 
     def structure(value: Any, _type: Any) -> tuple[Any, ...]:
         if type(value) is not list:
-            raise TypeError(f"expected a list, got {_describe(value)}")
+            raise TypeError(f"expected a list, got {describe_value(value)}")
         return structure_members(value, tuple_type)
 
     return structure
-
-
-def _describe(value: Any) -> str:
-    kind = {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(
-        type(value)
-    )
-    if kind is not None:
-        return kind
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    return repr(value)
 
 
 def _make_structure_hook(cls: type, converter: cattrs.Converter) -> Callable[[Any, type], Any]:
@@ -218,7 +177,7 @@ def _make_structure_hook(cls: type, converter: cattrs.Converter) -> Callable[[An
 
     def structure(value: Any, _type: type) -> Any:
         if type(value) is not dict:
-            raise TypeError(f"expected an object, got {_describe(value)}")
+            raise TypeError(f"expected an object, got {describe_value(value)}")
         return structure_fields(value, cls)
 
     return structure
@@ -232,11 +191,11 @@ def _make_unstructure_hook(
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_structure_hook(Decimal, structure_decimal)
     converter.register_unstructure_hook(Decimal, str)
-    converter.register_structure_hook(int, _structure_int)
-    converter.register_structure_hook(str, _structure_str)
-    converter.register_structure_hook(enum.Enum, _structure_enum)
+    converter.register_structure_hook(int, strict(int, "an integer"))
+    converter.register_structure_hook(str, strict(str, "a string"))
+    converter.register_structure_hook(enum.Enum, structure_enum)
     converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
     converter.register_structure_hook_factory(_is_homogeneous_tuple, _make_tuple_hook)
     converter.register_structure_hook_factory(attrs.has, _make_structure_hook)

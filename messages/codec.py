@@ -17,7 +17,6 @@ import importlib
 import inspect
 import json
 import pkgutil
-import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 import messages
+from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
 _Unstructure = Callable[[Any], Any]
 _Structure = Callable[[Any, Any], Any]
@@ -92,46 +92,7 @@ def decode(kind: str, payload: str) -> object:
 
 # The converter: strict hooks, so nothing is coerced ("3" is not an int, 0.47 not a price).
 
-_DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-"""What ``str(Decimal)`` writes for a finite number; no spaces, underscores, NaN or Infinity."""
-
 _PLAIN_TYPES: frozenset[Any] = frozenset({str, int, bool, Decimal, type(None)})
-
-
-def _describe(value: Any) -> str:
-    kind = {dict: "an object", list: "a list", bool: "a boolean", type(None): "null"}.get(
-        type(value)
-    )
-    if kind is not None:
-        return kind
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    return repr(value)
-
-
-def _strict(expected: type, name: str) -> _Structure:
-    def structure(value: Any, _type: Any) -> Any:
-        if type(value) is not expected:
-            raise TypeError(f"expected {name}, got {_describe(value)}")
-        return value
-
-    return structure
-
-
-def _structure_decimal(value: Any, _type: Any) -> Decimal:
-    if type(value) is not str:
-        raise TypeError(f'expected a decimal string like "0.47", got {_describe(value)}')
-    if not _DECIMAL_SYNTAX.fullmatch(value):
-        raise ValueError(f"not a decimal number: {value!r}")
-    return Decimal(value)
-
-
-def _structure_enum(value: Any, enum_type: type[enum.Enum]) -> enum.Enum:
-    try:
-        return enum_type(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in enum_type)
-        raise ValueError(f"expected one of {allowed}, got {_describe(value)}") from None
 
 
 def _is_tuple(type_: Any) -> bool:
@@ -145,7 +106,7 @@ def _make_tuple_hook(tuple_type: Any, converter: cattrs.Converter) -> _Structure
 
         def structure_homogeneous(value: Any, _type: Any) -> tuple[Any, ...]:
             if type(value) is not list:
-                raise TypeError(f"expected a list, got {_describe(value)}")
+                raise TypeError(f"expected a list, got {describe_value(value)}")
             return structure_members(value, tuple_type)
 
         return structure_homogeneous
@@ -153,7 +114,7 @@ def _make_tuple_hook(tuple_type: Any, converter: cattrs.Converter) -> _Structure
 
     def structure_fixed(value: Any, _type: Any) -> tuple[Any, ...]:
         if type(value) is not list or len(value) != len(hooks):
-            raise TypeError(f"expected a list of {len(hooks)} items, got {_describe(value)}")
+            raise TypeError(f"expected a list of {len(hooks)} items, got {describe_value(value)}")
         return tuple(hook(item, arg) for (hook, arg), item in zip(hooks, value, strict=True))
 
     return structure_fixed
@@ -167,7 +128,7 @@ def _make_structure_hook(cls: type, converter: cattrs.Converter) -> _Structure:
 
     def structure(value: Any, _type: Any) -> Any:
         if type(value) is not dict:
-            raise TypeError(f"expected an object, got {_describe(value)}")
+            raise TypeError(f"expected an object, got {describe_value(value)}")
         # Defaults included: a record without its id or ts_init must not get fresh ones.
         missing = names - value.keys()
         if missing:
@@ -183,12 +144,12 @@ def _make_unstructure_hook(cls: type, converter: cattrs.Converter) -> _Unstructu
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_structure_hook(Decimal, structure_decimal)
     converter.register_unstructure_hook(Decimal, str)
-    converter.register_structure_hook(int, _strict(int, "an integer"))
-    converter.register_structure_hook(bool, _strict(bool, "a boolean"))
-    converter.register_structure_hook(str, _strict(str, "a string"))
-    converter.register_structure_hook(enum.Enum, _structure_enum)
+    converter.register_structure_hook(int, strict(int, "an integer"))
+    converter.register_structure_hook(bool, strict(bool, "a boolean"))
+    converter.register_structure_hook(str, strict(str, "a string"))
+    converter.register_structure_hook(enum.Enum, structure_enum)
     converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
     converter.register_structure_hook_factory(_is_tuple, _make_tuple_hook)
     converter.register_structure_hook_factory(attrs.has, _make_structure_hook)
