@@ -12,7 +12,8 @@ from typing import Any, ClassVar, TypeVar
 import pykka
 import structlog
 
-from messages.commands import Subscribe, Unsubscribe
+from actors.errors import InjectedFaultError
+from messages.commands import InjectFault, Subscribe, Unsubscribe
 from messages.stats import ActorStats, GetStats
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +57,8 @@ class RuntimeActor(pykka.ThreadingActor):
         if handler is None:
             if type(message) is GetStats:
                 return self.stats()
+            if type(message) is InjectFault:
+                raise InjectedFaultError(message.reason)
             self.log.warning("unhandled_message", message_type=type(message).__name__)
             return None
         self.handled += 1

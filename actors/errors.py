@@ -12,3 +12,7 @@ class InvalidTransitionError(Exception):
         super().__init__(f"{getattr(state, 'name', state)} -> {getattr(trigger, 'name', trigger)}")
         self.state = state
         self.trigger = trigger
+
+
+class InjectedFaultError(Exception):
+    """Raised by an actor told ``InjectFault``: a deliberate crash, so supervision can be tested."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.base import PublishingActor
-from messages.commands import Subscribe, Unsubscribe
+from messages.commands import InjectFault, Subscribe, Unsubscribe
 from messages.stats import GetStats
 
 
@@ -17,7 +17,7 @@ class EventBusActor(PublishingActor):
     kind = "event_bus"
 
     def on_receive(self, message: Any) -> Any:
-        if type(message) in (Subscribe, Unsubscribe, GetStats):
+        if type(message) in (Subscribe, Unsubscribe, GetStats, InjectFault):
             return super().on_receive(message)
         self.handled += 1
         self.publish(message)

@@ -22,6 +22,7 @@ from messages.commands import (
     MarketDrained,
     MarkPending,
     OrderClosed,
+    PositionRestarted,
     SubmitOrder,
     SwitchMarket,
 )
@@ -120,6 +121,13 @@ class ExecutionActor(RuntimeActor):
         )
         self.current_market_id = market_id
         self.log.info("market_switched", market_id=market_id)
+
+    @handles(PositionRestarted)
+    def _position_restarted(self, message: PositionRestarted) -> None:
+        route = self.markets.get(message.market_id)
+        if route is not None:
+            route.position = message.position
+            self.log.info("position_ref_replaced", market_id=message.market_id)
 
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:

@@ -8,7 +8,8 @@ actor receives its events in journal order, which is the order recovery replays 
 Appends are group-committed: the journal keeps taking Appends while its mailbox has more,
 and commits once it is empty (or the batch is full), so a burst costs one commit, not one
 per event. Snapshots of the folded state are written every ``snapshot_every`` events or
-``snapshot_interval_s`` seconds, never inside a lockstep unit of work.
+``snapshot_interval_s`` seconds, never inside a lockstep unit of work. A restarted actor
+re-points its stream with ``Route`` and is handed again what its predecessor missed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import pykka
 from actors.base import RuntimeActor, handles
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
-from messages.codec import encode, kind_of
-from messages.commands import Append, Relay, Sync, TakeSnapshot
+from messages.codec import decode, encode, kind_of
+from messages.commands import Append, Relay, Route, Sync, TakeSnapshot
 from messages.stats import ActorStats
 
 
@@ -54,6 +55,7 @@ class JournalActor(RuntimeActor):
         self.config = config if config is not None else JournalConfig()
         self.clock = clock
         self.pending: list[tuple[NewEntry | None, Append | Relay]] = []
+        self.routes: dict[str, pykka.ActorRef[Any]] = {}
         self.appended = 0
         self.duplicates = 0
         self.batches = 0
@@ -96,6 +98,17 @@ class JournalActor(RuntimeActor):
         self._commit()
         return ActorStats(kind=self.kind, handled=self.handled)
 
+    @handles(Route)
+    def _route(self, message: Route) -> None:
+        """Point a stream at a restarted actor and hand it what its predecessor missed."""
+        self._commit()
+        self.routes[message.stream] = message.subscriber
+        missed = 0
+        for record in self.store.read(message.after_seq, stream=message.stream):
+            self._deliver(message.subscriber, decode(record.kind, record.payload))
+            missed += 1
+        self.log.info("stream_rerouted", stream=message.stream, redelivered=missed)
+
     @handles(Sync)
     def _sync(self, _message: Sync) -> int:
         self._commit()
@@ -127,7 +140,7 @@ class JournalActor(RuntimeActor):
             self.since_snapshot += 1
             self.state.apply(seq, entry.stream, message.event)
             if message.deliver_to is not None:
-                self._deliver(message.deliver_to, message.event)
+                self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
             self._snapshot()
 

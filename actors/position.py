@@ -10,14 +10,17 @@ import pykka
 from actors.base import PublishingActor, handles
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook
-from messages.commands import ClearPending, GetSnapshot, MarkPending
+from actors.runtime_state import position_stream
+from messages.commands import ClearPending, GetSnapshot, MarkPending, Route
 from messages.journal import FillApplied, PositionSettlement
 from messages.market_data import MarketSnapshot
 from messages.orders import FillRefused
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 
-class PositionActor(PublishingActor):
+class PositionActor(Supervised, PublishingActor):
     """Applies journaled fills, pending flags and settlement; marks legs at the mid.
 
     Everything that changes the position reaches it from the journal, in journal order, so
@@ -33,20 +36,34 @@ class PositionActor(PublishingActor):
 
     def __init__(
         self,
-        book: PositionBook | Callable[[], PositionBook],
+        book: PositionBook | Callable[[], tuple[PositionBook, int]],
         *,
         bus: pykka.ActorRef[Any],
         parent: pykka.ActorRef[Any] | None = None,
+        journal: pykka.ActorRef[Any] | None = None,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(supervision=supervision)
         self._source = book
         self.bus = bus
         self.parent = parent
+        self.journal = journal
 
     def on_start(self) -> None:
         """Take the book, or rebuild it from the journal, before the first message."""
         source = self._source
-        self.book = source if isinstance(source, PositionBook) else source()
+        if isinstance(source, PositionBook):
+            self.book = source
+        else:
+            self.book, covered = source()
+            if self.journal is not None:
+                self.journal.tell(
+                    Route(
+                        stream=position_stream(self.book.position_id),
+                        subscriber=self.actor_ref,
+                        after_seq=covered,
+                    )
+                )
         self.log = self.log.bind(
             market_id=self.book.market_id, account=self.book.account, strategy=self.book.strategy
         )

@@ -38,9 +38,10 @@ class StrategyActor(RuntimeActor):
 
     @handles(PositionSnapshot)
     def _position(self, snapshot: PositionSnapshot) -> None:
-        known = self.positions.get(snapshot.market_id)
-        if known is None or snapshot.version >= known.version:
-            self.positions[snapshot.market_id] = snapshot
+        # The latest to arrive is the latest there is: one actor's snapshots arrive in order,
+        # and a restarted position (whose version may start lower) only speaks after the
+        # old one is dead.
+        self.positions[snapshot.market_id] = snapshot
 
     @handles(MarketSnapshot)
     def _market(self, snapshot: MarketSnapshot) -> None:

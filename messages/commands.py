@@ -208,3 +208,32 @@ class AdoptOrders:
     """Recovery hands execution the orders the journal holds (as immutable mementos)."""
 
     orders: tuple[Any, ...] = attrs.field(validator=attrs.validators.instance_of(tuple))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Route:
+    """Deliver ``stream``'s events to ``subscriber`` from now on, and again all after ``after_seq``.
+
+    A restarted actor sends this once it has rebuilt itself from the journal up to
+    ``after_seq``: whatever was committed since (and delivered to its dead predecessor) comes
+    to it again, and nothing committed later goes to the old ref.
+    """
+
+    stream: str = text_field()
+    subscriber: Any = attrs.field()
+    after_seq: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionRestarted:
+    """A market's PositionActor was restarted: ``position`` replaces the ref held so far."""
+
+    market_id: str = text_field()
+    position: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class InjectFault:
+    """Make the receiving actor raise inside its handler (fault injection; tests and chaos)."""
+
+    reason: str = text_field()

@@ -1,21 +1,29 @@
 """MarketSupervisor: spawns each market's actors and performs the market switch (seed 000).
 
-On a journaled MarketOpened it journals the fresh position's creation, spawns its
+On a journaled MarketOpened it journals the fresh position's creation, starts its
 PositionActor and tells the ExecutionActor the new ref *before* it spawns the MarketActor,
 so no book (and therefore no signal, no order) for the new market exists before execution
 knows the position to route it to. On resolution it settles the position once the closed
 market has no open order left, then archives it.
+
+It is a ``Supervisor`` (supervisors/supervisor.py): each market's PositionActor is one of its
+dynamic children (one_for_one, permanent), so a crashed position is restarted without
+disturbing any other market. The restarted actor rebuilds itself from the journal before it
+takes a message and re-points its journal stream (``Route``); the supervisor then re-wires
+it (market data, strategies) and tells execution the new ref, so nobody holds a dead one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
+from actors.base import handles
 from actors.market import MarketActor
 from actors.order_book import OrderBook
 from actors.position import PositionActor
@@ -30,14 +38,21 @@ from messages.commands import (
     ListPositions,
     MarketDrained,
     PositionRefs,
+    PositionRestarted,
     Subscribe,
     SwitchMarket,
+    Unsubscribe,
 )
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
+from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
+from supervisors.errors import ChildStartError
+from supervisors.protocol import AddChild, ChildRefused, RemoveChild
+from supervisors.recovery import position_loader
+from supervisors.supervisor import Supervisor
 
 
 @attrs.define
@@ -61,7 +76,11 @@ class _MarketChildren:
     winning_security_id: str | None = None
 
 
-class MarketSupervisor(RuntimeActor):
+def _position_child(definition: MarketDefinition) -> str:
+    return f"position:{definition.market_id}"
+
+
+class MarketSupervisor(Supervisor):
     """Owns the per-market actors; feed records reach it through the journal, in order."""
 
     kind = "market_supervisor"
@@ -73,25 +92,30 @@ class MarketSupervisor(RuntimeActor):
         venue: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
         journal: pykka.ActorRef[Any],
+        journal_path: Path,
         strategies: tuple[tuple[pykka.ActorRef[Any], str], ...] = (),
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
         restored_orders: tuple[Any, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
+        max_restarts: int = 10,
+        period_s: float = 5.0,
     ) -> None:
-        super().__init__()
+        super().__init__(name="markets", max_restarts=max_restarts, period_s=period_s)
+        self.journal_path = journal_path
         self.execution = execution
         self.venue = venue
         self.bus = bus
         self.journal = journal
         self.strategies = strategies
         self.account = account
-        self.children: dict[str, _MarketChildren] = {}
+        self.markets: dict[str, _MarketChildren] = {}
         self.archived: list[PositionSnapshot] = list(archived)
         self._restored = list(restored)
         self._restored_orders = restored_orders
 
     def on_start(self) -> None:
+        super().on_start()
         restored, self._restored = self._restored, []
         for market in restored:
             book = market.position or self._create_position(market.definition)
@@ -99,7 +123,7 @@ class MarketSupervisor(RuntimeActor):
         self.execution.tell(AdoptOrders(orders=self._restored_orders))
         self._restored_orders = ()
         for market in restored:
-            children = self.children[market.definition.market_id]
+            children = self.markets[market.definition.market_id]
             children.winning_security_id = market.winning_security_id
             if market.position is not None and market.position.status is PositionStatus.SETTLED:
                 self._archive(market.definition.market_id, market.position.snapshot())
@@ -109,14 +133,26 @@ class MarketSupervisor(RuntimeActor):
                 )
 
     def on_stop(self) -> None:
-        for children in self.children.values():
+        super().on_stop()
+        self._stop_markets()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        super().on_failure(exception_type, exception_value, traceback)
+        self._stop_markets()
+
+    def _stop_markets(self) -> None:
+        for children in self.markets.values():
             children.market.stop(block=False)
-            children.position.stop(block=False)
 
     @handles(MarketOpened)
     def _opened(self, message: MarketOpened) -> None:
         definition = message.definition
-        if definition.market_id in self.children:
+        if definition.market_id in self.markets:
             self.log.error("market_opened_twice", market_id=definition.market_id)
             return
         self.venue.tell(message)
@@ -155,7 +191,14 @@ class MarketSupervisor(RuntimeActor):
         book: PositionBook,
         books: dict[str, OrderBook] | None,
     ) -> None:
-        position = PositionActor.start(book, bus=self.bus, parent=self.actor_ref)
+        started = self._add_child(
+            AddChild(
+                spec=ChildSpec(id=_position_child(definition), start=self._position_factory(book))
+            )
+        )
+        if isinstance(started, ChildRefused) or started.ref is None:
+            raise ChildStartError(f"position of {definition.market_id} did not start: {started}")
+        position = started.ref
         self.execution.tell(
             SwitchMarket(definition=definition, position=position, position_id=book.position_id)
         )
@@ -168,13 +211,55 @@ class MarketSupervisor(RuntimeActor):
         for strategy, _name in self.strategies:
             position.tell(Subscribe(subscriber=strategy))
             market.tell(Subscribe(subscriber=strategy, welcome=False))
-        self.children[definition.market_id] = _MarketChildren(
+        self.markets[definition.market_id] = _MarketChildren(
             definition=definition, market=market, position=position, position_id=book.position_id
         )
 
+    def _position_factory(self, book: PositionBook) -> ChildFactory:
+        """Start the position from ``book`` first, from the journal on every restart.
+
+        Runs in this supervisor's thread (the library calls it), so it may re-wire directly.
+        """
+        first_start = True
+
+        def start(context: SupervisedContext) -> pykka.ActorRef[Any]:
+            nonlocal first_start
+            if first_start:
+                first_start = False
+                return PositionActor.start(
+                    book,
+                    bus=self.bus,
+                    parent=self.actor_ref,
+                    journal=self.journal,
+                    supervision=context,
+                )
+            position = PositionActor.start(
+                position_loader(self.journal_path, book.position_id),
+                bus=self.bus,
+                parent=self.actor_ref,
+                journal=self.journal,
+                supervision=context,
+            )
+            self._rewire(book.market_id, position)
+            return position
+
+        return start
+
+    def _rewire(self, market_id: str, position: pykka.ActorRef[Any]) -> None:
+        children = self.markets.get(market_id)
+        if children is None:
+            return
+        children.market.tell(Unsubscribe(subscriber=children.position))
+        children.position = position
+        children.market.tell(Subscribe(subscriber=position))
+        for strategy, _name in self.strategies:
+            position.tell(Subscribe(subscriber=strategy))
+        self.execution.tell(PositionRestarted(market_id=market_id, position=position))
+        self.log.info("position_restarted", market_id=market_id)
+
     @handles(BookSnapshot, PriceChange)
     def _market_data(self, message: BookSnapshot | PriceChange) -> None:
-        children = self.children.get(message.market_id)
+        children = self.markets.get(message.market_id)
         if children is None:
             self.log.error("market_data_for_unknown_market", market_id=message.market_id)
             return
@@ -182,7 +267,7 @@ class MarketSupervisor(RuntimeActor):
 
     @handles(MarketClosed)
     def _closed(self, message: MarketClosed) -> None:
-        if message.market_id not in self.children:
+        if message.market_id not in self.markets:
             self.log.error("close_for_unknown_market", market_id=message.market_id)
             return
         self.venue.tell(message)
@@ -192,7 +277,7 @@ class MarketSupervisor(RuntimeActor):
 
     @handles(MarketResolved)
     def _resolved(self, message: MarketResolved) -> None:
-        children = self.children.get(message.market_id)
+        children = self.markets.get(message.market_id)
         if children is None:
             self.log.error("resolution_for_unknown_market", market_id=message.market_id)
             return
@@ -209,7 +294,7 @@ class MarketSupervisor(RuntimeActor):
 
     @handles(MarketDrained)
     def _drained(self, message: MarketDrained) -> None:
-        children = self.children.get(message.market_id)
+        children = self.markets.get(message.market_id)
         if children is not None:
             children.drained = True
             self._settle_when_ready(children)
@@ -221,13 +306,13 @@ class MarketSupervisor(RuntimeActor):
     @handles(ListPositions)
     def _list_positions(self, _message: ListPositions) -> PositionRefs:
         return PositionRefs(
-            live=tuple((m, c.position) for m, c in self.children.items()),
+            live=tuple((m, c.position) for m, c in self.markets.items()),
             archived=tuple(self.archived),
         )
 
     @handles(ListMarkets)
     def _list_markets(self, _message: ListMarkets) -> tuple[tuple[str, Any], ...]:
-        return tuple((m, c.market) for m, c in self.children.items())
+        return tuple((m, c.market) for m, c in self.markets.items())
 
     def _settle_when_ready(self, children: _MarketChildren) -> None:
         if children.winning_security_id is None or not children.drained:
@@ -248,7 +333,7 @@ class MarketSupervisor(RuntimeActor):
         )
 
     def _archive(self, market_id: str, final: PositionSnapshot) -> None:
-        children = self.children.pop(market_id, None)
+        children = self.markets.pop(market_id, None)
         if children is None:
             return
         self.journal.tell(
@@ -260,7 +345,7 @@ class MarketSupervisor(RuntimeActor):
         )
         self.execution.tell(ArchiveMarket(market_id=market_id))
         children.market.stop(block=False)
-        children.position.stop(block=False)
+        self._remove_child(RemoveChild(child_id=_position_child(children.definition)))
         self.archived.append(final)
         self.bus.tell(PositionArchived(position=final))
         self.log.info("market_archived", market_id=market_id)

@@ -136,13 +136,20 @@ def recover_order(store: JournalStore, order_id: str) -> Order | None:
 
 def recover_position(store: JournalStore, position_id: str) -> PositionBook | None:
     """One position from the journal alone: its part of the latest snapshot, then its stream."""
+    return recover_position_at(store, position_id)[0]
+
+
+def recover_position_at(store: JournalStore, position_id: str) -> tuple[PositionBook | None, int]:
+    """The position and the journal seq it is rebuilt up to (for a ``Route`` after it)."""
     memento, after = _from_snapshot(store, lambda m: _find(m.positions, "position_id", position_id))
     state = RuntimeState()
     if memento is not None:
         state.positions[position_id] = PositionBook.from_memento(memento)
+    covered = after
     for record in store.read(after, stream=position_stream(position_id)):
         state.apply(record.seq, record.stream, decode(record.kind, record.payload))
-    return state.positions.get(position_id)
+        covered = record.seq
+    return state.positions.get(position_id), covered
 
 
 def _from_snapshot(
@@ -178,14 +185,17 @@ def order_loader(path: Path, order_id: str) -> Callable[[], Order]:
     return load
 
 
-def position_loader(path: Path, position_id: str) -> Callable[[], PositionBook]:
-    """For ``PositionActor``: rebuild the position from the journal file, in its thread."""
+def position_loader(path: Path, position_id: str) -> Callable[[], tuple[PositionBook, int]]:
+    """For ``PositionActor``: rebuild the position from the journal file, in its thread.
 
-    def load() -> PositionBook:
-        book = _with_store(path, lambda store: recover_position(store, position_id))
+    Returns the book and the seq it covers, after which the actor re-points its stream.
+    """
+
+    def load() -> tuple[PositionBook, int]:
+        book, covered = _with_store(path, lambda store: recover_position_at(store, position_id))
         if book is None:
             raise LookupError(f"the journal {path} has no position {position_id}")
-        return book
+        return book, covered
 
     return load
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pykka
@@ -53,6 +53,7 @@ from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
 from supervisors.recovery import RecoveryReport, recover_state
 
 JOURNAL_FILE = "journal.sqlite"
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +61,8 @@ class RuntimeConfig:
     """What a run is made of; every number that is money is a Decimal.
 
     ``data_dir`` holds the journal (``journal.sqlite``); without one the journal lives in a
-    temporary directory that is removed when the runtime stops.
+    temporary directory that is removed when the runtime stops. More than ``max_restarts``
+    restarts of supervised actors within ``restart_period_s`` make their supervisor give up.
     """
 
     latency_ns: int = 0
@@ -71,6 +73,8 @@ class RuntimeConfig:
     data_dir: Path | None = None
     durability: Durability = Durability.NORMAL
     journal: JournalConfig = attrs.field(factory=JournalConfig)
+    max_restarts: int = 10
+    restart_period_s: float = 5.0
 
 
 class Runtime:
@@ -128,11 +132,14 @@ class Runtime:
             venue=self.venue,
             bus=self.bus,
             journal=self.journal,
+            journal_path=self.journal_path,
             strategies=((self.strategy, config.strategy_name),),
             account=config.account,
             restored=restored,
             restored_orders=orders,
             archived=archived,
+            max_restarts=config.max_restarts,
+            period_s=config.restart_period_s,
         )
         # Restored actors exchange their first snapshots (a position tells the strategy what
         # it holds); the first record must not reach a strategy that has not heard yet.
@@ -151,15 +158,23 @@ class Runtime:
         self._route(record)
         self.next_step += 1
 
-    def feed_and_wait(self, record: FeedRecord, timeout_s: float = 10.0) -> None:
+    def feed_and_wait(
+        self,
+        record: FeedRecord,
+        timeout_s: float = 10.0,
+        during: Callable[[int], object] | None = None,
+    ) -> None:
         """Feed one record as a unit of work: everything it causes happens before this returns.
 
         If the process dies before the unit is committed, recovery voids what it journaled
-        and the record is fed again, which regenerates exactly the same events.
+        and the record is fed again, which regenerates exactly the same events. ``during``
+        runs while the record is being processed (fault injection strikes there).
         """
         step = self.next_step
         self._step_started(atomic=True)
         self._route(record)
+        if during is not None:
+            during(step)
         self.wait_idle(timeout_s)
         self._require(self.journal).tell(
             Append(event=StepCommitted(step=step), stream=RUNTIME_STREAM)
@@ -199,14 +214,22 @@ class Runtime:
 
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
-        refs: PositionRefs = ask(self._require(self.supervisor), ListPositions())
-        live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
-        return [*refs.archived, *live]
+
+        def read() -> list[PositionSnapshot]:
+            refs: PositionRefs = ask(self._require(self.supervisor), ListPositions())
+            live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
+            return [*refs.archived, *live]
+
+        return _retrying(read)
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone)."""
-        refs = ask(self._require(self.execution), ListOrders())
-        return [ask(ref, GetSnapshot()) for _, ref in refs]
+
+        def read() -> list[OrderSnapshot]:
+            refs = ask(self._require(self.execution), ListOrders())
+            return [ask(ref, GetSnapshot()) for _, ref in refs]
+
+        return _retrying(read)
 
     def stop(self) -> None:
         """Stop in reverse order of start; the journal commits and snapshots as it stops."""
@@ -256,7 +279,9 @@ class Runtime:
         futures = [ref.ask(GetStats(), block=False) for ref in refs]
         try:
             replies = pykka.get_all(futures, timeout=ASK_TIMEOUT_S)
-        except pykka.ActorDeadError:
+        except (pykka.ActorDeadError, pykka.Timeout):
+            # An actor died (or is being restarted) during the round; pykka can even leave
+            # an ask in the inbox of an actor that just stopped. The next round will see.
             return None
         if any(stats.scheduled for stats in replies):
             return None
@@ -267,6 +292,16 @@ class Runtime:
         if ref is None:
             raise RuntimeError("the runtime is not started")
         return ref
+
+
+def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
+    """``read`` again when an actor it asked was dead or restarting at that moment."""
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except (pykka.ActorDeadError, pykka.Timeout):
+            time.sleep(0.05)
+    return read()
 
 
 def _restorable(

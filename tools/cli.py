@@ -6,16 +6,20 @@ import argparse
 import contextlib
 import signal
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from actors.base import RuntimeActor
 from actors.journal import JournalConfig
+from actors.position import PositionActor
 from bridges.feed_codec import FeedError, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tools import feedgen
+from tools.chaos import run_chaos
 from tools.console import ConsoleView, positions_table
 from tools.logging_setup import configure_logging
 
@@ -85,6 +89,34 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+CHAOS_KINDS: dict[str, type[RuntimeActor]] = {"position": PositionActor}
+"""Actor kinds the runtime restarts from the journal today (the others come with issue 4)."""
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    out = sys.stdout
+    feed_path = Path(args.feed) if args.feed else sample_feed_path()
+    try:
+        records = list(read_feed(feed_path))
+    except FeedError as error:
+        out.write(f"tradeactors: bad feed: {error}\n")
+        return 2
+    kinds = [CHAOS_KINDS[name] for name in args.kinds]
+    out.write(
+        f"tradeactors chaos: {feed_path} ({len(records)} records), killing {', '.join(args.kinds)} "
+        f"actors at rate {args.rate} with seed {args.seed}; a clean run first\n"
+    )
+    report = run_chaos(records, seed=args.seed, kinds=kinds, rate=args.rate)
+    by_method = Counter(f"{fault.kind} by {fault.method.value}" for fault in report.faults)
+    for what, count in sorted(by_method.items()):
+        out.write(f"  {count:4d} x {what}\n")
+    out.write("\nclean run:\n" + positions_table(report.clean) + "\n")
+    verdict = "EQUAL to" if report.equal else "DIFFERENT from"
+    out.write(f"\nthe run with {len(report.faults)} faults ended {verdict} the clean run\n")
+    return 0 if report.equal else 1
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     """SIGTERM stops a run the way Ctrl-C does: gracefully, with a final snapshot."""
     raise KeyboardInterrupt
@@ -124,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
     run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")
     run.set_defaults(handler=_run)
+
+    chaos = commands.add_parser(
+        "chaos", help="replay a feed with actors killed at random; compare with a clean run"
+    )
+    chaos.add_argument("--feed", help="feed file; default: bundled sample")
+    chaos.add_argument("--seed", type=int, default=1, help="seed of the fault schedule")
+    chaos.add_argument("--rate", type=float, default=0.05, help="chance of a fault per record")
+    chaos.add_argument(
+        "--kinds", nargs="+", default=["position"], choices=sorted(CHAOS_KINDS), help="whom to kill"
+    )
+    chaos.add_argument("--log-level", default="error", help="debug, info, warning, error")
+    chaos.set_defaults(handler=_chaos)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     gen.add_argument("args", nargs=argparse.REMAINDER)

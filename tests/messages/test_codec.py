@@ -141,6 +141,7 @@ def _examples() -> list[object]:
             size=D("1E+2"),
         ),
         commands.Sync(),
+        commands.InjectFault(reason="chaos"),
         commands.TakeSnapshot(),
         journal.CancelRequested(ts_init=5, order_id="O1", reason="switch"),
         journal.FillApplied(ts_init=6, position_id="P1", fill=FILL),

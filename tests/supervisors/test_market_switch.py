@@ -29,12 +29,18 @@ def _crossing_books(market_id: str):
 
 
 def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book(
-    journal,
+    journal, tmp_path
 ) -> None:
     execution, execution_inbox = collector()
     venue, _ = collector()
     bus, bus_inbox = collector()
-    supervisor = MarketSupervisor.start(execution=execution, venue=venue, bus=bus, journal=journal)
+    supervisor = MarketSupervisor.start(
+        execution=execution,
+        venue=venue,
+        bus=bus,
+        journal=journal,
+        journal_path=tmp_path / "journal.sqlite",
+    )
     supervisor.tell(opened("m1"))
     switch = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
     opened_event = wait_for(bus_inbox, lambda m: isinstance(m, PositionOpened))

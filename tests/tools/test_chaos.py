@@ -1,0 +1,50 @@
+"""Fault injection: positions killed again and again during a run end exactly where a clean
+run ends, and `tradeactors chaos` says so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from actors.position import PositionActor
+from bridges.feed_codec import write_feed
+from tools.chaos import economics, run_chaos
+from tools.fault_injector import FaultMethod
+from tools.feedgen import generate_feed
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return generate_feed(seed=5, markets=3, updates_per_market=120)
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_positions_killed_repeatedly_end_exactly_like_the_clean_run(records, seed: int) -> None:
+    report = run_chaos(records, seed=seed, kinds=[PositionActor], rate=0.15)
+    methods = Counter(fault.method for fault in report.faults)
+    assert methods[FaultMethod.RAISE] >= 5
+    assert methods[FaultMethod.STOP] >= 5
+    assert {fault.kind for fault in report.faults} == {"position"}
+    assert economics(report.chaos) == economics(report.clean)
+    assert report.equal
+
+
+def test_the_chaos_command_reports_the_faults_and_the_verdict(records, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    write_feed(records, feed)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.cli", "chaos", "--feed", str(feed), "--rate", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "x position by raise" in result.stdout
+    assert "ended EQUAL to the clean run" in result.stdout
