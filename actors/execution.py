@@ -9,9 +9,8 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles
-from actors.order import OrderActor
-from actors.order_state import Order
-from actors.runtime_state import order_from_created, order_stream, position_stream
+from actors.order_state import CLOSED_STATUSES
+from actors.runtime_state import order_stream, position_stream
 from messages.commands import (
     AdoptOrders,
     Append,
@@ -22,8 +21,10 @@ from messages.commands import (
     MarketDrained,
     MarkPending,
     OrderClosed,
+    OrderStarted,
     PositionRestarted,
     SubmitOrder,
+    SuperviseOrder,
     SwitchMarket,
 )
 from messages.enums import OrderSide
@@ -59,12 +60,13 @@ class _MarketRoute:
     definition: MarketDefinition
     position: pykka.ActorRef[Any]
     position_id: str
+    supervisor: pykka.ActorRef[Any]
     closed: bool = False
     notify_drained: pykka.ActorRef[Any] | None = None
 
 
 class ExecutionActor(RuntimeActor):
-    """Signal → journaled OrderCreated → OrderActor → pending flag → venue.
+    """Signal → journaled OrderCreated → supervised OrderActor → pending flag → venue.
 
     Execution holds a position ref per market it has been told about, replaced only by the
     market supervisor's SwitchMarket, so orders of a new market never reach an old position.
@@ -95,21 +97,45 @@ class ExecutionActor(RuntimeActor):
         self.orders: dict[str, pykka.ActorRef[Any]] = {}
         self.order_markets: dict[str, str] = {}
         self.open_orders: dict[tuple[str, OrderSide], str] = {}
-
-    def on_stop(self) -> None:
-        for order in self.orders.values():
-            order.stop(block=False)
+        self._starting: dict[str, OrderCreated] = {}
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
-        """Take over recovered orders: spawn their actors and guard the open ones' sides."""
+        """Take over recovered orders (their supervisor starts the actors): guard open sides."""
         for memento in message.orders:
-            order = Order.from_memento(memento)
-            route = self.markets[order.market_id]
-            self.orders[order.order_id] = self._spawn(order, route)
-            self.order_markets[order.order_id] = order.market_id
-            if not order.is_closed:
-                self.open_orders[(order.security_id, order.side)] = order.order_id
+            self.order_markets[memento.order_id] = memento.market_id
+            if memento.status not in CLOSED_STATUSES:
+                self.open_orders[(memento.security_id, memento.side)] = memento.order_id
+
+    @handles(OrderStarted)
+    def _order_started(self, message: OrderStarted) -> None:
+        self.orders[message.order_id] = message.ref
+        created = self._starting.pop(message.order_id, None)
+        if not message.submit or created is None:
+            return
+        route = self.markets[created.market_id]
+        self.journal.tell(
+            Append(
+                event=MarkPending(
+                    order_id=created.order_id,
+                    security_id=created.security_id,
+                    side=created.side,
+                ),
+                stream=position_stream(route.position_id),
+                deliver_to=route.position,
+            )
+        )
+        self.venue.tell(
+            SubmitOrder(
+                correlation_id=created.correlation_id,
+                order_id=created.order_id,
+                market_id=created.market_id,
+                security_id=created.security_id,
+                side=created.side,
+                price=created.price,
+                size=created.size,
+            )
+        )
 
     @handles(SwitchMarket)
     def _switch_market(self, message: SwitchMarket) -> None:
@@ -118,6 +144,7 @@ class ExecutionActor(RuntimeActor):
             definition=message.definition,
             position=message.position,
             position_id=message.position_id,
+            supervisor=message.supervisor,
         )
         self.current_market_id = market_id
         self.log.info("market_switched", market_id=market_id)
@@ -177,40 +204,8 @@ class ExecutionActor(RuntimeActor):
             # does, the order is journaled but has nowhere to go: say so loudly.
             self.log.error("order_created_for_archived_market", order_id=created.order_id)
             return
-        self.orders[created.order_id] = self._spawn(order_from_created(created), route)
-        self.journal.tell(
-            Append(
-                event=MarkPending(
-                    order_id=created.order_id,
-                    security_id=created.security_id,
-                    side=created.side,
-                ),
-                stream=position_stream(route.position_id),
-                deliver_to=route.position,
-            )
-        )
-        self.venue.tell(
-            SubmitOrder(
-                correlation_id=created.correlation_id,
-                order_id=created.order_id,
-                market_id=created.market_id,
-                security_id=created.security_id,
-                side=created.side,
-                price=created.price,
-                size=created.size,
-            )
-        )
-
-    def _spawn(self, order: Order, route: _MarketRoute) -> pykka.ActorRef[Any]:
-        return OrderActor.start(
-            order,
-            position=route.position,
-            position_id=route.position_id,
-            execution=self.actor_ref,
-            venue=self.venue,
-            bus=self.bus,
-            journal=self.journal,
-        )
+        self._starting[created.order_id] = created
+        route.supervisor.tell(SuperviseOrder(created=created))
 
     def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
         if route is None:
@@ -296,9 +291,7 @@ class ExecutionActor(RuntimeActor):
         self.markets.pop(message.market_id, None)
         for order_id in [o for o, m in self.order_markets.items() if m == message.market_id]:
             del self.order_markets[order_id]
-            order = self.orders.pop(order_id, None)
-            if order is not None:
-                order.stop(block=False)
+            self.orders.pop(order_id, None)
 
     def _notify_if_drained(self, market_id: str) -> None:
         route = self.markets.get(market_id)

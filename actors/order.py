@@ -11,7 +11,14 @@ from actors.base import RuntimeActor, handles
 from actors.fill_outcome import FillResult
 from actors.order_state import Order
 from actors.runtime_state import apply_order_event, order_stream, position_stream
-from messages.commands import Append, CancelOrder, ClearPending, GetSnapshot, OrderClosed
+from messages.commands import (
+    Append,
+    CancelOrder,
+    ClearPending,
+    GetSnapshot,
+    OrderClosed,
+    Route,
+)
 from messages.fills import Fill
 from messages.journal import CancelRequested, FillApplied
 from messages.orders import (
@@ -25,6 +32,8 @@ from messages.orders import (
     OrderSnapshot,
     OrderUpdated,
 )
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 _CAUSES = {
     OrderAccepted: "accepted",
@@ -35,7 +44,7 @@ _CAUSES = {
 }
 
 
-class OrderActor(RuntimeActor):
+class OrderActor(Supervised, RuntimeActor):
     """Applies journaled venue reports to its Order and tells others what changed.
 
     Every event reaches this actor from the journal, after it is durable, in journal order.
@@ -51,7 +60,7 @@ class OrderActor(RuntimeActor):
 
     def __init__(
         self,
-        order: Order | Callable[[], Order],
+        order: Order | Callable[[], tuple[Order, int]],
         *,
         position: pykka.ActorRef[Any],
         position_id: str,
@@ -59,8 +68,9 @@ class OrderActor(RuntimeActor):
         venue: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
         journal: pykka.ActorRef[Any],
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(supervision=supervision)
         self._source = order
         self.position = position
         self.position_id = position_id
@@ -72,7 +82,17 @@ class OrderActor(RuntimeActor):
     def on_start(self) -> None:
         """Take the order, or rebuild it from the journal, before the first message."""
         source = self._source
-        self.order = source if isinstance(source, Order) else source()
+        if isinstance(source, Order):
+            self.order = source
+        else:
+            self.order, covered = source()
+            self.journal.tell(
+                Route(
+                    stream=order_stream(self.order.order_id),
+                    subscriber=self.actor_ref,
+                    after_seq=covered,
+                )
+            )
         self.log = self.log.bind(order_id=self.order.order_id, market_id=self.order.market_id)
         self._close_reported = self.order.is_closed
         self._publish("submitted" if self.order.version == 0 else "recovered")

@@ -61,6 +61,7 @@ class SwitchMarket:
     )
     position: Any = attrs.field()
     position_id: str = text_field()
+    supervisor: Any = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -237,3 +238,23 @@ class InjectFault:
     """Make the receiving actor raise inside its handler (fault injection; tests and chaos)."""
 
     reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SuperviseOrder:
+    """Execution asks a market's supervisor to start the OrderActor of a journaled order."""
+
+    created: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderStarted:
+    """The supervisor started (or restarted) an order's actor; ``ref`` replaces any older one.
+
+    ``submit`` is True the first time a new order's actor starts: execution then marks the
+    side pending and sends the order to the venue.
+    """
+
+    order_id: str = text_field()
+    ref: Any = attrs.field()
+    submit: bool = attrs.field(validator=attrs.validators.instance_of(bool))

@@ -15,7 +15,7 @@ it (market data, strategies) and tells execution the new ref, so nobody holds a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,10 +25,12 @@ import pykka
 
 from actors.base import handles
 from actors.market import MarketActor
+from actors.order import OrderActor
 from actors.order_book import OrderBook
+from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
-from actors.runtime_state import market_stream, position_stream
+from actors.runtime_state import market_stream, order_from_created, position_stream
 from messages.commands import (
     AdoptOrders,
     Append,
@@ -37,9 +39,11 @@ from messages.commands import (
     ListMarkets,
     ListPositions,
     MarketDrained,
+    OrderStarted,
     PositionRefs,
     PositionRestarted,
     Subscribe,
+    SuperviseOrder,
     SwitchMarket,
     Unsubscribe,
 )
@@ -51,7 +55,7 @@ from messages.positions import PositionArchived, PositionSettled, PositionSnapsh
 from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.errors import ChildStartError
 from supervisors.protocol import AddChild, ChildRefused, RemoveChild
-from supervisors.recovery import position_loader
+from supervisors.recovery import order_loader, position_loader
 from supervisors.supervisor import Supervisor
 
 
@@ -72,12 +76,17 @@ class _MarketChildren:
     market: pykka.ActorRef[Any]
     position: pykka.ActorRef[Any]
     position_id: str
+    orders: set[str] = attrs.field(factory=set)
     drained: bool = False
     winning_security_id: str | None = None
 
 
 def _position_child(definition: MarketDefinition) -> str:
     return f"position:{definition.market_id}"
+
+
+def _order_child(order_id: str) -> str:
+    return f"order:{order_id}"
 
 
 class MarketSupervisor(Supervisor):
@@ -121,6 +130,8 @@ class MarketSupervisor(Supervisor):
             book = market.position or self._create_position(market.definition)
             self._spawn(market.definition, book, market.books)
         self.execution.tell(AdoptOrders(orders=self._restored_orders))
+        for memento in self._restored_orders:
+            self._start_order(Order.from_memento(memento), submit=False)
         self._restored_orders = ()
         for market in restored:
             children = self.markets[market.definition.market_id]
@@ -200,7 +211,12 @@ class MarketSupervisor(Supervisor):
             raise ChildStartError(f"position of {definition.market_id} did not start: {started}")
         position = started.ref
         self.execution.tell(
-            SwitchMarket(definition=definition, position=position, position_id=book.position_id)
+            SwitchMarket(
+                definition=definition,
+                position=position,
+                position_id=book.position_id,
+                supervisor=self.actor_ref,
+            )
         )
         market = MarketActor.start(definition, books)
         # The venue hears each book first: an order a strategy sends on that book then
@@ -242,6 +258,52 @@ class MarketSupervisor(Supervisor):
             )
             self._rewire(book.market_id, position)
             return position
+
+        return start
+
+    @handles(SuperviseOrder)
+    def _supervise_order(self, message: SuperviseOrder) -> None:
+        self._start_order(order_from_created(message.created), submit=True)
+
+    def _start_order(self, order: Order, *, submit: bool) -> None:
+        """Start an order as a child of its market; execution gets the ref once it runs."""
+        children = self.markets.get(order.market_id)
+        if children is None:
+            self.log.error("order_for_unknown_market", order_id=order.order_id)
+            return
+        spec = ChildSpec(id=_order_child(order.order_id), start=self._order_factory(order))
+        started = self._add_child(AddChild(spec=spec))
+        if isinstance(started, ChildRefused) or started.ref is None:
+            self.log.error("order_did_not_start", order_id=order.order_id, detail=str(started))
+            return
+        children.orders.add(order.order_id)
+        self.execution.tell(OrderStarted(order_id=order.order_id, ref=started.ref, submit=submit))
+
+    def _order_factory(self, order: Order) -> ChildFactory:
+        """Start the order as given first, from the journal on every restart."""
+        first_start = True
+
+        def start(context: SupervisedContext) -> pykka.ActorRef[Any]:
+            nonlocal first_start
+            children = self.markets[order.market_id]
+            source: Order | Callable[[], tuple[Order, int]] = order
+            if not first_start:
+                source = order_loader(self.journal_path, order.order_id)
+            ref = OrderActor.start(
+                source,
+                position=children.position,
+                position_id=children.position_id,
+                execution=self.execution,
+                venue=self.venue,
+                bus=self.bus,
+                journal=self.journal,
+                supervision=context,
+            )
+            if not first_start:
+                self.execution.tell(OrderStarted(order_id=order.order_id, ref=ref, submit=False))
+                self.log.info("order_restarted", order_id=order.order_id)
+            first_start = False
+            return ref
 
         return start
 
@@ -345,6 +407,8 @@ class MarketSupervisor(Supervisor):
         )
         self.execution.tell(ArchiveMarket(market_id=market_id))
         children.market.stop(block=False)
+        for order_id in children.orders:
+            self._remove_child(RemoveChild(child_id=_order_child(order_id)))
         self._remove_child(RemoveChild(child_id=_position_child(children.definition)))
         self.archived.append(final)
         self.bus.tell(PositionArchived(position=final))

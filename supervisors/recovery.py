@@ -123,15 +123,22 @@ def recover_order(store: JournalStore, order_id: str) -> Order | None:
     What an OrderActor restarted on its own needs before it takes a new message; None when
     the journal never heard of the order.
     """
+    return recover_order_at(store, order_id)[0]
+
+
+def recover_order_at(store: JournalStore, order_id: str) -> tuple[Order | None, int]:
+    """The order and the journal seq it is rebuilt up to (for a ``Route`` after it)."""
     memento, after = _from_snapshot(store, lambda m: _find(m.orders, "order_id", order_id))
     order = Order.from_memento(memento) if memento is not None else None
+    covered = after
     for record in store.read(after, stream=order_stream(order_id)):
         event = decode(record.kind, record.payload)
         if isinstance(event, OrderCreated):
             order = order_from_created(event)
         elif order is not None:
             apply_order_event(order, event)
-    return order
+        covered = record.seq
+    return order, covered
 
 
 def recover_position(store: JournalStore, position_id: str) -> PositionBook | None:
@@ -173,14 +180,17 @@ def _find(items: tuple[Any, ...], field: str, value: str) -> Any:
     return next((item for item in items if getattr(item, field) == value), None)
 
 
-def order_loader(path: Path, order_id: str) -> Callable[[], Order]:
-    """For ``OrderActor``: rebuild the order from the journal file, in the actor's thread."""
+def order_loader(path: Path, order_id: str) -> Callable[[], tuple[Order, int]]:
+    """For ``OrderActor``: rebuild the order from the journal file, in the actor's thread.
 
-    def load() -> Order:
-        order = _with_store(path, lambda store: recover_order(store, order_id))
+    Returns the order and the seq it covers, after which the actor re-points its stream.
+    """
+
+    def load() -> tuple[Order, int]:
+        order, covered = _with_store(path, lambda store: recover_order_at(store, order_id))
         if order is None:
             raise LookupError(f"the journal {path} has no order {order_id}")
-        return order
+        return order, covered
 
     return load
 

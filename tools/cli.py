@@ -13,6 +13,7 @@ from pathlib import Path
 
 from actors.base import RuntimeActor
 from actors.journal import JournalConfig
+from actors.order import OrderActor
 from actors.position import PositionActor
 from bridges.feed_codec import FeedError, read_feed
 from bridges.feed_player import replay
@@ -89,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-CHAOS_KINDS: dict[str, type[RuntimeActor]] = {"position": PositionActor}
+CHAOS_KINDS: dict[str, type[RuntimeActor]] = {"order": OrderActor, "position": PositionActor}
 """Actor kinds the runtime restarts from the journal today (the others come with issue 4)."""
 
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import pykka
 import pytest
 
 from actors.execution import ExecutionActor
+from actors.order import OrderActor
+from actors.runtime_state import order_from_created
 from messages.commands import (
     CloseMarket,
     ListOrders,
     MarketDrained,
     MarkPending,
+    OrderStarted,
     SubmitOrder,
+    SuperviseOrder,
     SwitchMarket,
 )
 from messages.enums import OrderSide
@@ -23,22 +29,54 @@ from tests.stubs import collector, definition, fill, signal, wait_for
 pytestmark = pytest.mark.timeout(10)
 
 
+class _OrderStarter(pykka.ThreadingActor):
+    """Does what a market supervisor does for execution: starts the order's actor, says so."""
+
+    def __init__(self, **refs: Any) -> None:
+        super().__init__()
+        self.refs = refs
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, SuperviseOrder):
+            created = message.created
+            ref = OrderActor.start(
+                order_from_created(created),
+                position=self.refs["positions"][created.market_id],
+                position_id=f"{created.market_id}/p",
+                execution=self.refs["execution"],
+                venue=self.refs["venue"],
+                bus=self.refs["bus"],
+                journal=self.refs["journal"],
+            )
+            self.refs["execution"].tell(
+                OrderStarted(order_id=created.order_id, ref=ref, submit=True)
+            )
+
+
 @pytest.fixture
 def wired(journal):
     venue, venue_inbox = collector()
     bus, bus_inbox = collector()
     execution = ExecutionActor.start(venue=venue, bus=bus, journal=journal)
-    return execution, venue_inbox, bus_inbox
-
-
-def _switch(market_id: str, position) -> SwitchMarket:
-    return SwitchMarket(
-        definition=definition(market_id), position=position, position_id=f"{market_id}/p"
+    positions: dict[str, Any] = {}
+    starter = _OrderStarter.start(
+        positions=positions, execution=execution, venue=venue, bus=bus, journal=journal
     )
+
+    def switch(market_id: str, position) -> SwitchMarket:
+        positions[market_id] = position
+        return SwitchMarket(
+            definition=definition(market_id),
+            position=position,
+            position_id=f"{market_id}/p",
+            supervisor=starter,
+        )
+
+    return execution, venue_inbox, bus_inbox, switch
 
 
 def test_a_signal_without_a_position_for_its_market_is_denied(wired) -> None:
-    execution, venue_inbox, bus_inbox = wired
+    execution, venue_inbox, bus_inbox, _switch = wired
     execution.tell(signal("m1-YES"))
     denied = wait_for(bus_inbox, lambda m: isinstance(m, OrderDenied))
     assert denied.reason == "no position for market m1"
@@ -48,7 +86,7 @@ def test_a_signal_without_a_position_for_its_market_is_denied(wired) -> None:
 def test_a_signal_marks_pending_on_the_current_position_before_it_reaches_the_venue(
     wired,
 ) -> None:
-    execution, venue_inbox, _ = wired
+    execution, venue_inbox, _, _switch = wired
     position, position_inbox = collector()
     execution.tell(_switch("m1", position))
     execution.tell(signal("m1-NO", price="0.55", size="20"))
@@ -64,7 +102,7 @@ def test_a_signal_marks_pending_on_the_current_position_before_it_reaches_the_ve
 
 
 def test_a_second_order_on_a_pending_side_is_denied(wired) -> None:
-    execution, _, bus_inbox = wired
+    execution, _, bus_inbox, _switch = wired
     position, _ = collector()
     execution.tell(_switch("m1", position))
     execution.tell(signal("m1-YES"))
@@ -76,7 +114,7 @@ def test_a_second_order_on_a_pending_side_is_denied(wired) -> None:
 def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_old(
     wired,
 ) -> None:
-    execution, venue_inbox, _ = wired
+    execution, venue_inbox, _, _switch = wired
     old_position, old_inbox = collector()
     new_position, new_inbox = collector()
     execution.tell(_switch("m1", old_position))
@@ -98,7 +136,7 @@ def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_o
 
 
 def test_a_fill_for_an_unknown_order_is_refused_and_published(wired) -> None:
-    execution, _, bus_inbox = wired
+    execution, _, bus_inbox, _switch = wired
     execution.tell(fill("V9", order_id="nobody"))
     refused = wait_for(bus_inbox, lambda m: isinstance(m, FillRefused))
     assert refused.reason is FillRefusal.UNKNOWN_ORDER
@@ -106,7 +144,7 @@ def test_a_fill_for_an_unknown_order_is_refused_and_published(wired) -> None:
 
 
 def test_a_closed_market_reports_drained_once_its_last_order_closes(wired) -> None:
-    execution, venue_inbox, _ = wired
+    execution, venue_inbox, _, _switch = wired
     position, _ = collector()
     supervisor, supervisor_inbox = collector()
     execution.tell(_switch("m1", position))

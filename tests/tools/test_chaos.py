@@ -1,5 +1,5 @@
-"""Fault injection: positions killed again and again during a run end exactly where a clean
-run ends, and `tradeactors chaos` says so."""
+"""Fault injection: orders and positions killed again and again during a run end exactly
+where a clean run ends, and `tradeactors chaos` says so."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.order import OrderActor
 from actors.position import PositionActor
 from bridges.feed_codec import write_feed
 from tools.chaos import economics, run_chaos
@@ -24,13 +25,19 @@ def records():
     return generate_feed(seed=5, markets=3, updates_per_market=120)
 
 
-@pytest.mark.parametrize("seed", [3, 8])
-def test_positions_killed_repeatedly_end_exactly_like_the_clean_run(records, seed: int) -> None:
-    report = run_chaos(records, seed=seed, kinds=[PositionActor], rate=0.15)
+@pytest.mark.parametrize(
+    ("kinds", "seed"),
+    [((PositionActor,), 3), ((OrderActor,), 4), ((OrderActor, PositionActor), 8)],
+    ids=["positions", "orders", "both"],
+)
+def test_actors_killed_repeatedly_end_exactly_like_the_clean_run(
+    records, kinds: tuple[type, ...], seed: int
+) -> None:
+    report = run_chaos(records, seed=seed, kinds=kinds, rate=0.15)
     methods = Counter(fault.method for fault in report.faults)
     assert methods[FaultMethod.RAISE] >= 5
     assert methods[FaultMethod.STOP] >= 5
-    assert {fault.kind for fault in report.faults} == {"position"}
+    assert {fault.kind for fault in report.faults} == {kind.kind for kind in kinds}
     assert economics(report.chaos) == economics(report.clean)
     assert report.equal
 
