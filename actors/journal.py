@@ -25,7 +25,7 @@ from actors.base import RuntimeActor, handles
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
-from messages.commands import Append, Relay, Route, Sync, TakeSnapshot
+from messages.commands import Append, Relay, Route, Sync
 from messages.stats import ActorStats
 
 
@@ -112,12 +112,6 @@ class JournalActor(RuntimeActor):
     @handles(Sync)
     def _sync(self, _message: Sync) -> int:
         self._commit()
-        return self.state.seq
-
-    @handles(TakeSnapshot)
-    def _take_snapshot(self, _message: TakeSnapshot) -> int:
-        self._commit()
-        self._snapshot()
         return self.state.seq
 
     def _commit(self) -> None:

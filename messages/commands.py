@@ -151,11 +151,6 @@ class ListOrders:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class ListMarkets:
-    """Ask the market supervisor for ``(market_id, MarketActor ref)`` of every live market."""
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class ListPositions:
     """Ask the market supervisor for live position refs and archived final snapshots."""
 
@@ -197,11 +192,6 @@ class Relay:
 @attrs.frozen(kw_only=True, slots=True)
 class Sync:
     """Ask the journal to commit what it holds; answered with the last journaled seq."""
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class TakeSnapshot:
-    """Ask the journal to commit and write a snapshot now (graceful shutdown does)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

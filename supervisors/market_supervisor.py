@@ -36,7 +36,6 @@ from messages.commands import (
     Append,
     ArchiveMarket,
     CloseMarket,
-    ListMarkets,
     ListPositions,
     MarketDrained,
     OrderStarted,
@@ -371,10 +370,6 @@ class MarketSupervisor(Supervisor):
             live=tuple((m, c.position) for m, c in self.markets.items()),
             archived=tuple(self.archived),
         )
-
-    @handles(ListMarkets)
-    def _list_markets(self, _message: ListMarkets) -> tuple[tuple[str, Any], ...]:
-        return tuple((m, c.market) for m, c in self.markets.items())
 
     def _settle_when_ready(self, children: _MarketChildren) -> None:
         if children.winning_security_id is None or not children.drained:

@@ -117,15 +117,6 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
     return state, report
 
 
-def recover_order(store: JournalStore, order_id: str) -> Order | None:
-    """One order from the journal alone: its part of the latest snapshot, then its stream.
-
-    What an OrderActor restarted on its own needs before it takes a new message; None when
-    the journal never heard of the order.
-    """
-    return recover_order_at(store, order_id)[0]
-
-
 def recover_order_at(store: JournalStore, order_id: str) -> tuple[Order | None, int]:
     """The order and the journal seq it is rebuilt up to (for a ``Route`` after it)."""
     memento, after = _from_snapshot(store, lambda m: _find(m.orders, "order_id", order_id))
@@ -139,11 +130,6 @@ def recover_order_at(store: JournalStore, order_id: str) -> tuple[Order | None, 
             apply_order_event(order, event)
         covered = record.seq
     return order, covered
-
-
-def recover_position(store: JournalStore, position_id: str) -> PositionBook | None:
-    """One position from the journal alone: its part of the latest snapshot, then its stream."""
-    return recover_position_at(store, position_id)[0]
 
 
 def recover_position_at(store: JournalStore, position_id: str) -> tuple[PositionBook | None, int]:

@@ -42,7 +42,6 @@ from messages.commands import (
     Relay,
     Subscribe,
     Sync,
-    TakeSnapshot,
 )
 from messages.journal import StepCommitted, StepStarted
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
@@ -184,10 +183,6 @@ class Runtime:
     def sync(self) -> int:
         """Commit what the journal holds; returns the last journaled seq."""
         return int(ask(self._require(self.journal), Sync()))
-
-    def snapshot(self) -> int:
-        """Write a snapshot of the journal's state now; returns the seq it covers."""
-        return int(ask(self._require(self.journal), TakeSnapshot()))
 
     def venue_report(self, report: VenueReport) -> None:
         """Hand a venue report (fill, ack, cancel) to execution as if the venue sent it."""
