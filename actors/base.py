@@ -62,11 +62,28 @@ class RuntimeActor(pykka.ThreadingActor):
             self.log.warning("unhandled_message", message_type=type(message).__name__)
             return None
         self.handled += 1
-        return handler(self, message)
+        try:
+            return handler(self, message)
+        except pykka.ActorDeadError as error:
+            # A peer died (its supervisor restarts it, the journal hands it what it missed);
+            # that is no reason for this actor to die too.
+            self.log.warning(
+                "told_a_dead_actor", message_type=type(message).__name__, detail=str(error)
+            )
+            return None
 
     def stats(self) -> ActorStats:
         """Override to report scheduled work (timers) that the mailbox does not show."""
         return ActorStats(kind=self.kind, handled=self.handled)
+
+
+def tell_quietly(ref: pykka.ActorRef[Any], message: object) -> bool:
+    """Tell ``ref`` unless it is dead; False if it was (a restart will redo what matters)."""
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        return False
+    return True
 
 
 def ask(ref: pykka.ActorRef[Any], message: object) -> Any:
@@ -102,7 +119,4 @@ class PublishingActor(RuntimeActor):
     def publish(self, message: object) -> None:
         """Tell every live subscriber; a dead one is skipped, never an error for the publisher."""
         for subscriber in self.subscribers:
-            try:
-                subscriber.tell(message)
-            except pykka.ActorDeadError:
-                continue
+            tell_quietly(subscriber, message)

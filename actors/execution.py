@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
+from actors.base import RuntimeActor, handles, tell_quietly
 from actors.order_state import CLOSED_STATUSES
 from actors.runtime_state import order_stream, position_stream
 from messages.commands import (
@@ -261,7 +261,14 @@ class ExecutionActor(RuntimeActor):
                 )
             )
             return
-        order.tell(message)
+        if not tell_quietly(order, message):
+            self.bus.tell(
+                CancelDenied(
+                    correlation_id=message.id,
+                    order_id=message.order_id,
+                    reason=f"order {message.order_id} is restarting; ask again",
+                )
+            )
 
     @handles(ListOrders)
     def _list_orders(self, _message: ListOrders) -> tuple[tuple[str, pykka.ActorRef[Any]], ...]:

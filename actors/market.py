@@ -6,7 +6,7 @@ from typing import Any
 
 import pykka
 
-from actors.base import PublishingActor, handles
+from actors.base import PublishingActor, handles, tell_quietly
 from actors.order_book import OrderBook
 from messages.commands import GetSnapshot
 from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
@@ -44,7 +44,7 @@ class MarketActor(PublishingActor):
         self._snapshot = self._build_snapshot()
 
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
-        subscriber.tell(self._snapshot)
+        tell_quietly(subscriber, self._snapshot)
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> MarketSnapshot:

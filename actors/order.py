@@ -72,6 +72,7 @@ class OrderActor(Supervised, RuntimeActor):
     ) -> None:
         super().__init__(supervision=supervision)
         self._source = order
+        self._close_reported = False
         self.position = position
         self.position_id = position_id
         self.execution = execution
@@ -94,8 +95,25 @@ class OrderActor(Supervised, RuntimeActor):
                 )
             )
         self.log = self.log.bind(order_id=self.order.order_id, market_id=self.order.market_id)
-        self._close_reported = self.order.is_closed
-        self._publish("submitted" if self.order.version == 0 else "recovered")
+        if self.order.version == 0:
+            self._publish("submitted")
+        else:
+            self._reassert()
+
+    def _reassert(self) -> None:
+        """Make again what a rebuilt order's events should have caused.
+
+        The journal may hold events its predecessor never got to process (it died with them
+        in its mailbox), so their effects may be missing: every fill is journaled again for
+        the position and a closed order reports its close again. Dedup keys make each of
+        these a no-op where the effect already exists.
+        """
+        for fill in self.order.memento().fills:
+            self._journal_for_position(
+                FillApplied(position_id=self.position_id, fill=fill),
+                dedup_key=f"applied:{fill.fill_id}",
+            )
+        self._publish("recovered")
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> OrderSnapshot:
@@ -181,7 +199,10 @@ class OrderActor(Supervised, RuntimeActor):
         )
         if self.order.is_closed and not self._close_reported:
             self._close_reported = True
-            self._journal_for_position(ClearPending(order_id=self.order.order_id))
+            self._journal_for_position(
+                ClearPending(order_id=self.order.order_id),
+                dedup_key=f"cleared:{self.order.order_id}",
+            )
             self.execution.tell(
                 OrderClosed(order_id=self.order.order_id, market_id=self.order.market_id)
             )

@@ -7,11 +7,12 @@ from typing import Any
 
 import pykka
 
-from actors.base import PublishingActor, handles
+from actors.base import PublishingActor, handles, tell_quietly
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook
 from actors.runtime_state import position_stream
 from messages.commands import ClearPending, GetSnapshot, MarkPending, Route
+from messages.enums import PositionStatus
 from messages.journal import FillApplied, PositionSettlement
 from messages.market_data import MarketSnapshot
 from messages.orders import FillRefused
@@ -68,9 +69,13 @@ class PositionActor(Supervised, PublishingActor):
             market_id=self.book.market_id, account=self.book.account, strategy=self.book.strategy
         )
         self.bus.tell(PositionOpened(position=self.book.snapshot()))
+        if self.book.status is PositionStatus.SETTLED and self.parent is not None:
+            # Its predecessor may have died before telling the supervisor; archiving twice
+            # is a no-op there.
+            self.parent.tell(PositionSettled(position=self.book.snapshot()))
 
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
-        subscriber.tell(self.book.snapshot())
+        tell_quietly(subscriber, self.book.snapshot())
 
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> PositionSnapshot:

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import handles
+from actors.base import handles, tell_quietly
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.order_book import OrderBook
@@ -224,7 +224,8 @@ class MarketSupervisor(Supervisor):
         market.tell(Subscribe(subscriber=self.venue))
         market.tell(Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
-            position.tell(Subscribe(subscriber=strategy))
+            # A position that died at once is re-wired by its restart (_rewire).
+            tell_quietly(position, Subscribe(subscriber=strategy))
             market.tell(Subscribe(subscriber=strategy, welcome=False))
         self.markets[definition.market_id] = _MarketChildren(
             definition=definition, market=market, position=position, position_id=book.position_id
@@ -314,7 +315,7 @@ class MarketSupervisor(Supervisor):
         children.position = position
         children.market.tell(Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
-            position.tell(Subscribe(subscriber=strategy))
+            tell_quietly(position, Subscribe(subscriber=strategy))
         self.execution.tell(PositionRestarted(market_id=market_id, position=position))
         self.log.info("position_restarted", market_id=market_id)
 

@@ -55,6 +55,9 @@ def replay(
     try:
         for record in records[runtime.next_step :]:
             runtime.feed_and_wait(record, during=injector.strike if injector is not None else None)
+        if injector is not None:
+            injector.close()
+            runtime.wait_idle()
         return tuple(runtime.positions())
     finally:
         runtime.stop()
@@ -71,5 +74,8 @@ def run_chaos(
     with tempfile.TemporaryDirectory(prefix="tradeactors-chaos-") as scratch:
         clean = replay(records, Path(scratch) / "clean")
         injector = FaultInjector(seed=seed, kinds=kinds, rate=rate)
-        chaos = replay(records, Path(scratch) / "chaos", injector)
+        try:
+            chaos = replay(records, Path(scratch) / "chaos", injector)
+        finally:
+            injector.close()
     return ChaosReport(clean=clean, chaos=chaos, faults=tuple(injector.faults))

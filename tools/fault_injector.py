@@ -15,6 +15,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor
+from actors.timer import Timer
 from messages.commands import InjectFault
 
 
@@ -35,36 +36,51 @@ class Fault:
 class FaultInjector:
     """``strike(step)`` kills one live actor of ``kinds`` with probability ``rate``.
 
-    Seeded, and it picks among the live actors in a stable order, so a lockstep run with the
-    same seed gets the same faults at the same steps.
+    Seeded: which steps, which actor (among the live ones, in start order) and how. The
+    moment is random too: the fault lands up to ``max_delay_s`` after ``strike`` returns, from
+    a timer thread, so it can hit an actor in the middle of whatever it is doing then.
     """
 
     def __init__(
-        self, *, seed: int, kinds: Sequence[type[RuntimeActor]], rate: float = 0.05
+        self,
+        *,
+        seed: int,
+        kinds: Sequence[type[RuntimeActor]],
+        rate: float = 0.05,
+        max_delay_s: float = 0.002,
     ) -> None:
         self.random = random.Random(seed)
         self.kinds = tuple(kinds)
         self.rate = rate
+        self.max_delay_s = max_delay_s
         self.faults: list[Fault] = []
+        self._timer = Timer("fault-injector")
 
-    def strike(self, step: int) -> Fault | None:
+    def close(self) -> None:
+        """Drop faults not yet landed."""
+        self._timer.stop()
+
+    def strike(self, step: int) -> None:
         if self.random.random() >= self.rate:
-            return None
+            return
+        method = self.random.choice(tuple(FaultMethod))
+        pick = self.random.random()
+        delay_ns = int(self.random.uniform(0, self.max_delay_s) * 1e9)
+        self._timer.call_later(delay_ns, lambda: self._land(step, method, pick))
+
+    def _land(self, step: int, method: FaultMethod, pick: float) -> None:
         # The registry lists actors in start order, which a lockstep run repeats exactly.
         targets = [
             ref for ref in pykka.ActorRegistry.get_all() if issubclass(ref.actor_class, self.kinds)
         ]
         if not targets:
-            return None
-        target = self.random.choice(targets)
-        method = self.random.choice(tuple(FaultMethod))
+            return
+        target = targets[int(pick * len(targets))]
         try:
             if method is FaultMethod.RAISE:
                 target.tell(InjectFault(reason=f"chaos at step {step}"))
             else:
                 target.stop(block=False)
         except pykka.ActorDeadError:
-            return None
-        fault = Fault(kind=target.actor_class.kind, method=method, step=step)
-        self.faults.append(fault)
-        return fault
+            return
+        self.faults.append(Fault(kind=target.actor_class.kind, method=method, step=step))
