@@ -25,7 +25,7 @@ from actors.base import RuntimeActor, handles
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
-from messages.commands import Append, Relay, Route, Sync
+from messages.commands import Append, Route, Sync
 from messages.stats import ActorStats
 
 
@@ -54,7 +54,7 @@ class JournalActor(RuntimeActor):
         self.state = state if state is not None else RuntimeState()
         self.config = config if config is not None else JournalConfig()
         self.clock = clock
-        self.pending: list[tuple[NewEntry | None, Append | Relay]] = []
+        self.pending: list[tuple[NewEntry, Append]] = []
         self.routes: dict[str, pykka.ActorRef[Any]] = {}
         self.appended = 0
         self.duplicates = 0
@@ -78,14 +78,6 @@ class JournalActor(RuntimeActor):
         )
         self.pending.append((entry, message))
         self._commit_if_quiet()
-
-    @handles(Relay)
-    def _relay(self, message: Relay) -> None:
-        if self.pending:
-            self.pending.append((None, message))
-            self._commit_if_quiet()
-        else:
-            self._deliver(message.deliver_to, message.event)
 
     def _commit_if_quiet(self) -> None:
         """Group commit: keep batching while more messages wait, commit when none does."""
@@ -118,14 +110,9 @@ class JournalActor(RuntimeActor):
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        seqs = iter(self.store.append([entry for entry, _ in batch if entry is not None]))
+        seqs = self.store.append([entry for entry, _ in batch])
         self.batches += 1
-        for entry, message in batch:
-            if entry is None:
-                self._deliver(message.deliver_to, message.event)
-                continue
-            assert isinstance(message, Append)
-            seq = next(seqs)
+        for seq, (entry, message) in zip(seqs, batch, strict=True):
             if seq is None:
                 self.duplicates += 1
                 self.log.info("duplicate_event_dropped", kind=entry.kind, key=entry.dedup_key)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
 
 from actors.base import PublishingActor, handles, tell_quietly
 from actors.order_book import OrderBook
-from messages.commands import GetSnapshot
+from actors.runtime_state import market_data_stream
+from messages.commands import GetSnapshot, Route
 from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
 from messages.markets import MarketDefinition
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 
 def empty_books(definition: MarketDefinition) -> dict[str, OrderBook]:
@@ -23,25 +27,52 @@ def empty_books(definition: MarketDefinition) -> dict[str, OrderBook]:
     }
 
 
-class MarketActor(PublishingActor):
+BooksLoader = Callable[[], tuple[dict[str, OrderBook], int, int]]
+"""Rebuilds a market's books from the journal: (books, last ts_event, journal seq covered)."""
+
+
+class MarketActor(Supervised, PublishingActor):
     """Applies book snapshots and price changes; every change publishes a fresh snapshot.
 
     Data for an instrument the market does not have is logged and dropped: it cannot be
-    applied to any book, and a feed bug must not kill the market. A restarted market is
-    handed books already warmed from the feed (``books``).
+    applied to any book, and a feed bug must not kill the market. A market started after a
+    process restart is handed books warmed from the feed; one restarted by its supervisor
+    rebuilds them from the journal (a ``BooksLoader``) and re-points its stream.
     """
 
     kind = "market"
 
     def __init__(
-        self, definition: MarketDefinition, books: dict[str, OrderBook] | None = None
+        self,
+        definition: MarketDefinition,
+        books: dict[str, OrderBook] | BooksLoader | None = None,
+        *,
+        journal: pykka.ActorRef[Any] | None = None,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__(market_id=definition.market_id)
+        super().__init__(market_id=definition.market_id, supervision=supervision)
         self.definition = definition
-        self.books = books if books is not None else empty_books(definition)
+        self._source = books
+        self.journal = journal
+        self.books = books if isinstance(books, dict) else empty_books(definition)
         self.version = 0
         self.ts_event = 0
         self._snapshot = self._build_snapshot()
+
+    def on_start(self) -> None:
+        """Rebuild the books from the journal first when restarted with a loader."""
+        if not callable(self._source):
+            return
+        self.books, self.ts_event, covered = self._source()
+        self._snapshot = self._build_snapshot()
+        if self.journal is not None:
+            self.journal.tell(
+                Route(
+                    stream=market_data_stream(self.definition.market_id),
+                    subscriber=self.actor_ref,
+                    after_seq=covered,
+                )
+            )
 
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
         tell_quietly(subscriber, self._snapshot)

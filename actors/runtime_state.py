@@ -28,6 +28,7 @@ from messages.journal import (
     StepCommitted,
     StepStarted,
 )
+from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
 from messages.mementos import MarketMemento, RuntimeStateMemento
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
@@ -45,6 +46,10 @@ def position_stream(position_id: str) -> str:
 
 def market_stream(market_id: str) -> str:
     return f"market:{market_id}"
+
+
+def market_data_stream(market_id: str) -> str:
+    return f"marketdata:{market_id}"
 
 
 RUNTIME_STREAM = "runtime"
@@ -224,6 +229,9 @@ class RuntimeState:
             return
         apply_order_event(order, event)
 
+    def _market_data(self, _stream: str, _event: Any) -> None:
+        """Book data is journaled for the MarketActors; the orders and positions ignore it."""
+
     def _step_started(self, _stream: str, event: StepStarted) -> None:
         self.step = event.step
         self.step_atomic = event.atomic
@@ -301,5 +309,7 @@ _HANDLERS: dict[type, Any] = {
     CancelRejected: RuntimeState._order_event,
     CancelRequested: RuntimeState._order_event,
     StepStarted: RuntimeState._step_started,
+    BookSnapshot: RuntimeState._market_data,
+    PriceChange: RuntimeState._market_data,
     StepCommitted: RuntimeState._step_committed,
 }

@@ -34,6 +34,7 @@ class StrategyActor(RuntimeActor):
         self.execution = execution
         self.name = name
         self.positions: dict[str, PositionSnapshot] = {}
+        self.evaluated: dict[str, tuple[int, tuple[int, ...]]] = {}
         self.signals_sent = 0
 
     @handles(PositionSnapshot)
@@ -48,6 +49,12 @@ class StrategyActor(RuntimeActor):
         position = self.positions.get(snapshot.market_id)
         if position is None or not snapshot.synced:
             return
+        # A restarted market re-publishes its latest book: the one just evaluated (same
+        # time, same book sequences) is not evaluated twice.
+        key = (snapshot.ts_event, tuple(book.sequence for book in snapshot.books))
+        if self.evaluated.get(snapshot.market_id) == key:
+            return
+        self.evaluated[snapshot.market_id] = key
         try:
             signals = self.evaluate(snapshot, position)
         except Exception:

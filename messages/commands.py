@@ -178,18 +178,6 @@ class Append:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class Relay:
-    """Deliver ``event`` to ``deliver_to`` in journal order, without journaling it.
-
-    Market data takes this path so it can never overtake a lifecycle event (a market's
-    opening) that is still being made durable.
-    """
-
-    event: Any = attrs.field()
-    deliver_to: Any = attrs.field()
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class Sync:
     """Ask the journal to commit what it holds; answered with the last journaled seq."""
 

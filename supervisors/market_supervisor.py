@@ -6,18 +6,18 @@ so no book (and therefore no signal, no order) for the new market exists before 
 knows the position to route it to. On resolution it settles the position once the closed
 market has no open order left, then archives it.
 
-It is a ``Supervisor`` (supervisors/supervisor.py): each market's PositionActor is one of its
-dynamic children (one_for_one, permanent), so a crashed position is restarted without
-disturbing any other market. The restarted actor rebuilds itself from the journal before it
-takes a message and re-points its journal stream (``Route``); the supervisor then re-wires
-it (market data, strategies) and tells execution the new ref, so nobody holds a dead one.
+It is a ``Supervisor`` (supervisors/supervisor.py): each market's MarketActor and
+PositionActor and each order's OrderActor are its dynamic children (one_for_one,
+permanent), so a crashed one is restarted without disturbing any other market. The
+restarted actor rebuilds itself from the journal before it takes a message and re-points
+its journal stream (``Route``); the supervisor then re-wires it (market data, strategies)
+and tells execution the new ref, so nobody holds a dead one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import attrs
@@ -54,7 +54,7 @@ from messages.positions import PositionArchived, PositionSettled, PositionSnapsh
 from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.errors import ChildStartError
 from supervisors.protocol import AddChild, ChildRefused, RemoveChild
-from supervisors.recovery import order_loader, position_loader
+from supervisors.recovery import market_loader, order_loader, position_loader
 from supervisors.supervisor import Supervisor
 
 
@@ -82,6 +82,10 @@ class _MarketChildren:
 
 def _position_child(definition: MarketDefinition) -> str:
     return f"position:{definition.market_id}"
+
+
+def _market_child(definition: MarketDefinition) -> str:
+    return f"market:{definition.market_id}"
 
 
 def _order_child(order_id: str) -> str:
@@ -142,23 +146,6 @@ class MarketSupervisor(Supervisor):
                     CloseMarket(market_id=market.definition.market_id, notify=self.actor_ref)
                 )
 
-    def on_stop(self) -> None:
-        super().on_stop()
-        self._stop_markets()
-
-    def on_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        super().on_failure(exception_type, exception_value, traceback)
-        self._stop_markets()
-
-    def _stop_markets(self) -> None:
-        for children in self.markets.values():
-            children.market.stop(block=False)
-
     @handles(MarketOpened)
     def _opened(self, message: MarketOpened) -> None:
         definition = message.definition
@@ -217,7 +204,16 @@ class MarketSupervisor(Supervisor):
                 supervisor=self.actor_ref,
             )
         )
-        market = MarketActor.start(definition, books)
+        started_market = self._add_child(
+            AddChild(
+                spec=ChildSpec(
+                    id=_market_child(definition), start=self._market_factory(definition, books)
+                )
+            )
+        )
+        if isinstance(started_market, ChildRefused) or started_market.ref is None:
+            raise ChildStartError(f"market {definition.market_id} did not start: {started_market}")
+        market = started_market.ref
         # The venue hears each book first: an order a strategy sends on that book then
         # always reaches the venue after the book it was priced on, which keeps a replay
         # of the same feed deterministic.
@@ -307,13 +303,51 @@ class MarketSupervisor(Supervisor):
 
         return start
 
+    def _market_factory(
+        self, definition: MarketDefinition, books: dict[str, OrderBook] | None
+    ) -> ChildFactory:
+        """Start the market with ``books`` first, from its journaled data on every restart."""
+        first_start = True
+
+        def start(context: SupervisedContext) -> pykka.ActorRef[Any]:
+            nonlocal first_start
+            if first_start:
+                first_start = False
+                return MarketActor.start(
+                    definition, books, journal=self.journal, supervision=context
+                )
+            market = MarketActor.start(
+                definition,
+                market_loader(self.journal_path, definition),
+                journal=self.journal,
+                supervision=context,
+            )
+            self._rewire_market(definition.market_id, market)
+            return market
+
+        return start
+
+    def _rewire_market(self, market_id: str, market: pykka.ActorRef[Any]) -> None:
+        """A restarted market re-publishes its book; the strategies skip one they evaluated."""
+        children = self.markets.get(market_id)
+        if children is None:
+            return
+        children.market = market
+        # One that died at once is re-wired by its next restart.
+        tell_quietly(market, Subscribe(subscriber=self.venue))
+        tell_quietly(market, Subscribe(subscriber=children.position))
+        for strategy, _name in self.strategies:
+            tell_quietly(market, Subscribe(subscriber=strategy))
+        self.log.info("market_restarted", market_id=market_id)
+
     def _rewire(self, market_id: str, position: pykka.ActorRef[Any]) -> None:
         children = self.markets.get(market_id)
         if children is None:
             return
-        children.market.tell(Unsubscribe(subscriber=children.position))
+        # A market that is itself restarting subscribes the current position when it is back.
+        tell_quietly(children.market, Unsubscribe(subscriber=children.position))
         children.position = position
-        children.market.tell(Subscribe(subscriber=position))
+        tell_quietly(children.market, Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
             tell_quietly(position, Subscribe(subscriber=strategy))
         self.execution.tell(PositionRestarted(market_id=market_id, position=position))
@@ -325,7 +359,8 @@ class MarketSupervisor(Supervisor):
         if children is None:
             self.log.error("market_data_for_unknown_market", market_id=message.market_id)
             return
-        children.market.tell(message)
+        # A dead market rebuilds from the journal, where this record already is.
+        tell_quietly(children.market, message)
 
     @handles(MarketClosed)
     def _closed(self, message: MarketClosed) -> None:
@@ -402,7 +437,7 @@ class MarketSupervisor(Supervisor):
             )
         )
         self.execution.tell(ArchiveMarket(market_id=market_id))
-        children.market.stop(block=False)
+        self._remove_child(RemoveChild(child_id=_market_child(children.definition)))
         for order_id in children.orders:
             self._remove_child(RemoveChild(child_id=_order_child(order_id)))
         self._remove_child(RemoveChild(child_id=_position_child(children.definition)))

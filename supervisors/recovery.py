@@ -19,12 +19,15 @@ from typing import Any
 import attrs
 import structlog
 
+from actors.market import BooksLoader, empty_books
+from actors.order_book import OrderBook
 from actors.order_state import Order
 from actors.position_accounting import PositionBook
 from actors.runtime_state import (
     RuntimeState,
     apply_order_event,
     decode_state,
+    market_data_stream,
     order_from_created,
     order_stream,
     position_stream,
@@ -33,6 +36,8 @@ from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
 from messages.codec import decode
 from messages.journal import OrderCreated, StepCommitted, StepStarted
+from messages.market_data import BookSnapshot, PriceChange
+from messages.markets import MarketDefinition
 from messages.mementos import RuntimeStateMemento
 
 _log = structlog.get_logger("tradeactors", actor="recovery")
@@ -203,3 +208,38 @@ def _with_store(path: Path, read: Callable[[JournalStore], Any]) -> Any:
         return read(store)
     finally:
         store.close()
+
+
+def market_loader(path: Path, definition: MarketDefinition) -> BooksLoader:
+    """For ``MarketActor``: rebuild a market's books from its journaled data, in its thread."""
+
+    def load() -> tuple[dict[str, OrderBook], int, int]:
+        return _with_store(path, lambda store: recover_books(store, definition))
+
+    return load
+
+
+def recover_books(
+    store: JournalStore, definition: MarketDefinition
+) -> tuple[dict[str, OrderBook], int, int]:
+    """The market's books from its data stream: (books, ts_event of the last change, seq).
+
+    The same books and ts_event the live MarketActor had after the same records, so its
+    re-published snapshot is recognisably the one the strategies may already have seen.
+    """
+    books = empty_books(definition)
+    ts_event = covered = 0
+    for record in store.read(stream=market_data_stream(definition.market_id)):
+        data = decode(record.kind, record.payload)
+        assert isinstance(data, BookSnapshot | PriceChange)
+        book = books.get(data.security_id)
+        if book is not None:
+            changed = (
+                book.apply_snapshot(data)
+                if isinstance(data, BookSnapshot)
+                else book.apply_change(data)
+            )
+            if changed:
+                ts_event = data.ts_event
+        covered = record.seq
+    return books, ts_event, covered

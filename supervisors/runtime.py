@@ -24,7 +24,7 @@ from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor, VenueReport
 from actors.journal import JournalActor, JournalConfig
 from actors.position_accounting import PositionBook
-from actors.runtime_state import RUNTIME_STREAM, RuntimeState, market_stream
+from actors.runtime_state import RUNTIME_STREAM, RuntimeState, market_data_stream, market_stream
 from actors.strategy import Evaluate, StrategyActor
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.feed_codec import FeedRecord
@@ -39,7 +39,6 @@ from messages.commands import (
     ListOrders,
     ListPositions,
     PositionRefs,
-    Relay,
     Subscribe,
     Sync,
 )
@@ -267,7 +266,13 @@ class Runtime:
                 )
             )
         else:
-            journal.tell(Relay(event=record, deliver_to=supervisor))
+            journal.tell(
+                Append(
+                    event=record,
+                    stream=market_data_stream(record.market_id),
+                    deliver_to=supervisor,
+                )
+            )
 
     def _stats_round(self) -> dict[str, int] | None:
         refs = pykka.ActorRegistry.get_by_class(RuntimeActor)

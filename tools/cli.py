@@ -13,6 +13,7 @@ from pathlib import Path
 
 from actors.base import RuntimeActor
 from actors.journal import JournalConfig
+from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
 from bridges.feed_codec import FeedError, read_feed
@@ -90,8 +91,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-CHAOS_KINDS: dict[str, type[RuntimeActor]] = {"order": OrderActor, "position": PositionActor}
-"""Actor kinds the runtime restarts from the journal today (the others come with issue 4)."""
+CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
+    "market": MarketActor,
+    "order": OrderActor,
+    "position": PositionActor,
+}
+"""Actor kinds the runtime restarts from the journal today."""
 
 
 def _chaos(args: argparse.Namespace) -> int:

@@ -13,13 +13,14 @@ from messages.enums import OrderSide, Outcome
 from messages.market_data import InstrumentBook, MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
+from messages.stats import GetStats
 from tests.stubs import collector, fill, levels, wait_for
 
 pytestmark = pytest.mark.timeout(10)
 D = Decimal
 
 
-def _market(yes_ask: tuple[str, str], no_ask: tuple[str, str], synced: bool = True):
+def _market(yes_ask: tuple[str, str], no_ask: tuple[str, str], synced: bool = True, ts: int = 1):
     def book(outcome: Outcome, ask: tuple[str, str]) -> InstrumentBook:
         return InstrumentBook(
             security_id=f"m1-{outcome.value}",
@@ -31,7 +32,7 @@ def _market(yes_ask: tuple[str, str], no_ask: tuple[str, str], synced: bool = Tr
         )
 
     return MarketSnapshot(
-        ts_event=1,
+        ts_event=ts,
         market_id="m1",
         version=1,
         books=(book(Outcome.YES, yes_ask), book(Outcome.NO, no_ask)),
@@ -108,8 +109,24 @@ def test_a_failing_user_function_skips_the_tick_and_the_strategy_lives_on() -> N
 
     strategy, inbox = _strategy(evaluate)
     strategy.tell(_position().snapshot())
-    strategy.tell(_market(("0.45", "80"), ("0.50", "30")))
-    strategy.tell(_market(("0.45", "80"), ("0.50", "30")))
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=1))
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=2))
     wait_for(inbox, lambda m: isinstance(m, TradeSignal))
     assert strategy.is_alive()
     assert len(calls) == 2
+
+
+def test_a_book_published_again_by_a_restarted_market_is_not_evaluated_twice() -> None:
+    calls: list[MarketSnapshot] = []
+
+    def evaluate(market: MarketSnapshot, position: PositionSnapshot) -> list[TradeSignal]:
+        calls.append(market)
+        return []
+
+    strategy, _ = _strategy(evaluate)
+    strategy.tell(_position().snapshot())
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=1))
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=1))
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=2))
+    strategy.ask(GetStats(), timeout=5)
+    assert [m.ts_event for m in calls] == [1, 2]

@@ -1,5 +1,5 @@
-"""Fault injection: orders and positions killed again and again during a run end exactly
-where a clean run ends, and `tradeactors chaos` says so."""
+"""Fault injection: markets, orders and positions killed again and again during a run end
+exactly where a clean run ends, and `tradeactors chaos` says so."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
 from bridges.feed_codec import write_feed
@@ -27,8 +28,13 @@ def records():
 
 @pytest.mark.parametrize(
     ("kinds", "seed"),
-    [((PositionActor,), 3), ((OrderActor,), 4), ((OrderActor, PositionActor), 8)],
-    ids=["positions", "orders", "both"],
+    [
+        ((PositionActor,), 3),
+        ((OrderActor,), 4),
+        ((MarketActor,), 6),
+        ((MarketActor, OrderActor, PositionActor), 8),
+    ],
+    ids=["positions", "orders", "markets", "all three"],
 )
 def test_actors_killed_repeatedly_end_exactly_like_the_clean_run(
     records, kinds: tuple[type, ...], seed: int
