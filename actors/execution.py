@@ -10,7 +10,7 @@ import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
 from actors.order_state import CLOSED_STATUSES
-from actors.runtime_state import order_stream, position_stream
+from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.commands import (
     AdoptOrders,
     Append,
@@ -23,7 +23,6 @@ from messages.commands import (
     OrderClosed,
     OrderStarted,
     PositionRestarted,
-    SubmitOrder,
     SuperviseOrder,
     SwitchMarket,
 )
@@ -125,17 +124,7 @@ class ExecutionActor(RuntimeActor):
                 deliver_to=route.position,
             )
         )
-        self.venue.tell(
-            SubmitOrder(
-                correlation_id=created.correlation_id,
-                order_id=created.order_id,
-                market_id=created.market_id,
-                security_id=created.security_id,
-                side=created.side,
-                price=created.price,
-                size=created.size,
-            )
-        )
+        self.venue.tell(submit_for(created))
 
     @handles(SwitchMarket)
     def _switch_market(self, message: SwitchMarket) -> None:

@@ -16,7 +16,7 @@ from actors.errors import InvalidTransitionError
 from actors.order_state import Order
 from actors.position_accounting import PositionBook
 from messages.codec import decode, encode
-from messages.commands import ClearPending, MarkPending
+from messages.commands import ClearPending, MarkPending, SubmitOrder
 from messages.fills import Fill
 from messages.journal import (
     CancelRequested,
@@ -264,6 +264,19 @@ def order_from_created(event: OrderCreated) -> Order:
         side=event.side,
         price=event.price,
         size=event.size,
+    )
+
+
+def submit_for(created: OrderCreated) -> SubmitOrder:
+    """The venue command for a journaled order: what execution sends, and a replay resends."""
+    return SubmitOrder(
+        correlation_id=created.correlation_id,
+        order_id=created.order_id,
+        market_id=created.market_id,
+        security_id=created.security_id,
+        side=created.side,
+        price=created.price,
+        size=created.size,
     )
 
 

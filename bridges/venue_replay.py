@@ -15,12 +15,11 @@ from collections.abc import Sequence
 import structlog
 
 from actors.order_book import OrderBook
-from actors.runtime_state import RuntimeState
+from actors.runtime_state import RuntimeState, submit_for
 from bridges.feed_codec import FeedRecord
 from bridges.journal_store import JournalStore
 from bridges.venue_matching import MatchingEngine
 from messages.codec import decode
-from messages.commands import SubmitOrder
 from messages.journal import CancelRequested, OrderCreated, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened
@@ -75,7 +74,7 @@ def rebuild_venue(
             engine.close_market(record.market_id, now)
         for command in commands.get(step, ()):
             if isinstance(command, OrderCreated):
-                engine.submit(_submit(command), now)
+                engine.submit(submit_for(command), now)
             else:
                 engine.cancel(command.order_id, now)
     return books
@@ -100,15 +99,3 @@ def _venue_commands(
             if market_id in live:
                 by_step[step].append(event)
     return by_step
-
-
-def _submit(created: OrderCreated) -> SubmitOrder:
-    return SubmitOrder(
-        correlation_id=created.correlation_id,
-        order_id=created.order_id,
-        market_id=created.market_id,
-        security_id=created.security_id,
-        side=created.side,
-        price=created.price,
-        size=created.size,
-    )

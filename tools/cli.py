@@ -16,7 +16,7 @@ from actors.journal import JournalConfig
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
-from bridges.feed_codec import FeedError, read_feed
+from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
@@ -33,12 +33,17 @@ def sample_feed_path() -> Path:
     return Path(str(resources.files("tools") / "data" / SAMPLE_FEED))
 
 
+def _load_feed(args: argparse.Namespace) -> tuple[Path, list[FeedRecord]]:
+    """The feed the command names (or the bundled sample), read whole; FeedError if bad."""
+    feed_path = Path(args.feed) if args.feed else sample_feed_path()
+    return feed_path, list(read_feed(feed_path))
+
+
 def _run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     out = sys.stdout
-    feed_path = Path(args.feed) if args.feed else sample_feed_path()
     try:
-        records = list(read_feed(feed_path))
+        feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
         return 2
@@ -102,9 +107,8 @@ CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
 def _chaos(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     out = sys.stdout
-    feed_path = Path(args.feed) if args.feed else sample_feed_path()
     try:
-        records = list(read_feed(feed_path))
+        feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
         return 2
