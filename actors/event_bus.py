@@ -11,9 +11,10 @@ from typing import Any
 from actors.base import PublishingActor
 from messages.commands import InjectFault, Subscribe, Unsubscribe
 from messages.stats import GetStats
+from supervisors.supervised import Supervised
 
 
-class EventBusActor(PublishingActor):
+class EventBusActor(Supervised, PublishingActor):
     kind = "event_bus"
 
     def on_receive(self, message: Any) -> Any:

@@ -41,6 +41,8 @@ from messages.orders import (
     OrderRejected,
 )
 from messages.signals import TradeSignal
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
 
@@ -64,7 +66,7 @@ class _MarketRoute:
     notify_drained: pykka.ActorRef[Any] | None = None
 
 
-class ExecutionActor(RuntimeActor):
+class ExecutionActor(Supervised, RuntimeActor):
     """Signal → journaled OrderCreated → supervised OrderActor → pending flag → venue.
 
     Execution holds a position ref per market it has been told about, replaced only by the
@@ -84,8 +86,9 @@ class ExecutionActor(RuntimeActor):
         journal: pykka.ActorRef[Any],
         id_prefix: str = "O",
         first_order_number: int = 1,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(supervision=supervision)
         self.venue = venue
         self.bus = bus
         self.journal = journal

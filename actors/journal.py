@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -27,6 +28,8 @@ from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
 from messages.commands import Append, Route, Sync
 from messages.stats import ActorStats
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +41,7 @@ class JournalConfig:
     snapshot_interval_s: float = 60.0
 
 
-class JournalActor(RuntimeActor):
+class JournalActor(Supervised, RuntimeActor):
     kind = "journal"
 
     def __init__(
@@ -48,8 +51,9 @@ class JournalActor(RuntimeActor):
         state: RuntimeState | None = None,
         config: JournalConfig | None = None,
         clock: Callable[[], int] = time.time_ns,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(supervision=supervision)
         self.store = store
         self.state = state if state is not None else RuntimeState()
         self.config = config if config is not None else JournalConfig()
@@ -65,6 +69,16 @@ class JournalActor(RuntimeActor):
     def on_stop(self) -> None:
         self._commit()
         self._snapshot()
+        self.store.close()
+
+    def on_failure(
+        self,
+        _exception_type: type[BaseException] | None,
+        _exception_value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        # What is still pending was never acknowledged (nobody has been handed it), so it is
+        # dropped with the failure; what is committed is what the successor recovers.
         self.store.close()
 
     @handles(Append)

@@ -11,11 +11,13 @@ from actors.base import RuntimeActor, handles
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 Evaluate = Callable[[MarketSnapshot, PositionSnapshot], Sequence[TradeSignal]]
 
 
-class StrategyActor(RuntimeActor):
+class StrategyActor(Supervised, RuntimeActor):
     """Evaluates only on synced books and with the market's own position in hand.
 
     The user function sees immutable snapshots, so nothing it does can change runtime state;
@@ -27,9 +29,14 @@ class StrategyActor(RuntimeActor):
     kind = "strategy"
 
     def __init__(
-        self, evaluate: Evaluate, *, execution: pykka.ActorRef[Any], name: str = "default"
+        self,
+        evaluate: Evaluate,
+        *,
+        execution: pykka.ActorRef[Any],
+        name: str = "default",
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__(strategy=name)
+        super().__init__(strategy=name, supervision=supervision)
         self.evaluate = evaluate
         self.execution = execution
         self.name = name

@@ -10,6 +10,7 @@ it has seen, not the wall clock, so a replay of the same feed produces the same 
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -21,6 +22,8 @@ from messages.commands import CancelOrder, SubmitOrder
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
 from messages.stats import ActorStats
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -30,7 +33,7 @@ class _Arrived:
     command: SubmitOrder | CancelOrder
 
 
-class SimulatedVenueActor(PublishingActor):
+class SimulatedVenueActor(Supervised, PublishingActor):
     """A venue without a broker: orders arrive ``latency_ns`` after they were sent."""
 
     kind = "venue"
@@ -40,8 +43,9 @@ class SimulatedVenueActor(PublishingActor):
         *,
         latency_ns: int = 0,
         engine: MatchingEngine | None = None,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(supervision=supervision)
         self.engine = engine if engine is not None else MatchingEngine()
         self.latency_ns = latency_ns
         self.now_ns = 0
@@ -51,6 +55,14 @@ class SimulatedVenueActor(PublishingActor):
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.stop()
+
+    def on_failure(
+        self,
+        _exception_type: type[BaseException] | None,
+        _exception_value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.on_stop()
 
     def stats(self) -> ActorStats:
         return ActorStats(kind=self.kind, handled=self.handled, scheduled=self.scheduled)

@@ -112,8 +112,16 @@ class MarketSupervisor(Supervisor):
         archived: Sequence[PositionSnapshot] = (),
         max_restarts: int = 10,
         period_s: float = 5.0,
+        events: pykka.ActorRef[Any] | None = None,
+        supervision: SupervisedContext | None = None,
     ) -> None:
-        super().__init__(name="markets", max_restarts=max_restarts, period_s=period_s)
+        super().__init__(
+            name="markets",
+            max_restarts=max_restarts,
+            period_s=period_s,
+            events=events,
+            supervision=supervision,
+        )
         self.journal_path = journal_path
         self.execution = execution
         self.venue = venue

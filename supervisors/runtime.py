@@ -1,9 +1,14 @@
-"""The runtime in one process: journal, bus, venue, execution, strategy, market supervisor.
+"""The runtime's facade: start the tree, feed it, query it, stop it, from outside the actors.
 
-``Runtime`` recovers the state the journal holds (latest snapshot + tail), rebuilds the
-simulated venue and the live markets' books from the feed, builds the actors in dependency
-order around that state, feeds them, answers queries from outside the actors (where a
-blocking ``ask`` is safe), and stops everything in reverse order.
+``Runtime`` is what a program (the CLI, a test, a user's process) holds. The actors live in
+the supervision tree of ``supervisors.runtime_tree``; the facade finds the tree's current
+core by asking its root (``CurrentCore``), so it keeps working across restarts. It drives
+lockstep steps: a step whose core was restarted while it ran is torn, and the facade resumes
+where the recovered journal says, feeding that record again if need be. Queries block
+(``ask``), which is safe here, outside any actor.
+
+Standalone, ``start()`` runs the root itself; embedded, ``Runtime.child_spec`` gives the
+tree to a user's supervisor and ``Runtime.embedded_in`` gives a facade that finds it there.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,19 +24,9 @@ import attrs
 import pykka
 
 from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
-from actors.event_bus import EventBusActor
-from actors.execution import ExecutionActor, VenueReport
-from actors.journal import JournalActor, JournalConfig
-from actors.position_accounting import PositionBook
-from actors.runtime_state import RUNTIME_STREAM, RuntimeState, market_data_stream, market_stream
-from actors.strategy import Evaluate, StrategyActor
-from actors.synthetic_arbitrage import SyntheticArbitrage
+from actors.execution import VenueReport
+from actors.runtime_state import RUNTIME_STREAM, market_data_stream, market_stream
 from bridges.feed_codec import FeedRecord
-from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Durability, JournalStore
-from bridges.simulated_venue import SimulatedVenueActor
-from bridges.venue_matching import MatchingEngine
-from bridges.venue_replay import rebuild_venue
 from messages.commands import (
     Append,
     GetSnapshot,
@@ -47,48 +41,69 @@ from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.stats import GetStats
-from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
-from supervisors.recovery import RecoveryReport, recover_state
+from supervisors.child_spec import ChildSpec, Restart
+from supervisors.protocol import WhichChildren
+from supervisors.recovery import RecoveryReport
+from supervisors.runtime_config import JOURNAL_FILE, RuntimeConfig
+from supervisors.runtime_tree import CoreRefs, CurrentCore, RuntimeSupervisor
 
-JOURNAL_FILE = "journal.sqlite"
+__all__ = ["JOURNAL_FILE", "Runtime", "RuntimeConfig", "RuntimeDownError"]
+
 T = TypeVar("T")
 
+RESTART_WAIT_S = 60.0
+"""How long the facade waits for a restarting core before it calls the runtime down."""
 
-@attrs.frozen(kw_only=True)
-class RuntimeConfig:
-    """What a run is made of; every number that is money is a Decimal.
 
-    ``data_dir`` holds the journal (``journal.sqlite``); without one the journal lives in a
-    temporary directory that is removed when the runtime stops. More than ``max_restarts``
-    restarts of supervised actors within ``restart_period_s`` make their supervisor give up.
-    """
-
-    latency_ns: int = 0
-    fee_rate: Decimal = Decimal("0.001")
-    account: str = "paper"
-    strategy_name: str = "synthetic_arbitrage"
-    evaluate: Evaluate = attrs.field(factory=SyntheticArbitrage)
-    data_dir: Path | None = None
-    durability: Durability = Durability.NORMAL
-    journal: JournalConfig = attrs.field(factory=JournalConfig)
-    max_restarts: int = 10
-    restart_period_s: float = 5.0
+class RuntimeDownError(Exception):
+    """The runtime's root is gone (it gave up, or its parent stopped it) and did not return."""
 
 
 class Runtime:
-    """Recover, start, feed, query and stop the actors of one runtime."""
+    """Start (or find), feed, query and stop one runtime tree."""
 
     def __init__(self, config: RuntimeConfig | None = None) -> None:
         self.config = config if config is not None else RuntimeConfig()
-        self.bus: pykka.ActorRef[Any] | None = None
-        self.journal: pykka.ActorRef[Any] | None = None
-        self.venue: pykka.ActorRef[Any] | None = None
-        self.execution: pykka.ActorRef[Any] | None = None
-        self.strategy: pykka.ActorRef[Any] | None = None
-        self.supervisor: pykka.ActorRef[Any] | None = None
-        self.recovery: RecoveryReport | None = None
         self.next_step = 0
+        self._root: pykka.ActorRef[Any] | None = None
+        self._locate: Callable[[], pykka.ActorRef[Any] | None] = lambda: self._root
+        self._core: CoreRefs | None = None
         self._temp_dir: str | None = None
+
+    @staticmethod
+    def child_spec(
+        config: RuntimeConfig,
+        feed: Sequence[FeedRecord] = (),
+        *,
+        child_id: str = "tradeactors",
+        restart: Restart = Restart.PERMANENT,
+    ) -> ChildSpec:
+        """The whole runtime as one child of a user's supervisor (needs ``data_dir``)."""
+        return RuntimeSupervisor.spec(config, feed, child_id=child_id, restart=restart)
+
+    @classmethod
+    def embedded_in(
+        cls, parent: pykka.ActorRef[Any], config: RuntimeConfig, child_id: str = "tradeactors"
+    ) -> Runtime:
+        """A facade for the runtime that ``parent`` supervises as ``child_id``.
+
+        It finds the current root through the parent each time the core changes, so it
+        follows the runtime across the parent's restarts of it. ``stop()`` leaves the tree
+        to its parent.
+        """
+
+        def locate() -> pykka.ActorRef[Any] | None:
+            for child in ask(parent, WhichChildren()):
+                if child.child_id == child_id:
+                    return child.ref  # type: ignore[no-any-return]
+            return None
+
+        runtime = cls(config)
+        runtime._locate = locate
+        runtime._follow(deadline_s=RESTART_WAIT_S)
+        return runtime
+
+    # -- the tree ----------------------------------------------------------------------------
 
     @property
     def journal_path(self) -> Path:
@@ -98,50 +113,58 @@ class Runtime:
             self._temp_dir = tempfile.mkdtemp(prefix="tradeactors-")
         return Path(self._temp_dir) / JOURNAL_FILE
 
+    @property
+    def root(self) -> pykka.ActorRef[Any] | None:
+        return self._core.root if self._core is not None else None
+
+    @property
+    def journal(self) -> pykka.ActorRef[Any] | None:
+        return self._core.journal if self._core is not None else None
+
+    @property
+    def bus(self) -> pykka.ActorRef[Any] | None:
+        return self._core.bus if self._core is not None else None
+
+    @property
+    def venue(self) -> pykka.ActorRef[Any] | None:
+        return self._core.venue if self._core is not None else None
+
+    @property
+    def execution(self) -> pykka.ActorRef[Any] | None:
+        return self._core.execution if self._core is not None else None
+
+    @property
+    def strategy(self) -> pykka.ActorRef[Any] | None:
+        return self._core.strategy if self._core is not None else None
+
+    @property
+    def supervisor(self) -> pykka.ActorRef[Any] | None:
+        """The market supervisor."""
+        return self._core.markets if self._core is not None else None
+
+    @property
+    def recovery(self) -> RecoveryReport | None:
+        return self._core.recovery if self._core is not None else None
+
+    @property
+    def generation(self) -> int:
+        """How many times the current root has started its core (1 until a core restart)."""
+        return self._core.generation if self._core is not None else 0
+
     def start(self, feed: Sequence[FeedRecord] = ()) -> Runtime:
-        """Recover from the journal, then start every actor around the recovered state.
+        """Start the tree: the journal recovers, every other actor is built around it.
 
         ``feed`` is the feed this run replays; recovery uses its records before
-        ``next_step`` to rebuild the simulated venue and the live markets' books.
+        ``next_step`` to rebuild the simulated venue and the live markets' books (after a
+        restart of the core too).
         """
-        config = self.config
-        store: JournalStore = SqliteJournalStore(self.journal_path, durability=config.durability)
-        state, self.recovery = recover_state(store)
-        self.next_step = state.resume_step
-        engine = MatchingEngine(fee_rate=config.fee_rate)
-        books = rebuild_venue(engine, state, feed, store)
-
-        self.bus = EventBusActor.start()
-        self.journal = JournalActor.start(store, state=state, config=config.journal)
-        self.venue = SimulatedVenueActor.start(latency_ns=config.latency_ns, engine=engine)
-        self.execution = ExecutionActor.start(
-            venue=self.venue,
-            bus=self.bus,
-            journal=self.journal,
-            first_order_number=state.order_count + 1,
-        )
-        self.venue.tell(Subscribe(subscriber=self.execution))
-        self.strategy = StrategyActor.start(
-            config.evaluate, execution=self.execution, name=config.strategy_name
-        )
-        restored, orders, archived = _restorable(state, books)
-        self.supervisor = MarketSupervisor.start(
-            execution=self.execution,
-            venue=self.venue,
-            bus=self.bus,
-            journal=self.journal,
-            journal_path=self.journal_path,
-            strategies=((self.strategy, config.strategy_name),),
-            account=config.account,
-            restored=restored,
-            restored_orders=orders,
-            archived=archived,
-            max_restarts=config.max_restarts,
-            period_s=config.restart_period_s,
-        )
-        # Restored actors exchange their first snapshots (a position tells the strategy what
-        # it holds); the first record must not reach a strategy that has not heard yet.
-        self.wait_idle()
+        config = attrs.evolve(self.config, data_dir=self.journal_path.parent)
+        self._root = RuntimeSupervisor.start(config, feed)
+        try:
+            self._follow(deadline_s=RESTART_WAIT_S)
+        except RuntimeDownError:
+            self.stop()
+            raise
         return self
 
     def __enter__(self) -> Runtime:
@@ -150,10 +173,29 @@ class Runtime:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
+    def stop(self) -> None:
+        """Stop a standalone tree; the journal commits and snapshots as it stops."""
+        if self._root is not None:
+            self._root.stop(block=True, timeout=ASK_TIMEOUT_S * 24)
+        self._root = None
+        self._core = None
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+    # -- feeding -----------------------------------------------------------------------------
+
     def feed(self, record: FeedRecord) -> None:
-        """Hand the next feed record to the runtime without waiting for its effects."""
-        self._step_started(atomic=False)
-        self._route(record)
+        """Hand the next feed record to the runtime without waiting for its effects.
+
+        If the core is restarting, the record goes to its successor; records the dead core
+        had not journaled are lost to it, as market data lost in transit would be.
+        """
+        try:
+            self._feed(self._require_core(), record, atomic=False)
+        except pykka.ActorDeadError:
+            self._refresh()
+            self._feed(self._require_core(), record, atomic=False)
         self.next_step += 1
 
     def feed_and_wait(
@@ -161,23 +203,51 @@ class Runtime:
         record: FeedRecord,
         timeout_s: float = 10.0,
         during: Callable[[int], object] | None = None,
-    ) -> None:
+    ) -> bool:
         """Feed one record as a unit of work: everything it causes happens before this returns.
 
-        If the process dies before the unit is committed, recovery voids what it journaled
-        and the record is fed again, which regenerates exactly the same events. ``during``
-        runs while the record is being processed (fault injection strikes there).
+        Returns True when the step is committed. If the core died while it ran, the step is
+        torn: the core's restart voids what it journaled, ``next_step`` becomes where the
+        recovered journal resumes (this record again, unless its commit landed), and this
+        returns False. ``during`` runs while the record is processed (faults strike there).
         """
+        core = self._require_core()
         step = self.next_step
-        self._step_started(atomic=True)
-        self._route(record)
-        if during is not None:
-            during(step)
-        self.wait_idle(timeout_s)
-        self._require(self.journal).tell(
-            Append(event=StepCommitted(step=step), stream=RUNTIME_STREAM)
-        )
-        self.next_step += 1
+        try:
+            self._feed(core, record, atomic=True)
+            if during is not None:
+                during(step)
+            self.wait_idle(timeout_s)
+            if self._unchanged(core):
+                core.journal.tell(Append(event=StepCommitted(step=step), stream=RUNTIME_STREAM))
+                ask(core.journal, Sync())
+                if self._unchanged(core):
+                    self.next_step = step + 1
+                    return True
+        except (pykka.ActorDeadError, pykka.Timeout):
+            if self._unchanged(core):
+                raise  # nothing died: a real stall, not a torn step
+        self._follow(deadline_s=RESTART_WAIT_S, replacing=core)
+        return False
+
+    def replay(
+        self,
+        records: Sequence[FeedRecord],
+        *,
+        end: int | None = None,
+        duration_s: float | None = None,
+        during: Callable[[int], object] | None = None,
+    ) -> int:
+        """Lockstep replay of ``records`` from ``next_step`` to ``end``; returns steps committed.
+
+        Each record is a unit of work (``feed_and_wait``); a torn one is fed again.
+        """
+        end = len(records) if end is None else min(end, len(records))
+        stop_at = time.monotonic() + duration_s if duration_s is not None else float("inf")
+        committed = 0
+        while self.next_step < end and time.monotonic() < stop_at:
+            committed += self.feed_and_wait(records[self.next_step], during=during)
+        return committed
 
     def sync(self) -> int:
         """Commit what the journal holds; returns the last journaled seq."""
@@ -188,14 +258,14 @@ class Runtime:
         self._require(self.execution).tell(report)
 
     def subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
-        """Have ``subscriber`` receive every event published on the bus."""
-        self._require(self.bus).tell(Subscribe(subscriber=subscriber))
+        """Have ``subscriber`` receive every event of the runtime, across core restarts."""
+        self._require_core().root.tell(Subscribe(subscriber=subscriber))
 
     def wait_idle(self, timeout_s: float = 10.0) -> None:
         """Return once no actor handled a message across two full rounds of stats asks.
 
         An ask is queued behind everything already in a mailbox, so two equal rounds with
-        no venue timer pending mean nothing is in flight anywhere.
+        no timer or restart pending mean nothing is in flight anywhere.
         """
         deadline = time.monotonic() + timeout_s
         previous: dict[str, int] | None = None
@@ -206,6 +276,8 @@ class Runtime:
             previous = current
         raise TimeoutError(f"runtime still busy after {timeout_s} s")
 
+    # -- queries -----------------------------------------------------------------------------
+
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
 
@@ -214,7 +286,7 @@ class Runtime:
             live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
             return [*refs.archived, *live]
 
-        return _retrying(read)
+        return self._retrying(read)
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone)."""
@@ -223,56 +295,94 @@ class Runtime:
             refs = ask(self._require(self.execution), ListOrders())
             return [ask(ref, GetSnapshot()) for _, ref in refs]
 
-        return _retrying(read)
+        return self._retrying(read)
 
-    def stop(self) -> None:
-        """Stop in reverse order of start; the journal commits and snapshots as it stops."""
-        refs = (
-            self.supervisor,
-            self.strategy,
-            self.execution,
-            self.venue,
-            self.journal,
-            self.bus,
-        )
-        for ref in refs:
-            if ref is not None:
-                ref.stop(block=True, timeout=ASK_TIMEOUT_S)
-        self.bus = self.journal = self.venue = None
-        self.execution = self.strategy = self.supervisor = None
-        if self._temp_dir is not None:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = None
+    # -- inside ------------------------------------------------------------------------------
 
-    def _step_started(self, *, atomic: bool) -> None:
-        self._require(self.journal).tell(
+    def _feed(self, core: CoreRefs, record: FeedRecord, *, atomic: bool) -> None:
+        core.journal.tell(
             Append(event=StepStarted(step=self.next_step, atomic=atomic), stream=RUNTIME_STREAM)
         )
-
-    def _route(self, record: FeedRecord) -> None:
-        journal, supervisor = self._require(self.journal), self._require(self.supervisor)
         if isinstance(record, MarketOpened | MarketClosed | MarketResolved):
             market_id = (
                 record.definition.market_id
                 if isinstance(record, MarketOpened)
                 else record.market_id
             )
-            journal.tell(
+            core.journal.tell(
                 Append(
                     event=record,
                     stream=market_stream(market_id),
                     dedup_key=f"{type(record).__name__}:{market_id}",
-                    deliver_to=supervisor,
+                    deliver_to=core.markets,
                 )
             )
         else:
-            journal.tell(
+            core.journal.tell(
                 Append(
                     event=record,
                     stream=market_data_stream(record.market_id),
-                    deliver_to=supervisor,
+                    deliver_to=core.markets,
                 )
             )
+
+    def _unchanged(self, core: CoreRefs) -> bool:
+        """True when none of ``core``'s actors died and its root still runs it."""
+        if not core.intact():
+            return False
+        try:
+            current = self._ask_core()
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return False
+        return current is not None and current.key == core.key
+
+    def _ask_core(self) -> CoreRefs | None:
+        root = self._locate()
+        if root is None:
+            return None
+        core: CoreRefs | None = ask(root, CurrentCore())
+        return core
+
+    def _follow(self, *, deadline_s: float, replacing: CoreRefs | None = None) -> None:
+        """Wait for a live core (another than ``replacing``) and resume where it recovered."""
+        deadline = time.monotonic() + deadline_s
+        last_error = "no root"
+        while time.monotonic() < deadline:
+            try:
+                core = self._ask_core()
+            except (pykka.ActorDeadError, pykka.Timeout) as error:
+                core, last_error = None, f"{type(error).__name__}: {error}"
+            replaced = replacing is None or (core is not None and core.key != replacing.key)
+            if core is not None and core.intact() and replaced:
+                self._core = core
+                self.next_step = core.resume_step
+                self.wait_idle(deadline_s)
+                return
+            time.sleep(0.01)
+        raise RuntimeDownError(f"no running runtime core after {deadline_s} s ({last_error})")
+
+    def _retrying(self, read: Callable[[], T], attempts: int = 5) -> T:
+        """``read`` again when an actor it asked was dead or restarting at that moment."""
+        for _ in range(attempts - 1):
+            try:
+                return read()
+            except (pykka.ActorDeadError, pykka.Timeout):
+                time.sleep(0.05)
+                core = self._core
+                if core is not None and not core.intact():
+                    self._refresh()
+        return read()
+
+    def _refresh(self) -> None:
+        """Point at the running core without moving ``next_step`` (queries, paced feeding)."""
+        step = self.next_step
+        self._follow(deadline_s=RESTART_WAIT_S, replacing=self._core)
+        self.next_step = step
+
+    def _require_core(self) -> CoreRefs:
+        if self._core is None:
+            raise RuntimeError("the runtime is not started")
+        return self._core
 
     def _stats_round(self) -> dict[str, int] | None:
         refs = pykka.ActorRegistry.get_by_class(RuntimeActor)
@@ -292,40 +402,3 @@ class Runtime:
         if ref is None:
             raise RuntimeError("the runtime is not started")
         return ref
-
-
-def _retrying(read: Callable[[], T], attempts: int = 5) -> T:
-    """``read`` again when an actor it asked was dead or restarting at that moment."""
-    for _ in range(attempts - 1):
-        try:
-            return read()
-        except (pykka.ActorDeadError, pykka.Timeout):
-            time.sleep(0.05)
-    return read()
-
-
-def _restorable(
-    state: RuntimeState, books: dict[str, dict[str, Any]]
-) -> tuple[list[RestoredMarket], tuple[Any, ...], list[PositionSnapshot]]:
-    """Copies of the journal's state for the actors (the journal keeps its own objects)."""
-    restored: list[RestoredMarket] = []
-    archived: list[PositionSnapshot] = []
-    for record in state.markets.values():
-        position = state.positions.get(record.position_id or "")
-        if record.archived:
-            if position is not None:
-                archived.append(position.snapshot())
-            continue
-        restored.append(
-            RestoredMarket(
-                definition=record.definition,
-                position=None
-                if position is None
-                else PositionBook.from_memento(position.memento()),
-                books=books[record.definition.market_id],
-                closed=record.closed,
-                winning_security_id=record.winning_security_id,
-            )
-        )
-    orders = tuple(order.memento() for order in state.orders.values())
-    return restored, orders, archived

@@ -53,8 +53,7 @@ def replay(
     config = RuntimeConfig(data_dir=data_dir, max_restarts=1_000_000, restart_period_s=1.0)
     runtime = Runtime(config).start(records)
     try:
-        for record in records[runtime.next_step :]:
-            runtime.feed_and_wait(record, during=injector.strike if injector is not None else None)
+        runtime.replay(records, during=injector.strike if injector is not None else None)
         if injector is not None:
             injector.close()
             runtime.wait_idle()

@@ -74,12 +74,13 @@ def _run(args: argparse.Namespace) -> int:
             view = ConsoleView.start(out)
             runtime.subscribe(view)
         end = len(records) if args.records is None else min(len(records), args.records)
-        sent = replay(
-            records[start:end],
-            runtime.feed_and_wait if args.speed <= 0 else runtime.feed,
-            speed=args.speed,
-            duration_s=args.duration,
-        )
+        if args.speed <= 0:
+            runtime.replay(records, end=end, duration_s=args.duration)
+            sent = runtime.next_step - start
+        else:
+            sent = replay(
+                records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration
+            )
         runtime.wait_idle(timeout_s=30.0)
         positions = runtime.positions()
     except KeyboardInterrupt:

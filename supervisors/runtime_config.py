@@ -1,0 +1,43 @@
+"""What a runtime is made of: one frozen config, shared by the tree and its facade."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+from actors.journal import JournalConfig
+from actors.strategy import Evaluate
+from actors.synthetic_arbitrage import SyntheticArbitrage
+from bridges.journal_store import Durability
+
+JOURNAL_FILE = "journal.sqlite"
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeConfig:
+    """What a run is made of; every number that is money is a Decimal.
+
+    ``data_dir`` holds the journal (``journal.sqlite``); a standalone runtime without one
+    keeps its journal in a temporary directory that is removed when it stops. More than
+    ``max_restarts`` restarts within ``restart_period_s`` make a supervisor give up: the
+    market supervisor for the per-market actors, the runtime's root for its core.
+    """
+
+    latency_ns: int = 0
+    fee_rate: Decimal = Decimal("0.001")
+    account: str = "paper"
+    strategy_name: str = "synthetic_arbitrage"
+    evaluate: Evaluate = attrs.field(factory=SyntheticArbitrage)
+    data_dir: Path | None = None
+    durability: Durability = Durability.NORMAL
+    journal: JournalConfig = attrs.field(factory=JournalConfig)
+    max_restarts: int = 10
+    restart_period_s: float = 5.0
+
+    @property
+    def journal_path(self) -> Path:
+        if self.data_dir is None:
+            raise ValueError("this runtime has no data_dir, so no journal path")
+        return self.data_dir / JOURNAL_FILE

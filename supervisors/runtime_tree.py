@@ -1,0 +1,339 @@
+"""The runtime's supervision tree: a root supervisor over the core actors, one_for_all.
+
+::
+
+    tradeactors            RuntimeSupervisor, one_for_all
+    ├── journal            JournalActor: recovers the state every other child is built from
+    ├── bus                EventBusActor
+    ├── venue              SimulatedVenueActor: rebuilt from the feed + the journal's orders
+    ├── execution          ExecutionActor
+    ├── strategy           StrategyActor
+    └── markets            MarketSupervisor, one_for_one
+        ├── position:<m>   PositionActor     } per market, dynamic; a crash here is restarted
+        ├── market:<m>     MarketActor       } alone, from the journal, and never disturbs
+        └── order:<o>      OrderActor        } another market or the core
+
+Why one_for_all at the root: the core actors hand each other work that is not yet durable
+(a fill in the venue's latency timer, a signal in execution's mailbox, an Append in the
+journal's uncommitted batch). When one of them dies, that work is gone, and only the journal
+says what the others may still believe. So they all stop, in reverse order, and start again
+from the journal in order, exactly as after a process restart: the journal's factory
+recovers (voiding a torn lockstep step), and each later factory builds its child from that
+recovery. The crash test proves that path exact; the fault-injection tests prove it here.
+
+The whole tree is one child spec (``RuntimeSupervisor.child_spec`` via
+``Runtime.child_spec``), so it runs as one child of a user's larger supervisor tree; if the
+root exceeds its restart intensity it fails, and the user's supervisor applies its own
+strategy to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import handles
+from actors.event_bus import EventBusActor
+from actors.execution import ExecutionActor
+from actors.journal import JournalActor
+from actors.position_accounting import PositionBook
+from actors.runtime_state import RuntimeState
+from actors.strategy import StrategyActor
+from bridges.feed_codec import FeedRecord
+from bridges.journal_sqlite import SqliteJournalStore
+from bridges.simulated_venue import SimulatedVenueActor
+from bridges.venue_matching import MatchingEngine
+from bridges.venue_replay import rebuild_venue
+from messages.commands import Subscribe
+from messages.fields import id_field, ts_init_field
+from messages.positions import PositionSnapshot
+from supervisors.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
+from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
+from supervisors.recovery import RecoveryReport, recover_state
+from supervisors.runtime_config import RuntimeConfig
+from supervisors.supervisor import Supervisor
+
+CORE_CHILDREN = ("journal", "bus", "venue", "execution", "strategy", "markets")
+"""The root's children, in start order."""
+
+_SLOW_S = 60.0
+"""Start and shutdown timeout of a core child: recovery, a final snapshot, many markets."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CurrentCore:
+    """Ask the root for its running core; answered with ``CoreRefs`` once it is up."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+
+
+@attrs.frozen(kw_only=True)
+class CoreRefs:
+    """One incarnation of the core: its actors, and where its recovered journal resumes.
+
+    ``generation`` counts the core's starts under one root; a facade compares ``key`` to see
+    whether the core it fed has been replaced since (by this root or by a new root).
+    """
+
+    root: pykka.ActorRef[Any]
+    generation: int
+    resume_step: int
+    recovery: RecoveryReport
+    journal: pykka.ActorRef[Any]
+    bus: pykka.ActorRef[Any]
+    venue: pykka.ActorRef[Any]
+    execution: pykka.ActorRef[Any]
+    strategy: pykka.ActorRef[Any]
+    markets: pykka.ActorRef[Any]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.root.actor_urn, self.generation)
+
+    def actors(self) -> tuple[pykka.ActorRef[Any], ...]:
+        return (self.journal, self.bus, self.venue, self.execution, self.strategy, self.markets)
+
+    def intact(self) -> bool:
+        """True while none of this incarnation's actors has died."""
+        return all(ref.is_alive() for ref in self.actors())
+
+
+@attrs.define
+class _Recovered:
+    """What the journal's factory recovered, for the factories after it (same thread)."""
+
+    engine: MatchingEngine
+    markets: list[RestoredMarket]
+    orders: tuple[Any, ...]
+    archived: list[PositionSnapshot]
+    order_count: int
+    resume_step: int
+    report: RecoveryReport
+
+
+class RuntimeSupervisor(Supervisor):
+    """The root of one runtime; ``feed`` is what the venue is rebuilt from after a restart.
+
+    ``Subscribe`` here means every event of the runtime: the subscriber hears this root's
+    supervision events and is subscribed to each incarnation of the bus.
+    """
+
+    kind = "runtime_supervisor"
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        feed: Sequence[FeedRecord] = (),
+        *,
+        name: str = "tradeactors",
+        supervision: SupervisedContext | None = None,
+    ) -> None:
+        factories = (
+            self._start_journal,
+            self._start_bus,
+            self._start_venue,
+            self._start_execution,
+            self._start_strategy,
+            self._start_markets,
+        )
+        super().__init__(
+            name=name,
+            children=[
+                ChildSpec(id=child_id, start=factory, shutdown_s=_SLOW_S, start_timeout_s=_SLOW_S)
+                for child_id, factory in zip(CORE_CHILDREN, factories, strict=True)
+            ],
+            strategy=Strategy.ONE_FOR_ALL,
+            max_restarts=config.max_restarts,
+            period_s=config.restart_period_s,
+            supervision=supervision,
+        )
+        self.config = config
+        self.journal_path = config.journal_path
+        self.feed = tuple(feed)
+        self.generation = 0
+        self.listeners: list[pykka.ActorRef[Any]] = []
+        self.refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._recovered: _Recovered | None = None
+
+    @classmethod
+    def spec(
+        cls,
+        config: RuntimeConfig,
+        feed: Sequence[FeedRecord] = (),
+        *,
+        child_id: str = "tradeactors",
+        restart: Restart = Restart.PERMANENT,
+    ) -> ChildSpec:
+        """The whole runtime as one child of another supervisor."""
+        if config.data_dir is None:
+            raise ValueError("an embedded runtime needs a data_dir: its journal outlives it")
+        total_s = _SLOW_S * len(CORE_CHILDREN)
+        return ChildSpec(
+            id=child_id,
+            start=lambda context: cls.start(config, feed, name=child_id, supervision=context),
+            restart=restart,
+            shutdown_s=total_s,
+            start_timeout_s=total_s,
+        )
+
+    @handles(CurrentCore)
+    def _current_core(self, _message: CurrentCore) -> CoreRefs | None:
+        """None while a child's restart is still to be retried: ask again."""
+        if self._recovered is None or any(
+            self.children[child_id].ref is None for child_id in CORE_CHILDREN
+        ):
+            return None
+        return CoreRefs(
+            root=self.actor_ref,
+            generation=self.generation,
+            resume_step=self._recovered.resume_step,
+            recovery=self._recovered.report,
+            **{child_id: self.refs[child_id] for child_id in CORE_CHILDREN},
+        )
+
+    @handles(Subscribe)
+    def _subscribe_all(self, message: Subscribe) -> None:
+        self._subscribe(message)
+        if message.subscriber not in self.listeners:
+            self.listeners.append(message.subscriber)
+            bus = self.refs.get("bus")
+            if bus is not None:
+                bus.tell(Subscribe(subscriber=message.subscriber))
+
+    # -- the core's factories, run in this thread in start order ---------------------------
+
+    def _start_journal(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        """Recover first: every later factory builds its child from this recovery."""
+        self.generation += 1
+        self.refs = {}
+        store = SqliteJournalStore(self.journal_path, durability=self.config.durability)
+        try:
+            state, report = recover_state(store)
+            engine = MatchingEngine(fee_rate=self.config.fee_rate)
+            books = rebuild_venue(engine, state, self.feed, store)
+            markets, orders, archived = _restorable(state, books)
+        except Exception:
+            store.close()
+            raise
+        self._recovered = _Recovered(
+            engine=engine,
+            markets=markets,
+            orders=orders,
+            archived=archived,
+            order_count=state.order_count,
+            resume_step=state.resume_step,
+            report=report,
+        )
+        self.log.info(
+            "core_recovered",
+            generation=self.generation,
+            resume_step=state.resume_step,
+            replayed=report.replayed,
+            voided=report.voided,
+        )
+        # From here the state belongs to the journal actor alone.
+        return self._keep(
+            "journal",
+            JournalActor.start(store, state=state, config=self.config.journal, supervision=context),
+        )
+
+    def _start_bus(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        bus = EventBusActor.start(supervision=context)
+        for listener in self.listeners:
+            bus.tell(Subscribe(subscriber=listener))
+        return self._keep("bus", bus)
+
+    def _start_venue(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        return self._keep(
+            "venue",
+            SimulatedVenueActor.start(
+                latency_ns=self.config.latency_ns,
+                engine=self._recovery().engine,
+                supervision=context,
+            ),
+        )
+
+    def _start_execution(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        execution = ExecutionActor.start(
+            venue=self.refs["venue"],
+            bus=self.refs["bus"],
+            journal=self.refs["journal"],
+            first_order_number=self._recovery().order_count + 1,
+            supervision=context,
+        )
+        self.refs["venue"].tell(Subscribe(subscriber=execution))
+        return self._keep("execution", execution)
+
+    def _start_strategy(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        return self._keep(
+            "strategy",
+            StrategyActor.start(
+                self.config.evaluate,
+                execution=self.refs["execution"],
+                name=self.config.strategy_name,
+                supervision=context,
+            ),
+        )
+
+    def _start_markets(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        """The market supervisor re-tells execution every market, position and order."""
+        recovered = self._recovery()
+        return self._keep(
+            "markets",
+            MarketSupervisor.start(
+                execution=self.refs["execution"],
+                venue=self.refs["venue"],
+                bus=self.refs["bus"],
+                journal=self.refs["journal"],
+                journal_path=self.journal_path,
+                strategies=((self.refs["strategy"], self.config.strategy_name),),
+                account=self.config.account,
+                restored=recovered.markets,
+                restored_orders=recovered.orders,
+                archived=recovered.archived,
+                max_restarts=self.config.max_restarts,
+                period_s=self.config.restart_period_s,
+                events=self.refs["bus"],
+                supervision=context,
+            ),
+        )
+
+    def _keep(self, child_id: str, ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        self.refs[child_id] = ref
+        return ref
+
+    def _recovery(self) -> _Recovered:
+        if self._recovered is None:
+            raise RuntimeError("a core child started before the journal recovered")
+        return self._recovered
+
+
+def _restorable(
+    state: RuntimeState, books: dict[str, dict[str, Any]]
+) -> tuple[list[RestoredMarket], tuple[Any, ...], list[PositionSnapshot]]:
+    """Copies of the journal's state for the actors (the journal keeps its own objects)."""
+    restored: list[RestoredMarket] = []
+    archived: list[PositionSnapshot] = []
+    for record in state.markets.values():
+        position = state.positions.get(record.position_id or "")
+        if record.archived:
+            if position is not None:
+                archived.append(position.snapshot())
+            continue
+        restored.append(
+            RestoredMarket(
+                definition=record.definition,
+                position=None
+                if position is None
+                else PositionBook.from_memento(position.memento()),
+                books=books[record.definition.market_id],
+                closed=record.closed,
+                winning_security_id=record.winning_security_id,
+            )
+        )
+    orders = tuple(order.memento() for order in state.orders.values())
+    return restored, orders, archived
