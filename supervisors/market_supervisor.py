@@ -304,7 +304,9 @@ class MarketSupervisor(Supervisor):
                 supervision=context,
             )
             if not first_start:
-                self.execution.tell(OrderStarted(order_id=order.order_id, ref=ref, submit=False))
+                tell_quietly(
+                    self.execution, OrderStarted(order_id=order.order_id, ref=ref, submit=False)
+                )
                 self.log.info("order_restarted", order_id=order.order_id)
             first_start = False
             return ref
@@ -358,7 +360,9 @@ class MarketSupervisor(Supervisor):
         tell_quietly(children.market, Subscribe(subscriber=position))
         for strategy, _name in self.strategies:
             tell_quietly(position, Subscribe(subscriber=strategy))
-        self.execution.tell(PositionRestarted(market_id=market_id, position=position))
+        # Execution dead means the core is restarting, this supervisor with it; the next
+        # one tells the new execution every position afresh.
+        tell_quietly(self.execution, PositionRestarted(market_id=market_id, position=position))
         self.log.info("position_restarted", market_id=market_id)
 
     @handles(BookSnapshot, PriceChange)

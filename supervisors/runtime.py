@@ -158,6 +158,8 @@ class Runtime:
         ``next_step`` to rebuild the simulated venue and the live markets' books (after a
         restart of the core too).
         """
+        if self._core is not None:
+            raise RuntimeError("this runtime is already started")
         config = attrs.evolve(self.config, data_dir=self.journal_path.parent)
         self._root = RuntimeSupervisor.start(config, feed)
         try:
@@ -168,7 +170,7 @@ class Runtime:
         return self
 
     def __enter__(self) -> Runtime:
-        return self.start()
+        return self if self._core is not None else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
@@ -194,7 +196,7 @@ class Runtime:
         try:
             self._feed(self._require_core(), record, atomic=False)
         except pykka.ActorDeadError:
-            self._refresh()
+            self.refresh()
             self._feed(self._require_core(), record, atomic=False)
         self.next_step += 1
 
@@ -227,7 +229,9 @@ class Runtime:
         except (pykka.ActorDeadError, pykka.Timeout):
             if self._unchanged(core):
                 raise  # nothing died: a real stall, not a torn step
-        self._follow(deadline_s=RESTART_WAIT_S, replacing=core)
+        self._follow(deadline_s=RESTART_WAIT_S)
+        if self._require_core().key == core.key:
+            raise RuntimeError(f"step {step} did not commit, and no restart explains why")
         return False
 
     def replay(
@@ -343,19 +347,27 @@ class Runtime:
         core: CoreRefs | None = ask(root, CurrentCore())
         return core
 
-    def _follow(self, *, deadline_s: float, replacing: CoreRefs | None = None) -> None:
-        """Wait for a live core (another than ``replacing``) and resume where it recovered."""
+    def _follow(self, *, deadline_s: float) -> None:
+        """Wait for a live core and resume where its recovery says (``next_step``).
+
+        A core with a dead actor is never taken: its root is about to replace it.
+        """
         deadline = time.monotonic() + deadline_s
         last_error = "no root"
         while time.monotonic() < deadline:
+            if self._root is not None and not self._root.is_alive():
+                raise RuntimeDownError(
+                    "the runtime's root supervisor stopped (restart intensity exceeded, or "
+                    "stopped from outside); the log says why"
+                )
             try:
                 core = self._ask_core()
             except (pykka.ActorDeadError, pykka.Timeout) as error:
                 core, last_error = None, f"{type(error).__name__}: {error}"
-            replaced = replacing is None or (core is not None and core.key != replacing.key)
-            if core is not None and core.intact() and replaced:
+            if core is not None and core.intact():
+                if self._core is None or core.key != self._core.key:
+                    self.next_step = core.resume_step
                 self._core = core
-                self.next_step = core.resume_step
                 self.wait_idle(deadline_s)
                 return
             time.sleep(0.01)
@@ -370,13 +382,17 @@ class Runtime:
                 time.sleep(0.05)
                 core = self._core
                 if core is not None and not core.intact():
-                    self._refresh()
+                    self.refresh()
         return read()
 
-    def _refresh(self) -> None:
-        """Point at the running core without moving ``next_step`` (queries, paced feeding)."""
+    def refresh(self) -> None:
+        """Point at the running core, waiting for it if it is restarting.
+
+        Unlike a torn lockstep step, this leaves ``next_step`` where it is (queries, paced
+        feeding, a caller that saw an actor die).
+        """
         step = self.next_step
-        self._follow(deadline_s=RESTART_WAIT_S, replacing=self._core)
+        self._follow(deadline_s=RESTART_WAIT_S)
         self.next_step = step
 
     def _require_core(self) -> CoreRefs:

@@ -98,8 +98,8 @@ class CoreRefs:
         return (self.journal, self.bus, self.venue, self.execution, self.strategy, self.markets)
 
     def intact(self) -> bool:
-        """True while none of this incarnation's actors has died."""
-        return all(ref.is_alive() for ref in self.actors())
+        """True while neither the root nor any of this incarnation's actors has died."""
+        return self.root.is_alive() and all(ref.is_alive() for ref in self.actors())
 
 
 @attrs.define

@@ -1,7 +1,8 @@
 """`tradeactors chaos`: replay a feed with actors killed at random, compare with a clean run.
 
 Both runs are lockstep replays (each record fully processed before the next), so without
-faults they are identical; with faults, supervision and the journal must make them so.
+faults they are identical; with faults, supervision and the journal must make them so: the
+same orders, the same fills (each journaled once and applied once), the same positions.
 """
 
 from __future__ import annotations
@@ -15,22 +16,84 @@ import attrs
 
 from actors.base import RuntimeActor
 from bridges.feed_codec import FeedRecord
+from bridges.journal_sqlite import SqliteJournalStore
+from messages.codec import decode
 from messages.positions import PositionSnapshot
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.recovery import recover_state
+from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tools.fault_injector import Fault, FaultInjector
 
 
 @attrs.frozen(kw_only=True)
-class ChaosReport:
-    """The clean run's positions, the faulty run's, and the faults that were injected."""
+class JournalFacts:
+    """What a run's journal holds, without the ids and timestamps that differ between runs.
 
-    clean: tuple[PositionSnapshot, ...]
-    chaos: tuple[PositionSnapshot, ...]
+    ``fills`` are the venue's fills in journal order, each as many times as it was
+    journaled; ``applied`` the fill ids positions applied (sorted: two orders filled by one
+    book may reach the journal in either order); ``positions`` the journal's own fold.
+    """
+
+    orders: tuple[tuple[Any, ...], ...]
+    fills: tuple[tuple[Any, ...], ...]
+    applied: tuple[str, ...]
+    positions: tuple[tuple[Any, ...], ...]
+
+
+def journal_facts(journal_path: Path) -> JournalFacts:
+    """Read a (stopped) run's journal: its orders, fills and folded positions."""
+    store = SqliteJournalStore(journal_path)
+    try:
+        fills: list[tuple[Any, ...]] = []
+        applied: list[str] = []
+        orders: list[tuple[Any, ...]] = []
+        for record in store.read():
+            event: Any = decode(record.kind, record.payload)
+            if record.kind == "Fill":
+                fills.append(
+                    (event.fill_id, event.order_id, event.side, event.price, event.size, event.fee)
+                )
+            elif record.kind == "FillApplied":
+                applied.append(event.fill.fill_id)
+            elif record.kind == "OrderCreated":
+                orders.append(
+                    (event.order_id, event.security_id, event.side, event.price, event.size)
+                )
+        state, _ = recover_state(store)
+    finally:
+        store.close()
+    positions = tuple(
+        (position_id, book.status, book.snapshot().legs)
+        for position_id, book in sorted(state.positions.items())
+    )
+    return JournalFacts(
+        orders=tuple(orders),
+        fills=tuple(fills),
+        applied=tuple(sorted(applied)),
+        positions=positions,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """One replay's end: the positions the actors report and what its journal holds."""
+
+    positions: tuple[PositionSnapshot, ...]
+    facts: JournalFacts
+
+
+@attrs.frozen(kw_only=True)
+class ChaosReport:
+    """The clean run, the faulty run, and the faults that were injected."""
+
+    clean: RunResult
+    chaos: RunResult
     faults: tuple[Fault, ...]
 
     @property
     def equal(self) -> bool:
-        return economics(self.clean) == economics(self.chaos)
+        return self.chaos.facts == self.clean.facts and economics(
+            self.chaos.positions
+        ) == economics(self.clean.positions)
 
 
 def economics(positions: Sequence[PositionSnapshot]) -> list[tuple[Any, ...]]:
@@ -47,7 +110,7 @@ def economics(positions: Sequence[PositionSnapshot]) -> list[tuple[Any, ...]]:
 
 def replay(
     records: Sequence[FeedRecord], data_dir: Path, injector: FaultInjector | None = None
-) -> tuple[PositionSnapshot, ...]:
+) -> RunResult:
     """One lockstep replay in this process; ``injector`` strikes while each record runs."""
     # Faults come far faster than in production here, so the restart limit is lifted.
     config = RuntimeConfig(data_dir=data_dir, max_restarts=1_000_000, restart_period_s=1.0)
@@ -57,9 +120,10 @@ def replay(
         if injector is not None:
             injector.close()
             runtime.wait_idle()
-        return tuple(runtime.positions())
+        positions = tuple(runtime.positions())
     finally:
         runtime.stop()
+    return RunResult(positions=positions, facts=journal_facts(data_dir / JOURNAL_FILE))
 
 
 def run_chaos(

@@ -12,13 +12,18 @@ from importlib import resources
 from pathlib import Path
 
 from actors.base import RuntimeActor
-from actors.journal import JournalConfig
+from actors.event_bus import EventBusActor
+from actors.execution import ExecutionActor
+from actors.journal import JournalActor, JournalConfig
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
+from actors.strategy import StrategyActor
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
+from bridges.simulated_venue import SimulatedVenueActor
+from supervisors.market_supervisor import MarketSupervisor
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tools import feedgen
 from tools.chaos import run_chaos
@@ -101,8 +106,14 @@ CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
     "market": MarketActor,
     "order": OrderActor,
     "position": PositionActor,
+    "markets": MarketSupervisor,
+    "execution": ExecutionActor,
+    "strategy": StrategyActor,
+    "venue": SimulatedVenueActor,
+    "bus": EventBusActor,
+    "journal": JournalActor,
 }
-"""Actor kinds the runtime restarts from the journal today."""
+"""Actor kinds the fault injector may kill: every supervised actor of the runtime."""
 
 
 def _chaos(args: argparse.Namespace) -> int:
@@ -122,7 +133,15 @@ def _chaos(args: argparse.Namespace) -> int:
     by_method = Counter(f"{fault.kind} by {fault.method.value}" for fault in report.faults)
     for what, count in sorted(by_method.items()):
         out.write(f"  {count:4d} x {what}\n")
-    out.write("\nclean run:\n" + positions_table(report.clean) + "\n")
+    out.write("\nclean run:\n" + positions_table(report.clean.positions) + "\n")
+    for name, clean, chaos in (
+        ("orders", report.clean.facts.orders, report.chaos.facts.orders),
+        ("fills journaled", report.clean.facts.fills, report.chaos.facts.fills),
+        ("fills applied", report.clean.facts.applied, report.chaos.facts.applied),
+        ("positions", report.clean.facts.positions, report.chaos.facts.positions),
+    ):
+        same = "same" if clean == chaos else "DIFFERENT"
+        out.write(f"  {name:16s} clean {len(clean):5d}  with faults {len(chaos):5d}  {same}\n")
     verdict = "EQUAL to" if report.equal else "DIFFERENT from"
     out.write(f"\nthe run with {len(report.faults)} faults ended {verdict} the clean run\n")
     return 0 if report.equal else 1

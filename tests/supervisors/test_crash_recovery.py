@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from bridges.feed_codec import write_feed
-from bridges.journal_sqlite import SqliteJournalStore
-from messages.codec import decode
-from supervisors.recovery import recover_state
+from supervisors.runtime import JOURNAL_FILE
+from tools.chaos import journal_facts
 from tools.feedgen import generate_feed
 
 pytestmark = pytest.mark.timeout(300)
@@ -56,37 +55,6 @@ def _finish(data_dir: Path, feed: Path) -> str:
     return result.stdout.split("feed records replayed")[1].split("\n", 2)[2]
 
 
-def _journal_facts(data_dir: Path) -> dict[str, Any]:
-    """What the journal holds, without ids and timestamps that differ between runs."""
-    store = SqliteJournalStore(data_dir / "journal.sqlite")
-    try:
-        fills: list[tuple[Any, ...]] = []
-        applied: list[str] = []
-        orders: list[tuple[Any, ...]] = []
-        for record in store.read():
-            event: Any = decode(record.kind, record.payload)
-            if record.kind == "Fill":
-                fills.append(
-                    (event.fill_id, event.order_id, event.side, event.price, event.size, event.fee)
-                )
-            elif record.kind == "FillApplied":
-                applied.append(event.fill.fill_id)
-            elif record.kind == "OrderCreated":
-                orders.append(
-                    (event.order_id, event.security_id, event.side, event.price, event.size)
-                )
-        state, _ = recover_state(store)
-        positions = {
-            position_id: (book.status, book.snapshot().legs)
-            for position_id, book in state.positions.items()
-        }
-    finally:
-        store.close()
-    # Two orders filled by one book can reach the journal in either order, killed or not.
-    applied.sort()
-    return {"fills": fills, "applied": applied, "orders": orders, "positions": positions}
-
-
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("feed") / "crash.jsonl"
@@ -99,8 +67,8 @@ def never_killed(feed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     data_dir = tmp_path_factory.mktemp("never-killed")
     started = time.monotonic()
     table = _finish(data_dir, feed)
-    facts = _journal_facts(data_dir)
-    assert facts["orders"], "the feed must make the strategy trade for this test to mean much"
+    facts = journal_facts(data_dir / JOURNAL_FILE)
+    assert facts.orders, "the feed must make the strategy trade for this test to mean much"
     return {"table": table, "facts": facts, "seconds": time.monotonic() - started}
 
 
@@ -123,10 +91,10 @@ def test_kill_9_at_random_moments_then_restart_ends_exactly_like_the_never_kille
     assert kills >= KILLS_PER_RUN // 2, "most kills must land while the run is still going"
 
     table = _finish(tmp_path, feed)
-    facts = _journal_facts(tmp_path)
+    facts = journal_facts(tmp_path / JOURNAL_FILE)
 
     assert table == never_killed["table"]
     assert facts == never_killed["facts"]
-    fill_ids = [fill[0] for fill in facts["fills"]]
+    fill_ids = [fill[0] for fill in facts.fills]
     assert len(fill_ids) == len(set(fill_ids)), "a fill was journaled twice"
-    assert Counter(facts["applied"]) == Counter(set(facts["applied"])), "a fill was applied twice"
+    assert Counter(facts.applied) == Counter(set(facts.applied)), "a fill was applied twice"
