@@ -1,5 +1,6 @@
-"""Fault injection: markets, orders and positions killed again and again during a run end
-exactly where a clean run ends, and `tradeactors chaos` says so."""
+"""Fault injection: every kind of actor killed again and again during a run, and the run ends
+exactly where a clean run ends (same orders, fills once each, same positions); `tradeactors
+chaos` says so."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from actors.event_bus import EventBusActor
+from actors.execution import ExecutionActor
+from actors.journal import JournalActor
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
+from actors.strategy import StrategyActor
 from bridges.feed_codec import write_feed
+from bridges.simulated_venue import SimulatedVenueActor
+from supervisors.market_supervisor import MarketSupervisor
 from tools.chaos import economics, run_chaos
+from tools.cli import CHAOS_KINDS
 from tools.fault_injector import FaultMethod
 from tools.feedgen import generate_feed
 
@@ -33,8 +41,23 @@ def records():
         ((OrderActor,), 4),
         ((MarketActor,), 6),
         ((MarketActor, OrderActor, PositionActor), 8),
+        ((ExecutionActor,), 3),
+        ((JournalActor,), 7),
+        ((SimulatedVenueActor, StrategyActor, EventBusActor), 9),
+        ((MarketSupervisor,), 10),
+        (tuple(CHAOS_KINDS.values()), 12),
     ],
-    ids=["positions", "orders", "markets", "all three"],
+    ids=[
+        "positions",
+        "orders",
+        "markets",
+        "per-market kinds",
+        "execution",
+        "journal",
+        "venue, strategy, bus",
+        "market supervisor",
+        "every kind",
+    ],
 )
 def test_actors_killed_repeatedly_end_exactly_like_the_clean_run(
     records, kinds: tuple[type, ...], seed: int
@@ -45,6 +68,7 @@ def test_actors_killed_repeatedly_end_exactly_like_the_clean_run(
     assert methods[FaultMethod.STOP] >= 5
     assert {fault.kind for fault in report.faults} == {kind.kind for kind in kinds}
     assert economics(report.chaos.positions) == economics(report.clean.positions)
+    assert report.clean.facts.fills, "the feed must make the strategy trade"
     assert report.chaos.facts == report.clean.facts
     assert report.equal
 
