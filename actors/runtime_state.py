@@ -91,6 +91,7 @@ class RuntimeState:
             step=self.step,
             step_atomic=self.step_atomic,
             committed_step=self.committed_step,
+            record_step=self.record_step,
         )
 
     @classmethod
@@ -117,6 +118,7 @@ class RuntimeState:
         state.step = memento.step
         state.step_atomic = memento.step_atomic
         state.committed_step = memento.committed_step
+        state.record_step = memento.record_step
         return state
 
     def __init__(self) -> None:
@@ -129,6 +131,7 @@ class RuntimeState:
         self.step = -1
         self.step_atomic = False
         self.committed_step = -1
+        self.record_step = -1
 
     @property
     def in_step(self) -> bool:
@@ -139,13 +142,16 @@ class RuntimeState:
     def resume_step(self) -> int:
         """The first feed record a restarted run must feed.
 
-        After an atomic (lockstep) step the next one; otherwise the last started record is
-        fed again, which is harmless: stale book changes are ignored and lifecycle records
-        are idempotent.
+        After an atomic (lockstep) step the next one (a torn one was voided, so it is fed
+        again). After a paced step, the next one if its record reached the journal, else
+        that record again (its StepStarted and the record itself can be committed apart):
+        stale book changes are ignored and lifecycle records are idempotent.
         """
         if self.step < 0:
             return 0
-        return self.step + 1 if self.step_atomic else self.step
+        if self.step_atomic or self.record_step == self.step:
+            return self.step + 1
+        return self.step
 
     def live_markets(self) -> list[MarketRecord]:
         return [record for record in self.markets.values() if not record.archived]
@@ -167,15 +173,18 @@ class RuntimeState:
             )
 
     def _market_opened(self, _stream: str, event: MarketOpened) -> None:
+        self.record_step = self.step
         definition = event.definition
         self.markets.setdefault(
             definition.market_id, MarketRecord(definition=definition, opened_step=self.step)
         )
 
     def _market_closed(self, _stream: str, event: MarketClosed) -> None:
+        self.record_step = self.step
         self.markets[event.market_id].closed = True
 
     def _market_resolved(self, _stream: str, event: MarketResolved) -> None:
+        self.record_step = self.step
         self.markets[event.market_id].winning_security_id = event.winning_security_id
 
     def _market_archived(self, _stream: str, event: MarketArchived) -> None:
@@ -231,6 +240,7 @@ class RuntimeState:
 
     def _market_data(self, _stream: str, _event: Any) -> None:
         """Book data is journaled for the MarketActors; the orders and positions ignore it."""
+        self.record_step = self.step
 
     def _step_started(self, _stream: str, event: StepStarted) -> None:
         self.step = event.step

@@ -172,3 +172,4 @@ class RuntimeStateMemento:
     step: int = attrs.field(validator=attrs.validators.instance_of(int))
     step_atomic: bool = attrs.field(validator=attrs.validators.instance_of(bool))
     committed_step: int = attrs.field(validator=attrs.validators.instance_of(int))
+    record_step: int = attrs.field(default=-1, validator=attrs.validators.instance_of(int))

@@ -175,3 +175,22 @@ def _wait_for_restart(supervisor: pykka.ActorRef[Any], child_id: str, restarts: 
             return
         time.sleep(0.01)
     raise AssertionError(f"{child_id} was not restarted {restarts} times")
+
+
+def test_paced_feeding_goes_on_through_a_core_restart(tmp_path: Path) -> None:
+    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+        for record in FEED[:RESTING]:
+            runtime.feed(record)
+            runtime.wait_idle()
+        journal = runtime.journal
+        journal.tell(InjectFault(reason="test"))
+        assert journal.actor_stopped.wait(5)
+
+        # The first record goes to the dead journal, is refused, and goes to the new one.
+        for record in FEED[RESTING:]:
+            runtime.feed(record)
+            runtime.wait_idle()
+
+        assert runtime.generation == 2
+        assert runtime.next_step == len(FEED)
+        assert final_realized(runtime) == Decimal("3.00")
