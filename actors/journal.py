@@ -26,7 +26,7 @@ from actors.base import RuntimeActor, handles
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
-from messages.commands import Append, Route, Sync
+from messages.commands import Append, Forward, Route, Sync
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -114,6 +114,11 @@ class JournalActor(Supervised, RuntimeActor):
             self._deliver(message.subscriber, decode(record.kind, record.payload))
             missed += 1
         self.log.info("stream_rerouted", stream=message.stream, redelivered=missed)
+
+    @handles(Forward)
+    def _forward(self, message: Forward) -> None:
+        self._commit()
+        self._deliver(message.deliver_to, message.message)
 
     @handles(Sync)
     def _sync(self, _message: Sync) -> int:

@@ -85,10 +85,13 @@ class Leg:
             raise ValueError(
                 f"fill {fill.fill_id} is for {fill.security_id}, not leg {self.security_id}"
             )
-        self.fees = _EXACT.add(self.fees, fill.fee)
-        signed = fill.signed_size
+        self.trade(fill.signed_size, fill.price, fill.fee)
+
+    def trade(self, signed: Decimal, price: Decimal, fee: Decimal = Decimal(0)) -> None:
+        """Net ``signed`` units at ``price`` (positive buys) into the leg, paying ``fee``."""
+        self.fees = _EXACT.add(self.fees, fee)
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
-            self._open(signed, fill.price)
+            self._open(signed, price)
             return
         held = self.quantity.copy_abs()
         close = min(held, signed.copy_abs())
@@ -97,7 +100,7 @@ class Leg:
             removed_cost = self.cost
         else:
             removed_cost = _PRO_RATA.divide(_EXACT.multiply(self.cost, close), held)
-        cash_received = _EXACT.multiply(signed_close.copy_negate(), fill.price)
+        cash_received = _EXACT.multiply(signed_close.copy_negate(), price)
         self.realized_pnl = _EXACT.add(
             self.realized_pnl, _EXACT.subtract(cash_received, removed_cost)
         )
@@ -108,7 +111,7 @@ class Leg:
             self.cost = _EXACT.subtract(self.cost, removed_cost)
         rest = _EXACT.subtract(signed, signed_close)
         if rest != 0:
-            self._open(rest, fill.price)
+            self._open(rest, price)
 
     def settle(self, price: Decimal) -> None:
         """Close the whole quantity at the resolution ``price`` (the payout, or 0).

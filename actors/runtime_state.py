@@ -12,9 +12,18 @@ from typing import Any
 import attrs
 import structlog
 
+from actors.account_book import AccountBook
 from actors.errors import InvalidTransitionError
 from actors.order_state import Order
 from actors.position_accounting import PositionBook
+from messages.broker_events import (
+    Correction,
+    DealBooked,
+    OpenOrderAdopted,
+    OpenOrderClosed,
+    OrderRouted,
+    PositionCorrected,
+)
 from messages.codec import decode, encode
 from messages.commands import ClearPending, MarkPending, SubmitOrder
 from messages.fills import Fill
@@ -46,6 +55,10 @@ def position_stream(position_id: str) -> str:
 
 def market_stream(market_id: str) -> str:
     return f"market:{market_id}"
+
+
+def account_stream(account: str) -> str:
+    return f"account:{account}"
 
 
 def market_data_stream(market_id: str) -> str:
@@ -92,6 +105,10 @@ class RuntimeState:
             step_atomic=self.step_atomic,
             committed_step=self.committed_step,
             record_step=self.record_step,
+            account_legs=self.accounts.memento(),
+            account_deals=self.accounts.deals,
+            routed=tuple(self.routed.values()),
+            adopted=tuple(self.adopted.values()),
         )
 
     @classmethod
@@ -119,6 +136,9 @@ class RuntimeState:
         state.step_atomic = memento.step_atomic
         state.committed_step = memento.committed_step
         state.record_step = memento.record_step
+        state.accounts = AccountBook.from_memento(memento.account_legs, memento.account_deals)
+        state.routed = {routed.order_no: routed for routed in memento.routed}
+        state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
         return state
 
     def __init__(self) -> None:
@@ -132,6 +152,9 @@ class RuntimeState:
         self.step_atomic = False
         self.committed_step = -1
         self.record_step = -1
+        self.accounts = AccountBook()
+        self.routed: dict[str, OrderRouted] = {}
+        self.adopted: dict[str, OpenOrderAdopted] = {}
 
     @property
     def in_step(self) -> bool:
@@ -242,6 +265,24 @@ class RuntimeState:
         """Book data is journaled for the MarketActors; the orders and positions ignore it."""
         self.record_step = self.step
 
+    def _order_routed(self, _stream: str, event: OrderRouted) -> None:
+        self.routed[event.order_no] = event
+
+    def _deal_booked(self, _stream: str, event: DealBooked) -> None:
+        self.accounts.book(event)
+
+    def _position_corrected(self, _stream: str, event: PositionCorrected) -> None:
+        self.accounts.correct(event)
+
+    def _open_order_adopted(self, _stream: str, event: OpenOrderAdopted) -> None:
+        self.adopted[event.order_no] = event
+
+    def _open_order_closed(self, _stream: str, event: OpenOrderClosed) -> None:
+        self.adopted.pop(event.order_no, None)
+
+    def _correction(self, _stream: str, _event: Correction) -> None:
+        """The audit record of a reconciliation change; its effect is its own event."""
+
     def _step_started(self, _stream: str, event: StepStarted) -> None:
         self.step = event.step
         self.step_atomic = event.atomic
@@ -335,4 +376,10 @@ _HANDLERS: dict[type, Any] = {
     BookSnapshot: RuntimeState._market_data,
     PriceChange: RuntimeState._market_data,
     StepCommitted: RuntimeState._step_committed,
+    OrderRouted: RuntimeState._order_routed,
+    DealBooked: RuntimeState._deal_booked,
+    PositionCorrected: RuntimeState._position_corrected,
+    OpenOrderAdopted: RuntimeState._open_order_adopted,
+    OpenOrderClosed: RuntimeState._open_order_closed,
+    Correction: RuntimeState._correction,
 }

@@ -178,6 +178,18 @@ class Append:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class Forward:
+    """Tell ``message`` to ``deliver_to`` once everything journaled before it is delivered.
+
+    A barrier through the journal: the receiver sees it after the events its sender
+    appended first, which a direct tell could overtake.
+    """
+
+    message: Any = attrs.field()
+    deliver_to: Any = attrs.field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class Sync:
     """Ask the journal to commit what it holds; answered with the last journaled seq."""
 

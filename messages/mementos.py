@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.enums import OrderSide, OrderStatus, PositionStatus
 from messages.fields import (
     decimal_field,
@@ -78,6 +79,14 @@ class LegMemento:
     mark: Decimal | None = attrs.field(
         validator=attrs.validators.optional(attrs.validators.instance_of(Decimal))
     )
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AccountLegMemento:
+    """One leg of an ``actors.account_book.AccountBook``: an account's position in a security."""
+
+    account: str = text_field()
+    leg: LegMemento = attrs.field(validator=attrs.validators.instance_of(LegMemento))
 
 
 def _legs_match_security_ids(
@@ -173,3 +182,7 @@ class RuntimeStateMemento:
     step_atomic: bool = attrs.field(validator=attrs.validators.instance_of(bool))
     committed_step: int = attrs.field(validator=attrs.validators.instance_of(int))
     record_step: int = attrs.field(default=-1, validator=attrs.validators.instance_of(int))
+    account_legs: tuple[AccountLegMemento, ...] = tuple_of(AccountLegMemento, default=())
+    account_deals: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    routed: tuple[OrderRouted, ...] = tuple_of(OrderRouted, default=())
+    adopted: tuple[OpenOrderAdopted, ...] = tuple_of(OpenOrderAdopted, default=())

@@ -15,7 +15,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import messages
-from messages import commands, journal, market_data, markets, mementos, orders, positions, stats
+from messages import (
+    broker,
+    broker_events,
+    commands,
+    journal,
+    market_data,
+    markets,
+    mementos,
+    orders,
+    positions,
+    reconciliation,
+    stats,
+)
 from messages.codec import KINDS, CodecError, decode, encode, kind_of
 from messages.enums import BookSide, OrderSide, OrderStatus, Outcome, PositionStatus
 from messages.fills import Fill
@@ -269,8 +281,137 @@ def _examples() -> list[object]:
             step=12,
             step_atomic=True,
             committed_step=11,
+            record_step=12,
+            account_legs=(ACCOUNT_LEG,),
+            account_deals=3,
+            routed=(ROUTED,),
+            adopted=(ADOPTED,),
         ),
+        ACCOUNT_LEG,
+        *BROKER_EXAMPLES,
     ]
+
+
+ROUTED = broker_events.OrderRouted(
+    ts_init=9,
+    order_id="O1",
+    order_no="B1",
+    account="A1",
+    strategy="s",
+    market_id="m1",
+    security_id="AAPL",
+    side=BUY,
+)
+ADOPTED = broker_events.OpenOrderAdopted(
+    ts_init=12,
+    order_no="B9",
+    account="A1",
+    security_id="AAPL",
+    side=BUY,
+    price=D("1"),
+    size=D("5"),
+    filled=D("1"),
+)
+ACCOUNT_LEG = mementos.AccountLegMemento(
+    account="A1",
+    leg=mementos.LegMemento(
+        security_id="AAPL",
+        quantity=D("-4"),
+        cost=D("-6.0"),
+        realized_pnl=D("0.5"),
+        fees=D("0.01"),
+        mark=None,
+    ),
+)
+BROKER_EXAMPLES: list[object] = [
+    broker.RawOrderEvent(
+        order_no="B1",
+        seq_no=1,
+        status=broker.BrokerOrderStatus.SUBMITTED,
+        broker_ts_ns=5,
+        recv_ns=6,
+        reason="",
+    ),
+    broker.RawDealEvent(
+        order_no="B1",
+        seq_no=2,
+        match_ts=7,
+        security_id="AAPL",
+        side=BUY,
+        price=D("187.25"),
+        size=D("3"),
+        recv_ns=8,
+    ),
+    broker.BrokerOrderRequest(
+        client_order_id="O1", account="A1", security_id="AAPL", side=BUY, price=D("1"), size=D("2")
+    ),
+    broker.BrokerOrder(
+        order_no="B1",
+        account="A1",
+        security_id="AAPL",
+        side=OrderSide.SELL,
+        price=D("1.5"),
+        size=D("10"),
+        filled=D("4"),
+        status=broker.BrokerOrderStatus.PARTIALLY_FILLED,
+        client_order_id="O1",
+    ),
+    broker.BrokerFill(
+        order_no="B1",
+        seq_no=2,
+        match_ts=7,
+        account="A1",
+        security_id="AAPL",
+        side=BUY,
+        price=D("1.5"),
+        size=D("4"),
+    ),
+    broker.BrokerPosition(account="A1", security_id="AAPL", quantity=D("-4"), avg_price=D("1.5")),
+    ROUTED,
+    broker_events.DealBooked(
+        ts_init=10,
+        fill_id="B1:2:7",
+        order_no="B1",
+        order_id=None,
+        account="A1",
+        strategy="external",
+        security_id="AAPL",
+        side=BUY,
+        price=D("1.5"),
+        size=D("4"),
+        fee=D("0.006"),
+        match_ts=7,
+        recv_ns=8,
+        inferred=True,
+    ),
+    broker_events.PositionCorrected(
+        ts_init=11,
+        account="A1",
+        security_id="AAPL",
+        quantity=D("-2"),
+        price=D("1.5"),
+        reason="opened outside",
+    ),
+    ADOPTED,
+    broker_events.OpenOrderClosed(
+        ts_init=13, order_no="B9", account="A1", status=broker.BrokerOrderStatus.CANCELLED
+    ),
+    reconciliation.OrderTruth(orders=(), reason="gap"),
+    reconciliation.OrdersMissing(order_nos=("B1", "B2")),
+    reconciliation.PositionCallback(),
+    reconciliation.PositionsCompared(account="A1", corrected=2, unsettled=("AAPL",)),
+    reconciliation.TradingEnabled(ts_init=15),
+    broker_events.Correction(
+        ts_init=14,
+        kind=broker_events.CorrectionKind.POSITION,
+        account="A1",
+        security_id="AAPL",
+        subject="quantity",
+        old="0",
+        new="-2",
+        reason="opened outside",
+    ),
+]
 
 
 MARKET_MEMENTO = mementos.MarketMemento(

@@ -1,0 +1,72 @@
+"""AccountBook: positions as the broker holds them, per (account, security), to the digit.
+
+The market PositionActors see the runtime's own orders by market and strategy; the broker
+sees an account, whatever placed the orders. This book is that second view, kept from every
+booked broker deal (ours or not) and every reconciliation adjustment, so it can be compared
+with the broker's truth line by line. Accounting is the positions' own (``Leg``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from actors.position_accounting import Leg
+from messages.broker_events import DealBooked, PositionCorrected
+from messages.mementos import AccountLegMemento
+
+AccountKey = tuple[str, str]
+"""(account, security_id)."""
+
+
+class AccountBook:
+    """Net quantity, cost, realized PnL and fees per (account, security)."""
+
+    def __init__(self) -> None:
+        self.legs: dict[AccountKey, Leg] = {}
+        self.deals = 0
+
+    def book(self, deal: DealBooked) -> Leg:
+        """Net one deal into its leg (the journal has already dropped a repeated deal)."""
+        leg = self._leg(deal.account, deal.security_id)
+        leg.trade(deal.signed_size, deal.price, deal.fee)
+        self.deals += 1
+        return leg
+
+    def correct(self, correction: PositionCorrected) -> Leg:
+        """Book an adjustment: ``quantity`` (signed) at ``price``, no fee."""
+        leg = self._leg(correction.account, correction.security_id)
+        leg.trade(correction.quantity, correction.price)
+        return leg
+
+    def quantity(self, account: str, security_id: str) -> Decimal:
+        leg = self.legs.get((account, security_id))
+        return leg.quantity if leg is not None else Decimal(0)
+
+    def quantities(self, account: str) -> dict[str, Decimal]:
+        """Every non-zero position of ``account``, by security."""
+        return {
+            security_id: leg.quantity
+            for (owner, security_id), leg in self.legs.items()
+            if owner == account and leg.quantity != 0
+        }
+
+    def memento(self) -> tuple[AccountLegMemento, ...]:
+        return tuple(
+            AccountLegMemento(account=account, leg=leg.memento())
+            for (account, _), leg in self.legs.items()
+        )
+
+    @classmethod
+    def from_memento(cls, legs: tuple[AccountLegMemento, ...], deals: int = 0) -> AccountBook:
+        book = cls()
+        for entry in legs:
+            book.legs[(entry.account, entry.leg.security_id)] = Leg.from_memento(entry.leg)
+        book.deals = deals
+        return book
+
+    def _leg(self, account: str, security_id: str) -> Leg:
+        key = (account, security_id)
+        leg = self.legs.get(key)
+        if leg is None:
+            leg = self.legs[key] = Leg(security_id)
+        return leg

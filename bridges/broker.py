@@ -1,0 +1,88 @@
+"""What a broker adapter offers the runtime: callbacks, orders, and paged truth queries.
+
+A real broker calls back on its own threads, drops callbacks, repeats them and goes quiet;
+its queries are rate limited and refused over the limit. The runtime is written against
+this protocol, and ``bridges.simulated_broker.SimulatedBroker`` implements it as a paper
+broker with knobs for every one of those behaviours.
+
+Callbacks are plain functions with plain arguments, called on a broker thread; the
+runtime's (``bridges.callback_bridge.CallbackBridge``) only stamp and enqueue. Queries are
+paged: ``page`` 0 first, then each ``Page.next_page`` until it is None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+
+from messages.broker import (
+    BrokerFill,
+    BrokerOrder,
+    BrokerOrderRequest,
+    BrokerOrderStatus,
+    BrokerPosition,
+)
+from messages.enums import OrderSide
+
+T = TypeVar("T")
+
+OrderCallback = Callable[[str, int, BrokerOrderStatus, int, str], None]
+"""``on_order(order_no, seq_no, status, broker_ts_ns, reason)``."""
+
+DealCallback = Callable[[str, int, int, str, OrderSide, Decimal, Decimal], None]
+"""``on_deal(order_no, seq_no, match_ts, security_id, side, price, size)``."""
+
+
+class BrokerError(Exception):
+    """A broker call that did not happen; never to be read as an empty or flat answer."""
+
+
+class BrokerDisconnectedError(BrokerError):
+    """The broker session is down: calls fail and callbacks must be registered again."""
+
+
+class RateLimitedError(BrokerError):
+    """The broker refused a query over its rate limit; retry after a pause."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Page(Generic[T]):
+    """One page of a query's answer; ``next_page`` is None on the last page."""
+
+    items: tuple[T, ...]
+    next_page: int | None = None
+
+
+class Broker(Protocol):
+    """The calls a broker adapter offers."""
+
+    @property
+    def connected(self) -> bool:
+        """False after a disconnect: registration is lost and calls fail until reconnected."""
+
+    def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
+        """Have the broker call these; raises BrokerDisconnectedError when not connected."""
+
+    def unregister_callbacks(self) -> None:
+        """Stop calling them (idempotent)."""
+
+    def place_order(self, request: BrokerOrderRequest) -> str:
+        """Place an order; returns the broker's order number. Its fate comes as callbacks."""
+
+    def cancel_order(self, order_no: str) -> None:
+        """Ask to cancel; the outcome comes as a callback."""
+
+    def list_positions(self, account: str, page: int = 0) -> Page[BrokerPosition]:
+        """The account's non-zero positions (a query: rate limited)."""
+
+    def list_open_orders(self, account: str, page: int = 0) -> Page[BrokerOrder]:
+        """The account's open orders (a query: rate limited)."""
+
+    def list_fills(self, account: str, since_ns: int, page: int = 0) -> Page[BrokerFill]:
+        """The account's deals matched at or after ``since_ns`` (a query: rate limited)."""
+
+    def order_status(self, order_no: str) -> BrokerOrder:
+        """One order's current state (a query: rate limited)."""

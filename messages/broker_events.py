@@ -1,0 +1,134 @@
+"""What the broker edge journals: routed orders, booked deals, and reconciliation's work.
+
+``DealBooked`` is one broker deal on an account, booked once whether its callback or a
+reconciliation query brought it (``fill_id`` is the broker's deal key). ``PositionCorrected``
+and ``OpenOrderAdopted`` bring the account's book to broker truth where no deal explains
+the difference. ``Correction`` says, for clients and the audit trail, what differed, the
+old and new value and why.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+
+from messages.broker import BrokerOrderStatus
+from messages.enums import OrderSide
+from messages.fields import (
+    decimal_field,
+    enum_field,
+    id_field,
+    non_negative_decimal,
+    positive_decimal,
+    text_field,
+    ts_init_field,
+)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderRouted:
+    """Our order ``order_id`` is the broker's ``order_no``: an entry of the intent registry."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    order_id: str = text_field()
+    order_no: str = text_field()
+    account: str = text_field()
+    strategy: str = text_field()
+    market_id: str = text_field()
+    security_id: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DealBooked:
+    """A broker deal booked on its account; ``order_id`` is None for an order not ours."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    order_no: str = text_field()
+    order_id: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    account: str = text_field()
+    strategy: str = text_field()
+    security_id: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+    price: Decimal = non_negative_decimal()
+    size: Decimal = positive_decimal()
+    fee: Decimal = non_negative_decimal()
+    match_ts: int = attrs.field(validator=attrs.validators.instance_of(int))
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+    inferred: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+
+    @property
+    def signed_size(self) -> Decimal:
+        return self.size if self.side is OrderSide.BUY else -self.size
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionCorrected:
+    """Move the account's position in ``security_id`` by ``quantity`` at ``price``.
+
+    The broker holds a position no booked deal explains (opened before this runtime, or
+    by hand); this books the difference as an adjustment at the broker's average price.
+    """
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    quantity: Decimal = decimal_field()
+    price: Decimal = non_negative_decimal()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OpenOrderAdopted:
+    """A broker order open on the account that this runtime did not place (or forgot)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    side: OrderSide = enum_field(OrderSide)
+    price: Decimal = non_negative_decimal()
+    size: Decimal = positive_decimal()
+    filled: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OpenOrderClosed:
+    """An adopted (not ours) order is no longer open at the broker."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    order_no: str = text_field()
+    account: str = text_field()
+    status: BrokerOrderStatus = enum_field(BrokerOrderStatus)
+
+
+class CorrectionKind(enum.Enum):
+    MISSING_FILL = "missing_fill"
+    POSITION = "position"
+    OPEN_ORDER = "open_order"
+    ORDER_STATUS = "order_status"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Correction:
+    """Reconciliation changed our state to broker truth: what, from what, to what, and why."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    kind: CorrectionKind = enum_field(CorrectionKind)
+    account: str = text_field()
+    security_id: str = text_field()
+    subject: str = text_field()
+    old: str = attrs.field(validator=attrs.validators.instance_of(str))
+    new: str = attrs.field(validator=attrs.validators.instance_of(str))
+    reason: str = text_field()

@@ -1,0 +1,101 @@
+"""Messages between the broker edge's actors: what to reconcile, and what was found.
+
+They hold actor refs or are internal requests, so they are never journaled; the changes
+they lead to are (``messages.broker_events``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
+from messages.fields import id_field, text_field, ts_init_field, tuple_of
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReconcileRequest:
+    """Reconcile now: the whole account (no scope), or only these orders and securities."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    reason: str = text_field()
+    order_nos: tuple[str, ...] = tuple_of(str, default=())
+    security_ids: tuple[str, ...] = tuple_of(str, default=())
+    reply_to: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BookInferred:
+    """Book these broker deals unless already booked; then tell the journal ``then``.
+
+    ``recv_ns`` is when the reconciler read them from the broker (their receipt time).
+    """
+
+    fills: tuple[BrokerFill, ...] = tuple_of(BrokerFill)
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+    then: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderTruth:
+    """The broker's state of these orders, for orders whose callbacks may have been lost."""
+
+    orders: tuple[BrokerOrder, ...] = tuple_of(BrokerOrder)
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ComparePositions:
+    """Compare the account's book with the broker's positions; correct what no deal explains.
+
+    A security with a deal booked after ``since_ns`` is not corrected (a deal was moving
+    while the broker was asked) but reported ``unsettled``, to be compared again.
+    """
+
+    account: str = text_field()
+    positions: tuple[BrokerPosition, ...] = tuple_of(BrokerPosition)
+    since_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+    reason: str = text_field()
+    reply_to: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionsCompared:
+    """The account's book after a comparison: how many corrections, which keys to retry."""
+
+    account: str = text_field()
+    corrected: int = attrs.field(validator=attrs.validators.instance_of(int))
+    unsettled: tuple[str, ...] = tuple_of(str)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OpenOrdersSeen:
+    """The broker's open orders of ``account``: the normalizer adopts those it does not know,
+    and reports those it thinks open that the broker does not list (``reply_to``)."""
+
+    account: str = text_field()
+    orders: tuple[BrokerOrder, ...] = tuple_of(BrokerOrder)
+    reply_to: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrdersMissing:
+    """Orders we hold open that the broker no longer lists as open: ask for their status."""
+
+    order_nos: tuple[str, ...] = tuple_of(str)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionCallback:
+    """A deal callback arrived (the position sync's trigger, debounced by the reconciler)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class TradingEnabled:
+    """Startup reconciliation is done: execution may take signals."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
