@@ -12,9 +12,9 @@ paged: ``page`` 0 first, then each ``Page.next_page`` until it is None.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -26,6 +26,7 @@ from messages.broker import (
     BrokerPosition,
 )
 from messages.enums import OrderSide
+from messages.market_data import InstrumentBook
 
 T = TypeVar("T")
 
@@ -86,3 +87,16 @@ class Broker(Protocol):
 
     def order_status(self, order_no: str) -> BrokerOrder:
         """One order's current state (a query: rate limited)."""
+
+
+@runtime_checkable
+class MarketDataSink(Protocol):
+    """A paper broker that matches against the runtime's market data implements this too."""
+
+    def open_market(self, market_id: str, security_ids: Sequence[str]) -> None: ...
+
+    def close_market(self, market_id: str) -> None: ...
+
+    def update_book(
+        self, market_id: str, book: InstrumentBook, now_ns: int | None = None
+    ) -> None: ...

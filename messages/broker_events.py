@@ -132,3 +132,28 @@ class Correction:
     old: str = attrs.field(validator=attrs.validators.instance_of(str))
     new: str = attrs.field(validator=attrs.validators.instance_of(str))
     reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AccountPosition:
+    """An account's position in one security, as the account book holds it."""
+
+    account: str = text_field()
+    security_id: str = text_field()
+    quantity: Decimal = decimal_field()
+    cost: Decimal = decimal_field()
+    avg_price: Decimal = non_negative_decimal()
+    realized_pnl: Decimal = decimal_field()
+    fees: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AccountPositionChanged:
+    """A booked deal or correction moved a position; ``recv_ns`` is when the broker's
+    callback reached us (0 for a correction), ``applied_ns`` when the book changed."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    position: AccountPosition = attrs.field(validator=attrs.validators.instance_of(AccountPosition))
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+    applied_ns: int = attrs.field(validator=attrs.validators.instance_of(int))

@@ -51,6 +51,9 @@ class OrderTruth:
 class ComparePositions:
     """Compare the account's book with the broker's positions; correct what no deal explains.
 
+    Only ``security_ids`` are compared when given (``positions`` is the broker's whole
+    answer either way: a security it does not list is flat there).
+
     A security with a deal booked after ``since_ns`` is not corrected (a deal was moving
     while the broker was asked) but reported ``unsettled``, to be compared again.
     """
@@ -59,6 +62,7 @@ class ComparePositions:
     positions: tuple[BrokerPosition, ...] = tuple_of(BrokerPosition)
     since_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
     reason: str = text_field()
+    security_ids: tuple[str, ...] = tuple_of(str, default=())
     reply_to: Any = attrs.field(default=None)
 
 
@@ -73,11 +77,13 @@ class PositionsCompared:
 
 @attrs.frozen(kw_only=True, slots=True)
 class OpenOrdersSeen:
-    """The broker's open orders of ``account``: the normalizer adopts those it does not know,
-    and reports those it thinks open that the broker does not list (``reply_to``)."""
+    """Broker orders of ``account`` that are open: the normalizer adopts those it does not
+    know and, when the list is ``complete``, reports to ``reply_to`` the orders it thinks
+    open that the broker does not list."""
 
     account: str = text_field()
     orders: tuple[BrokerOrder, ...] = tuple_of(BrokerOrder)
+    complete: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     reply_to: Any = attrs.field(default=None)
 
 

@@ -323,6 +323,15 @@ ACCOUNT_LEG = mementos.AccountLegMemento(
         mark=None,
     ),
 )
+ACCOUNT_POSITION = broker_events.AccountPosition(
+    account="A1",
+    security_id="AAPL",
+    quantity=D("-4"),
+    cost=D("-6.0"),
+    avg_price=D("1.5"),
+    realized_pnl=D("0"),
+    fees=D("0.006"),
+)
 BROKER_EXAMPLES: list[object] = [
     broker.RawOrderEvent(
         order_no="B1",
@@ -395,6 +404,10 @@ BROKER_EXAMPLES: list[object] = [
     ADOPTED,
     broker_events.OpenOrderClosed(
         ts_init=13, order_no="B9", account="A1", status=broker.BrokerOrderStatus.CANCELLED
+    ),
+    ACCOUNT_POSITION,
+    broker_events.AccountPositionChanged(
+        ts_init=16, position=ACCOUNT_POSITION, recv_ns=17, applied_ns=18
     ),
     reconciliation.OrderTruth(orders=(), reason="gap"),
     reconciliation.OrdersMissing(order_nos=("B1", "B2")),

@@ -1,0 +1,210 @@
+"""AccountPositionsActor: the broker-account view of positions, and where it is corrected.
+
+It applies, in journal order, every booked broker deal and every adjustment (both come
+through the journal, so a restarted one rebuilds exactly from the fold), publishes each
+change, and compares itself with the broker's positions when the reconciler asks: a
+difference no booked deal explains is booked as a ``PositionCorrected`` with the reason,
+recorded as a ``Correction`` (old, new, why), and, above the alert threshold, logged as an
+error and counted in a metric.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pykka
+from prometheus_client import Counter
+
+from actors.account_book import AccountBook
+from actors.base import RuntimeActor, handles
+from actors.position_accounting import Leg
+from actors.runtime_state import account_stream
+from messages.broker_events import (
+    AccountPosition,
+    AccountPositionChanged,
+    Correction,
+    CorrectionKind,
+    DealBooked,
+    PositionCorrected,
+)
+from messages.commands import Append
+from messages.reconciliation import ComparePositions, PositionsCompared
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
+
+MISMATCH_ALERTS = Counter(
+    "tradeactors_reconciliation_mismatch_alerts",
+    "Position differences with the broker above the alert threshold",
+    ["account"],
+)
+
+
+def account_position(account: str, leg: Leg) -> AccountPosition:
+    return AccountPosition(
+        account=account,
+        security_id=leg.security_id,
+        quantity=leg.quantity,
+        cost=leg.cost,
+        avg_price=leg.avg_open_price,
+        realized_pnl=leg.realized_pnl,
+        fees=leg.fees,
+    )
+
+
+class AccountPositionsActor(Supervised, RuntimeActor):
+    kind = "account_positions"
+
+    def __init__(
+        self,
+        book: AccountBook,
+        *,
+        journal: pykka.ActorRef[Any],
+        bus: pykka.ActorRef[Any],
+        alert_notional: Decimal = Decimal(1000),
+        clock: Callable[[], int] = time.time_ns,
+        supervision: SupervisedContext | None = None,
+    ) -> None:
+        super().__init__(supervision=supervision)
+        self.book = book
+        self.journal = journal
+        self.bus = bus
+        self.alert_notional = alert_notional
+        self.clock = clock
+        self.last_recv_ns: dict[tuple[str, str], int] = {}
+
+    def positions(self) -> tuple[AccountPosition, ...]:
+        """Every position the book holds, flat ones included (for callers outside)."""
+        return tuple(account_position(account, leg) for (account, _), leg in self.book.legs.items())
+
+    @handles(DealBooked)
+    def _deal(self, deal: DealBooked) -> None:
+        old = self.book.quantity(deal.account, deal.security_id)
+        leg = self.book.book(deal)
+        recv_ns = deal.recv_ns
+        key = (deal.account, deal.security_id)
+        self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), recv_ns)
+        self._changed(deal.account, leg, recv_ns)
+        if deal.inferred:
+            self._record(
+                Correction(
+                    kind=CorrectionKind.MISSING_FILL,
+                    account=deal.account,
+                    security_id=deal.security_id,
+                    subject=f"deal {deal.fill_id}",
+                    old=str(old),
+                    new=str(leg.quantity),
+                    reason="the broker lists a deal no callback brought",
+                )
+            )
+
+    @handles(PositionCorrected)
+    def _corrected(self, correction: PositionCorrected) -> None:
+        leg = self.book.correct(correction)
+        self._changed(correction.account, leg, 0)
+
+    @handles(ComparePositions)
+    def _compare(self, message: ComparePositions) -> None:
+        broker = {p.security_id: p for p in message.positions if p.account == message.account}
+        ours = self.book.quantities(message.account)
+        corrected = 0
+        unsettled: list[str] = []
+        scope = set(message.security_ids) or set(broker) | set(ours)
+        for security_id in sorted(scope):
+            truth = broker.get(security_id)
+            want = truth.quantity if truth is not None else Decimal(0)
+            have = ours.get(security_id, Decimal(0))
+            if want == have:
+                continue
+            if self.last_recv_ns.get((message.account, security_id), 0) > message.since_ns:
+                unsettled.append(security_id)
+                continue
+            price = (
+                truth.avg_price if truth is not None else self._avg(message.account, security_id)
+            )
+            self._correct(message, security_id, have, want, price)
+            corrected += 1
+        if message.reply_to is not None:
+            message.reply_to.tell(
+                PositionsCompared(
+                    account=message.account, corrected=corrected, unsettled=tuple(unsettled)
+                )
+            )
+
+    def _correct(
+        self,
+        message: ComparePositions,
+        security_id: str,
+        have: Decimal,
+        want: Decimal,
+        price: Decimal,
+    ) -> None:
+        account = message.account
+        delta = want - have
+        reason = (
+            f"{message.reason}: the broker holds {want}, the book {have}, and no booked deal "
+            "explains the difference"
+        )
+        self.journal.tell(
+            Append(
+                event=PositionCorrected(
+                    account=account,
+                    security_id=security_id,
+                    quantity=delta,
+                    price=price,
+                    reason=reason,
+                ),
+                stream=account_stream(account),
+                dedup_key=f"corrected:{account}:{security_id}:{have}:{want}:{self.book.deals}",
+                deliver_to=self.actor_ref,
+            )
+        )
+        self._record(
+            Correction(
+                kind=CorrectionKind.POSITION,
+                account=account,
+                security_id=security_id,
+                subject="quantity",
+                old=str(have),
+                new=str(want),
+                reason=reason,
+            )
+        )
+        notional = abs(delta) * price
+        if notional >= self.alert_notional:
+            MISMATCH_ALERTS.labels(account=account).inc()
+            self.log.error(
+                "reconciliation_mismatch",
+                account=account,
+                security_id=security_id,
+                ours=str(have),
+                broker=str(want),
+                notional=str(notional),
+            )
+        else:
+            self.log.warning(
+                "position_corrected",
+                account=account,
+                security_id=security_id,
+                ours=str(have),
+                broker=str(want),
+            )
+
+    def _avg(self, account: str, security_id: str) -> Decimal:
+        leg = self.book.legs.get((account, security_id))
+        return leg.avg_open_price if leg is not None else Decimal(0)
+
+    def _record(self, correction: Correction) -> None:
+        self.journal.tell(Append(event=correction, stream=account_stream(correction.account)))
+        self.bus.tell(correction)
+
+    def _changed(self, account: str, leg: Leg, recv_ns: int) -> None:
+        self.bus.tell(
+            AccountPositionChanged(
+                position=account_position(account, leg),
+                recv_ns=recv_ns,
+                applied_ns=self.clock(),
+            )
+        )

@@ -1,0 +1,479 @@
+"""NormalizerActor: raw broker callbacks in, exact and deduplicated runtime events out.
+
+A broker repeats callbacks, drops them, reorders them and sends them for orders it has not
+told us about yet. Here each raw event is:
+
+- deduplicated on the broker's identity of it, ``(order_no, seq_no, match_ts)`` for a deal
+  (a log line and a counter; the journal's dedup keys make the same true across restarts);
+- joined with the intent registry (``OrderRouted``: order_no → our order, account,
+  strategy, market) — a deal becomes a ``DealBooked`` on the account's journal stream and,
+  for our own order, a ``Fill`` with its fee to execution, which journals it for the order;
+- quarantined when its order is unknown, with a targeted reconcile asked for, and released
+  once the order is known (routed, or adopted by reconciliation) — never dropped.
+
+It also watches the callback heartbeat: with our orders open and no callback for longer
+than ``gap_s``, it asks the reconciler to reconcile those orders' securities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import RuntimeActor, handles, tell_quietly
+from actors.runtime_state import account_stream
+from actors.timer import Timer
+from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.broker_events import (
+    Correction,
+    CorrectionKind,
+    DealBooked,
+    OpenOrderAdopted,
+    OpenOrderClosed,
+    OrderRouted,
+)
+from messages.commands import Append
+from messages.fills import Fill
+from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
+from messages.reconciliation import (
+    BookInferred,
+    OpenOrdersSeen,
+    OrdersMissing,
+    OrderTruth,
+    PositionCallback,
+    ReconcileRequest,
+)
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
+
+EXTERNAL_STRATEGY = "external"
+"""The strategy a deal of an order this runtime did not place is booked under."""
+
+_FINAL = frozenset(
+    {BrokerOrderStatus.FILLED, BrokerOrderStatus.CANCELLED, BrokerOrderStatus.REJECTED}
+)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class NormalizerStats:
+    """Counters a test or an operator can account every callback with."""
+
+    deals: int
+    order_events: int
+    duplicates: int
+    quarantined: int
+    released: int
+    inferred: int
+    open_orders: int
+    last_callback_ns: int
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _Tick:
+    """Time to look at the callback heartbeat."""
+
+
+@attrs.define
+class _Intent:
+    """What the registry knows of one broker order."""
+
+    order_no: str
+    account: str
+    strategy: str
+    security_id: str
+    order_id: str | None = None
+    market_id: str | None = None
+    open: bool = True
+
+
+class NormalizerActor(Supervised, RuntimeActor):
+    kind = "normalizer"
+
+    def __init__(
+        self,
+        *,
+        journal: pykka.ActorRef[Any],
+        execution: pykka.ActorRef[Any],
+        account_positions: pykka.ActorRef[Any],
+        reconciler: pykka.ActorRef[Any] | None = None,
+        fee_rate: Decimal = Decimal("0.001"),
+        routed: tuple[OrderRouted, ...] = (),
+        closed_order_ids: frozenset[str] = frozenset(),
+        adopted: tuple[OpenOrderAdopted, ...] = (),
+        gap_s: float = 2.0,
+        grace_s: float = 0.5,
+        clock: Callable[[], int] = time.time_ns,
+        supervision: SupervisedContext | None = None,
+    ) -> None:
+        super().__init__(supervision=supervision)
+        self.journal = journal
+        self.execution = execution
+        self.account_positions = account_positions
+        self.reconciler = reconciler
+        self.fee_rate = fee_rate
+        self.gap_ns = int(gap_s * 1e9)
+        self.clock = clock
+        self.intents: dict[str, _Intent] = {}
+        for entry in routed:
+            self._register(entry, open_=entry.order_id not in closed_order_ids)
+        for order in adopted:
+            self._adopt(order)
+        self.seen: set[str] = set()
+        self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
+        self.quarantined_at: dict[str, int] = {}
+        self.grace_ns = int(grace_s * 1e9)
+        self.last_callback_ns = clock()
+        self._gap_reported_ns = 0
+        self.deals = self.order_events = self.duplicates = 0
+        self.quarantined = self.released = self.inferred = 0
+        self._timer: Timer | None = None
+
+    def on_start(self) -> None:
+        if self.reconciler is not None:
+            self._timer = Timer("normalizer-heartbeat")
+            self._schedule_tick()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+
+    def counters(self) -> NormalizerStats:
+        """For callers outside the actor: ``ref.proxy().counters().get()``."""
+        return NormalizerStats(
+            deals=self.deals,
+            order_events=self.order_events,
+            duplicates=self.duplicates,
+            quarantined=self.quarantined,
+            released=self.released,
+            inferred=self.inferred,
+            open_orders=sum(1 for intent in self.intents.values() if intent.open),
+            last_callback_ns=self.last_callback_ns,
+        )
+
+    # -- the intent registry ---------------------------------------------------------------
+
+    @handles(OrderRouted)
+    def _routed(self, routed: OrderRouted) -> None:
+        self._register(routed, open_=True)
+        self._release(routed.order_no)
+
+    @handles(OpenOrderAdopted)
+    def _adopted(self, adopted: OpenOrderAdopted) -> None:
+        self._adopt(adopted)
+        self._release(adopted.order_no)
+
+    def _register(self, routed: OrderRouted, *, open_: bool) -> None:
+        self.intents[routed.order_no] = _Intent(
+            order_no=routed.order_no,
+            account=routed.account,
+            strategy=routed.strategy,
+            security_id=routed.security_id,
+            order_id=routed.order_id,
+            market_id=routed.market_id,
+            open=open_,
+        )
+
+    def _adopt(self, adopted: OpenOrderAdopted) -> None:
+        self.intents.setdefault(
+            adopted.order_no,
+            _Intent(
+                order_no=adopted.order_no,
+                account=adopted.account,
+                strategy=EXTERNAL_STRATEGY,
+                security_id=adopted.security_id,
+            ),
+        )
+
+    def _release(self, order_no: str) -> None:
+        self.quarantined_at.pop(order_no, None)
+        for raw in self.quarantine.pop(order_no, ()):
+            self.released += 1
+            self.log.info("quarantine_released", order_no=order_no, kind=type(raw).__name__)
+            self._raw(raw, dedup=False)
+
+    # -- raw callbacks ---------------------------------------------------------------------
+
+    @handles(RawDealEvent, RawOrderEvent)
+    def _callback(self, raw: RawDealEvent | RawOrderEvent) -> None:
+        self.last_callback_ns = max(self.last_callback_ns, raw.recv_ns)
+        self._raw(raw, dedup=True)
+
+    def _raw(self, raw: RawDealEvent | RawOrderEvent, *, dedup: bool) -> None:
+        key = raw.key if isinstance(raw, RawDealEvent) else f"{raw.order_no}:{raw.seq_no}"
+        if dedup:
+            if key in self.seen:
+                self.duplicates += 1
+                self.log.info(
+                    "duplicate_callback_dropped",
+                    order_no=raw.order_no,
+                    key=key,
+                    kind=type(raw).__name__,
+                )
+                return
+            self.seen.add(key)
+        intent = self.intents.get(raw.order_no)
+        if intent is None:
+            self._quarantine(raw)
+            return
+        if isinstance(raw, RawDealEvent):
+            self._book_deal(intent, raw, inferred=False)
+            if self.reconciler is not None:
+                self.reconciler.tell(PositionCallback())
+        else:
+            self._order_event(intent, raw.status, raw.broker_ts_ns, raw.reason)
+
+    def _quarantine(self, raw: RawDealEvent | RawOrderEvent) -> None:
+        """Hold it; if its order is still unknown after ``grace_s``, reconcile that order.
+
+        The grace covers the ordinary race: the broker's first callback can arrive before
+        the ``OrderRouted`` that names the order.
+        """
+        self.quarantined += 1
+        self.quarantine[raw.order_no].append(raw)
+        self.quarantined_at.setdefault(raw.order_no, self.clock())
+        self.log.warning(
+            "callback_for_unknown_order_quarantined",
+            order_no=raw.order_no,
+            kind=type(raw).__name__,
+        )
+
+    def _book_deal(
+        self,
+        intent: _Intent,
+        deal: RawDealEvent | BrokerFill,
+        *,
+        inferred: bool,
+        recv_ns: int | None = None,
+    ) -> None:
+        fee = self.fee_rate * deal.price * deal.size
+        booked = DealBooked(
+            fill_id=deal.key,
+            order_no=deal.order_no,
+            order_id=intent.order_id,
+            account=intent.account,
+            strategy=intent.strategy,
+            security_id=deal.security_id,
+            side=deal.side,
+            price=deal.price,
+            size=deal.size,
+            fee=fee,
+            match_ts=deal.match_ts,
+            recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
+            inferred=inferred,
+        )
+        self.deals += 1
+        self.journal.tell(
+            Append(
+                event=booked,
+                stream=account_stream(intent.account),
+                dedup_key=f"deal:{deal.key}",
+                deliver_to=self.account_positions,
+            )
+        )
+        if intent.order_id is not None and intent.market_id is not None:
+            self.execution.tell(
+                Fill(
+                    fill_id=deal.key,
+                    ts_event=deal.match_ts,
+                    order_id=intent.order_id,
+                    market_id=intent.market_id,
+                    security_id=deal.security_id,
+                    side=deal.side,
+                    price=deal.price,
+                    size=deal.size,
+                    fee=fee,
+                )
+            )
+
+    def _order_event(
+        self, intent: _Intent, status: BrokerOrderStatus, ts_ns: int, reason: str
+    ) -> None:
+        self.order_events += 1
+        if status in _FINAL:
+            was_open, intent.open = intent.open, False
+            if intent.order_id is None and was_open:
+                self.journal.tell(
+                    Append(
+                        event=OpenOrderClosed(
+                            order_no=intent.order_no, account=intent.account, status=status
+                        ),
+                        stream=account_stream(intent.account),
+                        dedup_key=f"closed:{intent.order_no}",
+                    )
+                )
+        if intent.order_id is None:
+            return
+        report: OrderAccepted | OrderCancelled | OrderRejected | None = None
+        if status is BrokerOrderStatus.SUBMITTED:
+            report = OrderAccepted(ts_event=ts_ns, order_id=intent.order_id)
+        elif status is BrokerOrderStatus.CANCELLED:
+            report = OrderCancelled(
+                ts_event=ts_ns, order_id=intent.order_id, reason=reason or "cancelled at broker"
+            )
+        elif status is BrokerOrderStatus.REJECTED:
+            report = OrderRejected(
+                ts_event=ts_ns, order_id=intent.order_id, reason=reason or "rejected by broker"
+            )
+        if report is not None:
+            self.execution.tell(report)
+
+    # -- reconciliation's findings ---------------------------------------------------------
+
+    @handles(BookInferred)
+    def _book_inferred(self, message: BookInferred) -> None:
+        """Book listed deals no callback brought (the journal drops those already booked)."""
+        for fill in message.fills:
+            if fill.key in self.seen:
+                continue
+            self.seen.add(fill.key)
+            intent = self.intents.get(fill.order_no)
+            if intent is None:
+                intent = _Intent(
+                    order_no=fill.order_no,
+                    account=fill.account,
+                    strategy=EXTERNAL_STRATEGY,
+                    security_id=fill.security_id,
+                    open=False,
+                )
+                self.intents[fill.order_no] = intent
+            self.inferred += 1
+            self._book_deal(intent, fill, inferred=True, recv_ns=message.recv_ns)
+            self._release(fill.order_no)
+            self.log.info(
+                "deal_inferred", order_no=fill.order_no, key=fill.key, reason=message.reason
+            )
+        if message.then is not None:
+            self.journal.tell(message.then)
+
+    @handles(OrderTruth)
+    def _order_truth(self, message: OrderTruth) -> None:
+        for order in message.orders:
+            intent = self.intents.get(order.order_no)
+            if intent is None or not intent.open or order.status.is_open:
+                continue
+            self._correct_status(intent, order, message.reason)
+
+    def _correct_status(self, intent: _Intent, order: BrokerOrder, reason: str) -> None:
+        self._order_event(intent, order.status, self.clock(), f"reconciled: {reason}")
+        correction = Correction(
+            kind=CorrectionKind.ORDER_STATUS,
+            account=intent.account,
+            security_id=intent.security_id,
+            subject=f"order {order.order_no}",
+            old="open",
+            new=order.status.value,
+            reason=reason,
+        )
+        self.journal.tell(Append(event=correction, stream=account_stream(intent.account)))
+        self.log.warning("order_status_corrected", order_no=order.order_no, new=order.status.value)
+
+    @handles(OpenOrdersSeen)
+    def _open_orders_seen(self, message: OpenOrdersSeen) -> None:
+        """Adopt broker orders we do not know; report ours the broker no longer lists."""
+        listed = {order.order_no for order in message.orders}
+        for order in message.orders:
+            if order.order_no in self.intents:
+                continue
+            adopted = OpenOrderAdopted(
+                order_no=order.order_no,
+                account=order.account,
+                security_id=order.security_id,
+                side=order.side,
+                price=order.price,
+                size=order.size,
+                filled=order.filled,
+            )
+            self._adopt(adopted)
+            stream = account_stream(order.account)
+            self.journal.tell(
+                Append(event=adopted, stream=stream, dedup_key=f"adopted:{order.order_no}")
+            )
+            self.journal.tell(
+                Append(
+                    event=Correction(
+                        kind=CorrectionKind.OPEN_ORDER,
+                        account=order.account,
+                        security_id=order.security_id,
+                        subject=f"order {order.order_no}",
+                        old="unknown",
+                        new=f"open {order.side.value} {order.size - order.filled} @ {order.price}",
+                        reason="open at the broker, not placed by this runtime",
+                    ),
+                    stream=stream,
+                )
+            )
+            self._release(order.order_no)
+        if not message.complete or message.reply_to is None:
+            return
+        missing = tuple(
+            intent.order_no
+            for intent in self.intents.values()
+            if intent.open and intent.account == message.account and intent.order_no not in listed
+        )
+        message.reply_to.tell(OrdersMissing(order_nos=missing))
+
+    # -- the heartbeat ---------------------------------------------------------------------
+
+    @handles(_Tick)
+    def _tick(self, _message: _Tick) -> None:
+        self._schedule_tick()
+        now = self.clock()
+        self._reconcile_unknown(now)
+        self._watch_gap(now)
+
+    def _reconcile_unknown(self, now: int) -> None:
+        overdue = [
+            order_no
+            for order_no, since in self.quarantined_at.items()
+            if now - since > self.grace_ns
+        ]
+        if not overdue or self.reconciler is None:
+            return
+        for order_no in overdue:
+            self.quarantined_at[order_no] = now  # asked again only after another grace
+        self.reconciler.tell(
+            ReconcileRequest(
+                reason=f"callbacks for unknown orders {', '.join(overdue)}",
+                order_nos=tuple(overdue),
+            )
+        )
+
+    def _watch_gap(self, now: int) -> None:
+        """Our own open orders only: adopted ones rest for days, and the periodic full sync
+        follows them."""
+        open_orders = [
+            intent for intent in self.intents.values() if intent.open and intent.order_id
+        ]
+        silent_ns = now - self.last_callback_ns
+        if not open_orders or silent_ns <= self.gap_ns or self.reconciler is None:
+            return
+        if now - self._gap_reported_ns <= self.gap_ns:
+            return
+        self._gap_reported_ns = now
+        self.log.warning(
+            "callback_gap", silent_s=round(silent_ns / 1e9, 3), open_orders=len(open_orders)
+        )
+        self.reconciler.tell(
+            ReconcileRequest(
+                reason=f"no callback for {silent_ns / 1e9:.1f} s with {len(open_orders)} "
+                "orders open",
+                order_nos=tuple(intent.order_no for intent in open_orders),
+                security_ids=tuple(sorted({intent.security_id for intent in open_orders})),
+            )
+        )
+
+    def _schedule_tick(self) -> None:
+        if self._timer is None:
+            return
+        ref = self.actor_ref
+
+        def tick() -> None:
+            tell_quietly(ref, _Tick())
+
+        self._timer.call_later(max(min(self.gap_ns, self.grace_ns) // 4, 1_000_000), tick)

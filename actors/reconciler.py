@@ -1,0 +1,326 @@
+"""ReconcilerActor: broker truth against the journal's state, at startup and while trading.
+
+- **Startup**: every account's positions, open orders and session fills are read from the
+  broker (paced under its rate limit, backing off on refusal), compared with what the
+  journal holds, corrected with a reason — and only then is execution told
+  ``TradingEnabled``.
+- **Runtime**: a targeted reconcile when the normalizer reports a callback gap with orders
+  open or callbacks for unknown orders, a full one on ``ReconcileRequest``, and the
+  position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
+  apart, and a full sync runs every ``full_sync_s`` regardless.
+
+A broker query that fails is never read as "no positions" or "flat": the reconcile stops
+there, nothing is corrected, and it is tried again after ``retry_s`` (doubling). A deal the
+broker lists keeps the broker's identity as its fill id, so booking it twice (a second
+reconcile, a restart, a late callback) is impossible. The work itself is done where the
+state lives: the normalizer books listed deals and adopts unknown open orders, the account
+book compares positions (after those deals, through the journal's ``Forward`` barrier).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import RuntimeActor, handles, tell_quietly
+from actors.timer import Timer
+from bridges.broker import Broker, BrokerError
+from bridges.query_pacer import QueryPacer
+from messages.broker import BrokerOrder
+from messages.commands import Forward
+from messages.reconciliation import (
+    BookInferred,
+    ComparePositions,
+    OpenOrdersSeen,
+    OrdersMissing,
+    OrderTruth,
+    PositionCallback,
+    PositionsCompared,
+    ReconcileRequest,
+    TradingEnabled,
+)
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReconcilerStats:
+    """What the reconciler did; the position sync's counters are seed 002's."""
+
+    reconciles: int
+    failures: int
+    callback_triggers: int
+    syncs: int
+    skipped_by_debounce: int
+    full_syncs: int
+    trading_enabled: bool
+    queries: int
+    refused: int
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _Startup:
+    """Run (or retry) the startup reconciliation."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _FullSync:
+    """The periodic full sync is due."""
+
+
+class ReconcilerActor(Supervised, RuntimeActor):
+    kind = "reconciler"
+
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        accounts: tuple[str, ...],
+        normalizer: pykka.ActorRef[Any],
+        account_positions: pykka.ActorRef[Any],
+        journal: pykka.ActorRef[Any],
+        execution: pykka.ActorRef[Any] | None = None,
+        bus: pykka.ActorRef[Any] | None = None,
+        session_start_ns: int = 0,
+        pacer: QueryPacer | None = None,
+        min_sync_s: float = 5.0,
+        full_sync_s: float = 300.0,
+        sync_lookback_s: float = 60.0,
+        retry_s: float = 0.5,
+        clock: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+        supervision: SupervisedContext | None = None,
+    ) -> None:
+        super().__init__(supervision=supervision)
+        self.broker = broker
+        self.accounts = accounts
+        self.normalizer = normalizer
+        self.account_positions = account_positions
+        self.journal = journal
+        self.execution = execution
+        self.bus = bus
+        self.session_start_ns = session_start_ns
+        self.pacer = pacer if pacer is not None else QueryPacer()
+        self.min_sync_s = min_sync_s
+        self.full_sync_s = full_sync_s
+        self.sync_lookback_ns = int(sync_lookback_s * 1e9)
+        self.retry_s = retry_s
+        self.clock = clock
+        self.monotonic = monotonic
+        self.trading_enabled = False
+        self._startup_waiting: set[str] = set(accounts)
+        self._startup_retry_s = retry_s
+        self._last_sync = float("-inf")
+        self._timer: Timer | None = None
+        self.reconciles = self.failures = 0
+        self.callback_triggers = self.syncs = self.skipped = self.full_syncs = 0
+
+    def on_start(self) -> None:
+        self._timer = Timer("reconciler")
+        self._later(self.full_sync_s, _FullSync())
+        self.actor_ref.tell(_Startup())
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+
+    def counters(self) -> ReconcilerStats:
+        """For callers outside the actor: ``ref.proxy().counters().get()``."""
+        pacer = self.pacer.stats()
+        return ReconcilerStats(
+            reconciles=self.reconciles,
+            failures=self.failures,
+            callback_triggers=self.callback_triggers,
+            syncs=self.syncs,
+            skipped_by_debounce=self.skipped,
+            full_syncs=self.full_syncs,
+            trading_enabled=self.trading_enabled,
+            queries=pacer.calls,
+            refused=pacer.refused,
+        )
+
+    # -- triggers --------------------------------------------------------------------------
+
+    @handles(_Startup)
+    def _startup(self, _message: _Startup) -> None:
+        for account in sorted(self._startup_waiting):
+            if not self._reconcile(account, "startup", since_ns=self.session_start_ns):
+                self._later(self._startup_retry_s, _Startup())
+                self._startup_retry_s = min(self._startup_retry_s * 2, 30.0)
+                return
+
+    @handles(ReconcileRequest)
+    def _request(self, request: ReconcileRequest) -> None:
+        if request.order_nos and not request.security_ids:
+            self._reconcile_orders(request.order_nos, request.reason)
+            return
+        for account in self.accounts:
+            self._reconcile(
+                account,
+                request.reason,
+                since_ns=self.session_start_ns,
+                scope=request.security_ids,
+            )
+
+    @handles(PositionCallback)
+    def _position_callback(self, _message: PositionCallback) -> None:
+        """Seed 002's callback-triggered sync: at most one per ``min_sync_s``."""
+        self.callback_triggers += 1
+        now = self.monotonic()
+        if now - self._last_sync < self.min_sync_s:
+            self.skipped += 1
+            return
+        self._last_sync = now
+        self.syncs += 1
+        since_ns = max(self.session_start_ns, self.clock() - self.sync_lookback_ns)
+        for account in self.accounts:
+            self._reconcile(account, "position callback", since_ns=since_ns)
+
+    @handles(_FullSync)
+    def _full_sync(self, _message: _FullSync) -> None:
+        self._later(self.full_sync_s, _FullSync())
+        self.full_syncs += 1
+        for account in self.accounts:
+            self._reconcile(account, "periodic full sync", since_ns=self.session_start_ns)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    @handles(PositionsCompared)
+    def _compared(self, message: PositionsCompared) -> None:
+        if message.unsettled:
+            # Deals were moving while the broker was asked: compare those again shortly.
+            self._later(
+                self.retry_s,
+                ReconcileRequest(
+                    reason="deals moved during the last comparison",
+                    security_ids=message.unsettled,
+                ),
+            )
+        if message.account in self._startup_waiting:
+            self._startup_waiting.discard(message.account)
+            if not self._startup_waiting:
+                self._enable_trading()
+
+    @handles(OrdersMissing)
+    def _orders_missing(self, message: OrdersMissing) -> None:
+        """Our open orders the broker no longer lists: their callbacks were lost."""
+        if message.order_nos:
+            self._reconcile_orders(message.order_nos, "open here, not open at the broker")
+
+    # -- the work --------------------------------------------------------------------------
+
+    def _reconcile(
+        self, account: str, reason: str, *, since_ns: int, scope: tuple[str, ...] = ()
+    ) -> bool:
+        """Read the broker, then hand the findings to the actors that own the state."""
+        started_ns = self.clock()
+        try:
+            positions = self.pacer.all_pages(functools.partial(self.broker.list_positions, account))
+            open_orders = self.pacer.all_pages(
+                functools.partial(self.broker.list_open_orders, account)
+            )
+            fills = self.pacer.all_pages(
+                functools.partial(self.broker.list_fills, account, since_ns)
+            )
+        except BrokerError as error:
+            self._failed(reason, error)
+            return False
+        if scope:
+            fills = [fill for fill in fills if fill.security_id in scope]
+        self.reconciles += 1
+        self.log.info(
+            "reconciling",
+            account=account,
+            reason=reason,
+            positions=len(positions),
+            open_orders=len(open_orders),
+            fills=len(fills),
+            scope=list(scope),
+        )
+        self.normalizer.tell(
+            OpenOrdersSeen(account=account, orders=tuple(open_orders), reply_to=self.actor_ref)
+        )
+        compare = ComparePositions(
+            account=account,
+            positions=tuple(positions),
+            since_ns=started_ns,
+            reason=reason,
+            security_ids=scope,
+            reply_to=self.actor_ref,
+        )
+        self.normalizer.tell(
+            BookInferred(
+                fills=tuple(fills),
+                reason=reason,
+                recv_ns=self.clock(),
+                then=Forward(message=compare, deliver_to=self.account_positions),
+            )
+        )
+        return True
+
+    def _reconcile_orders(self, order_nos: tuple[str, ...], reason: str) -> None:
+        """Ask for each order's state; adopt the open ones we do not know, book their deals."""
+        orders: list[BrokerOrder] = []
+        try:
+            for order_no in order_nos:
+                orders.append(
+                    self.pacer.call(functools.partial(self.broker.order_status, order_no))
+                )
+            by_account: dict[str, list[BrokerOrder]] = {}
+            for order in orders:
+                by_account.setdefault(order.account, []).append(order)
+            fills = {
+                account: self.pacer.all_pages(
+                    functools.partial(self.broker.list_fills, account, self.session_start_ns)
+                )
+                for account in by_account
+            }
+        except BrokerError as error:
+            self._failed(reason, error)
+            return
+        self.reconciles += 1
+        wanted = set(order_nos)
+        for account, account_orders in by_account.items():
+            open_ones = tuple(order for order in account_orders if order.status.is_open)
+            if open_ones:
+                self.normalizer.tell(
+                    OpenOrdersSeen(account=account, orders=open_ones, complete=False)
+                )
+            self.normalizer.tell(
+                BookInferred(
+                    fills=tuple(fill for fill in fills[account] if fill.order_no in wanted),
+                    reason=reason,
+                    recv_ns=self.clock(),
+                )
+            )
+        self.normalizer.tell(OrderTruth(orders=tuple(orders), reason=reason))
+
+    def _failed(self, reason: str, error: BrokerError) -> None:
+        """Nothing is concluded from a failed query; try the same again later."""
+        self.failures += 1
+        self.log.error("reconcile_failed", reason=reason, error=f"{type(error).__name__}: {error}")
+        if self.trading_enabled:
+            self._later(self.retry_s, ReconcileRequest(reason=f"retry: {reason}"))
+
+    def _enable_trading(self) -> None:
+        self.trading_enabled = True
+        self.log.info("trading_enabled", accounts=list(self.accounts))
+        enabled = TradingEnabled()
+        for target in (self.execution, self.bus):
+            if target is not None:
+                tell_quietly(target, enabled)
+
+    def _later(self, delay_s: float, message: object) -> None:
+        if self._timer is None:
+            return
+        ref = self.actor_ref
+
+        def fire() -> None:
+            tell_quietly(ref, message)
+
+        self._timer.call_later(int(delay_s * 1e9), fire)

@@ -1,0 +1,111 @@
+"""Pace broker queries under the broker's rate limit, and back off when it refuses anyway.
+
+The pacer keeps its own sliding window of the calls it made (default 25 per 5 s, the
+broker's limit) and waits for a free slot before each call, so a well-behaved runtime is
+never refused (``margin_s`` covers the time between our clock and the broker's). If the
+broker refuses regardless (another client on the same account), it waits
+``initial_backoff_s``, doubling up to ``max_backoff_s``, and tries again. A disconnect is
+not retried here: it propagates, and the caller decides.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+import structlog
+
+from bridges.broker import Page, RateLimitedError
+
+T = TypeVar("T")
+
+_log = structlog.get_logger("tradeactors", actor="query_pacer")
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PacerStats:
+    calls: int
+    waits: int
+    waited_s: float
+    refused: int
+
+
+class QueryPacer:
+    """``call(fn)`` runs ``fn`` within ``calls`` per ``period_s``, retrying refusals."""
+
+    def __init__(
+        self,
+        *,
+        calls: int = 25,
+        period_s: float = 5.0,
+        initial_backoff_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+        max_attempts: int = 8,
+        margin_s: float = 0.05,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if calls < 1 or period_s <= 0:
+            raise ValueError("calls must be >= 1 and period_s > 0")
+        self.calls = calls
+        self.period_s = period_s
+        self.initial_backoff_s = initial_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.max_attempts = max_attempts
+        self.margin_s = margin_s
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self._window: collections.deque[float] = collections.deque()
+        self._made = self._waits = self._refused = 0
+        self._waited_s = 0.0
+
+    def stats(self) -> PacerStats:
+        return PacerStats(
+            calls=self._made, waits=self._waits, waited_s=self._waited_s, refused=self._refused
+        )
+
+    def call(self, query: Callable[[], T]) -> T:
+        """Run ``query`` when the window has room; on a refusal, back off and run it again."""
+        backoff_s = self.initial_backoff_s
+        for attempt in range(1, self.max_attempts + 1):
+            self._wait_for_slot()
+            self._window.append(self.monotonic())
+            self._made += 1
+            try:
+                return query()
+            except RateLimitedError:
+                self._refused += 1
+                if attempt == self.max_attempts:
+                    raise
+                _log.warning("query_refused_backing_off", backoff_s=backoff_s, attempt=attempt)
+                self._pause(backoff_s)
+                backoff_s = min(backoff_s * 2, self.max_backoff_s)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def all_pages(self, query: Callable[[int], Page[T]]) -> list[T]:
+        """Every item of a paged query, each page paced."""
+        items: list[T] = []
+        page: int | None = 0
+        while page is not None:
+            answer = self.call(functools.partial(query, page))
+            items.extend(answer.items)
+            page = answer.next_page
+        return items
+
+    def _wait_for_slot(self) -> None:
+        while True:
+            now = self.monotonic()
+            while self._window and self._window[0] <= now - self.period_s - self.margin_s:
+                self._window.popleft()
+            if len(self._window) < self.calls:
+                return
+            self._waits += 1
+            self._pause(self._window[0] + self.period_s + self.margin_s - now)
+
+    def _pause(self, seconds: float) -> None:
+        self._waited_s += seconds
+        self.sleep(seconds)

@@ -1,0 +1,541 @@
+"""SimulatedBroker: a paper broker that holds the truth and misbehaves on purpose.
+
+The runtime must survive a real broker: callbacks on a foreign thread, callbacks lost,
+repeated, late and out of order, a session that goes quiet or drops (and forgets who to
+call), and truth queries refused over a rate limit. This broker does all of that on
+command, seeded so a failing run can be replayed, and keeps exact records of what it lost
+and repeated, so a test can prove the runtime booked every deal exactly once.
+
+The truth (``bridges.broker_truth.BrokerTruth``) changes whatever happens to delivery;
+queries answer from it. Orders in a security of an open market are matched against the
+feed's books by the simulated venue's ``MatchingEngine``; any other order rests here until
+a test fills it by hand with ``execute``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+import structlog
+
+from bridges.broker import (
+    BrokerDisconnectedError,
+    BrokerError,
+    DealCallback,
+    OrderCallback,
+    Page,
+    RateLimitedError,
+)
+from bridges.broker_truth import BrokerTruth, DealNotice, Notice, OrderNotice
+from bridges.venue_matching import MatchingEngine, VenueEvent
+from messages.broker import (
+    BrokerFill,
+    BrokerOrder,
+    BrokerOrderRequest,
+    BrokerOrderStatus,
+    BrokerPosition,
+)
+from messages.commands import SubmitOrder
+from messages.enums import OrderSide
+from messages.fills import Fill
+from messages.market_data import InstrumentBook
+from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
+
+_log = structlog.get_logger("tradeactors", actor="simulated_broker")
+
+T = TypeVar("T")
+
+_Callbacks = tuple[OrderCallback, DealCallback]
+_Scheduled = tuple[float, int, int, Notice]
+"""A callback on its way: (due on ``time.monotonic``, sequence, session, notice)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BrokerStats:
+    """What the broker did with its callbacks and calls, since it started.
+
+    Every callback the truth owes is ``emitted`` once, then dropped, or sent as one copy
+    (two when ``duplicated``); every copy ends ``delivered`` (handed to the callback, even
+    if it raised), ``silenced``, ``undelivered`` (no registration, or its session is gone),
+    or is still ``pending``. So ``emitted + duplicated == dropped + silenced + undelivered
+    + delivered + pending``. ``queries`` counts the answered queries (pages), ``refused``
+    those turned away by the rate limit, ``placed`` and ``cancelled`` the calls taken.
+    """
+
+    emitted: int
+    delivered: int
+    dropped: int
+    duplicated: int
+    silenced: int
+    undelivered: int
+    callback_errors: int
+    pending: int
+    queries: int
+    refused: int
+    placed: int
+    cancelled: int
+
+
+@attrs.define(slots=True)
+class _Counts:
+    emitted: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    silenced: int = 0
+    undelivered: int = 0
+    callback_errors: int = 0
+    queries: int = 0
+    refused: int = 0
+    placed: int = 0
+    cancelled: int = 0
+
+
+class SimulatedBroker:
+    """A ``bridges.broker.Broker`` with knobs; a perfect broker unless told otherwise.
+
+    Callbacks run on the broker's own daemon thread, in due order: with ``delay_s`` a
+    callback waits ``uniform(*delay_s)`` seconds, so a spread reorders them. One
+    ``random.Random(seed)`` decides drops, duplicates and delays, so the same seed and the
+    same calls make the same decisions. ``clock_ns`` stamps deals and order updates;
+    ``monotonic`` only measures the rate-limit window (delays run on ``time.monotonic``,
+    as the broker thread really waits them out). Call ``close()`` when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        page_size: int = 100,
+        rate_limit_calls: int = 25,
+        rate_limit_period_s: float = 5.0,
+        clock_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+        drop_rate: float = 0.0,
+        duplicate_rate: float = 0.0,
+        delay_s: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        if page_size < 1 or rate_limit_calls < 1 or rate_limit_period_s <= 0:
+            raise ValueError(
+                f"need page_size >= 1, rate_limit_calls >= 1, rate_limit_period_s > 0; got "
+                f"{page_size}, {rate_limit_calls}, {rate_limit_period_s}"
+            )
+        self._page_size = page_size
+        self._rate_limit_calls = rate_limit_calls
+        self._rate_limit_period_s = rate_limit_period_s
+        self._clock_ns = clock_ns
+        self._monotonic = monotonic
+        self._drop_rate = _probability("drop_rate", drop_rate)
+        self._duplicate_rate = _probability("duplicate_rate", duplicate_rate)
+        self._delay_s = _delay(delay_s)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._truth = BrokerTruth()
+        self._engine = MatchingEngine()
+        self._market_of: dict[str, str] = {}  # security id -> the last market opened with it
+        self._at_venue: set[str] = set()  # order numbers the engine matches
+        self._connected = True
+        self._silent = False
+        self._closed = False
+        self._callbacks: _Callbacks | None = None
+        self._session = 0  # a disconnect starts a new one; callbacks of the old are lost
+        self._heap: list[_Scheduled] = []
+        self._sequence = itertools.count()
+        self._delivering = False
+        self._query_times: deque[float] = deque()
+        self._counts = _Counts()
+        self._dropped: list[Notice] = []
+        self._duplicated: list[Notice] = []
+        self._thread = threading.Thread(target=self._run, name="simulated-broker", daemon=True)
+        self._thread.start()
+
+    # -- the Broker protocol -------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._connected
+
+    def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
+        """Deliver callbacks to these from now on; raises BrokerDisconnectedError if down."""
+        with self._lock:
+            self._check_connected()
+            self._callbacks = (on_order, on_deal)
+
+    def unregister_callbacks(self) -> None:
+        """Stop delivering (idempotent; also when disconnected, as there is nothing to lose)."""
+        with self._lock:
+            self._callbacks = None
+
+    def place_order(self, request: BrokerOrderRequest) -> str:
+        """Book the order: matched at the venue if its security trades there, else resting."""
+        with self._lock:
+            self._check_connected()
+            self._counts.placed += 1
+            ts = self._clock_ns()
+            order_no = self._truth.add_order(
+                account=request.account,
+                security_id=request.security_id,
+                side=request.side,
+                price=request.price,
+                size=request.size,
+                client_order_id=request.client_order_id,
+            )
+            market_id = self._market_of.get(request.security_id)
+            if market_id is None:
+                self._emit(self._truth.transition(order_no, BrokerOrderStatus.SUBMITTED, ts))
+                return order_no
+            self._at_venue.add(order_no)
+            submit = SubmitOrder(
+                correlation_id=request.client_order_id,
+                order_id=order_no,
+                market_id=market_id,
+                security_id=request.security_id,
+                side=request.side,
+                price=request.price,
+                size=request.size,
+            )
+            self._apply(self._engine.submit(submit, ts))
+            return order_no
+
+    def cancel_order(self, order_no: str) -> None:
+        """Cancel an open order (CANCELLED comes as a callback); a final one stays as it is.
+
+        Raises BrokerError for an order number this broker never gave out.
+        """
+        with self._lock:
+            self._check_connected()
+            order = self._truth.order(order_no)
+            if order is None:
+                raise BrokerError(f"unknown order {order_no}")
+            self._counts.cancelled += 1
+            if not order.status.is_open:
+                return
+            ts = self._clock_ns()
+            if order_no in self._at_venue:
+                self._apply(self._engine.cancel(order_no, ts))
+            else:
+                cancelled = BrokerOrderStatus.CANCELLED
+                self._emit(self._truth.transition(order_no, cancelled, ts, "cancelled by request"))
+
+    def list_positions(self, account: str, page: int = 0) -> Page[BrokerPosition]:
+        with self._lock:
+            self._admit_query(page)
+            return self._page(self._truth.positions(account), page)
+
+    def list_open_orders(self, account: str, page: int = 0) -> Page[BrokerOrder]:
+        with self._lock:
+            self._admit_query(page)
+            return self._page(self._truth.open_orders(account), page)
+
+    def list_fills(self, account: str, since_ns: int, page: int = 0) -> Page[BrokerFill]:
+        with self._lock:
+            self._admit_query(page)
+            return self._page(self._truth.fills(account, since_ns), page)
+
+    def order_status(self, order_no: str) -> BrokerOrder:
+        """The order as the broker knows it; BrokerError for an unknown order number."""
+        with self._lock:
+            self._admit_query(0)
+            order = self._truth.order(order_no)
+        if order is None:
+            raise BrokerError(f"unknown order {order_no}")
+        return order
+
+    # -- knobs ---------------------------------------------------------------------------
+
+    def set_drop_rate(self, rate: float) -> None:
+        """Lose each callback with probability ``rate`` from now on."""
+        with self._lock:
+            self._drop_rate = _probability("drop_rate", rate)
+
+    def set_duplicate_rate(self, rate: float) -> None:
+        """Deliver each callback twice with probability ``rate`` from now on."""
+        with self._lock:
+            self._duplicate_rate = _probability("duplicate_rate", rate)
+
+    def set_delay(self, delay_s: tuple[float, float]) -> None:
+        """Delay each callback by ``uniform(*delay_s)`` seconds from now on."""
+        with self._lock:
+            self._delay_s = _delay(delay_s)
+
+    def go_silent(self) -> None:
+        """Deliver nothing (each callback is lost, counted silenced) until ``speak``."""
+        with self._lock:
+            self._silent = True
+
+    def speak(self) -> None:
+        """Deliver callbacks again after ``go_silent``."""
+        with self._lock:
+            self._silent = False
+
+    def disconnect(self) -> None:
+        """Drop the session: calls raise, callbacks in flight are lost, registration too."""
+        with self._lock:
+            self._connected = False
+            self._callbacks = None
+            self._session += 1
+
+    def reconnect(self) -> None:
+        """Bring the session back; nothing is delivered until callbacks are registered again."""
+        with self._lock:
+            self._connected = True
+
+    # -- driving the truth (tests and tools) -----------------------------------------------
+
+    def open_market(self, market_id: str, security_ids: Sequence[str]) -> None:
+        """Match this market's securities at the simulated venue from now on."""
+        with self._lock:
+            self._engine.open_market(market_id, tuple(security_ids))
+            for security_id in security_ids:
+                self._market_of[security_id] = market_id
+
+    def close_market(self, market_id: str) -> None:
+        """Cancel the market's resting orders and reject its new ones."""
+        with self._lock:
+            self._apply(self._engine.close_market(market_id, self._clock_ns()))
+
+    def update_book(self, market_id: str, book: InstrumentBook, now_ns: int | None = None) -> None:
+        """Give the venue a security's latest book; resting orders trade against it."""
+        with self._lock:
+            ts = self._clock_ns() if now_ns is None else now_ns
+            self._apply(self._engine.update_book(market_id, book, ts))
+
+    def execute(self, order_no: str, price: Decimal, size: Decimal) -> str:
+        """Fill ``size`` of an order resting here at ``price``; returns the deal key.
+
+        Raises ValueError for an unknown, final or venue-matched order, or an overfill.
+        """
+        with self._lock:
+            if self._truth.order(order_no) is None:
+                raise ValueError(f"unknown order {order_no}")
+            if order_no in self._at_venue:
+                raise ValueError(f"order {order_no} trades at the venue; feed it books instead")
+            deal, update = self._truth.fill(order_no, price, size, self._clock_ns())
+            self._emit(deal)
+            self._emit(update)
+            return deal.key
+
+    def seed_position(
+        self, account: str, security_id: str, quantity: Decimal, avg_price: Decimal
+    ) -> None:
+        """Set a position held before the runtime started (no deals, no callbacks)."""
+        with self._lock:
+            self._truth.set_position(account, security_id, quantity, avg_price)
+
+    def seed_open_order(
+        self,
+        account: str,
+        security_id: str,
+        side: OrderSide,
+        price: Decimal,
+        size: Decimal,
+        *,
+        filled: Decimal = Decimal(0),
+    ) -> str:
+        """Add an order resting here since before the runtime started (no callbacks)."""
+        with self._lock:
+            return self._truth.add_order(
+                account=account,
+                security_id=security_id,
+                side=side,
+                price=price,
+                size=size,
+                filled=filled,
+            )
+
+    # -- records -------------------------------------------------------------------------
+
+    def stats(self) -> BrokerStats:
+        with self._lock:
+            return BrokerStats(pending=len(self._heap), **attrs.asdict(self._counts))
+
+    def dropped_deals(self) -> tuple[str, ...]:
+        """Deal keys of the deal callbacks dropped, in emission order."""
+        with self._lock:
+            return tuple(n.key for n in self._dropped if isinstance(n, DealNotice))
+
+    def duplicated_deals(self) -> tuple[str, ...]:
+        """Deal keys of the deal callbacks sent twice, in emission order."""
+        with self._lock:
+            return tuple(n.key for n in self._duplicated if isinstance(n, DealNotice))
+
+    def dropped_orders(self) -> tuple[tuple[str, int], ...]:
+        """``(order_no, seq_no)`` of the order callbacks dropped, in emission order."""
+        with self._lock:
+            return tuple(
+                (n.order_no, n.seq_no) for n in self._dropped if isinstance(n, OrderNotice)
+            )
+
+    def duplicated_orders(self) -> tuple[tuple[str, int], ...]:
+        """``(order_no, seq_no)`` of the order callbacks sent twice, in emission order."""
+        with self._lock:
+            return tuple(
+                (n.order_no, n.seq_no) for n in self._duplicated if isinstance(n, OrderNotice)
+            )
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no callback is pending or being delivered; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not self._heap and not self._delivering, timeout=timeout
+            )
+
+    def close(self) -> None:
+        """Stop the broker thread; callbacks still pending are lost (idempotent)."""
+        with self._cond:
+            if not self._closed:
+                self._closed = True
+                self._counts.undelivered += len(self._heap)
+                self._heap.clear()
+                self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+
+    # -- inside (every method below runs with the lock held, except the thread's own) -----
+
+    def _check_connected(self) -> None:
+        if not self._connected:
+            raise BrokerDisconnectedError("simulated broker is disconnected")
+
+    def _admit_query(self, page: int) -> None:
+        """Take a slot of the sliding-window rate limit, or refuse the query."""
+        self._check_connected()
+        if page < 0:
+            raise ValueError(f"page must be >= 0, got {page}")
+        now = self._monotonic()
+        while self._query_times and self._query_times[0] <= now - self._rate_limit_period_s:
+            self._query_times.popleft()
+        if len(self._query_times) >= self._rate_limit_calls:
+            self._counts.refused += 1
+            raise RateLimitedError(
+                f"over {self._rate_limit_calls} queries per {self._rate_limit_period_s}s"
+            )
+        self._query_times.append(now)
+        self._counts.queries += 1
+
+    def _page(self, items: list[T], page: int) -> Page[T]:
+        start = page * self._page_size
+        end = start + self._page_size
+        return Page(items=tuple(items[start:end]), next_page=page + 1 if len(items) > end else None)
+
+    def _apply(self, events: list[VenueEvent]) -> None:
+        """Turn the matching engine's reports into truth and callbacks."""
+        for event in events:
+            if isinstance(event, Fill):
+                deal, update = self._truth.fill(
+                    event.order_id, event.price, event.size, event.ts_event
+                )
+                self._emit(deal)
+                self._emit(update)
+                continue
+            if isinstance(event, OrderAccepted):
+                status, reason = BrokerOrderStatus.SUBMITTED, ""
+            elif isinstance(event, OrderRejected):
+                status, reason = BrokerOrderStatus.REJECTED, event.reason
+            elif isinstance(event, OrderCancelled):
+                status, reason = BrokerOrderStatus.CANCELLED, event.reason
+            else:  # CancelRejected: the truth already holds the order as final
+                continue
+            self._emit(self._truth.transition(event.order_id, status, event.ts_event, reason))
+
+    def _emit(self, notice: Notice) -> None:
+        """Send one owed callback on its way, or lose it as the knobs say."""
+        self._counts.emitted += 1
+        if self._closed or self._callbacks is None:
+            self._counts.undelivered += 1
+            return
+        if self._silent:
+            self._counts.silenced += 1
+            return
+        if self._rng.random() < self._drop_rate:
+            self._counts.dropped += 1
+            self._dropped.append(notice)
+            return
+        copies = 1
+        if self._rng.random() < self._duplicate_rate:
+            copies = 2
+            self._counts.duplicated += 1
+            self._duplicated.append(notice)
+        now = time.monotonic()
+        for _ in range(copies):
+            due = now + self._rng.uniform(*self._delay_s)
+            heapq.heappush(self._heap, (due, next(self._sequence), self._session, notice))
+        self._cond.notify_all()
+
+    def _run(self) -> None:
+        while (taken := self._take_due()) is not None:
+            (on_order, on_deal), notice = taken
+            try:
+                if isinstance(notice, DealNotice):
+                    on_deal(
+                        notice.order_no,
+                        notice.seq_no,
+                        notice.match_ts,
+                        notice.security_id,
+                        notice.side,
+                        notice.price,
+                        notice.size,
+                    )
+                else:
+                    on_order(
+                        notice.order_no,
+                        notice.seq_no,
+                        notice.status,
+                        notice.broker_ts_ns,
+                        notice.reason,
+                    )
+            except Exception:
+                _log.exception("callback_failed", order_no=notice.order_no, seq_no=notice.seq_no)
+                with self._cond:
+                    self._counts.callback_errors += 1
+            with self._cond:
+                self._delivering = False
+                self._cond.notify_all()
+
+    def _take_due(self) -> tuple[_Callbacks, Notice] | None:
+        """Wait for the next callback to deliver, losing those nobody may receive; None once
+        closed. Runs on the broker thread and takes the lock itself."""
+        with self._cond:
+            while not self._closed:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait_s = self._heap[0][0] - time.monotonic()
+                if wait_s > 0:
+                    self._cond.wait(wait_s)
+                    continue
+                _due, _sequence, session, notice = heapq.heappop(self._heap)
+                if session != self._session or self._callbacks is None:
+                    self._counts.undelivered += 1
+                elif self._silent:
+                    self._counts.silenced += 1
+                else:
+                    self._counts.delivered += 1
+                    self._delivering = True
+                    return self._callbacks, notice
+                self._cond.notify_all()
+            return None
+
+
+def _probability(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def _delay(delay_s: tuple[float, float]) -> tuple[float, float]:
+    low, high = delay_s
+    if not 0.0 <= low <= high:
+        raise ValueError(f"delay_s must be (min, max) with 0 <= min <= max, got {delay_s}")
+    return (low, high)
