@@ -40,6 +40,7 @@ from messages.orders import (
     OrderDenied,
     OrderRejected,
 )
+from messages.reconciliation import TradingEnabled
 from messages.signals import TradeSignal
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -86,9 +87,11 @@ class ExecutionActor(Supervised, RuntimeActor):
         journal: pykka.ActorRef[Any],
         id_prefix: str = "O",
         first_order_number: int = 1,
+        trading_enabled: bool = True,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
+        self.trading_enabled = trading_enabled
         self.venue = venue
         self.bus = bus
         self.journal = journal
@@ -199,7 +202,14 @@ class ExecutionActor(Supervised, RuntimeActor):
         self._starting[created.order_id] = created
         route.supervisor.tell(SuperviseOrder(created=created))
 
+    @handles(TradingEnabled)
+    def _trading_enabled(self, _message: TradingEnabled) -> None:
+        self.trading_enabled = True
+        self.log.info("trading_enabled")
+
     def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
+        if not self.trading_enabled:
+            return "trading waits for the startup reconciliation with the broker"
         if route is None:
             return f"no position for market {signal.market_id}"
         if route.closed:

@@ -7,7 +7,8 @@ told us about yet. Here each raw event is:
   (a log line and a counter; the journal's dedup keys make the same true across restarts);
 - joined with the intent registry (``OrderRouted``: order_no → our order, account,
   strategy, market) — a deal becomes a ``DealBooked`` on the account's journal stream and,
-  for our own order, a ``Fill`` with its fee to execution, which journals it for the order;
+  for our own order, a ``Fill`` with its fee published to execution, which journals it for
+  the order;
 - quarantined when its order is unknown, with a targeted reconcile asked for, and released
   once the order is known (routed, or adopted by reconciliation) — never dropped.
 
@@ -26,7 +27,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles, tell_quietly
+from actors.base import PublishingActor, handles, tell_quietly
 from actors.runtime_state import account_stream
 from actors.timer import Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
@@ -48,12 +49,16 @@ from messages.reconciliation import (
     OrderTruth,
     PositionCallback,
     ReconcileRequest,
+    ReconcileWith,
 )
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
 EXTERNAL_STRATEGY = "external"
 """The strategy a deal of an order this runtime did not place is booked under."""
+
+_CALLBACK = "callback"
+_LISTED = "listed"
 
 _FINAL = frozenset(
     {BrokerOrderStatus.FILLED, BrokerOrderStatus.CANCELLED, BrokerOrderStatus.REJECTED}
@@ -62,11 +67,17 @@ _FINAL = frozenset(
 
 @attrs.frozen(kw_only=True, slots=True)
 class NormalizerStats:
-    """Counters a test or an operator can account every callback with."""
+    """Counters a test or an operator can account every callback with.
+
+    ``duplicates``: callbacks seen before from the broker. ``late``: callbacks for deals
+    reconciliation had already booked from the broker's list. ``inferred``: deals booked
+    from the list because no callback had brought them (lost, or late).
+    """
 
     deals: int
     order_events: int
     duplicates: int
+    late: int
     quarantined: int
     released: int
     inferred: int
@@ -92,19 +103,22 @@ class _Intent:
     open: bool = True
 
 
-class NormalizerActor(Supervised, RuntimeActor):
+class NormalizerActor(Supervised, PublishingActor):
+    """Publishes our orders' reports (fills, accepts, cancels, rejects) to its subscribers:
+    execution, which journals them for the order, as it does the simulated venue's."""
+
     kind = "normalizer"
 
     def __init__(
         self,
         *,
         journal: pykka.ActorRef[Any],
-        execution: pykka.ActorRef[Any],
         account_positions: pykka.ActorRef[Any],
+        bus: pykka.ActorRef[Any] | None = None,
         reconciler: pykka.ActorRef[Any] | None = None,
         fee_rate: Decimal = Decimal("0.001"),
         routed: tuple[OrderRouted, ...] = (),
-        closed_order_ids: frozenset[str] = frozenset(),
+        open_order_ids: frozenset[str] = frozenset(),
         adopted: tuple[OpenOrderAdopted, ...] = (),
         gap_s: float = 2.0,
         grace_s: float = 0.5,
@@ -113,7 +127,7 @@ class NormalizerActor(Supervised, RuntimeActor):
     ) -> None:
         super().__init__(supervision=supervision)
         self.journal = journal
-        self.execution = execution
+        self.bus = bus
         self.account_positions = account_positions
         self.reconciler = reconciler
         self.fee_rate = fee_rate
@@ -121,17 +135,18 @@ class NormalizerActor(Supervised, RuntimeActor):
         self.clock = clock
         self.intents: dict[str, _Intent] = {}
         for entry in routed:
-            self._register(entry, open_=entry.order_id not in closed_order_ids)
+            self._register(entry, open_=entry.order_id in open_order_ids)
         for order in adopted:
             self._adopt(order)
-        self.seen: set[str] = set()
+        self.seen: dict[str, str] = {}
+        """Deal and order-event keys already handled, and whether a callback or a list did."""
         self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
         self.quarantined_at: dict[str, int] = {}
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
         self._gap_reported_ns = 0
         self.deals = self.order_events = self.duplicates = 0
-        self.quarantined = self.released = self.inferred = 0
+        self.quarantined = self.released = self.inferred = self.late = 0
         self._timer: Timer | None = None
 
     def on_start(self) -> None:
@@ -149,6 +164,7 @@ class NormalizerActor(Supervised, RuntimeActor):
             deals=self.deals,
             order_events=self.order_events,
             duplicates=self.duplicates,
+            late=self.late,
             quarantined=self.quarantined,
             released=self.released,
             inferred=self.inferred,
@@ -157,6 +173,14 @@ class NormalizerActor(Supervised, RuntimeActor):
         )
 
     # -- the intent registry ---------------------------------------------------------------
+
+    @handles(ReconcileWith)
+    def _reconcile_with(self, message: ReconcileWith) -> None:
+        """The reconciler starts after this actor (it needs its ref), so it introduces itself."""
+        self.reconciler = message.reconciler
+        if self._timer is None:
+            self._timer = Timer("normalizer-heartbeat")
+            self._schedule_tick()
 
     @handles(OrderRouted)
     def _routed(self, routed: OrderRouted) -> None:
@@ -207,7 +231,9 @@ class NormalizerActor(Supervised, RuntimeActor):
     def _raw(self, raw: RawDealEvent | RawOrderEvent, *, dedup: bool) -> None:
         key = raw.key if isinstance(raw, RawDealEvent) else f"{raw.order_no}:{raw.seq_no}"
         if dedup:
-            if key in self.seen:
+            source = self.seen.get(key)
+            self.seen[key] = _CALLBACK
+            if source == _CALLBACK:
                 self.duplicates += 1
                 self.log.info(
                     "duplicate_callback_dropped",
@@ -216,7 +242,10 @@ class NormalizerActor(Supervised, RuntimeActor):
                     kind=type(raw).__name__,
                 )
                 return
-            self.seen.add(key)
+            if source == _LISTED:
+                # Reconciliation booked it from the broker's list before its callback came.
+                self.late += 1
+                return
         intent = self.intents.get(raw.order_no)
         if intent is None:
             self._quarantine(raw)
@@ -277,7 +306,7 @@ class NormalizerActor(Supervised, RuntimeActor):
             )
         )
         if intent.order_id is not None and intent.market_id is not None:
-            self.execution.tell(
+            self.publish(
                 Fill(
                     fill_id=deal.key,
                     ts_event=deal.match_ts,
@@ -321,7 +350,7 @@ class NormalizerActor(Supervised, RuntimeActor):
                 ts_event=ts_ns, order_id=intent.order_id, reason=reason or "rejected by broker"
             )
         if report is not None:
-            self.execution.tell(report)
+            self.publish(report)
 
     # -- reconciliation's findings ---------------------------------------------------------
 
@@ -331,7 +360,7 @@ class NormalizerActor(Supervised, RuntimeActor):
         for fill in message.fills:
             if fill.key in self.seen:
                 continue
-            self.seen.add(fill.key)
+            self.seen[fill.key] = _LISTED
             intent = self.intents.get(fill.order_no)
             if intent is None:
                 intent = _Intent(
@@ -361,16 +390,17 @@ class NormalizerActor(Supervised, RuntimeActor):
 
     def _correct_status(self, intent: _Intent, order: BrokerOrder, reason: str) -> None:
         self._order_event(intent, order.status, self.clock(), f"reconciled: {reason}")
-        correction = Correction(
-            kind=CorrectionKind.ORDER_STATUS,
-            account=intent.account,
-            security_id=intent.security_id,
-            subject=f"order {order.order_no}",
-            old="open",
-            new=order.status.value,
-            reason=reason,
+        self._record(
+            Correction(
+                kind=CorrectionKind.ORDER_STATUS,
+                account=intent.account,
+                security_id=intent.security_id,
+                subject=f"order {order.order_no}",
+                old="open",
+                new=order.status.value,
+                reason=reason,
+            )
         )
-        self.journal.tell(Append(event=correction, stream=account_stream(intent.account)))
         self.log.warning("order_status_corrected", order_no=order.order_no, new=order.status.value)
 
     @handles(OpenOrdersSeen)
@@ -394,18 +424,15 @@ class NormalizerActor(Supervised, RuntimeActor):
             self.journal.tell(
                 Append(event=adopted, stream=stream, dedup_key=f"adopted:{order.order_no}")
             )
-            self.journal.tell(
-                Append(
-                    event=Correction(
-                        kind=CorrectionKind.OPEN_ORDER,
-                        account=order.account,
-                        security_id=order.security_id,
-                        subject=f"order {order.order_no}",
-                        old="unknown",
-                        new=f"open {order.side.value} {order.size - order.filled} @ {order.price}",
-                        reason="open at the broker, not placed by this runtime",
-                    ),
-                    stream=stream,
+            self._record(
+                Correction(
+                    kind=CorrectionKind.OPEN_ORDER,
+                    account=order.account,
+                    security_id=order.security_id,
+                    subject=f"order {order.order_no}",
+                    old="unknown",
+                    new=f"open {order.side.value} {order.size - order.filled} @ {order.price}",
+                    reason="open at the broker, not placed by this runtime",
                 )
             )
             self._release(order.order_no)
@@ -417,6 +444,12 @@ class NormalizerActor(Supervised, RuntimeActor):
             if intent.open and intent.account == message.account and intent.order_no not in listed
         )
         message.reply_to.tell(OrdersMissing(order_nos=missing))
+
+    def _record(self, correction: Correction) -> None:
+        """A correction goes to the journal and onto the event stream."""
+        self.journal.tell(Append(event=correction, stream=account_stream(correction.account)))
+        if self.bus is not None:
+            self.bus.tell(correction)
 
     # -- the heartbeat ---------------------------------------------------------------------
 

@@ -9,8 +9,10 @@
   position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
   apart, and a full sync runs every ``full_sync_s`` regardless.
 
-A broker query that fails is never read as "no positions" or "flat": the reconcile stops
-there, nothing is corrected, and it is tried again after ``retry_s`` (doubling). A deal the
+Queries run on a worker thread (``bridges.query_worker``), paced under the rate limit, and
+their answers come back as messages: the reconciler keeps answering (and can be stopped)
+while the broker makes it wait. A broker query that fails is never read as "no positions"
+or "flat": nothing is concluded, nothing corrected, and it is tried again later. A deal the
 broker lists keeps the broker's identity as its fill id, so booking it twice (a second
 reconcile, a restart, a late callback) is impossible. The work itself is done where the
 state lives: the normalizer books listed deals and adopts unknown open orders, the account
@@ -29,9 +31,10 @@ import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
 from actors.timer import Timer
-from bridges.broker import Broker, BrokerError
+from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
-from messages.broker import BrokerOrder
+from bridges.query_worker import JobDone, JobFailed, QueryWorker
+from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
 from messages.commands import Forward
 from messages.reconciliation import (
     BookInferred,
@@ -42,6 +45,7 @@ from messages.reconciliation import (
     PositionCallback,
     PositionsCompared,
     ReconcileRequest,
+    ReconcileWith,
     TradingEnabled,
 )
 from supervisors.child_spec import SupervisedContext
@@ -59,8 +63,35 @@ class ReconcilerStats:
     skipped_by_debounce: int
     full_syncs: int
     trading_enabled: bool
+    coalesced: int
     queries: int
     refused: int
+
+
+STARTUP = "startup"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _AccountJob:
+    """A reconcile of one account waiting for the broker's answers."""
+
+    account: str
+    reason: str
+    since_ns: int
+    scope: tuple[str, ...]
+    started_ns: int
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        return (self.account, self.scope)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _OrdersJob:
+    """A reconcile of some orders waiting for the broker's answers."""
+
+    order_nos: tuple[str, ...]
+    reason: str
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -117,10 +148,21 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._startup_retry_s = retry_s
         self._last_sync = float("-inf")
         self._timer: Timer | None = None
+        self._worker: QueryWorker | None = None
+        self._in_flight: set[tuple[str, tuple[str, ...]]] = set()
+        self.coalesced = 0
         self.reconciles = self.failures = 0
         self.callback_triggers = self.syncs = self.skipped = self.full_syncs = 0
 
     def on_start(self) -> None:
+        self.normalizer.tell(ReconcileWith(reconciler=self.actor_ref))
+        ref = self.actor_ref
+
+        def deliver(message: object) -> None:
+            tell_quietly(ref, message)
+
+        self._worker = QueryWorker(self.pacer, deliver)
+        self._last_sync = self.monotonic()  # the startup reconcile is the first sync
         self._timer = Timer("reconciler")
         self._later(self.full_sync_s, _FullSync())
         self.actor_ref.tell(_Startup())
@@ -128,6 +170,8 @@ class ReconcilerActor(Supervised, RuntimeActor):
     def on_stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
+        if self._worker is not None:
+            self._worker.stop()
 
     def counters(self) -> ReconcilerStats:
         """For callers outside the actor: ``ref.proxy().counters().get()``."""
@@ -140,6 +184,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             skipped_by_debounce=self.skipped,
             full_syncs=self.full_syncs,
             trading_enabled=self.trading_enabled,
+            coalesced=self.coalesced,
             queries=pacer.calls,
             refused=pacer.refused,
         )
@@ -149,10 +194,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
     @handles(_Startup)
     def _startup(self, _message: _Startup) -> None:
         for account in sorted(self._startup_waiting):
-            if not self._reconcile(account, "startup", since_ns=self.session_start_ns):
-                self._later(self._startup_retry_s, _Startup())
-                self._startup_retry_s = min(self._startup_retry_s * 2, 30.0)
-                return
+            self._reconcile(account, STARTUP, since_ns=self.session_start_ns)
 
     @handles(ReconcileRequest)
     def _request(self, request: ReconcileRequest) -> None:
@@ -190,6 +232,34 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     # -- answers ---------------------------------------------------------------------------
 
+    @handles(JobDone)
+    def _job_done(self, message: JobDone) -> None:
+        context = message.context
+        if isinstance(context, _AccountJob):
+            self._in_flight.discard(context.key)
+            positions, open_orders, fills = message.answer
+            self._account_answer(context, positions, open_orders, fills)
+        elif isinstance(context, _OrdersJob):
+            self._orders_answer(context, *message.answer)
+
+    @handles(JobFailed)
+    def _job_failed(self, message: JobFailed) -> None:
+        """Nothing is concluded from a failed query; the same is tried again later."""
+        context = message.context
+        self.failures += 1
+        self.log.error(
+            "reconcile_failed",
+            reason=context.reason,
+            error=f"{type(message.error).__name__}: {message.error}",
+        )
+        if isinstance(context, _AccountJob):
+            self._in_flight.discard(context.key)
+            if context.reason == STARTUP:
+                self._later(self._startup_retry_s, _Startup())
+                self._startup_retry_s = min(self._startup_retry_s * 2, 30.0)
+                return
+        self._later(self.retry_s, ReconcileRequest(reason=f"retry: {context.reason}"))
+
     @handles(PositionsCompared)
     def _compared(self, message: PositionsCompared) -> None:
         if message.unsettled:
@@ -216,96 +286,109 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     def _reconcile(
         self, account: str, reason: str, *, since_ns: int, scope: tuple[str, ...] = ()
-    ) -> bool:
-        """Read the broker, then hand the findings to the actors that own the state."""
-        started_ns = self.clock()
-        try:
-            positions = self.pacer.all_pages(functools.partial(self.broker.list_positions, account))
-            open_orders = self.pacer.all_pages(
-                functools.partial(self.broker.list_open_orders, account)
+    ) -> None:
+        """Have the worker read the broker; the same reconcile already queued is not doubled."""
+        job = _AccountJob(
+            account=account,
+            reason=reason,
+            since_ns=since_ns,
+            scope=scope,
+            started_ns=self.clock(),
+        )
+        if job.key in self._in_flight:
+            self.coalesced += 1
+            return
+        self._in_flight.add(job.key)
+        broker = self.broker
+
+        def read(pacer: QueryPacer) -> tuple[Any, Any, Any]:
+            return (
+                pacer.all_pages(functools.partial(broker.list_positions, account)),
+                pacer.all_pages(functools.partial(broker.list_open_orders, account)),
+                pacer.all_pages(functools.partial(broker.list_fills, account, since_ns)),
             )
-            fills = self.pacer.all_pages(
-                functools.partial(self.broker.list_fills, account, since_ns)
-            )
-        except BrokerError as error:
-            self._failed(reason, error)
-            return False
-        if scope:
-            fills = [fill for fill in fills if fill.security_id in scope]
+
+        self._submit(read, job)
+
+    def _account_answer(
+        self,
+        job: _AccountJob,
+        positions: list[BrokerPosition],
+        open_orders: list[BrokerOrder],
+        fills: list[BrokerFill],
+    ) -> None:
+        """Hand the findings to the actors that own the state, in an order that holds."""
+        if job.scope:
+            fills = [fill for fill in fills if fill.security_id in job.scope]
         self.reconciles += 1
         self.log.info(
             "reconciling",
-            account=account,
-            reason=reason,
+            account=job.account,
+            reason=job.reason,
             positions=len(positions),
             open_orders=len(open_orders),
             fills=len(fills),
-            scope=list(scope),
+            scope=list(job.scope),
         )
         self.normalizer.tell(
-            OpenOrdersSeen(account=account, orders=tuple(open_orders), reply_to=self.actor_ref)
+            OpenOrdersSeen(account=job.account, orders=tuple(open_orders), reply_to=self.actor_ref)
         )
         compare = ComparePositions(
-            account=account,
+            account=job.account,
             positions=tuple(positions),
-            since_ns=started_ns,
-            reason=reason,
-            security_ids=scope,
+            since_ns=job.started_ns,
+            reason=job.reason,
+            security_ids=job.scope,
             reply_to=self.actor_ref,
         )
         self.normalizer.tell(
             BookInferred(
                 fills=tuple(fills),
-                reason=reason,
+                reason=job.reason,
                 recv_ns=self.clock(),
                 then=Forward(message=compare, deliver_to=self.account_positions),
             )
         )
-        return True
 
     def _reconcile_orders(self, order_nos: tuple[str, ...], reason: str) -> None:
-        """Ask for each order's state; adopt the open ones we do not know, book their deals."""
-        orders: list[BrokerOrder] = []
-        try:
-            for order_no in order_nos:
-                orders.append(
-                    self.pacer.call(functools.partial(self.broker.order_status, order_no))
-                )
-            by_account: dict[str, list[BrokerOrder]] = {}
-            for order in orders:
-                by_account.setdefault(order.account, []).append(order)
+        """Ask for each order's state and the deals of their accounts."""
+        broker = self.broker
+        since_ns = self.session_start_ns
+
+        def read(pacer: QueryPacer) -> tuple[list[BrokerOrder], dict[str, list[BrokerFill]]]:
+            orders = [pacer.call(functools.partial(broker.order_status, o)) for o in order_nos]
             fills = {
-                account: self.pacer.all_pages(
-                    functools.partial(self.broker.list_fills, account, self.session_start_ns)
-                )
-                for account in by_account
+                account: pacer.all_pages(functools.partial(broker.list_fills, account, since_ns))
+                for account in sorted({order.account for order in orders})
             }
-        except BrokerError as error:
-            self._failed(reason, error)
-            return
+            return orders, fills
+
+        self._submit(read, _OrdersJob(order_nos=order_nos, reason=reason))
+
+    def _orders_answer(
+        self, job: _OrdersJob, orders: list[BrokerOrder], fills: dict[str, list[BrokerFill]]
+    ) -> None:
+        """Adopt the open ones we do not know, book their deals, correct their status."""
         self.reconciles += 1
-        wanted = set(order_nos)
-        for account, account_orders in by_account.items():
-            open_ones = tuple(order for order in account_orders if order.status.is_open)
+        wanted = set(job.order_nos)
+        for account, account_fills in fills.items():
+            open_ones = tuple(o for o in orders if o.account == account and o.status.is_open)
             if open_ones:
                 self.normalizer.tell(
                     OpenOrdersSeen(account=account, orders=open_ones, complete=False)
                 )
             self.normalizer.tell(
                 BookInferred(
-                    fills=tuple(fill for fill in fills[account] if fill.order_no in wanted),
-                    reason=reason,
+                    fills=tuple(fill for fill in account_fills if fill.order_no in wanted),
+                    reason=job.reason,
                     recv_ns=self.clock(),
                 )
             )
-        self.normalizer.tell(OrderTruth(orders=tuple(orders), reason=reason))
+        self.normalizer.tell(OrderTruth(orders=tuple(orders), reason=job.reason))
 
-    def _failed(self, reason: str, error: BrokerError) -> None:
-        """Nothing is concluded from a failed query; try the same again later."""
-        self.failures += 1
-        self.log.error("reconcile_failed", reason=reason, error=f"{type(error).__name__}: {error}")
-        if self.trading_enabled:
-            self._later(self.retry_s, ReconcileRequest(reason=f"retry: {reason}"))
+    def _submit(self, read: Callable[[QueryPacer], Any], context: object) -> None:
+        assert self._worker is not None
+        self._worker.submit(read, context)
 
     def _enable_trading(self) -> None:
         self.trading_enabled = True

@@ -64,6 +64,11 @@ class Broker(Protocol):
     def connected(self) -> bool:
         """False after a disconnect: registration is lost and calls fail until reconnected."""
 
+    @property
+    def session(self) -> int:
+        """Changes with every disconnect: a registration made in an older session is gone,
+        even if the link is back up before anyone noticed it drop."""
+
     def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
         """Have the broker call these; raises BrokerDisconnectedError when not connected."""
 
@@ -100,3 +105,11 @@ class MarketDataSink(Protocol):
     def update_book(
         self, market_id: str, book: InstrumentBook, now_ns: int | None = None
     ) -> None: ...
+
+
+@runtime_checkable
+class CallbackBacklog(Protocol):
+    """A broker that can say how many callbacks it still has to deliver (a paper broker):
+    the runtime counts them as work in flight when it waits for idle."""
+
+    def pending_callbacks(self) -> int: ...

@@ -23,7 +23,7 @@ import pykka
 from actors.base import PublishingActor, handles, tell_quietly
 from actors.runtime_state import order_stream
 from actors.timer import Timer
-from bridges.broker import Broker, BrokerError, MarketDataSink
+from bridges.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
 from messages.broker_events import OrderRouted
@@ -80,6 +80,7 @@ class BrokerVenueActor(Supervised, PublishingActor):
         self.check_interval_ns = int(check_interval_s * 1e9)
         self.bridge = CallbackBridge(normalizer)
         self.registered = False
+        self._registered_session = -1
         self.registrations = self.registration_failures = 0
         self._timer: Timer | None = None
 
@@ -106,7 +107,11 @@ class BrokerVenueActor(Supervised, PublishingActor):
         self.on_stop()
 
     def stats(self) -> ActorStats:
-        return ActorStats(kind=self.kind, handled=self.handled)
+        """A paper broker's undelivered callbacks are work in flight (``scheduled``)."""
+        scheduled = (
+            self.broker.pending_callbacks() if isinstance(self.broker, CallbackBacklog) else 0
+        )
+        return ActorStats(kind=self.kind, handled=self.handled, scheduled=scheduled)
 
     def status(self) -> LinkStatus:
         """For callers outside the actor: ``ref.proxy().status().get()``."""
@@ -124,7 +129,7 @@ class BrokerVenueActor(Supervised, PublishingActor):
     @handles(_Check)
     def _check(self, _message: _Check) -> None:
         self._schedule_check()
-        if self.registered and not self.broker.connected:
+        if self.registered and self.broker.session != self._registered_session:
             self.registered = False
             self.log.warning("broker_disconnected_registration_lost")
         self._ensure_registered()
@@ -133,12 +138,14 @@ class BrokerVenueActor(Supervised, PublishingActor):
         if self.registered:
             return
         try:
+            session = self.broker.session
             self.broker.register_callbacks(self.bridge.on_order, self.bridge.on_deal)
         except BrokerError as error:
             self.registration_failures += 1
             self.log.warning("broker_registration_failed", error=str(error))
             return
         self.registered = True
+        self._registered_session = session
         self.registrations += 1
         self.log.info("broker_callbacks_registered", registrations=self.registrations)
 

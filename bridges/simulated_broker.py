@@ -166,6 +166,11 @@ class SimulatedBroker:
         with self._lock:
             return self._connected
 
+    @property
+    def session(self) -> int:
+        with self._lock:
+            return self._session
+
     def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
         """Deliver callbacks to these from now on; raises BrokerDisconnectedError if down."""
         with self._lock:
@@ -383,6 +388,11 @@ class SimulatedBroker:
             return tuple(
                 (n.order_no, n.seq_no) for n in self._duplicated if isinstance(n, OrderNotice)
             )
+
+    def pending_callbacks(self) -> int:
+        """Callbacks emitted and not yet delivered (or being delivered right now)."""
+        with self._lock:
+            return len(self._heap) + int(bool(self._delivering))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no callback is pending or being delivered; False on timeout."""

@@ -105,3 +105,10 @@ class TradingEnabled:
 
     id: str = id_field()
     ts_init: int = ts_init_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReconcileWith:
+    """Send reconcile requests and position callbacks to ``reconciler`` from now on."""
+
+    reconciler: Any = attrs.field()

@@ -27,6 +27,7 @@ from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
 from actors.execution import VenueReport
 from actors.runtime_state import RUNTIME_STREAM, market_data_stream, market_stream
 from bridges.feed_codec import FeedRecord
+from messages.broker_events import AccountPosition
 from messages.commands import (
     Append,
     GetSnapshot,
@@ -141,6 +142,10 @@ class Runtime:
     def supervisor(self) -> pykka.ActorRef[Any] | None:
         """The market supervisor."""
         return self._core.markets if self._core is not None else None
+
+    def extra(self, child_id: str) -> pykka.ActorRef[Any] | None:
+        """A broker-edge actor (``normalizer``, ``account_positions``, ``reconciler``)."""
+        return self._core.extras.get(child_id) if self._core is not None else None
 
     @property
     def recovery(self) -> RecoveryReport | None:
@@ -289,6 +294,15 @@ class Runtime:
             refs: PositionRefs = ask(self._require(self.supervisor), ListPositions())
             live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
             return [*refs.archived, *live]
+
+        return self._retrying(read)
+
+    def account_positions(self) -> tuple[AccountPosition, ...]:
+        """The broker-account view (with a broker configured): per (account, security)."""
+
+        def read() -> tuple[AccountPosition, ...]:
+            book = self._require(self.extra("account_positions"))
+            return book.proxy().positions().get(timeout=ASK_TIMEOUT_S)  # type: ignore[no-any-return]
 
         return self._retrying(read)
 

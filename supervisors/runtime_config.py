@@ -10,9 +10,30 @@ import attrs
 from actors.journal import JournalConfig
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
+from bridges.broker import Broker
 from bridges.journal_store import Durability
 
 JOURNAL_FILE = "journal.sqlite"
+
+
+@attrs.frozen(kw_only=True)
+class BrokerConfig:
+    """Trade through ``broker`` instead of the simulated venue, and reconcile against it.
+
+    ``gap_s``: callback silence with our orders open that triggers a targeted reconcile.
+    ``min_sync_s`` / ``full_sync_s``: the position sync's debounce and period (seed 002).
+    ``alert_notional``: a corrected difference worth this much is an alert.
+    ``since_ns``: the session's start, from which the broker's fills are compared.
+    """
+
+    broker: Broker
+    gap_s: float = 2.0
+    min_sync_s: float = 5.0
+    full_sync_s: float = 300.0
+    alert_notional: Decimal = Decimal(1000)
+    since_ns: int = 0
+    rate_limit_calls: int = 25
+    rate_limit_period_s: float = 5.0
 
 
 @attrs.frozen(kw_only=True)
@@ -35,6 +56,7 @@ class RuntimeConfig:
     journal: JournalConfig = attrs.field(factory=JournalConfig)
     max_restarts: int = 10
     restart_period_s: float = 5.0
+    broker: BrokerConfig | None = None
 
     @property
     def journal_path(self) -> Path:

@@ -35,29 +35,52 @@ from typing import Any
 import attrs
 import pykka
 
+from actors.account_book import AccountBook
+from actors.account_positions import AccountPositionsActor
 from actors.base import handles
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor
+from actors.normalizer import NormalizerActor
+from actors.order_state import CLOSED_STATUSES
 from actors.position_accounting import PositionBook
+from actors.reconciler import ReconcilerActor
 from actors.runtime_state import RuntimeState
 from actors.strategy import StrategyActor
+from bridges.broker_venue import BrokerVenueActor
 from bridges.feed_codec import FeedRecord
 from bridges.journal_sqlite import SqliteJournalStore
+from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.venue_matching import MatchingEngine
 from bridges.venue_replay import rebuild_venue
+from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.commands import Subscribe
 from messages.fields import id_field, ts_init_field
 from messages.positions import PositionSnapshot
 from supervisors.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
 from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
 from supervisors.recovery import RecoveryReport, recover_state
-from supervisors.runtime_config import RuntimeConfig
+from supervisors.runtime_config import BrokerConfig, RuntimeConfig
 from supervisors.supervisor import Supervisor
 
 CORE_CHILDREN = ("journal", "bus", "venue", "execution", "strategy", "markets")
-"""The root's children, in start order."""
+"""The root's children, in start order (with a simulated venue)."""
+
+BROKER_CHILDREN = (
+    "journal",
+    "bus",
+    "account_positions",
+    "normalizer",
+    "venue",
+    "execution",
+    "strategy",
+    "markets",
+    "reconciler",
+)
+"""The root's children when the runtime trades through a broker; ``venue`` is the broker's."""
+
+EXTRA_CHILDREN = ("account_positions", "normalizer", "reconciler")
 
 _SLOW_S = 60.0
 """Start and shutdown timeout of a core child: recovery, a final snapshot, many markets."""
@@ -89,13 +112,16 @@ class CoreRefs:
     execution: pykka.ActorRef[Any]
     strategy: pykka.ActorRef[Any]
     markets: pykka.ActorRef[Any]
+    extras: dict[str, pykka.ActorRef[Any]] = attrs.field(factory=dict)
+    """The broker edge's actors, by child id, when there is a broker."""
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.root.actor_urn, self.generation)
 
     def actors(self) -> tuple[pykka.ActorRef[Any], ...]:
-        return (self.journal, self.bus, self.venue, self.execution, self.strategy, self.markets)
+        core = (self.journal, self.bus, self.venue, self.execution, self.strategy, self.markets)
+        return (*core, *self.extras.values())
 
     def intact(self) -> bool:
         """True while neither the root nor any of this incarnation's actors has died."""
@@ -113,6 +139,10 @@ class _Recovered:
     order_count: int
     resume_step: int
     report: RecoveryReport
+    accounts: AccountBook
+    routed: tuple[OrderRouted, ...]
+    open_order_ids: frozenset[str]
+    adopted: tuple[OpenOrderAdopted, ...]
 
 
 class RuntimeSupervisor(Supervisor):
@@ -132,19 +162,28 @@ class RuntimeSupervisor(Supervisor):
         name: str = "tradeactors",
         supervision: SupervisedContext | None = None,
     ) -> None:
-        factories = (
-            self._start_journal,
-            self._start_bus,
-            self._start_venue,
-            self._start_execution,
-            self._start_strategy,
-            self._start_markets,
-        )
+        factories = {
+            "journal": self._start_journal,
+            "bus": self._start_bus,
+            "account_positions": self._start_account_positions,
+            "normalizer": self._start_normalizer,
+            "venue": self._start_venue,
+            "execution": self._start_execution,
+            "strategy": self._start_strategy,
+            "markets": self._start_markets,
+            "reconciler": self._start_reconciler,
+        }
+        self.child_ids = BROKER_CHILDREN if config.broker is not None else CORE_CHILDREN
         super().__init__(
             name=name,
             children=[
-                ChildSpec(id=child_id, start=factory, shutdown_s=_SLOW_S, start_timeout_s=_SLOW_S)
-                for child_id, factory in zip(CORE_CHILDREN, factories, strict=True)
+                ChildSpec(
+                    id=child_id,
+                    start=factories[child_id],
+                    shutdown_s=_SLOW_S,
+                    start_timeout_s=_SLOW_S,
+                )
+                for child_id in self.child_ids
             ],
             strategy=Strategy.ONE_FOR_ALL,
             max_restarts=config.max_restarts,
@@ -184,7 +223,7 @@ class RuntimeSupervisor(Supervisor):
     def _current_core(self, _message: CurrentCore) -> CoreRefs | None:
         """None while a child's restart is still to be retried: ask again."""
         if self._recovered is None or any(
-            self.children[child_id].ref is None for child_id in CORE_CHILDREN
+            self.children[child_id].ref is None for child_id in self.child_ids
         ):
             return None
         return CoreRefs(
@@ -192,6 +231,7 @@ class RuntimeSupervisor(Supervisor):
             generation=self.generation,
             resume_step=self._recovered.resume_step,
             recovery=self._recovered.report,
+            extras={c: self.refs[c] for c in self.child_ids if c in EXTRA_CHILDREN},
             **{child_id: self.refs[child_id] for child_id in CORE_CHILDREN},
         )
 
@@ -227,6 +267,14 @@ class RuntimeSupervisor(Supervisor):
             order_count=state.order_count,
             resume_step=state.resume_step,
             report=report,
+            accounts=AccountBook.from_memento(state.accounts.memento(), state.accounts.deals),
+            routed=tuple(state.routed.values()),
+            open_order_ids=frozenset(
+                order_id
+                for order_id, order in state.orders.items()
+                if order.status not in CLOSED_STATUSES
+            ),
+            adopted=tuple(state.adopted.values()),
         )
         self.log.info(
             "core_recovered",
@@ -247,7 +295,77 @@ class RuntimeSupervisor(Supervisor):
             bus.tell(Subscribe(subscriber=listener))
         return self._keep("bus", bus)
 
+    def _start_account_positions(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        broker = self._broker()
+        return self._keep(
+            "account_positions",
+            AccountPositionsActor.start(
+                self._recovery().accounts,
+                journal=self.refs["journal"],
+                bus=self.refs["bus"],
+                alert_notional=broker.alert_notional,
+                supervision=context,
+            ),
+        )
+
+    def _start_normalizer(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        recovered = self._recovery()
+        return self._keep(
+            "normalizer",
+            NormalizerActor.start(
+                journal=self.refs["journal"],
+                account_positions=self.refs["account_positions"],
+                bus=self.refs["bus"],
+                fee_rate=self.config.fee_rate,
+                routed=recovered.routed,
+                open_order_ids=recovered.open_order_ids,
+                adopted=recovered.adopted,
+                gap_s=self._broker().gap_s,
+                supervision=context,
+            ),
+        )
+
+    def _start_reconciler(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        broker = self._broker()
+        return self._keep(
+            "reconciler",
+            ReconcilerActor.start(
+                broker.broker,
+                accounts=(self.config.account,),
+                normalizer=self.refs["normalizer"],
+                account_positions=self.refs["account_positions"],
+                journal=self.refs["journal"],
+                execution=self.refs["execution"],
+                bus=self.refs["bus"],
+                session_start_ns=broker.since_ns,
+                pacer=QueryPacer(
+                    calls=broker.rate_limit_calls, period_s=broker.rate_limit_period_s
+                ),
+                min_sync_s=broker.min_sync_s,
+                full_sync_s=broker.full_sync_s,
+                supervision=context,
+            ),
+        )
+
+    def _broker(self) -> BrokerConfig:
+        if self.config.broker is None:
+            raise RuntimeError("a broker child started without a broker configured")
+        return self.config.broker
+
     def _start_venue(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        if self.config.broker is not None:
+            return self._keep(
+                "venue",
+                BrokerVenueActor.start(
+                    self.config.broker.broker,
+                    normalizer=self.refs["normalizer"],
+                    journal=self.refs["journal"],
+                    account=self.config.account,
+                    strategy=self.config.strategy_name,
+                    routed={r.order_id: r.order_no for r in self._recovery().routed},
+                    supervision=context,
+                ),
+            )
         return self._keep(
             "venue",
             SimulatedVenueActor.start(
@@ -263,9 +381,12 @@ class RuntimeSupervisor(Supervisor):
             bus=self.refs["bus"],
             journal=self.refs["journal"],
             first_order_number=self._recovery().order_count + 1,
+            trading_enabled=self.config.broker is None,
             supervision=context,
         )
         self.refs["venue"].tell(Subscribe(subscriber=execution))
+        if "normalizer" in self.refs:
+            self.refs["normalizer"].tell(Subscribe(subscriber=execution))
         return self._keep("execution", execution)
 
     def _start_strategy(self, context: SupervisedContext) -> pykka.ActorRef[Any]:

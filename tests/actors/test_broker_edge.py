@@ -1,0 +1,291 @@
+"""The broker edge against a misbehaving paper broker: every deal booked exactly once,
+positions equal to broker truth after reconciliation, corrections with reasons, startup
+rebuilt under the rate limit, and a callback gap reconciled."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from actors.account_positions import MISMATCH_ALERTS
+from bridges.journal_sqlite import SqliteJournalStore
+from bridges.simulated_broker import SimulatedBroker
+from messages.broker_events import Correction, CorrectionKind, DealBooked, OpenOrderAdopted
+from messages.codec import decode
+from messages.enums import OrderSide
+from messages.reconciliation import ReconcileRequest
+from tests.broker_edge import ACCOUNT, Edge, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+D = Decimal
+
+
+@pytest.fixture
+def broker() -> Any:
+    made: list[SimulatedBroker] = []
+
+    def make(**options: Any) -> SimulatedBroker:
+        made.append(SimulatedBroker(**options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def journaled(path: Path, kind: type) -> list[Any]:
+    store = SqliteJournalStore(path)
+    try:
+        return [
+            decode(record.kind, record.payload)
+            for record in store.read()
+            if record.kind == kind.__name__
+        ]
+    finally:
+        store.close()
+
+
+def drain(inbox: Any) -> list[Any]:
+    items = []
+    while not inbox.empty():
+        items.append(inbox.get_nowait())
+    return items
+
+
+def test_thousands_of_deals_through_drops_duplicates_and_reordering_end_at_broker_truth(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(
+        seed=11,
+        drop_rate=0.05,
+        duplicate_rate=0.05,
+        delay_s=(0.0, 0.002),
+        rate_limit_calls=100_000,  # this test reads the truth often; the limit has its own
+    )
+    # No position sync during the run: every deal then reaches the book by its callback or,
+    # lost, by the reconcile at the end (the sync's own test is below).
+    edge = Edge(paper, tmp_path / "journal.sqlite", min_sync_s=3600).start()
+    rng = random.Random(3)
+    orders = []
+    for number in range(80):
+        security_id = f"S{number % 7}"
+        side = OrderSide.BUY if number % 3 else OrderSide.SELL
+        orders.append((edge.submit(f"O{number}", security_id, side, "60"), security_id))
+    for order_no, _ in orders:
+        left = D(60)
+        while left > 0:
+            size = min(left, D(rng.randint(1, 3)))
+            paper.execute(order_no, D(rng.randint(900, 1100)) / 100, size)
+            left -= size
+    edge.settle()
+
+    stats = paper.stats()
+    dropped, duplicated = paper.dropped_deals(), paper.duplicated_deals()
+    assert len(dropped) >= 50, "the knobs must bite"
+    assert len(duplicated) >= 50, "the knobs must bite"
+    counters = edge.normalizer.proxy().counters().get()
+    # Every duplicate delivered was dropped here, counted; every lost deal is missing.
+    assert counters.duplicates == stats.duplicated
+    assert stats.dropped == len(dropped) + len(paper.dropped_orders())
+    assert edge.book() != edge.truth()
+
+    edge.reconciler.tell(ReconcileRequest(reason="end of run"))
+    wait_until(lambda: edge.book() == edge.truth(), what="the reconcile")
+    edge.settle()
+    counters = edge.normalizer.proxy().counters().get()
+    assert counters.inferred == len(set(dropped)) + counters.late
+
+    assert edge.book() == edge.truth()
+    booked = journaled(tmp_path / "journal.sqlite", DealBooked)
+    keys = Counter(deal.fill_id for deal in booked)
+    assert max(keys.values()) == 1, "a deal was booked twice"
+    assert {deal.fill_id for deal in booked if deal.inferred} >= set(dropped)
+    fills = []
+    page: int | None = 0
+    while page is not None:
+        answer = paper.list_fills(ACCOUNT, 0, page)
+        fills.extend(answer.items)
+        page = answer.next_page
+    assert len(fills) > 2000
+    assert set(keys) == {fill.key for fill in fills}
+    edge.stop()
+
+
+def test_a_second_reconcile_and_a_restart_never_book_an_inferred_deal_twice(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=2, drop_rate=0.5)
+    path = tmp_path / "journal.sqlite"
+    edge = Edge(paper, path).start()
+    order_no = edge.submit("O1", "S1", OrderSide.BUY, "10")
+    for _ in range(10):
+        paper.execute(order_no, D("5"), D("1"))
+    edge.settle()
+    for attempt in range(2):
+        edge.reconciler.tell(ReconcileRequest(reason=f"pass {attempt}"))
+        wait_until(lambda: edge.book() == edge.truth())
+        edge.settle()
+    edge.stop()
+
+    again = Edge(paper, path).start()
+    again.reconciler.tell(ReconcileRequest(reason="after restart"))
+    again.settle()
+    time.sleep(0.05)
+    again.settle()
+    assert again.book() == again.truth() == {"S1": D(10)}
+    keys = Counter(deal.fill_id for deal in journaled(path, DealBooked))
+    assert len(keys) == 10
+    assert max(keys.values()) == 1
+    again.stop()
+
+
+def test_startup_rebuilds_a_thousand_positions_and_two_hundred_open_orders_under_the_limit(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=5, page_size=100)
+    for number in range(1000):
+        paper.seed_position(ACCOUNT, f"SEC{number:04d}", D(number % 50 - 25) or D(7), D("12.5"))
+    for number in range(200):
+        paper.seed_open_order(ACCOUNT, f"SEC{number:04d}", OrderSide.BUY, D("11"), D("4"))
+    MISMATCH_ALERTS.labels(account=ACCOUNT)
+    started = time.monotonic()
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled, timeout_s=60, what="startup")
+    elapsed = time.monotonic() - started
+    edge.settle()
+
+    assert paper.stats().refused == 0
+    assert edge.reconciler.proxy().counters().get().refused == 0
+    truth = edge.truth()
+    assert len(truth) == 1000
+    assert edge.book() == truth
+    adopted = journaled(tmp_path / "journal.sqlite", OpenOrderAdopted)
+    assert len(adopted) == 200
+    assert edge.normalizer.proxy().counters().get().open_orders == 200
+    corrections = [e for e in drain(edge.events) if isinstance(e, Correction)]
+    assert Counter(c.kind for c in corrections) == {
+        CorrectionKind.POSITION: 1000,
+        CorrectionKind.OPEN_ORDER: 200,
+    }
+    assert all(c.reason for c in corrections)
+    assert elapsed < 30
+    edge.stop()
+
+
+def test_a_refused_or_failed_query_is_never_read_as_flat(broker: Any, tmp_path: Path) -> None:
+    paper = broker(seed=1)
+    paper.seed_position(ACCOUNT, "S1", D(5), D(2))
+    paper.disconnect()
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(lambda: edge.reconciler.proxy().counters().get().failures >= 1)
+    assert not edge.trading_enabled()
+    assert edge.book() == {}
+    assert journaled(tmp_path / "journal.sqlite", Correction) == []
+
+    paper.reconnect()
+    wait_until(edge.trading_enabled, timeout_s=20)
+    edge.settle()
+    assert edge.book() == {"S1": D(5)}
+    edge.stop()
+
+
+def test_callback_silence_with_orders_open_triggers_a_reconcile_within_the_gap(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=4)
+    edge = Edge(paper, tmp_path / "journal.sqlite", gap_s=0.3).start()
+    wait_until(edge.trading_enabled)
+    order_no = edge.submit("O1", "S1", OrderSide.BUY, "10")
+    edge.settle()
+    paper.go_silent()
+    silent_at = time.monotonic()
+    paper.execute(order_no, D("5"), D("10"))
+
+    wait_until(lambda: edge.book() == {"S1": D(10)}, timeout_s=5, what="the gap reconcile")
+    assert time.monotonic() - silent_at < 0.3 * 3
+    reconciles = edge.reconciler.proxy().counters().get().reconciles
+    assert reconciles >= 2  # startup, then the gap
+    edge.settle()
+    counters = edge.normalizer.proxy().counters().get()
+    assert counters.inferred == 1
+    assert counters.open_orders == 0
+    edge.stop()
+
+
+def test_a_callback_for_an_unknown_order_is_quarantined_then_adopted_and_booked(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=6)
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled)
+    outside = paper.seed_open_order(ACCOUNT, "S9", OrderSide.SELL, D("3"), D("6"))
+    paper.execute(outside, D("3"), D("2"))
+
+    wait_until(lambda: edge.book() == {"S9": D(-2)}, what="the quarantined deal booked")
+    counters = edge.normalizer.proxy().counters().get()
+    assert counters.quarantined >= 1
+    assert counters.released >= 1
+    paper.execute(outside, D("3"), D("4"))
+    wait_until(lambda: edge.book() == {"S9": D(-6)}, what="the next deal, now known")
+    edge.stop()
+
+
+def test_a_position_sync_is_debounced_and_counted(broker: Any, tmp_path: Path) -> None:
+    paper = broker(seed=8)
+    edge = Edge(paper, tmp_path / "journal.sqlite", min_sync_s=0.5).start()
+    wait_until(edge.trading_enabled)
+    order_no = edge.submit("O1", "S1", OrderSide.BUY, "5")
+    time.sleep(0.6)  # the startup reconcile counts as the last sync
+    for _ in range(5):
+        paper.execute(order_no, D("1"), D("1"))
+    edge.settle()
+    wait_until(lambda: edge.reconciler.proxy().counters().get().callback_triggers == 5)
+    stats = edge.reconciler.proxy().counters().get()
+    assert (stats.syncs, stats.skipped_by_debounce) == (1, 4)
+    edge.stop()
+
+
+def test_a_mismatch_above_the_threshold_is_an_alert_log_and_a_metric(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=9)
+    paper.seed_position(ACCOUNT, "BIG", D(100), D(50))
+    paper.seed_position(ACCOUNT, "SMALL", D(1), D(1))
+    before = MISMATCH_ALERTS.labels(account=ACCOUNT)._value.get()
+    with structlog.testing.capture_logs() as logs:
+        edge = Edge(paper, tmp_path / "journal.sqlite").start()
+        wait_until(edge.trading_enabled)
+        edge.settle()
+    alerts = [e for e in logs if e["event"] == "reconciliation_mismatch"]
+    assert [(a["security_id"], a["log_level"]) for a in alerts] == [("BIG", "error")]
+    assert MISMATCH_ALERTS.labels(account=ACCOUNT)._value.get() == before + 1
+    edge.stop()
+
+
+def test_registration_is_retried_and_renewed_after_a_disconnect(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=10)
+    paper.disconnect()
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    status = edge.venue.proxy().status
+    wait_until(lambda: status().get().registration_failures >= 2)
+    assert not status().get().registered
+    paper.reconnect()
+    wait_until(lambda: status().get().registered, what="registered")
+    paper.disconnect()
+    paper.reconnect()
+    wait_until(lambda: status().get().registrations == 2, what="registered again")
+
+    order_no = edge.submit("O1", "S1", OrderSide.BUY, "3")
+    paper.execute(order_no, D("2"), D("3"))
+    wait_until(lambda: edge.book() == {"S1": D(3)}, what="callbacks after re-registration")
+    edge.stop()
+    assert not edge.venue.is_alive()
