@@ -48,6 +48,7 @@ from messages.reconciliation import (
     ReconcileWith,
     TradingEnabled,
 )
+from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -150,6 +151,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._timer: Timer | None = None
         self._worker: QueryWorker | None = None
         self._in_flight: set[tuple[str, tuple[str, ...]]] = set()
+        self._jobs = 0
         self.coalesced = 0
         self.reconciles = self.failures = 0
         self.callback_triggers = self.syncs = self.skipped = self.full_syncs = 0
@@ -234,6 +236,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     @handles(JobDone)
     def _job_done(self, message: JobDone) -> None:
+        self._jobs -= 1
         context = message.context
         if isinstance(context, _AccountJob):
             self._in_flight.discard(context.key)
@@ -245,6 +248,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
     @handles(JobFailed)
     def _job_failed(self, message: JobFailed) -> None:
         """Nothing is concluded from a failed query; the same is tried again later."""
+        self._jobs -= 1
         context = message.context
         self.failures += 1
         self.log.error(
@@ -388,7 +392,12 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     def _submit(self, read: Callable[[QueryPacer], Any], context: object) -> None:
         assert self._worker is not None
+        self._jobs += 1
         self._worker.submit(read, context)
+
+    def stats(self) -> ActorStats:
+        """Jobs at the broker are work in flight (``scheduled``) for anyone waiting for idle."""
+        return ActorStats(kind=self.kind, handled=self.handled, scheduled=self._jobs)
 
     def _enable_trading(self) -> None:
         self.trading_enabled = True

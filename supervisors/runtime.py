@@ -41,6 +41,7 @@ from messages.journal import StepCommitted, StepStarted
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
+from messages.reconciliation import ReconcileRequest
 from messages.stats import GetStats
 from supervisors.child_spec import ChildSpec, Restart
 from supervisors.protocol import WhichChildren
@@ -257,6 +258,10 @@ class Runtime:
         while self.next_step < end and time.monotonic() < stop_at:
             committed += self.feed_and_wait(records[self.next_step], during=during)
         return committed
+
+    def reconcile(self, reason: str = "on command") -> None:
+        """Reconcile every account with the broker now (with a broker configured)."""
+        self._require(self.extra("reconciler")).tell(ReconcileRequest(reason=reason))
 
     def sync(self) -> int:
         """Commit what the journal holds; returns the last journaled seq."""
