@@ -22,9 +22,11 @@ from actors.strategy import StrategyActor
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
+from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from supervisors.market_supervisor import MarketSupervisor
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
 from tools.chaos import run_chaos
 from tools.console import ConsoleView, positions_table
@@ -56,7 +58,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.fresh and (data_dir / JOURNAL_FILE).exists():
         for path in data_dir.glob(JOURNAL_FILE + "*"):
             path.unlink()
+    paper = _paper_broker(args)
     config = RuntimeConfig(
+        broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
@@ -87,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                 records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration
             )
         runtime.wait_idle(timeout_s=30.0)
+        broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
         positions = runtime.positions()
     except KeyboardInterrupt:
         with contextlib.suppress(TimeoutError):
@@ -97,9 +102,55 @@ def _run(args: argparse.Namespace) -> int:
         runtime.stop()
         if view is not None:
             view.stop()
+        if paper is not None:
+            paper.close()
     out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
     out.write(positions_table(positions) + "\n")
+    out.write(broker_report)
     return 0
+
+
+def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
+    """The paper broker ``--broker paper`` asks for, misbehaving as much as asked."""
+    if args.broker != "paper":
+        return None
+    return SimulatedBroker(
+        seed=args.broker_seed,
+        drop_rate=args.drop_rate,
+        duplicate_rate=args.duplicate_rate,
+        delay_s=(0.0, args.callback_delay_ms / 1000),
+    )
+
+
+def _settle_with_broker(runtime: Runtime, paper: SimulatedBroker) -> str:
+    """Reconcile once more, then say how every callback was accounted for."""
+    paper.wait_idle(10.0)
+    runtime.reconcile("end of run")
+    runtime.wait_idle(timeout_s=30.0)
+    normalizer = runtime.extra("normalizer")
+    counters = normalizer.proxy().counters().get() if normalizer is not None else None
+    stats = paper.stats()
+    book = {p.security_id: p.quantity for p in runtime.account_positions() if p.quantity}
+    truth: dict[str, object] = {}
+    page: int | None = 0
+    while page is not None:
+        answer = paper.list_positions(runtime.config.account, page)
+        truth.update((position.security_id, position.quantity) for position in answer.items)
+        page = answer.next_page
+    lines = [
+        "",
+        f"paper broker: {stats.placed} orders, {stats.emitted} callbacks, "
+        f"{stats.dropped} dropped, {stats.duplicated} duplicated",
+    ]
+    if counters is not None:
+        lines.append(
+            f"normalizer: {counters.deals} deals booked ({counters.inferred} inferred by "
+            f"reconciliation), {counters.duplicates} duplicates dropped, "
+            f"{counters.late} late callbacks"
+        )
+    verdict = "EQUALS" if book == truth else "DIFFERS FROM"
+    lines.append(f"the account book {verdict} the broker's positions ({len(truth)} securities)")
+    return "\n".join(lines) + "\n"
 
 
 CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
@@ -185,6 +236,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
     run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")
+    run.add_argument(
+        "--broker",
+        default="none",
+        choices=["none", "paper"],
+        help="trade through a paper broker (callbacks, reconciliation) instead of the venue",
+    )
+    run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
+    run.add_argument(
+        "--duplicate-rate", type=float, default=0.0, help="paper broker: repeated callbacks"
+    )
+    run.add_argument(
+        "--callback-delay-ms",
+        type=float,
+        default=0.0,
+        help="paper broker: callbacks arrive up to this late (and so out of order)",
+    )
+    run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
+    run.add_argument(
+        "--gap-s", type=float, default=2.0, help="callback silence that triggers a reconcile"
+    )
     run.set_defaults(handler=_run)
 
     chaos = commands.add_parser(

@@ -138,3 +138,28 @@ def test_sigterm_stops_gracefully_and_a_restart_continues(small_feed: Path, tmp_
     resumed = _run(tmp_path, "--feed", str(small_feed), "--speed", "0", "--quiet")
     assert "resuming at record" in resumed.stdout
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_run_through_a_misbehaving_paper_broker_ends_with_the_book_equal_to_its_truth(
+    tmp_path: Path,
+) -> None:
+    result = _run(
+        tmp_path,
+        "--speed",
+        "0",
+        "--quiet",
+        "--broker",
+        "paper",
+        "--drop-rate",
+        "0.1",
+        "--duplicate-rate",
+        "0.1",
+        "--callback-delay-ms",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    report = result.stdout.split("paper broker:")[1]
+    dropped = int(report.split(" dropped")[0].rsplit(" ", 1)[1])
+    assert dropped > 0
+    assert "inferred by reconciliation" in report
+    assert "the account book EQUALS the broker's positions" in report
