@@ -59,10 +59,14 @@ def test_the_strategy_trades_through_the_broker_and_both_views_end_exact(
         runtime.replay(FEED)
 
         assert realized(runtime) == Decimal("3.00")
-        assert account_book(runtime) == broker_truth(paper) == {
-            "m1-YES": Decimal(60),
-            "m1-NO": Decimal(60),
-        }
+        assert (
+            account_book(runtime)
+            == broker_truth(paper)
+            == {
+                "m1-YES": Decimal(60),
+                "m1-NO": Decimal(60),
+            }
+        )
         assert paper.stats().placed == 4
 
 
