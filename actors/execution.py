@@ -41,6 +41,7 @@ from messages.orders import (
     OrderRejected,
 )
 from messages.reconciliation import TradingEnabled
+from messages.risk import CheckSignal, RiskApproved, RiskDenied
 from messages.signals import TradeSignal
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -87,11 +88,14 @@ class ExecutionActor(Supervised, RuntimeActor):
         journal: pykka.ActorRef[Any],
         id_prefix: str = "O",
         first_order_number: int = 1,
+        risk: pykka.ActorRef[Any] | None = None,
         trading_enabled: bool = True,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self.trading_enabled = trading_enabled
+        self.risk = risk
+        self.checking: dict[str, TradeSignal] = {}
         self.venue = venue
         self.bus = bus
         self.journal = journal
@@ -155,9 +159,51 @@ class ExecutionActor(Supervised, RuntimeActor):
     def _signal(self, signal: TradeSignal) -> None:
         reason = self._denial(signal, self.markets.get(signal.market_id))
         if reason is not None:
-            self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
-            self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
+            self._deny(signal, reason)
             return
+        if self.risk is None:
+            self._create(signal)
+            return
+        # The side is reserved while risk decides, so a second signal cannot slip past the
+        # pending guard; risk answers by a tell, and this mailbox goes on meanwhile.
+        self.open_orders[(signal.security_id, signal.side)] = f"risk check {signal.id}"
+        self.checking[signal.id] = signal
+        self.risk.tell(
+            CheckSignal(
+                signal=signal, open_orders=len(self.open_orders) - 1, reply_to=self.actor_ref
+            )
+        )
+
+    @handles(RiskApproved)
+    def _risk_approved(self, message: RiskApproved) -> None:
+        signal = self.checking.pop(message.signal.id, None)
+        if signal is None:
+            return
+        route = self.markets.get(signal.market_id)
+        if route is None or route.closed:
+            self._release(signal)
+            self._deny(signal, f"market {signal.market_id} closed while risk decided")
+            return
+        self._create(signal)
+
+    @handles(RiskDenied)
+    def _risk_denied(self, message: RiskDenied) -> None:
+        signal = self.checking.pop(message.signal.id, None)
+        if signal is not None:
+            self._release(signal)
+            self._deny(signal, f"risk: {message.reason}")
+
+    def _release(self, signal: TradeSignal) -> None:
+        key = (signal.security_id, signal.side)
+        if self.open_orders.get(key) == f"risk check {signal.id}":
+            del self.open_orders[key]
+
+    def _deny(self, signal: TradeSignal, reason: str) -> None:
+        self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
+        self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
+
+    def _create(self, signal: TradeSignal) -> None:
+        """The signal becomes an order: journaled first, then supervised, then sent."""
         order_id = f"{self.id_prefix}{next(self._order_numbers)}"
         self.open_orders[(signal.security_id, signal.side)] = order_id
         self.order_markets[order_id] = signal.market_id

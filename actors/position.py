@@ -29,7 +29,8 @@ class PositionActor(Supervised, PublishingActor):
     instead of a book (``supervisors.recovery.position_loader``), the actor rebuilds itself
     from the journal before it takes a message. Subscribers
     (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
-    the event bus gets PositionDelta per fill and the lifecycle events. Mark-only changes
+    the position index and then the event bus get PositionDelta per fill and the lifecycle
+    events (opened, settled). Mark-only changes
     are not pushed (they follow every book tick); ask GetSnapshot for them.
     """
 
@@ -42,11 +43,13 @@ class PositionActor(Supervised, PublishingActor):
         bus: pykka.ActorRef[Any],
         parent: pykka.ActorRef[Any] | None = None,
         journal: pykka.ActorRef[Any] | None = None,
+        index: pykka.ActorRef[Any] | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self._source = book
         self.bus = bus
+        self.index = index
         self.parent = parent
         self.journal = journal
 
@@ -68,7 +71,7 @@ class PositionActor(Supervised, PublishingActor):
         self.log = self.log.bind(
             market_id=self.book.market_id, account=self.book.account, strategy=self.book.strategy
         )
-        self.bus.tell(PositionOpened(position=self.book.snapshot()))
+        self._lifecycle(PositionOpened(position=self.book.snapshot()))
         if self.book.status is PositionStatus.SETTLED and self.parent is not None:
             # Its predecessor may have died before telling the supervisor; archiving twice
             # is a no-op there.
@@ -106,7 +109,7 @@ class PositionActor(Supervised, PublishingActor):
                 )
             )
             return
-        self.bus.tell(
+        self._lifecycle(
             PositionDelta(
                 correlation_id=fill.order_id,
                 position_id=self.book.position_id,
@@ -118,6 +121,13 @@ class PositionActor(Supervised, PublishingActor):
         )
         if self.subscribers:
             self.publish(self.book.snapshot())
+
+    def _lifecycle(self, event: PositionOpened | PositionDelta | PositionSettled) -> None:
+        """The index hears a change first, then the bus; subscribers after both, so nothing
+        a change causes can reach risk before the index has it."""
+        if self.index is not None:
+            tell_quietly(self.index, event)
+        self.bus.tell(event)
 
     @handles(MarketSnapshot)
     def _market(self, message: MarketSnapshot) -> None:
@@ -150,7 +160,7 @@ class PositionActor(Supervised, PublishingActor):
             realized_pnl=str(settled.position.realized_pnl),
             fees=str(settled.position.fees),
         )
-        self.bus.tell(settled)
+        self._lifecycle(settled)
         self.publish(settled.position)
         if self.parent is not None:
             self.parent.tell(settled)

@@ -41,6 +41,7 @@ from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
 from messages.mementos import MarketMemento, RuntimeStateMemento
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
+from messages.risk import LimitsChanged, RiskLimits
 
 _log = structlog.get_logger("tradeactors", actor="runtime_state")
 
@@ -55,6 +56,9 @@ def position_stream(position_id: str) -> str:
 
 def market_stream(market_id: str) -> str:
     return f"market:{market_id}"
+
+
+RISK_STREAM = "risk"
 
 
 def account_stream(account: str) -> str:
@@ -109,6 +113,7 @@ class RuntimeState:
             account_deals=self.accounts.deals,
             routed=tuple(self.routed.values()),
             adopted=tuple(self.adopted.values()),
+            risk_limits=self.risk_limits,
         )
 
     @classmethod
@@ -139,6 +144,7 @@ class RuntimeState:
         state.accounts = AccountBook.from_memento(memento.account_legs, memento.account_deals)
         state.routed = {routed.order_no: routed for routed in memento.routed}
         state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
+        state.risk_limits = memento.risk_limits
         return state
 
     def __init__(self) -> None:
@@ -155,6 +161,7 @@ class RuntimeState:
         self.accounts = AccountBook()
         self.routed: dict[str, OrderRouted] = {}
         self.adopted: dict[str, OpenOrderAdopted] = {}
+        self.risk_limits: RiskLimits | None = None
 
     @property
     def in_step(self) -> bool:
@@ -280,6 +287,9 @@ class RuntimeState:
     def _open_order_closed(self, _stream: str, event: OpenOrderClosed) -> None:
         self.adopted.pop(event.order_no, None)
 
+    def _limits_changed(self, _stream: str, event: LimitsChanged) -> None:
+        self.risk_limits = event.limits
+
     def _correction(self, _stream: str, _event: Correction) -> None:
         """The audit record of a reconciliation change; its effect is its own event."""
 
@@ -382,4 +392,5 @@ _HANDLERS: dict[type, Any] = {
     OpenOrderAdopted: RuntimeState._open_order_adopted,
     OpenOrderClosed: RuntimeState._open_order_closed,
     Correction: RuntimeState._correction,
+    LimitsChanged: RuntimeState._limits_changed,
 }

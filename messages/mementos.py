@@ -25,6 +25,7 @@ from messages.fields import (
 )
 from messages.fills import Fill
 from messages.markets import MarketDefinition
+from messages.risk import RiskLimits
 
 
 def _distinct_fill_ids(_instance: Any, attribute: attrs.Attribute[Any], fills: Any) -> None:
@@ -186,3 +187,6 @@ class RuntimeStateMemento:
     account_deals: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     routed: tuple[OrderRouted, ...] = tuple_of(OrderRouted, default=())
     adopted: tuple[OpenOrderAdopted, ...] = tuple_of(OpenOrderAdopted, default=())
+    risk_limits: RiskLimits | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(RiskLimits))
+    )

@@ -113,6 +113,8 @@ class MarketSupervisor(Supervisor):
         max_restarts: int = 10,
         period_s: float = 5.0,
         events: pykka.ActorRef[Any] | None = None,
+        index: pykka.ActorRef[Any] | None = None,
+        risk: pykka.ActorRef[Any] | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(
@@ -123,6 +125,8 @@ class MarketSupervisor(Supervisor):
             supervision=supervision,
         )
         self.journal_path = journal_path
+        self.index = index
+        self.risk = risk
         self.execution = execution
         self.venue = venue
         self.bus = bus
@@ -227,6 +231,8 @@ class MarketSupervisor(Supervisor):
         # of the same feed deterministic.
         market.tell(Subscribe(subscriber=self.venue))
         market.tell(Subscribe(subscriber=position))
+        if self.risk is not None:
+            market.tell(Subscribe(subscriber=self.risk))
         for strategy, _name in self.strategies:
             # A position that died at once is re-wired by its restart (_rewire).
             tell_quietly(position, Subscribe(subscriber=strategy))
@@ -251,6 +257,7 @@ class MarketSupervisor(Supervisor):
                     bus=self.bus,
                     parent=self.actor_ref,
                     journal=self.journal,
+                    index=self.index,
                     supervision=context,
                 )
             position = PositionActor.start(
@@ -258,6 +265,7 @@ class MarketSupervisor(Supervisor):
                 bus=self.bus,
                 parent=self.actor_ref,
                 journal=self.journal,
+                index=self.index,
                 supervision=context,
             )
             self._rewire(book.market_id, position)
@@ -346,6 +354,8 @@ class MarketSupervisor(Supervisor):
         # One that died at once is re-wired by its next restart.
         tell_quietly(market, Subscribe(subscriber=self.venue))
         tell_quietly(market, Subscribe(subscriber=children.position))
+        if self.risk is not None:
+            tell_quietly(market, Subscribe(subscriber=self.risk))
         for strategy, _name in self.strategies:
             tell_quietly(market, Subscribe(subscriber=strategy))
         self.log.info("market_restarted", market_id=market_id)
@@ -454,5 +464,8 @@ class MarketSupervisor(Supervisor):
             self._remove_child(RemoveChild(child_id=_order_child(order_id)))
         self._remove_child(RemoveChild(child_id=_position_child(children.definition)))
         self.archived.append(final)
-        self.bus.tell(PositionArchived(position=final))
+        archived = PositionArchived(position=final)
+        if self.index is not None:
+            tell_quietly(self.index, archived)
+        self.bus.tell(archived)
         self.log.info("market_archived", market_id=market_id)

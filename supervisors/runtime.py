@@ -42,6 +42,7 @@ from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.reconciliation import ReconcileRequest
+from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
 from messages.stats import GetStats
 from supervisors.child_spec import ChildSpec, Restart
 from supervisors.protocol import WhichChildren
@@ -126,6 +127,14 @@ class Runtime:
     @property
     def bus(self) -> pykka.ActorRef[Any] | None:
         return self._core.bus if self._core is not None else None
+
+    @property
+    def index(self) -> pykka.ActorRef[Any] | None:
+        return self._core.index if self._core is not None else None
+
+    @property
+    def risk(self) -> pykka.ActorRef[Any] | None:
+        return self._core.risk if self._core is not None else None
 
     @property
     def venue(self) -> pykka.ActorRef[Any] | None:
@@ -258,6 +267,21 @@ class Runtime:
         while self.next_step < end and time.monotonic() < stop_at:
             committed += self.feed_and_wait(records[self.next_step], during=during)
         return committed
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        """Replace the risk limits now (journaled: a restart keeps them)."""
+        self._require(self.risk).tell(SetLimits(limits=limits))
+
+    def lookup(self, security_id: str) -> tuple[PositionMeta, ...]:
+        """The position index's answer for ``security_id``."""
+
+        def read() -> tuple[PositionMeta, ...]:
+            trackers: Trackers = ask(
+                self._require(self.index), TrackersFor(security_ids=(security_id,))
+            )
+            return trackers.by_security
+
+        return self._retrying(read)
 
     def reconcile(self, reason: str = "on command") -> None:
         """Reconcile every account with the broker now (with a broker configured)."""

@@ -12,6 +12,7 @@ from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.broker import Broker
 from bridges.journal_store import Durability
+from messages.risk import RiskLimits
 
 JOURNAL_FILE = "journal.sqlite"
 
@@ -57,6 +58,7 @@ class RuntimeConfig:
     max_restarts: int = 10
     restart_period_s: float = 5.0
     broker: BrokerConfig | None = None
+    risk: RiskLimits = attrs.field(factory=RiskLimits)
 
     @property
     def journal_path(self) -> Path:

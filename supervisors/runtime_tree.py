@@ -5,6 +5,8 @@
     tradeactors            RuntimeSupervisor, one_for_all
     ├── journal            JournalActor: recovers the state every other child is built from
     ├── bus                EventBusActor
+    ├── index              PositionIndexActor: loaded with the journal's live positions
+    ├── risk               RiskActor: limits from the journal (last set) or the config
     ├── venue              SimulatedVenueActor: rebuilt from the feed + the journal's orders
     ├── execution          ExecutionActor
     ├── strategy           StrategyActor
@@ -44,7 +46,10 @@ from actors.journal import JournalActor
 from actors.normalizer import NormalizerActor
 from actors.order_state import CLOSED_STATUSES
 from actors.position_accounting import PositionBook
+from actors.position_index import PositionIndexActor
+from actors.position_index_book import PositionIndex
 from actors.reconciler import ReconcilerActor
+from actors.risk import RiskActor
 from actors.runtime_state import RuntimeState
 from actors.strategy import StrategyActor
 from bridges.broker_venue import BrokerVenueActor
@@ -58,18 +63,30 @@ from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.commands import Subscribe
 from messages.fields import id_field, ts_init_field
 from messages.positions import PositionSnapshot
+from messages.risk import RiskLimits
 from supervisors.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
 from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
 from supervisors.recovery import RecoveryReport, recover_state
 from supervisors.runtime_config import BrokerConfig, RuntimeConfig
 from supervisors.supervisor import Supervisor
 
-CORE_CHILDREN = ("journal", "bus", "venue", "execution", "strategy", "markets")
+CORE_CHILDREN = (
+    "journal",
+    "bus",
+    "index",
+    "risk",
+    "venue",
+    "execution",
+    "strategy",
+    "markets",
+)
 """The root's children, in start order (with a simulated venue)."""
 
 BROKER_CHILDREN = (
     "journal",
     "bus",
+    "index",
+    "risk",
     "account_positions",
     "normalizer",
     "venue",
@@ -108,6 +125,8 @@ class CoreRefs:
     recovery: RecoveryReport
     journal: pykka.ActorRef[Any]
     bus: pykka.ActorRef[Any]
+    index: pykka.ActorRef[Any]
+    risk: pykka.ActorRef[Any]
     venue: pykka.ActorRef[Any]
     execution: pykka.ActorRef[Any]
     strategy: pykka.ActorRef[Any]
@@ -120,7 +139,16 @@ class CoreRefs:
         return (self.root.actor_urn, self.generation)
 
     def actors(self) -> tuple[pykka.ActorRef[Any], ...]:
-        core = (self.journal, self.bus, self.venue, self.execution, self.strategy, self.markets)
+        core = (
+            self.journal,
+            self.bus,
+            self.index,
+            self.risk,
+            self.venue,
+            self.execution,
+            self.strategy,
+            self.markets,
+        )
         return (*core, *self.extras.values())
 
     def intact(self) -> bool:
@@ -143,6 +171,7 @@ class _Recovered:
     routed: tuple[OrderRouted, ...]
     open_order_ids: frozenset[str]
     adopted: tuple[OpenOrderAdopted, ...]
+    risk_limits: RiskLimits | None
 
 
 class RuntimeSupervisor(Supervisor):
@@ -165,6 +194,8 @@ class RuntimeSupervisor(Supervisor):
         factories = {
             "journal": self._start_journal,
             "bus": self._start_bus,
+            "index": self._start_index,
+            "risk": self._start_risk,
             "account_positions": self._start_account_positions,
             "normalizer": self._start_normalizer,
             "venue": self._start_venue,
@@ -275,6 +306,7 @@ class RuntimeSupervisor(Supervisor):
                 if order.status not in CLOSED_STATUSES
             ),
             adopted=tuple(state.adopted.values()),
+            risk_limits=state.risk_limits,
         )
         self.log.info(
             "core_recovered",
@@ -294,6 +326,30 @@ class RuntimeSupervisor(Supervisor):
         for listener in self.listeners:
             bus.tell(Subscribe(subscriber=listener))
         return self._keep("bus", bus)
+
+    def _start_index(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        """Loaded with the journal's live positions (and the PnL of its archived ones)."""
+        recovered = self._recovery()
+        live = [m.position.snapshot() for m in recovered.markets if m.position is not None]
+        return self._keep(
+            "index",
+            PositionIndexActor.start(
+                PositionIndex.bulk_load_active(live, recovered.archived), supervision=context
+            ),
+        )
+
+    def _start_risk(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
+        """The limits last set at run time (journaled), else the configured ones."""
+        limits = self._recovery().risk_limits or self.config.risk
+        return self._keep(
+            "risk",
+            RiskActor.start(
+                index=self.refs["index"],
+                limits=limits,
+                journal=self.refs["journal"],
+                supervision=context,
+            ),
+        )
 
     def _start_account_positions(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
         broker = self._broker()
@@ -381,6 +437,7 @@ class RuntimeSupervisor(Supervisor):
             bus=self.refs["bus"],
             journal=self.refs["journal"],
             first_order_number=self._recovery().order_count + 1,
+            risk=self.refs["risk"],
             trading_enabled=self.config.broker is None,
             supervision=context,
         )
@@ -419,6 +476,8 @@ class RuntimeSupervisor(Supervisor):
                 max_restarts=self.config.max_restarts,
                 period_s=self.config.restart_period_s,
                 events=self.refs["bus"],
+                index=self.refs["index"],
+                risk=self.refs["risk"],
                 supervision=context,
             ),
         )

@@ -26,6 +26,7 @@ from messages import (
     orders,
     positions,
     reconciliation,
+    risk,
     stats,
 )
 from messages.codec import KINDS, CodecError, decode, encode, kind_of
@@ -332,6 +333,7 @@ ACCOUNT_POSITION = broker_events.AccountPosition(
     realized_pnl=D("0"),
     fees=D("0.006"),
 )
+LIMITS = risk.RiskLimits(max_order_size=D("10"), max_open_orders=3, stop_loss=D("2.5"))
 BROKER_EXAMPLES: list[object] = [
     broker.RawOrderEvent(
         order_no="B1",
@@ -408,6 +410,25 @@ BROKER_EXAMPLES: list[object] = [
     ACCOUNT_POSITION,
     broker_events.AccountPositionChanged(
         ts_init=16, position=ACCOUNT_POSITION, recv_ns=17, applied_ns=18
+    ),
+    LIMITS,
+    risk.SetLimits(ts_init=19, limits=LIMITS),
+    risk.LimitsChanged(ts_init=22, limits=LIMITS),
+    risk.RiskApproved(ts_init=20, signal=SIGNAL),
+    risk.RiskDenied(ts_init=21, signal=SIGNAL, reason="max order size 10 < 12"),
+    risk.PositionMeta(
+        position_id="m1/paper/s",
+        market_id="m1",
+        account="paper",
+        strategy="s",
+        security_id="m1-YES",
+        quantity=D("-3"),
+        cost=D("-1.2"),
+        avg_price=D("0.4"),
+        realized_pnl=D("0.05"),
+        fees=D("0.001"),
+        status=PositionStatus.OPEN,
+        version=4,
     ),
     reconciliation.OrderTruth(orders=(), reason="gap"),
     reconciliation.OrdersMissing(order_nos=("B1", "B2")),

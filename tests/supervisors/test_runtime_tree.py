@@ -53,6 +53,8 @@ def test_the_core_starts_in_order_and_a_market_crash_stays_inside_its_market(
         assert [info.ref for info in core.values()] == [
             runtime.journal,
             runtime.bus,
+            runtime.index,
+            runtime.risk,
             runtime.venue,
             runtime.execution,
             runtime.strategy,

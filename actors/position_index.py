@@ -1,0 +1,75 @@
+"""PositionIndexActor: serves ``security_id`` lookups to risk, kept current by positions.
+
+Positions tell it their lifecycle themselves (opened, a fill moved a leg, settled), and the
+market supervisor tells it when a market's position is archived: nobody has to remember to
+call it. A position tells the index *before* it tells anyone else of a change, so a signal
+caused by that change reaches risk after the index has it: a check never sees a position
+older than a fill acknowledged before the signal was sent. A restarted index is loaded from
+the journal's live positions (``bulk_load_active``) before it takes a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import RuntimeActor, handles
+from actors.position_index_book import ZERO, PositionIndex
+from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
+from messages.risk import PositionMeta, Trackers, TrackersFor
+from supervisors.child_spec import SupervisedContext
+from supervisors.supervised import Supervised
+
+
+class PositionIndexActor(Supervised, RuntimeActor):
+    kind = "position_index"
+
+    def __init__(
+        self, index: PositionIndex | None = None, *, supervision: SupervisedContext | None = None
+    ) -> None:
+        super().__init__(supervision=supervision)
+        self.index = index if index is not None else PositionIndex()
+        self.lookups = 0
+
+    def all(self) -> tuple[PositionMeta, ...]:
+        """Every indexed leg (for callers outside: ``ref.proxy().all().get()``)."""
+        return self.index.all()
+
+    @handles(PositionOpened)
+    def _opened(self, message: PositionOpened) -> None:
+        self.index.opened(message.position)
+
+    @handles(PositionDelta)
+    def _delta(self, message: PositionDelta) -> None:
+        if not self.index.leg_changed(message.position_id, message.leg, message.version):
+            self.log.warning(
+                "delta_for_unindexed_position",
+                position_id=message.position_id,
+                security_id=message.leg.security_id,
+            )
+
+    @handles(PositionSettled)
+    def _settled(self, message: PositionSettled) -> None:
+        self.index.settled(message.position)
+
+    @handles(PositionArchived)
+    def _archived(self, message: PositionArchived) -> None:
+        self.index.archived(message.position)
+
+    @handles(TrackersFor)
+    def _trackers_for(self, message: TrackersFor) -> Trackers | None:
+        self.lookups += 1
+        answer = Trackers(
+            by_security=tuple(
+                meta
+                for security_id in message.security_ids
+                for meta in self.index.trackers_for(security_id)
+            ),
+            by_account=self.index.of_account(message.account) if message.account else (),
+            closed_pnl=self.index.closed_pnl.get(message.account or "", ZERO),
+            context=message.context,
+        )
+        if message.reply_to is None:
+            return answer
+        reply_to: Any = message.reply_to
+        reply_to.tell(answer)
+        return None
