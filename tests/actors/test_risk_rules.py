@@ -1,0 +1,152 @@
+"""Each pre-trade rule approves at its limit and denies just past it, saying why."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from actors.risk_rules import denial, needs_index
+from messages.enums import OrderSide, PositionStatus
+from messages.risk import PositionMeta, RiskLimits, Trackers
+from messages.signals import TradeSignal
+
+pytestmark = pytest.mark.timeout(10)
+D = Decimal
+
+
+def meta(security_id: str, quantity: str, cost: str, **fields: Any) -> PositionMeta:
+    values: dict[str, Any] = {
+        "position_id": "m1/paper/s",
+        "market_id": "m1",
+        "account": "paper",
+        "strategy": "s",
+        "realized_pnl": D(0),
+        "fees": D(0),
+        "status": PositionStatus.OPEN,
+        "version": 1,
+    }
+    values.update(fields)
+    quantity_d, cost_d = D(quantity), D(cost)
+    avg = abs(cost_d / quantity_d) if quantity_d else D(0)
+    return PositionMeta(
+        security_id=security_id, quantity=quantity_d, cost=cost_d, avg_price=avg, **values
+    )
+
+
+def buy(size: str, price: str = "0.50", security_id: str = "m1-YES") -> TradeSignal:
+    return TradeSignal(
+        market_id="m1",
+        security_id=security_id,
+        side=OrderSide.BUY,
+        price=D(price),
+        size=D(size),
+        reason="test",
+        strategy="s",
+        account="paper",
+    )
+
+
+def held(*metas: PositionMeta, closed_pnl: str = "0") -> Trackers:
+    return Trackers(by_security=metas, by_account=metas, closed_pnl=D(closed_pnl))
+
+
+CASES = [
+    # rule, limits, trackers, at the limit (approved), past it (denied), reason contains
+    ("order size", RiskLimits(max_order_size=D(10)), None, buy("10"), buy("10.01"), "order size"),
+    (
+        "order notional",
+        RiskLimits(max_order_notional=D(5)),
+        None,
+        buy("10", "0.50"),
+        buy("10", "0.51"),
+        "order notional",
+    ),
+    (
+        "position per security",
+        RiskLimits(max_position=D(50)),
+        held(meta("m1-YES", "40", "20")),
+        buy("10"),
+        buy("10.5"),
+        "position in m1-YES would be 50.5",
+    ),
+    (
+        "account exposure",
+        RiskLimits(max_account_exposure=D(30)),
+        held(meta("m1-YES", "20", "10"), meta("m1-NO", "-20", "-10")),
+        buy("20", "0.50"),
+        buy("20", "0.5005"),
+        "account exposure",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("limits", "trackers", "at_limit", "past_limit", "reason"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_an_order_rule_approves_at_its_limit_and_denies_just_past_it(
+    limits: RiskLimits, trackers: Trackers | None, at_limit: Any, past_limit: Any, reason: str
+) -> None:
+    assert denial(at_limit, limits, open_orders=0, trackers=trackers) is None
+    said = denial(past_limit, limits, open_orders=0, trackers=trackers)
+    assert said is not None
+    assert reason in said
+
+
+def test_open_orders_counts_this_one() -> None:
+    limits = RiskLimits(max_open_orders=3)
+    assert denial(buy("1"), limits, open_orders=2) is None
+    assert denial(buy("1"), limits, open_orders=3) == "3 orders are open; the maximum is 3"
+
+
+@pytest.mark.parametrize(
+    ("limits", "position_pnl_at", "position_pnl_past", "reason"),
+    [
+        (RiskLimits(daily_loss_limit=D(5)), "-5", "-5.01", "daily loss limit"),
+        (RiskLimits(stop_loss=D(2)), "-2", "-2.01", "stop loss"),
+        (RiskLimits(profit_lock=D(3)), "3", "3.01", "profit lock"),
+    ],
+    ids=["daily loss", "stop loss", "profit lock"],
+)
+def test_a_pnl_rule_approves_at_its_limit_and_denies_just_past_it(
+    limits: RiskLimits, position_pnl_at: str, position_pnl_past: str, reason: str
+) -> None:
+    for pnl, approved in ((position_pnl_at, True), (position_pnl_past, False)):
+        # Realized PnL gross, fees 0.01 apart: the rule sees realized - fees.
+        trackers = held(meta("m1-YES", "0", "0", realized_pnl=D(pnl) + D("0.01"), fees=D("0.01")))
+        said = denial(buy("1"), limits, open_orders=0, trackers=trackers)
+        assert (said is None) is approved, said
+        if not approved:
+            assert reason in str(said)
+
+
+def test_unrealized_pnl_marks_each_leg_at_the_latest_mid_risk_has_seen() -> None:
+    limits = RiskLimits(stop_loss=D(1))
+    trackers = held(meta("m1-YES", "10", "5"))  # 10 @ 0.50
+    at_limit = {"m1-YES": D("0.40")}
+    assert denial(buy("1"), limits, open_orders=0, trackers=trackers, marks=at_limit) is None
+    said = denial(buy("1"), limits, open_orders=0, trackers=trackers, marks={"m1-YES": D("0.399")})
+    assert said == "stop loss: position PnL -1.010 is under -1"
+
+
+def test_the_daily_loss_counts_archived_positions_of_the_account() -> None:
+    limits = RiskLimits(daily_loss_limit=D(5))
+    assert denial(buy("1"), limits, open_orders=0, trackers=held(closed_pnl="-5")) is None
+    said = denial(buy("1"), limits, open_orders=0, trackers=held(closed_pnl="-5.5"))
+    assert said == "account PnL -5.5 is past the daily loss limit -5"
+
+
+def test_other_accounts_and_other_markets_do_not_count_for_a_position_rule() -> None:
+    limits = RiskLimits(max_position=D(10), stop_loss=D(1))
+    foreign = meta("m1-YES", "100", "50", account="other")
+    elsewhere = meta("m2-YES", "0", "0", market_id="m2", realized_pnl=D(-9))
+    trackers = Trackers(by_security=(foreign,), by_account=(foreign, elsewhere))
+    assert denial(buy("10"), limits, open_orders=0, trackers=trackers) is None
+
+
+def test_only_position_rules_need_the_index() -> None:
+    assert not needs_index(RiskLimits(max_order_size=D(1), max_open_orders=2))
+    assert needs_index(RiskLimits(stop_loss=D(1)))
