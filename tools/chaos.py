@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from bridges.feed_codec import FeedRecord
 from bridges.journal_sqlite import SqliteJournalStore
 from messages.codec import decode
 from messages.positions import PositionSnapshot
+from messages.risk import RiskLimits
 from supervisors.recovery import recover_state
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tools.fault_injector import Fault, FaultInjector
@@ -113,7 +115,13 @@ def replay(
 ) -> RunResult:
     """One lockstep replay in this process; ``injector`` strikes while each record runs."""
     # Faults come far faster than in production here, so the restart limit is lifted.
-    config = RuntimeConfig(data_dir=data_dir, max_restarts=1_000_000, restart_period_s=1.0)
+    config = RuntimeConfig(
+        data_dir=data_dir,
+        max_restarts=1_000_000,
+        restart_period_s=1.0,
+        # A limit that never binds but makes every check ask the position index.
+        risk=RiskLimits(max_position=Decimal(1_000_000)),
+    )
     runtime = Runtime(config).start(records)
     try:
         runtime.replay(records, during=injector.strike if injector is not None else None)

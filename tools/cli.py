@@ -18,6 +18,8 @@ from actors.journal import JournalActor, JournalConfig
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
+from actors.position_index import PositionIndexActor
+from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
@@ -163,6 +165,8 @@ CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
     "venue": SimulatedVenueActor,
     "bus": EventBusActor,
     "journal": JournalActor,
+    "index": PositionIndexActor,
+    "risk": RiskActor,
 }
 """Actor kinds the fault injector may kill: every supervised actor of the runtime."""
 

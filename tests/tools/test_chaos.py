@@ -17,6 +17,8 @@ from actors.journal import JournalActor
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
+from actors.position_index import PositionIndexActor
+from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bridges.feed_codec import write_feed
 from bridges.simulated_venue import SimulatedVenueActor
@@ -45,7 +47,8 @@ def records():
         ((JournalActor,), 7),
         ((SimulatedVenueActor, StrategyActor, EventBusActor), 9),
         ((MarketSupervisor,), 10),
-        (tuple(CHAOS_KINDS.values()), 12),
+        ((PositionIndexActor, RiskActor), 13),
+        (tuple(CHAOS_KINDS.values()), 15),
     ],
     ids=[
         "positions",
@@ -56,6 +59,7 @@ def records():
         "journal",
         "venue, strategy, bus",
         "market supervisor",
+        "position index, risk",
         "every kind",
     ],
 )
