@@ -68,9 +68,18 @@ class Trackers:
     context: Any = attrs.field(default=None)
 
 
+def _not_negative(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} must not be negative, got {value}")
+
+
 def _optional_decimal() -> Any:
     return attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Decimal))
+        default=None,
+        validator=[
+            attrs.validators.optional(attrs.validators.instance_of(Decimal)),
+            _not_negative,
+        ],
     )
 
 
@@ -93,7 +102,8 @@ class RiskLimits:
     max_position: Decimal | None = _optional_decimal()
     max_account_exposure: Decimal | None = _optional_decimal()
     max_open_orders: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(int))
+        default=None,
+        validator=[attrs.validators.optional(attrs.validators.instance_of(int)), _not_negative],
     )
     daily_loss_limit: Decimal | None = _optional_decimal()
     profit_lock: Decimal | None = _optional_decimal()

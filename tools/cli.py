@@ -33,6 +33,8 @@ from tools import feedgen
 from tools.chaos import run_chaos
 from tools.console import ConsoleView, positions_table
 from tools.logging_setup import configure_logging
+from tools.risk_config import RiskConfigError, limits_from_args
+from tools.risk_config import add_flags as add_risk_flags
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 
@@ -60,8 +62,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.fresh and (data_dir / JOURNAL_FILE).exists():
         for path in data_dir.glob(JOURNAL_FILE + "*"):
             path.unlink()
+    try:
+        limits = limits_from_args(args)
+    except RiskConfigError as error:
+        out.write(f"tradeactors: bad risk limits: {error}\n")
+        return 2
     paper = _paper_broker(args)
     config = RuntimeConfig(
+        risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
@@ -257,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper broker: callbacks arrive up to this late (and so out of order)",
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
+    add_risk_flags(run)
     run.add_argument(
         "--gap-s", type=float, default=2.0, help="callback silence that triggers a reconcile"
     )
