@@ -115,6 +115,8 @@ def test_thousands_of_deals_through_drops_duplicates_and_reordering_end_at_broke
         page = answer.next_page
     assert len(fills) > 2000
     assert set(keys) == {fill.key for fill in fills}
+    # Each deal carries its fee: 0.1% of its notional, exactly.
+    assert all(deal.fee == D("0.001") * deal.price * deal.size for deal in booked)
     edge.stop()
 
 
@@ -175,6 +177,7 @@ def test_startup_rebuilds_a_thousand_positions_and_two_hundred_open_orders_under
         CorrectionKind.OPEN_ORDER: 200,
     }
     assert all(c.reason for c in corrections)
+    assert len(journaled(tmp_path / "journal.sqlite", Correction)) == len(corrections)
     assert elapsed < 30
     edge.stop()
 
