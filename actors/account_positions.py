@@ -15,11 +15,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pykka
 from prometheus_client import Counter
 
 from actors.account_book import AccountBook
-from actors.base import RuntimeActor, handles
+from actors.base import RuntimeActor, handles, tell_quietly
 from actors.position_accounting import Leg
 from actors.runtime_state import account_stream
 from messages.broker_events import (
@@ -30,7 +31,7 @@ from messages.broker_events import (
     DealBooked,
     PositionCorrected,
 )
-from messages.commands import Append
+from messages.commands import Append, Forward
 from messages.reconciliation import ComparePositions, PositionsCompared
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -54,6 +55,14 @@ def account_position(account: str, leg: Leg) -> AccountPosition:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class _Answer:
+    """A comparison's answer, held back until the corrections before it are applied."""
+
+    to: Any
+    answer: PositionsCompared
+
+
 class AccountPositionsActor(Supervised, RuntimeActor):
     kind = "account_positions"
 
@@ -74,6 +83,7 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         self.alert_notional = alert_notional
         self.clock = clock
         self.last_recv_ns: dict[tuple[str, str], int] = {}
+        self._absent_once: set[tuple[str, str]] = set()
 
     def positions(self) -> tuple[AccountPosition, ...]:
         """Every position the book holds, flat ones included (for callers outside)."""
@@ -112,26 +122,45 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         corrected = 0
         unsettled: list[str] = []
         scope = set(message.security_ids) or set(broker) | set(ours)
+        for security_id in broker:
+            self._absent_once.discard((message.account, security_id))
         for security_id in sorted(scope):
             truth = broker.get(security_id)
             want = truth.quantity if truth is not None else Decimal(0)
             have = ours.get(security_id, Decimal(0))
             if want == have:
                 continue
-            if self.last_recv_ns.get((message.account, security_id), 0) > message.since_ns:
+            key = (message.account, security_id)
+            if self.last_recv_ns.get(key, 0) > message.since_ns:
                 unsettled.append(security_id)
                 continue
+            if truth is None and key not in self._absent_once:
+                # A paged answer can skip an entry when the list moves between pages; a
+                # position is only corrected to nothing when two answers in a row omit it.
+                self._absent_once.add(key)
+                unsettled.append(security_id)
+                continue
+            self._absent_once.discard(key)
             price = (
                 truth.avg_price if truth is not None else self._avg(message.account, security_id)
             )
             self._correct(message, security_id, have, want, price)
             corrected += 1
         if message.reply_to is not None:
-            message.reply_to.tell(
-                PositionsCompared(
-                    account=message.account, corrected=corrected, unsettled=tuple(unsettled)
+            # Answered once the corrections are applied here: through the journal, behind them.
+            answer = PositionsCompared(
+                account=message.account, corrected=corrected, unsettled=tuple(unsettled)
+            )
+            self.journal.tell(
+                Forward(
+                    message=_Answer(to=message.reply_to, answer=answer),
+                    deliver_to=self.actor_ref,
                 )
             )
+
+    @handles(_Answer)
+    def _answer(self, message: _Answer) -> None:
+        tell_quietly(message.to, message.answer)
 
     def _correct(
         self,

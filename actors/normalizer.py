@@ -144,7 +144,7 @@ class NormalizerActor(Supervised, PublishingActor):
         self.quarantined_at: dict[str, int] = {}
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
-        self._gap_reported_ns = 0
+        self._gap_wait_ns = self.gap_ns
         self.deals = self.order_events = self.duplicates = 0
         self.quarantined = self.released = self.inferred = self.late = 0
         self._timer: Timer | None = None
@@ -226,6 +226,7 @@ class NormalizerActor(Supervised, PublishingActor):
     @handles(RawDealEvent, RawOrderEvent)
     def _callback(self, raw: RawDealEvent | RawOrderEvent) -> None:
         self.last_callback_ns = max(self.last_callback_ns, raw.recv_ns)
+        self._gap_wait_ns = self.gap_ns
         self._raw(raw, dedup=True)
 
     def _raw(self, raw: RawDealEvent | RawOrderEvent, *, dedup: bool) -> None:
@@ -405,7 +406,11 @@ class NormalizerActor(Supervised, PublishingActor):
 
     @handles(OpenOrdersSeen)
     def _open_orders_seen(self, message: OpenOrdersSeen) -> None:
-        """Adopt broker orders we do not know; report ours the broker no longer lists."""
+        """Adopt broker orders we do not know; report ours the broker no longer lists.
+
+        A broker that answered is alive: the callback silence is measured from here.
+        """
+        self.last_callback_ns = max(self.last_callback_ns, self.clock())
         listed = {order.order_no for order in message.orders}
         for order in message.orders:
             if order.order_no in self.intents:
@@ -484,11 +489,12 @@ class NormalizerActor(Supervised, PublishingActor):
             intent for intent in self.intents.values() if intent.open and intent.order_id
         ]
         silent_ns = now - self.last_callback_ns
-        if not open_orders or silent_ns <= self.gap_ns or self.reconciler is None:
+        if not open_orders or silent_ns <= self._gap_wait_ns or self.reconciler is None:
             return
-        if now - self._gap_reported_ns <= self.gap_ns:
-            return
-        self._gap_reported_ns = now
+        # Resting orders are quiet by nature: each alert without a callback in between
+        # waits twice as long as the one before (up to a minute).
+        self.last_callback_ns = now
+        self._gap_wait_ns = min(self._gap_wait_ns * 2, 60_000_000_000)
         self.log.warning(
             "callback_gap", silent_s=round(silent_ns / 1e9, 3), open_orders=len(open_orders)
         )

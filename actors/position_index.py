@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from actors.base import RuntimeActor, handles
-from actors.position_index_book import ZERO, PositionIndex
+from actors.position_index_book import PositionIndex
+from messages.market_data import MarketSnapshot
 from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
 from messages.risk import PositionMeta, Trackers, TrackersFor
 from supervisors.child_spec import SupervisedContext
@@ -55,19 +56,16 @@ class PositionIndexActor(Supervised, RuntimeActor):
     def _archived(self, message: PositionArchived) -> None:
         self.index.archived(message.position)
 
+    @handles(MarketSnapshot)
+    def _market(self, snapshot: MarketSnapshot) -> None:
+        for book in snapshot.books:
+            if book.mid is not None:
+                self.index.set_mark(book.security_id, book.mid)
+
     @handles(TrackersFor)
     def _trackers_for(self, message: TrackersFor) -> Trackers | None:
         self.lookups += 1
-        answer = Trackers(
-            by_security=tuple(
-                meta
-                for security_id in message.security_ids
-                for meta in self.index.trackers_for(security_id)
-            ),
-            by_account=self.index.of_account(message.account) if message.account else (),
-            closed_pnl=self.index.closed_pnl.get(message.account or "", ZERO),
-            context=message.context,
-        )
+        answer = self.index.answer(message)
         if message.reply_to is None:
             return answer
         reply_to: Any = message.reply_to

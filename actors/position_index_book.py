@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 
 from messages.positions import LegSnapshot, PositionSnapshot
-from messages.risk import PositionMeta
+from messages.risk import PositionMeta, Trackers, TrackersFor
 
 ZERO = Decimal(0)
 
@@ -39,14 +39,34 @@ def meta_for(position: PositionSnapshot, leg: LegSnapshot, version: int) -> Posi
     )
 
 
+@attrs.define
+class AccountTotals:
+    """Running sums over an account's indexed legs, kept as legs come and go."""
+
+    exposure: Decimal = ZERO
+    realized_net: Decimal = ZERO
+    unrealized: Decimal = ZERO
+    """Over legs whose security has a mark: quantity x mark - cost."""
+
+    def count(self, meta: PositionMeta, sign: int, mark: Decimal | None) -> None:
+        self.exposure += sign * abs(meta.cost)
+        self.realized_net += sign * (meta.realized_pnl - meta.fees)
+        if mark is not None:
+            self.unrealized += sign * (meta.quantity * mark - meta.cost)
+
+
 class PositionIndex:
-    """Active position legs by security, by position and by account."""
+    """Active position legs by security, by position and by market, with running totals
+    per account (so no lookup scans what an account holds) and the latest mark per
+    security (so those totals include unrealized PnL)."""
 
     def __init__(self) -> None:
         self._by_security: dict[str, dict[str, PositionMeta]] = {}
         self._by_position: dict[str, dict[str, PositionMeta]] = {}
-        self._by_account: dict[str, dict[_Key, PositionMeta]] = {}
+        self._by_market: dict[str, dict[_Key, PositionMeta]] = {}
+        self.totals: dict[str, AccountTotals] = {}
         self.closed_pnl: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}
 
     def __len__(self) -> int:
         return sum(len(legs) for legs in self._by_position.values())
@@ -54,11 +74,16 @@ class PositionIndex:
     def add(self, meta: PositionMeta) -> bool:
         """Add or replace a leg unless the index holds a newer version of it."""
         current = self._by_position.get(meta.position_id, {}).get(meta.security_id)
-        if current is not None and current.version > meta.version:
-            return False
+        if current is not None:
+            if current.version > meta.version:
+                return False
+            self._forget(current)
         self._by_security.setdefault(meta.security_id, {})[meta.position_id] = meta
         self._by_position.setdefault(meta.position_id, {})[meta.security_id] = meta
-        self._by_account.setdefault(meta.account, {})[(meta.position_id, meta.security_id)] = meta
+        self._by_market.setdefault(meta.market_id, {})[(meta.position_id, meta.security_id)] = meta
+        self.totals.setdefault(meta.account, AccountTotals()).count(
+            meta, 1, self.marks.get(meta.security_id)
+        )
         return True
 
     update = add
@@ -70,22 +95,61 @@ class PositionIndex:
         if security_id is None:
             gone = list(legs.values())
         for meta in gone:
-            del self._by_security[meta.security_id][position_id]
-            if not self._by_security[meta.security_id]:
-                del self._by_security[meta.security_id]
-            del self._by_account[meta.account][(position_id, meta.security_id)]
-            if not self._by_account[meta.account]:
-                del self._by_account[meta.account]
+            self._forget(meta)
             del legs[meta.security_id]
         if not legs:
             self._by_position.pop(position_id, None)
         return len(gone)
 
+    def _forget(self, meta: PositionMeta) -> None:
+        """Take ``meta`` out of the security and market maps and the account's totals."""
+        del self._by_security[meta.security_id][meta.position_id]
+        if not self._by_security[meta.security_id]:
+            del self._by_security[meta.security_id]
+        del self._by_market[meta.market_id][(meta.position_id, meta.security_id)]
+        if not self._by_market[meta.market_id]:
+            del self._by_market[meta.market_id]
+        self.totals[meta.account].count(meta, -1, self.marks.get(meta.security_id))
+
+    def set_mark(self, security_id: str, mark: Decimal) -> None:
+        """A new mid for ``security_id``: the unrealized PnL of every account holding it moves."""
+        old = self.marks.get(security_id)
+        if old == mark:
+            return
+        self.marks[security_id] = mark
+        for meta in self._by_security.get(security_id, {}).values():
+            totals = self.totals[meta.account]
+            if old is None:
+                totals.unrealized += meta.quantity * mark - meta.cost
+            else:
+                totals.unrealized += meta.quantity * (mark - old)
+
     def trackers_for(self, security_id: str) -> tuple[PositionMeta, ...]:
         return tuple(self._by_security.get(security_id, {}).values())
 
-    def of_account(self, account: str) -> tuple[PositionMeta, ...]:
-        return tuple(self._by_account.get(account, {}).values())
+    def of_market(self, market_id: str) -> tuple[PositionMeta, ...]:
+        return tuple(self._by_market.get(market_id, {}).values())
+
+    def account(self, account: str) -> AccountTotals:
+        return self.totals.get(account) or AccountTotals()
+
+    def answer(self, question: TrackersFor) -> Trackers:
+        """What ``TrackersFor`` asks: the legs in its securities (and market), and the
+        account's running totals; the same cost whatever the account holds."""
+        totals = self.account(question.account) if question.account else AccountTotals()
+        return Trackers(
+            by_security=tuple(
+                meta
+                for security_id in question.security_ids
+                for meta in self.trackers_for(security_id)
+            ),
+            market_legs=self.of_market(question.market_id) if question.market_id else (),
+            exposure=totals.exposure,
+            realized_net=totals.realized_net,
+            unrealized=totals.unrealized,
+            closed_pnl=self.closed_pnl.get(question.account or "", ZERO),
+            context=question.context,
+        )
 
     def all(self) -> tuple[PositionMeta, ...]:
         return tuple(meta for legs in self._by_position.values() for meta in legs.values())

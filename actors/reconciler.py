@@ -122,7 +122,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         pacer: QueryPacer | None = None,
         min_sync_s: float = 5.0,
         full_sync_s: float = 300.0,
-        sync_lookback_s: float = 60.0,
+        overlap_s: float = 5.0,
         retry_s: float = 0.5,
         clock: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
@@ -140,7 +140,8 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self.pacer = pacer if pacer is not None else QueryPacer()
         self.min_sync_s = min_sync_s
         self.full_sync_s = full_sync_s
-        self.sync_lookback_ns = int(sync_lookback_s * 1e9)
+        self.overlap_ns = int(overlap_s * 1e9)
+        self._checked_ns: dict[str, int] = {}
         self.retry_s = retry_s
         self.clock = clock
         self.monotonic = monotonic
@@ -207,7 +208,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             self._reconcile(
                 account,
                 request.reason,
-                since_ns=self.session_start_ns,
+                since_ns=self._since(account) if request.security_ids else self.session_start_ns,
                 scope=request.security_ids,
             )
 
@@ -221,9 +222,8 @@ class ReconcilerActor(Supervised, RuntimeActor):
             return
         self._last_sync = now
         self.syncs += 1
-        since_ns = max(self.session_start_ns, self.clock() - self.sync_lookback_ns)
         for account in self.accounts:
-            self._reconcile(account, "position callback", since_ns=since_ns)
+            self._reconcile(account, "position callback", since_ns=self._since(account))
 
     @handles(_FullSync)
     def _full_sync(self, _message: _FullSync) -> None:
@@ -240,6 +240,10 @@ class ReconcilerActor(Supervised, RuntimeActor):
         context = message.context
         if isinstance(context, _AccountJob):
             self._in_flight.discard(context.key)
+            if not context.scope:
+                self._checked_ns[context.account] = max(
+                    self._checked_ns.get(context.account, 0), context.started_ns
+                )
             positions, open_orders, fills = message.answer
             self._account_answer(context, positions, open_orders, fills)
         elif isinstance(context, _OrdersJob):
@@ -389,6 +393,14 @@ class ReconcilerActor(Supervised, RuntimeActor):
                 )
             )
         self.normalizer.tell(OrderTruth(orders=tuple(orders), reason=job.reason))
+
+    def _since(self, account: str) -> int:
+        """Where a sync or a targeted reconcile reads fills from: a margin before the start
+        of the last full check of the account (its whole session before that one)."""
+        checked = self._checked_ns.get(account)
+        if checked is None:
+            return self.session_start_ns
+        return max(self.session_start_ns, checked - self.overlap_ns)
 
     def _submit(self, read: Callable[[QueryPacer], Any], context: object) -> None:
         assert self._worker is not None

@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 
 from actors.base import RuntimeActor, handles
-from actors.risk_rules import denial, needs_index
+from actors.risk_rules import denial, lookup_for, needs_index
 from actors.runtime_state import RISK_STREAM
 from messages.commands import Append
 from messages.market_data import MarketSnapshot
@@ -28,7 +28,6 @@ from messages.risk import (
     RiskLimits,
     SetLimits,
     Trackers,
-    TrackersFor,
 )
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -75,12 +74,7 @@ class RiskActor(Supervised, RuntimeActor):
             return
         self.waiting[check.id] = check
         self.index.tell(
-            TrackersFor(
-                security_ids=(check.signal.security_id,),
-                account=check.signal.account,
-                reply_to=self.actor_ref,
-                context=check.id,
-            )
+            lookup_for(check.signal, self.limits, reply_to=self.actor_ref, context=check.id)
         )
 
     @handles(Trackers)

@@ -1,17 +1,19 @@
 """The pre-trade rules, as one pure function: a signal, the limits and what the index says.
 
 Each rule approves at its limit and denies just past it, with a reason that names the
-numbers. PnL is realized + unrealized - fees; unrealized marks each leg at the latest mid
-risk has seen for its security (a leg never marked counts no unrealized PnL).
+numbers. PnL is realized + unrealized - fees; unrealized marks each leg at the latest mid for its
+security (a leg never marked counts no unrealized PnL): the index's running total for the
+account, risk's own marks for the signal's position.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from messages.enums import OrderSide
-from messages.risk import PositionMeta, RiskLimits, Trackers
+from messages.risk import PositionMeta, RiskLimits, Trackers, TrackersFor
 from messages.signals import TradeSignal
 
 ZERO = Decimal(0)
@@ -48,15 +50,27 @@ def denial(
     """Why ``signal`` must not become an order, or None to approve it.
 
     ``open_orders`` counts the orders open without this one; ``trackers`` is the index's
-    answer for the signal's security and account (None when no rule needs it).
+    answer for the signal's security, market and account (None when no rule needs it).
     """
     reason = _order_rules(signal, limits, open_orders)
     if reason is not None or trackers is None:
         return reason
     marks = marks or {}
-    mine = [m for m in trackers.by_account if m.account == signal.account]
-    return _position_rules(signal, limits, mine) or _pnl_rules(
-        signal, limits, mine, marks, trackers.closed_pnl
+    return _position_rules(signal, limits, trackers) or _pnl_rules(signal, limits, trackers, marks)
+
+
+def lookup_for(
+    signal: TradeSignal, limits: RiskLimits, *, reply_to: Any, context: Any
+) -> TrackersFor:
+    """What to ask the index for ``signal`` under ``limits``: never more than the rules read."""
+    return TrackersFor(
+        security_ids=(signal.security_id,),
+        account=signal.account,
+        market_id=signal.market_id
+        if limits.profit_lock is not None or limits.stop_loss is not None
+        else None,
+        reply_to=reply_to,
+        context=context,
     )
 
 
@@ -71,13 +85,13 @@ def _order_rules(signal: TradeSignal, limits: RiskLimits, open_orders: int) -> s
     return None
 
 
-def _position_rules(
-    signal: TradeSignal,
-    limits: RiskLimits,
-    mine: list[PositionMeta],
-) -> str | None:
+def _position_rules(signal: TradeSignal, limits: RiskLimits, trackers: Trackers) -> str | None:
     signed = signal.size if signal.side is OrderSide.BUY else -signal.size
-    here = [m for m in mine if m.security_id == signal.security_id]
+    here = [
+        m
+        for m in trackers.by_security
+        if m.account == signal.account and m.security_id == signal.security_id
+    ]
     net_after = _sum(m.quantity for m in here) + signed
     if limits.max_position is not None and abs(net_after) > limits.max_position:
         return (
@@ -85,9 +99,8 @@ def _position_rules(
             f"the maximum is {limits.max_position}"
         )
     if limits.max_account_exposure is not None:
-        elsewhere = _sum(abs(m.cost) for m in mine if m.security_id != signal.security_id)
-        cost_after = _sum(m.cost for m in here) + signed * signal.price
-        exposure = elsewhere + abs(cost_after)
+        elsewhere = trackers.exposure - _sum(abs(m.cost) for m in here)
+        exposure = elsewhere + abs(_sum(m.cost for m in here) + signed * signal.price)
         if exposure > limits.max_account_exposure:
             return (
                 f"account exposure would be {exposure}; "
@@ -99,18 +112,19 @@ def _position_rules(
 def _pnl_rules(
     signal: TradeSignal,
     limits: RiskLimits,
-    mine: list[PositionMeta],
+    trackers: Trackers,
     marks: Mapping[str, Decimal],
-    closed_pnl: Decimal,
 ) -> str | None:
     if limits.daily_loss_limit is not None:
-        account_pnl = closed_pnl + _sum(pnl(m, marks) for m in mine)
+        account_pnl = trackers.closed_pnl + trackers.realized_net + trackers.unrealized
         if account_pnl < -limits.daily_loss_limit:
             return (
                 f"account PnL {account_pnl} is past the daily loss limit -{limits.daily_loss_limit}"
             )
     position = [
-        m for m in mine if m.market_id == signal.market_id and m.strategy == signal.strategy
+        m
+        for m in trackers.market_legs
+        if m.account == signal.account and m.strategy == signal.strategy
     ]
     position_pnl = _sum(pnl(m, marks) for m in position)
     if limits.profit_lock is not None and position_pnl > limits.profit_lock:

@@ -40,7 +40,8 @@ class PositionMeta:
 
 @attrs.frozen(kw_only=True, slots=True)
 class TrackersFor:
-    """Ask the index for the positions in these securities and in ``account``'s book.
+    """Ask the index about ``security_ids`` (every position leg in them) and, for
+    ``account``, its running totals; with ``market_id`` also that market's legs.
 
     Answered by a tell of ``Trackers`` to ``reply_to`` carrying ``context`` back, so the
     asker never blocks; from outside an actor, ``ask`` it without ``reply_to``.
@@ -52,18 +53,28 @@ class TrackersFor:
     account: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
+    market_id: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
     reply_to: Any = attrs.field(default=None)
     context: Any = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class Trackers:
-    """The index's answer: every position leg in the asked securities, and, if an account
-    was named, every leg of that account and the PnL of its positions already archived
-    (realized - fees), for its totals."""
+    """The index's answer. Account figures are running totals the index keeps, so a check
+    costs the same whatever the account holds.
+
+    ``exposure``: the account's gross notional at cost (sum of |cost| over its legs);
+    ``realized_net``: realized PnL - fees of its live legs; ``unrealized``: quantity x mark
+    - cost over its marked legs; ``closed_pnl``: realized - fees of its archived positions.
+    """
 
     by_security: tuple[PositionMeta, ...] = tuple_of(PositionMeta)
-    by_account: tuple[PositionMeta, ...] = tuple_of(PositionMeta)
+    market_legs: tuple[PositionMeta, ...] = tuple_of(PositionMeta, default=())
+    exposure: Decimal = decimal_field(default=Decimal(0))
+    realized_net: Decimal = decimal_field(default=Decimal(0))
+    unrealized: Decimal = decimal_field(default=Decimal(0))
     closed_pnl: Decimal = decimal_field(default=Decimal(0))
     context: Any = attrs.field(default=None)
 

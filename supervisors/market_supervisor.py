@@ -231,8 +231,9 @@ class MarketSupervisor(Supervisor):
         # of the same feed deterministic.
         market.tell(Subscribe(subscriber=self.venue))
         market.tell(Subscribe(subscriber=position))
-        if self.risk is not None:
-            market.tell(Subscribe(subscriber=self.risk))
+        for watcher in (self.index, self.risk):
+            if watcher is not None:
+                market.tell(Subscribe(subscriber=watcher))
         for strategy, _name in self.strategies:
             # A position that died at once is re-wired by its restart (_rewire).
             tell_quietly(position, Subscribe(subscriber=strategy))
@@ -354,8 +355,9 @@ class MarketSupervisor(Supervisor):
         # One that died at once is re-wired by its next restart.
         tell_quietly(market, Subscribe(subscriber=self.venue))
         tell_quietly(market, Subscribe(subscriber=children.position))
-        if self.risk is not None:
-            tell_quietly(market, Subscribe(subscriber=self.risk))
+        for watcher in (self.index, self.risk):
+            if watcher is not None:
+                tell_quietly(market, Subscribe(subscriber=watcher))
         for strategy, _name in self.strategies:
             tell_quietly(market, Subscribe(subscriber=strategy))
         self.log.info("market_restarted", market_id=market_id)

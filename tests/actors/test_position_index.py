@@ -52,7 +52,7 @@ def test_lookups_by_security_and_account_and_removal() -> None:
     index.opened(first.snapshot())
     index.opened(second.snapshot())
     assert {m.position_id for m in index.trackers_for("m1-YES")} == {"m1/paper/s"}
-    assert {m.security_id for m in index.of_account("other")} == {"m2-YES", "m2-NO"}
+    assert {m.security_id for m in index.of_market("m2")} == {"m2-YES", "m2-NO"}
     assert len(index) == 4
     assert index.remove("m1/paper/s", "m1-YES") == 1
     assert index.trackers_for("m1-YES") == ()
@@ -108,6 +108,9 @@ OPS = st.lists(
         ),
         st.tuples(st.just("switch"), st.integers(0, 1), st.booleans()),
         st.tuples(st.just("restart index")),
+        st.tuples(
+            st.just("mark"), st.integers(0, 1), st.sampled_from(["YES", "NO"]), st.integers(1, 99)
+        ),
         st.tuples(st.just("restart position"), st.integers(0, 1)),
     ),
     max_size=80,
@@ -120,6 +123,7 @@ def test_the_index_always_equals_the_index_derived_from_the_positions(ops: list[
     generation = itertools.count(1)
     live = [book(f"m{slot}-{next(generation)}") for slot in range(2)]
     archived: list[PositionSnapshot] = []
+    marks: dict[str, Decimal] = {}
     index = PositionIndex()
     for position in live:
         index.opened(position.snapshot())
@@ -142,6 +146,11 @@ def test_the_index_always_equals_the_index_derived_from_the_positions(ops: list[
             archived.append(old.snapshot())
             live[slot] = book(f"m{slot}-{next(generation)}")
             index.opened(live[slot].snapshot())
+        elif op[0] == "mark":
+            _, slot, outcome, cents = op
+            security_id = f"{live[slot].market_id}-{outcome}"
+            marks[security_id] = D(cents) / 100
+            index.set_mark(security_id, marks[security_id])
         elif op[0] == "restart position":
             # Rebuilt from the journal (here: its memento) with a version of its own; it
             # announces itself, and its later deltas count from there.
@@ -152,6 +161,17 @@ def test_the_index_always_equals_the_index_derived_from_the_positions(ops: list[
             index = PositionIndex.bulk_load_active(
                 (position.snapshot() for position in live), archived
             )
+            for security_id, mark in marks.items():
+                index.set_mark(security_id, mark)
         assert content(index) == derived(live)
+        legs = derived(live)
+        totals = index.account("paper")
+        assert totals.exposure == sum((abs(m.cost) for m in legs), D(0))
+        assert totals.realized_net == sum((m.realized_pnl - m.fees for m in legs), D(0))
+        unrealized = sum(
+            (m.quantity * marks[m.security_id] - m.cost for m in legs if m.security_id in marks),
+            D(0),
+        )
+        assert totals.unrealized == unrealized
         closed = sum((leg.realized_pnl - leg.fees for p in archived for leg in p.legs), D(0))
         assert index.closed_pnl.get("paper", D(0)) == closed

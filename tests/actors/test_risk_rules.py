@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from actors.position_index_book import PositionIndex
 from actors.risk_rules import denial, needs_index
 from messages.enums import OrderSide, PositionStatus
-from messages.risk import PositionMeta, RiskLimits, Trackers
+from messages.risk import PositionMeta, RiskLimits, Trackers, TrackersFor
 from messages.signals import TradeSignal
 
 pytestmark = pytest.mark.timeout(10)
@@ -49,7 +50,13 @@ def buy(size: str, price: str = "0.50", security_id: str = "m1-YES") -> TradeSig
 
 
 def held(*metas: PositionMeta, closed_pnl: str = "0") -> Trackers:
-    return Trackers(by_security=metas, by_account=metas, closed_pnl=D(closed_pnl))
+    """The index's answer about m1-YES, market m1 and account paper, holding ``metas``."""
+    index = PositionIndex()
+    for each in metas:
+        index.add(each)
+    if closed_pnl != "0":
+        index.closed_pnl["paper"] = D(closed_pnl)
+    return index.answer(TrackersFor(security_ids=("m1-YES",), account="paper", market_id="m1"))
 
 
 CASES = [
@@ -141,9 +148,9 @@ def test_the_daily_loss_counts_archived_positions_of_the_account() -> None:
 
 def test_other_accounts_and_other_markets_do_not_count_for_a_position_rule() -> None:
     limits = RiskLimits(max_position=D(10), stop_loss=D(1))
-    foreign = meta("m1-YES", "100", "50", account="other")
-    elsewhere = meta("m2-YES", "0", "0", market_id="m2", realized_pnl=D(-9))
-    trackers = Trackers(by_security=(foreign,), by_account=(foreign, elsewhere))
+    foreign = meta("m1-YES", "100", "50", account="other", position_id="m1/other/s")
+    elsewhere = meta("m2-YES", "0", "0", market_id="m2", position_id="m2/paper/s")
+    trackers = held(foreign, elsewhere)
     assert denial(buy("10"), limits, open_orders=0, trackers=trackers) is None
 
 
