@@ -4,6 +4,7 @@ rebuilt under the rate limit, and a callback gap reconciled."""
 
 from __future__ import annotations
 
+import queue
 import random
 import time
 from collections import Counter
@@ -17,11 +18,17 @@ import structlog
 from actors.account_positions import MISMATCH_ALERTS
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.simulated_broker import SimulatedBroker
+from messages.broker import BrokerPosition
 from messages.broker_events import Correction, CorrectionKind, DealBooked, OpenOrderAdopted
 from messages.codec import decode
 from messages.enums import OrderSide
-from messages.reconciliation import ReconcileRequest
-from tests.broker_edge import ACCOUNT, Edge, wait_until
+from messages.reconciliation import (
+    ComparePositions,
+    PositionsCompared,
+    ReconcileRequest,
+    ReconcileWith,
+)
+from tests.broker_edge import ACCOUNT, Collector, Edge, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 D = Decimal
@@ -292,3 +299,70 @@ def test_registration_is_retried_and_renewed_after_a_disconnect(
     wait_until(lambda: edge.book() == {"S1": D(3)}, what="callbacks after re-registration")
     edge.stop()
     assert not edge.venue.is_alive()
+
+
+def test_trading_is_enabled_only_once_the_book_holds_the_brokers_positions(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=12)
+    for number in range(300):
+        paper.seed_position(ACCOUNT, f"SEC{number:03d}", D(number + 1), D(2))
+    truth = {f"SEC{number:03d}": D(number + 1) for number in range(300)}
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled)
+    assert edge.book() == truth
+    edge.stop()
+
+
+def test_a_position_a_paged_answer_skipped_is_corrected_only_when_two_answers_omit_it(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=13)
+    for security_id in ("A", "B", "C"):
+        paper.seed_position(ACCOUNT, security_id, D(5), D(1))
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled)
+    edge.settle()
+    inbox: queue.Queue[Any] = queue.Queue()
+    answers = Collector.start(inbox)
+    skipping = tuple(
+        BrokerPosition(account=ACCOUNT, security_id=security_id, quantity=D(5), avg_price=D(1))
+        for security_id in ("A", "B")
+    )
+
+    def compare() -> PositionsCompared:
+        edge.account_positions.tell(
+            ComparePositions(
+                account=ACCOUNT,
+                positions=skipping,
+                since_ns=time.time_ns(),
+                reason="test",
+                reply_to=answers,
+            )
+        )
+        answer: PositionsCompared = inbox.get(timeout=5)
+        return answer
+
+    first = compare()
+    assert (first.corrected, first.unsettled) == (0, ("C",))
+    assert edge.book()["C"] == D(5)
+    second = compare()
+    assert (second.corrected, second.unsettled) == (1, ())
+    edge.settle()
+    assert "C" not in edge.book()
+    edge.stop()
+
+
+def test_callback_gap_alerts_for_a_resting_order_back_off(broker: Any, tmp_path: Path) -> None:
+    paper = broker(seed=14)
+    edge = Edge(paper, tmp_path / "journal.sqlite", gap_s=0.2).start()
+    wait_until(edge.trading_enabled)
+    requests: queue.Queue[Any] = queue.Queue()
+    edge.normalizer.tell(ReconcileWith(reconciler=Collector.start(requests)))
+    edge.submit("O1", "S1", OrderSide.BUY, "1")
+    time.sleep(1.6)
+    gaps = [r for r in drain(requests) if isinstance(r, ReconcileRequest)]
+    # 0.2 s, then 0.4 s, then 0.8 s of silence: three alerts, not eight.
+    assert 2 <= len(gaps) <= 4
+    assert all("no callback for" in r.reason for r in gaps)
+    edge.stop()
