@@ -215,6 +215,15 @@ class Runtime:
             self._feed(self._require_core(), record, atomic=False)
         self.next_step += 1
 
+    def inject(self, record: FeedRecord) -> None:
+        """Route a record from outside the feed (a client's ``switch_market``): journaled
+        and applied like a feed record, but no step of the replay."""
+        try:
+            self._route(self._require_core(), record)
+        except pykka.ActorDeadError:
+            self.refresh()
+            self._route(self._require_core(), record)
+
     def feed_and_wait(
         self,
         record: FeedRecord,
@@ -350,6 +359,9 @@ class Runtime:
         core.journal.tell(
             Append(event=StepStarted(step=self.next_step, atomic=atomic), stream=RUNTIME_STREAM)
         )
+        self._route(core, record)
+
+    def _route(self, core: CoreRefs, record: FeedRecord) -> None:
         if isinstance(record, MarketOpened | MarketClosed | MarketResolved):
             market_id = (
                 record.definition.market_id

@@ -27,14 +27,14 @@ from bridges.journal_store import Durability
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from supervisors.market_supervisor import MarketSupervisor
+from supervisors.risk_config import RiskConfigError, limits_from_args
+from supervisors.risk_config import add_flags as add_risk_flags
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
 from tools.chaos import run_chaos
 from tools.console import ConsoleView, positions_table
 from tools.logging_setup import configure_logging
-from tools.risk_config import RiskConfigError, limits_from_args
-from tools.risk_config import add_flags as add_risk_flags
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 

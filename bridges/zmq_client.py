@@ -1,0 +1,128 @@
+"""A client of the ZeroMQ edge: commands over a DEALER socket, events over a SUB socket.
+
+One ``Client`` per thread (ZeroMQ sockets are not thread-safe). Replies are matched by
+request id, so a late reply to an earlier, timed-out request is skipped, not mistaken.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import zmq
+import zmq.auth
+
+from bridges.zmq_protocol import VERSION, CommandError, ErrorCode
+from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
+
+
+@attrs.frozen(kw_only=True)
+class ClientCurve:
+    """The server's public key file and this client's secret key file (``keygen``)."""
+
+    server_public_file: Path
+    client_secret_file: Path
+
+    def apply(self, socket: zmq.Socket[bytes]) -> None:
+        server_public, _ = zmq.auth.load_certificate(self.server_public_file)
+        public, secret = zmq.auth.load_certificate(self.client_secret_file)
+        socket.curve_serverkey = server_public
+        socket.curve_publickey = public
+        socket.curve_secretkey = secret
+
+
+class Client:
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_COMMANDS,
+        *,
+        timeout_s: float = 5.0,
+        curve: ClientCurve | None = None,
+    ) -> None:
+        self.timeout_ms = int(timeout_s * 1000)
+        self.socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.socket)
+        self.socket.connect(endpoint)
+        self._ids = itertools.count(1)
+        self._prefix = os.urandom(4).hex()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.socket.close(0)
+
+    def request(self, cmd: str, **args: Any) -> Any:
+        """The command's result; CommandError with the server's code, or TimeoutError."""
+        request_id = f"{self._prefix}-{next(self._ids)}"
+        envelope = {"v": VERSION, "id": request_id, "cmd": cmd, "args": args}
+        self.send_raw(json.dumps(envelope, default=str).encode())
+        while True:
+            reply = self.receive(self.timeout_ms)
+            if reply.get("id") not in (request_id, ""):
+                continue  # the answer to an earlier request that timed out here
+            if reply.get("ok"):
+                return reply.get("result")
+            error = reply.get("error") or {}
+            raise CommandError(
+                error.get("code", ErrorCode.INTERNAL), error.get("message", ""), request_id
+            )
+
+    def send_raw(self, *frames: bytes) -> None:
+        """Send frames as they are (tests use this to send malformed ones)."""
+        self.socket.send_multipart(list(frames))
+
+    def receive(self, timeout_ms: int) -> dict[str, Any]:
+        if not self.socket.poll(timeout_ms):
+            raise TimeoutError(f"no reply in {timeout_ms} ms")
+        document: dict[str, Any] = json.loads(self.socket.recv(), parse_float=Decimal)
+        return document
+
+
+class EventSubscriber:
+    """``next_event(timeout_s)`` returns (topic, message) for the subscribed topic prefixes;
+    ``gaps`` counts jumps in a topic's ``seq`` (events lost: ask for a ``snapshot``)."""
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_EVENTS,
+        topics: tuple[str, ...] = ("",),
+        *,
+        curve: ClientCurve | None = None,
+    ) -> None:
+        self.socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.socket)
+        for topic in topics:
+            self.socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self.socket.connect(endpoint)
+        self.last_seq: dict[str, int] = {}
+        self.gaps = 0
+
+    def next_event(self, timeout_s: float = 5.0) -> tuple[str, dict[str, Any]]:
+        if not self.socket.poll(int(timeout_s * 1000)):
+            raise TimeoutError(f"no event in {timeout_s} s")
+        raw_topic, payload = self.socket.recv_multipart()
+        topic = raw_topic.decode()
+        message: dict[str, Any] = json.loads(payload, parse_float=Decimal)
+        seq = message.get("seq")
+        if isinstance(seq, int):
+            last = self.last_seq.get(topic)
+            if last is not None and seq > last + 1:
+                self.gaps += 1
+            self.last_seq[topic] = seq
+        return topic, message
+
+    def close(self) -> None:
+        self.socket.close(0)

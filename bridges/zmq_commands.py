@@ -1,0 +1,354 @@
+"""The commands a ZeroMQ client can send, each answered from the running runtime.
+
+Handlers run on the server's worker threads, outside every actor, so they may wait on the
+actors (asks with timeouts). Arguments are checked here, strictly: a wrong type, a missing
+field or a negative size is a ``bad_args`` error naming the field, never an exception in an
+actor. docs/PROTOCOL.md documents each command's arguments and result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+import pykka
+
+from actors.base import ASK_TIMEOUT_S, ask
+from bridges.zmq_protocol import CommandError, ErrorCode, Request
+from bridges.zmq_waiter import OrderWaiter
+from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.commands import CancelOrder, ListOrders
+from messages.enums import OrderSide, Outcome
+from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.positions import PositionSnapshot
+from messages.signals import TradeSignal
+from supervisors.protocol import WhichChildren
+from supervisors.risk_config import RiskConfigError, limits_from
+from supervisors.runtime import Runtime
+
+Handler = Callable[["Commands", dict[str, Any]], Any]
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def command_names() -> tuple[str, ...]:
+    return tuple(sorted(_HANDLERS))
+
+
+class Commands:
+    """``handle(request)`` runs the named command against ``runtime``."""
+
+    def __init__(self, runtime: Runtime, waiter: OrderWaiter, submit_timeout_s: float = 5.0):
+        self.runtime = runtime
+        self.waiter = waiter
+        self.submit_timeout_s = submit_timeout_s
+
+    def handle(self, request: Request) -> Any:
+        handler = _HANDLERS.get(request.cmd)
+        if handler is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_COMMAND,
+                f"unknown command {request.cmd!r}; known: {', '.join(command_names())}",
+            )
+        try:
+            return handler(self, request.args)
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as error:
+            raise CommandError(
+                ErrorCode.UNAVAILABLE, f"the runtime could not answer now ({error}); retry"
+            ) from None
+
+    def actor(self, ref: pykka.ActorRef[Any] | None, what: str) -> pykka.ActorRef[Any]:
+        if ref is None:
+            raise CommandError(ErrorCode.UNAVAILABLE, f"no {what} in this runtime")
+        return ref
+
+
+# -- argument checks ------------------------------------------------------------------------
+
+
+def _args(args: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    missing = [name for name in required if name not in args]
+    if missing:
+        raise CommandError(ErrorCode.BAD_ARGS, f"missing arguments {missing}")
+    unknown = sorted(set(args) - set(required) - set(optional))
+    if unknown:
+        raise CommandError(ErrorCode.BAD_ARGS, f"unknown arguments {unknown}")
+
+
+def _text(args: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = args.get(name, default)
+    if not isinstance(value, str) or not value:
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a non-empty string")
+    return value
+
+
+def _decimal(args: dict[str, Any], name: str, *, positive: bool = False) -> Decimal:
+    value = args.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a number or a numeric string")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        kind = "positive" if positive else "non-negative"
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a {kind} number, got {value}")
+    return number
+
+
+def _int(args: dict[str, Any], name: str) -> int:
+    value = args.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a non-negative integer")
+    return value
+
+
+def _enum(args: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    value = args.get(name)
+    try:
+        return kind(value)
+    except ValueError:
+        choices = [member.value for member in kind]
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be one of {choices}") from None
+
+
+def _plain(value: Any) -> Any:
+    """An attrs message as plain JSON-able data (Decimals stay Decimal; the encoder
+    writes them as strings)."""
+    return attrs.asdict(value, recurse=True) if attrs.has(type(value)) else value
+
+
+def _position(snapshot: PositionSnapshot) -> dict[str, Any]:
+    plain: dict[str, Any] = _plain(snapshot)
+    plain.pop("id", None)
+    return plain
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+
+@command("ping")
+def _ping(_commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ())
+    return {"pong": True, "ts": time.time_ns()}
+
+
+@command("status")
+def _status(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ())
+    runtime = commands.runtime
+    root = commands.actor(runtime.root, "root supervisor")
+    children = [
+        {
+            "id": child.child_id,
+            "alive": child.ref is not None and child.ref.is_alive(),
+            "restarts": child.restarts,
+        }
+        for child in ask(root, WhichChildren())
+    ]
+    markets = commands.actor(runtime.supervisor, "market supervisor")
+    market_children = ask(markets, WhichChildren())
+    open_orders = ask(commands.actor(runtime.execution, "execution"), ListOrders())
+    result: dict[str, Any] = {
+        "generation": runtime.generation,
+        "next_step": runtime.next_step,
+        "actors": children,
+        "market_actors": [
+            {"id": child.child_id, "restarts": child.restarts} for child in market_children
+        ],
+        "routed_orders": len(open_orders),
+        "broker": None,
+    }
+    venue = runtime.venue
+    if runtime.config.broker is not None and venue is not None:
+        status = venue.proxy().status().get(timeout=ASK_TIMEOUT_S)
+        normalizer = commands.actor(runtime.extra("normalizer"), "normalizer")
+        counters = normalizer.proxy().counters().get(timeout=ASK_TIMEOUT_S)
+        result["broker"] = {
+            "connected": status.connected,
+            "registered": status.registered,
+            "last_callback_ns": status.last_callback_ns,
+            "callbacks": status.callbacks,
+            "open_orders": counters.open_orders,
+        }
+    return result
+
+
+@command("positions")
+def _positions(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    filters = ("account", "strategy", "market_id", "security_id")
+    _args(args, (), filters)
+    wanted = {name: _text(args, name) for name in filters if name in args}
+    positions = []
+    for snapshot in commands.runtime.positions():
+        if any(getattr(snapshot, f) != v for f, v in wanted.items() if f != "security_id"):
+            continue
+        if "security_id" in wanted and wanted["security_id"] not in {
+            leg.security_id for leg in snapshot.legs
+        }:
+            continue
+        positions.append(_position(snapshot))
+    return {"positions": positions}
+
+
+@command("snapshot")
+def _snapshot(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ())
+    runtime = commands.runtime
+    result: dict[str, Any] = {
+        "positions": [_position(snapshot) for snapshot in runtime.positions()],
+        "orders": [_plain(order) for order in runtime.orders()],
+        "account_positions": [],
+    }
+    if runtime.config.broker is not None:
+        result["account_positions"] = [_plain(p) for p in runtime.account_positions()]
+    return result
+
+
+@command("lookup")
+def _lookup(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ("security_id",))
+    security_id = _text(args, "security_id")
+    return {
+        "security_id": security_id,
+        "trackers": [_plain(m) for m in commands.runtime.lookup(security_id)],
+    }
+
+
+@command("submit")
+def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(
+        args,
+        ("market_id", "security_id", "side", "price", "size"),
+        ("reason", "strategy", "account", "priority"),
+    )
+    runtime = commands.runtime
+    signal = TradeSignal(
+        market_id=_text(args, "market_id"),
+        security_id=_text(args, "security_id"),
+        side=_enum(args, "side", OrderSide),
+        price=_decimal(args, "price"),
+        size=_decimal(args, "size", positive=True),
+        priority=_int(args, "priority") if "priority" in args else 0,
+        reason=_text(args, "reason", "submitted by a client"),
+        strategy=_text(args, "strategy", runtime.config.strategy_name),
+        account=_text(args, "account", runtime.config.account),
+    )
+    outcome = commands.waiter.expect(signal.id)
+    commands.actor(runtime.execution, "execution").tell(signal)
+    try:
+        return dict(outcome.result(timeout=commands.submit_timeout_s))
+    except TimeoutError:
+        raise CommandError(
+            ErrorCode.TIMEOUT, f"no answer for signal {signal.id} in {commands.submit_timeout_s} s"
+        ) from None
+    finally:
+        commands.waiter.forget(signal.id)
+
+
+@command("cancel")
+def _cancel(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ("order_id",), ("reason",))
+    order_id = _text(args, "order_id")
+    known = {order.order_id for order in commands.runtime.orders()}
+    if order_id not in known:
+        raise CommandError(ErrorCode.NOT_FOUND, f"no order {order_id}")
+    execution = commands.actor(commands.runtime.execution, "execution")
+    execution.tell(CancelOrder(order_id=order_id, reason=_text(args, "reason", "client")))
+    return {"order_id": order_id, "cancel_requested": True}
+
+
+@command("switch_market")
+def _switch_market(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, ("market_id", "instruments"), ("payout",))
+    instruments = args["instruments"]
+    if not isinstance(instruments, list) or not instruments:
+        raise CommandError(ErrorCode.BAD_ARGS, "instruments must be a non-empty list")
+    parsed = []
+    for entry in instruments:
+        if not isinstance(entry, dict):
+            raise CommandError(ErrorCode.BAD_ARGS, "each instrument is an object")
+        _args(entry, ("security_id", "outcome"))
+        parsed.append(
+            Instrument(
+                security_id=_text(entry, "security_id"), outcome=_enum(entry, "outcome", Outcome)
+            )
+        )
+    try:
+        definition = MarketDefinition(
+            market_id=_text(args, "market_id"),
+            instruments=tuple(parsed),
+            payout=_decimal(args, "payout", positive=True) if "payout" in args else Decimal(1),
+        )
+    except (TypeError, ValueError) as error:
+        raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
+    commands.runtime.inject(MarketOpened(ts_event=time.time_ns(), definition=definition))
+    return {"market_id": definition.market_id, "opened": True}
+
+
+@command("reconcile")
+def _reconcile(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    _args(args, (), ("reason",))
+    if commands.runtime.config.broker is None:
+        raise CommandError(ErrorCode.UNAVAILABLE, "this runtime trades without a broker")
+    commands.runtime.reconcile(_text(args, "reason", "client command"))
+    return {"reconcile_requested": True}
+
+
+@command("set_limits")
+def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    risk = commands.actor(commands.runtime.risk, "risk actor")
+    current = risk.proxy().limits.get(timeout=ASK_TIMEOUT_S)
+    try:
+        limits = limits_from(dict(args), where="set_limits", base=current)
+    except RiskConfigError as error:
+        raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
+    commands.runtime.set_limits(limits)
+    return {"limits": _plain(limits)}
+
+
+@command("broker_event")
+def _broker_event(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+    """Inject a raw broker callback, as a replay or an out-of-process adapter would."""
+    normalizer = commands.actor(commands.runtime.extra("normalizer"), "broker normalizer")
+    kind = args.get("kind")
+    if kind == "order":
+        _args(args, ("kind", "order_no", "seq_no", "status"), ("broker_ts_ns", "reason"))
+        event: RawOrderEvent | RawDealEvent = RawOrderEvent(
+            order_no=_text(args, "order_no"),
+            seq_no=_int(args, "seq_no"),
+            status=_enum(args, "status", BrokerOrderStatus),
+            broker_ts_ns=_int(args, "broker_ts_ns") if "broker_ts_ns" in args else 0,
+            recv_ns=time.time_ns(),
+            reason=str(args.get("reason", "")),
+        )
+    elif kind == "deal":
+        _args(
+            args,
+            ("kind", "order_no", "seq_no", "match_ts", "security_id", "side", "price", "size"),
+        )
+        event = RawDealEvent(
+            order_no=_text(args, "order_no"),
+            seq_no=_int(args, "seq_no"),
+            match_ts=_int(args, "match_ts"),
+            security_id=_text(args, "security_id"),
+            side=_enum(args, "side", OrderSide),
+            price=_decimal(args, "price"),
+            size=_decimal(args, "size", positive=True),
+            recv_ns=time.time_ns(),
+        )
+    else:
+        raise CommandError(ErrorCode.BAD_ARGS, 'kind must be "order" or "deal"')
+    normalizer.tell(event)
+    return {"accepted": True}

@@ -1,0 +1,129 @@
+"""The ZeroMQ command protocol: envelopes in, envelopes out, a stable code for every error.
+
+Request::
+
+    {"v": 1, "id": "<client id>", "cmd": "<name>", "args": {...}}
+
+Reply::
+
+    {"v": 1, "id": "<same>", "ok": true, "result": {...}}
+    {"v": 1, "id": "<same>", "ok": false, "error": {"code": "<stable_code>", "message": "..."}}
+
+Everything here is pure (bytes in, bytes or an error out), so every malformed frame can be
+thrown at it in a property test. docs/PROTOCOL.md is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+VERSION = 1
+DEFAULT_MAX_FRAME = 64 * 1024
+
+
+class ErrorCode:
+    """The stable error codes (docs/PROTOCOL.md lists each with its meaning)."""
+
+    BAD_JSON = "bad_json"
+    NOT_AN_OBJECT = "not_an_object"
+    BAD_ENVELOPE = "bad_envelope"
+    BAD_VERSION = "bad_version"
+    FRAME_TOO_LARGE = "frame_too_large"
+    EXTRA_FRAMES = "extra_frames"
+    UNKNOWN_COMMAND = "unknown_command"
+    BAD_ARGS = "bad_args"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+
+
+class CommandError(Exception):
+    """A request that cannot be answered with a result: ``code`` says which kind."""
+
+    def __init__(self, code: str, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Request:
+    id: str
+    cmd: str
+    args: dict[str, Any]
+
+
+def parse_request(frames: list[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> Request:
+    """The request in ``frames`` (after the ROUTER's identity), or CommandError.
+
+    Numbers with a fraction are read as Decimal, never float.
+    """
+    if len(frames) != 1:
+        raise CommandError(ErrorCode.EXTRA_FRAMES, f"a request is one frame, got {len(frames)}")
+    frame = frames[0]
+    if len(frame) > max_frame:
+        raise CommandError(
+            ErrorCode.FRAME_TOO_LARGE, f"frame of {len(frame)} bytes; the maximum is {max_frame}"
+        )
+    try:
+        document = json.loads(frame, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CommandError(ErrorCode.BAD_JSON, f"not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise CommandError(
+            ErrorCode.NOT_AN_OBJECT, f"a request is a JSON object, got {type(document).__name__}"
+        )
+    request_id = document.get("id")
+    if not isinstance(request_id, str) or not request_id or len(request_id) > 200:
+        raise CommandError(ErrorCode.BAD_ENVELOPE, '"id" must be a non-empty string')
+    version = document.get("v")
+    if version != VERSION or isinstance(version, bool):
+        raise CommandError(
+            ErrorCode.BAD_VERSION,
+            f"protocol version {version!r}; this server speaks {VERSION}",
+            request_id,
+        )
+    cmd = document.get("cmd")
+    if not isinstance(cmd, str) or not cmd:
+        raise CommandError(ErrorCode.BAD_ENVELOPE, '"cmd" must be a non-empty string', request_id)
+    args = document.get("args", {})
+    if not isinstance(args, dict):
+        raise CommandError(ErrorCode.BAD_ENVELOPE, '"args" must be an object', request_id)
+    extra = sorted(set(document) - {"v", "id", "cmd", "args"})
+    if extra:
+        raise CommandError(ErrorCode.BAD_ENVELOPE, f"unknown envelope fields {extra}", request_id)
+    return Request(id=request_id, cmd=cmd, args=args)
+
+
+def reply_ok(request_id: str, result: Any) -> bytes:
+    return _dump({"v": VERSION, "id": request_id, "ok": True, "result": result})
+
+
+def reply_error(request_id: str, code: str, message: str) -> bytes:
+    return _dump(
+        {"v": VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}
+    )
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with Decimals as strings (exact), enums as their values."""
+    return _dump(value)
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, default=_default, separators=(",", ":")).encode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    enum_value = getattr(value, "value", None)
+    if enum_value is not None:
+        return enum_value
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

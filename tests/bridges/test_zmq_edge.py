@@ -1,0 +1,173 @@
+"""The ZeroMQ edge on real sockets (127.0.0.1): every command, many clients at once, a
+client that vanishes, CURVE with an allowed and an unknown key, and the event stream."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+import zmq.auth
+
+from bridges.zmq_client import Client, ClientCurve, EventSubscriber
+from bridges.zmq_edge import ZmqEdge
+from bridges.zmq_protocol import CommandError
+from bridges.zmq_server import CurveConfig
+from supervisors.runtime import Runtime, RuntimeConfig
+from tests.stubs import arbitrage_feed
+
+pytestmark = pytest.mark.timeout(60)
+FEED = arbitrage_feed()
+LOCAL = "tcp://127.0.0.1:*"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Any:
+    with Runtime(RuntimeConfig(data_dir=tmp_path / "data")).start(FEED) as running:
+        running.replay(FEED, end=6)
+        yield running
+
+
+@pytest.fixture
+def edge(runtime: Runtime) -> Any:
+    started = ZmqEdge(runtime, commands=LOCAL, events=LOCAL).start()
+    yield started
+    started.stop()
+
+
+def client(edge: ZmqEdge, **options: Any) -> Client:
+    return Client(edge.commands_endpoint, **options)
+
+
+def test_ping_status_positions_snapshot_and_lookup_answer_from_the_runtime(edge: ZmqEdge) -> None:
+    with client(edge) as c:
+        assert c.request("ping")["pong"] is True
+        status = c.request("status")
+        assert [a["id"] for a in status["actors"]][:2] == ["journal", "bus"]
+        assert all(a["alive"] for a in status["actors"])
+        (position,) = c.request("positions", market_id="m1")["positions"]
+        assert position["position_id"] == "m1/paper/synthetic_arbitrage"
+        assert c.request("positions", market_id="nope")["positions"] == []
+        snapshot = c.request("snapshot")
+        assert len(snapshot["orders"]) == 4
+        (tracker,) = c.request("lookup", security_id="m1-YES")["trackers"]
+        assert Decimal(tracker["quantity"]) == Decimal(60)
+
+
+def test_submit_answers_the_order_id_or_the_denial_and_cancel_reaches_the_order(
+    edge: ZmqEdge,
+) -> None:
+    with client(edge) as c:
+        placed = c.request(
+            "submit", market_id="m1", security_id="m1-YES", side="BUY", price="0.10", size="5"
+        )
+        assert placed == {"order_id": "O5"}
+        again = c.request(
+            "submit", market_id="m1", security_id="m1-YES", side="BUY", price="0.10", size="5"
+        )
+        assert again == {"denied": "order O5 is pending on m1-YES BUY"}
+        assert c.request("cancel", order_id="O5") == {"order_id": "O5", "cancel_requested": True}
+        with pytest.raises(CommandError) as unknown:
+            c.request("cancel", order_id="O99")
+        assert unknown.value.code == "not_found"
+        c.request("set_limits", max_order_size="1")
+        denied = c.request(
+            "submit", market_id="m1", security_id="m1-NO", side="BUY", price="0.10", size="5"
+        )
+        assert denied == {"denied": "risk: order size 5 is over the maximum 1"}
+
+
+def test_switch_market_opens_a_market_whose_events_reach_a_subscriber(edge: ZmqEdge) -> None:
+    events = EventSubscriber(edge.events_endpoint, ("market.",))
+    try:
+        with client(edge) as c:
+            # A slow joiner: ask until the subscription is live.
+            for attempt in range(50):
+                c.request(
+                    "switch_market",
+                    market_id=f"m{attempt + 2}",
+                    instruments=[
+                        {"security_id": f"m{attempt + 2}-YES", "outcome": "YES"},
+                        {"security_id": f"m{attempt + 2}-NO", "outcome": "NO"},
+                    ],
+                )
+                try:
+                    topic, message = events.next_event(timeout_s=0.2)
+                    break
+                except TimeoutError:
+                    continue
+            assert topic.startswith("market.m")
+            assert message["kind"] == "MarketOpened"
+            assert message["seq"] >= 1
+    finally:
+        events.close()
+
+
+def test_commands_that_need_a_broker_say_it_is_unavailable(edge: ZmqEdge) -> None:
+    with client(edge) as c:
+        for cmd, args in (("reconcile", {}), ("broker_event", {"kind": "order"})):
+            with pytest.raises(CommandError) as refused:
+                c.request(cmd, **args)
+            assert refused.value.code == "unavailable"
+
+
+def test_twenty_clients_at_once_each_get_their_own_answers(edge: ZmqEdge) -> None:
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with client(edge) as c:
+                for _ in range(20):
+                    assert c.request("ping")["pong"] is True
+                    assert len(c.request("positions")["positions"]) == 1
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []
+
+
+def test_a_client_that_vanishes_mid_request_does_not_hold_the_server_up(edge: ZmqEdge) -> None:
+    for _ in range(5):
+        gone = client(edge)
+        gone.send_raw(b'{"v":1,"id":"x","cmd":"snapshot","args":{}}')
+        gone.close()
+    with client(edge) as c:
+        assert c.request("ping")["pong"] is True
+
+
+def test_curve_serves_an_allowed_key_and_gives_an_unknown_one_nothing(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    keys, allowed, strangers = tmp_path / "keys", tmp_path / "allowed", tmp_path / "strangers"
+    for folder in (keys, allowed, strangers):
+        folder.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(keys, "server")
+    # The allow-list holds public keys only; the client keeps its secret elsewhere.
+    _, client_secret = zmq.auth.create_certificates(allowed, "client")
+    Path(client_secret).rename(keys / "client.key_secret")
+    _, stranger_secret = zmq.auth.create_certificates(strangers, "stranger")
+    curve = CurveConfig(server_secret_file=Path(server_secret), allowed_clients_dir=allowed)
+    edge = ZmqEdge(runtime, commands=LOCAL, events=LOCAL, curve=curve).start()
+    try:
+        good = ClientCurve(
+            server_public_file=Path(server_public), client_secret_file=keys / "client.key_secret"
+        )
+        with client(edge, curve=good) as c:
+            assert c.request("ping")["pong"] is True
+        bad = ClientCurve(
+            server_public_file=Path(server_public), client_secret_file=Path(stranger_secret)
+        )
+        with client(edge, curve=bad, timeout_s=0.5) as c, pytest.raises(TimeoutError):
+            c.request("ping")
+        with client(edge, timeout_s=0.5) as c, pytest.raises(TimeoutError):
+            c.request("ping")  # no CURVE at all
+    finally:
+        edge.stop()
