@@ -85,7 +85,10 @@ class Client:
     def receive(self, timeout_ms: int) -> dict[str, Any]:
         if not self.socket.poll(timeout_ms):
             raise TimeoutError(f"no reply in {timeout_ms} ms")
-        document: dict[str, Any] = json.loads(self.socket.recv(), parse_float=Decimal)
+        # A REQ-style client sends an empty delimiter first and gets it back: the reply is
+        # always the last frame.
+        frames = self.socket.recv_multipart()
+        document: dict[str, Any] = json.loads(frames[-1], parse_float=Decimal)
         return document
 
 

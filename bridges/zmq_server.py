@@ -128,7 +128,9 @@ class ZmqServer:
             router = context.socket(zmq.ROUTER)
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             router.setsockopt(zmq.LINGER, 0)
-            router.setsockopt(zmq.MAXMSGSIZE, self.max_frame + 1024)
+            # Frames over max_frame get a frame_too_large reply; only a message far larger
+            # (a memory attack, not a mistake) makes ZeroMQ drop the connection unread.
+            router.setsockopt(zmq.MAXMSGSIZE, max(self.max_frame * 16, 1 << 20))
             pub = context.socket(zmq.PUB)
             pub.setsockopt(zmq.LINGER, 0)
             pub.setsockopt(zmq.SNDHWM, self.event_hwm)

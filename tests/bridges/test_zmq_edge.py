@@ -3,6 +3,7 @@ client that vanishes, CURVE with an allowed and an unknown key, and the event st
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 import zmq
 import zmq.auth
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_edge import ZmqEdge
@@ -171,3 +174,64 @@ def test_curve_serves_an_allowed_key_and_gives_an_unknown_one_nothing(
             c.request("ping")  # no CURVE at all
     finally:
         edge.stop()
+
+
+CODES = {
+    "bad_json",
+    "not_an_object",
+    "bad_envelope",
+    "bad_version",
+    "frame_too_large",
+    "extra_frames",
+    "unknown_command",
+    "bad_args",
+    "not_found",
+    "unavailable",
+}
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+ENVELOPES = st.fixed_dictionaries(
+    {},
+    optional={
+        "v": st.sampled_from([1, 2, "1", None, True]),
+        "id": st.sampled_from(["a", "", 7, None]),
+        "cmd": st.sampled_from(["ping", "submit", "cancel", "lookup", "nope", "", 3]),
+        "args": JSON_VALUES,
+        "extra": st.integers(),
+    },
+)
+FRAMES = st.one_of(
+    st.lists(st.binary(max_size=64), min_size=1, max_size=3),
+    JSON_VALUES.map(lambda value: [json.dumps(value).encode()]),
+    ENVELOPES.map(lambda value: [json.dumps(value).encode()]),
+    st.just([b"x" * 70_000]),
+)
+
+
+def test_malformed_frames_each_get_a_structured_error_and_change_nothing(
+    edge: ZmqEdge, runtime: Runtime
+) -> None:
+    before = [p.legs for p in runtime.positions()]
+    orders = len(runtime.orders())
+    with client(edge) as c:
+
+        @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(frames=FRAMES)
+        def throw(frames: list[bytes]) -> None:
+            c.send_raw(*frames)
+            reply = c.receive(5000)
+            if reply["ok"]:
+                # A well-formed request slipped through (e.g. a valid ping): answered, fine.
+                return
+            assert reply["error"]["code"] in CODES, reply
+            assert reply["error"]["message"]
+
+        throw()
+        assert c.request("ping")["pong"] is True
+    assert [p.legs for p in runtime.positions()] == before
+    assert len(runtime.orders()) == orders
