@@ -131,7 +131,6 @@ def _plain(value: Any) -> Any:
 
 def _position(snapshot: PositionSnapshot) -> dict[str, Any]:
     plain: dict[str, Any] = _plain(snapshot)
-    plain.pop("id", None)
     return plain
 
 

@@ -6,10 +6,12 @@ import argparse
 import contextlib
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TextIO
 
 from actors.base import RuntimeActor
 from actors.event_bus import EventBusActor
@@ -26,6 +28,10 @@ from bridges.feed_player import replay
 from bridges.journal_store import Durability
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
+from bridges.zmq_edge import ZmqEdge
+from bridges.zmq_protocol import DEFAULT_MAX_FRAME
+from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, CurveConfig
+from messages.risk import RiskLimits
 from supervisors.market_supervisor import MarketSupervisor
 from supervisors.risk_config import RiskConfigError, limits_from_args
 from supervisors.risk_config import add_flags as add_risk_flags
@@ -33,6 +39,7 @@ from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
 from tools.chaos import run_chaos
+from tools.client_cli import add_commands as add_client_commands
 from tools.console import ConsoleView, positions_table
 from tools.logging_setup import configure_logging
 
@@ -53,62 +60,46 @@ def _load_feed(args: argparse.Namespace) -> tuple[Path, list[FeedRecord]]:
 def _run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     out = sys.stdout
-    try:
-        feed_path, records = _load_feed(args)
-    except FeedError as error:
-        out.write(f"tradeactors: bad feed: {error}\n")
+    inputs = _inputs(args, out)
+    if inputs is None:
         return 2
-    data_dir = Path(args.data_dir)
-    if args.fresh and (data_dir / JOURNAL_FILE).exists():
-        for path in data_dir.glob(JOURNAL_FILE + "*"):
-            path.unlink()
-    try:
-        limits = limits_from_args(args)
-    except RiskConfigError as error:
-        out.write(f"tradeactors: bad risk limits: {error}\n")
-        return 2
+    feed_path, records, limits = inputs
     paper = _paper_broker(args)
-    config = RuntimeConfig(
-        risk=limits,
-        broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
-        latency_ns=int(args.latency_ms * 1_000_000),
-        data_dir=data_dir,
-        durability=Durability(args.durability.upper()),
-        journal=JournalConfig(
-            snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
-        ),
-    )
+    config = _config(args, limits, paper)
     signal.signal(signal.SIGTERM, _interrupt)
     runtime = Runtime(config).start(records)
     view = None
+    edge = None
+    try:
+        edge = _start_edge(args, runtime)
+    except (RuntimeError, OSError) as error:
+        runtime.stop()
+        out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq)\n")
+        return 2
     try:
         start = runtime.next_step
-        out.write(
-            f"tradeactors: feed {feed_path} ({len(records)} records), journal {config.data_dir}, "
-            f"speed {args.speed or 'max (lockstep)'}"
-            + (f", resuming at record {start}" if start else "")
-            + "\n"
+        _announce(
+            out, args, feed=feed_path, count=len(records), config=config, start=start, edge=edge
         )
         if not args.quiet:
             view = ConsoleView.start(out)
             runtime.subscribe(view)
-        end = len(records) if args.records is None else min(len(records), args.records)
-        if args.speed <= 0:
-            runtime.replay(records, end=end, duration_s=args.duration)
-            sent = runtime.next_step - start
-        else:
-            sent = replay(
-                records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration
-            )
+        sent = _replay(args, runtime, records, start)
         runtime.wait_idle(timeout_s=30.0)
         broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
         positions = runtime.positions()
+        if edge is not None and args.hold > 0:
+            out.write(f"tradeactors: replay done; serving commands for {args.hold} s\n")
+            out.flush()
+            time.sleep(args.hold)
     except KeyboardInterrupt:
         with contextlib.suppress(TimeoutError):
             runtime.wait_idle(timeout_s=5.0)
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
         return 130
     finally:
+        if edge is not None:
+            edge.stop()
         runtime.stop()
         if view is not None:
             view.stop()
@@ -118,6 +109,98 @@ def _run(args: argparse.Namespace) -> int:
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _inputs(
+    args: argparse.Namespace, out: TextIO
+) -> tuple[Path, list[FeedRecord], RiskLimits] | None:
+    """The feed and the risk limits the flags name; None (and why, on ``out``) if bad."""
+    try:
+        feed_path, records = _load_feed(args)
+    except FeedError as error:
+        out.write(f"tradeactors: bad feed: {error}\n")
+        return None
+    try:
+        limits = limits_from_args(args)
+    except RiskConfigError as error:
+        out.write(f"tradeactors: bad risk limits: {error}\n")
+        return None
+    return feed_path, records, limits
+
+
+def _announce(
+    out: TextIO,
+    args: argparse.Namespace,
+    *,
+    feed: Path,
+    count: int,
+    config: RuntimeConfig,
+    start: int,
+    edge: ZmqEdge | None,
+) -> None:
+    out.write(
+        f"tradeactors: feed {feed} ({count} records), journal {config.data_dir}, "
+        f"speed {args.speed or 'max (lockstep)'}"
+        + (f", resuming at record {start}" if start else "")
+        + "\n"
+    )
+    if edge is not None:
+        out.write(
+            f"tradeactors: commands on {edge.commands_endpoint}, events on {edge.events_endpoint}\n"
+        )
+    out.flush()
+
+
+def _replay(
+    args: argparse.Namespace, runtime: Runtime, records: list[FeedRecord], start: int
+) -> int:
+    """Feed the records from ``start`` (lockstep at ``--speed 0``); returns how many went."""
+    end = len(records) if args.records is None else min(len(records), args.records)
+    if args.speed <= 0:
+        runtime.replay(records, end=end, duration_s=args.duration)
+        return runtime.next_step - start
+    return replay(records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration)
+
+
+def _config(
+    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
+) -> RuntimeConfig:
+    """The run's configuration from its flags (``--fresh`` removes the journal here)."""
+    data_dir = Path(args.data_dir)
+    if args.fresh and (data_dir / JOURNAL_FILE).exists():
+        for path in data_dir.glob(JOURNAL_FILE + "*"):
+            path.unlink()
+    return RuntimeConfig(
+        risk=limits,
+        broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
+        latency_ns=int(args.latency_ms * 1_000_000),
+        data_dir=data_dir,
+        durability=Durability(args.durability.upper()),
+        journal=JournalConfig(
+            snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
+        ),
+    )
+
+
+def _start_edge(args: argparse.Namespace, runtime: Runtime) -> ZmqEdge | None:
+    """The ZeroMQ command and event sockets, unless ``--no-zmq``."""
+    if args.no_zmq:
+        return None
+    curve = None
+    if args.curve_secret or args.curve_clients:
+        if not (args.curve_secret and args.curve_clients):
+            raise RuntimeError("CURVE needs both --curve-secret and --curve-clients")
+        curve = CurveConfig(
+            server_secret_file=Path(args.curve_secret),
+            allowed_clients_dir=Path(args.curve_clients),
+        )
+    return ZmqEdge(
+        runtime,
+        commands=args.commands_endpoint,
+        events=args.events_endpoint,
+        curve=curve,
+        max_frame=args.max_frame,
+    ).start()
 
 
 def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
@@ -266,6 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
+    run.add_argument("--no-zmq", action="store_true", help="no ZeroMQ command/event sockets")
+    run.add_argument("--commands-endpoint", default=DEFAULT_COMMANDS, help="ROUTER socket")
+    run.add_argument("--events-endpoint", default=DEFAULT_EVENTS, help="PUB socket")
+    run.add_argument("--curve-secret", help="server secret key file: turns CURVE on")
+    run.add_argument("--curve-clients", help="directory of allowed clients' public keys")
+    run.add_argument(
+        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, help="largest request in bytes"
+    )
+    run.add_argument(
+        "--hold", type=float, default=0.0, help="keep serving commands this long after the replay"
+    )
     run.add_argument(
         "--gap-s", type=float, default=2.0, help="callback silence that triggers a reconcile"
     )
@@ -282,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chaos.add_argument("--log-level", default="error", help="debug, info, warning, error")
     chaos.set_defaults(handler=_chaos)
+
+    add_client_commands(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     gen.add_argument("args", nargs=argparse.REMAINDER)

@@ -44,6 +44,7 @@ def _command(data_dir: Path, feed: Path) -> list[str]:
         "--quiet",
         "--snapshot-every",
         "40",
+        "--no-zmq",
     ]
 
 

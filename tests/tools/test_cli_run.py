@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ MARKER = "feed records replayed"
 
 def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tools.cli", "run", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "tools.cli", "run", "--data-dir", str(data_dir), "--no-zmq", *args],
         capture_output=True,
         text=True,
         timeout=100,
@@ -119,6 +120,10 @@ def test_sigterm_stops_gracefully_and_a_restart_continues(small_feed: Path, tmp_
         "--speed",
         "20",
         "--quiet",
+        "--commands-endpoint",
+        "tcp://127.0.0.1:*",
+        "--events-endpoint",
+        "tcp://127.0.0.1:*",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -163,3 +168,93 @@ def test_a_run_through_a_misbehaving_paper_broker_ends_with_the_book_equal_to_it
     assert dropped > 0
     assert "inferred by reconciliation" in report
     assert "the account book EQUALS the broker's positions" in report
+
+
+def _client(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_the_client_commands_talk_to_a_running_runtime(small_feed: Path, tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "run",
+        "--data-dir",
+        str(tmp_path),
+        "--feed",
+        str(small_feed),
+        "--speed",
+        "0",
+        "--quiet",
+        "--hold",
+        "60",
+        "--commands-endpoint",
+        "tcp://127.0.0.1:*",
+        "--events-endpoint",
+        "tcp://127.0.0.1:*",
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        _drive_the_clients(process)
+
+
+def _drive_the_clients(process: subprocess.Popen[str]) -> None:
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        endpoints = lines[1].split("commands on ")[1].split(", events on ")
+        commands, events = endpoints[0], endpoints[1].strip()
+        assert "serving commands" in lines[2]
+
+        status = _client("status", "--endpoint", commands)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "journal" in status.stdout
+        positions = _client("positions", "--endpoint", commands, "--json")
+        assert positions.returncode == 0
+        market_ids = {p["market_id"] for p in json.loads(positions.stdout)["positions"]}
+        assert market_ids
+        table = _client("positions", "--endpoint", commands)
+        assert "TOTAL" in table.stdout
+
+        watch = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.cli",
+                "watch",
+                "order.",
+                "--count",
+                "1",
+                "--events-endpoint",
+                events,
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)  # the subscription takes a moment to reach the publisher
+        market = sorted(market_ids)[-1]
+        submitted = _client(
+            "submit", market, f"{market}-YES", "BUY", "0.01", "1", "--endpoint", commands
+        )
+        assert submitted.returncode == 0, submitted.stdout
+        assert submitted.stdout.startswith(("order O", "denied: "))
+        out, _ = watch.communicate(timeout=20)
+        event = json.loads(out)
+        assert event["topic"] == f"order.{market}"
+        assert event["seq"] >= 1
+
+        unknown = _client("cancel", "O999", "--endpoint", commands)
+        assert unknown.returncode == 1
+        assert "error not_found" in unknown.stdout
+        nobody = _client("status", "--endpoint", "tcp://127.0.0.1:9", "--timeout", "0.5")
+        assert nobody.returncode == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

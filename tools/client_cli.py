@@ -1,0 +1,211 @@
+"""`tradeactors status|positions|snapshot|lookup|submit|cancel|reconcile|watch|keygen`.
+
+Each command is one request to a running runtime's ZeroMQ edge (docs/PROTOCOL.md), printed
+as a table on a terminal or as JSON with ``--json``; ``watch`` follows the event stream.
+Exit status: 0 answered, 1 answered with an error, 3 no answer (runtime not running?).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import zmq.auth
+
+from bridges.zmq_client import Client, ClientCurve, EventSubscriber
+from bridges.zmq_protocol import CommandError, encode_json
+from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
+from messages.codec import decode
+from messages.positions import PositionSnapshot
+from tools.console import positions_table
+
+CLIENT_COMMANDS = (
+    "status",
+    "positions",
+    "snapshot",
+    "lookup",
+    "submit",
+    "cancel",
+    "reconcile",
+    "watch",
+    "keygen",
+)
+
+
+def add_commands(commands: Any) -> None:
+    """Add the client commands to the ``tradeactors`` parser's subcommands."""
+    for name, help_text in (
+        ("status", "actors, restarts, broker link, open orders"),
+        ("positions", "positions, filtered by --account/--strategy/--market/--security"),
+        ("snapshot", "every position and order"),
+        ("lookup", "the position index's answer for a security"),
+        ("submit", "send a trade signal; prints the order id or the denial"),
+        ("cancel", "cancel an order"),
+        ("reconcile", "reconcile with the broker now"),
+        ("watch", "follow the event stream"),
+    ):
+        parser = commands.add_parser(name, help=help_text)
+        _connection(parser)
+        if name == "positions":
+            for flag in ("account", "strategy", "market", "security"):
+                parser.add_argument(f"--{flag}")
+        elif name == "lookup":
+            parser.add_argument("security_id")
+        elif name == "submit":
+            parser.add_argument("market_id")
+            parser.add_argument("security_id")
+            parser.add_argument("side", choices=["BUY", "SELL"])
+            parser.add_argument("price")
+            parser.add_argument("size")
+            parser.add_argument("--reason", default="submitted from the command line")
+        elif name == "cancel":
+            parser.add_argument("order_id")
+        elif name == "watch":
+            parser.add_argument("topics", nargs="*", default=[""], help="topic prefixes")
+            parser.add_argument("--events-endpoint", default=DEFAULT_EVENTS)
+            parser.add_argument("--count", type=int, help="stop after this many events")
+        parser.set_defaults(handler=run_client)
+    keygen = commands.add_parser("keygen", help="write a CURVE key pair (for server or client)")
+    keygen.add_argument("directory")
+    keygen.add_argument("--name", default="server", help="file name: NAME.key and NAME.key_secret")
+    keygen.set_defaults(handler=_keygen)
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default=DEFAULT_COMMANDS, help="the command socket")
+    parser.add_argument("--server-key", help="the server's public key file (CURVE)")
+    parser.add_argument("--client-key", help="this client's secret key file (CURVE)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait")
+    parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+
+
+def _curve(args: argparse.Namespace) -> ClientCurve | None:
+    if not args.server_key and not args.client_key:
+        return None
+    if not (args.server_key and args.client_key):
+        raise SystemExit("tradeactors: CURVE needs both --server-key and --client-key")
+    return ClientCurve(
+        server_public_file=Path(args.server_key), client_secret_file=Path(args.client_key)
+    )
+
+
+def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    if args.command == "watch":
+        return _watch(args, out)
+    request = _request_for(args)
+    try:
+        with Client(args.endpoint, timeout_s=args.timeout, curve=_curve(args)) as client:
+            result = client.request(args.command, **request)
+    except CommandError as error:
+        out.write(f"error {error.code}: {error.message}\n")
+        return 1
+    except TimeoutError:
+        out.write(f"tradeactors: no answer from {args.endpoint} in {args.timeout} s\n")
+        return 3
+    if args.json:
+        out.write(encode_json(result).decode() + "\n")
+    else:
+        out.write(_human(args.command, result) + "\n")
+    return 0
+
+
+def _request_for(args: argparse.Namespace) -> dict[str, Any]:
+    if args.command == "positions":
+        fields = {"account": "account", "strategy": "strategy", "market": "market_id"}
+        request = {
+            name: getattr(args, flag) for flag, name in fields.items() if getattr(args, flag)
+        }
+        if args.security:
+            request["security_id"] = args.security
+        return request
+    if args.command == "lookup":
+        return {"security_id": args.security_id}
+    if args.command == "submit":
+        return {
+            "market_id": args.market_id,
+            "security_id": args.security_id,
+            "side": args.side,
+            "price": args.price,
+            "size": args.size,
+            "reason": args.reason,
+        }
+    if args.command == "cancel":
+        return {"order_id": args.order_id}
+    return {}
+
+
+def _human(command: str, result: Any) -> str:
+    if command in ("positions", "snapshot"):
+        snapshots = [_snapshot(plain) for plain in result["positions"]]
+        text = positions_table(snapshots)
+        if command == "snapshot":
+            text += f"\n{len(result['orders'])} orders"
+        return text
+    if command == "status":
+        lines = [f"core generation {result['generation']}, next record {result['next_step']}"]
+        lines += [
+            f"  {a['id']:<18} {'up' if a['alive'] else 'DOWN':<5} restarts {a['restarts']}"
+            for a in result["actors"]
+        ]
+        restarted = [m for m in result["market_actors"] if m["restarts"]]
+        lines.append(
+            f"  {len(result['market_actors'])} market actors, {len(restarted)} restarted, "
+            f"{result['routed_orders']} orders routed"
+        )
+        if result["broker"]:
+            broker = result["broker"]
+            lines.append(
+                f"  broker: connected {broker['connected']}, registered {broker['registered']}, "
+                f"{broker['callbacks']} callbacks, {broker['open_orders']} open orders"
+            )
+        return "\n".join(lines)
+    if command == "lookup":
+        rows = [
+            f"  {m['position_id']:<40} {m['account']:<10} {m['quantity']:>10} @ {m['avg_price']}"
+            for m in result["trackers"]
+        ]
+        return "\n".join([f"{result['security_id']}: {len(rows)} positions", *rows])
+    if command == "submit":
+        if "order_id" in result:
+            return f"order {result['order_id']}"
+        return f"denied: {result['denied']}"
+    return json.dumps(result, default=str)
+
+
+def _snapshot(plain: dict[str, Any]) -> PositionSnapshot:
+    snapshot = decode("PositionSnapshot", json.dumps(plain, default=str))
+    assert isinstance(snapshot, PositionSnapshot)
+    return snapshot
+
+
+def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    subscriber = EventSubscriber(args.events_endpoint, tuple(args.topics), curve=_curve(args))
+    seen = 0
+    try:
+        while args.count is None or seen < args.count:
+            try:
+                topic, message = subscriber.next_event(timeout_s=3600)
+            except TimeoutError:
+                continue
+            seen += 1
+            if args.json:
+                out.write(json.dumps({"topic": topic, **message}, default=str) + "\n")
+            else:
+                out.write(f"{message['seq']:>6} {topic:<24} {message['kind']}\n")
+            out.flush()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        subscriber.close()
+    return 0
+
+
+def _keygen(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    directory = Path(args.directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(directory, args.name)
+    out.write(f"public key {public}\nsecret key {secret}\n")
+    return 0
