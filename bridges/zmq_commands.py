@@ -233,6 +233,15 @@ def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         ("reason", "strategy", "account", "priority"),
     )
     runtime = commands.runtime
+    kept = {"strategy": runtime.config.strategy_name, "account": runtime.config.account}
+    for name, value in kept.items():
+        if args.get(name, value) != value:
+            raise CommandError(
+                ErrorCode.BAD_ARGS,
+                f"this runtime keeps one position per market, for account "
+                f"{kept['account']!r} and strategy {kept['strategy']!r}; "
+                f"{name} {args[name]!r} has none",
+            )
     signal = TradeSignal(
         market_id=_text(args, "market_id"),
         security_id=_text(args, "security_id"),

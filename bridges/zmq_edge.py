@@ -47,7 +47,11 @@ class ZmqEdge:
         return self.server.bound_events
 
     def start(self) -> ZmqEdge:
-        self.server.start()
+        try:
+            self.server.start()
+        except Exception:
+            self.waiter.stop()
+            raise
         self.stream = EventStreamActor.start(self.server)
         self.runtime.subscribe(self.waiter.ref)
         self.runtime.subscribe(self.stream)

@@ -91,6 +91,10 @@ class ZmqServer:
         self.bound_events = events
 
     def start(self) -> ZmqServer:
+        if self.curve is not None and not self.curve.allowed_clients_dir.is_dir():
+            raise RuntimeError(
+                f"CURVE allow-list {self.curve.allowed_clients_dir} is not a directory"
+            )
         self._thread.start()
         self._ready.wait(10)
         if self._failure is not None:
@@ -150,6 +154,8 @@ class ZmqServer:
         except Exception as error:
             self._failure = error
             self._ready.set()
+            if auth is not None:
+                auth.stop()
             context.destroy(linger=0)
             return
         self._ready.set()

@@ -76,6 +76,8 @@ def _value(name: str, value: Any, where: str) -> Decimal | int | None:
         number = Decimal(str(value))
     except InvalidOperation as error:
         raise RiskConfigError(f"{where}: {name} must be a number, got {value!r}") from error
+    if not number.is_finite():
+        raise RiskConfigError(f"{where}: {name} must be a finite number, got {value!r}")
     if name == "max_open_orders":
         if number != number.to_integral_value():
             raise RiskConfigError(f"{where}: max_open_orders must be whole, got {value!r}")

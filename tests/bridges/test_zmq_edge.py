@@ -235,3 +235,54 @@ def test_malformed_frames_each_get_a_structured_error_and_change_nothing(
         assert c.request("ping")["pong"] is True
     assert [p.legs for p in runtime.positions()] == before
     assert len(runtime.orders()) == orders
+
+
+@pytest.mark.parametrize(
+    ("cmd", "args", "message"),
+    [
+        ("set_limits", {"stop_loss": "NaN"}, "must be a finite number"),
+        ("set_limits", {"max_size": "1"}, "unknown limits"),
+        (
+            "submit",
+            {
+                "market_id": "m1",
+                "security_id": "m1-YES",
+                "side": "BUY",
+                "price": "0.1",
+                "size": "1",
+                "strategy": "manual",
+            },
+            "one position per market",
+        ),
+        (
+            "submit",
+            {
+                "market_id": "m1",
+                "security_id": "m1-YES",
+                "side": "BUY",
+                "price": "0.1",
+                "size": "-1",
+            },
+            "size must be a positive number",
+        ),
+        ("lookup", {}, "missing arguments ['security_id']"),
+        ("ping", {"extra": 1}, "unknown arguments ['extra']"),
+    ],
+    ids=["nan limit", "unknown limit", "foreign strategy", "negative size", "missing", "extra"],
+)
+def test_bad_arguments_are_refused_with_the_field_named(
+    edge: ZmqEdge, cmd: str, args: dict[str, Any], message: str
+) -> None:
+    with client(edge) as c, pytest.raises(CommandError) as refused:
+        c.request(cmd, **args)
+    assert refused.value.code == "bad_args"
+    assert message in refused.value.message
+
+
+def test_curve_without_an_allow_list_directory_refuses_to_start(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    _, secret = zmq.auth.create_certificates(tmp_path, "server")
+    curve = CurveConfig(server_secret_file=Path(secret), allowed_clients_dir=tmp_path / "none")
+    with pytest.raises(RuntimeError, match="not a directory"):
+        ZmqEdge(runtime, commands=LOCAL, events=LOCAL, curve=curve).start()
