@@ -15,11 +15,13 @@ import zmq.auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridges.simulated_broker import SimulatedBroker
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import CommandError
 from bridges.zmq_server import CurveConfig
 from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.runtime_config import BrokerConfig
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(60)
@@ -286,3 +288,36 @@ def test_curve_without_an_allow_list_directory_refuses_to_start(
     curve = CurveConfig(server_secret_file=Path(secret), allowed_clients_dir=tmp_path / "none")
     with pytest.raises(RuntimeError, match="not a directory"):
         ZmqEdge(runtime, commands=LOCAL, events=LOCAL, curve=curve).start()
+
+
+def test_reconcile_and_broker_event_reach_the_broker_edge(tmp_path: Path) -> None:
+    paper = SimulatedBroker(seed=2)
+    config = RuntimeConfig(data_dir=tmp_path, broker=BrokerConfig(broker=paper))
+    try:
+        with Runtime(config).start(FEED) as running:
+            edge = ZmqEdge(running, commands=LOCAL, events=LOCAL).start()
+            try:
+                with client(edge) as c:
+                    assert c.request("reconcile", reason="test") == {"reconcile_requested": True}
+                    injected = c.request(
+                        "broker_event",
+                        kind="deal",
+                        order_no="ELSEWHERE-1",
+                        seq_no=1,
+                        match_ts=5,
+                        security_id="X",
+                        side="BUY",
+                        price="1.5",
+                        size="2",
+                    )
+                    assert injected == {"accepted": True}
+                    status = c.request("status")
+                    assert status["broker"]["registered"] is True
+                normalizer = running.extra("normalizer")
+                assert normalizer is not None
+                counters = normalizer.proxy().counters().get()
+                assert counters.quarantined == 1  # an order nobody knows: held, not lost
+            finally:
+                edge.stop()
+    finally:
+        paper.close()
