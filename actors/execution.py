@@ -107,6 +107,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.order_markets: dict[str, str] = {}
         self.open_orders: dict[tuple[str, OrderSide], str] = {}
         self._starting: dict[str, OrderCreated] = {}
+        self._early_cancels: dict[str, list[CancelOrder]] = {}
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
@@ -120,8 +121,14 @@ class ExecutionActor(Supervised, RuntimeActor):
     def _order_started(self, message: OrderStarted) -> None:
         self.orders[message.order_id] = message.ref
         created = self._starting.pop(message.order_id, None)
-        if not message.submit or created is None:
-            return
+        early = self._early_cancels.pop(message.order_id, ())
+        if message.submit and created is not None:
+            self._submit(created)
+        for cancel in early:
+            self._cancel(cancel)
+
+    def _submit(self, created: OrderCreated) -> None:
+        """The order runs: mark the side pending on its position, then send it."""
         route = self.markets[created.market_id]
         self.journal.tell(
             Append(
@@ -298,25 +305,25 @@ class ExecutionActor(Supervised, RuntimeActor):
             )
 
     @handles(CancelOrder)
-    def _cancel(self, message: CancelOrder) -> None:
+    def _cancel(self, message: CancelOrder) -> CancelDenied | None:
+        """Forward to the order; a cancel for an order still starting waits for it.
+
+        The denial is published and also returned, for a caller that asked.
+        """
+        if message.order_id in self._starting:
+            self._early_cancels.setdefault(message.order_id, []).append(message)
+            return None
         order = self.orders.get(message.order_id)
+        reason = None
         if order is None:
-            self.bus.tell(
-                CancelDenied(
-                    correlation_id=message.id,
-                    order_id=message.order_id,
-                    reason=f"no order {message.order_id}",
-                )
-            )
-            return
-        if not tell_quietly(order, message):
-            self.bus.tell(
-                CancelDenied(
-                    correlation_id=message.id,
-                    order_id=message.order_id,
-                    reason=f"order {message.order_id} is restarting; ask again",
-                )
-            )
+            reason = f"no order {message.order_id}"
+        elif not tell_quietly(order, message):
+            reason = f"order {message.order_id} is restarting; ask again"
+        if reason is None:
+            return None
+        denied = CancelDenied(correlation_id=message.id, order_id=message.order_id, reason=reason)
+        self.bus.tell(denied)
+        return denied
 
     @handles(ListOrders)
     def _list_orders(self, _message: ListOrders) -> tuple[tuple[str, pykka.ActorRef[Any]], ...]:

@@ -269,11 +269,10 @@ def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
 def _cancel(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     _args(args, ("order_id",), ("reason",))
     order_id = _text(args, "order_id")
-    known = {order.order_id for order in commands.runtime.orders()}
-    if order_id not in known:
-        raise CommandError(ErrorCode.NOT_FOUND, f"no order {order_id}")
     execution = commands.actor(commands.runtime.execution, "execution")
-    execution.tell(CancelOrder(order_id=order_id, reason=_text(args, "reason", "client")))
+    denied = ask(execution, CancelOrder(order_id=order_id, reason=_text(args, "reason", "client")))
+    if denied is not None:
+        raise CommandError(ErrorCode.NOT_FOUND, denied.reason)
     return {"order_id": order_id, "cancel_requested": True}
 
 

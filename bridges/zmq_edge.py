@@ -58,7 +58,8 @@ class ZmqEdge:
         return self
 
     def stop(self) -> None:
-        self.server.stop()
+        """Stop the stream first (nothing publishes to a closed server), then the sockets."""
         if self.stream is not None:
             self.stream.stop()
+        self.server.stop()
         self.waiter.stop()

@@ -3,10 +3,11 @@
 ZeroMQ sockets belong to one thread, so one thread owns both; nothing else touches them.
 Requests are parsed there (a malformed one is answered at once) and handled on a small
 worker pool, because a handler may wait on the actors and one slow command must not stall
-the others. Finished replies and events to publish come back through a queue, with a pipe
-byte to wake the poller. Sends never block: a reply to a client that has gone is dropped
-and counted (``ROUTER_MANDATORY``), and a slow subscriber loses events at its high-water
-mark (it sees a ``seq`` gap and asks for a snapshot) instead of slowing the runtime.
+the others; ``ping``, which waits on nothing, is answered on the socket thread. Finished
+replies and events to publish come back through a queue, with a pipe byte to wake the
+poller. Sends never block: a reply to a client that has gone is dropped and counted
+(``ROUTER_MANDATORY``), and a subscriber more than ``event_hwm`` events behind loses
+events (it sees a ``seq`` gap and asks for a snapshot) instead of slowing the runtime.
 """
 
 from __future__ import annotations
@@ -70,9 +71,12 @@ class ZmqServer:
         max_frame: int = DEFAULT_MAX_FRAME,
         workers: int = 8,
         curve: CurveConfig | None = None,
-        event_hwm: int = 10_000,
+        event_hwm: int = 100_000,
+        inline: frozenset[str] = frozenset({"ping"}),
     ) -> None:
         self.handle = handle
+        self.inline = inline
+        """Commands answered on the socket thread itself: they must wait on nothing."""
         self.commands_endpoint = commands
         self.events_endpoint = events
         self.max_frame = max_frame
@@ -81,6 +85,11 @@ class ZmqServer:
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="zmq-cmd")
         self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
+        # A full pipe drops the wake byte instead of blocking the writer: the reader
+        # drains the whole outbox on any wake anyway.
+        os.set_blocking(self._wake_w, False)
+        self._closed = False
+        self._wake_lock = threading.Lock()
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
@@ -106,8 +115,11 @@ class ZmqServer:
         self._wake()
         self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._wake_lock:
+            # Workers still finishing may wake us later: they must not write to a reused fd.
+            self._closed = True
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Queue an event for the PUB socket (any thread)."""
@@ -202,7 +214,10 @@ class ZmqServer:
                 with self._lock:
                     self._errors += 1
                 continue
-            self._pool.submit(self._serve, identity, delimited, request)
+            if request.cmd in self.inline:
+                self._serve(identity, delimited, request)
+            else:
+                self._pool.submit(self._serve, identity, delimited, request)
 
     def _serve(self, identity: bytes, delimited: bool, request: Request) -> None:
         try:
@@ -251,7 +266,10 @@ class ZmqServer:
                 self._dropped += 1
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            return
+        with self._wake_lock:
+            if self._closed:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:  # full (BlockingIOError): a wake is already pending
+                return

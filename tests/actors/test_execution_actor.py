@@ -8,10 +8,12 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.base import ask
 from actors.execution import ExecutionActor
 from actors.order import OrderActor
 from actors.runtime_state import order_from_created
 from messages.commands import (
+    CancelOrder,
     CloseMarket,
     ListOrders,
     MarketDrained,
@@ -23,7 +25,7 @@ from messages.commands import (
 )
 from messages.enums import OrderSide
 from messages.journal import FillApplied
-from messages.orders import FillRefusal, FillRefused, OrderCancelled, OrderDenied
+from messages.orders import CancelDenied, FillRefusal, FillRefused, OrderCancelled, OrderDenied
 from tests.stubs import collector, definition, fill, signal, wait_for
 
 pytestmark = pytest.mark.timeout(10)
@@ -156,3 +158,41 @@ def test_a_closed_market_reports_drained_once_its_last_order_closes(wired) -> No
     execution.tell(OrderCancelled(ts_event=5, order_id=order_id, reason="market closed"))
     drained = wait_for(supervisor_inbox, lambda m: isinstance(m, MarketDrained))
     assert drained.market_id == "m1"
+
+
+def test_a_cancel_for_an_order_still_starting_waits_for_it_instead_of_being_refused(
+    journal,
+) -> None:
+    venue, venue_inbox = collector()
+    bus, bus_inbox = collector()
+    supervisor, supervisor_inbox = collector()
+    position, _ = collector()
+    execution = ExecutionActor.start(venue=venue, bus=bus, journal=journal)
+    execution.tell(
+        SwitchMarket(
+            definition=definition("m1"),
+            position=position,
+            position_id="m1/p",
+            supervisor=supervisor,
+        )
+    )
+    execution.tell(signal("m1-YES"))
+    created = wait_for(supervisor_inbox, lambda m: isinstance(m, SuperviseOrder)).created
+
+    denied = ask(execution, CancelOrder(order_id=created.order_id, reason="now"))
+    assert denied is None
+    order = OrderActor.start(
+        order_from_created(created),
+        position=position,
+        position_id="m1/p",
+        execution=execution,
+        venue=venue,
+        bus=bus,
+        journal=journal,
+    )
+    execution.tell(OrderStarted(order_id=created.order_id, ref=order, submit=True))
+
+    wait_for(venue_inbox, lambda m: isinstance(m, SubmitOrder))
+    cancel = wait_for(venue_inbox, lambda m: isinstance(m, CancelOrder))
+    assert cancel.order_id == created.order_id
+    assert not any(isinstance(m, CancelDenied) for m in list(bus_inbox.queue))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,27 @@ def test_reconcile_and_broker_event_reach_the_broker_edge(tmp_path: Path) -> Non
                 edge.stop()
     finally:
         paper.close()
+
+
+def test_an_order_can_be_cancelled_the_moment_submit_names_it(edge: ZmqEdge) -> None:
+    """``submit`` answers once the order exists; execution may still be starting it, so
+    a cancel that arrives first waits for it instead of being refused."""
+    with client(edge) as c:
+        for number in range(20):
+            side, price = ("BUY", "0.01") if number % 2 else ("SELL", "0.99")
+            placed = c.request(
+                "submit", market_id="m1", security_id="m1-NO", side=side, price=price, size="1"
+            )
+            assert "order_id" in placed, placed
+            cancelled = c.request("cancel", order_id=placed["order_id"])
+            assert cancelled["cancel_requested"] is True
+            _wait_closed(edge, placed["order_id"])
+
+
+def _wait_closed(edge: ZmqEdge, order_id: str) -> None:
+    for _ in range(500):
+        orders = {o.order_id: o for o in edge.runtime.orders()}
+        if orders[order_id].status.value in ("CANCELLED", "FILLED"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{order_id} never closed")
