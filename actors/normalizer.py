@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import PublishingActor, handles, tell_quietly
+from actors.base import PublishingActor, handles
 from actors.runtime_state import account_stream
 from actors.timer import Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
@@ -510,9 +510,5 @@ class NormalizerActor(Supervised, PublishingActor):
     def _schedule_tick(self) -> None:
         if self._timer is None:
             return
-        ref = self.actor_ref
-
-        def tick() -> None:
-            tell_quietly(ref, _Tick())
-
-        self._timer.call_later(max(min(self.gap_ns, self.grace_ns) // 4, 1_000_000), tick)
+        delay_ns = max(min(self.gap_ns, self.grace_ns) // 4, 1_000_000)
+        self._timer.tell_later(delay_ns, self.actor_ref, _Tick())

@@ -422,9 +422,4 @@ class ReconcilerActor(Supervised, RuntimeActor):
     def _later(self, delay_s: float, message: object) -> None:
         if self._timer is None:
             return
-        ref = self.actor_ref
-
-        def fire() -> None:
-            tell_quietly(ref, message)
-
-        self._timer.call_later(int(delay_s * 1e9), fire)
+        self._timer.tell_later(int(delay_s * 1e9), self.actor_ref, message)

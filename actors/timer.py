@@ -1,8 +1,9 @@
 """One background thread that runs callbacks after a delay.
 
-pykka has no timers; an actor that needs one (the simulated venue's latency, later the
-reconciler's heartbeat) schedules a callback here that only *tells* the actor a message,
-so the actor's state is still touched by its own thread alone.
+pykka has no timers; an actor that needs one (the simulated venue's latency, the
+reconciler's retries, the normalizer's heartbeat) schedules a callback here that only
+*tells* the actor a message (``tell_later``), so the actor's state is still touched by its
+own thread alone.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+import pykka
 import structlog
+
+from actors.base import tell_quietly
 
 _log = structlog.get_logger("tradeactors", actor="timer")
 
@@ -36,6 +41,14 @@ class Timer:
                 return
             heapq.heappush(self._heap, (due, next(self._order), callback))
             self._cond.notify()
+
+    def tell_later(self, delay_ns: int, ref: pykka.ActorRef[Any], message: object) -> None:
+        """Tell ``ref`` ``message`` once the delay has passed (nothing if it died meanwhile)."""
+
+        def tell() -> None:
+            tell_quietly(ref, message)
+
+        self.call_later(delay_ns, tell)
 
     def stop(self) -> None:
         """Drop pending callbacks and end the thread."""

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import PublishingActor, handles, tell_quietly
+from actors.base import PublishingActor, handles
 from actors.runtime_state import order_stream
 from actors.timer import Timer
 from bridges.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
@@ -152,12 +152,7 @@ class BrokerVenueActor(Supervised, PublishingActor):
     def _schedule_check(self) -> None:
         if self._timer is None:
             return
-        ref = self.actor_ref
-
-        def check() -> None:
-            tell_quietly(ref, _Check())
-
-        self._timer.call_later(self.check_interval_ns, check)
+        self._timer.tell_later(self.check_interval_ns, self.actor_ref, _Check())
 
     # -- orders ----------------------------------------------------------------------------
 

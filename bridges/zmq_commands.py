@@ -13,17 +13,15 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import attrs
 import pykka
 
 from actors.base import ASK_TIMEOUT_S, ask
-from bridges.zmq_protocol import CommandError, ErrorCode, Request
+from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
 from bridges.zmq_waiter import OrderWaiter
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.commands import CancelOrder, ListOrders
 from messages.enums import OrderSide, Outcome
 from messages.markets import Instrument, MarketDefinition, MarketOpened
-from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
 from supervisors.protocol import WhichChildren
 from supervisors.risk_config import RiskConfigError, limits_from
@@ -123,17 +121,6 @@ def _enum(args: dict[str, Any], name: str, kind: type[Any]) -> Any:
         raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be one of {choices}") from None
 
 
-def _plain(value: Any) -> Any:
-    """An attrs message as plain JSON-able data (Decimals stay Decimal; the encoder
-    writes them as strings)."""
-    return attrs.asdict(value, recurse=True) if attrs.has(type(value)) else value
-
-
-def _position(snapshot: PositionSnapshot) -> dict[str, Any]:
-    plain: dict[str, Any] = _plain(snapshot)
-    return plain
-
-
 # -- the commands ---------------------------------------------------------------------------
 
 
@@ -197,7 +184,7 @@ def _positions(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
             leg.security_id for leg in snapshot.legs
         }:
             continue
-        positions.append(_position(snapshot))
+        positions.append(plain(snapshot))
     return {"positions": positions}
 
 
@@ -206,12 +193,12 @@ def _snapshot(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     _args(args, ())
     runtime = commands.runtime
     result: dict[str, Any] = {
-        "positions": [_position(snapshot) for snapshot in runtime.positions()],
-        "orders": [_plain(order) for order in runtime.orders()],
+        "positions": [plain(snapshot) for snapshot in runtime.positions()],
+        "orders": [plain(order) for order in runtime.orders()],
         "account_positions": [],
     }
     if runtime.config.broker is not None:
-        result["account_positions"] = [_plain(p) for p in runtime.account_positions()]
+        result["account_positions"] = [plain(p) for p in runtime.account_positions()]
     return result
 
 
@@ -221,7 +208,7 @@ def _lookup(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     security_id = _text(args, "security_id")
     return {
         "security_id": security_id,
-        "trackers": [_plain(m) for m in commands.runtime.lookup(security_id)],
+        "trackers": [plain(m) for m in commands.runtime.lookup(security_id)],
     }
 
 
@@ -322,7 +309,7 @@ def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     except RiskConfigError as error:
         raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
     commands.runtime.set_limits(limits)
-    return {"limits": _plain(limits)}
+    return {"limits": plain(limits)}
 
 
 @command("broker_event")

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import pykka
 
-from bridges.zmq_protocol import encode_json
+from bridges.zmq_protocol import encode_json, plain
 from bridges.zmq_server import ZmqServer
 from messages.broker_events import AccountPositionChanged, Correction
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
@@ -69,12 +68,6 @@ def topics_of(event: Any) -> list[tuple[str, Any]]:
     return []
 
 
-def _plain(event: Any) -> Any:
-    return attrs.asdict(
-        event, recurse=True, filter=lambda _attribute, value: not isinstance(value, pykka.ActorRef)
-    )
-
-
 class EventStreamActor(pykka.ThreadingActor):
     """Subscribed to the runtime's events; hands each to the server's PUB socket."""
 
@@ -86,5 +79,5 @@ class EventStreamActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> None:
         for topic, payload in topics_of(message):
             seq = self.seq[topic] = self.seq.get(topic, 0) + 1
-            document = {"seq": seq, "kind": type(payload).__name__, "event": _plain(payload)}
+            document = {"seq": seq, "kind": type(payload).__name__, "event": plain(payload)}
             self.server.publish(topic, encode_json(document))

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import pykka
 
 VERSION = 1
 DEFAULT_MAX_FRAME = 64 * 1024
@@ -108,6 +109,16 @@ def reply_ok(request_id: str, result: Any) -> bytes:
 def reply_error(request_id: str, code: str, message: str) -> bytes:
     return _dump(
         {"v": VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}
+    )
+
+
+def plain(message: Any) -> Any:
+    """A message as plain data for JSON: its fields, recursively, actor refs left out
+    (Decimals and enums stay; ``encode_json`` writes them as strings)."""
+    return attrs.asdict(
+        message,
+        recurse=True,
+        filter=lambda _attribute, value: not isinstance(value, pykka.ActorRef),
     )
 
 
