@@ -402,8 +402,9 @@ class Runtime:
         core: CoreRefs | None = ask(root, CurrentCore())
         return core
 
-    def _follow(self, *, deadline_s: float) -> None:
-        """Wait for a live core and resume where its recovery says (``next_step``).
+    def _follow(self, *, deadline_s: float, resume: bool = True) -> None:
+        """Wait for a live core; with ``resume``, feed on where its recovery says
+        (``next_step``).
 
         A core with a dead actor is never taken: its root is about to replace it.
         """
@@ -420,7 +421,7 @@ class Runtime:
             except (pykka.ActorDeadError, pykka.Timeout) as error:
                 core, last_error = None, f"{type(error).__name__}: {error}"
             if core is not None and core.intact():
-                if self._core is None or core.key != self._core.key:
+                if resume and (self._core is None or core.key != self._core.key):
                     self.next_step = core.resume_step
                 self._core = core
                 self.wait_idle(deadline_s)
@@ -443,12 +444,10 @@ class Runtime:
     def refresh(self) -> None:
         """Point at the running core, waiting for it if it is restarting.
 
-        Unlike a torn lockstep step, this leaves ``next_step`` where it is (queries, paced
-        feeding, a caller that saw an actor die).
+        Unlike a torn lockstep step, this leaves ``next_step`` alone (queries, paced feeding,
+        a caller that saw an actor die), so a query on another thread never moves the feed.
         """
-        step = self.next_step
-        self._follow(deadline_s=RESTART_WAIT_S)
-        self.next_step = step
+        self._follow(deadline_s=RESTART_WAIT_S, resume=False)
 
     def _require_core(self) -> CoreRefs:
         if self._core is None:
