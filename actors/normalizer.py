@@ -151,6 +151,11 @@ class NormalizerActor(Supervised, PublishingActor):
 
     def on_start(self) -> None:
         if self.reconciler is not None:
+            self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        """Watch callback gaps and quarantine graces, once there is a reconciler to ask."""
+        if self._timer is None:
             self._timer = Timer("normalizer-heartbeat")
             self._schedule_tick()
 
@@ -178,9 +183,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _reconcile_with(self, message: ReconcileWith) -> None:
         """The reconciler starts after this actor (it needs its ref), so it introduces itself."""
         self.reconciler = message.reconciler
-        if self._timer is None:
-            self._timer = Timer("normalizer-heartbeat")
-            self._schedule_tick()
+        self._start_heartbeat()
 
     @handles(OrderRouted)
     def _routed(self, routed: OrderRouted) -> None:
