@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 import pykka
-from prometheus_client import Counter
 
 from actors.account_book import AccountBook
 from actors.base import RuntimeActor, handles, tell_quietly
+from actors.metrics import POSITION_DELTA_LATENCY_MS, RECONCILIATION_MISMATCH_ALERTS
 from actors.position_accounting import Leg
 from actors.runtime_state import account_stream
 from messages.broker_events import (
@@ -36,11 +36,7 @@ from messages.reconciliation import ComparePositions, PositionsCompared
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
-MISMATCH_ALERTS = Counter(
-    "tradeactors_reconciliation_mismatch_alerts",
-    "Position differences with the broker above the alert threshold",
-    ["account"],
-)
+MISMATCH_ALERTS = RECONCILIATION_MISMATCH_ALERTS
 
 
 def account_position(account: str, leg: Leg) -> AccountPosition:
@@ -96,7 +92,9 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         recv_ns = deal.recv_ns
         key = (deal.account, deal.security_id)
         self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), recv_ns)
-        self._changed(deal.account, leg, recv_ns)
+        applied_ns = self._changed(deal.account, leg, recv_ns)
+        if not deal.inferred and recv_ns:
+            POSITION_DELTA_LATENCY_MS.observe((applied_ns - recv_ns) / 1e6)
         if deal.inferred:
             self._record(
                 Correction(
@@ -229,11 +227,11 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         self.journal.tell(Append(event=correction, stream=account_stream(correction.account)))
         self.bus.tell(correction)
 
-    def _changed(self, account: str, leg: Leg, recv_ns: int) -> None:
+    def _changed(self, account: str, leg: Leg, recv_ns: int) -> int:
+        applied_ns = self.clock()
         self.bus.tell(
             AccountPositionChanged(
-                position=account_position(account, leg),
-                recv_ns=recv_ns,
-                applied_ns=self.clock(),
+                position=account_position(account, leg), recv_ns=recv_ns, applied_ns=applied_ns
             )
         )
+        return applied_ns

@@ -9,6 +9,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
+from actors.metrics import EXECUTION_EVENTS
 from actors.order_state import CLOSED_STATUSES
 from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.commands import (
@@ -164,6 +165,7 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:
+        EXECUTION_EVENTS.labels(type="TradeSignal").inc()
         reason = self._denial(signal, self.markets.get(signal.market_id))
         if reason is not None:
             self._deny(signal, reason)
@@ -206,11 +208,13 @@ class ExecutionActor(Supervised, RuntimeActor):
             del self.open_orders[key]
 
     def _deny(self, signal: TradeSignal, reason: str) -> None:
+        EXECUTION_EVENTS.labels(type="OrderDenied").inc()
         self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
         self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
 
     def _create(self, signal: TradeSignal) -> None:
         """The signal becomes an order: journaled first, then supervised, then sent."""
+        EXECUTION_EVENTS.labels(type="OrderCreated").inc()
         order_id = f"{self.id_prefix}{next(self._order_numbers)}"
         self.open_orders[(signal.security_id, signal.side)] = order_id
         self.order_markets[order_id] = signal.market_id
@@ -278,6 +282,7 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill)
     def _venue_report(self, report: VenueReport) -> None:
+        EXECUTION_EVENTS.labels(type=type(report).__name__).inc()
         order = self.orders.get(report.order_id)
         if order is not None:
             self.journal.tell(

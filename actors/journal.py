@@ -23,6 +23,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles
+from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
@@ -129,7 +130,10 @@ class JournalActor(Supervised, RuntimeActor):
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        started = time.perf_counter()
         seqs = self.store.append([entry for entry, _ in batch])
+        JOURNAL_COMMIT_MS.observe((time.perf_counter() - started) * 1000)
+        JOURNAL_BATCH_SIZE.observe(len(batch))
         self.batches += 1
         for seq, (entry, message) in zip(seqs, batch, strict=True):
             if seq is None:

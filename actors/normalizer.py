@@ -28,6 +28,7 @@ import attrs
 import pykka
 
 from actors.base import PublishingActor, handles
+from actors.metrics import CALLBACK_GAP_SECONDS
 from actors.runtime_state import account_stream
 from actors.timer import Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
@@ -465,6 +466,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _tick(self, _message: _Tick) -> None:
         self._schedule_tick()
         now = self.clock()
+        CALLBACK_GAP_SECONDS.set((now - self.last_callback_ns) / 1e9)
         self._reconcile_unknown(now)
         self._watch_gap(now)
 

@@ -30,6 +30,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
+from actors.metrics import RECONCILIATION_DURATION_MS
 from actors.timer import Timer
 from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
@@ -246,6 +247,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
                 )
             positions, open_orders, fills = message.answer
             self._account_answer(context, positions, open_orders, fills)
+            RECONCILIATION_DURATION_MS.observe((self.clock() - context.started_ns) / 1e6)
         elif isinstance(context, _OrdersJob):
             self._orders_answer(context, *message.answer)
 

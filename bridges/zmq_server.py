@@ -26,6 +26,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from actors.metrics import ZMQ_COMMANDS
 from bridges.zmq_protocol import (
     DEFAULT_MAX_FRAME,
     CommandError,
@@ -204,6 +205,7 @@ class ZmqServer:
             try:
                 request = parse_request(rest, self.max_frame)
             except CommandError as error:
+                ZMQ_COMMANDS.labels(cmd="", code=error.code).inc()
                 _log.warning("bad_request", code=error.code, detail=error.message)
                 self._send(
                     router,
@@ -220,19 +222,22 @@ class ZmqServer:
                 self._pool.submit(self._serve, identity, delimited, request)
 
     def _serve(self, identity: bytes, delimited: bool, request: Request) -> None:
+        code = "ok"
         try:
             payload = reply_ok(request.id, self.handle(request))
         except CommandError as error:
+            code = error.code
             payload = reply_error(request.id, error.code, error.message)
-            with self._lock:
-                self._errors += 1
         except Exception as error:
             _log.exception("command_failed", cmd=request.cmd, request_id=request.id)
+            code = ErrorCode.INTERNAL
             payload = reply_error(
                 request.id, ErrorCode.INTERNAL, f"{type(error).__name__}: {error}"
             )
+        if code != "ok":
             with self._lock:
                 self._errors += 1
+        ZMQ_COMMANDS.labels(cmd=request.cmd, code=code).inc()
         self._outbox.put(("reply", identity, delimited, payload))
         self._wake()
 

@@ -26,6 +26,7 @@ import attrs
 import pykka
 
 from actors.base import PublishingActor, handles
+from actors.metrics import ACTOR_RESTARTS
 from actors.timer import Timer
 from messages.stats import ActorStats
 from supervisors.child_spec import Backoff, ChildSpec, Restart, Strategy, SupervisedContext
@@ -352,8 +353,9 @@ class Supervisor(Supervised, PublishingActor):
                 self._tell_self(_RetryStart(child_id=child.spec.id, reason=failure))
                 return
             child.restarts += 1
-            self.log.info("child_restarted", child_id=child.spec.id, restarts=child.restarts)
             assert child.ref is not None
+            ACTOR_RESTARTS.labels(kind=getattr(child.ref.actor_class, "kind", "actor")).inc()
+            self.log.info("child_restarted", child_id=child.spec.id, restarts=child.restarts)
             self.publish(
                 ChildRestarted(
                     supervisor=self.name,

@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
+from wsgiref.simple_server import WSGIServer
 
 from actors.base import RuntimeActor
 from actors.event_bus import EventBusActor
@@ -26,6 +28,9 @@ from actors.strategy import StrategyActor
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
+from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
+from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
+from bridges.metrics_exporter import serve_metrics
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_edge import ZmqEdge
@@ -69,12 +74,11 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     runtime = Runtime(config).start(records)
     view = None
-    edge = None
     try:
-        edge = _start_edge(args, runtime)
+        edge, metrics = _start_services(args, runtime)
     except (RuntimeError, OSError) as error:
         runtime.stop()
-        out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq)\n")
+        out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq / --no-metrics)\n")
         return 2
     try:
         start = runtime.next_step
@@ -88,16 +92,16 @@ def _run(args: argparse.Namespace) -> int:
         runtime.wait_idle(timeout_s=30.0)
         broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
         positions = runtime.positions()
-        if edge is not None and args.hold > 0:
-            out.write(f"tradeactors: replay done; serving commands for {args.hold} s\n")
-            out.flush()
-            time.sleep(args.hold)
+        _hold(args, out, serving=edge is not None)
     except KeyboardInterrupt:
         with contextlib.suppress(TimeoutError):
             runtime.wait_idle(timeout_s=5.0)
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
         return 130
     finally:
+        if metrics is not None:
+            metrics[0].shutdown()
+            metrics[0].server_close()
         if edge is not None:
             edge.stop()
         runtime.stop()
@@ -180,6 +184,30 @@ def _config(
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
     )
+
+
+def _hold(args: argparse.Namespace, out: TextIO, *, serving: bool) -> None:
+    """``--hold S``: keep answering commands that long after the replay."""
+    if serving and args.hold > 0:
+        out.write(f"tradeactors: replay done; serving commands for {args.hold} s\n")
+        out.flush()
+        time.sleep(args.hold)
+
+
+def _start_services(
+    args: argparse.Namespace, runtime: Runtime
+) -> tuple[ZmqEdge | None, tuple[WSGIServer, threading.Thread] | None]:
+    """The ZeroMQ edge and the metrics endpoint; if the second cannot start, neither runs."""
+    edge = _start_edge(args, runtime)
+    try:
+        metrics = (
+            None if args.no_metrics else serve_metrics(args.metrics_address, args.metrics_port)
+        )
+    except OSError:
+        if edge is not None:
+            edge.stop()
+        raise
+    return edge, metrics
 
 
 def _start_edge(args: argparse.Namespace, runtime: Runtime) -> ZmqEdge | None:
@@ -350,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
     run.add_argument("--no-zmq", action="store_true", help="no ZeroMQ command/event sockets")
+    run.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
+    run.add_argument("--metrics-address", default=METRICS_ADDRESS, help="metrics HTTP address")
+    run.add_argument(
+        "--metrics-port", type=int, default=METRICS_PORT, help="metrics HTTP port (0: any free)"
+    )
     run.add_argument("--commands-endpoint", default=DEFAULT_COMMANDS, help="ROUTER socket")
     run.add_argument("--events-endpoint", default=DEFAULT_EVENTS, help="PUB socket")
     run.add_argument("--curve-secret", help="server secret key file: turns CURVE on")

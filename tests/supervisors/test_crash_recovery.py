@@ -45,6 +45,7 @@ def _command(data_dir: Path, feed: Path) -> list[str]:
         "--snapshot-every",
         "40",
         "--no-zmq",
+        "--no-metrics",
     ]
 
 

@@ -21,7 +21,17 @@ MARKER = "feed records replayed"
 
 def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tools.cli", "run", "--data-dir", str(data_dir), "--no-zmq", *args],
+        [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "run",
+            "--data-dir",
+            str(data_dir),
+            "--no-zmq",
+            "--no-metrics",
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=100,
@@ -124,6 +134,8 @@ def test_sigterm_stops_gracefully_and_a_restart_continues(small_feed: Path, tmp_
         "tcp://127.0.0.1:*",
         "--events-endpoint",
         "tcp://127.0.0.1:*",
+        "--metrics-port",
+        "0",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -199,6 +211,8 @@ def test_the_client_commands_talk_to_a_running_runtime(small_feed: Path, tmp_pat
         "tcp://127.0.0.1:*",
         "--events-endpoint",
         "tcp://127.0.0.1:*",
+        "--metrics-port",
+        "0",
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         _drive_the_clients(process)

@@ -1,0 +1,49 @@
+"""The runtime's Prometheus metrics, defined once; the actors that know a fact record it.
+
+``bridges/metrics_exporter.py`` serves them over HTTP (``tradeactors run`` on
+127.0.0.1:9108 by default). Names and labels are docs/OPERATIONS.md's "Metrics" table.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_MS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
+
+EXECUTION_EVENTS = Counter(
+    "execution_events",
+    "Events through execution: signals, orders created, denials, venue/broker reports",
+    ["type"],
+)
+POSITION_DELTA_LATENCY_MS = Histogram(
+    "position_delta_latency_ms",
+    "Broker callback timestamp to the account position updated, in milliseconds",
+    buckets=_MS_BUCKETS,
+)
+RECONCILIATION_DURATION_MS = Histogram(
+    "reconciliation_duration_ms",
+    "A reconcile of one account: first query to findings handed over, in milliseconds",
+    buckets=(*_MS_BUCKETS, 10_000, 30_000),
+)
+CALLBACK_GAP_SECONDS = Gauge(
+    "callback_gap_seconds", "Seconds since the broker's last callback (the heartbeat)"
+)
+ACTOR_RESTARTS = Counter("actor_restarts", "Restarts of supervised actors", ["kind"])
+JOURNAL_COMMIT_MS = Histogram(
+    "journal_commit_ms",
+    "One journal commit (a batch of appends), in milliseconds",
+    buckets=_MS_BUCKETS,
+)
+JOURNAL_BATCH_SIZE = Histogram(
+    "journal_batch_size",
+    "Appends per journal commit",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+ZMQ_COMMANDS = Counter(
+    "zmq_commands", "ZeroMQ requests by command and outcome (ok or the error code)", ["cmd", "code"]
+)
+RECONCILIATION_MISMATCH_ALERTS = Counter(
+    "tradeactors_reconciliation_mismatch_alerts",
+    "Position differences with the broker above the alert threshold",
+    ["account"],
+)
