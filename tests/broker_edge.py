@@ -27,19 +27,9 @@ from messages.broker_events import AccountPosition
 from messages.commands import SubmitOrder, Subscribe, Sync
 from messages.enums import OrderSide
 from supervisors.recovery import recover_state
+from tests.stubs import Collector
 
 ACCOUNT = "paper"
-
-
-class Collector(pykka.ThreadingActor):
-    """Puts every message it is told into ``inbox``."""
-
-    def __init__(self, inbox: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.inbox = inbox
-
-    def on_receive(self, message: Any) -> None:
-        self.inbox.put(message)
 
 
 class Edge:

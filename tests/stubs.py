@@ -138,9 +138,9 @@ def arbitrage_feed() -> list[Any]:
 class Collector(pykka.ThreadingActor):
     """Records every message it is told; tests wait on it with a timeout, never sleep."""
 
-    def __init__(self) -> None:
+    def __init__(self, inbox: queue.Queue[Any] | None = None) -> None:
         super().__init__()
-        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.inbox: queue.Queue[Any] = inbox if inbox is not None else queue.Queue()
 
     def on_receive(self, message: Any) -> None:
         self.inbox.put(message)

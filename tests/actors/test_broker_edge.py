@@ -28,7 +28,8 @@ from messages.reconciliation import (
     ReconcileRequest,
     ReconcileWith,
 )
-from tests.broker_edge import ACCOUNT, Collector, Edge, wait_until
+from tests.broker_edge import ACCOUNT, Edge, wait_until
+from tests.stubs import Collector
 
 pytestmark = pytest.mark.timeout(120)
 D = Decimal

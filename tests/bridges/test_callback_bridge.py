@@ -6,29 +6,20 @@ import queue
 from decimal import Decimal
 from typing import Any
 
-import pykka
 import pytest
 
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.enums import OrderSide
+from tests.stubs import Collector
 
 pytestmark = pytest.mark.timeout(10)
-
-
-class Sink(pykka.ThreadingActor):
-    def __init__(self, inbox: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.inbox = inbox
-
-    def on_receive(self, message: Any) -> None:
-        self.inbox.put(message)
 
 
 def test_each_callback_is_stamped_with_its_arrival_and_handed_over_whole() -> None:
     inbox: queue.Queue[Any] = queue.Queue()
     times = iter([111, 222])
-    bridge = CallbackBridge(Sink.start(inbox), clock=lambda: next(times))
+    bridge = CallbackBridge(Collector.start(inbox), clock=lambda: next(times))
     bridge.on_order("B1", 1, BrokerOrderStatus.SUBMITTED, 50, "")
     bridge.on_deal("B1", 2, 60, "S1", OrderSide.SELL, Decimal("9.5"), Decimal("3"))
 
@@ -47,7 +38,7 @@ def test_each_callback_is_stamped_with_its_arrival_and_handed_over_whole() -> No
 
 
 def test_a_callback_that_finds_the_normalizer_dead_is_counted_lost_not_raised() -> None:
-    sink = Sink.start(queue.Queue())
+    sink = Collector.start(queue.Queue())
     sink.stop()
     bridge = CallbackBridge(sink, clock=lambda: 5)
     bridge.on_order("B1", 1, BrokerOrderStatus.CANCELLED, 50, "gone")

@@ -29,7 +29,7 @@ from messages.positions import PositionSnapshot
 from messages.risk import CheckSignal, RiskDenied, RiskLimits
 from messages.signals import TradeSignal
 from supervisors.runtime import Runtime, RuntimeConfig
-from tests.stubs import arbitrage_feed, collector, fill, wait_for
+from tests.stubs import Collector, arbitrage_feed, collector, fill, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 FEED = arbitrage_feed()
@@ -164,17 +164,6 @@ def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the
         assert indexed >= acknowledged
 
 
-class OrderSpy(pykka.ThreadingActor):
-    """Stands in for both the index and a strategy, recording what arrives in which order."""
-
-    def __init__(self, arrivals: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.arrivals = arrivals
-
-    def on_receive(self, message: Any) -> None:
-        self.arrivals.put(message)
-
-
 def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
     tmp_path: Path,
 ) -> None:
@@ -182,7 +171,7 @@ def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
     subscriber does after a change reaches the index behind the change itself."""
     journal = JournalActor.start(SqliteJournalStore(tmp_path / "journal.sqlite"))
     arrivals: queue.Queue[Any] = queue.Queue()
-    spy = OrderSpy.start(arrivals)
+    spy = Collector.start(arrivals)  # stands in for both the index and a strategy
     book = PositionBook(
         position_id="m1/paper/s",
         market_id="m1",
