@@ -209,7 +209,9 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     def _deny(self, signal: TradeSignal, reason: str) -> None:
         EXECUTION_EVENTS.labels(type="OrderDenied").inc()
-        self.log.info("signal_denied", market_id=signal.market_id, reason=reason)
+        self.log.info(
+            "signal_denied", market_id=signal.market_id, correlation_id=signal.id, reason=reason
+        )
         self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
 
     def _create(self, signal: TradeSignal) -> None:
@@ -240,11 +242,12 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.log.info(
             "order_created",
             order_id=order_id,
+            correlation_id=signal.id,
             market_id=signal.market_id,
             security_id=signal.security_id,
-            side=signal.side.value,
-            price=str(signal.price),
-            size=str(signal.size),
+            side=signal.side,
+            price=signal.price,
+            size=signal.size,
             reason=signal.reason,
         )
 

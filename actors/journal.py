@@ -27,7 +27,7 @@ from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
 from messages.codec import decode, encode, kind_of
-from messages.commands import Append, Forward, Route, Sync
+from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -115,6 +115,12 @@ class JournalActor(Supervised, RuntimeActor):
             self._deliver(message.subscriber, decode(record.kind, record.payload))
             missed += 1
         self.log.info("stream_rerouted", stream=message.stream, redelivered=missed)
+
+    @handles(GetFolded)
+    def _get_folded(self, message: GetFolded) -> Folded:
+        """What a restarted order or position rebuilds from: the fold of committed events."""
+        self._commit()
+        return Folded(memento=self.state.memento_of(message.stream), seq=self.state.seq)
 
     @handles(Forward)
     def _forward(self, message: Forward) -> None:

@@ -94,8 +94,19 @@ class OrderActor(Supervised, RuntimeActor):
                     after_seq=covered,
                 )
             )
-        self.log = self.log.bind(order_id=self.order.order_id, market_id=self.order.market_id)
+        self.log = self.log.bind(
+            order_id=self.order.order_id,
+            market_id=self.order.market_id,
+            correlation_id=self.order.correlation_id,
+        )
         if self.order.version == 0:
+            self.log.info(
+                "order_submitted",
+                security_id=self.order.security_id,
+                side=self.order.side,
+                size=self.order.size,
+                price=self.order.price,
+            )
             self._publish("submitted")
         else:
             self._reassert()
@@ -109,10 +120,8 @@ class OrderActor(Supervised, RuntimeActor):
         these a no-op where the effect already exists.
         """
         for fill in self.order.memento().fills:
-            self._journal_for_position(
-                FillApplied(position_id=self.position_id, fill=fill),
-                dedup_key=f"applied:{fill.fill_id}",
-            )
+            self._apply_to_position(fill)
+        self.log.info("order_recovered", status=self.order.status)
         self._publish("recovered")
 
     @handles(GetSnapshot)
@@ -123,10 +132,15 @@ class OrderActor(Supervised, RuntimeActor):
     def _fill(self, fill: Fill) -> None:
         outcome = self.order.apply_fill(fill)
         if outcome.result is FillResult.APPLIED:
-            self._journal_for_position(
-                FillApplied(position_id=self.position_id, fill=fill),
-                dedup_key=f"applied:{fill.fill_id}",
+            self.log.info(
+                "fill_applied",
+                fill_id=fill.fill_id,
+                size=fill.size,
+                price=fill.price,
+                filled=self.order.filled,
+                status=self.order.status,
             )
+            self._apply_to_position(fill)
             self._publish("fill")
             return
         if outcome.result is FillResult.DUPLICATE:
@@ -161,6 +175,7 @@ class OrderActor(Supervised, RuntimeActor):
             self.venue.tell(CancelOrder(order_id=self.order.order_id, reason=event.reason))
         reason = getattr(event, "reason", None)
         cause = _CAUSES[type(event)]
+        self.log.info("order_" + cause.replace(" ", "_"), status=self.order.status, reason=reason)
         self._publish(f"{cause}: {reason}" if reason else cause)
 
     @handles(CancelOrder)
@@ -180,6 +195,16 @@ class OrderActor(Supervised, RuntimeActor):
                 stream=order_stream(self.order.order_id),
                 deliver_to=self.actor_ref,
             )
+        )
+
+    def _apply_to_position(self, fill: Fill) -> None:
+        self._journal_for_position(
+            FillApplied(
+                position_id=self.position_id,
+                fill=fill,
+                correlation_id=self.order.correlation_id,
+            ),
+            dedup_key=f"applied:{fill.fill_id}",
         )
 
     def _journal_for_position(self, event: object, dedup_key: str | None = None) -> None:

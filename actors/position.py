@@ -109,14 +109,25 @@ class PositionActor(Supervised, PublishingActor):
                 )
             )
             return
+        leg = self.book.leg_snapshot(fill.security_id)
+        correlation_id = message.correlation_id or fill.order_id
+        self.log.info(
+            "fill_booked",
+            order_id=fill.order_id,
+            correlation_id=correlation_id,
+            fill_id=fill.fill_id,
+            security_id=fill.security_id,
+            quantity=leg.quantity,
+            realized_pnl=leg.realized_pnl,
+        )
         self._lifecycle(
             PositionDelta(
-                correlation_id=fill.order_id,
+                correlation_id=correlation_id,
                 position_id=self.book.position_id,
                 market_id=self.book.market_id,
                 version=self.book.version,
                 fill=fill,
-                leg=self.book.leg_snapshot(fill.security_id),
+                leg=leg,
             )
         )
         if self.subscribers:
@@ -157,8 +168,8 @@ class PositionActor(Supervised, PublishingActor):
         settled = PositionSettled(position=self.book.snapshot())
         self.log.info(
             "position_settled",
-            realized_pnl=str(settled.position.realized_pnl),
-            fees=str(settled.position.fees),
+            realized_pnl=settled.position.realized_pnl,
+            fees=settled.position.fees,
         )
         self._lifecycle(settled)
         self.publish(settled.position)

@@ -39,7 +39,7 @@ from messages.journal import (
 )
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
-from messages.mementos import MarketMemento, RuntimeStateMemento
+from messages.mementos import MarketMemento, OrderMemento, PositionMemento, RuntimeStateMemento
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 from messages.risk import LimitsChanged, RiskLimits
 
@@ -182,6 +182,15 @@ class RuntimeState:
         if self.step_atomic or self.record_step == self.step:
             return self.step + 1
         return self.step
+
+    def memento_of(self, stream: str) -> OrderMemento | PositionMemento | None:
+        """The order's or position's memento for its stream; None if the state has none."""
+        kind, _, key = stream.partition(":")
+        if kind == "position" and (book := self.positions.get(key)) is not None:
+            return book.memento()
+        if kind == "order" and (order := self.orders.get(key)) is not None:
+            return order.memento()
+        return None
 
     def live_markets(self) -> list[MarketRecord]:
         return [record for record in self.markets.values() if not record.archived]

@@ -30,6 +30,7 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 import messages
+from messages.fields import ADDED_LATER
 from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
 _Unstructure = Callable[[Any], Any]
@@ -124,12 +125,15 @@ def _make_structure_hook(cls: type, converter: cattrs.Converter) -> _Structure:
     structure_fields: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
         cls, converter
     )
-    names = frozenset(field.name for field in attrs.fields(cls))
+    # Defaults included: a record without its id or ts_init must not get fresh ones. Only a
+    # field added after records were written (``ADDED_LATER``) may be missing from them.
+    names = frozenset(
+        field.name for field in attrs.fields(cls) if not field.metadata.get(ADDED_LATER)
+    )
 
     def structure(value: Any, _type: Any) -> Any:
         if type(value) is not dict:
             raise TypeError(f"expected an object, got {describe_value(value)}")
-        # Defaults included: a record without its id or ts_init must not get fresh ones.
         missing = names - value.keys()
         if missing:
             raise ValueError(f"required field(s) missing: {', '.join(sorted(missing))}")

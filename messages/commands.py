@@ -18,6 +18,7 @@ from messages.fields import (
     tuple_of,
 )
 from messages.markets import MarketDefinition
+from messages.mementos import OrderMemento, PositionMemento
 from messages.positions import PositionSnapshot
 
 
@@ -213,6 +214,31 @@ class Route:
     stream: str = text_field()
     subscriber: Any = attrs.field()
     after_seq: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class GetFolded:
+    """Ask the journal for an order's or a position's state as its fold of ``stream`` stands.
+
+    A restarted actor asks this in ``on_start``: the journal folds every committed event, so
+    the answer costs the state's size, not the history's. Safe to ask from an actor, since
+    the journal never asks anyone back.
+    """
+
+    stream: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Folded:
+    """The journal's answer to ``GetFolded``: the memento (None if its fold holds no such
+    order or position) and the last seq the fold covers, for the ``Route`` after it."""
+
+    memento: OrderMemento | PositionMemento | None = attrs.field(
+        validator=attrs.validators.optional(
+            attrs.validators.instance_of((OrderMemento, PositionMemento))
+        )
+    )
+    seq: int = attrs.field(validator=attrs.validators.instance_of(int))
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -63,6 +63,17 @@ def non_negative_decimal(**kwargs: Any) -> Any:
     return attrs.field(validator=[_finite_decimal, _non_negative], **kwargs)
 
 
+ADDED_LATER = "added_later"
+"""Field metadata: journals written before the field existed lack it; it reads as its default."""
+
+
+def added_later_text() -> Any:
+    """A string field added after journals were written: empty in their records."""
+    return attrs.field(
+        default="", validator=attrs.validators.instance_of(str), metadata={ADDED_LATER: True}
+    )
+
+
 def text_field(**kwargs: Any) -> Any:
     """A non-empty string (ids, names)."""
     return attrs.field(

@@ -9,6 +9,7 @@ import attrs
 
 from messages.enums import OrderSide
 from messages.fields import (
+    added_later_text,
     enum_field,
     id_field,
     non_negative_decimal,
@@ -62,12 +63,17 @@ class CancelRequested:
 
 @attrs.frozen(kw_only=True, slots=True)
 class FillApplied:
-    """An order accepted ``fill``; the position ``position_id`` applies it in journal order."""
+    """An order accepted ``fill``; the position ``position_id`` applies it in journal order.
+
+    ``correlation_id`` is the order's (its signal's id), so the position's lines and events
+    for the fill trace back to the signal; empty in journals written before it existed.
+    """
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     position_id: str = text_field()
     fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
+    correlation_id: str = added_later_text()
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -262,7 +262,7 @@ class MarketSupervisor(Supervisor):
                     supervision=context,
                 )
             position = PositionActor.start(
-                position_loader(self.journal_path, book.position_id),
+                position_loader(self.journal_path, book.position_id, self.journal),
                 bus=self.bus,
                 parent=self.actor_ref,
                 journal=self.journal,
@@ -301,7 +301,7 @@ class MarketSupervisor(Supervisor):
             children = self.markets[order.market_id]
             source: Order | Callable[[], tuple[Order, int]] = order
             if not first_start:
-                source = order_loader(self.journal_path, order.order_id)
+                source = order_loader(self.journal_path, order.order_id, self.journal)
             ref = OrderActor.start(
                 source,
                 position=children.position,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pykka
 import structlog
 
 from actors.market import BooksLoader, empty_books
@@ -35,12 +36,16 @@ from actors.runtime_state import (
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
 from messages.codec import decode
+from messages.commands import Folded, GetFolded
 from messages.journal import OrderCreated, StepCommitted, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketDefinition
-from messages.mementos import RuntimeStateMemento
+from messages.mementos import OrderMemento, PositionMemento, RuntimeStateMemento
 
 _log = structlog.get_logger("tradeactors", actor="recovery")
+
+FOLD_TIMEOUT_S = 5.0
+"""How long a restarting actor waits for the journal's fold before it reads the file."""
 
 
 @attrs.frozen(kw_only=True)
@@ -171,13 +176,19 @@ def _find(items: tuple[Any, ...], field: str, value: str) -> Any:
     return next((item for item in items if getattr(item, field) == value), None)
 
 
-def order_loader(path: Path, order_id: str) -> Callable[[], tuple[Order, int]]:
-    """For ``OrderActor``: rebuild the order from the journal file, in the actor's thread.
+def order_loader(
+    path: Path, order_id: str, journal: pykka.ActorRef[Any] | None = None
+) -> Callable[[], tuple[Order, int]]:
+    """For ``OrderActor``: rebuild the order from the journal, in the actor's thread.
 
+    From the journal actor's fold when it is up (``from_fold``), else from the file.
     Returns the order and the seq it covers, after which the actor re-points its stream.
     """
 
     def load() -> tuple[Order, int]:
+        folded = from_fold(journal, order_stream(order_id))
+        if isinstance(folded.memento, OrderMemento):
+            return Order.from_memento(folded.memento), folded.seq
         order, covered = _with_store(path, lambda store: recover_order_at(store, order_id))
         if order is None:
             raise LookupError(f"the journal {path} has no order {order_id}")
@@ -186,19 +197,45 @@ def order_loader(path: Path, order_id: str) -> Callable[[], tuple[Order, int]]:
     return load
 
 
-def position_loader(path: Path, position_id: str) -> Callable[[], tuple[PositionBook, int]]:
-    """For ``PositionActor``: rebuild the position from the journal file, in its thread.
+def position_loader(
+    path: Path, position_id: str, journal: pykka.ActorRef[Any] | None = None
+) -> Callable[[], tuple[PositionBook, int]]:
+    """For ``PositionActor``: rebuild the position from the journal, in its thread.
 
+    From the journal actor's fold when it is up (``from_fold``), else from the file.
     Returns the book and the seq it covers, after which the actor re-points its stream.
     """
 
     def load() -> tuple[PositionBook, int]:
+        folded = from_fold(journal, position_stream(position_id))
+        if isinstance(folded.memento, PositionMemento):
+            return PositionBook.from_memento(folded.memento), folded.seq
         book, covered = _with_store(path, lambda store: recover_position_at(store, position_id))
         if book is None:
             raise LookupError(f"the journal {path} has no position {position_id}")
         return book, covered
 
     return load
+
+
+def from_fold(journal: pykka.ActorRef[Any] | None, stream: str) -> Folded:
+    """The journal actor's fold of ``stream``: a restart then costs the state, not the history.
+
+    The journal folds every event it commits (the same fold recovery runs on the file), so
+    its memento equals what reading the stream would rebuild. Asked from the restarting
+    actor's ``on_start``; the journal never asks back, so this cannot deadlock. A dead or
+    stuck journal (its own restart rebuilds everything from the file) or a fold without
+    the entity (an archived market's) answers no memento, and the caller reads the file.
+    """
+    if journal is not None:
+        try:
+            answer = journal.ask(GetFolded(stream=stream), block=True, timeout=FOLD_TIMEOUT_S)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            _log.warning("journal_fold_unavailable", stream=stream)
+        else:
+            assert isinstance(answer, Folded)
+            return answer
+    return Folded(memento=None, seq=0)
 
 
 def _with_store(path: Path, read: Callable[[JournalStore], Any]) -> Any:

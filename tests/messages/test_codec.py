@@ -568,6 +568,16 @@ def test_a_record_that_does_not_structure_is_a_codec_error_naming_kind_and_field
         decode(kind, payload)
 
 
+def test_a_record_written_before_a_field_was_added_reads_with_its_default() -> None:
+    applied = journal.FillApplied(position_id="P1", fill=FILL, correlation_id="S1")
+    fields = json.loads(encode(applied))
+    del fields["correlation_id"]
+
+    old = decode("FillApplied", json.dumps(fields))
+
+    assert old == attrs.evolve(applied, correlation_id="")
+
+
 def test_a_message_holding_an_actor_ref_cannot_be_encoded() -> None:
     switch = commands.SwitchMarket(definition=definition("m1"), position=object(), position_id="P1")
 

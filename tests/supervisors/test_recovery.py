@@ -202,3 +202,50 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
         assert order_after == order_before
     finally:
         runtime.stop()
+
+
+def test_a_restart_takes_the_journals_fold_which_equals_a_read_of_the_file(
+    tmp_path: Path,
+) -> None:
+    feed = arbitrage_feed()
+    runtime = Runtime(_config(tmp_path, snapshot_every=7)).start(feed)
+    try:
+        for record in feed[:6]:
+            runtime.feed_and_wait(record)
+        runtime.sync()
+        journal = runtime.journal
+        missing = tmp_path / "not-there" / JOURNAL_FILE
+        (position,) = runtime.positions()
+        orders = runtime.orders()
+        assert len(orders) == 4
+
+        book, covered = position_loader(missing, position.position_id, journal)()
+        from_file, file_covered = position_loader(tmp_path / JOURNAL_FILE, position.position_id)()
+        assert book.memento() == from_file.memento()
+        assert covered >= file_covered
+        for order in orders:
+            folded, _ = order_loader(missing, order.order_id, journal)()
+            read, _ = order_loader(tmp_path / JOURNAL_FILE, order.order_id)()
+            assert folded.memento() == read.memento()
+            assert folded.snapshot() == order
+    finally:
+        runtime.stop()
+    assert not missing.parent.exists()
+
+
+def test_without_a_live_journal_a_restart_reads_the_file(tmp_path: Path) -> None:
+    feed = arbitrage_feed()
+    runtime = Runtime(_config(tmp_path)).start(feed)
+    try:
+        for record in feed[:6]:
+            runtime.feed_and_wait(record)
+        runtime.sync()
+        journal = runtime.journal
+        (position,) = runtime.positions()
+    finally:
+        runtime.stop()
+    assert not journal.is_alive()
+
+    book, _ = position_loader(tmp_path / JOURNAL_FILE, position.position_id, journal)()
+
+    assert _economics([book.snapshot()]) == _economics([position])
