@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -98,9 +99,24 @@ def enum_field(enum_type: type) -> Any:
 
 def tuple_of(member_type: type, **kwargs: Any) -> Any:
     """A tuple whose members are all ``member_type`` (never a list: messages are immutable)."""
-    return attrs.field(
-        validator=attrs.validators.deep_iterable(
-            attrs.validators.instance_of(member_type), attrs.validators.instance_of(tuple)
-        ),
-        **kwargs,
-    )
+    return attrs.field(validator=tuple_members(member_type), **kwargs)
+
+
+def tuple_members(member_type: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """Validator: a tuple of ``member_type``.
+
+    attrs' ``deep_iterable`` calls a validator per member, which made a position memento
+    holding 100k fills take 30 ms to build; one pass of ``isinstance`` takes 3 ms.
+    """
+
+    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if type(value) is not tuple:
+            raise TypeError(f"'{attribute.name}' must be a tuple, got {type(value).__name__}")
+        if not all(map(isinstance, value, itertools.repeat(member_type, len(value)))):
+            wrong = next(member for member in value if not isinstance(member, member_type))
+            raise TypeError(
+                f"'{attribute.name}' members must be {member_type.__name__}, got "
+                f"{type(wrong).__name__} {wrong!r}"
+            )
+
+    return validate

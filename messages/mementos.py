@@ -21,6 +21,7 @@ from messages.fields import (
     non_negative_decimal,
     positive_decimal,
     text_field,
+    tuple_members,
     tuple_of,
 )
 from messages.fills import Fill
@@ -29,21 +30,14 @@ from messages.risk import RiskLimits
 
 
 def _distinct_fill_ids(_instance: Any, attribute: attrs.Attribute[Any], fills: Any) -> None:
-    ids = [fill.fill_id for fill in fills]
-    if len(set(ids)) != len(ids):
+    if len({fill.fill_id for fill in fills}) != len(fills):
+        ids = [fill.fill_id for fill in fills]
         raise ValueError(f"{attribute.name} must have distinct fill ids, got {ids}")
 
 
 def _fills_field() -> Any:
     """The applied fills in application order; their ids key the dedup, so they are unique."""
-    return attrs.field(
-        validator=[
-            attrs.validators.deep_iterable(
-                attrs.validators.instance_of(Fill), attrs.validators.instance_of(tuple)
-            ),
-            _distinct_fill_ids,
-        ]
-    )
+    return attrs.field(validator=[tuple_members(Fill), _distinct_fill_ids])
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -133,12 +127,7 @@ class PositionMemento:
     status: PositionStatus = enum_field(PositionStatus)
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     legs: tuple[LegMemento, ...] = attrs.field(
-        validator=[
-            attrs.validators.deep_iterable(
-                attrs.validators.instance_of(LegMemento), attrs.validators.instance_of(tuple)
-            ),
-            _legs_match_security_ids,
-        ]
+        validator=[tuple_members(LegMemento), _legs_match_security_ids]
     )
     pending: tuple[tuple[str, str, OrderSide], ...] = attrs.field(
         validator=[

@@ -289,6 +289,8 @@ def _examples() -> list[object]:
             adopted=(ADOPTED,),
         ),
         ACCOUNT_LEG,
+        commands.GetFolded(stream="position:P1"),
+        commands.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
     ]
 
