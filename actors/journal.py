@@ -25,8 +25,9 @@ import pykka
 from actors.base import RuntimeActor, handles
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
+from bridges.journal_decode import decode_trusted
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
-from messages.codec import decode, encode, kind_of
+from messages.codec import encode, kind_of
 from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
@@ -112,7 +113,7 @@ class JournalActor(Supervised, RuntimeActor):
         self.routes[message.stream] = message.subscriber
         missed = 0
         for record in self.store.read(message.after_seq, stream=message.stream):
-            self._deliver(message.subscriber, decode(record.kind, record.payload))
+            self._deliver(message.subscriber, decode_trusted(record.kind, record.payload))
             missed += 1
         self.log.info("stream_rerouted", stream=message.stream, redelivered=missed)
 

@@ -16,6 +16,7 @@ from actors.account_book import AccountBook
 from actors.errors import InvalidTransitionError
 from actors.order_state import Order
 from actors.position_accounting import PositionBook
+from bridges.journal_decode import decode_trusted
 from messages.broker_events import (
     Correction,
     DealBooked,
@@ -24,7 +25,7 @@ from messages.broker_events import (
     OrderRouted,
     PositionCorrected,
 )
-from messages.codec import decode, encode
+from messages.codec import encode
 from messages.commands import ClearPending, MarkPending, SubmitOrder
 from messages.fills import Fill
 from messages.journal import (
@@ -317,7 +318,7 @@ def encode_state(state: RuntimeState) -> str:
 
 def decode_state(payload: str) -> RuntimeState:
     """The state a snapshot payload holds."""
-    memento = decode("RuntimeStateMemento", payload)
+    memento = decode_trusted("RuntimeStateMemento", payload)
     assert isinstance(memento, RuntimeStateMemento)
     return RuntimeState.from_memento(memento)
 

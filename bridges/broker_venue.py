@@ -227,6 +227,10 @@ class BrokerVenueActor(Supervised, PublishingActor):
 
     @handles(MarketSnapshot)
     def _market_snapshot(self, snapshot: MarketSnapshot) -> None:
+        # The broker stamps what it matches with its own clock, as a real one does: the
+        # feed's time is another clock, and a deal stamped with it fell before every
+        # ``since`` the reconciler asks the broker's fills from, so no targeted reconcile
+        # could see it, while the broker's positions held it.
         if isinstance(self.broker, MarketDataSink):
             for book in snapshot.books:
-                self.broker.update_book(snapshot.market_id, book, snapshot.ts_event)
+                self.broker.update_book(snapshot.market_id, book)

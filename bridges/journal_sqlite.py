@@ -38,6 +38,7 @@ from bridges.journal_store import (
     record_checksum,
     snapshot_checksum,
 )
+from bridges.wal_checkpointer import WalCheckpointer
 
 SCHEMA_VERSION = 1
 """Stored in the ``meta`` table; a file of another version is refused, not guessed at."""
@@ -95,12 +96,21 @@ class SqliteJournalStore:
     """A :class:`~bridges.journal_store.JournalStore` in one SQLite file.
 
     Opening creates the file, its directory and the schema if they are missing, switches
-    the file to WAL and sets ``synchronous`` to ``durability`` for this connection.
+    the file to WAL and sets ``synchronous`` to ``durability`` for this connection. The
+    runtime's writer passes ``background_checkpoints`` to move WAL checkpoints off its
+    commits (``bridges.wal_checkpointer``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: Durability = Durability.NORMAL):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = Durability.NORMAL,
+        background_checkpoints: bool = False,
+    ):
         self.path = Path(path)
         self.durability = durability
+        self.checkpointer: WalCheckpointer | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are begun and ended explicitly below.
@@ -111,6 +121,9 @@ class SqliteJournalStore:
             raise JournalStoreError(f"cannot open journal {self.path}: {error}") from error
         try:
             self._prepare()
+            if background_checkpoints:
+                self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self.checkpointer = WalCheckpointer(self.path).start()
         except BaseException:
             self._conn.close()
             raise
@@ -352,6 +365,8 @@ class SqliteJournalStore:
 
     def close(self) -> None:
         """Close the connection; the last one to close checkpoints and removes the WAL."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._conn.close()
 
     @contextlib.contextmanager

@@ -17,9 +17,9 @@ import structlog
 from actors.order_book import OrderBook
 from actors.runtime_state import RuntimeState, submit_for
 from bridges.feed_codec import FeedRecord
+from bridges.journal_decode import decode_trusted
 from bridges.journal_store import JournalStore
 from bridges.venue_matching import MatchingEngine
-from messages.codec import decode
 from messages.journal import CancelRequested, OrderCreated, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened
@@ -89,7 +89,7 @@ def _venue_commands(
     for record in store.read():
         if record.kind not in _VENUE_KINDS:
             continue
-        event = decode(record.kind, record.payload)
+        event = decode_trusted(record.kind, record.payload)
         if isinstance(event, StepStarted):
             step = event.step
         elif isinstance(event, OrderCreated) and event.market_id in live:

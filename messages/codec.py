@@ -91,6 +91,11 @@ def decode(kind: str, payload: str) -> object:
         raise CodecError("; ".join(errors)) from exc
 
 
+def structure(value: Any, type_: Any) -> Any:
+    """Plain JSON data as ``type_``, as strictly as :func:`decode` structures a field."""
+    return _converter.structure(value, type_)
+
+
 # The converter: strict hooks, so nothing is coerced ("3" is not an int, 0.47 not a price).
 
 _PLAIN_TYPES: frozenset[Any] = frozenset({str, int, bool, Decimal, type(None)})

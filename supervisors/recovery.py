@@ -33,9 +33,9 @@ from actors.runtime_state import (
     order_stream,
     position_stream,
 )
+from bridges.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
-from messages.codec import decode
 from messages.commands import Folded, GetFolded
 from messages.journal import OrderCreated, StepCommitted, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
@@ -84,7 +84,7 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
 
     try:
         for record in store.read(state.seq):
-            event = decode(record.kind, record.payload)
+            event = decode_trusted(record.kind, record.payload)
             if isinstance(event, StepStarted):
                 fold(step)
                 step = [(record, event)] if event.atomic else []
@@ -133,7 +133,7 @@ def recover_order_at(store: JournalStore, order_id: str) -> tuple[Order | None, 
     order = Order.from_memento(memento) if memento is not None else None
     covered = after
     for record in store.read(after, stream=order_stream(order_id)):
-        event = decode(record.kind, record.payload)
+        event = decode_trusted(record.kind, record.payload)
         if isinstance(event, OrderCreated):
             order = order_from_created(event)
         elif order is not None:
@@ -150,7 +150,7 @@ def recover_position_at(store: JournalStore, position_id: str) -> tuple[Position
         state.positions[position_id] = PositionBook.from_memento(memento)
     covered = after
     for record in store.read(after, stream=position_stream(position_id)):
-        state.apply(record.seq, record.stream, decode(record.kind, record.payload))
+        state.apply(record.seq, record.stream, decode_trusted(record.kind, record.payload))
         covered = record.seq
     return state.positions.get(position_id), covered
 
@@ -166,7 +166,7 @@ def _from_snapshot(
     snapshot = store.latest_snapshot()
     if snapshot is None:
         return None, 0
-    memento = decode("RuntimeStateMemento", snapshot.payload)
+    memento = decode_trusted("RuntimeStateMemento", snapshot.payload)
     assert isinstance(memento, RuntimeStateMemento)
     found = pick(memento)
     return (found, snapshot.seq) if found is not None else (None, 0)
@@ -267,7 +267,7 @@ def recover_books(
     books = empty_books(definition)
     ts_event = covered = 0
     for record in store.read(stream=market_data_stream(definition.market_id)):
-        data = decode(record.kind, record.payload)
+        data = decode_trusted(record.kind, record.payload)
         assert isinstance(data, BookSnapshot | PriceChange)
         book = books.get(data.security_id)
         if book is not None:

@@ -281,7 +281,9 @@ class RuntimeSupervisor(Supervisor):
         """Recover first: every later factory builds its child from this recovery."""
         self.generation += 1
         self.refs = {}
-        store = SqliteJournalStore(self.journal_path, durability=self.config.durability)
+        store = SqliteJournalStore(
+            self.journal_path, durability=self.config.durability, background_checkpoints=True
+        )
         try:
             state, report = recover_state(store)
             engine = MatchingEngine(fee_rate=self.config.fee_rate)

@@ -99,7 +99,9 @@ class Edge:
         self.bus.stop()
         self.journal.stop()
 
-    def submit(self, order_id: str, security_id: str, side: OrderSide, size: str) -> str:
+    def submit(
+        self, order_id: str, security_id: str, side: OrderSide, size: str, price: str = "10"
+    ) -> str:
         """Place an order through the broker venue; returns the broker's order number."""
         self.venue.tell(
             SubmitOrder(
@@ -108,7 +110,7 @@ class Edge:
                 market_id="m",
                 security_id=security_id,
                 side=side,
-                price=Decimal("10"),
+                price=Decimal(price),
                 size=Decimal(size),
             )
         )

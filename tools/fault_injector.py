@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import pykka
@@ -64,17 +65,21 @@ class FaultInjector:
         if self.random.random() >= self.rate:
             return
         method = self.random.choice(tuple(FaultMethod))
-        pick = self.random.random()
+        kind_pick, pick = self.random.random(), self.random.random()
         delay_ns = int(self.random.uniform(0, self.max_delay_s) * 1e9)
-        self._timer.call_later(delay_ns, lambda: self._land(step, method, pick))
+        self._timer.call_later(delay_ns, lambda: self._land(step, method, kind_pick, pick))
 
-    def _land(self, step: int, method: FaultMethod, pick: float) -> None:
-        # The registry lists actors in start order, which a lockstep run repeats exactly.
-        targets = [
-            ref for ref in pykka.ActorRegistry.get_all() if issubclass(ref.actor_class, self.kinds)
-        ]
-        if not targets:
+    def _land(self, step: int, method: FaultMethod, kind_pick: float, pick: float) -> None:
+        # A kind first, then one of its actors: a run holds hundreds of orders and a handful
+        # of markets, and every kind should be hit. The registry lists actors in start
+        # order, which a lockstep run repeats exactly.
+        by_kind: dict[str, list[pykka.ActorRef[Any]]] = {}
+        for ref in pykka.ActorRegistry.get_all():
+            if issubclass(ref.actor_class, self.kinds):
+                by_kind.setdefault(ref.actor_class.kind, []).append(ref)
+        if not by_kind:
             return
+        targets = list(by_kind.values())[int(kind_pick * len(by_kind))]
         target = targets[int(pick * len(targets))]
         try:
             if method is FaultMethod.RAISE:

@@ -21,7 +21,8 @@ from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerPosition
 from messages.broker_events import Correction, CorrectionKind, DealBooked, OpenOrderAdopted
 from messages.codec import decode
-from messages.enums import OrderSide
+from messages.enums import OrderSide, Outcome
+from messages.market_data import InstrumentBook, MarketSnapshot
 from messages.reconciliation import (
     ComparePositions,
     PositionsCompared,
@@ -29,7 +30,7 @@ from messages.reconciliation import (
     ReconcileWith,
 )
 from tests.broker_edge import ACCOUNT, Edge, wait_until
-from tests.stubs import Collector
+from tests.stubs import Collector, levels, opened
 
 pytestmark = pytest.mark.timeout(120)
 D = Decimal
@@ -366,4 +367,44 @@ def test_callback_gap_alerts_for_a_resting_order_back_off(broker: Any, tmp_path:
     # 0.2 s, then 0.4 s, then 0.8 s of silence: three alerts, not eight.
     assert 2 <= len(gaps) <= 4
     assert all("no callback for" in r.reason for r in gaps)
+    edge.stop()
+
+
+def _asks_at(price: str, version: int) -> MarketSnapshot:
+    books = tuple(
+        InstrumentBook(
+            security_id=security_id,
+            outcome=outcome,
+            bids=(),
+            asks=levels((price, "5")),
+            synced=True,
+            sequence=version,
+        )
+        for security_id, outcome in (("m-YES", Outcome.YES), ("m-NO", Outcome.NO))
+    )
+    return MarketSnapshot(ts_event=1, market_id="m", version=version, books=books)
+
+
+def test_a_deal_matched_on_a_book_is_stamped_by_the_brokers_clock_so_a_targeted_reconcile_sees_it(
+    broker: Any, tmp_path: Path
+) -> None:
+    """The feed's time is not the broker's: a deal stamped with it fell before every
+    ``since`` the reconciler asks fills from, so a lost callback's deal was never listed,
+    the positions comparison booked it as a correction, and the full reconcile at the end
+    booked it once more."""
+    paper = broker(seed=11)
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled)
+    edge.venue.tell(opened("m"))
+    edge.venue.tell(_asks_at("0.50", version=1))
+    order_no = edge.submit("O1", "m-YES", OrderSide.BUY, "5", price="0.45")
+    wait_until(lambda: paper.order_status(order_no).status.is_open, what="the order resting")
+    asked_from = time.time_ns()
+    edge.venue.tell(_asks_at("0.40", version=2))  # feed time 1: long before asked_from
+    wait_until(lambda: edge.book() == {"m-YES": D(5)}, what="the deal booked")
+
+    (deal,) = paper.list_fills(ACCOUNT, since_ns=asked_from).items
+    assert (deal.order_no, deal.size) == (order_no, D(5))
+    edge.settle()
+    assert edge.book() == edge.truth() == {"m-YES": D(5)}
     edge.stop()

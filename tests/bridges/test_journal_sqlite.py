@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from bridges.journal_store import (
     Durability,
     JournalRecord,
     JournalStoreError,
+    NewEntry,
     Snapshot,
 )
 from tests.bridges.journal_store_suite import JournalStoreSuite, entry, record, stored
@@ -306,3 +308,28 @@ def test_a_read_in_progress_does_not_block_the_writer(
     finally:
         reader.close()
     assert [r.seq for r in got] == [*first, late]
+
+
+@pytest.mark.timeout(20)
+def test_background_checkpoints_take_the_wal_off_the_writers_commits(tmp_path: Path) -> None:
+    store = SqliteJournalStore(tmp_path / "j.sqlite", background_checkpoints=True)
+    try:
+        assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert store.checkpointer is not None
+        for _ in range(20):
+            store.append(
+                [
+                    NewEntry(stream="s", kind="Fill", payload="x" * 500, dedup_key=None, ts_ns=1)
+                    for _ in range(200)
+                ]
+            )
+        busy, frames, done = store.checkpointer.checkpoint_now()
+        assert (busy, done) == (0, frames)
+        deadline = time.monotonic() + 10
+        while store.checkpointer.checkpoints < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.checkpointer.checkpoints >= 3  # the thread's own, after the one above
+    finally:
+        store.close()
+    assert not (tmp_path / "j.sqlite-wal").exists()
+    assert len(list(SqliteJournalStore(tmp_path / "j.sqlite").read())) == 4000

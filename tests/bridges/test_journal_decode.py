@@ -1,0 +1,92 @@
+"""The journal's trusted decoder gives exactly what the strict codec gives."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridges.journal_decode import decode_trusted
+from messages.codec import CodecError, decode, encode, kind_of
+from messages.enums import OrderSide
+from messages.fills import Fill
+from messages.journal import FillApplied
+from tests.messages.test_codec import EXAMPLES, FILL
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _same(decoded: Any, expected: Any) -> None:
+    assert type(decoded) is type(expected)
+    assert decoded == expected
+    assert encode(decoded) == encode(expected)  # every field: id and ts_init too
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=kind_of)
+def test_every_kind_decodes_to_what_the_strict_codec_gives(message: Any) -> None:
+    payload = encode(message)
+
+    _same(decode_trusted(kind_of(message), payload), decode(kind_of(message), payload))
+
+
+def test_a_record_missing_a_field_added_later_takes_the_strict_path() -> None:
+    fields = json.loads(encode(FillApplied(position_id="P1", fill=FILL, correlation_id="S1")))
+    del fields["correlation_id"]
+
+    old = decode_trusted("FillApplied", json.dumps(fields))
+
+    assert isinstance(old, FillApplied)
+    assert old.correlation_id == ""
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"fill_id": "F1"}',
+        encode(FILL).replace('"side":"BUY"', '"side":"HOLD"'),
+        encode(FILL).replace('"fill_id":"F1"', '"fill_id":"F1","venue":"x"'),
+        encode(FILL).replace('"price":"0.40"', '"price":"x"'),
+    ],
+    ids=["missing fields", "unknown enum value", "extra field", "not a decimal"],
+)
+def test_a_record_that_is_not_its_kind_is_still_a_codec_error(payload: str) -> None:
+    with pytest.raises(CodecError):
+        decode_trusted("Fill", payload)
+
+
+exact = st.decimals(allow_nan=False, allow_infinity=False, min_value=0)
+
+
+@settings(max_examples=200)
+@given(
+    fill=st.builds(
+        Fill,
+        fill_id=st.text(min_size=1, max_size=10),
+        ts_init=st.integers(min_value=0, max_value=2**63),
+        ts_event=st.integers(min_value=-(2**63), max_value=2**63),
+        order_id=st.text(min_size=1, max_size=10),
+        market_id=st.text(min_size=1, max_size=10),
+        security_id=st.text(min_size=1, max_size=10),
+        side=st.sampled_from(OrderSide),
+        price=exact,
+        size=exact.filter(lambda value: value > 0),
+        fee=exact,
+    ),
+    correlation_id=st.text(max_size=10),
+)
+def test_any_fill_applied_comes_back_digit_for_digit(fill: Fill, correlation_id: str) -> None:
+    applied = FillApplied(position_id="P1", fill=fill, correlation_id=correlation_id)
+    payload = encode(applied)
+
+    decoded = decode_trusted("FillApplied", payload)
+
+    _same(decoded, decode("FillApplied", payload))
+    assert isinstance(decoded, FillApplied)
+    for name in ("price", "size", "fee"):
+        value = getattr(decoded.fill, name)
+        assert type(value) is Decimal
+        assert value.as_tuple() == getattr(fill, name).as_tuple()
