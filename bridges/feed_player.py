@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,6 +16,7 @@ def replay(
     speed: float = 1.0,
     duration_s: float | None = None,
     after_each: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -23,13 +25,22 @@ def replay(
     ``speed`` multiplies feed time (2.0 plays a minute of feed in 30 s); ``speed <= 0`` plays
     as fast as possible. ``after_each`` runs after every record, e.g. waiting for the runtime
     to go idle, which makes a replay deterministic. ``duration_s`` stops the replay after
-    that much wall time.
+    that much wall time; ``stop``, once set, ends it before the next record (a Ctrl-C handler
+    sets it, so the run stops between records rather than wherever the signal lands).
     """
+    if stop is not None:
+        stop_event = stop
+
+        def sleep(seconds: float) -> None:
+            stop_event.wait(seconds)
+
     started = clock()
     stop_at = started + duration_s if duration_s is not None else float("inf")
     first_ts: int | None = None
     sent = 0
     for record in records:
+        if stop is not None and stop.is_set():
+            break
         due = started
         if speed > 0:
             if first_ts is None:
@@ -41,6 +52,8 @@ def replay(
         delay = due - clock()
         if delay > 0:
             sleep(delay)
+            if stop is not None and stop.is_set():
+                break
         sink(record)
         sent += 1
         if after_each is not None:

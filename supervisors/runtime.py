@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -265,15 +266,21 @@ class Runtime:
         end: int | None = None,
         duration_s: float | None = None,
         during: Callable[[int], object] | None = None,
+        stop: threading.Event | None = None,
     ) -> int:
         """Lockstep replay of ``records`` from ``next_step`` to ``end``; returns steps committed.
 
-        Each record is a unit of work (``feed_and_wait``); a torn one is fed again.
+        Each record is a unit of work (``feed_and_wait``); a torn one is fed again. ``stop``,
+        once set, ends the replay between two records.
         """
         end = len(records) if end is None else min(end, len(records))
         stop_at = time.monotonic() + duration_s if duration_s is not None else float("inf")
         committed = 0
-        while self.next_step < end and time.monotonic() < stop_at:
+        while (
+            self.next_step < end
+            and time.monotonic() < stop_at
+            and not (stop is not None and stop.is_set())
+        ):
             committed += self.feed_and_wait(records[self.next_step], during=during)
         return committed
 

@@ -7,7 +7,6 @@ import contextlib
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
@@ -45,7 +44,8 @@ from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
 from tools.chaos import run_chaos
 from tools.client_cli import add_commands as add_client_commands
-from tools.console import ConsoleView, positions_table
+from tools.console import positions_table
+from tools.dashboard_live import RunView, open_view
 from tools.logging_setup import configure_logging
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
@@ -71,9 +71,9 @@ def _run(args: argparse.Namespace) -> int:
     feed_path, records, limits = inputs
     paper = _paper_broker(args)
     config = _config(args, limits, paper)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop = _StopRequest().install()
     runtime = Runtime(config).start(records)
-    view = None
+    view: RunView | None = None
     try:
         edge, metrics = _start_services(args, runtime)
     except (RuntimeError, OSError) as error:
@@ -86,14 +86,18 @@ def _run(args: argparse.Namespace) -> int:
             out, args, feed=feed_path, count=len(records), config=config, start=start, edge=edge
         )
         if not args.quiet:
-            view = ConsoleView.start(out)
-            runtime.subscribe(view)
-        sent = _replay(args, runtime, records, start)
+            view = open_view(out, plain=args.plain)
+            runtime.subscribe(view.ref)
+        sent = _replay(args, runtime, records, start, stop.requested)
+        stop.check()
         runtime.wait_idle(timeout_s=30.0)
         broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
         positions = runtime.positions()
-        _hold(args, out, serving=edge is not None)
-    except KeyboardInterrupt:
+        _hold(args, out, view, stop.requested, serving=edge is not None)
+        stop.check()
+    except (KeyboardInterrupt, _StopRequestedError):
+        if view is not None:
+            view.close()  # the terminal back before anything is said on it
         with contextlib.suppress(TimeoutError):
             runtime.wait_idle(timeout_s=5.0)
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
@@ -106,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
             edge.stop()
         runtime.stop()
         if view is not None:
-            view.stop()
+            view.close()
         if paper is not None:
             paper.close()
     out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
@@ -156,14 +160,20 @@ def _announce(
 
 
 def _replay(
-    args: argparse.Namespace, runtime: Runtime, records: list[FeedRecord], start: int
+    args: argparse.Namespace,
+    runtime: Runtime,
+    records: list[FeedRecord],
+    start: int,
+    stop: threading.Event,
 ) -> int:
     """Feed the records from ``start`` (lockstep at ``--speed 0``); returns how many went."""
     end = len(records) if args.records is None else min(len(records), args.records)
     if args.speed <= 0:
-        runtime.replay(records, end=end, duration_s=args.duration)
+        runtime.replay(records, end=end, duration_s=args.duration, stop=stop)
         return runtime.next_step - start
-    return replay(records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration)
+    return replay(
+        records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration, stop=stop
+    )
 
 
 def _config(
@@ -186,12 +196,24 @@ def _config(
     )
 
 
-def _hold(args: argparse.Namespace, out: TextIO, *, serving: bool) -> None:
-    """``--hold S``: keep answering commands that long after the replay."""
+def _hold(
+    args: argparse.Namespace,
+    out: TextIO,
+    view: RunView | None,
+    stop: threading.Event,
+    *,
+    serving: bool,
+) -> None:
+    """``--hold S``: keep answering commands that long after the replay (the view, if any,
+    goes on showing their events)."""
     if serving and args.hold > 0:
-        out.write(f"tradeactors: replay done; serving commands for {args.hold} s\n")
-        out.flush()
-        time.sleep(args.hold)
+        text = f"tradeactors: replay done; serving commands for {args.hold} s"
+        if view is None:
+            out.write(text + "\n")
+            out.flush()
+        else:
+            view.say(text)
+        stop.wait(args.hold)
 
 
 def _start_services(
@@ -321,9 +343,34 @@ def _chaos(args: argparse.Namespace) -> int:
     return 0 if report.equal else 1
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    """SIGTERM stops a run the way Ctrl-C does: gracefully, with a final snapshot."""
-    raise KeyboardInterrupt
+class _StopRequestedError(Exception):
+    """Ctrl-C or SIGTERM asked the run to stop; raised where stopping is safe."""
+
+
+class _StopRequest:
+    """Ctrl-C and SIGTERM set ``requested``; the run stops between records.
+
+    A KeyboardInterrupt raised wherever the signal lands can leave a lock of the runtime's
+    threads held (a hang at exit); a flag is read only where stopping is safe. A second
+    signal interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def install(self) -> _StopRequest:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def check(self) -> None:
+        if self.requested.is_set():
+            raise _StopRequestedError
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        if self.requested.is_set():
+            raise KeyboardInterrupt
+        self.requested.set()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--latency-ms", type=float, default=2.0, help="simulated venue latency")
     run.add_argument("--quiet", action="store_true", help="print only the final positions")
+    run.add_argument(
+        "--plain",
+        action="store_true",
+        help="a line per event even on a terminal, instead of the live dashboard",
+    )
     run.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     run.add_argument(
         "--data-dir",

@@ -1,7 +1,8 @@
 """`tradeactors status|positions|snapshot|lookup|submit|cancel|reconcile|watch|keygen`.
 
 Each command is one request to a running runtime's ZeroMQ edge (docs/PROTOCOL.md), printed
-as a table on a terminal or as JSON with ``--json``; ``watch`` follows the event stream.
+as a table on a terminal or as JSON with ``--json``; ``watch`` follows the event stream, as
+the live dashboard on a terminal (``--plain``: a line per event).
 Exit status: 0 answered, 1 answered with an error, 3 no answer (runtime not running?).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,9 +21,13 @@ import zmq.auth
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_protocol import CommandError, encode_json
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
-from messages.codec import decode
+from messages.codec import CodecError, decode
+from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from tools.console import positions_table
+from tools.dashboard import DashboardState, Restarted, Unknown
+from tools.dashboard_live import PacedDashboard
+from tools.dashboard_screen import REDRAW_S, is_terminal
 
 CLIENT_COMMANDS = (
     "status",
@@ -67,6 +74,11 @@ def add_commands(commands: Any) -> None:
             parser.add_argument("topics", nargs="*", default=[""], help="topic prefixes")
             parser.add_argument("--events-endpoint", default=DEFAULT_EVENTS)
             parser.add_argument("--count", type=int, help="stop after this many events")
+            parser.add_argument(
+                "--plain",
+                action="store_true",
+                help="a line per event even on a terminal, instead of the live dashboard",
+            )
         parser.set_defaults(handler=run_client)
     keygen = commands.add_parser("keygen", help="write a CURVE key pair (for server or client)")
     keygen.add_argument("directory")
@@ -94,7 +106,7 @@ def _curve(args: argparse.Namespace) -> ClientCurve | None:
 
 def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.command == "watch":
-        return _watch(args, out)
+        return watch(args, out)
     request = _request_for(args)
     try:
         with Client(args.endpoint, timeout_s=args.timeout, curve=_curve(args)) as client:
@@ -181,26 +193,105 @@ def _snapshot(plain: dict[str, Any]) -> PositionSnapshot:
     return snapshot
 
 
-def _watch(args: argparse.Namespace, out: TextIO) -> int:
-    subscriber = EventSubscriber(args.events_endpoint, tuple(args.topics), curve=_curve(args))
-    seen = 0
+def _order(plain: dict[str, Any]) -> OrderSnapshot:
+    order = decode("OrderSnapshot", json.dumps(plain, default=str))
+    assert isinstance(order, OrderSnapshot)
+    return order
+
+
+def stream_event(message: dict[str, Any]) -> object:
+    """The message object a stream event carries, so the dashboard folds the very classes
+    `tradeactors run` folds; ``Restarted`` for a restart (its actor ref did not travel),
+    ``Unknown`` for a kind this client cannot rebuild."""
+    kind = str(message.get("kind", ""))
+    fields = message.get("event", {})
     try:
-        while args.count is None or seen < args.count:
-            try:
-                topic, message = subscriber.next_event(timeout_s=3600)
-            except TimeoutError:
-                continue
-            seen += 1
-            if args.json:
-                out.write(json.dumps({"topic": topic, **message}, default=str) + "\n")
-            else:
-                out.write(f"{message['seq']:>6} {topic:<24} {message['kind']}\n")
-            out.flush()
+        if kind == "ChildRestarted":
+            return Restarted(
+                supervisor=fields["supervisor"],
+                child_id=fields["child_id"],
+                restarts=fields["restarts"],
+            )
+        return decode(kind, json.dumps(fields, default=str))
+    except (CodecError, KeyError, TypeError):
+        return Unknown(kind=kind)
+
+
+def watch(args: argparse.Namespace, out: TextIO, stop: threading.Event | None = None) -> int:
+    """Follow the stream until ``--count`` events, Ctrl-C or ``stop`` (set from another
+    thread): the live dashboard on a terminal, else a ``seq topic kind`` line (or a JSON
+    line) per event."""
+    subscriber = EventSubscriber(args.events_endpoint, tuple(args.topics), curve=_curve(args))
+    events = _events(subscriber, args.count, stop)
+    try:
+        if args.json or args.plain or not is_terminal(out):
+            _follow_lines(events, out, as_json=args.json)
+        else:
+            _follow_dashboard(events, out, args)
     except KeyboardInterrupt:
         return 130
     finally:
         subscriber.close()
     return 0
+
+
+_Event = tuple[str, dict[str, Any]]
+
+
+def _events(
+    subscriber: EventSubscriber, count: int | None, stop: threading.Event | None
+) -> Iterator[_Event | None]:
+    """Each (topic, message) as it comes, and None after ``REDRAW_S`` without one (time to
+    redraw, or to notice ``stop``); until ``count`` events or ``stop``."""
+    seen = 0
+    while (count is None or seen < count) and not (stop is not None and stop.is_set()):
+        try:
+            event = subscriber.next_event(timeout_s=REDRAW_S)
+        except TimeoutError:
+            yield None
+            continue
+        seen += 1
+        yield event
+
+
+def _follow_lines(events: Iterator[_Event | None], out: TextIO, *, as_json: bool) -> None:
+    for event in events:
+        if event is None:
+            continue
+        topic, message = event
+        if as_json:
+            out.write(json.dumps({"topic": topic, **message}, default=str) + "\n")
+        else:
+            out.write(f"{message['seq']:>6} {topic:<24} {message['kind']}\n")
+        out.flush()
+
+
+def _follow_dashboard(
+    events: Iterator[_Event | None], out: TextIO, args: argparse.Namespace
+) -> None:
+    with PacedDashboard(out) as dashboard:
+        dashboard.state.note = f"asking {args.endpoint} for a snapshot"
+        dashboard.draw()
+        _seed(dashboard.state, args)
+        for event in events:
+            if event is not None:
+                dashboard.state.apply(stream_event(event[1]))
+            dashboard.tick()
+
+
+def _seed(state: DashboardState, args: argparse.Namespace) -> None:
+    """Positions and orders from one ``snapshot``: what happened before the stream joined."""
+    try:
+        with Client(args.endpoint, timeout_s=args.timeout, curve=_curve(args)) as client:
+            answer = client.request("snapshot")
+    except (CommandError, TimeoutError) as error:
+        state.note = f"no snapshot from {args.endpoint} ({error}): events from now on only"
+        return
+    state.seed(
+        [_snapshot(plain) for plain in answer["positions"]],
+        [_order(plain) for plain in answer["orders"]],
+    )
+    state.note = f"events from {args.events_endpoint} on a snapshot from {args.endpoint}"
 
 
 def _keygen(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

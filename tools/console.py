@@ -1,5 +1,5 @@
-"""What `tradeactors run` shows: a line per market, order, fill and position event, and the
-final positions table."""
+"""What `tradeactors run` shows off a terminal (or with ``--plain``): a line per market,
+order, fill and position event; and, in every mode, the final positions table."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, TextIO
 
+import attrs
 import pykka
 
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
@@ -14,19 +15,27 @@ from messages.orders import CancelDenied, FillRefused, OrderDenied, OrderUpdated
 from messages.positions import PositionDelta, PositionSettled, PositionSnapshot
 
 
-def _fmt(value: Decimal | None, places: int = 4) -> str:
+def decimal_text(value: Decimal | None, places: int = 4) -> str:
+    """A price or an amount to ``places`` decimals, exactly (``-`` for none)."""
     if value is None:
         return "-"
     return f"{value:.{places}f}"
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class Note:
+    """Something the command itself has to say while a view owns the output."""
+
+    text: str
+
+
 class ConsoleView(pykka.ThreadingActor):
-    """Subscribes to the event bus and writes one human line per event it knows."""
+    """Subscribes to the event bus and writes one human line per event it knows (and per
+    ``Note``, in turn with the events, so lines never interleave)."""
 
     def __init__(self, out: TextIO) -> None:
         super().__init__()
         self.out = out
-        self.counts: dict[str, int] = {"orders": 0, "fills": 0, "denied": 0, "refused": 0}
 
     def on_receive(self, message: Any) -> Any:
         line = self._line(message)
@@ -37,6 +46,8 @@ class ConsoleView(pykka.ThreadingActor):
 
     def _line(self, event: Any) -> str | None:
         match event:
+            case Note(text=text):
+                return text
             case MarketOpened(definition=definition):
                 names = ", ".join(i.security_id for i in definition.instruments)
                 return f"== market {definition.market_id} opened ({names})"
@@ -45,36 +56,33 @@ class ConsoleView(pykka.ThreadingActor):
             case MarketResolved(market_id=market_id, winning_security_id=winner):
                 return f"== market {market_id} resolved: {winner} wins"
             case OrderUpdated(cause="submitted", order=order):
-                self.counts["orders"] += 1
                 return (
                     f"   order {order.order_id} {order.side.value} {order.size} "
                     f"{order.security_id} @ {order.price}"
                 )
             case OrderUpdated(cause="fill", order=order):
-                self.counts["fills"] += 1
                 return (
                     f"   fill  {order.order_id} filled {order.filled}/{order.size} "
-                    f"avg {_fmt(order.avg_fill_price)} -> {order.status.value}"
+                    f"avg {decimal_text(order.avg_fill_price)} -> {order.status.value}"
                 )
             case OrderUpdated(cause=cause, order=order) if cause != "accepted":
                 return f"   order {order.order_id} {cause} -> {order.status.value}"
             case OrderDenied(reason=reason, signal=signal):
-                self.counts["denied"] += 1
                 return f"   denied {signal.security_id} {signal.side.value}: {reason}"
             case CancelDenied(order_id=order_id, reason=reason):
                 return f"   cancel denied {order_id}: {reason}"
             case FillRefused(fill=fill, reason=reason, detail=detail):
-                self.counts["refused"] += 1
                 return f"!! fill {fill.fill_id} refused ({reason.value}): {detail}"
             case PositionDelta(leg=leg):
                 return (
                     f"   position {leg.security_id} qty {leg.quantity} "
-                    f"avg {_fmt(leg.avg_open_price)} realized {_fmt(leg.realized_pnl)}"
+                    f"avg {decimal_text(leg.avg_open_price)} "
+                    f"realized {decimal_text(leg.realized_pnl)}"
                 )
             case PositionSettled(position=position):
                 return (
                     f"== position {position.market_id} settled: realized "
-                    f"{_fmt(position.realized_pnl)} fees {_fmt(position.fees)}"
+                    f"{decimal_text(position.realized_pnl)} fees {decimal_text(position.fees)}"
                 )
         return None
 
@@ -105,11 +113,11 @@ def positions_table(positions: Iterable[PositionSnapshot]) -> str:
                     position.status.value,
                     leg.security_id.removeprefix(position.market_id + "-"),
                     str(leg.quantity),
-                    _fmt(leg.avg_open_price),
-                    _fmt(leg.realized_pnl),
-                    _fmt(leg.unrealized_pnl),
-                    _fmt(leg.fees),
-                    _fmt(net),
+                    decimal_text(leg.avg_open_price),
+                    decimal_text(leg.realized_pnl),
+                    decimal_text(leg.unrealized_pnl),
+                    decimal_text(leg.fees),
+                    decimal_text(net),
                 )
             )
             total_realized += leg.realized_pnl
@@ -123,10 +131,10 @@ def positions_table(positions: Iterable[PositionSnapshot]) -> str:
             "",
             "",
             "",
-            _fmt(total_realized),
-            _fmt(total_unrealized),
-            _fmt(total_fees),
-            _fmt(total_net),
+            decimal_text(total_realized),
+            decimal_text(total_unrealized),
+            decimal_text(total_fees),
+            decimal_text(total_net),
         )
     )
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from bridges.feed_player import replay
@@ -65,3 +68,20 @@ def test_duration_stops_the_replay_without_sleeping_past_it() -> None:
     )
     assert count == 3
     assert clock.now - 100.0 <= 2.5
+
+
+def test_a_stop_request_ends_the_replay_between_records_even_while_it_waits() -> None:
+    stop = threading.Event()
+    sent: list[MarketClosed] = []
+
+    def send(record: MarketClosed) -> None:
+        sent.append(record)
+        if len(sent) == 2:
+            threading.Timer(0.05, stop.set).start()
+
+    began = time.monotonic()
+    count = replay(_records(0, 0, 3600, 3601), send, speed=1.0, stop=stop)
+
+    assert count == 2
+    assert [r.market_id for r in sent] == ["m0", "m1"]
+    assert time.monotonic() - began < 5  # not the hour the third record was due after
