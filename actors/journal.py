@@ -7,13 +7,16 @@ actor receives its events in journal order, which is the order recovery replays 
 
 Appends are group-committed: the journal keeps taking Appends while its mailbox has more,
 and commits once it is empty (or the batch is full), so a burst costs one commit, not one
-per event. Snapshots of the folded state are written every ``snapshot_every`` events or
-``snapshot_interval_s`` seconds, never inside a lockstep unit of work. A restarted actor
+per event. Snapshots of the folded state are taken every ``snapshot_every`` events or
+``snapshot_interval_s`` seconds, never inside a lockstep unit of work, and encoded and
+written by a ``SnapshotWriter`` thread when the journal has one (their cost grows with the
+history; the memento's does much less). A restarted actor
 re-points its stream with ``Route`` and is handed again what its predecessor missed.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -27,6 +30,7 @@ from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_decode import decode_trusted
 from bridges.journal_store import JournalStore, NewEntry, Snapshot
+from bridges.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
 from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
 from messages.stats import ActorStats
@@ -53,10 +57,12 @@ class JournalActor(Supervised, RuntimeActor):
         state: RuntimeState | None = None,
         config: JournalConfig | None = None,
         clock: Callable[[], int] = time.time_ns,
+        snapshots: SnapshotWriter | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self.store = store
+        self.snapshots = snapshots
         self.state = state if state is not None else RuntimeState()
         self.config = config if config is not None else JournalConfig()
         self.clock = clock
@@ -71,6 +77,8 @@ class JournalActor(Supervised, RuntimeActor):
     def on_stop(self) -> None:
         self._commit()
         self._snapshot()
+        if self.snapshots is not None:
+            self.snapshots.close()
         self.store.close()
 
     def on_failure(
@@ -81,6 +89,8 @@ class JournalActor(Supervised, RuntimeActor):
     ) -> None:
         # What is still pending was never acknowledged (nobody has been handed it), so it is
         # dropped with the failure; what is committed is what the successor recovers.
+        if self.snapshots is not None:
+            self.snapshots.close()
         self.store.close()
 
     @handles(Append)
@@ -178,9 +188,15 @@ class JournalActor(Supervised, RuntimeActor):
         if self.since_snapshot == 0 or self.state.in_step:
             return
         now = self.clock()
-        self.store.write_snapshot(
-            Snapshot(seq=self.state.seq, payload=encode_state(self.state), ts_ns=now)
-        )
+        if self.snapshots is not None:
+            # The memento is immutable: the writer encodes and stores it off this thread.
+            self.snapshots.submit(
+                self.state.seq, now, functools.partial(encode, self.state.memento())
+            )
+        else:
+            self.store.write_snapshot(
+                Snapshot(seq=self.state.seq, payload=encode_state(self.state), ts_ns=now)
+            )
+            self.log.info("snapshot_written", seq=self.state.seq)
         self.since_snapshot = 0
         self.last_snapshot_ns = now
-        self.log.info("snapshot_written", seq=self.state.seq)

@@ -57,6 +57,7 @@ from bridges.feed_codec import FeedRecord
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
+from bridges.snapshot_writer import SnapshotWriter
 from bridges.venue_matching import MatchingEngine
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
@@ -318,9 +319,16 @@ class RuntimeSupervisor(Supervisor):
             voided=report.voided,
         )
         # From here the state belongs to the journal actor alone.
+        snapshots = SnapshotWriter(self.journal_path, self.config.durability).start()
         return self._keep(
             "journal",
-            JournalActor.start(store, state=state, config=self.config.journal, supervision=context),
+            JournalActor.start(
+                store,
+                state=state,
+                config=self.config.journal,
+                snapshots=snapshots,
+                supervision=context,
+            ),
         )
 
     def _start_bus(self, context: SupervisedContext) -> pykka.ActorRef[Any]:
