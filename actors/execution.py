@@ -19,11 +19,13 @@ from messages.commands import (
     CancelOrder,
     CloseMarket,
     ListOrders,
+    ListRoutedOrders,
     MarketDrained,
     MarkPending,
     OrderClosed,
     OrderStarted,
     PositionRestarted,
+    RoutedOrders,
     SuperviseOrder,
     SwitchMarket,
 )
@@ -261,6 +263,9 @@ class ExecutionActor(Supervised, RuntimeActor):
             return
         self._starting[created.order_id] = created
         route.supervisor.tell(SuperviseOrder(created=created))
+        # Durable and numbered: a client waiting on its signal has its answer now, not once
+        # the order's actor has started (ListRoutedOrders and cancels cover the gap).
+        self.bus.tell(created)
 
     @handles(TradingEnabled)
     def _trading_enabled(self, _message: TradingEnabled) -> None:
@@ -336,6 +341,12 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(ListOrders)
     def _list_orders(self, _message: ListOrders) -> tuple[tuple[str, pykka.ActorRef[Any]], ...]:
         return tuple(self.orders.items())
+
+    @handles(ListRoutedOrders)
+    def _list_routed(self, _message: ListRoutedOrders) -> RoutedOrders:
+        return RoutedOrders(
+            running=tuple(self.orders.items()), starting=tuple(self._starting.values())
+        )
 
     @handles(OrderClosed)
     def _order_closed(self, message: OrderClosed) -> None:

@@ -1,7 +1,8 @@
 """OrderWaiter: turns the bus's answer to a submitted signal into a future a client waits on.
 
 A signal's fate is published on the bus, correlated by the signal's id: the new order's
-``OrderUpdated`` (cause ``submitted``) or an ``OrderDenied``. The waiter is told to expect
+``OrderCreated`` (journaled, so the order exists from then on, even before its actor runs)
+or an ``OrderDenied``. The waiter is told to expect
 an id *before* the signal is sent, so the answer can never arrive first.
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 import attrs
 import pykka
 
-from messages.orders import OrderDenied, OrderUpdated
+from messages.journal import OrderCreated
+from messages.orders import OrderDenied
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -37,8 +39,8 @@ class _WaiterActor(pykka.ThreadingActor):
             self.waiting[message.correlation_id] = message.future
         elif isinstance(message, _Forget):
             self.waiting.pop(message.correlation_id, None)
-        elif isinstance(message, OrderUpdated) and message.cause == "submitted":
-            self._resolve(message.correlation_id, {"order_id": message.order.order_id})
+        elif isinstance(message, OrderCreated):
+            self._resolve(message.correlation_id, {"order_id": message.order_id})
         elif isinstance(message, OrderDenied):
             self._resolve(message.correlation_id, {"denied": message.reason})
 

@@ -17,6 +17,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
+from messages.journal import OrderCreated
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento, PositionMemento
 from messages.positions import PositionSnapshot
@@ -149,6 +150,23 @@ class MarketDrained:
 @attrs.frozen(kw_only=True, slots=True)
 class ListOrders:
     """Ask the ExecutionActor for ``(order_id, order actor ref)`` of every order it routes."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListRoutedOrders:
+    """Ask the ExecutionActor for every order it routes, those still starting included."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RoutedOrders:
+    """Execution's answer to ``ListRoutedOrders``, read in one handler so no order is in both
+    lists or in neither: the running orders' actors, and the journaled ``OrderCreated`` of
+    those whose actor is still starting (a client told the order id may already ask)."""
+
+    running: tuple[tuple[str, Any], ...] = attrs.field(
+        validator=attrs.validators.instance_of(tuple)
+    )
+    starting: tuple[OrderCreated, ...] = tuple_of(OrderCreated)
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -26,15 +26,21 @@ import pykka
 
 from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
 from actors.execution import VenueReport
-from actors.runtime_state import RUNTIME_STREAM, market_data_stream, market_stream
+from actors.runtime_state import (
+    RUNTIME_STREAM,
+    market_data_stream,
+    market_stream,
+    order_from_created,
+)
 from bridges.feed_codec import FeedRecord
 from messages.broker_events import AccountPosition
 from messages.commands import (
     Append,
     GetSnapshot,
-    ListOrders,
     ListPositions,
+    ListRoutedOrders,
     PositionRefs,
+    RoutedOrders,
     Subscribe,
     Sync,
 )
@@ -352,11 +358,13 @@ class Runtime:
         return self._retrying(read)
 
     def orders(self) -> list[OrderSnapshot]:
-        """Every order execution still routes (archived markets' orders are gone)."""
+        """Every order execution still routes (archived markets' orders are gone); an order
+        whose actor is still starting is as it was created."""
 
         def read() -> list[OrderSnapshot]:
-            refs = ask(self._require(self.execution), ListOrders())
-            return [ask(ref, GetSnapshot()) for _, ref in refs]
+            routed: RoutedOrders = ask(self._require(self.execution), ListRoutedOrders())
+            running = [ask(ref, GetSnapshot()) for _, ref in routed.running]
+            return running + [order_from_created(created).snapshot() for created in routed.starting]
 
         return self._retrying(read)
 

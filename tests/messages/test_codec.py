@@ -135,6 +135,7 @@ def _examples() -> list[object]:
         commands.ClearPending(order_id="O1"),
         commands.GetSnapshot(),
         commands.ListOrders(),
+        commands.ListRoutedOrders(),
         commands.ListPositions(),
         commands.MarkPending(order_id="O1", security_id="m1-YES", side=OrderSide.SELL),
         commands.MarketDrained(market_id="m1"),
