@@ -217,11 +217,17 @@ class ZmqServer:
                     self._errors += 1
                 continue
             if request.cmd in self.inline:
-                self._serve(identity, delimited, request)
+                # On this thread, which owns the socket: the answer goes straight out.
+                self._send(router, identity, delimited, self._answer(request))
             else:
                 self._pool.submit(self._serve, identity, delimited, request)
 
     def _serve(self, identity: bytes, delimited: bool, request: Request) -> None:
+        """On a pool thread: answer, and hand the reply to the socket thread."""
+        self._outbox.put(("reply", identity, delimited, self._answer(request)))
+        self._wake()
+
+    def _answer(self, request: Request) -> bytes:
         code = "ok"
         try:
             payload = reply_ok(request.id, self.handle(request))
@@ -238,8 +244,7 @@ class ZmqServer:
             with self._lock:
                 self._errors += 1
         ZMQ_COMMANDS.labels(cmd=request.cmd, code=code).inc()
-        self._outbox.put(("reply", identity, delimited, payload))
-        self._wake()
+        return payload
 
     def _drain(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> None:
         while True:
