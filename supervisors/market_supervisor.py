@@ -226,21 +226,22 @@ class MarketSupervisor(Supervisor):
         if isinstance(started_market, ChildRefused) or started_market.ref is None:
             raise ChildStartError(f"market {definition.market_id} did not start: {started_market}")
         market = started_market.ref
-        # The venue hears each book first: an order a strategy sends on that book then
-        # always reaches the venue after the book it was priced on, which keeps a replay
-        # of the same feed deterministic.
-        market.tell(Subscribe(subscriber=self.venue))
-        market.tell(Subscribe(subscriber=position))
-        for watcher in (self.index, self.risk):
-            if watcher is not None:
-                market.tell(Subscribe(subscriber=watcher))
-        for strategy, _name in self.strategies:
-            # A position that died at once is re-wired by its restart (_rewire).
-            tell_quietly(position, Subscribe(subscriber=strategy))
-            market.tell(Subscribe(subscriber=strategy, welcome=False))
+        # Known before it is wired: a market or position that dies at once (its restart
+        # runs on this thread, after this handler) is re-wired from this entry.
         self.markets[definition.market_id] = _MarketChildren(
             definition=definition, market=market, position=position, position_id=book.position_id
         )
+        # The venue hears each book first: an order a strategy sends on that book then
+        # always reaches the venue after the book it was priced on, which keeps a replay
+        # of the same feed deterministic.
+        tell_quietly(market, Subscribe(subscriber=self.venue))
+        tell_quietly(market, Subscribe(subscriber=position))
+        for watcher in (self.index, self.risk):
+            if watcher is not None:
+                tell_quietly(market, Subscribe(subscriber=watcher))
+        for strategy, _name in self.strategies:
+            tell_quietly(position, Subscribe(subscriber=strategy))
+            tell_quietly(market, Subscribe(subscriber=strategy, welcome=False))
 
     def _position_factory(self, book: PositionBook) -> ChildFactory:
         """Start the position from ``book`` first, from the journal on every restart.
