@@ -82,6 +82,8 @@ from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
 from actors.normalizer import NormalizerActor
 from actors.reconciler import ReconcilerActor
+from bench import floors
+from bench.figures import Figure, Statistic, Target, duration, latency
 from bridges.broker_venue import BrokerVenueActor
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import Durability
@@ -103,6 +105,18 @@ SECURITIES = 20
 
 PRICE = Decimal("10")
 ONE = Decimal(1)
+QUICK = (
+    "--repeats", "1", "--page-sizes", "100", "--rates", "5000", "--deals", "3000",
+    "--warmup", "300",
+)  # fmt: skip
+FULL = ("--repeats", "1")
+CALLBACK_RATE = 5_000
+CALLBACK_TARGET = Target(
+    text="broker callback → position visible: p99 ≤ 1 ms at 5,000 fills/s sustained",
+    statistic=Statistic.BAD,
+    limit=0.001,
+    at_most=True,
+)
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -419,15 +433,17 @@ class _Edge:
 
 
 @attrs.frozen
-class _Drive:
+class Drive:
+    """What a paced driver achieved: its rate, and how far it fell behind its schedule."""
+
     achieved_per_s: float
     worst_lag_ms: float
 
 
-def _drive(rate: float, count: int, send: Callable[[], None]) -> _Drive:
+def drive(rate: float, count: int, send: Callable[[], None]) -> Drive:
     """Call ``send`` ``count`` times on a monotonic schedule of ``rate`` per second, from a
     driver thread; never ahead of the schedule, and straight on when behind it."""
-    result: list[_Drive] = []
+    result: list[Drive] = []
 
     def run() -> None:
         interval = 1.0 / rate
@@ -442,7 +458,7 @@ def _drive(rate: float, count: int, send: Callable[[], None]) -> _Drive:
                 worst_lag = max(worst_lag, now - due)
             send()
         elapsed = time.monotonic() - started
-        result.append(_Drive(achieved_per_s=count / elapsed, worst_lag_ms=worst_lag * 1e3))
+        result.append(Drive(achieved_per_s=count / elapsed, worst_lag_ms=worst_lag * 1e3))
 
     driver = threading.Thread(target=run, name="bench-driver")
     driver.start()
@@ -456,7 +472,7 @@ def _drive(rate: float, count: int, send: Callable[[], None]) -> _Drive:
 class _LatencyRow:
     name: str
     rate: int
-    drive: _Drive
+    drive: Drive
     samples: list[int]
     note: str = ""
 
@@ -489,7 +505,7 @@ def _edge_row(rate: int, deals: int, warmup: int, root: str | None) -> _LatencyR
                     number = next(sent)
                     broker.execute(order_nos[number % len(order_nos)], PRICE, ONE)
 
-                drive = _drive(rate, total, send)
+                driven = drive(rate, total, send)
                 if not done.wait(TIMEOUT_S):
                     raise TimeoutError(f"{len(samples)} of {total} deals reached the book")
                 after = reconciler.counters().get(timeout=TIMEOUT_S)
@@ -508,7 +524,7 @@ def _edge_row(rate: int, deals: int, warmup: int, root: str | None) -> _LatencyR
         f"normalizer: inferred {counters.inferred}, late {counters.late}, duplicates "
         f"{counters.duplicates}; callbacks delivered {stats.delivered:,}"
     )
-    return _LatencyRow("callback → account position", rate, drive, samples[warmup:], note)
+    return _LatencyRow("callback → account position", rate, driven, samples[warmup:], note)
 
 
 def _queue_floor(rate: int, deals: int, warmup: int) -> _LatencyRow:
@@ -523,11 +539,11 @@ def _queue_floor(rate: int, deals: int, warmup: int) -> _LatencyRow:
     consumer = threading.Thread(target=consume, name="bench-queue-consumer")
     consumer.start()
     try:
-        drive = _drive(rate, total, lambda: handoff.put(time.time_ns()))
+        driven = drive(rate, total, lambda: handoff.put(time.time_ns()))
     finally:
         handoff.put(None)
         consumer.join(TIMEOUT_S)
-    return _LatencyRow("thread → queue.Queue → thread", rate, drive, samples[warmup:])
+    return _LatencyRow("thread → queue.Queue → thread", rate, driven, samples[warmup:])
 
 
 def _pykka_floor(rate: int, deals: int, warmup: int) -> _LatencyRow:
@@ -537,13 +553,13 @@ def _pykka_floor(rate: int, deals: int, warmup: int) -> _LatencyRow:
     collector = _Collector.start(samples, total, done)
     stamp = _Stamp.start(collector)
     try:
-        drive = _drive(rate, total, lambda: stamp.tell(time.time_ns()))
+        driven = drive(rate, total, lambda: stamp.tell(time.time_ns()))
         if not done.wait(TIMEOUT_S):
             raise TimeoutError(f"{len(samples)} of {total} stamps came back")
     finally:
         stamp.stop()
         collector.stop()
-    return _LatencyRow("thread → bare pykka actor", rate, drive, samples[warmup:])
+    return _LatencyRow("thread → bare pykka actor", rate, driven, samples[warmup:])
 
 
 def _latency_rows(args: argparse.Namespace) -> list[_LatencyRow]:
@@ -591,7 +607,14 @@ def _print_latency(rows: list[_LatencyRow]) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(args: argparse.Namespace) -> tuple[list[_StartupRow], list[_LatencyRow]]:
+    try:
+        return _startup_rows(args), _latency_rows(args)
+    finally:
+        pykka.ActorRegistry.stop_all()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -603,7 +626,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deals", type=int, default=10_000, help="measured deals per rate")
     parser.add_argument("--warmup", type=int, default=500, help="deals left out per rate")
     parser.add_argument("--dir", default=None, help="where the journals go")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Startups against the empty broker's; latencies against the same-rate floors, which
+    are against the suite's queue and pykka round trips. The callback target is checked at
+    5,000 deals/s."""
+    startup, latencies = measure(_parser().parse_args(QUICK if quick else FULL))
+    result = []
+    floor_name = ""
+    for row in startup:
+        label = row.name.removesuffix(" (floor)")
+        name = f"startup → book equal to the broker's, {label}, page {row.page_size}"
+        if row.floor:
+            floor_name = f"{name} (bench floor)"
+            result.append(
+                duration(floor_name, [run.book_s for run in row.runs], floor=floors.PYKKA_LATENCY)
+            )
+            continue
+        result.append(
+            duration(
+                name,
+                [run.book_s for run in row.runs],
+                floor=floor_name,
+                note=f"{row.queries} queries, pacing bound {row.pacing_bound_s:.0f} s",
+            )
+        )
+    own_floors = {
+        "thread → queue.Queue → thread": floors.QUEUE_LATENCY,
+        "thread → bare pykka actor": floors.PYKKA_LATENCY,
+    }
+    for paced in latencies:
+        seconds = [ns / 1e9 for ns in paced.samples]
+        at = f"at {paced.rate:,}/s"
+        if paced.name in own_floors:
+            name = f"{paced.name}, {at} (bench floor)"
+            result.append(latency(name, seconds, floor=own_floors[paced.name]))
+            continue
+        result.append(
+            latency(
+                f"{paced.name}, {at}",
+                seconds,
+                floor=f"thread → bare pykka actor, {at} (bench floor)",
+                target=CALLBACK_TARGET if paced.rate == CALLBACK_RATE else None,
+                note=f"achieved {paced.drive.achieved_per_s:,.0f}/s; {paced.note}",
+            )
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     # The startup logs a warning per corrected position and adopted order.
     configure_logging("error")
     print(
@@ -612,13 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    try:
-        startup = _startup_rows(args)
-        latency = _latency_rows(args)
-    finally:
-        pykka.ActorRegistry.stop_all()
+    startup, latencies = measure(args)
     _print_startup(startup)
-    _print_latency(latency)
+    _print_latency(latencies)
     print(f"whole run {time.perf_counter() - started:.0f} s")
     return 0
 

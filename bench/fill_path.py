@@ -2,9 +2,11 @@
 
 The fill path is venue report → ExecutionActor → JournalActor (SQLite, synchronous=NORMAL,
 group commit) → OrderActor → JournalActor → PositionActor → event bus → probe: six actor
-hops and two journal commits. The floors are bare pykka actors that only forward, over one
-hop and over six, measured in the same run, so the ratio says what the runtime's own work
-(validation, accounting, journaling) costs on this (noisy) machine.
+hops and two journal commits. The order is a real OrderActor, started as the market
+supervisor starts one (a stand-in answers execution's ``SuperviseOrder`` with it). The
+floors are bare pykka actors that only forward, over one hop and over six, measured in the
+same run, so the ratio says what the runtime's own work (validation, accounting,
+journaling) costs on this (noisy) machine.
 
     python -m bench.fill_path [--fills 20000] [--latency-samples 2000]
 """
@@ -12,7 +14,6 @@ hop and over six, measured in the same run, so the ratio says what the runtime's
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import threading
 import time
@@ -20,15 +21,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pykka
 
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor
+from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
+from actors.runtime_state import order_from_created, position_stream
+from bench import floors
+from bench.figures import Figure, latency, nearest_rank, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import Append, SubmitOrder, Subscribe, SwitchMarket
+from messages.commands import (
+    Append,
+    OrderStarted,
+    SubmitOrder,
+    Subscribe,
+    SuperviseOrder,
+    SwitchMarket,
+)
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.journal import PositionCreated
@@ -36,6 +49,12 @@ from messages.markets import Instrument, MarketDefinition
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
 from tools.logging_setup import configure_logging
+
+QUICK = ("--fills", "5000", "--latency-samples", "500")
+FULL = ()
+FILL_PATH = "fill → position delta"
+FLOOR_ONE = "bare pykka, 1 actor (bench floor)"
+FLOOR_SIX = "bare pykka, 6 hops (bench floor)"
 
 
 class _Probe(pykka.ThreadingActor):
@@ -85,12 +104,35 @@ class _VenueSink(pykka.ThreadingActor):
             self.ready.set()
 
 
-def _percentile(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e3
+class _Supervisor(pykka.ThreadingActor):
+    """Stands in for the market supervisor: starts a real OrderActor for each order and
+    tells execution it runs, as ``MarketSupervisor._start_order`` does."""
+
+    def __init__(self, **order_refs: Any) -> None:
+        super().__init__()
+        self.order_refs = order_refs
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, SuperviseOrder):
+            order = order_from_created(message.created)
+            ref = OrderActor.start(order, **self.order_refs)
+            self.order_refs["execution"].tell(
+                OrderStarted(order_id=order.order_id, ref=ref, submit=True)
+            )
 
 
-def _measure(send: Any, probe: _Probe, n_latency: int, n_throughput: int) -> dict[str, float]:
+@attrs.frozen
+class _Run:
+    """One path's latencies (one message at a time) and throughput (all in flight)."""
+
+    latencies_s: list[float]
+    per_s: float
+
+    def us(self, q: float) -> float:
+        return nearest_rank(self.latencies_s, q) * 1e6
+
+
+def _measure(send: Any, probe: _Probe, n_latency: int, n_throughput: int) -> _Run:
     """Latency one message at a time, then throughput with everything in flight at once."""
     probe.latencies_ns.clear()
     for i in range(n_latency):
@@ -98,24 +140,19 @@ def _measure(send: Any, probe: _Probe, n_latency: int, n_throughput: int) -> dic
         probe.done.clear()
         send(i)
         probe.done.wait(10)
-    latencies = list(probe.latencies_ns)
+    latencies = [ns / 1e9 for ns in probe.latencies_ns]
     probe.latencies_ns.clear()
     probe.expect = n_throughput
     probe.done.clear()
     started = time.perf_counter()
     for i in range(n_throughput):
         send(n_latency + i)
-    probe.done.wait(120)
-    elapsed = time.perf_counter() - started
-    return {
-        "p50_us": _percentile(latencies, 0.50),
-        "p99_us": _percentile(latencies, 0.99),
-        "mean_us": statistics.fmean(latencies) / 1e3,
-        "per_s": n_throughput / elapsed,
-    }
+    if not probe.done.wait(120):
+        raise TimeoutError(f"{len(probe.latencies_ns)} of {n_throughput} reached the probe")
+    return _Run(latencies, n_throughput / (time.perf_counter() - started))
 
 
-def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> dict[str, float]:
+def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> _Run:
     definition = MarketDefinition(
         market_id="bench",
         instruments=(
@@ -147,11 +184,26 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> dict[str, fl
                 strategy="bench",
                 security_ids=definition.security_ids,
             ),
-            stream="position:bench/p",
+            stream=position_stream("bench/p"),
         )
     )
     position = PositionActor.start(book, bus=bus)
-    execution.tell(SwitchMarket(definition=definition, position=position, position_id="bench/p"))
+    supervisor = _Supervisor.start(
+        position=position,
+        position_id="bench/p",
+        execution=execution,
+        venue=venue,
+        bus=bus,
+        journal=journal,
+    )
+    execution.tell(
+        SwitchMarket(
+            definition=definition,
+            position=position,
+            position_id="bench/p",
+            supervisor=supervisor,
+        )
+    )
     total = n_latency + n_throughput
     execution.tell(
         TradeSignal(
@@ -163,7 +215,8 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> dict[str, fl
             reason="bench",
         )
     )
-    venue_actor.ready.wait(5)
+    if not venue_actor.ready.wait(10):
+        raise TimeoutError("the order never reached the venue")
     order_id = venue_actor.order_id
     assert order_id is not None
 
@@ -185,7 +238,7 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> dict[str, fl
     return _measure(send, probe, n_latency, n_throughput)
 
 
-def _floor(hops: int, n_latency: int, n_throughput: int) -> dict[str, float]:
+def _floor(hops: int, n_latency: int, n_throughput: int) -> _Run:
     probe_ref = _Probe.start()
     probe: _Probe = probe_ref.proxy()._actor  # type: ignore[attr-defined]
     head: pykka.ActorRef[Any] = probe_ref
@@ -195,30 +248,63 @@ def _floor(hops: int, n_latency: int, n_throughput: int) -> dict[str, float]:
     return _measure(lambda _i: first.tell(_Ping(time.time_ns())), probe, n_latency, n_throughput)
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(args: argparse.Namespace) -> dict[str, _Run]:
+    """The two floors, then the fill path, each on fresh actors."""
+    runs = {}
+    try:
+        runs[FLOOR_ONE] = _floor(1, args.latency_samples, args.fills)
+        pykka.ActorRegistry.stop_all()
+        runs[FLOOR_SIX] = _floor(7, args.latency_samples, args.fills)
+        pykka.ActorRegistry.stop_all()
+        with tempfile.TemporaryDirectory(prefix="bench-fill-path-") as data_dir:
+            runs[FILL_PATH] = _fill_path(args.latency_samples, args.fills, data_dir)
+            pykka.ActorRegistry.stop_all()
+    finally:
+        pykka.ActorRegistry.stop_all()
+    return runs
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fills", type=int, default=20_000, help="fills for the throughput run")
     parser.add_argument("--latency-samples", type=int, default=2_000)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def figures(quick: bool) -> list[Figure]:
+    """The fill path against its six-hop floor; the floors against the suite's pykka floors."""
+    runs = measure(_parser().parse_args(QUICK if quick else FULL))
+    result = []
+    for name, run in runs.items():
+        own = name == FILL_PATH
+        result.append(
+            latency(
+                f"{name}, one at a time",
+                run.latencies_s,
+                floor=f"{FLOOR_SIX}, one at a time" if own else floors.PYKKA_LATENCY,
+            )
+        )
+        result.append(
+            rate(
+                f"{name}, all in flight",
+                run.per_s,
+                unit="fills/s" if own else "msgs/s",
+                floor=f"{FLOOR_SIX}, all in flight" if own else floors.PYKKA_RATE,
+            )
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     configure_logging("warning")
-    rows = []
-    try:
-        rows.append(("bare pykka, 1 actor (floor)", _floor(1, args.latency_samples, args.fills)))
-        pykka.ActorRegistry.stop_all()
-        rows.append(("bare pykka, 6 hops (floor)", _floor(7, args.latency_samples, args.fills)))
-        pykka.ActorRegistry.stop_all()
-        with tempfile.TemporaryDirectory() as data_dir:
-            figures = _fill_path(args.latency_samples, args.fills, data_dir)
-            pykka.ActorRegistry.stop_all()
-        rows.append(("fill → position delta", figures))
-    finally:
-        pykka.ActorRegistry.stop_all()
-    floor = rows[1][1]
+    runs = measure(args)
+    floor = runs[FLOOR_SIX]
     print(f"{'path':32} {'p50 µs':>9} {'p99 µs':>9} {'fills/s':>10} {'p50 x floor':>11}")
-    for name, figures in rows:
+    for name, run in runs.items():
         print(
-            f"{name:32} {figures['p50_us']:9.1f} {figures['p99_us']:9.1f} "
-            f"{figures['per_s']:10.0f} {figures['p50_us'] / floor['p50_us']:11.2f}"
+            f"{name:32} {run.us(0.50):9.1f} {run.us(0.99):9.1f} "
+            f"{run.per_s:10.0f} {run.us(0.50) / floor.us(0.50):11.2f}"
         )
     return 0
 

@@ -44,6 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pykka
 
 from actors.journal import JournalActor
@@ -55,6 +56,8 @@ from actors.runtime_state import (
     order_stream,
     position_stream,
 )
+from bench import floors
+from bench.figures import Figure, Statistic, Target, duration, rate
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import Durability, NewEntry, Snapshot
 from messages.codec import encode, kind_of
@@ -94,6 +97,18 @@ STEP_EVENTS = 10
 BUILD_BATCH = 1_000
 SNAPSHOT_AT = 0.99
 _T0 = 1_718_000_000_000_000_000
+QUICK = ("--events", "10000", "--sizes", "100000")
+FULL = ("--sizes", "1000000")
+SQLITE = floors.SQLITE_RATE
+FROM_NOTHING = "nothing"
+FROM_SNAPSHOT = "snapshot + tail"
+RECOVERY_EVENTS = 1_000_000
+RECOVERY_TARGET = Target(
+    text="cold recovery of 1M journaled events ≤ 5 s",
+    statistic=Statistic.MEDIAN,
+    limit=5.0,
+    at_most=True,
+)
 
 
 def _definition(market_id: str) -> MarketDefinition:
@@ -240,43 +255,44 @@ def _through_actor(
     }
 
 
-def _floor(path: Path, durability: Durability, payloads: list[str], batch: int) -> float:
-    """Rows/s of bare executemany of ``payloads`` into a one-column table, a commit a batch."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {durability.value}")
-        conn.execute("CREATE TABLE floor (payload TEXT)")
-        batches = [[(p,) for p in payloads[i : i + batch]] for i in range(0, len(payloads), batch)]
-        started = time.perf_counter()
-        for rows in batches:
-            conn.execute("BEGIN")
-            conn.executemany("INSERT INTO floor (payload) VALUES (?)", rows)
-            conn.execute("COMMIT")
-        return len(payloads) / (time.perf_counter() - started)
-    finally:
-        conn.close()
+@attrs.frozen
+class _AppendRow:
+    durability: Durability
+    per_s: float
+    avg_batch: float
+    snapshots: int
+    append_share: float
+    floor: float
+    """Rows/s of the same payloads, bare, in batches of the journal's average batch size."""
 
 
-def _append_table(directory: Path, n_events: int) -> None:
+def _appends(directory: Path, n_events: int) -> list[_AppendRow]:
     """Part 1: each durability through the actor, then its floor, on fresh files."""
     setup, timed = _fill_path(n_events)
     payloads = [encode(event) for _stream, event, _key in timed]
+    rows = []
+    for durability in Durability:
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            result = _through_actor(Path(tmp) / "journal.db", durability, setup, timed)
+            batch = max(1, round(result["avg_batch"]))
+            floor = floors.sqlite_insert_rate(
+                Path(tmp) / "floor.db", payloads, batch, durability.value
+            )
+        rows.append(_AppendRow(durability=durability, floor=floor, **result))
+    return rows
+
+
+def _print_appends(rows: list[_AppendRow], n_events: int) -> None:
     print(f"\n1. Appends through the JournalActor: {n_events:,} fill-path events, delivered")
     print(
         f"{'synchronous':11} {'events/s':>9} {'avg batch':>9} {'snapshots':>9} "
         f"{'in append':>9} {'floor rows/s':>12} {'journal/floor':>13}"
     )
-    for durability in Durability:
-        with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            result = _through_actor(Path(tmp) / "journal.db", durability, setup, timed)
-            batch = max(1, round(result["avg_batch"]))
-            floor = _floor(Path(tmp) / "floor.db", durability, payloads, batch)
+    for row in rows:
         print(
-            f"{durability.value:11} {result['per_s']:9,.0f} {result['avg_batch']:9.1f} "
-            f"{result['snapshots']:9d} {result['append_share']:9.0%} "
-            f"{floor:12,.0f} {result['per_s'] / floor:13.3f}",
-            flush=True,
+            f"{row.durability.value:11} {row.per_s:9,.0f} {row.avg_batch:9.1f} "
+            f"{row.snapshots:9d} {row.append_share:9.0%} "
+            f"{row.floor:12,.0f} {row.per_s / row.floor:13.3f}"
         )
     print("in append: share of the wall time the journal actor spent inside store.append")
 
@@ -439,37 +455,55 @@ def _recover(path: Path) -> tuple[int, int | None, float]:
     return report.replayed, report.snapshot_seq, elapsed
 
 
-def _recovery_table(directory: Path, sizes: Sequence[int]) -> None:
+@attrs.frozen
+class _Recovery:
+    """One journal of ``count`` events, recovered from nothing and from snapshot + tail."""
+
+    count: int
+    build_s: float
+    file_mb: float
+    snapshot_mb: float
+    runs: list[tuple[str, int, int | None, float]]
+    """(from, events replayed, snapshot seq, seconds)."""
+
+
+def _recoveries(directory: Path, sizes: Sequence[int]) -> list[_Recovery]:
     """Part 2: per size, one journal recovered from nothing, then from snapshot + tail."""
-    print("\n2. Recovery (recover_state on a freshly opened store, warm page cache)")
-    print(
-        f"{'events':>9} {'build s':>7} {'file MB':>7} {'from':15} {'snap seq':>9} "
-        f"{'snap MB':>7} {'replayed':>9} {'seconds':>8} {'replayed/s':>10} {'journal/s':>10}"
-    )
+    result = []
     for size in sizes:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             path = Path(tmp) / "journal.db"
             count, snapshot, build_s = _build(path, size)
             file_mb = sum(f.stat().st_size for f in path.parent.glob("journal.db*")) / 1e6
-            rows = [("nothing", *_recover(path))]
+            runs = [(FROM_NOTHING, *_recover(path))]
             store = SqliteJournalStore(path)
             try:
                 store.write_snapshot(snapshot)
             finally:
                 store.close()
-            rows.append(("snapshot + tail", *_recover(path)))
+            runs.append((FROM_SNAPSHOT, *_recover(path)))
         snapshot_mb = len(snapshot.payload.encode()) / 1e6
-        for name, replayed, snapshot_seq, seconds in rows:
+        result.append(_Recovery(count, build_s, file_mb, snapshot_mb, runs))
+    return result
+
+
+def _print_recoveries(recoveries: list[_Recovery]) -> None:
+    print("\n2. Recovery (recover_state on a freshly opened store, warm page cache)")
+    print(
+        f"{'events':>9} {'build s':>7} {'file MB':>7} {'from':15} {'snap seq':>9} "
+        f"{'snap MB':>7} {'replayed':>9} {'seconds':>8} {'replayed/s':>10} {'journal/s':>10}"
+    )
+    for recovery in recoveries:
+        for name, replayed, snapshot_seq, seconds in recovery.runs:
             snap = (
                 f"{'-':>9} {'-':>7}"
                 if snapshot_seq is None
-                else f"{snapshot_seq:9,d} {snapshot_mb:7.1f}"
+                else f"{snapshot_seq:9,d} {recovery.snapshot_mb:7.1f}"
             )
             print(
-                f"{count:9,d} {build_s:7.1f} {file_mb:7.1f} {name:15} {snap} "
-                f"{replayed:9,d} {seconds:8.2f} {replayed / seconds:10,.0f} "
-                f"{count / seconds:10,.0f}",
-                flush=True,
+                f"{recovery.count:9,d} {recovery.build_s:7.1f} {recovery.file_mb:7.1f} "
+                f"{name:15} {snap} {replayed:9,d} {seconds:8.2f} {replayed / seconds:10,.0f} "
+                f"{recovery.count / seconds:10,.0f}"
             )
     print("journal/s: events the recovered state covers, per second of recovery")
 
@@ -479,23 +513,67 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(","))
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(args: argparse.Namespace) -> tuple[list[_AppendRow], list[_Recovery]]:
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-journal-") as tmp:
+        directory = Path(tmp)
+        return _appends(directory, args.events), _recoveries(directory, args.sizes)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000, help="appends for part 1")
     parser.add_argument(
         "--sizes", type=_sizes, default=(100_000, 1_000_000), help="journal sizes for part 2"
     )
     parser.add_argument("--dir", type=Path, default=None, help="where the files go")
-    args = parser.parse_args(argv)
-    configure_logging("warning")
-    with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-journal-") as tmp:
-        directory = Path(tmp)
-        print(
-            f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}, files in {directory}"
+    return parser
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Appends against bare inserts of the same payloads; recoveries against the suite's
+    SQLite floor (the time it takes to insert as many rows), and the recovery target."""
+    appends, recoveries = measure(_parser().parse_args(QUICK if quick else FULL))
+    result = []
+    for row in appends:
+        floor = f"bare executemany, same payloads and batching, {row.durability.value}"
+        result.append(rate(f"{floor} (bench floor)", row.floor, unit="rows/s", floor=SQLITE))
+        result.append(
+            rate(
+                f"JournalActor appends, delivered, {row.durability.value}",
+                row.per_s,
+                unit="events/s",
+                floor=f"{floor} (bench floor)",
+                note=f"{row.avg_batch:.0f} events a commit, {row.snapshots} snapshots",
+            )
         )
-        _append_table(directory, args.events)
-        _recovery_table(directory, args.sizes)
+    for recovery in recoveries:
+        judged = ""
+        if recovery.count < RECOVERY_EVENTS:
+            judged = f"measured at {recovery.count:,} events; the target is for 1M"
+        for name, _replayed, _seq, seconds in recovery.runs:
+            result.append(
+                duration(
+                    f"recover_state, {recovery.count:,} events, from {name}",
+                    seconds,
+                    items=recovery.count,
+                    floor=SQLITE,
+                    target=attrs.evolve(RECOVERY_TARGET, not_judged=judged),
+                    note="warm page cache",
+                )
+            )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging("warning")
+    print(
+        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+    appends, recoveries = measure(args)
+    _print_appends(appends, args.events)
+    _print_recoveries(recoveries)
     return 0
 
 

@@ -23,16 +23,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
+
+from bench import floors
+from bench.figures import Figure, rate
+from bench.floors import PAYLOAD
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import Durability, NewEntry
 
 BATCH_SIZES = (1, 10, 100, 1000)
-
-PAYLOAD = (
-    '{"fill_id":"F0000000000","ts_event":1718000000000000000,"order_id":"O0000000",'
-    '"market_id":"btc-up-0001","security_id":"btc-up-0001-YES","side":"BUY",'
-    '"price":"0.47","size":"120","fee":"0.0005"}'
-)
+QUICK = ("--seconds", "0.25")
+FULL = ("--seconds", "1")
 
 
 def _journal(path: Path, durability: Durability, batch: int, seconds: float) -> float:
@@ -98,30 +99,61 @@ def _fresh(
             leftover.unlink()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
-    parser.add_argument("--dir", type=Path, default=None, help="where the files go")
-    args = parser.parse_args(argv)
+@attrs.frozen
+class _Row:
+    durability: Durability
+    batch: int
+    journal: float
+    floor: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.durability.value}, batch {self.batch}"
+
+
+def measure(args: argparse.Namespace) -> list[_Row]:
+    """Each durability and batch size: the floor, then the store, on fresh files."""
+    rows = []
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-journal-") as tmp:
         directory = Path(tmp)
-        print(
-            f"files in {directory}, {args.seconds:g} s per measurement, sqlite "
-            f"{sqlite3.sqlite_version}"
-        )
-        print(
-            f"{'synchronous':11} {'batch':>6} {'journal ev/s':>13} {'floor rows/s':>13} "
-            f"{'journal/floor':>13}"
-        )
         for durability in Durability:
             for batch in BATCH_SIZES:
                 floor = _fresh(_floor, directory, durability, batch, args.seconds)
                 journal = _fresh(_journal, directory, durability, batch, args.seconds)
-                print(
-                    f"{durability.value:11} {batch:6d} {journal:13,.0f} {floor:13,.0f} "
-                    f"{journal / floor:13.2f}",
-                    flush=True,
-                )
+                rows.append(_Row(durability, batch, journal, floor))
+    return rows
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
+    parser.add_argument("--dir", type=Path, default=None, help="where the files go")
+    return parser
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Each row against the bare executemany of the same batch; those against the suite's."""
+    result = []
+    for row in measure(_parser().parse_args(QUICK if quick else FULL)):
+        floor = f"bare executemany, {row.name} (bench floor)"
+        result.append(rate(floor, row.floor, unit="rows/s", floor=floors.SQLITE_RATE))
+        result.append(rate(f"store.append, {row.name}", row.journal, unit="events/s", floor=floor))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    print(f"{args.seconds:g} s per measurement, sqlite {sqlite3.sqlite_version}")
+    print(
+        f"{'synchronous':11} {'batch':>6} {'journal ev/s':>13} {'floor rows/s':>13} "
+        f"{'journal/floor':>13}"
+    )
+    for row in measure(args):
+        print(
+            f"{row.durability.value:11} {row.batch:6d} {row.journal:13,.0f} {row.floor:13,.0f} "
+            f"{row.journal / row.floor:13.2f}",
+            flush=True,
+        )
     return 0
 
 

@@ -88,6 +88,8 @@ from actors.position_index_book import PositionIndex
 from actors.risk import RiskActor
 from actors.risk_rules import denial
 from actors.runtime_state import position_stream
+from bench import floors
+from bench.figures import Figure, Statistic, Target, latency, rate
 from bridges.journal_sqlite import SqliteJournalStore
 from messages.commands import (
     Append,
@@ -122,6 +124,18 @@ ORDER_MARKET = "orders"
 TIMEOUT_S = 300.0
 FAR = Decimal(10**9)
 """A limit no bench signal comes near: the rule runs and approves."""
+RISK_OFF = "risk=None"
+QUICK = (
+    "--securities", "1000", "--checks", "1000", "--latency-samples", "200",
+    "--signals", "600", "--order-samples", "100", "--rounds", "1",
+)  # fmt: skip
+FULL = ("--rounds", "2")
+RISK_TARGET = Target(
+    text="the order path with risk on keeps ≥ 0.5 of its throughput with risk=None",
+    statistic=Statistic.RATIO,
+    limit=0.5,
+    at_most=False,
+)
 
 ORDER_RULES = RiskLimits(
     max_order_size=Decimal(1000), max_order_notional=Decimal(10**6), max_open_orders=10**6
@@ -801,21 +815,37 @@ def _order_path(
     return runs[1], runs[2]
 
 
-def _order_rows(universe: _Universe, args: argparse.Namespace) -> None:
+@attrs.define
+class _OrderRuns:
+    """The order path's variants, in order (``risk=None`` first), over the rounds."""
+
+    names: list[str]
+    serial: dict[str, list[int]]
+    """ns, one signal at a time."""
+    per_s: dict[str, list[float]]
+    """orders/s, pipelined: one per round."""
+    account: str
+
+
+def _order_runs(universe: _Universe, args: argparse.Namespace) -> _OrderRuns:
     index = PositionIndex.bulk_load_active(universe.snapshots)
     big = universe.order_account
     big_legs = _legs_of(index, big)
     solo_legs = _legs_of(index, SOLO_ACCOUNT)
     variants: list[tuple[str, RiskLimits | None, str]] = [
-        ("risk=None", None, big),
+        (RISK_OFF, None, big),
         ("risk on, order rules (no index)", ORDER_RULES, big),
         (f"risk on, max_position, {big_legs:,} legs", MAX_POSITION, big),
         (f"risk on, every rule, {big_legs:,} legs", EVERY_RULE, big),
         (f"risk on, max_position, {solo_legs} legs", MAX_POSITION, SOLO_ACCOUNT),
         (f"risk on, every rule, {solo_legs} legs", EVERY_RULE, SOLO_ACCOUNT),
     ]
-    serial: dict[str, list[int]] = {name: [] for name, _, _ in variants}
-    per_s: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    runs = _OrderRuns(
+        names=[name for name, _, _ in variants],
+        serial={name: [] for name, _, _ in variants},
+        per_s={name: [] for name, _, _ in variants},
+        account=big,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-lookup-") as tmp:
         for round_number in range(args.rounds):
             for number, (name, limits, account) in enumerate(variants):
@@ -829,36 +859,41 @@ def _order_rows(universe: _Universe, args: argparse.Namespace) -> None:
                     count=args.signals,
                     window=args.order_window,
                 )
-                serial[name].extend(one.latencies_ns)
-                per_s[name].append(many.per_s)
+                runs.serial[name].extend(one.latencies_ns)
+                runs.per_s[name].append(many.per_s)
                 print(
                     f"  round {round_number + 1}, {name}: {many.per_s:,.0f} orders/s",
                     flush=True,
                 )
-    off = per_s[variants[0][0]]
+    return runs
+
+
+def _print_orders(runs: _OrderRuns, args: argparse.Namespace) -> None:
+    off = runs.per_s[RISK_OFF]
     print(
         f"\n{'order path (legs: the account holds)':36} {'p50 µs':>8} {'p99 µs':>8} "
         f"{'orders/s':>9} {'range':>13} {'÷ risk=None':>11} {'≥ 0.5?':>7}"
     )
     failing: list[str] = []
-    for name, _limits, _account in variants:
-        ratios = [mine / base for mine, base in zip(per_s[name], off, strict=True)]
+    for name in runs.names:
+        per_s, serial = runs.per_s[name], runs.serial[name]
+        ratios = [mine / base for mine, base in zip(per_s, off, strict=True)]
         ratio = statistics.median(ratios)
         if ratio < 0.5:
             failing.append(f"{name} ({ratio:.2f})")
         print(
-            f"{name:36} {_percentile(serial[name], 0.5) / 1e3:8.1f} "
-            f"{_percentile(serial[name], 0.99) / 1e3:8.1f} "
-            f"{statistics.median(per_s[name]):9.0f} "
-            f"{f'{min(per_s[name]):,.0f}-{max(per_s[name]):,.0f}':>13} "
+            f"{name:36} {_percentile(serial, 0.5) / 1e3:8.1f} "
+            f"{_percentile(serial, 0.99) / 1e3:8.1f} "
+            f"{statistics.median(per_s):9.0f} "
+            f"{f'{min(per_s):,.0f}-{max(per_s):,.0f}':>13} "
             f"{ratio:11.2f} {'yes' if ratio >= 0.5 else 'NO':>7}"
         )
     print(
         f"signal → SubmitOrder at the venue (journaled, supervised, marked pending, sent). "
         f"p50/p99: one signal at a time; orders/s: {args.order_window} in flight, median of "
         f"{args.rounds} rounds (range: min-max); ÷ risk=None: median of the rounds' ratios.\n"
-        f"legs: what the signals' account holds in the index ({big}: its share of the "
-        f"{args.securities:,} securities and the market's {args.instruments}; "
+        f"legs: what the signals' account holds in the index ({runs.account}: its share of "
+        f"the {args.securities:,} securities and the market's {args.instruments}; "
         f"{SOLO_ACCOUNT}: the market's {args.instruments} only)."
     )
     if failing:
@@ -870,7 +905,23 @@ def _order_rows(universe: _Universe, args: argparse.Namespace) -> None:
         print("requirement (risk on keeps ≥ 0.5 of the order path's throughput): holds")
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(args: argparse.Namespace) -> tuple[list[_Row], dict[str, _Bare], _OrderRuns | None]:
+    """The lookups with their floors, the plain calls, then (unless skipped) the order path."""
+    universe = _universe(args.securities, args.accounts, args.instruments, args.seed)
+    try:
+        print("\n1. lookups", flush=True)
+        rows = _lookup_rows(universe, args)
+        bare = _bare_calls(PositionIndex.bulk_load_active(universe.snapshots), universe, 20_000)
+        orders = None
+        if not args.skip_orders:
+            print("\n2. the order path", flush=True)
+            orders = _order_runs(universe, args)
+    finally:
+        pykka.ActorRegistry.stop_all()
+    return rows, bare, orders
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -888,26 +939,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-orders", action="store_true", help="lookups only")
+    return parser
+
+
+def _args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.instruments < args.order_window:
         parser.error("--instruments must be at least --order-window (the pending guard)")
+    return args
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Each lookup path against the bare pykka path with as many hops; the order path with
+    risk on against risk=None (the issue's ≥ 0.5 of its throughput), risk=None against the
+    suite's pykka floors."""
+    args = _args(_parser(), QUICK if quick else FULL)
+    rows, _bare, orders = measure(args)
+    own_floors = {row.hops: row.name.removesuffix(" (floor)") for row in rows[:2]}
+    one, many = "one at a time", f"{args.window} in flight"
+    result = []
+    for row in rows:
+        label = row.name.strip().removesuffix(" (floor)")
+        label = label.replace("the same", "risk check, max_position → index")
+        serial = [ns / 1e9 for run in row.serial for ns in run.latencies_ns]
+        pipelined = [run.per_s for run in row.pipelined]
+        own = f"{own_floors[row.hops]}, {{}} (bench floor)"
+        if label in own_floors.values():
+            names = own.format(one), own.format(many)
+            floor = floors.PYKKA_LATENCY, floors.PYKKA_RATE
+        else:
+            names = f"{label}, {one}", f"{label}, {many}"
+            floor = own.format(one), own.format(many)
+        result.append(latency(names[0], serial, floor=floor[0]))
+        result.append(rate(names[1], pipelined, unit="checks/s", floor=floor[1]))
+    if orders is None:
+        return result
+    many = f"{args.order_window} in flight"
+    for name in orders.names:
+        if name == RISK_OFF:
+            floor, target = (floors.PYKKA_LATENCY, floors.PYKKA_RATE), None
+        else:
+            floor = (f"order path, {RISK_OFF}, {one}", f"order path, {RISK_OFF}, {many}")
+            target = RISK_TARGET
+        serial = [ns / 1e9 for ns in orders.serial[name]]
+        result.append(latency(f"order path, {name}, {one}", serial, floor=floor[0]))
+        result.append(
+            rate(
+                f"order path, {name}, {many}",
+                orders.per_s[name],
+                unit="orders/s",
+                floor=floor[1],
+                target=target,
+            )
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = _args(parser, argv)
     configure_logging("warning")
     started = time.perf_counter()
     print(
         f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         flush=True,
     )
-    universe = _universe(args.securities, args.accounts, args.instruments, args.seed)
-    try:
-        print("\n1. lookups", flush=True)
-        rows = _lookup_rows(universe, args)
-        bare = _bare_calls(PositionIndex.bulk_load_active(universe.snapshots), universe, 20_000)
-        _print_lookups(rows, bare, args.window)
-        if not args.skip_orders:
-            print("\n2. the order path", flush=True)
-            _order_rows(universe, args)
-    finally:
-        pykka.ActorRegistry.stop_all()
+    rows, bare, orders = measure(args)
+    _print_lookups(rows, bare, args.window)
+    if orders is not None:
+        _print_orders(orders, args)
     print(f"whole run {time.perf_counter() - started:.0f} s")
     return 0
 

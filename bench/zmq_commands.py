@@ -61,13 +61,11 @@ A count of 0 skips that part.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import json
 import multiprocessing
 import os
 import platform
-import queue
 import statistics
 import tempfile
 import threading
@@ -82,6 +80,8 @@ import attrs
 import pykka
 import zmq
 
+from bench import floors
+from bench.figures import Figure, Kind, Statistic, Target, latency, rate
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry
 from bridges.zmq_client import Client, EventSubscriber
@@ -120,6 +120,25 @@ SUBMIT_HANDLER_ROW = "  submit: in its handler (server side)"
 HOPS_ROW = "  bare pykka: 10 wake-ups (9 actors)"
 SPAWN_ROW = "  bare pykka: actor start → on_start"
 COMMIT_ROW = "  bare journal store: 1 OrderCreated"
+ECHO = "bare pyzmq echo, alternating with ping (bench floor)"
+PUB = "bare PUB → SUB, before and after the runtime's bursts (bench floor)"
+QUICK = (
+    "--pings", "1500", "--submits", "150", "--events", "5000", "--rounds", "2",
+    "--warmup", "50",
+)  # fmt: skip
+FULL = ("--pings", "6000", "--submits", "600", "--events", "20000")
+PING_TARGET = Target(
+    text="ZeroMQ ping within 1.5x the bare pyzmq echo (on medians)",
+    statistic=Statistic.RATIO,
+    limit=PING_TARGET_RATIO,
+    at_most=True,
+)
+SUBMIT_TARGET = Target(
+    text="ZeroMQ submit round trip p99 ≤ 2 ms",
+    statistic=Statistic.BAD,
+    limit=SUBMIT_P99_TARGET_US / 1e6,
+    at_most=True,
+)
 
 
 # The feed.
@@ -373,75 +392,6 @@ class _ClientProcess:
 # The floors.
 
 
-class _EchoFloor:
-    """A bare ROUTER in a thread of this process answering every request with ``reply``.
-
-    ``pooled``: the server's shape without its work: the socket thread hands each request
-    to a thread pool, whose worker puts the reply on a queue and writes a byte to a pipe the
-    socket thread polls beside the ROUTER (no JSON, no handler). It says what the two
-    thread hand-offs cost by themselves.
-    """
-
-    def __init__(self, reply: bytes, *, pooled: bool = False) -> None:
-        self.reply = reply
-        self.context = zmq.Context()
-        self.router: zmq.Socket[bytes] = self.context.socket(zmq.ROUTER)
-        self.router.setsockopt(zmq.LINGER, 0)
-        self.router.bind(LOCAL)
-        self.endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.stopping = threading.Event()
-        target = self._run_pooled if pooled else self._run
-        self.thread = threading.Thread(target=target, name="echo-floor", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            if self.router.poll(100):
-                identity, *_request = self.router.recv_multipart()
-                self.router.send_multipart([identity, self.reply])
-
-    def _run_pooled(self) -> None:
-        pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="echo-pool")
-        outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
-        wake_r, wake_w = os.pipe()
-
-        def serve(identity: bytes) -> None:
-            outbox.put(identity)
-            os.write(wake_w, b"x")
-
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
-        poller.register(wake_r, zmq.POLLIN)
-        try:
-            while not self.stopping.is_set():
-                ready = dict(poller.poll(100))
-                if self.router in ready:
-                    while True:
-                        try:
-                            identity, *_request = self.router.recv_multipart(zmq.NOBLOCK)
-                        except zmq.Again:
-                            break
-                        pool.submit(serve, identity)
-                if wake_r in ready:
-                    os.read(wake_r, 65536)
-                    while True:
-                        try:
-                            identity = outbox.get_nowait()
-                        except queue.Empty:
-                            break
-                        self.router.send_multipart([identity, self.reply], zmq.NOBLOCK)
-        finally:
-            pool.shutdown(wait=True)
-            os.close(wake_r)
-            os.close(wake_w)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        self.router.close(0)
-        self.context.term()
-
-
 class _HandlerClock:
     """Wraps the server's ``handle``: how long each command spent in its handler (on a
     worker thread), so a round trip splits into the handler and everything around it."""
@@ -558,12 +508,15 @@ def _burst(
         target.tell(message)
     while edge.server.stats().events - before < count and time.perf_counter() - started < 120:
         time.sleep(0.001)
+    elapsed = time.perf_counter() - started
     published = edge.server.stats().events - before
     got = client.result()
-    return {**got, "sent_per_s": published / (time.perf_counter() - started)}
+    return {**got, "sent_per_s": published / elapsed}
 
 
-def _events(client: _ClientProcess, edge: ZmqEdge, count: int) -> None:
+def _events(
+    client: _ClientProcess, edge: ZmqEdge, count: int
+) -> list[tuple[str, dict[str, float]]]:
     size = _denied_payload_size()
     execution, stream = edge.runtime.execution, edge.stream
     assert execution is not None
@@ -579,7 +532,7 @@ def _events(client: _ClientProcess, edge: ZmqEdge, count: int) -> None:
     )
     rows.append(("bare PUB → SUB (floor, again)", _publish_floor(client, size, count)))
     print(f"  payload {size} B (an OrderDenied as the stream encodes it)")
-    _print_events(rows, count)
+    return rows
 
 
 # Figures.
@@ -602,15 +555,19 @@ def _figures(samples: list[int]) -> dict[str, float]:
     }
 
 
+Samples = list[tuple[str, list[int]]]
+"""(row, nanoseconds) of each round-trip row."""
+
+
 def _round_trips(
     client: _ClientProcess, edge: ZmqEdge, clock: _HandlerClock, args: argparse.Namespace
-) -> list[tuple[str, dict[str, float]]]:
+) -> Samples:
     request = json.dumps(
         {"v": VERSION, "id": "abcd1234-1234", "cmd": "ping", "args": {}}, default=str
     ).encode()
     reply = reply_ok("abcd1234-1234", {"pong": True, "ts": time.time_ns()})
-    floor = _EchoFloor(reply)
-    pooled = _EchoFloor(reply, pooled=True)
+    floor = floors.EchoServer(reply)
+    pooled = floors.EchoServer(reply, pooled=True)
     floor_ns: list[int] = []
     pooled_ns: list[int] = []
     ping_ns: list[int] = []
@@ -640,10 +597,10 @@ def _round_trips(
         flush=True,
     )
     return [
-        (FLOOR_ROW, _figures(floor_ns)),
-        (SHAPE_ROW, _figures(pooled_ns)),
-        (PING_ROW, _figures(ping_ns)),
-        (PING_HANDLER_ROW, _figures(clock.ns["ping"])),
+        (FLOOR_ROW, floor_ns),
+        (SHAPE_ROW, pooled_ns),
+        (PING_ROW, ping_ns),
+        (PING_HANDLER_ROW, clock.ns["ping"]),
     ]
 
 
@@ -653,7 +610,7 @@ def _submits(
     clock: _HandlerClock,
     args: argparse.Namespace,
     data_dir: Path,
-) -> list[tuple[str, dict[str, float]]]:
+) -> Samples:
     started = time.perf_counter()
     result: dict[str, Any] = client.call(
         "submit", edge.commands_endpoint, edge.events_endpoint, args.submits, args.warmup
@@ -675,11 +632,11 @@ def _submits(
         flush=True,
     )
     return [
-        (SUBMIT_ROW, _figures(result["submit_ns"])),
-        (SUBMIT_HANDLER_ROW, _figures(clock.ns["submit"][-args.submits :])),
+        (SUBMIT_ROW, result["submit_ns"]),
+        (SUBMIT_HANDLER_ROW, clock.ns["submit"][-args.submits :]),
         *_submit_parts(data_dir, 1000),
-        ("cancel (not a target; retries included)", _figures(cancels)),
-        ("cancel → its cancelled event", _figures(result["closed_ns"])),
+        ("cancel (not a target; retries included)", cancels),
+        ("cancel → its cancelled event", result["closed_ns"]),
     ]
 
 
@@ -708,7 +665,7 @@ class _Wake(pykka.ThreadingActor):
         self.done.set()
 
 
-def _submit_parts(data_dir: Path, samples: int) -> list[tuple[str, dict[str, float]]]:
+def _submit_parts(data_dir: Path, samples: int) -> Samples:
     """What a submit's handler waits on, measured bare in this run (the runtime is idle).
 
     From the handler's tell to its future: worker → execution → risk → execution →
@@ -766,9 +723,9 @@ def _submit_parts(data_dir: Path, samples: int) -> list[tuple[str, dict[str, flo
     finally:
         store.close()
     return [
-        (HOPS_ROW, _figures(hops)),
-        (SPAWN_ROW, _figures(spawns)),
-        (COMMIT_ROW, _figures(commits)),
+        (HOPS_ROW, hops),
+        (SPAWN_ROW, spawns),
+        (COMMIT_ROW, commits),
     ]
 
 
@@ -871,7 +828,13 @@ def _verdicts(rows: dict[str, dict[str, float]]) -> None:
         )
 
 
-def _serve(client: _ClientProcess, args: argparse.Namespace, data_dir: Path) -> None:
+@attrs.frozen
+class _Results:
+    round_trips: Samples
+    events: list[tuple[str, dict[str, float]]]
+
+
+def _serve(client: _ClientProcess, args: argparse.Namespace, data_dir: Path) -> _Results:
     feed = _feed()
     runtime = Runtime(RuntimeConfig(data_dir=data_dir)).start(feed)
     edge: ZmqEdge | None = None
@@ -885,26 +848,36 @@ def _serve(client: _ClientProcess, args: argparse.Namespace, data_dir: Path) -> 
         )
         clock = _HandlerClock(edge.server.handle)
         edge.server.handle = clock
-        rows: list[tuple[str, dict[str, float]]] = []
+        rows: Samples = []
         if args.pings:
             print("\n1. ping and the bare echo", flush=True)
             rows += _round_trips(client, edge, clock, args)
         if args.submits:
             print("\n2. submit (risk, execution, journal, order actor)", flush=True)
             rows += _submits(client, edge, clock, args, data_dir)
-        if rows:
-            _print_round_trips(rows)
+        events = []
         if args.events:
             print("\n3. events per second", flush=True)
-            _events(client, edge, args.events)
-        _verdicts(dict(rows))
+            events = _events(client, edge, args.events)
+        return _Results(rows, events)
     finally:
         if edge is not None:
             edge.stop()
         runtime.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def measure(args: argparse.Namespace) -> _Results:
+    """A runtime with its ZeroMQ edge here, the client in a second process."""
+    client = _ClientProcess()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-zmq-") as tmp:
+            return _serve(client, args, Path(tmp) / "data")
+    finally:
+        client.stop()
+        pykka.ActorRegistry.stop_all()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -913,7 +886,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="events a burst")
     parser.add_argument("--rounds", type=int, default=3, help="floor/ping alternations")
     parser.add_argument("--warmup", type=int, default=100, help="untimed requests first")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _received_per_s(row: dict[str, float]) -> float:
+    return row["received"] / row["seconds"] if row["seconds"] else 0.0
+
+
+def figures(quick: bool) -> list[Figure]:
+    """Round trips against the bare echo measured alternating with the ping (which is
+    against the suite's echo: the same shape, at another moment); the parts a submit waits
+    on against the suite's pykka and SQLite floors; the event stream against a bare PUB
+    measured just before and after it."""
+    args = _parser().parse_args(QUICK if quick else FULL)
+    results = measure(args)
+    parts: dict[str, dict[str, Any]] = {
+        HOPS_ROW: {"floor": floors.PYKKA_LATENCY},
+        SPAWN_ROW: {"floor": floors.PYKKA_LATENCY},
+        COMMIT_ROW: {"floor": floors.SQLITE_RATE, "items": 1},
+    }
+    targets = {PING_ROW: PING_TARGET, SUBMIT_ROW: SUBMIT_TARGET}
+    result = []
+    for name, samples in results.round_trips:
+        if not samples:
+            continue
+        seconds = [ns / 1e9 for ns in samples]
+        label = name.strip()
+        if name == FLOOR_ROW:
+            result.append(latency(ECHO, seconds, floor=floors.ZMQ_LATENCY))
+            continue
+        result.append(
+            Figure(
+                name=label,
+                kind=Kind.LATENCY,
+                unit="µs",
+                samples=seconds,
+                target=targets.get(name),
+                **parts.get(name, {"floor": ECHO}),
+            )
+        )
+    pub = [row for name, row in results.events if name.startswith("bare PUB")]
+    if pub:
+        result.append(
+            rate(PUB, [_received_per_s(row) for row in pub], unit="events/s", floor=floors.ZMQ_RATE)
+        )
+    for name, row in results.events:
+        if not name.startswith("bare PUB"):
+            result.append(
+                rate(
+                    name,
+                    _received_per_s(row),
+                    unit="events/s",
+                    floor=PUB,
+                    note=f"{row['received']:,.0f} of {args.events:,} received",
+                )
+            )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     configure_logging("warning")
     started = time.perf_counter()
     print(
@@ -921,13 +953,13 @@ def main(argv: list[str] | None = None) -> int:
         f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})",
         flush=True,
     )
-    client = _ClientProcess()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-zmq-") as tmp:
-            _serve(client, args, Path(tmp) / "data")
-    finally:
-        client.stop()
-        pykka.ActorRegistry.stop_all()
+    results = measure(args)
+    summaries = [(name, _figures(samples)) for name, samples in results.round_trips]
+    if summaries:
+        _print_round_trips(summaries)
+    if results.events:
+        _print_events(results.events, args.events)
+    _verdicts(dict(summaries))
     print(f"whole run {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import signal
 import sys
 import threading
@@ -467,7 +468,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     gen.add_argument("args", nargs=argparse.REMAINDER)
     gen.set_defaults(handler=lambda a: feedgen.main(a.args))
+    bench = commands.add_parser(
+        "bench", help="run every benchmark and write bench/RESULTS.md (python -m bench)"
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="--quick, --repeats N, --only ...")
+    bench.set_defaults(handler=_bench)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    # Loaded on demand: the suite pulls in every benchmark, which no other command needs.
+    suite = importlib.import_module("bench.suite")
+    return int(suite.main(args.args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
