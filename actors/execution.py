@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 from typing import Any
 
@@ -26,6 +27,7 @@ from messages.commands import (
     OrderStarted,
     PositionRestarted,
     RoutedOrders,
+    SubmitSignal,
     SuperviseOrder,
     SwitchMarket,
 )
@@ -111,6 +113,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.open_orders: dict[tuple[str, OrderSide], str] = {}
         self._starting: dict[str, OrderCreated] = {}
         self._early_cancels: dict[str, list[CancelOrder]] = {}
+        self._answers: dict[str, concurrent.futures.Future[dict[str, str]]] = {}
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
@@ -165,6 +168,17 @@ class ExecutionActor(Supervised, RuntimeActor):
             route.position = message.position
             self.log.info("position_ref_replaced", market_id=message.market_id)
 
+    @handles(SubmitSignal)
+    def _submit_signal(self, message: SubmitSignal) -> None:
+        """A client waits on the answer: resolved at the order's creation or the denial."""
+        self._answers[message.signal.id] = message.answer
+        self._signal(message.signal)
+
+    def _answer(self, signal_id: str, answer: dict[str, str]) -> None:
+        future = self._answers.pop(signal_id, None)
+        if future is not None and future.set_running_or_notify_cancel():
+            future.set_result(answer)
+
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:
         EXECUTION_EVENTS.labels(type="TradeSignal").inc()
@@ -215,6 +229,7 @@ class ExecutionActor(Supervised, RuntimeActor):
             "signal_denied", market_id=signal.market_id, correlation_id=signal.id, reason=reason
         )
         self.bus.tell(OrderDenied(correlation_id=signal.id, signal=signal, reason=reason))
+        self._answer(signal.id, {"denied": reason})
 
     def _create(self, signal: TradeSignal) -> None:
         """The signal becomes an order: journaled first, then supervised, then sent."""
@@ -255,6 +270,9 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     @handles(OrderCreated)
     def _order_created(self, created: OrderCreated) -> None:
+        # Journaled and numbered: the order exists from here on, even before its actor runs
+        # (ListRoutedOrders and early cancels cover that gap).
+        self._answer(created.correlation_id, {"order_id": created.order_id})
         route = self.markets.get(created.market_id)
         if route is None:
             # Cannot happen while the reservation keeps the market from draining; if it
@@ -263,9 +281,6 @@ class ExecutionActor(Supervised, RuntimeActor):
             return
         self._starting[created.order_id] = created
         route.supervisor.tell(SuperviseOrder(created=created))
-        # Durable and numbered: a client waiting on its signal has its answer now, not once
-        # the order's actor has started (ListRoutedOrders and cancels cover the gap).
-        self.bus.tell(created)
 
     @handles(TradingEnabled)
     def _trading_enabled(self, _message: TradingEnabled) -> None:

@@ -8,6 +8,7 @@ actor. docs/PROTOCOL.md documents each command's arguments and result.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -17,9 +18,8 @@ import pykka
 
 from actors.base import ASK_TIMEOUT_S, ask
 from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
-from bridges.zmq_waiter import OrderWaiter
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
-from messages.commands import CancelOrder, ListOrders
+from messages.commands import CancelOrder, ListOrders, SubmitSignal
 from messages.enums import OrderSide, Outcome
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.signals import TradeSignal
@@ -47,9 +47,8 @@ def command_names() -> tuple[str, ...]:
 class Commands:
     """``handle(request)`` runs the named command against ``runtime``."""
 
-    def __init__(self, runtime: Runtime, waiter: OrderWaiter, submit_timeout_s: float = 5.0):
+    def __init__(self, runtime: Runtime, submit_timeout_s: float = 5.0):
         self.runtime = runtime
-        self.waiter = waiter
         self.submit_timeout_s = submit_timeout_s
 
     def handle(self, request: Request) -> Any:
@@ -240,16 +239,15 @@ def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         strategy=_text(args, "strategy", runtime.config.strategy_name),
         account=_text(args, "account", runtime.config.account),
     )
-    outcome = commands.waiter.expect(signal.id)
-    commands.actor(runtime.execution, "execution").tell(signal)
+    answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
+    commands.actor(runtime.execution, "execution").tell(SubmitSignal(signal=signal, answer=answer))
     try:
-        return dict(outcome.result(timeout=commands.submit_timeout_s))
+        return dict(answer.result(timeout=commands.submit_timeout_s))
     except TimeoutError:
+        answer.cancel()
         raise CommandError(
             ErrorCode.TIMEOUT, f"no answer for signal {signal.id} in {commands.submit_timeout_s} s"
         ) from None
-    finally:
-        commands.waiter.forget(signal.id)
 
 
 @command("cancel")

@@ -1,4 +1,4 @@
-"""The ZeroMQ edge around a running runtime: command server, event stream, signal waiter."""
+"""The ZeroMQ edge around a running runtime: command server and event stream."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from bridges.zmq_commands import Commands
 from bridges.zmq_events import EventStreamActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, CurveConfig, ZmqServer
-from bridges.zmq_waiter import OrderWaiter
 from supervisors.runtime import Runtime
 
 
@@ -28,9 +27,8 @@ class ZmqEdge:
         max_frame: int = DEFAULT_MAX_FRAME,
     ) -> None:
         self.runtime = runtime
-        self.waiter = OrderWaiter()
         self.server = ZmqServer(
-            Commands(runtime, self.waiter).handle,
+            Commands(runtime).handle,
             commands=commands,
             events=events,
             curve=curve,
@@ -47,13 +45,8 @@ class ZmqEdge:
         return self.server.bound_events
 
     def start(self) -> ZmqEdge:
-        try:
-            self.server.start()
-        except Exception:
-            self.waiter.stop()
-            raise
+        self.server.start()
         self.stream = EventStreamActor.start(self.server)
-        self.runtime.subscribe(self.waiter.ref)
         self.runtime.subscribe(self.stream)
         return self
 
@@ -62,4 +55,3 @@ class ZmqEdge:
         if self.stream is not None:
             self.stream.stop()
         self.server.stop()
-        self.waiter.stop()

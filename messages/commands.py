@@ -21,6 +21,7 @@ from messages.journal import OrderCreated
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento, PositionMemento
 from messages.positions import PositionSnapshot
+from messages.signals import TradeSignal
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -150,6 +151,16 @@ class MarketDrained:
 @attrs.frozen(kw_only=True, slots=True)
 class ListOrders:
     """Ask the ExecutionActor for ``(order_id, order actor ref)`` of every order it routes."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SubmitSignal:
+    """A client's signal (the ZeroMQ ``submit``): execution handles it as any signal and
+    resolves ``answer`` (a ``concurrent.futures.Future``, waited on outside the actor) with
+    ``{"order_id": ...}`` once the order is journaled, or ``{"denied": reason}``."""
+
+    signal: TradeSignal = attrs.field(validator=attrs.validators.instance_of(TradeSignal))
+    answer: Any = attrs.field()
 
 
 @attrs.frozen(kw_only=True, slots=True)
