@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from decimal import Decimal
 from typing import Any
 
@@ -160,7 +161,7 @@ class SubmitSignal:
     ``{"order_id": ...}`` once the order is journaled, or ``{"denied": reason}``."""
 
     signal: TradeSignal = attrs.field(validator=attrs.validators.instance_of(TradeSignal))
-    answer: Any = attrs.field()
+    answer: Any = attrs.field(validator=attrs.validators.instance_of(concurrent.futures.Future))
 
 
 @attrs.frozen(kw_only=True, slots=True)
