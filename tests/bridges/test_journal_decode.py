@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 
 from bridges.journal_decode import decode_trusted
 from messages.codec import CodecError, decode, encode, kind_of
-from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.journal import FillApplied
-from tests.messages.test_codec import EXAMPLES, FILL
+from tests.messages.test_codec import EXAMPLES, FILL, any_fill
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,26 +57,8 @@ def test_a_record_that_is_not_its_kind_is_still_a_codec_error(payload: str) -> N
         decode_trusted("Fill", payload)
 
 
-exact = st.decimals(allow_nan=False, allow_infinity=False, min_value=0)
-
-
 @settings(max_examples=200)
-@given(
-    fill=st.builds(
-        Fill,
-        fill_id=st.text(min_size=1, max_size=10),
-        ts_init=st.integers(min_value=0, max_value=2**63),
-        ts_event=st.integers(min_value=-(2**63), max_value=2**63),
-        order_id=st.text(min_size=1, max_size=10),
-        market_id=st.text(min_size=1, max_size=10),
-        security_id=st.text(min_size=1, max_size=10),
-        side=st.sampled_from(OrderSide),
-        price=exact,
-        size=exact.filter(lambda value: value > 0),
-        fee=exact,
-    ),
-    correlation_id=st.text(max_size=10),
-)
+@given(fill=any_fill, correlation_id=st.text(max_size=10))
 def test_any_fill_applied_comes_back_digit_for_digit(fill: Fill, correlation_id: str) -> None:
     applied = FillApplied(position_id="P1", fill=fill, correlation_id=correlation_id)
     payload = encode(applied)

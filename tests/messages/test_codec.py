@@ -592,23 +592,24 @@ def test_a_message_holding_an_actor_ref_cannot_be_encoded() -> None:
 
 exact_decimals = st.decimals(allow_nan=False, allow_infinity=False, min_value=0)
 
+any_fill = st.builds(
+    Fill,
+    fill_id=st.text(min_size=1, max_size=10),
+    ts_init=st.integers(min_value=0, max_value=2**63),
+    ts_event=st.integers(min_value=-(2**63), max_value=2**63),
+    order_id=st.text(min_size=1, max_size=10),
+    market_id=st.text(min_size=1, max_size=10),
+    security_id=st.text(min_size=1, max_size=10),
+    side=st.sampled_from(OrderSide),
+    price=exact_decimals,
+    size=exact_decimals.filter(lambda value: value > 0),
+    fee=exact_decimals,
+)
+"""Any valid fill: texts of any characters, exact decimals of any digits."""
+
 
 @settings(max_examples=200)
-@given(
-    fill=st.builds(
-        Fill,
-        fill_id=st.text(min_size=1, max_size=10),
-        ts_init=st.integers(min_value=0, max_value=2**63),
-        ts_event=st.integers(min_value=-(2**63), max_value=2**63),
-        order_id=st.text(min_size=1, max_size=10),
-        market_id=st.text(min_size=1, max_size=10),
-        security_id=st.text(min_size=1, max_size=10),
-        side=st.sampled_from(OrderSide),
-        price=exact_decimals,
-        size=exact_decimals.filter(lambda value: value > 0),
-        fee=exact_decimals,
-    )
-)
+@given(fill=any_fill)
 def test_any_fill_survives_a_round_trip_digit_for_digit(fill: Fill) -> None:
     decoded = _round_trip(fill)
 

@@ -3,7 +3,9 @@ step, snapshot + tail against a full replay, and one actor rebuilding itself."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,6 +40,21 @@ def _run(data_dir: Path, upto: int, snapshot_every: int = 10_000) -> tuple[list,
         for record in feed[runtime.next_step : upto]:
             runtime.feed_and_wait(record)
         return _economics(runtime.positions()), sorted(runtime.orders(), key=_order_key)
+    finally:
+        runtime.stop()
+
+
+@contextlib.contextmanager
+def _traded(data_dir: Path, snapshot_every: int = 10_000) -> Iterator[Runtime]:
+    """A runtime that has fed the arbitrage feed up to its market's close: four orders
+    filled, one position; stopped on leaving."""
+    feed = arbitrage_feed()
+    runtime = Runtime(_config(data_dir, snapshot_every)).start(feed)
+    try:
+        for record in feed[:6]:
+            runtime.feed_and_wait(record)
+        runtime.sync()
+        yield runtime
     finally:
         runtime.stop()
 
@@ -170,12 +187,7 @@ def test_snapshot_plus_tail_equals_a_replay_of_the_whole_journal(tmp_path: Path)
 def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
     tmp_path: Path,
 ) -> None:
-    feed = arbitrage_feed()
-    runtime = Runtime(_config(tmp_path, snapshot_every=7)).start(feed)
-    try:
-        for record in feed[:6]:
-            runtime.feed_and_wait(record)
-        runtime.sync()
+    with _traded(tmp_path, snapshot_every=7) as runtime:
         bus, _ = collector()
         refs = runtime._require(runtime.supervisor).ask(ListPositions(), timeout=5)
         ((_, position_ref),) = refs.live
@@ -200,19 +212,12 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
             journal=nobody,
         ).ask(GetSnapshot(), timeout=5)
         assert order_after == order_before
-    finally:
-        runtime.stop()
 
 
 def test_a_restart_takes_the_journals_fold_which_equals_a_read_of_the_file(
     tmp_path: Path,
 ) -> None:
-    feed = arbitrage_feed()
-    runtime = Runtime(_config(tmp_path, snapshot_every=7)).start(feed)
-    try:
-        for record in feed[:6]:
-            runtime.feed_and_wait(record)
-        runtime.sync()
+    with _traded(tmp_path, snapshot_every=7) as runtime:
         journal = runtime.journal
         missing = tmp_path / "not-there" / JOURNAL_FILE
         (position,) = runtime.positions()
@@ -228,22 +233,13 @@ def test_a_restart_takes_the_journals_fold_which_equals_a_read_of_the_file(
             read, _ = order_loader(tmp_path / JOURNAL_FILE, order.order_id)()
             assert folded.memento() == read.memento()
             assert folded.snapshot() == order
-    finally:
-        runtime.stop()
     assert not missing.parent.exists()
 
 
 def test_without_a_live_journal_a_restart_reads_the_file(tmp_path: Path) -> None:
-    feed = arbitrage_feed()
-    runtime = Runtime(_config(tmp_path)).start(feed)
-    try:
-        for record in feed[:6]:
-            runtime.feed_and_wait(record)
-        runtime.sync()
+    with _traded(tmp_path) as runtime:
         journal = runtime.journal
         (position,) = runtime.positions()
-    finally:
-        runtime.stop()
     assert not journal.is_alive()
 
     book, _ = position_loader(tmp_path / JOURNAL_FILE, position.position_id, journal)()
