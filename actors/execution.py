@@ -19,7 +19,6 @@ from messages.commands import (
     ArchiveMarket,
     CancelOrder,
     CloseMarket,
-    ListOrders,
     ListRoutedOrders,
     MarketDrained,
     MarkPending,
@@ -352,10 +351,6 @@ class ExecutionActor(Supervised, RuntimeActor):
         denied = CancelDenied(correlation_id=message.id, order_id=message.order_id, reason=reason)
         self.bus.tell(denied)
         return denied
-
-    @handles(ListOrders)
-    def _list_orders(self, _message: ListOrders) -> tuple[tuple[str, pykka.ActorRef[Any]], ...]:
-        return tuple(self.orders.items())
 
     @handles(ListRoutedOrders)
     def _list_routed(self, _message: ListRoutedOrders) -> RoutedOrders:

@@ -19,7 +19,7 @@ import pykka
 from actors.base import ASK_TIMEOUT_S, ask
 from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
-from messages.commands import CancelOrder, ListOrders, SubmitSignal
+from messages.commands import CancelOrder, ListRoutedOrders, SubmitSignal
 from messages.enums import OrderSide, Outcome
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.signals import TradeSignal
@@ -144,7 +144,7 @@ def _status(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     ]
     markets = commands.actor(runtime.supervisor, "market supervisor")
     market_children = ask(markets, WhichChildren())
-    open_orders = ask(commands.actor(runtime.execution, "execution"), ListOrders())
+    routed = ask(commands.actor(runtime.execution, "execution"), ListRoutedOrders())
     result: dict[str, Any] = {
         "generation": runtime.generation,
         "next_step": runtime.next_step,
@@ -152,7 +152,7 @@ def _status(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         "market_actors": [
             {"id": child.child_id, "restarts": child.restarts} for child in market_children
         ],
-        "routed_orders": len(open_orders),
+        "routed_orders": len(routed.running),
         "broker": None,
     }
     venue = runtime.venue

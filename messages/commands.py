@@ -150,11 +150,6 @@ class MarketDrained:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class ListOrders:
-    """Ask the ExecutionActor for ``(order_id, order actor ref)`` of every order it routes."""
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class SubmitSignal:
     """A client's signal (the ZeroMQ ``submit``): execution handles it as any signal and
     resolves ``answer`` (a ``concurrent.futures.Future``, waited on outside the actor) with

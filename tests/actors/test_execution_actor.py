@@ -15,7 +15,7 @@ from actors.runtime_state import order_from_created
 from messages.commands import (
     CancelOrder,
     CloseMarket,
-    ListOrders,
+    ListRoutedOrders,
     MarketDrained,
     MarkPending,
     OrderStarted,
@@ -133,7 +133,7 @@ def test_after_a_switch_new_orders_go_to_the_new_position_and_old_fills_to_the_o
     execution.tell(fill("V1", order_id=old_order, security_id="m1-YES", size="10"))
     late = wait_for(old_inbox, lambda m: isinstance(m, FillApplied))
     assert (late.position_id, late.fill.fill_id) == ("m1/p", "V1")
-    orders = dict(execution.ask(ListOrders(), timeout=5))
+    orders = dict(execution.ask(ListRoutedOrders(), timeout=5).running)
     assert set(orders) == {old_order, new_order.order_id}
 
 

@@ -134,7 +134,6 @@ def _examples() -> list[object]:
         commands.CancelOrder(ts_init=2, order_id="O1", reason="stale"),
         commands.ClearPending(order_id="O1"),
         commands.GetSnapshot(),
-        commands.ListOrders(),
         commands.ListRoutedOrders(),
         commands.ListPositions(),
         commands.MarkPending(order_id="O1", security_id="m1-YES", side=OrderSide.SELL),

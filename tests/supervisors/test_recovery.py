@@ -18,7 +18,7 @@ from actors.runtime_state import RUNTIME_STREAM, RuntimeState
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry
 from messages.codec import decode, encode, kind_of
-from messages.commands import GetSnapshot, ListOrders, ListPositions
+from messages.commands import GetSnapshot, ListPositions, ListRoutedOrders
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepStarted
 from supervisors.recovery import order_loader, position_loader, recover_state
@@ -198,7 +198,9 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
         ).ask(GetSnapshot(), timeout=5)
         assert _economics([rebuilt]) == _economics([before])
 
-        order_id, order_ref = runtime._require(runtime.execution).ask(ListOrders(), timeout=5)[-1]
+        order_id, order_ref = (
+            runtime._require(runtime.execution).ask(ListRoutedOrders(), timeout=5).running[-1]
+        )
         order_before = order_ref.ask(GetSnapshot(), timeout=5)
         order_ref.stop()
         nobody, _ = collector()
