@@ -17,6 +17,7 @@ from messages.commands import (
     AdoptOrders,
     Append,
     ArchiveMarket,
+    AwaitMarket,
     CancelOrder,
     CloseMarket,
     ListRoutedOrders,
@@ -67,9 +68,25 @@ class _MarketRoute:
     definition: MarketDefinition
     position: pykka.ActorRef[Any]
     position_id: str
+    account: str
+    strategy: str
     supervisor: pykka.ActorRef[Any]
     closed: bool = False
     notify_drained: pykka.ActorRef[Any] | None = None
+
+    def addressed(self, signal: TradeSignal) -> TradeSignal | str:
+        """``signal`` for this market's position (what it left unnamed is the position's),
+        or why it is not for this position."""
+        strategy = signal.strategy or self.strategy
+        account = signal.account or self.account
+        if (strategy, account) != (self.strategy, self.account):
+            return (
+                f"market {signal.market_id} has no position for account {account!r} and "
+                f"strategy {strategy!r}; its position is {self.position_id}"
+            )
+        if (signal.strategy, signal.account) == (strategy, account):
+            return signal
+        return attrs.evolve(signal, strategy=strategy, account=account)
 
 
 class ExecutionActor(Supervised, RuntimeActor):
@@ -77,6 +94,10 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     Execution holds a position ref per market it has been told about, replaced only by the
     market supervisor's SwitchMarket, so orders of a new market never reach an old position.
+    A signal goes only to its own (market, account, strategy) position: what it leaves
+    unnamed is taken from the market's position before risk judges it, and a signal naming
+    another account or strategy is denied. Whether its market is still the current one is
+    checked again when risk approves, the moment the order is created.
     It refuses a second order on a (security, side) while one is open: the pending-flag guard
     of seed 003, enforced here where it cannot race. Venue reports go through the journal to
     the order they belong to, so none is applied before it is durable.
@@ -113,6 +134,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self._starting: dict[str, OrderCreated] = {}
         self._early_cancels: dict[str, list[CancelOrder]] = {}
         self._answers: dict[str, concurrent.futures.Future[dict[str, str]]] = {}
+        self._market_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
@@ -155,10 +177,27 @@ class ExecutionActor(Supervised, RuntimeActor):
             definition=message.definition,
             position=message.position,
             position_id=message.position_id,
+            account=message.account,
+            strategy=message.strategy,
             supervisor=message.supervisor,
         )
         self.current_market_id = market_id
         self.log.info("market_switched", market_id=market_id)
+        for waiter in self._market_waiters.pop(market_id, ()):
+            _resolve(waiter, {"opened": True})
+
+    @handles(AwaitMarket)
+    def _await_market(self, message: AwaitMarket) -> None:
+        """Answer once the market takes orders; a market known but not trading is refused."""
+        route = self.markets.get(message.market_id)
+        if route is None:
+            # A client that gave up (its future cancelled) is forgotten here, not kept.
+            waiting = self._market_waiters.setdefault(message.market_id, [])
+            waiting[:] = [w for w in waiting if not w.cancelled()]
+            waiting.append(message.answer)
+            return
+        reason = self._market_denial(message.market_id, route)
+        _resolve(message.answer, {"opened": True} if reason is None else {"refused": reason})
 
     @handles(PositionRestarted)
     def _position_restarted(self, message: PositionRestarted) -> None:
@@ -175,16 +214,31 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     def _answer(self, signal_id: str, answer: dict[str, str]) -> None:
         future = self._answers.pop(signal_id, None)
-        if future is not None and future.set_running_or_notify_cancel():
-            future.set_result(answer)
+        if future is not None:
+            _resolve(future, answer)
 
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:
         EXECUTION_EVENTS.labels(type="TradeSignal").inc()
-        reason = self._denial(signal, self.markets.get(signal.market_id))
+        route = self.markets.get(signal.market_id)
+        reason = self._denial(signal, route)
         if reason is not None:
             self._deny(signal, reason)
             return
+        assert route is not None
+        addressed = route.addressed(signal)
+        if isinstance(addressed, str):
+            self.log.warning(
+                "signal_for_another_position",
+                market_id=signal.market_id,
+                correlation_id=signal.id,
+                account=signal.account,
+                strategy=signal.strategy,
+                position_id=route.position_id,
+            )
+            self._deny(signal, addressed)
+            return
+        signal = addressed
         if self.risk is None:
             self._create(signal)
             return
@@ -203,10 +257,11 @@ class ExecutionActor(Supervised, RuntimeActor):
         signal = self.checking.pop(message.signal.id, None)
         if signal is None:
             return
-        route = self.markets.get(signal.market_id)
-        if route is None or route.closed:
+        # Risk took its time: the market may have closed or been switched away from since.
+        reason = self._market_denial(signal.market_id, self.markets.get(signal.market_id))
+        if reason is not None:
             self._release(signal)
-            self._deny(signal, f"market {signal.market_id} closed while risk decided")
+            self._deny(signal, f"{reason} (it changed while risk decided)")
             return
         self._create(signal)
 
@@ -236,13 +291,14 @@ class ExecutionActor(Supervised, RuntimeActor):
         order_id = f"{self.id_prefix}{next(self._order_numbers)}"
         self.open_orders[(signal.security_id, signal.side)] = order_id
         self.order_markets[order_id] = signal.market_id
+        route = self.markets[signal.market_id]
         created = OrderCreated(
             order_id=order_id,
             correlation_id=signal.id,
             market_id=signal.market_id,
             security_id=signal.security_id,
-            account=signal.account,
-            strategy=signal.strategy,
+            account=route.account,
+            strategy=route.strategy,
             side=signal.side,
             price=signal.price,
             size=signal.size,
@@ -286,15 +342,23 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.trading_enabled = True
         self.log.info("trading_enabled")
 
+    def _market_denial(self, market_id: str, route: _MarketRoute | None) -> str | None:
+        """Why ``market_id`` takes no orders now, or None when it is the current, open one."""
+        if route is None:
+            return f"no position for market {market_id}"
+        if route.closed:
+            return f"market {market_id} is closed"
+        if market_id != self.current_market_id:
+            return f"market {market_id} is not the current market"
+        return None
+
     def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
         if not self.trading_enabled:
             return "trading waits for the startup reconciliation with the broker"
-        if route is None:
-            return f"no position for market {signal.market_id}"
-        if route.closed:
-            return f"market {signal.market_id} is closed"
-        if signal.market_id != self.current_market_id:
-            return f"market {signal.market_id} is not the current market"
+        reason = self._market_denial(signal.market_id, route)
+        if reason is not None:
+            return reason
+        assert route is not None
         if signal.security_id not in route.definition.security_ids:
             return f"{signal.security_id} is not an instrument of {signal.market_id}"
         pending = self.open_orders.get((signal.security_id, signal.side))
@@ -393,3 +457,9 @@ class ExecutionActor(Supervised, RuntimeActor):
             return
         route.notify_drained.tell(MarketDrained(market_id=market_id))
         route.notify_drained = None
+
+
+def _resolve(future: concurrent.futures.Future[Any], answer: dict[str, Any]) -> None:
+    """Answer a client waiting outside the actors, unless it gave up (cancelled) already."""
+    if future.set_running_or_notify_cancel():
+        future.set_result(answer)

@@ -17,6 +17,7 @@ from messages.commands import (
     ClearPending,
     GetSnapshot,
     OrderClosed,
+    PositionRestarted,
     Route,
 )
 from messages.fills import Fill
@@ -50,7 +51,8 @@ class OrderActor(Supervised, RuntimeActor):
     Every event reaches this actor from the journal, after it is durable, in journal order.
     An applied fill is journaled again as FillApplied for the order's own PositionActor (the
     one of the order's market, fixed at creation, so a late fill after a market switch lands
-    on the old market). A closed order stays alive and addressable: a fill the venue made
+    on the old market; when that position is restarted, the supervisor tells the order the
+    new ref). A closed order stays alive and addressable: a fill the venue made
     before a cancel took effect can still arrive, and is applied. Given a loader instead of
     an order (``supervisors.recovery.order_loader``), it rebuilds itself from the journal
     before it takes a message.
@@ -127,6 +129,13 @@ class OrderActor(Supervised, RuntimeActor):
     @handles(GetSnapshot)
     def _get_snapshot(self, _message: GetSnapshot) -> OrderSnapshot:
         return self.order.snapshot()
+
+    @handles(PositionRestarted)
+    def _position_restarted(self, message: PositionRestarted) -> None:
+        """The supervisor restarted this order's position: address the new actor from now."""
+        if message.market_id == self.order.market_id:
+            self.position = message.position
+            self.log.info("position_ref_replaced")
 
     @handles(Fill)
     def _fill(self, fill: Fill) -> None:

@@ -51,7 +51,12 @@ def denial(
 
     ``open_orders`` counts the orders open without this one; ``trackers`` is the index's
     answer for the signal's security, market and account (None when no rule needs it).
+    The signal names the position its order lands on (execution fills in what it left
+    unnamed), so the PnL rules count exactly that position's legs.
     """
+    if signal.account is None or signal.strategy is None:
+        # Execution names the position before it asks; a rule must never guess which.
+        return "the signal names no position (account and strategy) to judge"
     reason = _order_rules(signal, limits, open_orders)
     if reason is not None or trackers is None:
         return reason

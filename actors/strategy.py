@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles
@@ -69,4 +70,7 @@ class StrategyActor(Supervised, RuntimeActor):
             return
         for signal in signals:
             self.signals_sent += 1
-            self.execution.tell(signal)
+            # A signal that names no strategy is this strategy's; execution denies one that
+            # names a strategy the market's position is not for.
+            named = signal if signal.strategy else attrs.evolve(signal, strategy=self.name)
+            self.execution.tell(named)

@@ -201,6 +201,8 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> _Run:
             definition=definition,
             position=position,
             position_id="bench/p",
+            account="paper",
+            strategy="bench",
             supervisor=supervisor,
         )
     )

@@ -789,6 +789,8 @@ def _order_path(
                 definition=universe.order_market,
                 position=sink,
                 position_id=position_id,
+                account=account,
+                strategy=STRATEGY,
                 supervisor=supervisor,
             )
         )

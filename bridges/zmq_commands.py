@@ -19,7 +19,7 @@ import pykka
 from actors.base import ASK_TIMEOUT_S, ask
 from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
-from messages.commands import CancelOrder, ListRoutedOrders, SubmitSignal
+from messages.commands import AwaitMarket, CancelOrder, ListRoutedOrders, SubmitSignal
 from messages.enums import OrderSide, Outcome
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.signals import TradeSignal
@@ -236,8 +236,9 @@ def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         size=_decimal(args, "size", positive=True),
         priority=_int(args, "priority") if "priority" in args else 0,
         reason=_text(args, "reason", "submitted by a client"),
-        strategy=_text(args, "strategy", runtime.config.strategy_name),
-        account=_text(args, "account", runtime.config.account),
+        # Unnamed, they are the market's position's: execution takes them from it.
+        strategy=_text(args, "strategy") if "strategy" in args else None,
+        account=_text(args, "account") if "account" in args else None,
     )
     answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
     commands.actor(runtime.execution, "execution").tell(SubmitSignal(signal=signal, answer=answer))
@@ -285,7 +286,23 @@ def _switch_market(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         )
     except (TypeError, ValueError) as error:
         raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
+    # Answered once execution routes the market, so a submit sent after the reply is never
+    # denied for a market it does not know yet.
+    answer: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+    execution = commands.actor(commands.runtime.execution, "execution")
+    execution.tell(AwaitMarket(market_id=definition.market_id, answer=answer))
     commands.runtime.inject(MarketOpened(ts_event=time.time_ns(), definition=definition))
+    try:
+        opened = answer.result(timeout=commands.submit_timeout_s)
+    except TimeoutError:
+        answer.cancel()
+        raise CommandError(
+            ErrorCode.UNAVAILABLE,
+            f"market {definition.market_id} does not take orders after "
+            f"{commands.submit_timeout_s} s; retry",
+        ) from None
+    if "refused" in opened:
+        raise CommandError(ErrorCode.BAD_ARGS, opened["refused"])
     return {"market_id": definition.market_id, "opened": True}
 
 

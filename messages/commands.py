@@ -52,7 +52,8 @@ class CancelOrder:
 
 @attrs.frozen(kw_only=True, slots=True)
 class SwitchMarket:
-    """Route new orders for ``definition``'s market to ``position`` (``position_id``).
+    """Route new orders for ``definition``'s market to ``position`` (``position_id``), the
+    position of ``account`` and ``strategy``: a signal naming another is denied.
 
     Sent by the market supervisor to the ExecutionActor before any order for the market can
     exist, so execution never holds a stale position ref (seed 000).
@@ -65,6 +66,8 @@ class SwitchMarket:
     )
     position: Any = attrs.field()
     position_id: str = text_field()
+    account: str = text_field()
+    strategy: str = text_field()
     supervisor: Any = attrs.field(default=None)
 
 
@@ -156,6 +159,19 @@ class SubmitSignal:
     ``{"order_id": ...}`` once the order is journaled, or ``{"denied": reason}``."""
 
     signal: TradeSignal = attrs.field(validator=attrs.validators.instance_of(TradeSignal))
+    answer: Any = attrs.field(validator=attrs.validators.instance_of(concurrent.futures.Future))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AwaitMarket:
+    """A client waits until ``market_id`` takes orders (the ZeroMQ ``switch_market``).
+
+    Execution resolves ``answer`` (a ``concurrent.futures.Future``, waited on outside the
+    actor) with ``{"opened": True}`` once it routes the market as the current, open one, or
+    with ``{"refused": reason}`` when the market is known but closed or no longer current.
+    """
+
+    market_id: str = text_field()
     answer: Any = attrs.field(validator=attrs.validators.instance_of(concurrent.futures.Future))
 
 
@@ -268,7 +284,11 @@ class Folded:
 
 @attrs.frozen(kw_only=True, slots=True)
 class PositionRestarted:
-    """A market's PositionActor was restarted: ``position`` replaces the ref held so far."""
+    """A market's PositionActor was restarted: ``position`` replaces the ref held so far.
+
+    The market supervisor tells execution and every OrderActor of the market, so nobody
+    keeps addressing the dead one.
+    """
 
     market_id: str = text_field()
     position: Any = attrs.field()

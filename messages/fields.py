@@ -82,6 +82,20 @@ def text_field(**kwargs: Any) -> Any:
     )
 
 
+def optional_text_field() -> Any:
+    """A non-empty string, or None for "not named" (the receiver fills it in)."""
+    return attrs.field(default=None, validator=_optional_text)
+
+
+def _optional_text(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if type(value) is not str:
+        raise TypeError(f"{attribute.name} must be a string or None, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{attribute.name} must not be empty")
+
+
 def id_field() -> Any:
     """The message's own id, generated unless given."""
     return attrs.field(factory=new_id, validator=attrs.validators.instance_of(str))

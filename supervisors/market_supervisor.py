@@ -213,6 +213,8 @@ class MarketSupervisor(Supervisor):
                 definition=definition,
                 position=position,
                 position_id=book.position_id,
+                account=book.account,
+                strategy=book.strategy,
                 supervisor=self.actor_ref,
             )
         )
@@ -375,7 +377,14 @@ class MarketSupervisor(Supervisor):
             tell_quietly(position, Subscribe(subscriber=strategy))
         # Execution dead means the core is restarting, this supervisor with it; the next
         # one tells the new execution every position afresh.
-        tell_quietly(self.execution, PositionRestarted(market_id=market_id, position=position))
+        restarted = PositionRestarted(market_id=market_id, position=position)
+        tell_quietly(self.execution, restarted)
+        # Every order of the market addresses its fills to the new position directly; one
+        # that is itself restarting takes ``children.position`` when it starts again.
+        for order_id in children.orders:
+            order = self.children.get(_order_child(order_id))
+            if order is not None and order.ref is not None:
+                tell_quietly(order.ref, restarted)
         self.log.info("position_restarted", market_id=market_id)
 
     @handles(BookSnapshot, PriceChange)

@@ -71,6 +71,8 @@ def wired(journal):
             definition=definition(market_id),
             position=position,
             position_id=f"{market_id}/p",
+            account="paper",
+            strategy="s",
             supervisor=starter,
         )
 
@@ -173,6 +175,8 @@ def test_a_cancel_for_an_order_still_starting_waits_for_it_instead_of_being_refu
             definition=definition("m1"),
             position=position,
             position_id="m1/p",
+            account="paper",
+            strategy="s",
             supervisor=supervisor,
         )
     )

@@ -581,7 +581,13 @@ def test_a_record_written_before_a_field_was_added_reads_with_its_default() -> N
 
 
 def test_a_message_holding_an_actor_ref_cannot_be_encoded() -> None:
-    switch = commands.SwitchMarket(definition=definition("m1"), position=object(), position_id="P1")
+    switch = commands.SwitchMarket(
+        definition=definition("m1"),
+        position=object(),
+        position_id="P1",
+        account="paper",
+        strategy="s",
+    )
 
     with pytest.raises(TypeError, match="SwitchMarket"):
         encode(switch)
