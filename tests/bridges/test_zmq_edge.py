@@ -21,8 +21,12 @@ from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import CommandError
 from bridges.zmq_server import CurveConfig
+from messages.markets import MarketOpened
+from supervisors import runtime_tree
+from supervisors.market_supervisor import MarketSupervisor
 from supervisors.runtime import Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
+from tests.holding import Gate, GoOn, holding
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(60)
@@ -110,6 +114,51 @@ def test_switch_market_opens_a_market_whose_events_reach_a_subscriber(edge: ZmqE
             assert message["seq"] >= 1
     finally:
         events.close()
+
+
+def test_switch_market_replies_only_once_a_submit_for_the_new_market_can_trade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    held = holding(MarketSupervisor, MarketOpened, lambda m: m.definition.market_id == "m2", gate)
+    monkeypatch.setattr(runtime_tree, "MarketSupervisor", held)
+    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as running:
+        running.replay(FEED, end=6)
+        edge = ZmqEdge(running, commands=LOCAL, events=LOCAL).start()
+        try:
+            with Client(edge.commands_endpoint) as c:
+                instruments = [
+                    {"security_id": "m2-YES", "outcome": "YES"},
+                    {"security_id": "m2-NO", "outcome": "NO"},
+                ]
+                switch = {"market_id": "m2", "instruments": instruments}
+                c.send_raw(
+                    json.dumps(
+                        {"v": 1, "id": "s1", "cmd": "switch_market", "args": switch}
+                    ).encode()
+                )
+                gate.wait_holding()
+                # The supervisor holds m2's opening, so execution cannot know m2: a reply now
+                # would be one a submit could not trade on. (The old code answered in ms.)
+                with pytest.raises(TimeoutError):
+                    c.receive(500)
+                supervisor = running.supervisor
+                assert supervisor is not None
+                supervisor.tell(GoOn())
+                reply = c.receive(5000)
+                assert reply["result"] == {"market_id": "m2", "opened": True}
+
+                placed = c.request(
+                    "submit",
+                    market_id="m2",
+                    security_id="m2-YES",
+                    side="BUY",
+                    price="0.10",
+                    size="5",
+                )
+                assert placed == {"order_id": "O5"}
+        finally:
+            edge.stop()
 
 
 def test_commands_that_need_a_broker_say_it_is_unavailable(edge: ZmqEdge) -> None:

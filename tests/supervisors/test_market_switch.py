@@ -9,12 +9,12 @@ import pytest
 from messages.commands import SwitchMarket
 from messages.enums import BookSide, OrderStatus, PositionStatus
 from messages.fills import Fill
+from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketResolved
 from messages.orders import OrderDenied
-from messages.positions import PositionOpened
 from supervisors.market_supervisor import MarketSupervisor
 from supervisors.runtime import Runtime
-from tests.stubs import book, change, collector, opened, wait_for
+from tests.stubs import book, change, collector, opened
 
 pytestmark = pytest.mark.timeout(30)
 D = Decimal
@@ -31,27 +31,39 @@ def _crossing_books(market_id: str):
 def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book(
     journal, tmp_path
 ) -> None:
-    execution, execution_inbox = collector()
+    # One inbox stands in for execution and for a strategy, so it shows which came first:
+    # the SwitchMarket execution needs, or the first book a strategy could signal on.
+    spy, inbox = collector()
     venue, _ = collector()
-    bus, bus_inbox = collector()
+    bus, _ = collector()
     supervisor = MarketSupervisor.start(
-        execution=execution,
+        execution=spy,
         venue=venue,
         bus=bus,
         journal=journal,
         journal_path=tmp_path / "journal.sqlite",
+        strategies=((spy, "s"),),
     )
-    supervisor.tell(opened("m1"))
-    switch = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
-    opened_event = wait_for(bus_inbox, lambda m: isinstance(m, PositionOpened))
-    assert switch.definition.market_id == "m1"
-    assert switch.position.is_alive()
-    assert opened_event.position.market_id == "m1"
+    for market_id in ("m1", "m2"):
+        supervisor.tell(opened(market_id))
+        supervisor.tell(book(f"{market_id}-YES", bids=(("0.40", "100"),)))
 
-    supervisor.tell(opened("m2"))
-    second = wait_for(execution_inbox, lambda m: isinstance(m, SwitchMarket))
-    assert second.definition.market_id == "m2"
-    assert second.position != switch.position
+    arrivals = []
+    while len([m for m in arrivals if isinstance(m, MarketSnapshot)]) < 2:
+        arrivals.append(inbox.get(timeout=5))
+    switches = [m for m in arrivals if isinstance(m, SwitchMarket)]
+    assert [s.definition.market_id for s in switches] == ["m1", "m2"]
+    for switch in switches:
+        market_id = switch.definition.market_id
+        first_book = next(
+            i
+            for i, m in enumerate(arrivals)
+            if isinstance(m, MarketSnapshot) and m.market_id == market_id
+        )
+        assert arrivals.index(switch) < first_book, f"{market_id}'s book came before its switch"
+        assert switch.position.is_alive()
+        assert switch.position_id == f"{market_id}/paper/s"
+    assert switches[0].position != switches[1].position
 
 
 def test_orders_of_the_new_market_land_on_its_fresh_position_and_late_fills_on_the_old() -> None:

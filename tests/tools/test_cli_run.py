@@ -258,10 +258,14 @@ def _drive_the_clients(process: subprocess.Popen[str]) -> None:
             "submit", market, f"{market}-YES", "BUY", "0.01", "1", "--endpoint", commands
         )
         assert submitted.returncode == 0, submitted.stdout
-        assert submitted.stdout.startswith(("order O", "denied: "))
+        # The whole feed was replayed before serving: every market is settled and archived,
+        # so execution routes none, and the one right answer is this denial.
+        assert submitted.stdout.strip() == f"denied: no position for market {market}"
         out, _ = watch.communicate(timeout=20)
         event = json.loads(out)
         assert event["topic"] == f"order.{market}"
+        assert event["kind"] == "OrderDenied"
+        assert event["event"]["reason"] == f"no position for market {market}"
         assert event["seq"] >= 1
 
         unknown = _client("cancel", "O999", "--endpoint", commands)
