@@ -228,6 +228,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         assert route is not None
         addressed = route.addressed(signal)
         if isinstance(addressed, str):
+            EXECUTION_EVENTS.labels(type="SignalForAnotherPosition").inc()
             self.log.warning(
                 "signal_for_another_position",
                 market_id=signal.market_id,

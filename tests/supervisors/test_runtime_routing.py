@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from prometheus_client import REGISTRY
 
 from actors.base import ask, handles
 from actors.journal import JournalActor
@@ -108,11 +109,20 @@ def test_a_signal_that_names_no_strategy_is_judged_by_the_stop_loss_of_its_posit
 def test_a_signal_naming_another_strategy_or_account_is_denied_and_lands_nowhere(
     tmp_path: Path, names: dict[str, str], named: str
 ) -> None:
+    def counted() -> float:
+        sample = REGISTRY.get_sample_value(
+            "execution_events_total", {"type": "SignalForAnotherPosition"}
+        )
+        return sample or 0.0
+
+    before = counted()
+
     denied = _probe_denial(tmp_path, names, RiskLimits(stop_loss=D(1)))
 
     assert denied.reason == (
         f"market m1 has no position for {named}; its position is m1/paper/synthetic_arbitrage"
     )
+    assert counted() == before + 1
 
 
 def test_an_order_is_not_created_for_a_market_switched_away_from_while_risk_decided(
