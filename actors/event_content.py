@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -46,13 +47,26 @@ COMPARED_FIELDS: Mapping[type, tuple[str, ...]] = {
 }
 """The fields each content-compared kind is compared on."""
 
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def _text(value: Any) -> str:
+    """Text equal exactly when the values are: a Decimal by value, to its last digit."""
     if isinstance(value, Decimal):
-        return str(value.normalize())
+        if value == 0:
+            return "0"
+        sign, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite: the fields' validators saw to it
+        while digits[-1] == 0:
+            digits, exponent = digits[:-1], exponent + 1
+        return f"{'-' if sign else ''}{''.join(map(str, digits))}e{exponent}"
     if isinstance(value, enum.Enum):
         return str(value.value)
     return str(value)
+
+
+def _shown(value: Any) -> str:
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
 def content_digest(event: object) -> str | None:
@@ -60,7 +74,7 @@ def content_digest(event: object) -> str | None:
     names = COMPARED_FIELDS.get(type(event))
     if names is None:
         return None
-    text = "\x1f".join(f"{name}={_text(getattr(event, name))}" for name in names)
+    text = _to_json([type(event).__name__, *(_text(getattr(event, name)) for name in names)])
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -70,7 +84,7 @@ def differences(journaled: object, refused: object) -> str:
     if type(journaled) is not type(refused):
         return f"kind {type(refused).__name__} (journaled {type(journaled).__name__})"
     changed = [
-        f"{name} {_text(getattr(refused, name))} (journaled {_text(getattr(journaled, name))})"
+        f"{name} {_shown(getattr(refused, name))} (journaled {_shown(getattr(journaled, name))})"
         for name in names
         if _text(getattr(refused, name)) != _text(getattr(journaled, name))
     ]
