@@ -107,3 +107,13 @@ def test_a_deal_digest_does_not_depend_on_how_a_decimal_is_written(size: Decimal
     assert content_digest(attrs.evolve(DEAL, size=size)) == content_digest(
         attrs.evolve(DEAL, size=size.normalize())
     )
+
+
+def test_decimals_are_compared_to_their_last_digit_however_long() -> None:
+    long = D("0.1234567890123456789012345678901234567891")
+    assert content_digest(attrs.evolve(FILL, price=long)) != content_digest(
+        attrs.evolve(FILL, price=long + D("1E-40"))
+    )
+    assert content_digest(attrs.evolve(FILL, fee=D("0.000"))) == content_digest(
+        attrs.evolve(FILL, fee=D(0))
+    )
