@@ -193,11 +193,12 @@ class JournalActor(Supervised, RuntimeActor):
     def _compared(self, duplicate: Duplicate, entry: NewEntry, message: Append) -> None:
         """A redelivery is dropped; a conflict is refused, loudly, and changes nothing."""
         stored = duplicate.stored
+        if duplicate.identical:
+            self._duplicate(entry, "identical")
+            return
         journaled = decode_trusted(stored.kind, stored.payload)
-        identical = duplicate.identical
-        if identical is None:  # a record from before digests: compare what it decodes to
-            identical = content_digest(journaled) == entry.digest
-        if identical:
+        # A record from before digests is compared by what it decodes to.
+        if duplicate.identical is None and content_digest(journaled) == entry.digest:
             self._duplicate(entry, "identical")
             return
         self.conflicts += 1
