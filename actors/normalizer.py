@@ -329,7 +329,7 @@ class NormalizerActor(Supervised, PublishingActor):
     ) -> None:
         fee = self.fee_rate * deal.price * deal.size
         if self.terms.get(deal.key) == _terms(deal):
-            self.deals += 1  # a conflict is counted as one, and the journal refuses it
+            self.deals += 1  # not a conflict: that was counted as one, for the journal to refuse
         booked = DealBooked(
             fill_id=deal.key,
             order_no=deal.order_no,

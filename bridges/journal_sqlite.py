@@ -220,9 +220,10 @@ class SqliteJournalStore:
                 first, stored, held = self._insert(fresh, check_keys=True, compared=compared)
         except sqlite3.Error as error:
             raise JournalStoreError(f"cannot append to journal {self.path}: {error}") from error
+        repeated = {key for _position, entry in repeats if (key := entry.dedup_key) is not None}
         for seq, (position, entry) in enumerate(stored, first):
             result[position] = seq
-            if entry.dedup_key in compared:
+            if repeated and entry.dedup_key in repeated:
                 held[entry.dedup_key] = _record(seq, entry)
         for position, entry in (*_dropped(fresh, stored), *repeats):
             if entry.digest is not None and entry.dedup_key is not None:
@@ -252,10 +253,11 @@ class SqliteJournalStore:
     ) -> tuple[list[tuple[int, NewEntry]], dict[str, JournalRecord]]:
         keys = [entry.dedup_key for _position, entry in fresh if entry.dedup_key is not None]
         stored = {key for (key,) in self._rows_with_keys("dedup_key", keys)}
-        rows = self._rows_with_keys(f"{_COLUMNS}, checksum", sorted(stored & compared))
-        held = {record.dedup_key: record for record in map(_verified, rows)}
+        held: dict[str, JournalRecord] = {}
+        for row in self._rows_with_keys(f"{_COLUMNS}, checksum", sorted(stored & compared)):
+            held[row[4]] = _verified(row)  # row[4]: the dedup key
         kept = [(position, entry) for position, entry in fresh if entry.dedup_key not in stored]
-        return kept, held  # type: ignore[return-value]
+        return kept, held
 
     def _rows_with_keys(self, columns: str, keys: Sequence[str]) -> Iterator[Any]:
         """``columns`` of the stored records carrying ``keys``, a chunk of keys a query."""
