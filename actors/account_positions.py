@@ -29,9 +29,11 @@ from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealRefused,
     PositionCorrected,
 )
-from messages.commands import Append, Forward
+from messages.commands import Append, DuplicateRefused, Forward
+from messages.orders import FillRefusal
 from messages.reconciliation import ComparePositions, PositionsCompared
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -107,6 +109,26 @@ class AccountPositionsActor(Supervised, RuntimeActor):
                     reason="the broker lists a deal no callback brought",
                 )
             )
+
+    @handles(DuplicateRefused)
+    def _deal_refused(self, message: DuplicateRefused) -> None:
+        """The journal holds this deal's identity with other data: the book is unchanged."""
+        deal, booked = message.event, message.journaled
+        self.log.error(
+            "deal_refused",
+            fill_id=deal.fill_id,
+            account=deal.account,
+            reason=FillRefusal.CONFLICTING_DUPLICATE.value,
+            detail=message.detail,
+        )
+        self.bus.tell(
+            DealRefused(
+                deal=deal,
+                booked=booked,
+                reason=FillRefusal.CONFLICTING_DUPLICATE,
+                detail=message.detail,
+            )
+        )
 
     @handles(PositionCorrected)
     def _corrected(self, correction: PositionCorrected) -> None:

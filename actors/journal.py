@@ -12,6 +12,11 @@ per event. Snapshots of the folded state are taken every ``snapshot_every`` even
 written by a ``SnapshotWriter`` thread when the journal has one (their cost grows with the
 history; the memento's does much less). A restarted actor
 re-points its stream with ``Route`` and is handed again what its predecessor missed.
+
+A repeated dedup key is not journaled again. For a fill or a deal the content is compared
+too (``actors.event_content``): the same content is a redelivery, dropped and counted; other
+content is a conflict, refused loudly (an error line with both versions, a counter, and
+``DuplicateRefused`` to the actor that would have applied it, which publishes the refusal).
 """
 
 from __future__ import annotations
@@ -26,13 +31,22 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles
-from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
+from actors.event_content import content_digest, differences
+from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLICATES
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_decode import decode_trusted
-from bridges.journal_store import JournalStore, NewEntry, Snapshot
+from bridges.journal_store import Duplicate, JournalStore, NewEntry, Snapshot
 from bridges.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
-from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
+from messages.commands import (
+    Append,
+    DuplicateRefused,
+    Folded,
+    Forward,
+    GetFolded,
+    Route,
+    Sync,
+)
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -70,6 +84,7 @@ class JournalActor(Supervised, RuntimeActor):
         self.routes: dict[str, pykka.ActorRef[Any]] = {}
         self.appended = 0
         self.duplicates = 0
+        self.conflicts = 0
         self.batches = 0
         self.since_snapshot = 0
         self.last_snapshot_ns = clock()
@@ -101,6 +116,7 @@ class JournalActor(Supervised, RuntimeActor):
             payload=encode(message.event),
             dedup_key=message.dedup_key,
             ts_ns=self.clock(),
+            digest=None if message.dedup_key is None else content_digest(message.event),
         )
         self.pending.append((entry, message))
         self._commit_if_quiet()
@@ -154,8 +170,10 @@ class JournalActor(Supervised, RuntimeActor):
         self.batches += 1
         for seq, (entry, message) in zip(seqs, batch, strict=True):
             if seq is None:
-                self.duplicates += 1
-                self.log.info("duplicate_event_dropped", kind=entry.kind, key=entry.dedup_key)
+                self._duplicate(entry, "not_compared")
+                continue
+            if isinstance(seq, Duplicate):
+                self._compared(seq, entry, message)
                 continue
             self.appended += 1
             self.since_snapshot += 1
@@ -164,6 +182,47 @@ class JournalActor(Supervised, RuntimeActor):
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
             self._snapshot()
+
+    def _duplicate(self, entry: NewEntry, content: str) -> None:
+        self.duplicates += 1
+        JOURNAL_DUPLICATES.labels(kind=entry.kind, content=content).inc()
+        self.log.info(
+            "duplicate_event_dropped", kind=entry.kind, key=entry.dedup_key, content=content
+        )
+
+    def _compared(self, duplicate: Duplicate, entry: NewEntry, message: Append) -> None:
+        """A redelivery is dropped; a conflict is refused, loudly, and changes nothing."""
+        stored = duplicate.stored
+        if duplicate.identical:
+            self._duplicate(entry, "identical")
+            return
+        journaled = decode_trusted(stored.kind, stored.payload)
+        # A record from before digests is compared by what it decodes to.
+        if duplicate.identical is None and content_digest(journaled) == entry.digest:
+            self._duplicate(entry, "identical")
+            return
+        self.conflicts += 1
+        JOURNAL_DUPLICATES.labels(kind=entry.kind, content="conflicting").inc()
+        assert entry.dedup_key is not None  # only a keyed entry can be a Duplicate
+        detail = differences(journaled, message.event)
+        self.log.error(
+            "conflicting_duplicate_refused",
+            kind=entry.kind,
+            key=entry.dedup_key,
+            stream=entry.stream,
+            detail=detail,
+            journaled_seq=stored.seq,
+            journaled=stored.payload,
+            refused=entry.payload,
+        )
+        if message.deliver_to is not None:
+            refusal = DuplicateRefused(
+                event=message.event,
+                journaled=journaled,
+                dedup_key=entry.dedup_key,
+                detail=detail,
+            )
+            self._deliver(self.routes.get(entry.stream, message.deliver_to), refusal)
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

@@ -39,6 +39,12 @@ JOURNAL_BATCH_SIZE = Histogram(
     "Appends per journal commit",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+JOURNAL_DUPLICATES = Counter(
+    "journal_duplicates",
+    "Appends whose dedup key was journaled already, by kind and content: identical (a "
+    "redelivery, dropped), conflicting (refused), not_compared (a kind deduplicated on its key)",
+    ["kind", "content"],
+)
 ZMQ_COMMANDS = Counter(
     "zmq_commands", "ZeroMQ requests by command and outcome (ok or the error code)", ["cmd", "code"]
 )

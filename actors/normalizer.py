@@ -4,7 +4,11 @@ A broker repeats callbacks, drops them, reorders them and sends them for orders 
 told us about yet. Here each raw event is:
 
 - deduplicated on the broker's identity of it, ``(order_no, seq_no, match_ts)`` for a deal
-  (a log line and a counter; the journal's dedup keys make the same true across restarts);
+  (a log line and a counter; the journal's dedup keys make the same true across restarts).
+  A deal seen again with other terms (security, side, price, size) is no duplicate but a
+  conflict: it is counted and sent on, once per version, for the journal to refuse (a
+  ``DealRefused`` and, for our order, a ``FillRefused``), so the refusal is the same
+  whether the first version was booked by this process or an earlier one;
 - joined with the intent registry (``OrderRouted``: order_no → our order, account,
   strategy, market) — a deal becomes a ``DealBooked`` on the account's journal stream and,
   for our own order, a ``Fill`` with its fee published to execution, which journals it for
@@ -41,6 +45,7 @@ from messages.broker_events import (
     OrderRouted,
 )
 from messages.commands import Append
+from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import (
@@ -72,10 +77,12 @@ class NormalizerStats:
 
     ``duplicates``: callbacks seen before from the broker. ``late``: callbacks for deals
     reconciliation had already booked from the broker's list. ``inferred``: deals booked
-    from the list because no callback had brought them (lost, or late).
+    from the list because no callback had brought them (lost, or late). ``conflicts``:
+    deals seen again with other terms, sent to the journal to be refused.
     """
 
     deals: int
+    conflicts: int
     order_events: int
     duplicates: int
     late: int
@@ -84,6 +91,19 @@ class NormalizerStats:
     inferred: int
     open_orders: int
     last_callback_ns: int
+
+
+_Terms = tuple[str, OrderSide, Decimal, Decimal]
+"""What a deal's identity must always come with: security, side, price and size."""
+
+
+def _terms(deal: RawDealEvent | BrokerFill) -> _Terms:
+    return (deal.security_id, deal.side, deal.price, deal.size)
+
+
+def _describe(terms: _Terms) -> str:
+    security_id, side, price, size = terms
+    return f"{side.value} {size} {security_id} @ {price}"
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -141,12 +161,16 @@ class NormalizerActor(Supervised, PublishingActor):
             self._adopt(order)
         self.seen: dict[str, str] = {}
         """Deal and order-event keys already handled, and whether a callback or a list did."""
+        self.terms: dict[str, _Terms] = {}
+        """The terms each deal key was first seen with."""
+        self.conflicting: set[tuple[str, _Terms]] = set()
+        """Other terms seen for a deal key, each sent on once for the journal to refuse."""
         self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
         self.quarantined_at: dict[str, int] = {}
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
         self._gap_wait_ns = self.gap_ns
-        self.deals = self.order_events = self.duplicates = 0
+        self.deals = self.order_events = self.duplicates = self.conflicts = 0
         self.quarantined = self.released = self.inferred = self.late = 0
         self._timer: Timer | None = None
 
@@ -168,6 +192,7 @@ class NormalizerActor(Supervised, PublishingActor):
         """For callers outside the actor: ``ref.proxy().counters().get()``."""
         return NormalizerStats(
             deals=self.deals,
+            conflicts=self.conflicts,
             order_events=self.order_events,
             duplicates=self.duplicates,
             late=self.late,
@@ -235,7 +260,8 @@ class NormalizerActor(Supervised, PublishingActor):
 
     def _raw(self, raw: RawDealEvent | RawOrderEvent, *, dedup: bool) -> None:
         key = raw.key if isinstance(raw, RawDealEvent) else f"{raw.order_no}:{raw.seq_no}"
-        if dedup:
+        conflict = isinstance(raw, RawDealEvent) and self._conflicts(key, _terms(raw))
+        if dedup and not conflict:
             source = self.seen.get(key)
             self.seen[key] = _CALLBACK
             if source == _CALLBACK:
@@ -262,6 +288,22 @@ class NormalizerActor(Supervised, PublishingActor):
         else:
             self._order_event(intent, raw.status, raw.broker_ts_ns, raw.reason)
 
+    def _conflicts(self, key: str, terms: _Terms) -> bool:
+        """Whether deal ``key`` comes with other terms than it was first seen with, for the
+        first time in these terms (a repeat of a conflict is a duplicate like any other)."""
+        first = self.terms.setdefault(key, terms)
+        if first == terms or (key, terms) in self.conflicting:
+            return False
+        self.conflicting.add((key, terms))
+        self.conflicts += 1
+        self.log.warning(
+            "conflicting_deal",
+            key=key,
+            first=_describe(first),
+            now=_describe(terms),
+        )
+        return True
+
     def _quarantine(self, raw: RawDealEvent | RawOrderEvent) -> None:
         """Hold it; if its order is still unknown after ``grace_s``, reconcile that order.
 
@@ -286,6 +328,8 @@ class NormalizerActor(Supervised, PublishingActor):
         recv_ns: int | None = None,
     ) -> None:
         fee = self.fee_rate * deal.price * deal.size
+        if self.terms.get(deal.key) == _terms(deal):
+            self.deals += 1  # not a conflict: that was counted as one, for the journal to refuse
         booked = DealBooked(
             fill_id=deal.key,
             order_no=deal.order_no,
@@ -301,7 +345,6 @@ class NormalizerActor(Supervised, PublishingActor):
             recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
             inferred=inferred,
         )
-        self.deals += 1
         self.journal.tell(
             Append(
                 event=booked,
@@ -363,19 +406,15 @@ class NormalizerActor(Supervised, PublishingActor):
     def _book_inferred(self, message: BookInferred) -> None:
         """Book listed deals no callback brought (the journal drops those already booked)."""
         for fill in message.fills:
-            if fill.key in self.seen:
+            known = fill.key in self.seen
+            if self._conflicts(fill.key, _terms(fill)):
+                intent = self._intent_of(fill)
+                self._book_deal(intent, fill, inferred=True, recv_ns=message.recv_ns)
+                continue
+            if known:
                 continue
             self.seen[fill.key] = _LISTED
-            intent = self.intents.get(fill.order_no)
-            if intent is None:
-                intent = _Intent(
-                    order_no=fill.order_no,
-                    account=fill.account,
-                    strategy=EXTERNAL_STRATEGY,
-                    security_id=fill.security_id,
-                    open=False,
-                )
-                self.intents[fill.order_no] = intent
+            intent = self._intent_of(fill)
             self.inferred += 1
             self._book_deal(intent, fill, inferred=True, recv_ns=message.recv_ns)
             self._release(fill.order_no)
@@ -384,6 +423,20 @@ class NormalizerActor(Supervised, PublishingActor):
             )
         if message.then is not None:
             self.journal.tell(message.then)
+
+    def _intent_of(self, fill: BrokerFill) -> _Intent:
+        """The registry's entry for a listed deal's order; an outside order's if unknown."""
+        intent = self.intents.get(fill.order_no)
+        if intent is None:
+            intent = _Intent(
+                order_no=fill.order_no,
+                account=fill.account,
+                strategy=EXTERNAL_STRATEGY,
+                security_id=fill.security_id,
+                open=False,
+            )
+            self.intents[fill.order_no] = intent
+        return intent
 
     @handles(OrderTruth)
     def _order_truth(self, message: OrderTruth) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 import pykka
 
 from actors.base import RuntimeActor, handles
-from actors.fill_outcome import FillResult
+from actors.fill_outcome import FillOutcome, FillResult, refused
 from actors.order_state import Order
 from actors.runtime_state import apply_order_event, order_stream, position_stream
 from messages.commands import (
     Append,
     CancelOrder,
     ClearPending,
+    DuplicateRefused,
     GetSnapshot,
     OrderClosed,
     PositionRestarted,
@@ -155,6 +156,22 @@ class OrderActor(Supervised, RuntimeActor):
         if outcome.result is FillResult.DUPLICATE:
             self.log.info("duplicate_fill_ignored", fill_id=fill.fill_id)
             return
+        self._refuse(fill, outcome)
+
+    @handles(DuplicateRefused)
+    def _duplicate_refused(self, message: DuplicateRefused) -> None:
+        """The journal holds this fill's id with other data: refused before it got here."""
+        fill = message.event
+        self._refuse(
+            fill,
+            refused(
+                FillRefusal.CONFLICTING_DUPLICATE,
+                f"fill {fill.fill_id} was already journaled with other data: {message.detail}",
+            ),
+        )
+
+    def _refuse(self, fill: Fill, outcome: FillOutcome) -> None:
+        """Nothing changes; say so on the bus and in an error line."""
         assert outcome.refusal is not None
         alert = outcome.refusal is FillRefusal.CONFLICTING_DUPLICATE
         self.log.error(

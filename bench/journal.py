@@ -59,7 +59,7 @@ from actors.runtime_state import (
 from bench import floors
 from bench.figures import Figure, Statistic, Target, duration, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Durability, NewEntry, Snapshot
+from bridges.journal_store import Duplicate, Durability, NewEntry, Snapshot
 from messages.codec import encode, kind_of
 from messages.commands import Append, ClearPending, MarkPending, Sync
 from messages.enums import OrderSide, Outcome
@@ -160,7 +160,7 @@ class _TimedStore(SqliteJournalStore):
     append_s = 0.0
     snapshots = 0
 
-    def append(self, entries: Sequence[NewEntry]) -> list[int | None]:
+    def append(self, entries: Sequence[NewEntry]) -> list[int | Duplicate | None]:
         started = time.perf_counter()
         try:
             return super().append(entries)
@@ -429,7 +429,7 @@ def _build(path: Path, size: int) -> tuple[int, Snapshot, float]:
                 seqs = store.append(entries)
                 count += len(entries)
                 for seq, (stream, event, _key) in zip(seqs, batch, strict=True):
-                    if snapshot is not None or seq is None:
+                    if snapshot is not None or not isinstance(seq, int):
                         continue
                     state.apply(seq, stream, event)
                     if seq >= SNAPSHOT_AT * size and not state.in_step:

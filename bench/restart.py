@@ -238,7 +238,7 @@ def _build(
             ]
             seqs = store.append(entries)
             for seq, (stream, event, _key) in zip(seqs, batch, strict=True):
-                if seq is None:
+                if not isinstance(seq, int):
                     raise RuntimeError("a bench event was deduplicated: the journal is not fresh")
                 if isinstance(event, FillApplied):
                     outcome = book.apply_fill(event.fill)

@@ -30,6 +30,7 @@ import structlog
 
 from bridges.journal_store import (
     CorruptRecordError,
+    Duplicate,
     Durability,
     JournalRecord,
     JournalStoreError,
@@ -40,8 +41,12 @@ from bridges.journal_store import (
 )
 from bridges.wal_checkpointer import WalCheckpointer
 
-SCHEMA_VERSION = 1
-"""Stored in the ``meta`` table; a file of another version is refused, not guessed at."""
+SCHEMA_VERSION = 2
+"""Stored in the ``meta`` table; a file of another version is refused, not guessed at.
+
+Version 2 added the ``digest`` column; a version 1 file is migrated when it is opened (its
+records keep no digest, and still verify: see :func:`record_checksum`).
+"""
 
 SNAPSHOTS_KEPT = 2
 """Older snapshots are deleted on write; the previous one is the fallback for a damaged one."""
@@ -59,7 +64,8 @@ _SCHEMA = (
         payload TEXT NOT NULL,
         dedup_key TEXT UNIQUE,
         ts_ns INTEGER NOT NULL,
-        checksum INTEGER NOT NULL
+        checksum INTEGER NOT NULL,
+        digest TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS events_stream ON events (stream)",
     # No constraints on the copied columns: a quarantined record may be damaged.
@@ -67,7 +73,8 @@ _SCHEMA = (
         seq INTEGER PRIMARY KEY,
         stream, kind, payload, dedup_key, ts_ns, checksum,
         reason TEXT NOT NULL,
-        voided_ns INTEGER NOT NULL
+        voided_ns INTEGER NOT NULL,
+        digest
     )""",
     """CREATE TABLE IF NOT EXISTS snapshots (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -78,8 +85,13 @@ _SCHEMA = (
     )""",
 )
 
-_COLUMNS = "seq, stream, kind, payload, dedup_key, ts_ns"
-_INSERT = f"INSERT INTO events ({_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_MIGRATIONS = {
+    # 1 -> 2: a content digest beside the dedup key (NULL for the records already there).
+    "1": ("ALTER TABLE events ADD COLUMN digest TEXT", "ALTER TABLE voided ADD COLUMN digest"),
+}
+
+_COLUMNS = "seq, stream, kind, payload, dedup_key, ts_ns, digest"
+_INSERT = f"INSERT INTO events ({_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _HIGH_WATER = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 _READ_ALL = f"SELECT {_COLUMNS}, checksum FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
 _READ_STREAM = (
@@ -145,6 +157,9 @@ class SqliteJournalStore:
                 (version,) = self._conn.execute(
                     "SELECT value FROM meta WHERE key = 'schema_version'"
                 ).fetchone()
+                migrated_from = version if version in _MIGRATIONS else None
+                while version in _MIGRATIONS:
+                    version = self._migrate(version)
                 self._conn.execute("COMMIT")
             except BaseException:
                 _rollback(self._conn)
@@ -156,24 +171,43 @@ class SqliteJournalStore:
                 f"journal {self.path} has schema version {version}, this code knows "
                 f"{SCHEMA_VERSION}"
             )
+        if migrated_from is not None:
+            _log.info(
+                "journal_migrated", path=str(self.path), from_version=migrated_from, to=version
+            )
 
-    def append(self, entries: Sequence[NewEntry]) -> list[int | None]:
+    def _migrate(self, version: str) -> str:
+        """Bring the schema from ``version`` to the next one, inside the open transaction."""
+        for statement in _MIGRATIONS[version]:
+            self._conn.execute(statement)
+        upgraded = str(int(version) + 1)
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (upgraded,))
+        return upgraded
+
+    def append(self, entries: Sequence[NewEntry]) -> list[int | Duplicate | None]:
         """Store the batch in one transaction; see :meth:`JournalStore.append`.
 
         Duplicates inside the batch are dropped here; duplicates of stored keys are found by
         the UNIQUE index: the batch is inserted optimistically, and only if that trips the
         index is it rolled back and inserted again without the stored keys (looked up 500 to
         a query), so the common case costs no lookup and a batch's seqs stay contiguous.
+        Only the stored records a digest-carrying duplicate is compared with are read whole.
         """
-        result: list[int | None] = [None] * len(entries)
+        result: list[int | Duplicate | None] = [None] * len(entries)
         fresh: list[tuple[int, NewEntry]] = []  # (position in the batch, entry) to store
+        repeats: list[tuple[int, NewEntry]] = []  # digest-carrying repeats within the batch
         batch_keys: set[str] = set()
+        compared: set[str] = set()  # keys some entry of the batch carries a digest for
         for position, entry in enumerate(entries):
             if type(entry) is not NewEntry:
                 raise TypeError(f"journal entries must be NewEntry, got {type(entry).__name__}")
             key = entry.dedup_key
             if key is not None:
+                if entry.digest is not None:
+                    compared.add(key)
                 if key in batch_keys:
+                    if entry.digest is not None:
+                        repeats.append((position, entry))
                     continue
                 batch_keys.add(key)
             fresh.append((position, entry))
@@ -181,40 +215,58 @@ class SqliteJournalStore:
             return result
         try:
             try:
-                first, stored = self._insert(fresh, check_keys=False)
+                first, stored, held = self._insert(fresh, check_keys=False, compared=compared)
             except sqlite3.IntegrityError:
-                first, stored = self._insert(fresh, check_keys=True)
+                first, stored, held = self._insert(fresh, check_keys=True, compared=compared)
         except sqlite3.Error as error:
             raise JournalStoreError(f"cannot append to journal {self.path}: {error}") from error
-        for seq, (position, _entry) in enumerate(stored, first):
+        repeated = {key for _position, entry in repeats if (key := entry.dedup_key) is not None}
+        for seq, (position, entry) in enumerate(stored, first):
             result[position] = seq
+            if repeated and entry.dedup_key in repeated:
+                held[entry.dedup_key] = _record(seq, entry)
+        for position, entry in (*_dropped(fresh, stored), *repeats):
+            if entry.digest is not None and entry.dedup_key is not None:
+                result[position] = _duplicate(entry, held[entry.dedup_key])
         return result
 
     def _insert(
-        self, fresh: list[tuple[int, NewEntry]], *, check_keys: bool
-    ) -> tuple[int, list[tuple[int, NewEntry]]]:
-        """One transaction storing ``fresh`` at the next seqs: (first seq, what was stored).
+        self, fresh: list[tuple[int, NewEntry]], *, check_keys: bool, compared: set[str]
+    ) -> tuple[int, list[tuple[int, NewEntry]], dict[str, JournalRecord]]:
+        """One transaction storing ``fresh`` at the next seqs: (first seq, what was stored,
+        the stored records of the ``compared`` keys that were already in the journal).
 
         Without ``check_keys`` a stored dedup key trips the UNIQUE index (IntegrityError);
         with it, entries whose key is stored are left out first, in the same transaction.
         """
+        held: dict[str, JournalRecord] = {}
         with self._transaction():
             if check_keys:
-                fresh = self._without_stored_keys(fresh)
+                fresh, held = self._without_stored_keys(fresh, compared)
             row = self._conn.execute(_HIGH_WATER).fetchone()
             first: int = (row[0] if row else 0) + 1
             self._conn.executemany(_INSERT, _rows(fresh, first))
-        return first, fresh
+        return first, fresh, held
 
-    def _without_stored_keys(self, fresh: list[tuple[int, NewEntry]]) -> list[tuple[int, NewEntry]]:
+    def _without_stored_keys(
+        self, fresh: list[tuple[int, NewEntry]], compared: set[str]
+    ) -> tuple[list[tuple[int, NewEntry]], dict[str, JournalRecord]]:
         keys = [entry.dedup_key for _position, entry in fresh if entry.dedup_key is not None]
-        stored: set[str] = set()
+        stored = {key for (key,) in self._rows_with_keys("dedup_key", keys)}
+        held: dict[str, JournalRecord] = {}
+        for row in self._rows_with_keys(f"{_COLUMNS}, checksum", sorted(stored & compared)):
+            held[row[4]] = _verified(row)  # row[4]: the dedup key
+        kept = [(position, entry) for position, entry in fresh if entry.dedup_key not in stored]
+        return kept, held
+
+    def _rows_with_keys(self, columns: str, keys: Sequence[str]) -> Iterator[Any]:
+        """``columns`` of the stored records carrying ``keys``, a chunk of keys a query."""
         for start in range(0, len(keys), _KEY_CHUNK):
             chunk = keys[start : start + _KEY_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            query = f"SELECT dedup_key FROM events WHERE dedup_key IN ({marks})"
-            stored.update(key for (key,) in self._conn.execute(query, chunk))
-        return [(position, entry) for position, entry in fresh if entry.dedup_key not in stored]
+            yield from self._conn.execute(
+                f"SELECT {columns} FROM events WHERE dedup_key IN ({marks})", chunk
+            )
 
     def read(self, after_seq: int = 0, *, stream: str | None = None) -> Iterator[JournalRecord]:
         """Verified records after ``after_seq``; see :meth:`JournalStore.read`.
@@ -312,11 +364,17 @@ class SqliteJournalStore:
         return [
             (
                 JournalRecord(
-                    seq=seq, stream=stream, kind=kind, payload=payload, dedup_key=key, ts_ns=ts_ns
+                    seq=seq,
+                    stream=stream,
+                    kind=kind,
+                    payload=payload,
+                    dedup_key=key,
+                    ts_ns=ts_ns,
+                    digest=digest,
                 ),
                 reason,
             )
-            for seq, stream, kind, payload, key, ts_ns, reason in rows
+            for seq, stream, kind, payload, key, ts_ns, digest, reason in rows
         ]
 
     def write_snapshot(self, snapshot: Snapshot) -> None:
@@ -412,34 +470,82 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _rows(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[tuple[Any, ...]]:
     """Insert parameters, checksummed lazily inside the transaction that assigns the seqs."""
     for seq, (_position, entry) in enumerate(fresh, first_seq):
-        stream, kind, payload, key, ts_ns = (
+        stream, kind, payload, key, ts_ns, digest = (
             entry.stream,
             entry.kind,
             entry.payload,
             entry.dedup_key,
             entry.ts_ns,
+            entry.digest,
         )
         checksum = record_checksum(
-            seq=seq, stream=stream, kind=kind, payload=payload, dedup_key=key, ts_ns=ts_ns
+            seq=seq,
+            stream=stream,
+            kind=kind,
+            payload=payload,
+            dedup_key=key,
+            ts_ns=ts_ns,
+            digest=digest,
         )
-        yield seq, stream, kind, payload, key, ts_ns, checksum
+        yield seq, stream, kind, payload, key, ts_ns, digest, checksum
+
+
+def _record(seq: int, entry: NewEntry) -> JournalRecord:
+    """What reading ``entry`` back at ``seq`` gives."""
+    return JournalRecord(
+        seq=seq,
+        stream=entry.stream,
+        kind=entry.kind,
+        payload=entry.payload,
+        dedup_key=entry.dedup_key,
+        ts_ns=entry.ts_ns,
+        digest=entry.digest,
+    )
+
+
+def _dropped(
+    fresh: list[tuple[int, NewEntry]], stored: list[tuple[int, NewEntry]]
+) -> list[tuple[int, NewEntry]]:
+    """The entries of ``fresh`` left out because their key was stored already."""
+    if len(stored) == len(fresh):
+        return []
+    kept = {position for position, _entry in stored}
+    return [(position, entry) for position, entry in fresh if position not in kept]
+
+
+def _duplicate(entry: NewEntry, stored: JournalRecord) -> Duplicate:
+    identical = None if stored.digest is None else stored.digest == entry.digest
+    return Duplicate(stored=stored, identical=identical)
 
 
 def _verified(row: Any) -> JournalRecord:
     """The record of a stored row, or :class:`CorruptRecordError` if the row is damaged."""
-    seq, stream, kind, payload, key, ts_ns, checksum = row
+    seq, stream, kind, payload, key, ts_ns, digest, checksum = row
     for name, value in (("stream", stream), ("kind", kind), ("payload", payload)):
         if type(value) is not str:
             raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
-    if key is not None and type(key) is not str:
-        raise CorruptRecordError(seq, f"dedup_key is {type(key).__name__}, not text")
+    for name, value in (("dedup_key", key), ("digest", digest)):
+        if value is not None and type(value) is not str:
+            raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
     if type(ts_ns) is not int or type(checksum) is not int:
         raise CorruptRecordError(seq, "ts_ns or checksum is not an integer")
     computed = record_checksum(
-        seq=seq, stream=stream, kind=kind, payload=payload, dedup_key=key, ts_ns=ts_ns
+        seq=seq,
+        stream=stream,
+        kind=kind,
+        payload=payload,
+        dedup_key=key,
+        ts_ns=ts_ns,
+        digest=digest,
     )
     if computed != checksum:
         raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
     return JournalRecord(
-        seq=seq, stream=stream, kind=kind, payload=payload, dedup_key=key, ts_ns=ts_ns
+        seq=seq,
+        stream=stream,
+        kind=kind,
+        payload=payload,
+        dedup_key=key,
+        ts_ns=ts_ns,
+        digest=digest,
     )

@@ -8,7 +8,9 @@ suite (``tests/bridges/journal_store_suite.py``):
 - seqs are assigned by the store, strictly increasing, never reused (not even after
   :meth:`JournalStore.void_after`), so "everything up to seq N" is a stable position;
 - a ``dedup_key`` is stored at most once, which makes redelivered broker events no-ops
-  across restarts;
+  across restarts; an entry that carries a content ``digest`` and repeats a stored key is
+  reported as a :class:`Duplicate`, identical or conflicting, so the caller can refuse a
+  conflict (same key, other content) instead of dropping it;
 - every record read back is verified, and a damaged one is reported, never returned.
 
 Events travel as JSON text encoded by the caller: the store does not know event types.
@@ -36,6 +38,8 @@ class NewEntry:
     ``stream`` names the entity the event belongs to (``"order:O7"``, ``"market:m1"``,
     ``"runtime"``) so one entity can be rebuilt without reading the others. ``dedup_key``
     is unique across the whole journal; ``None`` means the entry is never deduplicated.
+    ``digest`` stands for the event's content (the caller decides what that is); with it,
+    a repeated key is compared, not just dropped.
     """
 
     stream: str = attrs.field(validator=_text)
@@ -43,11 +47,16 @@ class NewEntry:
     payload: str = attrs.field(validator=_text)
     dedup_key: str | None = attrs.field(default=None, validator=attrs.validators.optional(_text))
     ts_ns: int = attrs.field(validator=_integer)
+    digest: str | None = attrs.field(default=None, validator=attrs.validators.optional(_text))
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class JournalRecord:
-    """One stored event as :meth:`JournalStore.read` hands it back, checksum verified."""
+    """One stored event as :meth:`JournalStore.read` hands it back, checksum verified.
+
+    ``digest`` is None for an entry appended without one, and for every record of a
+    journal written before digests were stored.
+    """
 
     seq: int
     stream: str
@@ -55,6 +64,21 @@ class JournalRecord:
     payload: str
     dedup_key: str | None
     ts_ns: int
+    digest: str | None = None
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Duplicate:
+    """What :meth:`JournalStore.append` gives an entry with a ``digest`` it did not store
+    because its ``dedup_key`` is stored already (or earlier in the same batch).
+
+    ``stored`` is the record that holds the key. ``identical`` compares the digests: True
+    for a redelivery, False for a conflict, None when the stored record has no digest
+    (written before digests, or without one), which the caller compares by its payload.
+    """
+
+    stored: JournalRecord
+    identical: bool | None
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -102,12 +126,21 @@ class CorruptRecordError(JournalStoreError):
 
 
 def record_checksum(
-    *, seq: int, stream: str, kind: str, payload: str, dedup_key: str | None, ts_ns: int
+    *,
+    seq: int,
+    stream: str,
+    kind: str,
+    payload: str,
+    dedup_key: str | None,
+    ts_ns: int,
+    digest: str | None = None,
 ) -> int:
     """CRC32 of a record as stored, so a backend detects a record changed in place or cut short.
 
     Every field counts (a record moved to another seq or stream fails too), and the text
-    fields are length-prefixed, so no two different records checksum the same text.
+    fields are length-prefixed, so no two different records checksum the same text. A
+    record without a digest checksums exactly as before digests existed, so older journals
+    still verify; one with a digest starts with ``d``, which no digest-less text does.
     Raises ``UnicodeEncodeError`` for text that is not valid Unicode (a lone surrogate).
     """
     if dedup_key is None:
@@ -117,6 +150,8 @@ def record_checksum(
             f"{seq}:{ts_ns}:{len(stream)}:{len(kind)}:{len(dedup_key)}:"
             f"{stream}{kind}{dedup_key}{payload}"
         )
+    if digest is not None:
+        text = f"d{len(digest)}:{digest}:{text}"
     return zlib.crc32(text.encode())
 
 
@@ -132,12 +167,14 @@ class JournalStore(Protocol):
     their own store object on the same storage.
     """
 
-    def append(self, entries: Sequence[NewEntry]) -> list[int | None]:
+    def append(self, entries: Sequence[NewEntry]) -> list[int | Duplicate | None]:
         """Store ``entries`` in one transaction (one commit) and return each one's seq.
 
         An entry whose ``dedup_key`` is already in the journal, or repeated earlier in the
-        same batch, is not stored and gets ``None``. Seqs are strictly increasing and never
-        reused, even after :meth:`void_after`. Anything raised means nothing was stored.
+        same batch, is not stored: it gets a :class:`Duplicate` if it carries a digest, else
+        ``None``. Seqs are strictly increasing and never reused, even after
+        :meth:`void_after`. Anything raised means nothing was stored; that includes
+        :class:`CorruptRecordError` for a damaged stored record a digest was compared with.
         """
         ...
 

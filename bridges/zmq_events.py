@@ -18,7 +18,7 @@ import pykka
 
 from bridges.zmq_protocol import encode_json, plain
 from bridges.zmq_server import ZmqServer
-from messages.broker_events import AccountPositionChanged, Correction
+from messages.broker_events import AccountPositionChanged, Correction, DealRefused
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import FillRefused, OrderDenied, OrderUpdated
 from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
@@ -61,6 +61,8 @@ def topics_of(event: Any) -> list[tuple[str, Any]]:
         return [(f"market.{event.market_id}", event)]
     if isinstance(event, AccountPositionChanged):
         return [(f"account.{event.position.account}", event)]
+    if isinstance(event, DealRefused):
+        return [(f"account.{event.deal.account}", event)]
     if isinstance(event, Correction):
         return [(f"correction.{event.account}", event)]
     if isinstance(event, SUPERVISION_EVENTS):

@@ -25,6 +25,7 @@ from messages.fields import (
     text_field,
     ts_init_field,
 )
+from messages.orders import FillRefusal
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -67,6 +68,21 @@ class DealBooked:
     @property
     def signed_size(self) -> Decimal:
         return self.size if self.side is OrderSide.BUY else -self.size
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DealRefused:
+    """A broker deal that was not booked: its identity (``fill_id``) is booked already with
+    other data, as ``booked`` shows; ``detail`` names the differences. The account book,
+    and the order and position of the deal, are unchanged.
+    """
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    deal: DealBooked = attrs.field(validator=attrs.validators.instance_of(DealBooked))
+    booked: DealBooked = attrs.field(validator=attrs.validators.instance_of(DealBooked))
+    reason: FillRefusal = enum_field(FillRefusal)
+    detail: str = text_field()
 
 
 @attrs.frozen(kw_only=True, slots=True)

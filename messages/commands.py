@@ -209,14 +209,29 @@ class PositionRefs:
 class Append:
     """Journal ``event`` on ``stream``; once it is durable, tell it to ``deliver_to``.
 
-    An event whose ``dedup_key`` is already journaled is dropped (never delivered), which
-    makes a redelivered broker or venue event harmless, also across a restart.
+    An event whose ``dedup_key`` is already journaled is not journaled again, which makes a
+    redelivered broker or venue event harmless, also across a restart. A fill or deal whose
+    content differs from the journaled one is refused: ``deliver_to`` is told
+    :class:`DuplicateRefused` instead (``actors.event_content`` says what content is).
     """
 
     event: Any = attrs.field()
     stream: str = text_field()
     dedup_key: str | None = attrs.field(default=None)
     deliver_to: Any = attrs.field(default=None)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DuplicateRefused:
+    """The journal did not journal ``event``: its ``dedup_key`` holds ``journaled``, whose
+    content differs (``detail`` says how). Told to the Append's ``deliver_to`` (journal →
+    the actor that would have applied it), which publishes the refusal; nothing changed.
+    """
+
+    event: Any = attrs.field()
+    journaled: Any = attrs.field()
+    dedup_key: str = text_field()
+    detail: str = text_field()
 
 
 @attrs.frozen(kw_only=True, slots=True)

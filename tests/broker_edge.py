@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pykka
 
 from actors.account_book import AccountBook
@@ -18,11 +19,12 @@ from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
 from actors.normalizer import NormalizerActor
 from actors.reconciler import ReconcilerActor
+from bridges.broker import DealCallback, OrderCallback
 from bridges.broker_venue import BrokerVenueActor
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_broker import SimulatedBroker
-from messages.broker import BrokerPosition
+from messages.broker import BrokerFill, BrokerPosition
 from messages.broker_events import AccountPosition
 from messages.commands import SubmitOrder, Subscribe, Sync
 from messages.enums import OrderSide
@@ -30,6 +32,39 @@ from supervisors.recovery import recover_state
 from tests.stubs import Collector
 
 ACCOUNT = "paper"
+
+
+class RedeliveringBroker(SimulatedBroker):
+    """A paper broker a test can make call its deal callback again, with the data it likes:
+    a repeated deal, or the identity of a booked deal with other data (a broken broker)."""
+
+    def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
+        super().register_callbacks(on_order, on_deal)
+        self.on_deal = on_deal
+
+    def call_deal_callback(self, deal: BrokerFill, **changes: Any) -> None:
+        """Call the registered deal callback with ``deal`` changed by ``changes``, on the
+        caller's thread (as a broker's own thread would)."""
+        sent = attrs.evolve(deal, **changes)
+        self.on_deal(
+            sent.order_no,
+            sent.seq_no,
+            sent.match_ts,
+            sent.security_id,
+            sent.side,
+            sent.price,
+            sent.size,
+        )
+
+    def deals(self, account: str = "paper") -> list[BrokerFill]:
+        """Every deal of ``account``, as the broker's fill query lists them."""
+        fills: list[BrokerFill] = []
+        page: int | None = 0
+        while page is not None:
+            answer = self.list_fills(account, 0, page)
+            fills.extend(answer.items)
+            page = answer.next_page
+        return fills
 
 
 class Edge:

@@ -290,7 +290,7 @@ def _settle_with_broker(runtime: Runtime, paper: SimulatedBroker) -> str:
         lines.append(
             f"normalizer: {counters.deals} deals booked ({counters.inferred} inferred by "
             f"reconciliation), {counters.duplicates} duplicates dropped, "
-            f"{counters.late} late callbacks"
+            f"{counters.late} late callbacks, {counters.conflicts} conflicting deals refused"
         )
     verdict = "EQUALS" if book == truth else "DIFFERS FROM"
     lines.append(f"the account book {verdict} the broker's positions ({len(truth)} securities)")

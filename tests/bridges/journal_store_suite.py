@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridges.journal_store import (
+    Duplicate,
     JournalRecord,
     JournalStore,
     JournalStoreError,
@@ -24,11 +25,21 @@ from bridges.journal_store import (
 
 
 def entry(
-    n: int = 1, *, stream: str = "order:O1", key: str | None = None, kind: str = "Fill"
+    n: int = 1,
+    *,
+    stream: str = "order:O1",
+    key: str | None = None,
+    kind: str = "Fill",
+    digest: str | None = None,
 ) -> NewEntry:
     """An entry whose payload and timestamp say which one it is."""
     return NewEntry(
-        stream=stream, kind=kind, payload=f'{{"n":{n}}}', dedup_key=key, ts_ns=1_000 + n
+        stream=stream,
+        kind=kind,
+        payload=f'{{"n":{n}}}',
+        dedup_key=key,
+        ts_ns=1_000 + n,
+        digest=digest,
     )
 
 
@@ -41,18 +52,24 @@ def record(seq: int, new: NewEntry) -> JournalRecord:
         payload=new.payload,
         dedup_key=new.dedup_key,
         ts_ns=new.ts_ns,
+        digest=new.digest,
     )
 
 
-def stored(seqs: list[int | None]) -> list[int]:
+def stored(seqs: list[int | Duplicate | None]) -> list[int]:
     """The seqs of the entries that were stored (not dropped as duplicates)."""
-    return [seq for seq in seqs if seq is not None]
+    return [seq for seq in seqs if isinstance(seq, int)]
 
 
 _STREAMS = ("order:O1", "order:O2", "position:m1/paper/arb", "runtime")
 
 _batches = st.lists(
-    st.tuples(st.sampled_from(_STREAMS), st.none() | st.sampled_from("abcdefgh")), max_size=8
+    st.tuples(
+        st.sampled_from(_STREAMS),
+        st.none() | st.sampled_from("abcdefgh"),
+        st.none() | st.sampled_from("xy"),
+    ),
+    max_size=8,
 )
 _operations = st.lists(
     st.tuples(st.just("append"), _batches) | st.tuples(st.just("void"), st.integers(0, 40)),
@@ -145,6 +162,51 @@ class JournalStoreSuite:
         assert store.append([entry(2, key="k"), entry(3, key="k")]) == [None, None]
         assert len(list(store.read())) == 1
 
+    def test_a_repeated_key_with_the_same_digest_is_reported_identical_with_the_stored_record(
+        self, store: JournalStore
+    ) -> None:
+        first = entry(1, key="fill:F1", digest="d1")
+        (seq,) = store.append([first])
+        assert isinstance(seq, int)
+        assert store.append([entry(2, key="fill:F1", digest="d1")]) == [
+            Duplicate(stored=record(seq, first), identical=True)
+        ]
+        assert list(store.read()) == [record(seq, first)]
+
+    def test_a_repeated_key_with_another_digest_is_reported_conflicting_and_not_stored(
+        self, store: JournalStore
+    ) -> None:
+        first = entry(1, key="fill:F1", digest="d1")
+        (seq,) = store.append([first])
+        assert isinstance(seq, int)
+        seqs = store.append([entry(2, key="fill:F2"), entry(3, key="fill:F1", digest="d2")])
+        assert seqs[1] == Duplicate(stored=record(seq, first), identical=False)
+        assert [r.payload for r in store.read()] == ['{"n":1}', '{"n":2}']
+
+    def test_a_conflict_within_one_batch_names_the_entry_stored_first(
+        self, store: JournalStore
+    ) -> None:
+        first = entry(1, key="deal:B1:1:5", digest="d1")
+        seqs = store.append([first, entry(2, key="deal:B1:1:5", digest="d2"), entry(3)])
+        assert isinstance(seqs[0], int)
+        assert seqs[1] == Duplicate(stored=record(seqs[0], first), identical=False)
+        assert isinstance(seqs[2], int)
+
+    def test_a_key_stored_without_a_digest_is_reported_uncompared_with_its_record(
+        self, store: JournalStore
+    ) -> None:
+        first = entry(1, key="fill:F1")
+        (seq,) = store.append([first])
+        assert isinstance(seq, int)
+        (duplicate,) = store.append([entry(2, key="fill:F1", digest="d1")])
+        assert duplicate == Duplicate(stored=record(seq, first), identical=None)
+
+    def test_a_repeated_key_without_a_digest_is_dropped_with_none_whatever_is_stored(
+        self, store: JournalStore
+    ) -> None:
+        store.append([entry(1, key="applied:F1", digest="d1")])
+        assert store.append([entry(2, key="applied:F1")]) == [None]
+
     def test_entries_without_a_key_are_never_deduplicated(self, store: JournalStore) -> None:
         same = entry(1)
         seqs = store.append([same, same]) + store.append([same])
@@ -154,7 +216,11 @@ class JournalStoreSuite:
     # -- read -----------------------------------------------------------------------------
 
     def test_read_returns_every_field_as_appended_in_seq_order(self, store: JournalStore) -> None:
-        entries = [entry(1, key="a"), entry(2, stream="runtime", kind="Started"), entry(3)]
+        entries = [
+            entry(1, key="a"),
+            entry(2, stream="runtime", kind="Started"),
+            entry(3, key="fill:F3", digest="d3"),
+        ]
         seqs = store.append(entries)
         assert list(store.read()) == [
             record(seq, new) for seq, new in zip(stored(seqs), entries, strict=True)
@@ -201,7 +267,7 @@ class JournalStoreSuite:
     def test_void_after_moves_the_tail_out_and_voided_shows_it_with_the_reason(
         self, store: JournalStore
     ) -> None:
-        entries = [entry(n, key=f"k{n}") for n in range(1, 6)]
+        entries = [entry(n, key=f"k{n}", digest=f"d{n}" if n % 2 else None) for n in range(1, 6)]
         seqs = stored(store.append(entries))
         assert store.void_after(seqs[2], "torn unit of work") == 2
         assert [r.seq for r in store.read()] == seqs[:3]
@@ -280,7 +346,11 @@ class JournalStoreSuite:
         self, open_store: Callable[[], JournalStore]
     ) -> None:
         store = open_store()
-        entries = [entry(1, key="a"), entry(2, key="b"), entry(3, key="c")]
+        entries = [
+            entry(1, key="a", digest="da"),
+            entry(2, key="b"),
+            entry(3, key="c", digest="dc"),
+        ]
         a, b, c = stored(store.append(entries))
         store.void_after(b, "torn")
         store.write_snapshot(Snapshot(seq=a, payload='"s"', ts_ns=9))
@@ -295,6 +365,9 @@ class JournalStoreSuite:
         assert store.last_seq() == c
         assert store.append([entry(4, key="a"), entry(5, key="c")])[0] is None
         assert store.last_seq() > c
+        assert store.append([entry(6, key="a", digest="da")]) == [
+            Duplicate(stored=record(a, entries[0]), identical=True)
+        ]
 
     def test_closing_twice_is_harmless_and_a_closed_store_refuses_work(
         self, store: JournalStore
@@ -337,20 +410,26 @@ class JournalStoreSuite:
                 continue
             assert isinstance(argument, list)
             entries = []
-            for stream, key in argument:
+            for stream, key, digest in argument:
                 n += 1
-                entries.append(entry(n, stream=stream, key=key))
-            keys = {r.dedup_key for r in expected}
+                entries.append(entry(n, stream=stream, key=key, digest=digest))
+            holding = {r.dedup_key: r for r in expected if r.dedup_key is not None}
             seqs = store.append(entries)
             assert len(seqs) == len(entries)
             for seq, new in zip(seqs, entries, strict=True):
-                duplicate = new.dedup_key is not None and new.dedup_key in keys
-                assert (seq is None) == duplicate
-                if seq is not None:
+                held = None if new.dedup_key is None else holding.get(new.dedup_key)
+                if held is None:
+                    assert isinstance(seq, int)
                     assert seq > high_water
                     high_water = seq
-                    keys.add(new.dedup_key)
                     expected.append(record(seq, new))
+                    if new.dedup_key is not None:
+                        holding[new.dedup_key] = expected[-1]
+                elif new.digest is None:
+                    assert seq is None
+                else:
+                    same = None if held.digest is None else held.digest == new.digest
+                    assert seq == Duplicate(stored=held, identical=same)
             assert list(store.read()) == expected
         assert store.last_seq() == high_water
         for stream in _STREAMS:

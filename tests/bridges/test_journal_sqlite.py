@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SCHEMA_VERSION, SqliteJournalStore
 from bridges.journal_store import (
     CorruptRecordError,
+    Duplicate,
     Durability,
     JournalRecord,
     JournalStoreError,
     NewEntry,
     Snapshot,
+    record_checksum,
 )
 from tests.bridges.journal_store_suite import JournalStoreSuite, entry, record, stored
 
@@ -102,7 +104,7 @@ def test_opening_creates_the_missing_directory_and_the_schema(tmp_path: Path) ->
     finally:
         conn.close()
     assert {"meta", "events", "events_stream", "voided", "snapshots"} <= tables
-    assert version == ("1",)
+    assert version == ("2",)
 
 
 def test_a_journal_of_another_schema_version_is_refused(path: Path) -> None:
@@ -110,6 +112,93 @@ def test_a_journal_of_another_schema_version_is_refused(path: Path) -> None:
     _raw(path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(JournalStoreError, match="schema version 99"):
         SqliteJournalStore(path)
+
+
+_SCHEMA_1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "INSERT INTO meta VALUES ('schema_version', '1')",
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, kind TEXT NOT NULL,
+        payload TEXT NOT NULL, dedup_key TEXT UNIQUE, ts_ns INTEGER NOT NULL,
+        checksum INTEGER NOT NULL
+    )""",
+    "CREATE INDEX events_stream ON events (stream)",
+    """CREATE TABLE voided (
+        seq INTEGER PRIMARY KEY, stream, kind, payload, dedup_key, ts_ns, checksum,
+        reason TEXT NOT NULL, voided_ns INTEGER NOT NULL
+    )""",
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, payload TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL, checksum INTEGER NOT NULL
+    )""",
+)
+
+
+def _schema_1_journal(path: Path, entries: list[NewEntry]) -> None:
+    """A journal as the code before digests wrote it: no digest column, version 1."""
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in _SCHEMA_1:
+            conn.execute(statement)
+        for seq, new in enumerate(entries, 1):
+            fields = (seq, new.stream, new.kind, new.payload, new.dedup_key, new.ts_ns)
+            checksum = record_checksum(
+                seq=seq,
+                stream=new.stream,
+                kind=new.kind,
+                payload=new.payload,
+                dedup_key=new.dedup_key,
+                ts_ns=new.ts_ns,
+            )
+            conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", (*fields, checksum))
+    finally:
+        conn.close()
+
+
+def test_a_journal_of_schema_version_1_opens_migrated_and_its_records_still_verify(
+    path: Path,
+) -> None:
+    old = [entry(1, key="fill:F1"), entry(2), entry(3, key="deal:B1:1:5")]
+    _schema_1_journal(path, old)
+    store = SqliteJournalStore(path)
+    try:
+        assert list(store.read()) == [record(seq, e) for seq, e in enumerate(old, 1)]
+        (duplicate, fresh) = store.append(
+            [entry(4, key="fill:F1", digest="d4"), entry(5, key="fill:F5", digest="d5")]
+        )
+        # The old record has no digest: the store says so, with the record to compare by.
+        assert duplicate == Duplicate(stored=record(1, old[0]), identical=None)
+        assert fresh == 4
+        assert list(store.read(3)) == [record(4, entry(5, key="fill:F5", digest="d5"))]
+        store.void_after(3, "torn")
+        assert [r.digest for r, _why in store.voided()] == ["d5"]
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    finally:
+        conn.close()
+    assert version == (str(SCHEMA_VERSION),)
+    reopened = SqliteJournalStore(path)
+    try:
+        assert [r.seq for r in reopened.read()] == [1, 2, 3]
+    finally:
+        reopened.close()
+
+
+def test_a_digest_changed_in_the_file_fails_the_records_checksum(
+    store: SqliteJournalStore, path: Path
+) -> None:
+    seqs = stored(store.append([entry(1, key="fill:F1", digest="d1"), entry(2)]))
+    _raw(path, "UPDATE events SET digest = 'other' WHERE seq = ?", seqs[0])
+    with pytest.raises(CorruptRecordError) as raised:
+        list(store.read())
+    assert raised.value.seq == seqs[0]
+    with pytest.raises(CorruptRecordError):
+        store.append([entry(3, key="fill:F1", digest="d1")])
+    assert [r.seq for r in store.read(seqs[0])] == seqs[1:]
 
 
 def test_a_file_that_is_not_a_database_is_refused(path: Path) -> None:

@@ -26,6 +26,7 @@ from supervisors import runtime_tree
 from supervisors.market_supervisor import MarketSupervisor
 from supervisors.runtime import Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
+from tests.broker_edge import wait_until
 from tests.holding import Gate, GoOn, holding
 from tests.stubs import arbitrage_feed
 
@@ -368,6 +369,59 @@ def test_reconcile_and_broker_event_reach_the_broker_edge(tmp_path: Path) -> Non
                 counters = normalizer.proxy().counters().get()
                 assert counters.quarantined == 1  # an order nobody knows: held, not lost
             finally:
+                edge.stop()
+    finally:
+        paper.close()
+
+
+def test_a_deal_with_a_booked_identity_and_other_size_reaches_a_subscriber_as_refusals(
+    tmp_path: Path,
+) -> None:
+    paper = SimulatedBroker(seed=2)
+    config = RuntimeConfig(data_dir=tmp_path, broker=BrokerConfig(broker=paper))
+    try:
+        with Runtime(config).start(FEED) as running:
+            reconciler = running.extra("reconciler")
+            assert reconciler is not None
+            wait_until(lambda: bool(reconciler.proxy().trading_enabled.get()))
+            running.replay(FEED, end=4)
+            assert paper.wait_idle(10)
+            running.wait_idle()
+            deal = paper.list_fills("paper", 0).items[0]
+            book = running.account_positions()
+            edge = ZmqEdge(running, commands=LOCAL, events=LOCAL).start()
+            events = EventSubscriber(edge.events_endpoint, ("account.", "fill."))
+            try:
+                with client(edge) as c:
+                    # A slow joiner: each attempt is another size, so another conflict.
+                    for attempt in range(1, 50):
+                        c.request(
+                            "broker_event",
+                            kind="deal",
+                            order_no=deal.order_no,
+                            seq_no=deal.seq_no,
+                            match_ts=deal.match_ts,
+                            security_id=deal.security_id,
+                            side=deal.side.value,
+                            price=str(deal.price),
+                            size=str(deal.size + attempt),
+                        )
+                        try:
+                            received = [events.next_event(timeout_s=0.2) for _ in range(2)]
+                            break
+                        except TimeoutError:
+                            continue
+                    else:
+                        raise AssertionError("no refusal reached the subscriber")
+                kinds = {topic: message["kind"] for topic, message in received}
+                assert kinds == {"account.paper": "DealRefused", "fill.m1": "FillRefused"}
+                for _topic, message in received:
+                    assert message["event"]["reason"] == "conflicting_duplicate"
+                    assert f"(journaled {deal.size})" in message["event"]["detail"]
+                running.wait_idle()
+                assert running.account_positions() == book
+            finally:
+                events.close()
                 edge.stop()
     finally:
         paper.close()
