@@ -12,6 +12,12 @@ told us about yet. Here each raw event is:
 - quarantined when its order is unknown, with a targeted reconcile asked for, and released
   once the order is known (routed, or adopted by reconciliation) — never dropped.
 
+A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
+placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
+places the same order id again, which the broker answers with the same number. Until then
+its listed deals are held (not booked as an outside deal, not counted in a comparison) and
+the order is not adopted; the ``OrderRouted`` releases them to our order.
+
 It also watches the callback heartbeat: with our orders open and no callback for longer
 than ``gap_s``, it asks the reconciler to reconcile those orders' securities.
 """
@@ -40,11 +46,12 @@ from messages.broker_events import (
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.commands import Append
+from messages.commands import Append, Forward
 from messages.fills import Fill
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import (
     BookInferred,
+    ComparePositions,
     OpenOrdersSeen,
     OrdersMissing,
     OrderTruth,
@@ -84,6 +91,8 @@ class NormalizerStats:
     inferred: int
     open_orders: int
     last_callback_ns: int
+    unrouted: int = 0
+    """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -143,6 +152,9 @@ class NormalizerActor(Supervised, PublishingActor):
         """Deal and order-event keys already handled, and whether a callback or a list did."""
         self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
         self.quarantined_at: dict[str, int] = {}
+        self.unrouted: dict[str, dict[str, BrokerFill]] = {}
+        """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
+        self.unrouted_open: set[str] = set()
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
         self._gap_wait_ns = self.gap_ns
@@ -176,6 +188,7 @@ class NormalizerActor(Supervised, PublishingActor):
             inferred=self.inferred,
             open_orders=sum(1 for intent in self.intents.values() if intent.open),
             last_callback_ns=self.last_callback_ns,
+            unrouted=len(self.unrouted),
         )
 
     # -- the intent registry ---------------------------------------------------------------
@@ -190,6 +203,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _routed(self, routed: OrderRouted) -> None:
         self._register(routed, open_=True)
         self._release(routed.order_no)
+        self._release_unrouted(routed.order_no)
 
     @handles(OpenOrderAdopted)
     def _adopted(self, adopted: OpenOrderAdopted) -> None:
@@ -224,6 +238,33 @@ class NormalizerActor(Supervised, PublishingActor):
             self.released += 1
             self.log.info("quarantine_released", order_no=order_no, kind=type(raw).__name__)
             self._raw(raw, dedup=False)
+
+    def _hold_unrouted(self, order_no: str, client_order_id: str) -> None:
+        if order_no not in self.unrouted:
+            self.unrouted[order_no] = {}
+            self.log.warning(
+                "broker_order_not_in_journal_held",
+                order_no=order_no,
+                client_order_id=client_order_id,
+            )
+
+    def _release_unrouted(self, order_no: str) -> None:
+        """Our order's deals listed before its ``OrderRouted`` (a torn step fed again)."""
+        held = self.unrouted.pop(order_no, None)
+        was_open = order_no in self.unrouted_open
+        self.unrouted_open.discard(order_no)
+        if held is None:
+            return
+        intent = self.intents[order_no]
+        if was_open:
+            self._order_event(intent, BrokerOrderStatus.SUBMITTED, self.clock(), "")
+        for key, fill in held.items():
+            if key in self.seen:
+                continue
+            self.seen[key] = _LISTED
+            self.inferred += 1
+            self._book_deal(intent, fill, inferred=True, recv_ns=self.clock())
+        self.log.info("broker_order_not_in_journal_released", order_no=order_no, deals=len(held))
 
     # -- raw callbacks ---------------------------------------------------------------------
 
@@ -361,12 +402,20 @@ class NormalizerActor(Supervised, PublishingActor):
 
     @handles(BookInferred)
     def _book_inferred(self, message: BookInferred) -> None:
-        """Book listed deals no callback brought (the journal drops those already booked)."""
+        """Book listed deals no callback brought (the journal drops those already booked);
+        hold those of our orders not routed yet, and keep their securities out of ``then``'s
+        comparison."""
+        held: set[str] = set()
         for fill in message.fills:
             if fill.key in self.seen:
                 continue
-            self.seen[fill.key] = _LISTED
             intent = self.intents.get(fill.order_no)
+            if intent is None and fill.client_order_id is not None:
+                self._hold_unrouted(fill.order_no, fill.client_order_id)
+                self.unrouted[fill.order_no][fill.key] = fill
+                held.add(fill.security_id)
+                continue
+            self.seen[fill.key] = _LISTED
             if intent is None:
                 intent = _Intent(
                     order_no=fill.order_no,
@@ -382,8 +431,12 @@ class NormalizerActor(Supervised, PublishingActor):
             self.log.info(
                 "deal_inferred", order_no=fill.order_no, key=fill.key, reason=message.reason
             )
-        if message.then is not None:
-            self.journal.tell(message.then)
+        then = message.then
+        if held and isinstance(then, Forward) and isinstance(then.message, ComparePositions):
+            pending = tuple(sorted(held.union(then.message.pending)))
+            then = attrs.evolve(then, message=attrs.evolve(then.message, pending=pending))
+        if then is not None:
+            self.journal.tell(then)
 
     @handles(OrderTruth)
     def _order_truth(self, message: OrderTruth) -> None:
@@ -418,6 +471,10 @@ class NormalizerActor(Supervised, PublishingActor):
         listed = {order.order_no for order in message.orders}
         for order in message.orders:
             if order.order_no in self.intents:
+                continue
+            if order.client_order_id is not None:
+                self._hold_unrouted(order.order_no, order.client_order_id)
+                self.unrouted_open.add(order.order_no)
                 continue
             adopted = OpenOrderAdopted(
                 order_no=order.order_no,

@@ -75,11 +75,19 @@ def order_event(order_no: str, seq_no: int, status: BrokerOrderStatus, reason: s
     return ("order", (order_no, seq_no, status, ANY, reason))
 
 
+_CLIENT_IDS = itertools.count(1)
+
+
 def request(
-    side: OrderSide = BUY, price: str = "0.50", size: str = "10", security_id: str = SECURITY
+    side: OrderSide = BUY,
+    price: str = "0.50",
+    size: str = "10",
+    security_id: str = SECURITY,
+    client_order_id: str | None = None,
 ) -> BrokerOrderRequest:
+    """A request under a client order id of its own unless one is given."""
     return BrokerOrderRequest(
-        client_order_id="C1",
+        client_order_id=client_order_id or f"C{next(_CLIENT_IDS)}",
         account=ACCOUNT,
         security_id=security_id,
         side=side,
