@@ -34,11 +34,12 @@ import attrs
 import pykka
 
 from actors.base import PublishingActor, handles
-from actors.metrics import CALLBACK_GAP_SECONDS
+from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS
 from actors.runtime_state import account_stream
 from actors.timer import Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.broker_events import (
+    CallbackQuarantined,
     Correction,
     CorrectionKind,
     DealBooked,
@@ -92,6 +93,8 @@ class NormalizerStats:
     open_orders: int
     last_callback_ns: int
     unrouted: int = 0
+    malformed: int = 0
+    """Callbacks quarantined as malformed (``CallbackQuarantined``): never applied."""
     """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
 
 
@@ -155,6 +158,8 @@ class NormalizerActor(Supervised, PublishingActor):
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
         self.unrouted_open: set[str] = set()
+        self.malformed: list[CallbackQuarantined] = []
+        """Callbacks whose arguments made no raw event, kept with why."""
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
         self._gap_wait_ns = self.gap_ns
@@ -189,6 +194,7 @@ class NormalizerActor(Supervised, PublishingActor):
             open_orders=sum(1 for intent in self.intents.values() if intent.open),
             last_callback_ns=self.last_callback_ns,
             unrouted=len(self.unrouted),
+            malformed=len(self.malformed),
         )
 
     # -- the intent registry ---------------------------------------------------------------
@@ -302,6 +308,26 @@ class NormalizerActor(Supervised, PublishingActor):
                 self.reconciler.tell(PositionCallback())
         else:
             self._order_event(intent, raw.status, raw.broker_ts_ns, raw.reason)
+
+    @handles(CallbackQuarantined)
+    def _malformed(self, quarantined: CallbackQuarantined) -> None:
+        """Kept, counted, logged, on the event stream; a reconcile books what it may have
+        carried (a deal, a status) from the broker's own lists."""
+        self.last_callback_ns = max(self.last_callback_ns, quarantined.recv_ns)
+        self.malformed.append(quarantined)
+        BROKER_CALLBACKS_QUARANTINED.labels(callback=quarantined.callback).inc()
+        self.log.error(
+            "malformed_callback_quarantined",
+            callback=quarantined.callback,
+            arguments=list(quarantined.arguments),
+            reason=quarantined.reason,
+        )
+        if self.bus is not None:
+            self.bus.tell(quarantined)
+        if self.reconciler is not None:
+            self.reconciler.tell(
+                ReconcileRequest(reason=f"malformed {quarantined.callback}: {quarantined.reason}")
+            )
 
     def _quarantine(self, raw: RawDealEvent | RawOrderEvent) -> None:
         """Hold it; if its order is still unknown after ``grace_s``, reconcile that order.

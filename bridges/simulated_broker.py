@@ -74,7 +74,19 @@ _log = structlog.get_logger("tradeactors", actor="simulated_broker")
 T = TypeVar("T")
 
 _Callbacks = tuple[OrderCallback, DealCallback]
-_Scheduled = tuple[float, int, int, Notice]
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _Garbled:
+    """A callback with arguments the protocol does not allow, as a broken broker sends."""
+
+    callback: str  # "on_order" or "on_deal"
+    args: tuple[object, ...]
+    order_no: str = "?"
+    seq_no: int = 0
+
+
+_Scheduled = tuple[float, int, int, Notice | _Garbled]
 """A callback on its way: (due on ``time.monotonic``, sequence, session, notice)."""
 
 
@@ -262,6 +274,24 @@ class SimulatedBroker:
         return order
 
     # -- knobs ---------------------------------------------------------------------------
+
+    def send_garbled(self, callback: str, *args: object) -> None:
+        """Call ``callback`` ("on_order" or "on_deal") once with these arguments, on the
+        broker's thread like any callback, whatever the protocol says they must be."""
+        if callback not in {"on_order", "on_deal"}:
+            raise ValueError(f"no callback {callback!r}")
+        with self._lock:
+            self._counts.emitted += 1
+            heapq.heappush(
+                self._heap,
+                (
+                    time.monotonic(),
+                    next(self._sequence),
+                    self._session,
+                    _Garbled(callback=callback, args=args),
+                ),
+            )
+            self._cond.notify_all()
 
     def set_drop_rate(self, rate: float) -> None:
         """Lose each callback with probability ``rate`` from now on."""
@@ -607,7 +637,12 @@ class SimulatedBroker:
         while (taken := self._take_due()) is not None:
             (on_order, on_deal), notice = taken
             try:
-                if isinstance(notice, DealNotice):
+                if isinstance(notice, _Garbled):
+                    garbled: Callable[..., None] = (
+                        on_deal if notice.callback == "on_deal" else on_order
+                    )
+                    garbled(*notice.args)
+                elif isinstance(notice, DealNotice):
                     on_deal(
                         notice.order_no,
                         notice.seq_no,
@@ -633,7 +668,7 @@ class SimulatedBroker:
                 self._delivering = False
                 self._cond.notify_all()
 
-    def _take_due(self) -> tuple[_Callbacks, Notice] | None:
+    def _take_due(self) -> tuple[_Callbacks, Notice | _Garbled] | None:
         """Wait for the next callback to deliver, losing those nobody may receive; None once
         closed. Runs on the broker thread and takes the lock itself."""
         with self._cond:
