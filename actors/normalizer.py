@@ -16,7 +16,9 @@ A broker order that carries a client order id but that no ``OrderRouted`` names 
 placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
 places the same order id again, which the broker answers with the same number. Until then
 its listed deals are held (not booked as an outside deal, not counted in a comparison) and
-the order is not adopted; the ``OrderRouted`` releases them to our order.
+the order is not adopted; the ``OrderRouted`` releases them to our order. One that no
+``OrderRouted`` names within ``unrouted_grace_s`` was not ours after all (or a paced run
+lost its intent): its deals are booked and the order adopted as an outside one.
 
 It also watches the callback heartbeat: with our orders open and no callback for longer
 than ``gap_s``, it asks the reconciler to reconcile those orders' securities.
@@ -135,6 +137,7 @@ class NormalizerActor(Supervised, PublishingActor):
         adopted: tuple[OpenOrderAdopted, ...] = (),
         gap_s: float = 2.0,
         grace_s: float = 0.5,
+        unrouted_grace_s: float = 30.0,
         clock: Callable[[], int] = time.time_ns,
         supervision: SupervisedContext | None = None,
     ) -> None:
@@ -157,7 +160,11 @@ class NormalizerActor(Supervised, PublishingActor):
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
-        self.unrouted_open: set[str] = set()
+        self.unrouted_open: dict[str, BrokerOrder] = {}
+        self.unrouted_since: dict[str, int] = {}
+        self.not_ours: set[str] = set()
+        """Client order ids' orders no ``OrderRouted`` named in time: outside orders."""
+        self.unrouted_grace_ns = int(unrouted_grace_s * 1e9)
         self.malformed: list[CallbackQuarantined] = []
         """Callbacks whose arguments made no raw event, kept with why."""
         self.grace_ns = int(grace_s * 1e9)
@@ -245,9 +252,18 @@ class NormalizerActor(Supervised, PublishingActor):
             self.log.info("quarantine_released", order_no=order_no, kind=type(raw).__name__)
             self._raw(raw, dedup=False)
 
+    def _holds(self, order_no: str, client_order_id: str | None) -> bool:
+        """Whether a listed order or deal is one of ours waiting for its ``OrderRouted``."""
+        return (
+            client_order_id is not None
+            and order_no not in self.intents
+            and order_no not in self.not_ours
+        )
+
     def _hold_unrouted(self, order_no: str, client_order_id: str) -> None:
         if order_no not in self.unrouted:
             self.unrouted[order_no] = {}
+            self.unrouted_since[order_no] = self.clock()
             self.log.warning(
                 "broker_order_not_in_journal_held",
                 order_no=order_no,
@@ -257,8 +273,8 @@ class NormalizerActor(Supervised, PublishingActor):
     def _release_unrouted(self, order_no: str) -> None:
         """Our order's deals listed before its ``OrderRouted`` (a torn step fed again)."""
         held = self.unrouted.pop(order_no, None)
-        was_open = order_no in self.unrouted_open
-        self.unrouted_open.discard(order_no)
+        was_open = self.unrouted_open.pop(order_no, None) is not None
+        self.unrouted_since.pop(order_no, None)
         if held is None:
             return
         intent = self.intents[order_no]
@@ -436,7 +452,9 @@ class NormalizerActor(Supervised, PublishingActor):
             if fill.key in self.seen:
                 continue
             intent = self.intents.get(fill.order_no)
-            if intent is None and fill.client_order_id is not None:
+            if fill.client_order_id is not None and self._holds(
+                fill.order_no, fill.client_order_id
+            ):
                 self._hold_unrouted(fill.order_no, fill.client_order_id)
                 self.unrouted[fill.order_no][fill.key] = fill
                 held.add(fill.security_id)
@@ -498,9 +516,11 @@ class NormalizerActor(Supervised, PublishingActor):
         for order in message.orders:
             if order.order_no in self.intents:
                 continue
-            if order.client_order_id is not None:
+            if order.client_order_id is not None and self._holds(
+                order.order_no, order.client_order_id
+            ):
                 self._hold_unrouted(order.order_no, order.client_order_id)
-                self.unrouted_open.add(order.order_no)
+                self.unrouted_open[order.order_no] = order
                 continue
             adopted = OpenOrderAdopted(
                 order_no=order.order_no,
@@ -552,6 +572,31 @@ class NormalizerActor(Supervised, PublishingActor):
         CALLBACK_GAP_SECONDS.set((now - self.last_callback_ns) / 1e9)
         self._reconcile_unknown(now)
         self._watch_gap(now)
+        self._give_up_unrouted(now)
+
+    def _give_up_unrouted(self, now: int) -> None:
+        """Held orders no ``OrderRouted`` named within the grace are outside orders."""
+        overdue = [
+            order_no
+            for order_no, since in self.unrouted_since.items()
+            if now - since > self.unrouted_grace_ns
+        ]
+        for order_no in overdue:
+            self.not_ours.add(order_no)
+            del self.unrouted_since[order_no]
+            fills = tuple(self.unrouted.pop(order_no, {}).values())
+            order = self.unrouted_open.pop(order_no, None)
+            self.log.warning(
+                "broker_order_not_routed_booked_as_outside", order_no=order_no, deals=len(fills)
+            )
+            if order is not None:
+                self._open_orders_seen(
+                    OpenOrdersSeen(account=order.account, orders=(order,), complete=False)
+                )
+            if fills:
+                self._book_inferred(
+                    BookInferred(fills=fills, reason="not routed in time", recv_ns=now)
+                )
 
     def _reconcile_unknown(self, now: int) -> None:
         overdue = [

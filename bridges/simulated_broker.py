@@ -223,14 +223,23 @@ class SimulatedBroker:
     def place_order(self, request: BrokerOrderRequest) -> str:
         """Book the order: matched at the venue if its security trades there, else resting.
 
-        A client order id the account already placed an order under places nothing and
-        returns that order's number: a placement retried (after a crash of the caller, say)
-        never trades twice.
+        The same request again under a client order id the account already placed an order
+        under places nothing and returns that order's number: a placement retried (after a
+        crash of the caller, say) never trades twice. Other terms under a known client
+        order id are refused (BrokerError), as a venue refuses a reused id.
         """
         with self._lock:
             self._check_connected()
             known = self._truth.order_for_client(request.account, request.client_order_id)
             if known is not None:
+                order = self._truth.order(known)
+                assert order is not None
+                terms = (order.security_id, order.side, order.price, order.size)
+                if terms != (request.security_id, request.side, request.price, request.size):
+                    raise BrokerError(
+                        f"client order id {request.client_order_id} already names order "
+                        f"{known}, placed with other terms"
+                    )
                 _log.info(
                     "order_already_placed", client_order_id=request.client_order_id, order_no=known
                 )

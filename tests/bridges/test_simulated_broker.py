@@ -762,3 +762,12 @@ def test_a_book_older_than_or_the_same_as_the_last_one_is_ignored(
         ("deal", (resting, 4, 4, "m1-YES", BUY, D("0.40"), D(3))),
         order_event(resting, 5, FILLED),
     ]
+
+
+def test_a_client_order_id_reused_with_other_terms_is_refused_and_nothing_is_placed(
+    broker: SimulatedBroker,
+) -> None:
+    broker.place_order(request(BUY, "0.50", "10", client_order_id="O7"))
+    with pytest.raises(BrokerError, match="O7 already names order SIM-1"):
+        broker.place_order(request(BUY, "0.50", "11", client_order_id="O7"))
+    assert broker.stats().placed == 1
