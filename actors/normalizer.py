@@ -95,9 +95,9 @@ class NormalizerStats:
     open_orders: int
     last_callback_ns: int
     unrouted: int = 0
+    """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
     malformed: int = 0
     """Callbacks quarantined as malformed (``CallbackQuarantined``): never applied."""
-    """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -82,7 +82,7 @@ class _Garbled:
 
     callback: str  # "on_order" or "on_deal"
     args: tuple[object, ...]
-    order_no: str = "?"
+    order_no: str = "?"  # what the delivery loop logs if the callback raises
     seq_no: int = 0
 
 
@@ -99,7 +99,8 @@ class BrokerStats:
     if it raised), ``silenced``, ``undelivered`` (no registration, or its session is gone),
     or is still ``pending``. So ``emitted + duplicated == dropped + silenced + undelivered
     + delivered + pending``. ``queries`` counts the answered queries (pages), ``refused``
-    those turned away by the rate limit, ``placed`` and ``cancelled`` the calls taken.
+    those turned away by the rate limit, ``placed`` and ``cancelled`` the calls taken (over
+    the broker's whole life on its file; the rest since this broker object started).
     """
 
     emitted: int
