@@ -151,7 +151,7 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             if want == have:
                 continue
             key = (message.account, security_id)
-            if self.last_recv_ns.get(key, 0) > message.since_ns:
+            if self.last_recv_ns.get(key, 0) > message.since_ns or security_id in message.pending:
                 unsettled.append(security_id)
                 continue
             if truth is None and key not in self._absent_once:

@@ -53,3 +53,8 @@ RECONCILIATION_MISMATCH_ALERTS = Counter(
     "Position differences with the broker above the alert threshold",
     ["account"],
 )
+BROKER_CALLBACKS_QUARANTINED = Counter(
+    "broker_callbacks_quarantined",
+    "Broker callbacks whose arguments are malformed, quarantined instead of applied",
+    ["callback"],
+)

@@ -16,6 +16,14 @@ told us about yet. Here each raw event is:
 - quarantined when its order is unknown, with a targeted reconcile asked for, and released
   once the order is known (routed, or adopted by reconciliation) — never dropped.
 
+A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
+placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
+places the same order id again, which the broker answers with the same number. Until then
+its listed deals are held (not booked as an outside deal, not counted in a comparison) and
+the order is not adopted; the ``OrderRouted`` releases them to our order. One that no
+``OrderRouted`` names within ``unrouted_grace_s`` was not ours after all (or a paced run
+lost its intent): its deals are booked and the order adopted as an outside one.
+
 It also watches the callback heartbeat: with our orders open and no callback for longer
 than ``gap_s``, it asks the reconciler to reconcile those orders' securities.
 """
@@ -32,11 +40,12 @@ import attrs
 import pykka
 
 from actors.base import PublishingActor, handles
-from actors.metrics import CALLBACK_GAP_SECONDS
+from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS
 from actors.runtime_state import account_stream
 from actors.timer import Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.broker_events import (
+    CallbackQuarantined,
     Correction,
     CorrectionKind,
     DealBooked,
@@ -44,12 +53,13 @@ from messages.broker_events import (
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.commands import Append
+from messages.commands import Append, Forward
 from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import (
     BookInferred,
+    ComparePositions,
     OpenOrdersSeen,
     OrdersMissing,
     OrderTruth,
@@ -91,6 +101,10 @@ class NormalizerStats:
     inferred: int
     open_orders: int
     last_callback_ns: int
+    unrouted: int = 0
+    """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
+    malformed: int = 0
+    """Callbacks quarantined as malformed (``CallbackQuarantined``): never applied."""
 
 
 _Terms = tuple[str, OrderSide, Decimal, Decimal]
@@ -143,6 +157,7 @@ class NormalizerActor(Supervised, PublishingActor):
         adopted: tuple[OpenOrderAdopted, ...] = (),
         gap_s: float = 2.0,
         grace_s: float = 0.5,
+        unrouted_grace_s: float = 30.0,
         clock: Callable[[], int] = time.time_ns,
         supervision: SupervisedContext | None = None,
     ) -> None:
@@ -167,6 +182,15 @@ class NormalizerActor(Supervised, PublishingActor):
         """Other terms seen for a deal key, each sent on once for the journal to refuse."""
         self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
         self.quarantined_at: dict[str, int] = {}
+        self.unrouted: dict[str, dict[str, BrokerFill]] = {}
+        """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
+        self.unrouted_open: dict[str, BrokerOrder] = {}
+        self.unrouted_since: dict[str, int] = {}
+        self.not_ours: set[str] = set()
+        """Client order ids' orders no ``OrderRouted`` named in time: outside orders."""
+        self.unrouted_grace_ns = int(unrouted_grace_s * 1e9)
+        self.malformed: list[CallbackQuarantined] = []
+        """Callbacks whose arguments made no raw event, kept with why."""
         self.grace_ns = int(grace_s * 1e9)
         self.last_callback_ns = clock()
         self._gap_wait_ns = self.gap_ns
@@ -201,6 +225,8 @@ class NormalizerActor(Supervised, PublishingActor):
             inferred=self.inferred,
             open_orders=sum(1 for intent in self.intents.values() if intent.open),
             last_callback_ns=self.last_callback_ns,
+            unrouted=len(self.unrouted),
+            malformed=len(self.malformed),
         )
 
     # -- the intent registry ---------------------------------------------------------------
@@ -215,6 +241,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _routed(self, routed: OrderRouted) -> None:
         self._register(routed, open_=True)
         self._release(routed.order_no)
+        self._release_unrouted(routed.order_no)
 
     @handles(OpenOrderAdopted)
     def _adopted(self, adopted: OpenOrderAdopted) -> None:
@@ -249,6 +276,42 @@ class NormalizerActor(Supervised, PublishingActor):
             self.released += 1
             self.log.info("quarantine_released", order_no=order_no, kind=type(raw).__name__)
             self._raw(raw, dedup=False)
+
+    def _holds(self, order_no: str, client_order_id: str | None) -> bool:
+        """Whether a listed order or deal is one of ours waiting for its ``OrderRouted``."""
+        return (
+            client_order_id is not None
+            and order_no not in self.intents
+            and order_no not in self.not_ours
+        )
+
+    def _hold_unrouted(self, order_no: str, client_order_id: str) -> None:
+        if order_no not in self.unrouted:
+            self.unrouted[order_no] = {}
+            self.unrouted_since[order_no] = self.clock()
+            self.log.warning(
+                "broker_order_not_in_journal_held",
+                order_no=order_no,
+                client_order_id=client_order_id,
+            )
+
+    def _release_unrouted(self, order_no: str) -> None:
+        """Our order's deals listed before its ``OrderRouted`` (a torn step fed again)."""
+        held = self.unrouted.pop(order_no, None)
+        was_open = self.unrouted_open.pop(order_no, None) is not None
+        self.unrouted_since.pop(order_no, None)
+        if held is None:
+            return
+        intent = self.intents[order_no]
+        if was_open:
+            self._order_event(intent, BrokerOrderStatus.SUBMITTED, self.clock(), "")
+        for key, fill in held.items():
+            if key in self.seen:
+                continue
+            self.seen[key] = _LISTED
+            self.inferred += 1
+            self._book_deal(intent, fill, inferred=True, recv_ns=self.clock())
+        self.log.info("broker_order_not_in_journal_released", order_no=order_no, deals=len(held))
 
     # -- raw callbacks ---------------------------------------------------------------------
 
@@ -303,6 +366,26 @@ class NormalizerActor(Supervised, PublishingActor):
             now=_describe(terms),
         )
         return True
+
+    @handles(CallbackQuarantined)
+    def _malformed(self, quarantined: CallbackQuarantined) -> None:
+        """Kept, counted, logged, on the event stream; a reconcile books what it may have
+        carried (a deal, a status) from the broker's own lists."""
+        self.last_callback_ns = max(self.last_callback_ns, quarantined.recv_ns)
+        self.malformed.append(quarantined)
+        BROKER_CALLBACKS_QUARANTINED.labels(callback=quarantined.callback).inc()
+        self.log.error(
+            "malformed_callback_quarantined",
+            callback=quarantined.callback,
+            arguments=list(quarantined.arguments),
+            reason=quarantined.reason,
+        )
+        if self.bus is not None:
+            self.bus.tell(quarantined)
+        if self.reconciler is not None:
+            self.reconciler.tell(
+                ReconcileRequest(reason=f"malformed {quarantined.callback}: {quarantined.reason}")
+            )
 
     def _quarantine(self, raw: RawDealEvent | RawOrderEvent) -> None:
         """Hold it; if its order is still unknown after ``grace_s``, reconcile that order.
@@ -404,7 +487,10 @@ class NormalizerActor(Supervised, PublishingActor):
 
     @handles(BookInferred)
     def _book_inferred(self, message: BookInferred) -> None:
-        """Book listed deals no callback brought (the journal drops those already booked)."""
+        """Book listed deals no callback brought (the journal drops those already booked);
+        hold those of our orders not routed yet, and keep their securities out of ``then``'s
+        comparison."""
+        held: set[str] = set()
         for fill in message.fills:
             known = fill.key in self.seen
             if self._conflicts(fill.key, _terms(fill)):
@@ -412,6 +498,13 @@ class NormalizerActor(Supervised, PublishingActor):
                 self._book_deal(intent, fill, inferred=True, recv_ns=message.recv_ns)
                 continue
             if known:
+                continue
+            if fill.client_order_id is not None and self._holds(
+                fill.order_no, fill.client_order_id
+            ):
+                self._hold_unrouted(fill.order_no, fill.client_order_id)
+                self.unrouted[fill.order_no][fill.key] = fill
+                held.add(fill.security_id)
                 continue
             self.seen[fill.key] = _LISTED
             intent = self._intent_of(fill)
@@ -421,8 +514,12 @@ class NormalizerActor(Supervised, PublishingActor):
             self.log.info(
                 "deal_inferred", order_no=fill.order_no, key=fill.key, reason=message.reason
             )
-        if message.then is not None:
-            self.journal.tell(message.then)
+        then = message.then
+        if held and isinstance(then, Forward) and isinstance(then.message, ComparePositions):
+            pending = tuple(sorted(held.union(then.message.pending)))
+            then = attrs.evolve(then, message=attrs.evolve(then.message, pending=pending))
+        if then is not None:
+            self.journal.tell(then)
 
     def _intent_of(self, fill: BrokerFill) -> _Intent:
         """The registry's entry for a listed deal's order; an outside order's if unknown."""
@@ -471,6 +568,12 @@ class NormalizerActor(Supervised, PublishingActor):
         listed = {order.order_no for order in message.orders}
         for order in message.orders:
             if order.order_no in self.intents:
+                continue
+            if order.client_order_id is not None and self._holds(
+                order.order_no, order.client_order_id
+            ):
+                self._hold_unrouted(order.order_no, order.client_order_id)
+                self.unrouted_open[order.order_no] = order
                 continue
             adopted = OpenOrderAdopted(
                 order_no=order.order_no,
@@ -522,6 +625,31 @@ class NormalizerActor(Supervised, PublishingActor):
         CALLBACK_GAP_SECONDS.set((now - self.last_callback_ns) / 1e9)
         self._reconcile_unknown(now)
         self._watch_gap(now)
+        self._give_up_unrouted(now)
+
+    def _give_up_unrouted(self, now: int) -> None:
+        """Held orders no ``OrderRouted`` named within the grace are outside orders."""
+        overdue = [
+            order_no
+            for order_no, since in self.unrouted_since.items()
+            if now - since > self.unrouted_grace_ns
+        ]
+        for order_no in overdue:
+            self.not_ours.add(order_no)
+            del self.unrouted_since[order_no]
+            fills = tuple(self.unrouted.pop(order_no, {}).values())
+            order = self.unrouted_open.pop(order_no, None)
+            self.log.warning(
+                "broker_order_not_routed_booked_as_outside", order_no=order_no, deals=len(fills)
+            )
+            if order is not None:
+                self._open_orders_seen(
+                    OpenOrdersSeen(account=order.account, orders=(order,), complete=False)
+                )
+            if fills:
+                self._book_inferred(
+                    BookInferred(fills=fills, reason="not routed in time", recv_ns=now)
+                )
 
     def _reconcile_unknown(self, now: int) -> None:
         overdue = [

@@ -168,6 +168,7 @@ class BrokerTruth:
 
     def __init__(self) -> None:
         self._orders: dict[str, _Order] = {}
+        self._by_client: dict[tuple[str, str], str] = {}  # (account, client id) -> order_no
         self._fills: list[BrokerFill] = []
         self._holdings: dict[tuple[str, str], _Holding] = {}
 
@@ -204,7 +205,13 @@ class BrokerTruth:
         if filled:
             order.status = BrokerOrderStatus.PARTIALLY_FILLED
         self._orders[order_no] = order
+        if client_order_id is not None:
+            self._by_client[account, client_order_id] = order_no
         return order_no
+
+    def order_for_client(self, account: str, client_order_id: str) -> str | None:
+        """The number of the account's order placed under ``client_order_id``, if any."""
+        return self._by_client.get((account, client_order_id))
 
     def transition(
         self, order_no: str, status: BrokerOrderStatus, ts: int, reason: str = ""
@@ -240,6 +247,7 @@ class BrokerTruth:
             side=order.side,
             price=price,
             size=size,
+            client_order_id=order.client_order_id,
         )
         leaves = order.size - order.filled
         if size > leaves:

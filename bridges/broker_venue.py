@@ -13,7 +13,6 @@ against the runtime's books (``MarketDataSink``) gets the market data the venue 
 
 from __future__ import annotations
 
-import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -92,11 +91,17 @@ class BrokerVenueActor(Supervised, PublishingActor):
     def on_stop(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        if self.registered:
-            with contextlib.suppress(BrokerError):
-                self.broker.unregister_callbacks()
-            self.registered = False
-            self.log.info("broker_callbacks_unregistered")
+        if not self.registered:
+            return
+        self.registered = False
+        try:
+            self.broker.unregister_callbacks()
+        except BrokerError as error:
+            # The broker may go on calling: its callbacks find the normalizer gone and are
+            # counted lost by the bridge; the next start registers anew.
+            self.log.error("broker_unregister_failed", error=f"{type(error).__name__}: {error}")
+            return
+        self.log.info("broker_callbacks_unregistered")
 
     def on_failure(
         self,

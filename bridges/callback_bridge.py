@@ -5,6 +5,10 @@ callback and races the runtime's actors. So the handlers stamp the time (``time.
 the start of the callback-to-position latency), build one compact raw event and tell it to
 the normalizer (a pykka tell is a queue put). The heartbeat, ``last_callback_ns``, is one
 int store per callback; the owner reads it for status and gap checks.
+
+A callback whose arguments do not make a raw event (a wrong type, a field missing, one too
+many) raises nothing on the broker's thread: it goes to the normalizer as a
+``CallbackQuarantined`` with the reason and the arguments' reprs, and is counted here.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import pykka
 
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.broker_events import CallbackQuarantined
 from messages.enums import OrderSide
 
 
@@ -31,55 +36,41 @@ class CallbackBridge:
         self.received = 0
         self.lost = 0
         """Callbacks that found the normalizer dead (restarting); reconciliation recovers them."""
+        self.malformed = 0
+        """Callbacks whose arguments made no raw event, handed over as quarantined."""
         self._count = threading.Lock()
 
-    def on_order(
+    def on_order(self, *args: Any, **kwargs: Any) -> None:
+        """``on_order(order_no, seq_no, status, broker_ts_ns, reason)`` (bridges.broker)."""
+        self._received("on_order", _order_event, args, kwargs)
+
+    def on_deal(self, *args: Any, **kwargs: Any) -> None:
+        """``on_deal(order_no, seq_no, match_ts, security_id, side, price, size)``."""
+        self._received("on_deal", _deal_event, args, kwargs)
+
+    def _received(
         self,
-        order_no: str,
-        seq_no: int,
-        status: BrokerOrderStatus,
-        broker_ts_ns: int,
-        reason: str,
+        callback: str,
+        build: Callable[..., RawOrderEvent | RawDealEvent],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         now = self.clock()
         self.last_callback_ns = now
-        self._enqueue(
-            RawOrderEvent(
-                order_no=order_no,
-                seq_no=seq_no,
-                status=status,
-                broker_ts_ns=broker_ts_ns,
-                recv_ns=now,
-                reason=reason,
-            )
-        )
-
-    def on_deal(  # noqa: PLR0917 - the broker's calling convention (bridges.broker)
-        self,
-        order_no: str,
-        seq_no: int,
-        match_ts: int,
-        security_id: str,
-        side: OrderSide,
-        price: Decimal,
-        size: Decimal,
-    ) -> None:
-        now = self.clock()
-        self.last_callback_ns = now
-        self._enqueue(
-            RawDealEvent(
-                order_no=order_no,
-                seq_no=seq_no,
-                match_ts=match_ts,
-                security_id=security_id,
-                side=side,
-                price=price,
-                size=size,
+        try:
+            event: RawOrderEvent | RawDealEvent | CallbackQuarantined = build(now, *args, **kwargs)
+            malformed = 0
+        except Exception as error:  # the broker's thread must never see one
+            event = CallbackQuarantined(
+                callback=callback,
+                arguments=(
+                    *(repr(arg) for arg in args),
+                    *(f"{name}={value!r}" for name, value in kwargs.items()),
+                ),
+                reason=f"{type(error).__name__}: {error}",
                 recv_ns=now,
             )
-        )
-
-    def _enqueue(self, event: RawOrderEvent | RawDealEvent) -> None:
+            malformed = 1
         try:
             self.sink.tell(event)
             lost = 0
@@ -88,3 +79,44 @@ class CallbackBridge:
         with self._count:
             self.received += 1
             self.lost += lost
+            self.malformed += malformed
+
+
+def _order_event(  # noqa: PLR0917 - the broker's calling convention (bridges.broker)
+    recv_ns: int,
+    order_no: str,
+    seq_no: int,
+    status: BrokerOrderStatus,
+    broker_ts_ns: int,
+    reason: str,
+) -> RawOrderEvent:
+    return RawOrderEvent(
+        order_no=order_no,
+        seq_no=seq_no,
+        status=status,
+        broker_ts_ns=broker_ts_ns,
+        recv_ns=recv_ns,
+        reason=reason,
+    )
+
+
+def _deal_event(  # noqa: PLR0917 - the broker's calling convention (bridges.broker)
+    recv_ns: int,
+    order_no: str,
+    seq_no: int,
+    match_ts: int,
+    security_id: str,
+    side: OrderSide,
+    price: Decimal,
+    size: Decimal,
+) -> RawDealEvent:
+    return RawDealEvent(
+        order_no=order_no,
+        seq_no=seq_no,
+        match_ts=match_ts,
+        security_id=security_id,
+        side=side,
+        price=price,
+        size=size,
+        recv_ns=recv_ns,
+    )

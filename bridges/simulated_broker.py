@@ -10,6 +10,12 @@ The truth (``bridges.broker_truth.BrokerTruth``) changes whatever happens to del
 queries answer from it. Orders in a security of an open market are matched against the
 feed's books by the simulated venue's ``MatchingEngine``; any other order rests here until
 a test fills it by hand with ``execute``.
+
+Given a ``state_path`` the broker keeps its state in its own file
+(``bridges.paper_broker_store``), as a venue outlives the process that trades with it: a
+broker started on the same file has the same orders, deals, positions, order numbers and
+matching state. The callbacks it still owed when the process died are lost, as a real
+broker's pushes to a dead client are; its queries still answer the truth.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TypeVar
 
 import attrs
@@ -36,6 +43,7 @@ from bridges.broker import (
     RateLimitedError,
 )
 from bridges.broker_truth import BrokerTruth, DealNotice, Notice, OrderNotice
+from bridges.paper_broker_store import PaperBrokerStore
 from bridges.venue_matching import MatchingEngine, VenueEvent
 from messages.broker import (
     BrokerFill,
@@ -49,13 +57,36 @@ from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.market_data import InstrumentBook
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
+from messages.paper_broker import (
+    PaperBookUpdated,
+    PaperBrokerRecord,
+    PaperCancelRequested,
+    PaperMarketClosed,
+    PaperMarketOpened,
+    PaperOrderExecuted,
+    PaperOrderPlaced,
+    PaperOrderSeeded,
+    PaperPositionSeeded,
+)
 
 _log = structlog.get_logger("tradeactors", actor="simulated_broker")
 
 T = TypeVar("T")
 
 _Callbacks = tuple[OrderCallback, DealCallback]
-_Scheduled = tuple[float, int, int, Notice]
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _Garbled:
+    """A callback with arguments the protocol does not allow, as a broken broker sends."""
+
+    callback: str  # "on_order" or "on_deal"
+    args: tuple[object, ...]
+    order_no: str = "?"  # what the delivery loop logs if the callback raises
+    seq_no: int = 0
+
+
+_Scheduled = tuple[float, int, int, Notice | _Garbled]
 """A callback on its way: (due on ``time.monotonic``, sequence, session, notice)."""
 
 
@@ -68,7 +99,8 @@ class BrokerStats:
     if it raised), ``silenced``, ``undelivered`` (no registration, or its session is gone),
     or is still ``pending``. So ``emitted + duplicated == dropped + silenced + undelivered
     + delivered + pending``. ``queries`` counts the answered queries (pages), ``refused``
-    those turned away by the rate limit, ``placed`` and ``cancelled`` the calls taken.
+    those turned away by the rate limit, ``placed`` and ``cancelled`` the calls taken (over
+    the broker's whole life on its file; the rest since this broker object started).
     """
 
     emitted: int
@@ -123,6 +155,7 @@ class SimulatedBroker:
         drop_rate: float = 0.0,
         duplicate_rate: float = 0.0,
         delay_s: tuple[float, float] = (0.0, 0.0),
+        state_path: Path | None = None,
     ) -> None:
         if page_size < 1 or rate_limit_calls < 1 or rate_limit_period_s <= 0:
             raise ValueError(
@@ -144,6 +177,7 @@ class SimulatedBroker:
         self._engine = MatchingEngine()
         self._market_of: dict[str, str] = {}  # security id -> the last market opened with it
         self._at_venue: set[str] = set()  # order numbers the engine matches
+        self._books: dict[str, InstrumentBook] = {}  # the last book taken per security
         self._connected = True
         self._silent = False
         self._closed = False
@@ -156,6 +190,11 @@ class SimulatedBroker:
         self._counts = _Counts()
         self._dropped: list[Notice] = []
         self._duplicated: list[Notice] = []
+        self._replaying = False
+        self._store: PaperBrokerStore | None = None
+        if state_path is not None:
+            self._store = PaperBrokerStore(state_path)
+            self._reload(self._store)
         self._thread = threading.Thread(target=self._run, name="simulated-broker", daemon=True)
         self._thread.start()
 
@@ -183,35 +222,30 @@ class SimulatedBroker:
             self._callbacks = None
 
     def place_order(self, request: BrokerOrderRequest) -> str:
-        """Book the order: matched at the venue if its security trades there, else resting."""
+        """Book the order: matched at the venue if its security trades there, else resting.
+
+        The same request again under a client order id the account already placed an order
+        under places nothing and returns that order's number: a placement retried (after a
+        crash of the caller, say) never trades twice. Other terms under a known client
+        order id are refused (BrokerError), as a venue refuses a reused id.
+        """
         with self._lock:
             self._check_connected()
-            self._counts.placed += 1
-            ts = self._clock_ns()
-            order_no = self._truth.add_order(
-                account=request.account,
-                security_id=request.security_id,
-                side=request.side,
-                price=request.price,
-                size=request.size,
-                client_order_id=request.client_order_id,
-            )
-            market_id = self._market_of.get(request.security_id)
-            if market_id is None:
-                self._emit(self._truth.transition(order_no, BrokerOrderStatus.SUBMITTED, ts))
-                return order_no
-            self._at_venue.add(order_no)
-            submit = SubmitOrder(
-                correlation_id=request.client_order_id,
-                order_id=order_no,
-                market_id=market_id,
-                security_id=request.security_id,
-                side=request.side,
-                price=request.price,
-                size=request.size,
-            )
-            self._apply(self._engine.submit(submit, ts))
-            return order_no
+            known = self._truth.order_for_client(request.account, request.client_order_id)
+            if known is not None:
+                order = self._truth.order(known)
+                assert order is not None
+                terms = (order.security_id, order.side, order.price, order.size)
+                if terms != (request.security_id, request.side, request.price, request.size):
+                    raise BrokerError(
+                        f"client order id {request.client_order_id} already names order "
+                        f"{known}, placed with other terms"
+                    )
+                _log.info(
+                    "order_already_placed", client_order_id=request.client_order_id, order_no=known
+                )
+                return known
+            return self._record(PaperOrderPlaced(request=request, ts=self._clock_ns()))
 
     def cancel_order(self, order_no: str) -> None:
         """Cancel an open order (CANCELLED comes as a callback); a final one stays as it is.
@@ -223,15 +257,7 @@ class SimulatedBroker:
             order = self._truth.order(order_no)
             if order is None:
                 raise BrokerError(f"unknown order {order_no}")
-            self._counts.cancelled += 1
-            if not order.status.is_open:
-                return
-            ts = self._clock_ns()
-            if order_no in self._at_venue:
-                self._apply(self._engine.cancel(order_no, ts))
-            else:
-                cancelled = BrokerOrderStatus.CANCELLED
-                self._emit(self._truth.transition(order_no, cancelled, ts, "cancelled by request"))
+            self._record(PaperCancelRequested(order_no=order_no, ts=self._clock_ns()))
 
     def list_positions(self, account: str, page: int = 0) -> Page[BrokerPosition]:
         with self._lock:
@@ -258,6 +284,24 @@ class SimulatedBroker:
         return order
 
     # -- knobs ---------------------------------------------------------------------------
+
+    def send_garbled(self, callback: str, *args: object) -> None:
+        """Call ``callback`` ("on_order" or "on_deal") once with these arguments, on the
+        broker's thread like any callback, whatever the protocol says they must be."""
+        if callback not in {"on_order", "on_deal"}:
+            raise ValueError(f"no callback {callback!r}")
+        with self._lock:
+            self._counts.emitted += 1
+            heapq.heappush(
+                self._heap,
+                (
+                    time.monotonic(),
+                    next(self._sequence),
+                    self._session,
+                    _Garbled(callback=callback, args=args),
+                ),
+            )
+            self._cond.notify_all()
 
     def set_drop_rate(self, rate: float) -> None:
         """Lose each callback with probability ``rate`` from now on."""
@@ -301,20 +345,28 @@ class SimulatedBroker:
     def open_market(self, market_id: str, security_ids: Sequence[str]) -> None:
         """Match this market's securities at the simulated venue from now on."""
         with self._lock:
-            self._engine.open_market(market_id, tuple(security_ids))
-            for security_id in security_ids:
-                self._market_of[security_id] = market_id
+            self._record(PaperMarketOpened(market_id=market_id, security_ids=tuple(security_ids)))
 
     def close_market(self, market_id: str) -> None:
         """Cancel the market's resting orders and reject its new ones."""
         with self._lock:
-            self._apply(self._engine.close_market(market_id, self._clock_ns()))
+            self._record(PaperMarketClosed(market_id=market_id, ts=self._clock_ns()))
 
     def update_book(self, market_id: str, book: InstrumentBook, now_ns: int | None = None) -> None:
-        """Give the venue a security's latest book; resting orders trade against it."""
+        """Give the venue a security's latest book; resting orders trade against it.
+
+        A venue's market data never goes back: a book older (by sequence) than the last one
+        taken for the security, or that same book again, is ignored. A restarted runtime
+        shows its recovered books again, which this broker, having outlived it, is past.
+        """
         with self._lock:
+            last = self._books.get(book.security_id)
+            if last is not None and (
+                book.sequence < last.sequence or (book.sequence == last.sequence and book == last)
+            ):
+                return
             ts = self._clock_ns() if now_ns is None else now_ns
-            self._apply(self._engine.update_book(market_id, book, ts))
+            self._record(PaperBookUpdated(market_id=market_id, book=book, ts=ts))
 
     def execute(self, order_no: str, price: Decimal, size: Decimal) -> str:
         """Fill ``size`` of an order resting here at ``price``; returns the deal key.
@@ -326,17 +378,20 @@ class SimulatedBroker:
                 raise ValueError(f"unknown order {order_no}")
             if order_no in self._at_venue:
                 raise ValueError(f"order {order_no} trades at the venue; feed it books instead")
-            deal, update = self._truth.fill(order_no, price, size, self._clock_ns())
-            self._emit(deal)
-            self._emit(update)
-            return deal.key
+            return self._record(
+                PaperOrderExecuted(order_no=order_no, price=price, size=size, ts=self._clock_ns())
+            )
 
     def seed_position(
         self, account: str, security_id: str, quantity: Decimal, avg_price: Decimal
     ) -> None:
         """Set a position held before the runtime started (no deals, no callbacks)."""
         with self._lock:
-            self._truth.set_position(account, security_id, quantity, avg_price)
+            self._record(
+                PaperPositionSeeded(
+                    account=account, security_id=security_id, quantity=quantity, avg_price=avg_price
+                )
+            )
 
     def seed_open_order(
         self,
@@ -350,13 +405,15 @@ class SimulatedBroker:
     ) -> str:
         """Add an order resting here since before the runtime started (no callbacks)."""
         with self._lock:
-            return self._truth.add_order(
-                account=account,
-                security_id=security_id,
-                side=side,
-                price=price,
-                size=size,
-                filled=filled,
+            return self._record(
+                PaperOrderSeeded(
+                    account=account,
+                    security_id=security_id,
+                    side=side,
+                    price=price,
+                    size=size,
+                    filled=filled,
+                )
             )
 
     # -- records -------------------------------------------------------------------------
@@ -411,8 +468,108 @@ class SimulatedBroker:
                 self._cond.notify_all()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     # -- inside (every method below runs with the lock held, except the thread's own) -----
+
+    def _reload(self, store: PaperBrokerStore) -> None:
+        """Replay the calls of the broker's earlier lives: their state, no callbacks."""
+        self._replaying = True
+        try:
+            for record in store.records():
+                self._change(record)
+        finally:
+            self._replaying = False
+        _log.info("paper_broker_reloaded", path=str(store.path), orders=self._counts.placed)
+
+    def _record(self, record: PaperBrokerRecord) -> str:
+        """Apply a call that changes the broker, then commit it to the broker's file.
+
+        Both under the lock, so no callback it owes is delivered before it is durable.
+        """
+        result = self._change(record)
+        if self._store is not None:
+            self._store.append(record)
+        return result
+
+    def _change(self, record: PaperBrokerRecord) -> str:
+        """What each call does to the truth and the venue; returns an order number or a
+        deal key where the call has one, else ""."""
+        if isinstance(record, PaperOrderPlaced):
+            return self._place(record)
+        if isinstance(record, PaperCancelRequested):
+            self._cancel(record)
+        elif isinstance(record, PaperMarketOpened):
+            self._engine.open_market(record.market_id, record.security_ids)
+            for security_id in record.security_ids:
+                self._market_of[security_id] = record.market_id
+        elif isinstance(record, PaperMarketClosed):
+            self._apply(self._engine.close_market(record.market_id, record.ts))
+        elif isinstance(record, PaperBookUpdated):
+            self._books[record.book.security_id] = record.book
+            self._apply(self._engine.update_book(record.market_id, record.book, record.ts))
+        elif isinstance(record, PaperOrderExecuted):
+            deal, update = self._truth.fill(record.order_no, record.price, record.size, record.ts)
+            self._emit(deal)
+            self._emit(update)
+            return deal.key
+        elif isinstance(record, PaperPositionSeeded):
+            self._truth.set_position(
+                record.account, record.security_id, record.quantity, record.avg_price
+            )
+        else:
+            return self._truth.add_order(
+                account=record.account,
+                security_id=record.security_id,
+                side=record.side,
+                price=record.price,
+                size=record.size,
+                filled=record.filled,
+            )
+        return ""
+
+    def _place(self, placed: PaperOrderPlaced) -> str:
+        request, ts = placed.request, placed.ts
+        self._counts.placed += 1
+        order_no = self._truth.add_order(
+            account=request.account,
+            security_id=request.security_id,
+            side=request.side,
+            price=request.price,
+            size=request.size,
+            client_order_id=request.client_order_id,
+        )
+        market_id = self._market_of.get(request.security_id)
+        if market_id is None:
+            self._emit(self._truth.transition(order_no, BrokerOrderStatus.SUBMITTED, ts))
+            return order_no
+        self._at_venue.add(order_no)
+        submit = SubmitOrder(
+            correlation_id=request.client_order_id,
+            order_id=order_no,
+            market_id=market_id,
+            security_id=request.security_id,
+            side=request.side,
+            price=request.price,
+            size=request.size,
+        )
+        self._apply(self._engine.submit(submit, ts))
+        return order_no
+
+    def _cancel(self, cancel: PaperCancelRequested) -> None:
+        order_no, ts = cancel.order_no, cancel.ts
+        self._counts.cancelled += 1
+        order = self._truth.order(order_no)
+        if order is None or not order.status.is_open:
+            return
+        if order_no in self._at_venue:
+            self._apply(self._engine.cancel(order_no, ts))
+        else:
+            cancelled = BrokerOrderStatus.CANCELLED
+            self._emit(self._truth.transition(order_no, cancelled, ts, "cancelled by request"))
 
     def _check_connected(self) -> None:
         if not self._connected:
@@ -460,7 +617,10 @@ class SimulatedBroker:
             self._emit(self._truth.transition(event.order_id, status, event.ts_event, reason))
 
     def _emit(self, notice: Notice) -> None:
-        """Send one owed callback on its way, or lose it as the knobs say."""
+        """Send one owed callback on its way, or lose it as the knobs say (nothing while
+        replaying: those callbacks were owed to a process that is gone)."""
+        if self._replaying:
+            return
         self._counts.emitted += 1
         if self._closed or self._callbacks is None:
             self._counts.undelivered += 1
@@ -487,7 +647,12 @@ class SimulatedBroker:
         while (taken := self._take_due()) is not None:
             (on_order, on_deal), notice = taken
             try:
-                if isinstance(notice, DealNotice):
+                if isinstance(notice, _Garbled):
+                    garbled: Callable[..., None] = (
+                        on_deal if notice.callback == "on_deal" else on_order
+                    )
+                    garbled(*notice.args)
+                elif isinstance(notice, DealNotice):
                     on_deal(
                         notice.order_no,
                         notice.seq_no,
@@ -513,7 +678,7 @@ class SimulatedBroker:
                 self._delivering = False
                 self._cond.notify_all()
 
-    def _take_due(self) -> tuple[_Callbacks, Notice] | None:
+    def _take_due(self) -> tuple[_Callbacks, Notice | _Garbled] | None:
         """Wait for the next callback to deliver, losing those nobody may receive; None once
         closed. Runs on the broker thread and takes the lock itself."""
         with self._cond:

@@ -14,6 +14,7 @@ import attrs
 
 from messages.enums import OrderSide
 from messages.fields import (
+    ADDED_LATER,
     decimal_field,
     enum_field,
     non_negative_decimal,
@@ -107,7 +108,8 @@ class BrokerOrder:
 
 @attrs.frozen(kw_only=True, slots=True)
 class BrokerFill:
-    """A deal as the broker's fill query lists it."""
+    """A deal as the broker's fill query lists it; ``client_order_id`` is the id its order
+    was placed under (None for an order placed elsewhere), as the order's own listing says."""
 
     order_no: str = text_field()
     seq_no: int = attrs.field(validator=attrs.validators.instance_of(int))
@@ -117,6 +119,11 @@ class BrokerFill:
     side: OrderSide = enum_field(OrderSide)
     price: Decimal = non_negative_decimal()
     size: Decimal = positive_decimal()
+    client_order_id: str | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(str)),
+        metadata={ADDED_LATER: True},
+    )
 
     @property
     def key(self) -> str:

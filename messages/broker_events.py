@@ -24,6 +24,7 @@ from messages.fields import (
     positive_decimal,
     text_field,
     ts_init_field,
+    tuple_of,
 )
 from messages.orders import FillRefusal
 
@@ -173,3 +174,17 @@ class AccountPositionChanged:
     position: AccountPosition = attrs.field(validator=attrs.validators.instance_of(AccountPosition))
     recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
     applied_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class CallbackQuarantined:
+    """A broker callback whose arguments are not what the protocol says (wrong types,
+    missing fields): kept aside with why, never applied, and never raised on the broker's
+    thread. ``arguments`` are their reprs, as the broker passed them."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    callback: str = text_field()
+    arguments: tuple[str, ...] = tuple_of(str)
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))

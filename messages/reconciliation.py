@@ -55,7 +55,8 @@ class ComparePositions:
     answer either way: a security it does not list is flat there).
 
     A security with a deal booked after ``since_ns`` is not corrected (a deal was moving
-    while the broker was asked) but reported ``unsettled``, to be compared again.
+    while the broker was asked) but reported ``unsettled``, to be compared again; so is one
+    of ``pending``, whose listed deals wait for their order's ``OrderRouted``.
     """
 
     account: str = text_field()
@@ -64,6 +65,7 @@ class ComparePositions:
     reason: str = text_field()
     security_ids: tuple[str, ...] = tuple_of(str, default=())
     reply_to: Any = attrs.field(default=None)
+    pending: tuple[str, ...] = tuple_of(str, default=())
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -78,12 +78,14 @@ class Edge:
         gap_s: float = 2.0,
         min_sync_s: float = 5.0,
         pacer: QueryPacer | None = None,
+        unrouted_grace_s: float = 30.0,
     ) -> None:
         self.broker = broker
         self.path = path
         self.gap_s = gap_s
         self.min_sync_s = min_sync_s
         self.pacer = pacer
+        self.unrouted_grace_s = unrouted_grace_s
         self.reports: queue.Queue[Any] = queue.Queue()
         self.events: queue.Queue[Any] = queue.Queue()
 
@@ -106,6 +108,7 @@ class Edge:
             open_order_ids=frozenset(r.order_id for r in state.routed.values()),
             adopted=tuple(state.adopted.values()),
             gap_s=self.gap_s,
+            unrouted_grace_s=self.unrouted_grace_s,
         )
         self.normalizer.tell(Subscribe(subscriber=Collector.start(self.reports)))
         self.venue = BrokerVenueActor.start(

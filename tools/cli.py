@@ -9,10 +9,10 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from actors.base import RuntimeActor
@@ -25,12 +25,14 @@ from actors.position import PositionActor
 from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
 from actors.strategy import StrategyActor
+from bridges.broker import Page
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_store import Durability
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
+from bridges.paper_broker_store import PAPER_BROKER_FILE
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_edge import ZmqEdge
@@ -43,6 +45,7 @@ from supervisors.risk_config import add_flags as add_risk_flags
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
+from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
@@ -50,6 +53,7 @@ from tools.dashboard_live import RunView, open_view
 from tools.logging_setup import configure_logging
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
+T = TypeVar("T")
 
 
 def sample_feed_path() -> Path:
@@ -180,11 +184,8 @@ def _replay(
 def _config(
     args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
 ) -> RuntimeConfig:
-    """The run's configuration from its flags (``--fresh`` removes the journal here)."""
+    """The run's configuration from its flags."""
     data_dir = Path(args.data_dir)
-    if args.fresh and (data_dir / JOURNAL_FILE).exists():
-        for path in data_dir.glob(JOURNAL_FILE + "*"):
-            path.unlink()
     return RuntimeConfig(
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
@@ -195,6 +196,13 @@ def _config(
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
     )
+
+
+def _clear_data_dir(data_dir: Path) -> None:
+    """``--fresh``: remove the journal and the paper broker's file (with their WAL files)."""
+    for name in (JOURNAL_FILE, PAPER_BROKER_FILE):
+        for path in data_dir.glob(name + "*"):
+            path.unlink()
 
 
 def _hold(
@@ -255,7 +263,10 @@ def _start_edge(args: argparse.Namespace, runtime: Runtime) -> ZmqEdge | None:
 
 
 def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
-    """The paper broker ``--broker paper`` asks for, misbehaving as much as asked."""
+    """The paper broker ``--broker paper`` asks for, misbehaving as much as asked, on its
+    file in the data dir (``--fresh`` removes that file and the journal first)."""
+    if args.fresh:
+        _clear_data_dir(Path(args.data_dir))
     if args.broker != "paper":
         return None
     return SimulatedBroker(
@@ -263,24 +274,27 @@ def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
         drop_rate=args.drop_rate,
         duplicate_rate=args.duplicate_rate,
         delay_s=(0.0, args.callback_delay_ms / 1000),
+        state_path=Path(args.data_dir) / PAPER_BROKER_FILE,
     )
 
 
 def _settle_with_broker(runtime: Runtime, paper: SimulatedBroker) -> str:
-    """Reconcile once more, then say how every callback was accounted for."""
+    """Reconcile once more, then say how every callback was accounted for, and compare what
+    the run prints (the account book, the positions table, open orders) with the broker."""
     paper.wait_idle(10.0)
     runtime.reconcile("end of run")
     runtime.wait_idle(timeout_s=30.0)
     normalizer = runtime.extra("normalizer")
     counters = normalizer.proxy().counters().get() if normalizer is not None else None
     stats = paper.stats()
-    book = {p.security_id: p.quantity for p in runtime.account_positions() if p.quantity}
-    truth: dict[str, object] = {}
-    page: int | None = 0
-    while page is not None:
-        answer = paper.list_positions(runtime.config.account, page)
-        truth.update((position.security_id, position.quantity) for position in answer.items)
-        page = answer.next_page
+    account = runtime.config.account
+    verdict = broker_verdict(
+        positions=runtime.positions(),
+        book={p.security_id: p.quantity for p in runtime.account_positions() if p.quantity},
+        truth={p.security_id: p.quantity for p in _all_pages(paper.list_positions, account)},
+        orders=runtime.orders(),
+        broker_open=_all_pages(paper.list_open_orders, account),
+    )
     lines = [
         "",
         f"paper broker: {stats.placed} orders, {stats.emitted} callbacks, "
@@ -292,9 +306,18 @@ def _settle_with_broker(runtime: Runtime, paper: SimulatedBroker) -> str:
             f"reconciliation), {counters.duplicates} duplicates dropped, "
             f"{counters.late} late callbacks, {counters.conflicts} conflicting deals refused"
         )
-    verdict = "EQUALS" if book == truth else "DIFFERS FROM"
-    lines.append(f"the account book {verdict} the broker's positions ({len(truth)} securities)")
+    lines.extend(verdict.lines)
     return "\n".join(lines) + "\n"
+
+
+def _all_pages(query: Callable[[str, int], Page[T]], account: str) -> list[T]:
+    items: list[T] = []
+    page: int | None = 0
+    while page is not None:
+        answer = query(account, page)
+        items.extend(answer.items)
+        page = answer.next_page
+    return items
 
 
 CHAOS_KINDS: dict[str, type[RuntimeActor]] = {

@@ -18,7 +18,7 @@ import structlog
 from actors.account_positions import MISMATCH_ALERTS
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.simulated_broker import SimulatedBroker
-from messages.broker import BrokerPosition
+from messages.broker import BrokerOrderRequest, BrokerPosition
 from messages.broker_events import Correction, CorrectionKind, DealBooked, OpenOrderAdopted
 from messages.codec import decode
 from messages.enums import OrderSide, Outcome
@@ -407,4 +407,54 @@ def test_a_deal_matched_on_a_book_is_stamped_by_the_brokers_clock_so_a_targeted_
     assert (deal.order_no, deal.size) == (order_no, D(5))
     edge.settle()
     assert edge.book() == edge.truth() == {"m-YES": D(5)}
+    edge.stop()
+
+
+def _placed_before_a_crash(paper: Any) -> str:
+    """An order of ours the broker took and filled in a step our journal then voided."""
+    request = BrokerOrderRequest(
+        client_order_id="O1",
+        account=ACCOUNT,
+        security_id="S1",
+        side=OrderSide.BUY,
+        price=D("10"),
+        size=D("5"),
+    )
+    order_no: str = paper.place_order(request)
+    paper.execute(order_no, D("10"), D("5"))
+    return order_no
+
+
+def test_a_listed_deal_of_our_order_not_yet_routed_waits_for_its_routing_then_fills_it(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=6)
+    order_no = _placed_before_a_crash(paper)
+    edge = Edge(paper, tmp_path / "journal.sqlite").start()
+    wait_until(edge.trading_enabled)
+    edge.settle()
+    assert edge.book() == {}, "held: neither an outside deal nor corrected to the broker's"
+    assert edge.normalizer.proxy().counters().get().unrouted == 1
+
+    # The torn step is fed again: the same order id is placed again, and routed.
+    assert edge.submit("O1", "S1", OrderSide.BUY, "5") == order_no
+
+    wait_until(lambda: edge.book() == {"S1": D(5)}, what="the held deal booked")
+    fill = edge.reports.get(timeout=5)
+    assert (type(fill).__name__, fill.order_id, fill.size) == ("Fill", "O1", D(5))
+    assert paper.stats().placed == 1
+    edge.stop()
+
+
+def test_a_held_order_no_routing_names_in_time_is_booked_as_an_outside_one(
+    broker: Any, tmp_path: Path
+) -> None:
+    paper = broker(seed=6)
+    _placed_before_a_crash(paper)
+    edge = Edge(paper, tmp_path / "journal.sqlite", unrouted_grace_s=0.2).start()
+    wait_until(edge.trading_enabled)
+
+    wait_until(lambda: edge.book() == {"S1": D(5)}, what="the deal booked as outside")
+    counters = edge.normalizer.proxy().counters().get()
+    assert (counters.unrouted, counters.inferred) == (0, 1)
     edge.stop()

@@ -8,6 +8,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 from unittest.mock import ANY
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from bridges.broker import BrokerDisconnectedError, BrokerError, Page, RateLimitedError
 from bridges.simulated_broker import SimulatedBroker
-from messages.broker import BrokerOrderRequest, BrokerOrderStatus, deal_key
+from messages.broker import BrokerFill, BrokerOrderRequest, BrokerOrderStatus, deal_key
 from messages.enums import OrderSide, Outcome
 from messages.market_data import BookLevel, InstrumentBook
 
@@ -75,11 +76,19 @@ def order_event(order_no: str, seq_no: int, status: BrokerOrderStatus, reason: s
     return ("order", (order_no, seq_no, status, ANY, reason))
 
 
+_CLIENT_IDS = itertools.count(1)
+
+
 def request(
-    side: OrderSide = BUY, price: str = "0.50", size: str = "10", security_id: str = SECURITY
+    side: OrderSide = BUY,
+    price: str = "0.50",
+    size: str = "10",
+    security_id: str = SECURITY,
+    client_order_id: str | None = None,
 ) -> BrokerOrderRequest:
+    """A request under a client order id of its own unless one is given."""
     return BrokerOrderRequest(
-        client_order_id="C1",
+        client_order_id=client_order_id or f"C{next(_CLIENT_IDS)}",
         account=ACCOUNT,
         security_id=security_id,
         side=side,
@@ -657,3 +666,108 @@ def test_net_positions_equal_the_signed_sum_of_listed_fills(
         assert len({f.key for f in fills}) == len(fills)
     finally:
         broker.close()
+
+
+# -- its own file: a venue outlives the process that trades with it ------------------------
+
+
+def test_a_broker_started_on_the_same_file_has_the_same_orders_deals_positions_and_numbers(
+    make_broker: Callable[..., SimulatedBroker], tmp_path: Path
+) -> None:
+    state = tmp_path / "paper_broker.sqlite"
+    first = make_broker(state_path=state)
+    first.open_market("m1", ("m1-YES", "m1-NO"))
+    first.update_book("m1", venue_book((("0.40", "5"),)), now_ns=10)
+    taken = first.place_order(request(BUY, "0.45", "8", security_id="m1-YES"))  # 5 now, 3 rest
+    resting = trade(first, SELL, "2", "3")
+    outside = first.seed_open_order(ACCOUNT, "S9", SELL, D(3), D(6))
+    first.cancel_order(outside)
+    first.close()
+
+    second = make_broker(state_path=state)
+
+    assert [o.order_no for o in second.list_open_orders(ACCOUNT).items] == [taken]
+    assert [second.order_status(n).status for n in (taken, resting, outside)] == [
+        PARTIALLY_FILLED,
+        FILLED,
+        CANCELLED,
+    ]
+    assert [f.key for f in second.list_fills(ACCOUNT, 0).items] == [
+        f.key for f in first_fills(state)
+    ]
+    assert {p.security_id: p.quantity for p in second.list_positions(ACCOUNT).items} == {
+        "ACME": D(-3),
+        "m1-YES": D(5),
+    }
+    assert second.place_order(request(BUY, "0.10", "1")) == "SIM-4"
+    # The matching state came back too: the liquidity taken stays taken, the rest trades.
+    calls = Recorder().register(second)
+    second.update_book("m1", venue_book((("0.40", "5"),)), now_ns=20)
+    assert calls.rest() == []
+    second.update_book("m1", venue_book((("0.40", "9"),)), now_ns=30)
+    assert calls.take(2) == [
+        ("deal", (taken, 4, 30, "m1-YES", BUY, D("0.40"), D(3))),
+        order_event(taken, 5, FILLED),
+    ]
+
+
+def first_fills(state: Path) -> list[BrokerFill]:
+    """The deals a broker on ``state`` lists (a fresh broker, read and closed)."""
+    reader = SimulatedBroker(state_path=state)
+    try:
+        return list(reader.list_fills(ACCOUNT, 0).items)
+    finally:
+        reader.close()
+
+
+def test_an_order_placed_again_under_its_client_order_id_is_the_same_order_and_trades_once(
+    make_broker: Callable[..., SimulatedBroker], tmp_path: Path
+) -> None:
+    state = tmp_path / "paper_broker.sqlite"
+    first = make_broker(state_path=state)
+    order_no = first.place_order(request(BUY, "0.50", "10", client_order_id="O7"))
+    first.close()
+    second = make_broker(state_path=state)
+    calls = Recorder().register(second)
+
+    assert second.place_order(request(BUY, "0.50", "10", client_order_id="O7")) == order_no
+    assert second.stats().placed == 1
+    assert len(second.list_open_orders(ACCOUNT).items) == 1
+    assert calls.rest() == []
+
+
+def test_a_listed_fill_names_the_client_order_id_its_order_was_placed_under(
+    broker: SimulatedBroker,
+) -> None:
+    order_no = broker.place_order(request(BUY, "0.50", "10", client_order_id="O9"))
+    broker.execute(order_no, D("0.50"), D(4))
+    (fill,) = broker.list_fills(ACCOUNT, 0).items
+    assert (fill.order_no, fill.client_order_id) == (order_no, "O9")
+
+
+def test_a_book_older_than_or_the_same_as_the_last_one_is_ignored(
+    broker: SimulatedBroker,
+) -> None:
+    calls = Recorder().register(broker)
+    broker.open_market("m1", ("m1-YES", "m1-NO"))
+    newer = attrs.evolve(venue_book((("0.40", "5"),)), sequence=7)
+    broker.update_book("m1", newer, now_ns=1)
+    resting = broker.place_order(request(BUY, "0.40", "8", security_id="m1-YES"))
+    calls.take(3)  # submitted, the 5 it took, partially filled
+    broker.update_book("m1", attrs.evolve(venue_book((("0.40", "9"),)), sequence=6), now_ns=2)
+    broker.update_book("m1", newer, now_ns=3)
+    assert calls.rest() == []
+    broker.update_book("m1", attrs.evolve(venue_book((("0.40", "9"),)), sequence=8), now_ns=4)
+    assert calls.take(2) == [
+        ("deal", (resting, 4, 4, "m1-YES", BUY, D("0.40"), D(3))),
+        order_event(resting, 5, FILLED),
+    ]
+
+
+def test_a_client_order_id_reused_with_other_terms_is_refused_and_nothing_is_placed(
+    broker: SimulatedBroker,
+) -> None:
+    broker.place_order(request(BUY, "0.50", "10", client_order_id="O7"))
+    with pytest.raises(BrokerError, match="O7 already names order SIM-1"):
+        broker.place_order(request(BUY, "0.50", "11", client_order_id="O7"))
+    assert broker.stats().placed == 1

@@ -24,6 +24,7 @@ from messages import (
     markets,
     mementos,
     orders,
+    paper_broker,
     positions,
     reconciliation,
     risk,
@@ -292,6 +293,7 @@ def _examples() -> list[object]:
         commands.GetFolded(stream="position:P1"),
         commands.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
+        *PAPER_BROKER_EXAMPLES,
     ]
 
 
@@ -378,6 +380,7 @@ BROKER_EXAMPLES: list[object] = [
         side=BUY,
         price=D("1.5"),
         size=D("4"),
+        client_order_id="O1",
     ),
     broker.BrokerPosition(account="A1", security_id="AAPL", quantity=D("-4"), avg_price=D("1.5")),
     ROUTED,
@@ -479,6 +482,39 @@ BROKER_EXAMPLES: list[object] = [
         old="0",
         new="-2",
         reason="opened outside",
+    ),
+    broker_events.CallbackQuarantined(
+        ts_init=23,
+        callback="on_deal",
+        arguments=("'B1'", "'two'"),
+        reason="TypeError: missing 5 required positional arguments",
+        recv_ns=24,
+    ),
+]
+REQUEST = BROKER_EXAMPLES[2]
+PAPER_BROKER_EXAMPLES: list[object] = [
+    paper_broker.PaperOrderPlaced(request=REQUEST, ts=1),
+    paper_broker.PaperCancelRequested(order_no="SIM-1", ts=2),
+    paper_broker.PaperMarketOpened(market_id="m1", security_ids=("m1-YES", "m1-NO")),
+    paper_broker.PaperMarketClosed(market_id="m1", ts=3),
+    paper_broker.PaperBookUpdated(
+        market_id="m1",
+        book=market_data.InstrumentBook(
+            security_id="m1-YES",
+            outcome=Outcome.YES,
+            bids=(market_data.BookLevel(price=D("0.4"), size=D("5")),),
+            asks=(),
+            synced=True,
+            sequence=4,
+        ),
+        ts=4,
+    ),
+    paper_broker.PaperOrderExecuted(order_no="SIM-1", price=D("0.4"), size=D("2"), ts=5),
+    paper_broker.PaperPositionSeeded(
+        account="A1", security_id="AAPL", quantity=D("-3"), avg_price=D("1.5")
+    ),
+    paper_broker.PaperOrderSeeded(
+        account="A1", security_id="AAPL", side=BUY, price=D("1"), size=D("6"), filled=D("0")
     ),
 ]
 

@@ -180,6 +180,32 @@ def test_a_run_through_a_misbehaving_paper_broker_ends_with_the_book_equal_to_it
     assert dropped > 0
     assert "inferred by reconciliation" in report
     assert "the account book EQUALS the broker's positions" in report
+    assert "the positions table EQUALS the broker's positions" in report
+    assert "our open orders EQUAL the broker's" in report
+    assert "the run EQUALS the broker's truth" in report
+
+
+def test_the_broker_verdict_says_differs_when_the_positions_table_holds_what_the_broker_does_not(
+    small_feed: Path, tmp_path: Path
+) -> None:
+    args = ("--feed", str(small_feed), "--speed", "0", "--quiet", "--broker", "paper")
+    first = _run(tmp_path, *args, "--records", "50")
+    assert "the run EQUALS the broker's truth" in first.stdout
+    open_legs = [line.split() for line in _table(first).splitlines() if " OPEN " in line]
+    assert [(leg[2], leg[3]) for leg in open_legs] == [("YES", "250"), ("NO", "250")]
+    # The venue forgets every trade of the first run: its file is gone.
+    for path in tmp_path.glob("paper_broker.sqlite*"):
+        path.unlink()
+
+    second = _run(tmp_path, *args, "--records", "50")
+
+    assert second.returncode == 0, second.stderr
+    report = second.stdout.split("paper broker:")[1]
+    assert (
+        "the positions table DIFFERS FROM the broker's positions (2 open legs): "
+        "btc-up-0001-NO 250 here, 0 at the broker; btc-up-0001-YES 250 here, 0 at the broker"
+    ) in report
+    assert "the run DIFFERS FROM the broker's truth" in report
 
 
 def _client(*args: str) -> subprocess.CompletedProcess[str]:
