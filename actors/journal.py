@@ -12,6 +12,11 @@ per event. Snapshots of the folded state are taken every ``snapshot_every`` even
 written by a ``SnapshotWriter`` thread when the journal has one (their cost grows with the
 history; the memento's does much less). A restarted actor
 re-points its stream with ``Route`` and is handed again what its predecessor missed.
+
+A committed event its fold cannot apply (``FoldError``) fails the journal: the fold is what
+snapshots hold and restarts rebuild from, so going on would let it part from the actors.
+The core restarts from the file, whose recovery folds the same records again; a failure
+that repeats there escalates past the root's restart intensity.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles
+from actors.errors import FoldError
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_decode import decode_trusted
@@ -36,6 +42,11 @@ from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _FoldFailed:
+    """Told to itself when the fold failed, so the journal fails even if an ask committed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -73,13 +84,27 @@ class JournalActor(Supervised, RuntimeActor):
         self.batches = 0
         self.since_snapshot = 0
         self.last_snapshot_ns = clock()
+        self.fold_error: FoldError | None = None
+
+    def on_receive(self, message: Any) -> Any:
+        """A journal whose fold failed takes nothing more: every message raises again.
+
+        pykka hands an exception inside an ``ask`` back to the caller and keeps the actor;
+        the ``_FoldFailed`` it told itself (or any tell before it) then fails the actor.
+        """
+        if self.fold_error is not None:
+            raise self.fold_error
+        return super().on_receive(message)
 
     def on_stop(self) -> None:
-        self._commit()
-        self._snapshot()
-        if self.snapshots is not None:
-            self.snapshots.close()
-        self.store.close()
+        try:
+            if self.fold_error is None:
+                self._commit()
+                self._snapshot()
+        finally:
+            if self.snapshots is not None:
+                self.snapshots.close()
+            self.store.close()
 
     def on_failure(
         self,
@@ -159,11 +184,28 @@ class JournalActor(Supervised, RuntimeActor):
                 continue
             self.appended += 1
             self.since_snapshot += 1
-            self.state.apply(seq, entry.stream, message.event)
+            try:
+                self.state.apply(seq, entry.stream, message.event)
+            except FoldError as error:
+                self._fold_failed(error)
+                raise
             if message.deliver_to is not None:
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
             self._snapshot()
+
+    def _fold_failed(self, error: FoldError) -> None:
+        """Nothing after the failed event is delivered, and no snapshot of this state is
+        ever written: the successor recovers it all from the file."""
+        self.fold_error = error
+        self.log.error(
+            "journal_fold_failed",
+            seq=error.seq,
+            stream=error.stream,
+            kind=error.kind,
+            reason=error.reason,
+        )
+        self.actor_ref.tell(_FoldFailed())
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

@@ -68,5 +68,5 @@ class StrategyActor(Supervised, RuntimeActor):
             self.log.exception("evaluate_failed", market_id=snapshot.market_id)
             return
         for signal in signals:
-            self.signals_sent += 1
             self.execution.tell(signal)
+            self.signals_sent += 1
