@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 
+from actors.position_accounting import PositionBook
 from actors.runtime_state import RuntimeState
 from messages.enums import BookSide, OrderSide, Outcome
 from messages.fills import Fill
@@ -184,4 +185,12 @@ def state_with_positions(*market_ids: str) -> RuntimeState:
                 security_ids=market.security_ids,
             ),
         )
+    return state
+
+
+def state_holding(*books: PositionBook) -> RuntimeState:
+    """A fold that holds a copy of each book: a journal for a PositionActor started alone."""
+    state = RuntimeState()
+    for book in books:
+        state.positions[book.position_id] = PositionBook.from_memento(book.memento())
     return state
