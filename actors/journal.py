@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
+from actors.base import RuntimeActor, handles, tell_quietly
 from actors.errors import FoldError
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
@@ -42,6 +42,15 @@ from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
+
+
+class JournalFailedError(pykka.ActorDeadError):
+    """Raised by a JournalActor whose fold failed (the ``FoldError`` chained), to the message
+    that met the failure and to every one after it.
+
+    From then on the journal is dead to its callers: an ``ask`` answers this, which they
+    handle like any dead actor (the core is restarting), and the actor fails with it.
+    """
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -93,7 +102,7 @@ class JournalActor(Supervised, RuntimeActor):
         the ``_FoldFailed`` it told itself (or any tell before it) then fails the actor.
         """
         if self.fold_error is not None:
-            raise self.fold_error
+            raise JournalFailedError(f"the journal failed: {self.fold_error}") from self.fold_error
         return super().on_receive(message)
 
     def on_stop(self) -> None:
@@ -188,7 +197,7 @@ class JournalActor(Supervised, RuntimeActor):
                 self.state.apply(seq, entry.stream, message.event)
             except FoldError as error:
                 self._fold_failed(error)
-                raise
+                raise JournalFailedError(f"the journal failed: {error}") from error
             if message.deliver_to is not None:
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
@@ -205,7 +214,8 @@ class JournalActor(Supervised, RuntimeActor):
             kind=error.kind,
             reason=error.reason,
         )
-        self.actor_ref.tell(_FoldFailed())
+        # Already stopping (a commit in on_stop) leaves nothing to fail.
+        tell_quietly(self.actor_ref, _FoldFailed())
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

@@ -13,11 +13,11 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.runtime_state import RUNTIME_STREAM, position_stream
+from actors.runtime_state import position_stream
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from messages.commands import Append
 from messages.enums import PositionStatus
-from messages.journal import FillApplied, StepStarted
+from messages.journal import FillApplied
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
@@ -62,7 +62,8 @@ def test_an_event_the_fold_cannot_apply_restarts_the_core_from_the_journal_until
         terminated = wait_for(
             inbox, lambda m: isinstance(m, ChildTerminated) and m.child_id == "journal"
         )
-        assert terminated.reason.startswith("FoldError: cannot fold FillApplied")
+        assert terminated.reason.startswith("JournalFailedError: the journal failed: cannot fold")
+        assert "FillApplied" in terminated.reason
         # Each restart recovers from the file, folds the same record, and fails again.
         failed = wait_for(
             inbox, lambda m: isinstance(m, ChildStartFailed) and m.child_id == "journal"
@@ -77,25 +78,25 @@ def test_an_event_the_fold_cannot_apply_restarts_the_core_from_the_journal_until
         runtime.stop()
 
 
-def test_a_fold_failure_inside_a_lockstep_step_restarts_the_core_and_the_run_ends_as_a_clean_one(
+def test_a_fold_failure_inside_a_lockstep_step_tears_it_and_the_run_ends_as_a_clean_one(
     tmp_path: Path,
 ) -> None:
+    """Whether the failing commit runs in a tell or in the facade's ask (stats, Sync), the
+    step is torn: the restarted core voids it, the bad event with it, and it is fed again."""
     with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
         runtime.replay(FEED, end=RESTING)
         journal = runtime.journal
         assert journal is not None
 
-        # The step is never committed, so recovery voids it, the bad event with it.
-        journal.tell(
-            Append(event=StepStarted(step=runtime.next_step, atomic=True), stream=RUNTIME_STREAM)
+        committed = runtime.feed_and_wait(
+            FEED[RESTING], during=lambda _step: journal.tell(unfoldable())
         )
-        journal.tell(unfoldable())
-        assert journal.actor_stopped.wait(5)
-        runtime.refresh()
 
+        assert not committed
         assert runtime.generation == 2
         assert runtime.recovery is not None
         assert runtime.recovery.torn_step == RESTING
+        assert runtime.next_step == RESTING
         runtime.replay(FEED)
         assert final_realized(runtime) == Decimal("3.00")
 
