@@ -116,7 +116,7 @@ class _KillsExecutionOnce:
         signals = self.inner(market, position)
         if signals and self.execution is not None:
             execution, self.execution = self.execution, None
-            execution.stop()
+            execution.stop(timeout=5)
         return signals
 
 
