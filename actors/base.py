@@ -2,6 +2,12 @@
 
 Handlers are declared with ``@handles(MessageType)``; a message nobody handles is logged and
 dropped, never fatal, so a stray or malformed message cannot kill an actor.
+
+A ``tell`` to a dead actor raises ``pykka.ActorDeadError``, and a handler is not shielded
+from it: stopped half-way it would leave its state changed and the effects untold, so the
+error fails the actor and its supervisor rebuilds it from the journal. Where a dead peer
+is expected and harmless (a per-market actor that restarts alone and is handed what it
+missed), the handler says so with ``tell_quietly``, and tells before it changes its state.
 """
 
 from __future__ import annotations
@@ -62,15 +68,7 @@ class RuntimeActor(pykka.ThreadingActor):
             self.log.warning("unhandled_message", message_type=type(message).__name__)
             return None
         self.handled += 1
-        try:
-            return handler(self, message)
-        except pykka.ActorDeadError as error:
-            # A peer died (its supervisor restarts it, the journal hands it what it missed);
-            # that is no reason for this actor to die too.
-            self.log.warning(
-                "told_a_dead_actor", message_type=type(message).__name__, detail=str(error)
-            )
-            return None
+        return handler(self, message)
 
     def stats(self) -> ActorStats:
         """Override to report scheduled work (timers) that the mailbox does not show."""

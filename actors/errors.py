@@ -16,3 +16,19 @@ class InvalidTransitionError(Exception):
 
 class InjectedFaultError(Exception):
     """Raised by an actor told ``InjectFault``: a deliberate crash, so supervision can be tested."""
+
+
+class FoldError(Exception):
+    """Raised by ``RuntimeState.apply`` for a committed event the fold cannot apply.
+
+    The fold is what snapshots hold and restarts rebuild from, so one that cannot take an
+    event would part from the live actors: the JournalActor fails with this error (a fault
+    of the core, restarted from the journal), and recovery raises it for the same record.
+    """
+
+    def __init__(self, seq: int, stream: str, kind: str, reason: str) -> None:
+        super().__init__(f"cannot fold {kind} seq {seq} on {stream!r}: {reason}")
+        self.seq = seq
+        self.stream = stream
+        self.kind = kind
+        self.reason = reason

@@ -335,8 +335,8 @@ class ExecutionActor(Supervised, RuntimeActor):
             # does, the order is journaled but has nowhere to go: say so loudly.
             self.log.error("order_created_for_archived_market", order_id=created.order_id)
             return
-        self._starting[created.order_id] = created
         route.supervisor.tell(SuperviseOrder(created=created))
+        self._starting[created.order_id] = created
 
     @handles(TradingEnabled)
     def _trading_enabled(self, _message: TradingEnabled) -> None:

@@ -17,6 +17,11 @@ A repeated dedup key is not journaled again. For a fill or a deal the content is
 too (``actors.event_content``): the same content is a redelivery, dropped and counted; other
 content is a conflict, refused loudly (an error line with both versions, a counter, and
 ``DuplicateRefused`` to the actor that would have applied it, which publishes the refusal).
+
+A committed event its fold cannot apply (``FoldError``) fails the journal: the fold is what
+snapshots hold and restarts rebuild from, so going on would let it part from the actors.
+The core restarts from the file, whose recovery folds the same records again; a failure
+that repeats there escalates past the root's restart intensity.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
+from actors.base import RuntimeActor, handles, tell_quietly
+from actors.errors import FoldError
 from actors.event_content import content_digest, differences
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLICATES
 from actors.runtime_state import RuntimeState, encode_state
@@ -50,6 +56,20 @@ from messages.commands import (
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
+
+
+class JournalFailedError(pykka.ActorDeadError):
+    """Raised by a JournalActor whose fold failed (the ``FoldError`` chained), to the message
+    that met the failure and to every one after it.
+
+    From then on the journal is dead to its callers: an ``ask`` answers this, which they
+    handle like any dead actor (the core is restarting), and the actor fails with it.
+    """
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _FoldFailed:
+    """Told to itself when the fold failed, so the journal fails even if an ask committed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -88,13 +108,27 @@ class JournalActor(Supervised, RuntimeActor):
         self.batches = 0
         self.since_snapshot = 0
         self.last_snapshot_ns = clock()
+        self.fold_error: FoldError | None = None
+
+    def on_receive(self, message: Any) -> Any:
+        """A journal whose fold failed takes nothing more: every message raises again.
+
+        pykka hands an exception inside an ``ask`` back to the caller and keeps the actor;
+        the ``_FoldFailed`` it told itself (or any tell before it) then fails the actor.
+        """
+        if self.fold_error is not None:
+            raise JournalFailedError(f"the journal failed: {self.fold_error}") from self.fold_error
+        return super().on_receive(message)
 
     def on_stop(self) -> None:
-        self._commit()
-        self._snapshot()
-        if self.snapshots is not None:
-            self.snapshots.close()
-        self.store.close()
+        try:
+            if self.fold_error is None:
+                self._commit()
+                self._snapshot()
+        finally:
+            if self.snapshots is not None:
+                self.snapshots.close()
+            self.store.close()
 
     def on_failure(
         self,
@@ -177,7 +211,11 @@ class JournalActor(Supervised, RuntimeActor):
                 continue
             self.appended += 1
             self.since_snapshot += 1
-            self.state.apply(seq, entry.stream, message.event)
+            try:
+                self.state.apply(seq, entry.stream, message.event)
+            except FoldError as error:
+                self._fold_failed(error)
+                raise JournalFailedError(f"the journal failed: {error}") from error
             if message.deliver_to is not None:
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
@@ -223,6 +261,20 @@ class JournalActor(Supervised, RuntimeActor):
                 detail=detail,
             )
             self._deliver(self.routes.get(entry.stream, message.deliver_to), refusal)
+
+    def _fold_failed(self, error: FoldError) -> None:
+        """Nothing after the failed event is delivered, and no snapshot of this state is
+        ever written: the successor recovers it all from the file."""
+        self.fold_error = error
+        self.log.error(
+            "journal_fold_failed",
+            seq=error.seq,
+            stream=error.stream,
+            kind=error.kind,
+            reason=error.reason,
+        )
+        # Already stopping (a commit in on_stop) leaves nothing to fail.
+        tell_quietly(self.actor_ref, _FoldFailed())
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

@@ -9,8 +9,8 @@ import pykka
 
 from actors.base import RuntimeActor, handles
 from actors.fill_outcome import FillOutcome, FillResult, refused
-from actors.order_state import Order
-from actors.runtime_state import apply_order_event, order_stream, position_stream
+from actors.order_state import Order, apply_order_event
+from actors.runtime_state import order_stream, position_stream
 from messages.commands import (
     Append,
     CancelOrder,
@@ -140,7 +140,8 @@ class OrderActor(Supervised, RuntimeActor):
 
     @handles(Fill)
     def _fill(self, fill: Fill) -> None:
-        outcome = self.order.apply_fill(fill)
+        outcome = apply_order_event(self.order, fill)
+        assert outcome is not None
         if outcome.result is FillResult.APPLIED:
             self.log.info(
                 "fill_applied",
@@ -249,7 +250,6 @@ class OrderActor(Supervised, RuntimeActor):
             OrderUpdated(correlation_id=self.order.correlation_id, cause=cause, order=snapshot)
         )
         if self.order.is_closed and not self._close_reported:
-            self._close_reported = True
             self._journal_for_position(
                 ClearPending(order_id=self.order.order_id),
                 dedup_key=f"cleared:{self.order.order_id}",
@@ -257,3 +257,4 @@ class OrderActor(Supervised, RuntimeActor):
             self.execution.tell(
                 OrderClosed(order_id=self.order.order_id, market_id=self.order.market_id)
             )
+            self._close_reported = True

@@ -11,13 +11,26 @@ import enum
 import types
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TypeAlias
+
+import structlog
 
 from actors.errors import InvalidTransitionError
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, OrderStatus
 from messages.fills import Fill
+from messages.journal import CancelRequested
 from messages.mementos import OrderMemento
-from messages.orders import FillRefusal, OrderSnapshot
+from messages.orders import (
+    CancelRejected,
+    FillRefusal,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderSnapshot,
+)
+
+_log = structlog.get_logger("tradeactors", actor="order_state")
 
 
 class OrderTrigger(enum.Enum):
@@ -357,3 +370,41 @@ class Order:
             f"Order({self.order_id} {self.side.name} {self.filled}/{self.size}"
             f" @ {self.price} {self.status.name} v{self._version})"
         )
+
+
+OrderEvent: TypeAlias = (
+    Fill | OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | CancelRequested
+)
+"""What the journal's ``order:<id>`` stream holds after the order's ``OrderCreated``."""
+
+
+def apply_order_event(order: Order, event: OrderEvent) -> FillOutcome | None:
+    """One journaled order event, applied: the only code the OrderActor and the fold use.
+
+    A fill answers its outcome; the other events answer None (compare ``version`` to see a
+    change). A venue rejection that lost a race with a fill or a cancel is logged and
+    changes nothing. Any other kind raises ``TypeError``: a stream that holds it is a bug.
+    """
+    if isinstance(event, Fill):
+        return order.apply_fill(event)
+    if isinstance(event, OrderAccepted):
+        order.accept()
+    elif isinstance(event, OrderRejected):
+        try:
+            order.reject()
+        except InvalidTransitionError as error:
+            _log.error(
+                "venue_reject_ignored",
+                order_id=order.order_id,
+                reason=event.reason,
+                transition=str(error),
+            )
+    elif isinstance(event, OrderCancelled):
+        order.cancelled()
+    elif isinstance(event, CancelRejected):
+        order.cancel_refused()
+    elif isinstance(event, CancelRequested):
+        order.request_cancel()
+    else:
+        raise TypeError(f"{type(event).__name__} is not an order event")
+    return None

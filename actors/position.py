@@ -9,7 +9,7 @@ import pykka
 
 from actors.base import PublishingActor, handles, tell_quietly
 from actors.fill_outcome import FillResult
-from actors.position_accounting import PositionBook
+from actors.position_accounting import PositionBook, apply_position_event
 from actors.runtime_state import position_stream
 from messages.commands import ClearPending, GetSnapshot, MarkPending, Route
 from messages.enums import PositionStatus
@@ -87,7 +87,8 @@ class PositionActor(Supervised, PublishingActor):
     @handles(FillApplied)
     def _fill(self, message: FillApplied) -> None:
         fill = message.fill
-        outcome = self.book.apply_fill(fill)
+        outcome = apply_position_event(self.book, message)
+        assert outcome is not None
         if outcome.result is FillResult.DUPLICATE:
             self.log.info("duplicate_fill_ignored", fill_id=fill.fill_id, order_id=fill.order_id)
             return
@@ -148,21 +149,21 @@ class PositionActor(Supervised, PublishingActor):
     @handles(MarkPending)
     def _mark_pending(self, message: MarkPending) -> None:
         version = self.book.version
-        self.book.mark_pending(message.order_id, message.security_id, message.side)
+        apply_position_event(self.book, message)
         if self.book.version != version:
             self.publish(self.book.snapshot())
 
     @handles(ClearPending)
     def _clear_pending(self, message: ClearPending) -> None:
         version = self.book.version
-        self.book.clear_pending(message.order_id)
+        apply_position_event(self.book, message)
         if self.book.version != version:
             self.publish(self.book.snapshot())
 
     @handles(PositionSettlement)
     def _settle(self, message: PositionSettlement) -> None:
         version = self.book.version
-        self.book.settle(message.winning_security_id, message.payout)
+        apply_position_event(self.book, message)
         if self.book.version == version:
             return
         settled = PositionSettled(position=self.book.snapshot())

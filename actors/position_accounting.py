@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
+from typing import TypeAlias
 
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
+from messages.commands import ClearPending, MarkPending
 from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill
+from messages.journal import FillApplied, PositionSettlement
 from messages.market_data import MarketSnapshot
 from messages.mementos import LegMemento, PositionMemento
 from messages.orders import FillRefusal
@@ -365,3 +368,27 @@ class PositionBook:
             f"PositionBook({self.position_id} {self.market_id} {self._status.name} "
             f"v{self._version})"
         )
+
+
+PositionEvent: TypeAlias = FillApplied | MarkPending | ClearPending | PositionSettlement
+"""What the journal's ``position:<id>`` stream holds after the position's creation."""
+
+
+def apply_position_event(book: PositionBook, event: PositionEvent) -> FillOutcome | None:
+    """One journaled position event, applied: the only code the PositionActor and the fold use.
+
+    A fill answers its outcome; the other events answer None (compare ``version`` to see a
+    change). Raises what the book raises for a broken invariant (a pending flag or a winner
+    on an instrument it does not hold), and ``TypeError`` for any other kind.
+    """
+    if isinstance(event, FillApplied):
+        return book.apply_fill(event.fill)
+    if isinstance(event, MarkPending):
+        book.mark_pending(event.order_id, event.security_id, event.side)
+    elif isinstance(event, ClearPending):
+        book.clear_pending(event.order_id)
+    elif isinstance(event, PositionSettlement):
+        book.settle(event.winning_security_id, event.payout)
+    else:
+        raise TypeError(f"{type(event).__name__} is not a position event")
+    return None

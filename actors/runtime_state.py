@@ -2,7 +2,10 @@
 
 The JournalActor keeps one of these current as it commits (it sees every event in journal
 order, the same order the actors apply them in), snapshots it, and recovery rebuilds it
-from the latest snapshot plus the journal's tail. Plain class, no threads.
+from the latest snapshot plus the journal's tail. Orders and positions are folded with the
+very functions their actors apply events with (``apply_order_event``,
+``apply_position_event``), so the fold cannot drift from them; an event it cannot fold is
+a ``FoldError``, never a log line. Plain class, no threads.
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import structlog
 
 from actors.account_book import AccountBook
-from actors.errors import InvalidTransitionError
-from actors.order_state import Order
-from actors.position_accounting import PositionBook
+from actors.errors import FoldError
+from actors.order_state import Order, apply_order_event
+from actors.position_accounting import PositionBook, apply_position_event
 from bridges.journal_decode import decode_trusted
 from messages.broker_events import (
     Correction,
@@ -43,8 +45,6 @@ from messages.markets import MarketClosed, MarketDefinition, MarketOpened, Marke
 from messages.mementos import MarketMemento, OrderMemento, PositionMemento, RuntimeStateMemento
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 from messages.risk import LimitsChanged, RiskLimits
-
-_log = structlog.get_logger("tradeactors", actor="runtime_state")
 
 
 def order_stream(order_id: str) -> str:
@@ -197,20 +197,21 @@ class RuntimeState:
         return [record for record in self.markets.values() if not record.archived]
 
     def apply(self, seq: int, stream: str, event: Any) -> None:
-        """Fold one committed event into the state."""
+        """Fold one committed event into the state.
+
+        Raises ``FoldError`` (the cause chained) for a kind the fold has no handler for or
+        an event its handler cannot apply. The state is then unusable: its owner fails
+        (the journal actor) or stops (recovery), and nothing may snapshot it.
+        """
         self.seq = seq
         handler = _HANDLERS.get(type(event))
         if handler is None:
-            _log.error("journal_event_without_handler", kind=type(event).__name__, seq=seq)
-            return
+            raise FoldError(seq, stream, type(event).__name__, "no fold handler for this kind")
         try:
             handler(self, stream, event)
-        except Exception:
-            # The event is durable already; a fold that cannot take it is a bug to report
-            # loudly, not a reason to stop journaling everything else.
-            _log.exception(
-                "journal_event_not_folded", kind=type(event).__name__, seq=seq, stream=stream
-            )
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            raise FoldError(seq, stream, type(event).__name__, reason) from error
 
     def _market_opened(self, _stream: str, event: MarketOpened) -> None:
         self.record_step = self.step
@@ -220,12 +221,20 @@ class RuntimeState:
         )
 
     def _market_closed(self, _stream: str, event: MarketClosed) -> None:
+        """A feed record: for a market never opened the supervisor logs an error, and so
+        it changes nothing here either."""
         self.record_step = self.step
-        self.markets[event.market_id].closed = True
+        record = self.markets.get(event.market_id)
+        if record is not None:
+            record.closed = True
 
     def _market_resolved(self, _stream: str, event: MarketResolved) -> None:
+        """A feed record: an unknown market or winner is logged and ignored by the
+        supervisor, and ignored here."""
         self.record_step = self.step
-        self.markets[event.market_id].winning_security_id = event.winning_security_id
+        record = self.markets.get(event.market_id)
+        if record is not None and event.winning_security_id in record.definition.security_ids:
+            record.winning_security_id = event.winning_security_id
 
     def _market_archived(self, _stream: str, event: MarketArchived) -> None:
         """A settled market is final: drop its orders, and its position's fill history.
@@ -257,15 +266,7 @@ class RuntimeState:
             market.position_id = event.position_id
 
     def _position_event(self, stream: str, event: Any) -> None:
-        book = self.positions[stream.removeprefix("position:")]
-        if isinstance(event, MarkPending):
-            book.mark_pending(event.order_id, event.security_id, event.side)
-        elif isinstance(event, ClearPending):
-            book.clear_pending(event.order_id)
-        elif isinstance(event, FillApplied):
-            book.apply_fill(event.fill)
-        else:
-            book.settle(event.winning_security_id, event.payout)
+        apply_position_event(self.positions[stream.removeprefix("position:")], event)
 
     def _order_created(self, _stream: str, event: OrderCreated) -> None:
         self.orders[event.order_id] = order_from_created(event)
@@ -275,6 +276,7 @@ class RuntimeState:
     def _order_event(self, stream: str, event: Any) -> None:
         order = self.orders.get(stream.removeprefix("order:"))
         if order is None:
+            # An archived market's order: dropped from the fold, final, and its actor gone.
             return
         apply_order_event(order, event)
 
@@ -349,30 +351,6 @@ def submit_for(created: OrderCreated) -> SubmitOrder:
         price=created.price,
         size=created.size,
     )
-
-
-def apply_order_event(order: Order, event: Any) -> None:
-    """One journaled order event, applied exactly as the OrderActor applies it."""
-    if isinstance(event, Fill):
-        order.apply_fill(event)
-    elif isinstance(event, OrderAccepted):
-        order.accept()
-    elif isinstance(event, OrderRejected):
-        try:
-            order.reject()
-        except InvalidTransitionError as error:
-            _log.error(
-                "venue_reject_ignored",
-                order_id=order.order_id,
-                reason=event.reason,
-                transition=str(error),
-            )
-    elif isinstance(event, OrderCancelled):
-        order.cancelled()
-    elif isinstance(event, CancelRejected):
-        order.cancel_refused()
-    elif isinstance(event, CancelRequested):
-        order.request_cancel()
 
 
 _HANDLERS: dict[type, Any] = {

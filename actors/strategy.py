@@ -69,8 +69,8 @@ class StrategyActor(Supervised, RuntimeActor):
             self.log.exception("evaluate_failed", market_id=snapshot.market_id)
             return
         for signal in signals:
-            self.signals_sent += 1
             # A signal that names no strategy is this strategy's; execution denies one that
             # names a strategy the market's position is not for.
             named = signal if signal.strategy else attrs.evolve(signal, strategy=self.name)
             self.execution.tell(named)
+            self.signals_sent += 1

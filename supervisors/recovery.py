@@ -26,10 +26,8 @@ from actors.order_state import Order
 from actors.position_accounting import PositionBook
 from actors.runtime_state import (
     RuntimeState,
-    apply_order_event,
     decode_state,
     market_data_stream,
-    order_from_created,
     order_stream,
     position_stream,
 )
@@ -37,7 +35,7 @@ from bridges.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
 from messages.commands import Folded, GetFolded
-from messages.journal import OrderCreated, StepCommitted, StepStarted
+from messages.journal import StepCommitted, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento, PositionMemento, RuntimeStateMemento
@@ -130,16 +128,14 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
 def recover_order_at(store: JournalStore, order_id: str) -> tuple[Order | None, int]:
     """The order and the journal seq it is rebuilt up to (for a ``Route`` after it)."""
     memento, after = _from_snapshot(store, lambda m: _find(m.orders, "order_id", order_id))
-    order = Order.from_memento(memento) if memento is not None else None
+    state = RuntimeState()
+    if memento is not None:
+        state.orders[order_id] = Order.from_memento(memento)
     covered = after
     for record in store.read(after, stream=order_stream(order_id)):
-        event = decode_trusted(record.kind, record.payload)
-        if isinstance(event, OrderCreated):
-            order = order_from_created(event)
-        elif order is not None:
-            apply_order_event(order, event)
+        state.apply(record.seq, record.stream, decode_trusted(record.kind, record.payload))
         covered = record.seq
-    return order, covered
+    return state.orders.get(order_id), covered
 
 
 def recover_position_at(store: JournalStore, position_id: str) -> tuple[PositionBook | None, int]:

@@ -39,7 +39,7 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_positions import AccountPositionsActor
-from actors.base import handles
+from actors.base import handles, tell_quietly
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor
@@ -274,7 +274,8 @@ class RuntimeSupervisor(Supervisor):
             self.listeners.append(message.subscriber)
             bus = self.refs.get("bus")
             if bus is not None:
-                bus.tell(Subscribe(subscriber=message.subscriber))
+                # A dead bus is being restarted; its factory subscribes every listener.
+                tell_quietly(bus, Subscribe(subscriber=message.subscriber))
 
     # -- the core's factories, run in this thread in start order ---------------------------
 

@@ -9,8 +9,11 @@ from typing import Any
 
 import pykka
 
+from actors.position_accounting import PositionBook
+from actors.runtime_state import RuntimeState
 from messages.enums import BookSide, OrderSide, Outcome
 from messages.fills import Fill
+from messages.journal import PositionCreated
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
 from messages.markets import (
     Instrument,
@@ -160,3 +163,34 @@ def wait_for(inbox: queue.Queue[Any], match: Callable[[Any], bool], timeout: flo
             raise AssertionError("no matching message arrived") from None
         if match(message):
             return message
+
+
+def state_with_positions(*market_ids: str) -> RuntimeState:
+    """A fold that holds position ``<market>/p`` of each market, as if it was created.
+
+    For tests that start a JournalActor without a market supervisor: the fold refuses
+    position events for a position it never saw created.
+    """
+    state = RuntimeState()
+    for market_id in market_ids:
+        market = definition(market_id)
+        state.apply(
+            state.seq + 1,
+            f"position:{market_id}/p",
+            PositionCreated(
+                position_id=f"{market_id}/p",
+                market_id=market_id,
+                account="paper",
+                strategy="test",
+                security_ids=market.security_ids,
+            ),
+        )
+    return state
+
+
+def state_holding(*books: PositionBook) -> RuntimeState:
+    """A fold that holds a copy of each book: a journal for a PositionActor started alone."""
+    state = RuntimeState()
+    for book in books:
+        state.positions[book.position_id] = PositionBook.from_memento(book.memento())
+    return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -10,8 +11,10 @@ import pytest
 
 from actors.base import ask
 from actors.execution import ExecutionActor
+from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.runtime_state import order_from_created
+from bridges.journal_sqlite import SqliteJournalStore
 from messages.commands import (
     CancelOrder,
     CloseMarket,
@@ -26,7 +29,7 @@ from messages.commands import (
 from messages.enums import OrderSide
 from messages.journal import FillApplied
 from messages.orders import CancelDenied, FillRefusal, FillRefused, OrderCancelled, OrderDenied
-from tests.stubs import collector, definition, fill, signal, wait_for
+from tests.stubs import collector, definition, fill, signal, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -53,6 +56,14 @@ class _OrderStarter(pykka.ThreadingActor):
             self.refs["execution"].tell(
                 OrderStarted(order_id=created.order_id, ref=ref, submit=True)
             )
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> pykka.ActorRef[Any]:
+    """A real journal whose fold holds the positions these tests address (m1/p, m2/p)."""
+    return JournalActor.start(
+        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_with_positions("m1", "m2")
+    )
 
 
 @pytest.fixture

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import pykka
 import pytest
 
+from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.order_state import Order
+from bridges.journal_sqlite import SqliteJournalStore
 from messages.commands import CancelOrder, ClearPending, GetSnapshot, OrderClosed
 from messages.enums import OrderSide, OrderStatus
 from messages.journal import FillApplied
@@ -19,7 +24,7 @@ from messages.orders import (
     OrderRejected,
     OrderUpdated,
 )
-from tests.stubs import collector, fill, wait_for
+from tests.stubs import collector, fill, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -35,6 +40,14 @@ def _order(size: str = "100") -> Order:
         side=OrderSide.BUY,
         price=Decimal("0.40"),
         size=Decimal(size),
+    )
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> pykka.ActorRef[Any]:
+    """A real journal whose fold holds the positions these tests address (m1/p, m2/p)."""
+    return JournalActor.start(
+        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_with_positions("m1", "m2")
     )
 
 

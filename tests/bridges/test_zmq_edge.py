@@ -162,6 +162,75 @@ def test_switch_market_replies_only_once_a_submit_for_the_new_market_can_trade(
             edge.stop()
 
 
+def _read_to(subscriber: EventSubscriber, seq: int, topic: str = "order.m1") -> None:
+    """Read ``subscriber``'s events of ``topic`` up to the one numbered ``seq``."""
+    while subscriber.last_seq.get(topic, 0) < seq:
+        subscriber.next_event(timeout_s=5)
+
+
+def test_a_subscriber_that_misses_events_of_a_topic_counts_the_gap_and_a_witness_none(
+    edge: ZmqEdge,
+) -> None:
+    """Every event on ``order.m1`` here is one of our denied submits, so its seq is their
+    count. The subscriber is offline while three are published (a witness receives them):
+    they are gone for it, and its next event on the topic jumps by four."""
+    endpoint = edge.events_endpoint
+    witness = EventSubscriber(endpoint, ("order.m1",))
+    subject = EventSubscriber(endpoint, ("order.m1",))
+    denied = 0
+    try:
+        with client(edge) as c:
+            c.request("set_limits", max_order_size="1")
+
+            def deny() -> None:
+                nonlocal denied
+                answer = c.request(
+                    "submit",
+                    market_id="m1",
+                    security_id="m1-YES",
+                    side="BUY",
+                    price="0.10",
+                    size="5",
+                )
+                assert answer == {"denied": "risk: order size 5 is over the maximum 1"}
+                denied += 1
+
+            def join(subscriber: EventSubscriber) -> None:
+                # A slow joiner: deny until the subscription is live, then read up to now.
+                for _ in range(50):
+                    deny()
+                    try:
+                        subscriber.next_event(timeout_s=0.2)
+                    except TimeoutError:
+                        continue
+                    _read_to(subscriber, denied)
+                    return
+                raise AssertionError("the subscription never became live")
+
+            join(witness)
+            join(subject)
+            _read_to(witness, denied)
+            assert subject.gaps == 0
+
+            subject.socket.disconnect(endpoint)
+            for _ in range(3):
+                deny()
+            _read_to(witness, denied)  # all three were published
+            last_seen = subject.last_seq["order.m1"]
+            subject.socket.connect(endpoint)
+            join(subject)
+            _read_to(witness, denied)
+
+        assert subject.gaps == 1
+        assert subject.last_seq["order.m1"] == denied
+        assert denied - last_seen > 3
+        assert witness.gaps == 0
+        assert witness.last_seq["order.m1"] == denied
+    finally:
+        witness.close()
+        subject.close()
+
+
 def test_commands_that_need_a_broker_say_it_is_unavailable(edge: ZmqEdge) -> None:
     with client(edge) as c:
         for cmd, args in (("reconcile", {}), ("broker_event", {"kind": "order"})):

@@ -29,7 +29,7 @@ from messages.positions import PositionSnapshot
 from messages.risk import CheckSignal, RiskDenied, RiskLimits
 from messages.signals import TradeSignal
 from supervisors.runtime import Runtime, RuntimeConfig
-from tests.stubs import Collector, arbitrage_feed, collector, fill, wait_for
+from tests.stubs import Collector, arbitrage_feed, collector, fill, state_holding, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 FEED = arbitrage_feed()
@@ -129,7 +129,6 @@ class CheckingStrategy(pykka.ThreadingActor):
 def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the_signal(
     tmp_path: Path,
 ) -> None:
-    journal = JournalActor.start(SqliteJournalStore(tmp_path / "journal.sqlite"))
     bus = EventBusActor.start()
     index = PositionIndexActor.start()
     # A zero position limit denies every check and says what the index held.
@@ -140,6 +139,9 @@ def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the
         account="paper",
         strategy="s",
         security_ids=("m1-YES", "m1-NO"),
+    )
+    journal = JournalActor.start(
+        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_holding(book)
     )
     position = PositionActor.start(book, bus=bus, journal=journal, index=index)
     seen: queue.Queue[Any] = queue.Queue()
@@ -169,7 +171,6 @@ def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
 ) -> None:
     """Why a check never sees an older position: mailboxes are FIFO and causal, so what a
     subscriber does after a change reaches the index behind the change itself."""
-    journal = JournalActor.start(SqliteJournalStore(tmp_path / "journal.sqlite"))
     arrivals: queue.Queue[Any] = queue.Queue()
     spy = Collector.start(arrivals)  # stands in for both the index and a strategy
     book = PositionBook(
@@ -178,6 +179,9 @@ def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
         account="paper",
         strategy="s",
         security_ids=("m1-YES", "m1-NO"),
+    )
+    journal = JournalActor.start(
+        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_holding(book)
     )
     position = PositionActor.start(book, bus=EventBusActor.start(), journal=journal, index=spy)
     position.tell(Subscribe(subscriber=spy, welcome=False))
