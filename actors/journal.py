@@ -29,7 +29,13 @@ from actors.base import RuntimeActor, handles
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_decode import decode_trusted
-from bridges.journal_store import JournalStore, NewEntry, Snapshot
+from bridges.journal_store import (
+    JournalStore,
+    JournalStoreError,
+    NewEntry,
+    Snapshot,
+    storage_advice,
+)
 from bridges.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
 from messages.commands import Append, Folded, Forward, GetFolded, Route, Sync
@@ -45,6 +51,11 @@ class JournalConfig:
     max_batch: int = 1000
     snapshot_every: int = 10_000
     snapshot_interval_s: float = 60.0
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class _CommitFailed:
+    """Told by the journal to itself after a failed commit, so that it surely ends."""
 
 
 class JournalActor(Supervised, RuntimeActor):
@@ -73,6 +84,15 @@ class JournalActor(Supervised, RuntimeActor):
         self.batches = 0
         self.since_snapshot = 0
         self.last_snapshot_ns = clock()
+        self.failed: JournalStoreError | None = None
+
+    def on_receive(self, message: Any) -> Any:
+        if self.failed is not None:
+            # A commit failed: its batch was never acknowledged, and nothing after it may be
+            # committed without it. An ask gets the error, a tell ends this incarnation; its
+            # successor recovers from what the file holds.
+            raise JournalStoreError(str(self.failed))
+        return super().on_receive(message)
 
     def on_stop(self) -> None:
         self._commit()
@@ -148,7 +168,11 @@ class JournalActor(Supervised, RuntimeActor):
             return
         batch, self.pending = self.pending, []
         started = time.perf_counter()
-        seqs = self.store.append([entry for entry, _ in batch])
+        try:
+            seqs = self.store.append([entry for entry, _ in batch])
+        except JournalStoreError as error:
+            self._failed(error, len(batch))
+            raise
         JOURNAL_COMMIT_MS.observe((time.perf_counter() - started) * 1000)
         JOURNAL_BATCH_SIZE.observe(len(batch))
         self.batches += 1
@@ -164,6 +188,18 @@ class JournalActor(Supervised, RuntimeActor):
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
         if self._snapshot_due():
             self._snapshot()
+
+    def _failed(self, error: JournalStoreError, events: int) -> None:
+        """One error line (no traceback: the storage, not the code, failed), then die: if an
+        ask saw the error, the message told here is the next thing handled, and it raises."""
+        self.failed = error
+        self.log.error(
+            "journal_commit_failed",
+            error=str(error),
+            events_not_acknowledged=events,
+            advice=storage_advice(str(error)),
+        )
+        self.actor_ref.tell(_CommitFailed())
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

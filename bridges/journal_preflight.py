@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import JournalStoreError
+from bridges.journal_store import JournalStoreError, storage_advice
 
 
 class EmptyJournalError(DataDirError):
@@ -38,21 +38,7 @@ def check_journal(path: Path) -> None:
     try:
         SqliteJournalStore(path).close()
     except JournalStoreError as error:
-        raise DataDirError(f"{error}; {_advice(str(error))}") from error
-
-
-def _advice(message: str) -> str:
-    text = message.lower()
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return "make the data dir writable or choose another --data-dir"
-    if "full" in text:
-        return "free space on the data dir's disk and restart"
-    if "not a database" in text or "malformed" in text or "schema version" in text:
-        return (
-            "the file is damaged or not a tradeactors journal: restore it from a copy, or "
-            "move it aside and start over with --fresh"
-        )
-    return "check the data dir and restart"
+        raise DataDirError(f"{error}; {storage_advice(str(error))}") from error
 
 
 def remove_journal(path: Path) -> None:

@@ -220,6 +220,7 @@ class RuntimeSupervisor(Supervisor):
                     start=factories[child_id],
                     shutdown_s=_SLOW_S,
                     start_timeout_s=_SLOW_S,
+                    backoff=config.journal_backoff if child_id == "journal" else None,
                 )
                 for child_id in self.child_ids
             ],

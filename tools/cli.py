@@ -29,7 +29,7 @@ from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_preflight import remove_journal
-from bridges.journal_store import Durability, JournalStoreError
+from bridges.journal_store import Durability, JournalStoreError, storage_advice
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     except (JournalStoreError, RuntimeDownError) as error:
         if view is not None:
             view.close()
-        out.write(f"\ntradeactors: the runtime stopped: {error}\n")
+        out.write(f"\ntradeactors: the runtime stopped: {error}; {storage_advice(str(error))}\n")
         return EXIT_DATA_DIR
     finally:
         _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper)

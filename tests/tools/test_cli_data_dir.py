@@ -4,6 +4,7 @@ read-only filesystems); each ends in one line that says what, where and what to 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -122,6 +123,14 @@ def test_a_damaged_journal_file_is_refused_in_one_line(small_feed: Path, tmp_pat
     assert "restore it" in line
 
 
+@pytest.fixture(scope="module")
+def larger_feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its journal (about 700 KiB) does not fit the small filesystem."""
+    path = tmp_path_factory.mktemp("feed") / "larger.jsonl"
+    write_feed(generate_feed(seed=3, markets=3, updates_per_market=300), path)
+    return path
+
+
 @pytest.fixture
 def small_filesystem(tmp_path: Path) -> Iterator[Path]:
     """A real tmpfs of 256 KiB mounted on a fresh directory; unmounted afterwards."""
@@ -155,3 +164,53 @@ def test_a_read_only_data_dir_is_refused_in_one_line(
     line = _one_clear_line(_run(data_dir, "--feed", str(small_feed)))
     assert f"data dir {data_dir} is not writable" in line
     assert "make it writable" in line
+
+
+def _table(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.split("feed records replayed")[1].split("\n", 2)[2]
+
+
+def test_a_full_disk_stops_a_lockstep_run_in_one_line_and_loses_nothing_acknowledged(
+    larger_feed: Path, small_filesystem: Path, tmp_path: Path
+) -> None:
+    data_dir = small_filesystem / "data"
+    full = _run(data_dir, "--feed", str(larger_feed))
+    assert full.returncode == EXIT_DATA_DIR, full.stdout + full.stderr
+    assert "Traceback" not in full.stdout + full.stderr
+    (line,) = [line for line in full.stdout.splitlines() if "the runtime stopped" in line]
+    assert f"journal {data_dir / 'journal.sqlite'}: database or disk is full" in line
+    assert "free space" in line
+    # On a disk with room, the same journal continues to exactly the uninterrupted end.
+    moved = tmp_path / "moved"
+    subprocess.run(["cp", "-a", str(data_dir), str(moved)], check=True)
+    resumed = _run(moved, "--feed", str(larger_feed))
+    assert "resuming at record" in resumed.stdout
+    assert _table(resumed) == _table(_run(tmp_path / "clean", "--feed", str(larger_feed)))
+
+
+def test_a_full_disk_under_a_paced_run_backs_the_journals_restarts_off_then_gives_up(
+    larger_feed: Path, small_filesystem: Path
+) -> None:
+    result = _run(
+        small_filesystem / "data",
+        "--feed",
+        str(larger_feed),
+        "--speed",
+        "50",
+        "--log-level",
+        "info",
+    )
+    assert result.returncode == EXIT_DATA_DIR, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    delays = [log["delay_s"] for log in logs if log["event"] == "restart_delayed"]
+    # Spaced out, doubling (how many depends on how long the feed lasts at this speed).
+    assert len(delays) >= 3
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0][: len(delays)]
+    failed = [log for log in logs if log["event"] == "journal_commit_failed"]
+    assert len(failed) in {len(delays), len(delays) + 1}
+    assert all("free space" in log["advice"] for log in failed)
+    (line,) = [line for line in result.stdout.splitlines() if "the runtime stopped" in line]
+    assert "database or disk is full" in line
+    assert "free space" in line
