@@ -41,7 +41,14 @@ from actors.event_content import content_digest, differences
 from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLICATES
 from actors.runtime_state import RuntimeState, encode_state
 from bridges.journal_decode import decode_trusted
-from bridges.journal_store import Duplicate, JournalStore, NewEntry, Snapshot
+from bridges.journal_store import (
+    Duplicate,
+    JournalStore,
+    JournalStoreError,
+    NewEntry,
+    Snapshot,
+    storage_advice,
+)
 from bridges.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
 from messages.commands import (
@@ -81,6 +88,11 @@ class JournalConfig:
     snapshot_interval_s: float = 60.0
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class _CommitFailed:
+    """Told by the journal to itself after a failed commit, so that it surely ends."""
+
+
 class JournalActor(Supervised, RuntimeActor):
     kind = "journal"
 
@@ -109,20 +121,25 @@ class JournalActor(Supervised, RuntimeActor):
         self.since_snapshot = 0
         self.last_snapshot_ns = clock()
         self.fold_error: FoldError | None = None
+        self.failed: JournalStoreError | None = None
 
     def on_receive(self, message: Any) -> Any:
-        """A journal whose fold failed takes nothing more: every message raises again.
+        """A journal whose fold or commit failed takes nothing more: every message raises.
 
         pykka hands an exception inside an ``ask`` back to the caller and keeps the actor;
-        the ``_FoldFailed`` it told itself (or any tell before it) then fails the actor.
+        the message it told itself (or any tell before it) then fails the actor. A failed
+        commit's batch was never acknowledged, and nothing after it may be committed without
+        it; the successor recovers from what the file holds.
         """
         if self.fold_error is not None:
             raise JournalFailedError(f"the journal failed: {self.fold_error}") from self.fold_error
+        if self.failed is not None:
+            raise JournalStoreError(str(self.failed))
         return super().on_receive(message)
 
     def on_stop(self) -> None:
         try:
-            if self.fold_error is None:
+            if self.fold_error is None and self.failed is None:
                 self._commit()
                 self._snapshot()
         finally:
@@ -198,7 +215,11 @@ class JournalActor(Supervised, RuntimeActor):
             return
         batch, self.pending = self.pending, []
         started = time.perf_counter()
-        seqs = self.store.append([entry for entry, _ in batch])
+        try:
+            seqs = self.store.append([entry for entry, _ in batch])
+        except JournalStoreError as error:
+            self._failed(error, len(batch))
+            raise
         JOURNAL_COMMIT_MS.observe((time.perf_counter() - started) * 1000)
         JOURNAL_BATCH_SIZE.observe(len(batch))
         self.batches += 1
@@ -275,6 +296,18 @@ class JournalActor(Supervised, RuntimeActor):
         )
         # Already stopping (a commit in on_stop) leaves nothing to fail.
         tell_quietly(self.actor_ref, _FoldFailed())
+
+    def _failed(self, error: JournalStoreError, events: int) -> None:
+        """One error line (no traceback: the storage, not the code, failed), then die: if an
+        ask saw the error, the message told here is the next thing handled, and it raises."""
+        self.failed = error
+        self.log.error(
+            "journal_commit_failed",
+            error=str(error),
+            events_not_acknowledged=events,
+            advice=storage_advice(str(error)),
+        )
+        self.actor_ref.tell(_CommitFailed())
 
     def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
         try:

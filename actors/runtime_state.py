@@ -42,7 +42,13 @@ from messages.journal import (
 )
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
-from messages.mementos import MarketMemento, OrderMemento, PositionMemento, RuntimeStateMemento
+from messages.mementos import (
+    MarketMemento,
+    OrderMemento,
+    PositionMemento,
+    RuntimeStateMemento,
+    VenueCommandMemento,
+)
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 from messages.risk import LimitsChanged, RiskLimits
 
@@ -115,6 +121,7 @@ class RuntimeState:
             routed=tuple(self.routed.values()),
             adopted=tuple(self.adopted.values()),
             risk_limits=self.risk_limits,
+            venue_commands=None if self.venue_commands is None else tuple(self.venue_commands),
         )
 
     @classmethod
@@ -146,6 +153,9 @@ class RuntimeState:
         state.routed = {routed.order_no: routed for routed in memento.routed}
         state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
         state.risk_limits = memento.risk_limits
+        state.venue_commands = (
+            None if memento.venue_commands is None else list(memento.venue_commands)
+        )
         return state
 
     def __init__(self) -> None:
@@ -163,6 +173,9 @@ class RuntimeState:
         self.routed: dict[str, OrderRouted] = {}
         self.adopted: dict[str, OpenOrderAdopted] = {}
         self.risk_limits: RiskLimits | None = None
+        self.venue_commands: list[VenueCommandMemento] | None = []
+        """The live markets' orders and cancels by feed step, for the venue's rebuild; None
+        when restored from a snapshot older than this fold (the rebuild reads the journal)."""
 
     @property
     def in_step(self) -> bool:
@@ -244,6 +257,8 @@ class RuntimeState:
         """
         record = self.markets[event.market_id]
         record.archived = True
+        if self.venue_commands is not None:
+            self.venue_commands = [c for c in self.venue_commands if c.market_id != event.market_id]
         for order_id in [o for o, m in self.order_markets.items() if m == event.market_id]:
             del self.order_markets[order_id]
             del self.orders[order_id]
@@ -272,12 +287,20 @@ class RuntimeState:
         self.orders[event.order_id] = order_from_created(event)
         self.order_markets[event.order_id] = event.market_id
         self.order_count += 1
+        if self.venue_commands is not None:
+            self.venue_commands.append(
+                VenueCommandMemento(step=self.step, market_id=event.market_id, created=event)
+            )
 
     def _order_event(self, stream: str, event: Any) -> None:
         order = self.orders.get(stream.removeprefix("order:"))
         if order is None:
             # An archived market's order: dropped from the fold, final, and its actor gone.
             return
+        if isinstance(event, CancelRequested) and self.venue_commands is not None:
+            self.venue_commands.append(
+                VenueCommandMemento(step=self.step, market_id=order.market_id, cancel=event)
+            )
         apply_order_event(order, event)
 
     def _market_data(self, _stream: str, _event: Any) -> None:

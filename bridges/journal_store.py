@@ -109,6 +109,27 @@ class JournalStoreError(Exception):
     """
 
 
+def storage_advice(message: str) -> str:
+    """What an operator can do about a :class:`JournalStoreError` with this message.
+
+    Backends word their errors differently; these are the words of the common ones
+    (SQLite's and the OS's), and anything else gets the general advice.
+    """
+    text = message.lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "make the data dir writable or choose another --data-dir"
+    if "full" in text or "no space" in text:
+        return "free space on the data dir's disk and restart: nothing acknowledged is lost"
+    if "not a database" in text or "malformed" in text or "schema version" in text:
+        return (
+            "the file is damaged or not a tradeactors journal: restore it from a copy, or "
+            "move it aside and start over with --fresh"
+        )
+    if "locked" in text or "busy" in text:
+        return "another process holds the journal's lock: stop it and restart"
+    return "check the data dir and restart"
+
+
 class CorruptRecordError(JournalStoreError):
     """Raised by :meth:`JournalStore.read` at the first record that fails its checksum
     (changed in place, cut short, or of the wrong type), after every good record before it

@@ -5,6 +5,10 @@ liquidity it has handed out with it. Its state is a function of what it was fed,
 for each feed record, the book first (the venue hears every book before any strategy), then
 the orders and cancels that record caused, in journal order. Replaying exactly that for the
 live markets restores it; the books it builds on the way warm up the MarketActors too.
+
+The orders and cancels come from the recovered state, which keeps them per live market with
+their step (snapshot + tail): a restart reads no history a snapshot covers, so damage
+there cannot stop it. Only a snapshot older than that fold makes it read the journal.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bridges.venue_matching import MatchingEngine
 from messages.journal import CancelRequested, OrderCreated, StepStarted
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened
+from messages.mementos import VenueCommandMemento
 
 _log = structlog.get_logger("tradeactors", actor="venue_replay")
 _VENUE_KINDS = frozenset({"StepStarted", "OrderCreated", "CancelRequested"})
@@ -52,7 +57,11 @@ def rebuild_venue(
             needed=state.resume_step,
             live_markets=sorted(live),
         )
-    commands = _venue_commands(store, set(live), state)
+    commands = (
+        _folded_commands(state.venue_commands)
+        if state.venue_commands is not None
+        else _venue_commands(store, set(live), state)
+    )
     now = 0
     first = min(record.opened_step for record in live.values())
     for step in range(max(first, 0), min(state.resume_step, len(feed))):
@@ -80,10 +89,24 @@ def rebuild_venue(
     return books
 
 
+def _folded_commands(
+    folded: list[VenueCommandMemento],
+) -> dict[int, list[OrderCreated | CancelRequested]]:
+    """The live markets' orders and cancels as the fold kept them, grouped by step."""
+    by_step: dict[int, list[OrderCreated | CancelRequested]] = defaultdict(list)
+    for command in folded:
+        event = command.created if command.created is not None else command.cancel
+        if event is not None:
+            by_step[command.step].append(event)
+    return by_step
+
+
 def _venue_commands(
     store: JournalStore, live: set[str], state: RuntimeState
 ) -> dict[int, list[OrderCreated | CancelRequested]]:
-    """Orders and cancels of the live markets, grouped by the feed step that caused them."""
+    """Orders and cancels of the live markets, grouped by the feed step that caused them,
+    read from the whole journal: only for a snapshot older than the fold that keeps them."""
+    _log.info("venue_replay_reads_journal", reason="snapshot without venue commands")
     by_step: dict[int, list[OrderCreated | CancelRequested]] = defaultdict(list)
     step = -1
     for record in store.read():

@@ -16,6 +16,7 @@ import attrs
 from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.enums import OrderSide, OrderStatus, PositionStatus
 from messages.fields import (
+    ADDED_LATER,
     decimal_field,
     enum_field,
     non_negative_decimal,
@@ -25,6 +26,7 @@ from messages.fields import (
     tuple_of,
 )
 from messages.fills import Fill
+from messages.journal import CancelRequested, OrderCreated
 from messages.markets import MarketDefinition
 from messages.risk import RiskLimits
 
@@ -157,6 +159,24 @@ class MarketMemento:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class VenueCommandMemento:
+    """An order (``created``) or a cancel the simulated venue was handed for a live market,
+    with the feed step that caused it: what ``bridges.venue_replay`` replays after a restart,
+    so rebuilding the venue never reads the history a snapshot covers."""
+
+    step: int = attrs.field(validator=attrs.validators.instance_of(int))
+    market_id: str = attrs.field(validator=attrs.validators.instance_of(str))
+    created: OrderCreated | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(OrderCreated)),
+    )
+    cancel: CancelRequested | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(CancelRequested)),
+    )
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class RuntimeStateMemento:
     """A whole ``actors.runtime_state.RuntimeState``: what a journal snapshot holds.
 
@@ -179,3 +199,9 @@ class RuntimeStateMemento:
     risk_limits: RiskLimits | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(RiskLimits))
     )
+    venue_commands: tuple[VenueCommandMemento, ...] | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(tuple_members(VenueCommandMemento)),
+        metadata={ADDED_LATER: True},
+    )
+    """None in a snapshot written before it existed: the venue replay then reads the journal."""

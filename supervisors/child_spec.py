@@ -75,6 +75,7 @@ class ChildSpec:
     ``on_start`` to finish before it starts the next child (a slower one is reported and
     keeps starting). A child that has not stopped ``shutdown_s`` seconds after it was asked
     to is abandoned (reported, left to finish on its own) and the supervisor moves on.
+    ``backoff``, if set, spaces this child's restarts instead of the supervisor's backoff.
     """
 
     id: str = text_field()
@@ -84,6 +85,8 @@ class ChildSpec:
     )
     shutdown_s: float = attrs.field(default=5.0, converter=float, validator=_positive)
     start_timeout_s: float = attrs.field(default=5.0, converter=float, validator=_positive)
+    backoff: Backoff | None = attrs.field(default=None)
+    """This child's own backoff, in place of its supervisor's."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -92,11 +95,18 @@ class Backoff:
 
     The n-th consecutive restart of a child waits ``min(initial_s * factor**n, max_s)``; a
     child that stayed up for the supervisor's intensity period starts again at ``initial_s``.
+    ``only_for`` limits it to exits whose reason names one of these exception types (a full
+    disk, not a crash a restart cures at once); other exits restart at once and do not count.
+    ``give_up_after``: that many delayed restarts in a row and the supervisor gives up, as
+    when its restart intensity is exceeded (a fault that outlasts the backoff is not
+    transient, and backing off keeps the intensity window from ever filling).
     """
 
     initial_s: float = attrs.field(converter=float, validator=_positive)
     factor: float = attrs.field(default=2.0, converter=float)
     max_s: float = attrs.field(default=30.0, converter=float)
+    only_for: tuple[str, ...] = attrs.field(default=())
+    give_up_after: int | None = attrs.field(default=None)
 
     @factor.validator
     def _check_factor(self, _attribute: attrs.Attribute[float], value: float) -> None:
@@ -107,6 +117,10 @@ class Backoff:
     def _check_max(self, _attribute: attrs.Attribute[float], value: float) -> None:
         if not value >= self.initial_s:
             raise ValueError(f"max_s must be >= initial_s, got {value} < {self.initial_s}")
+
+    def applies_to(self, reason: str) -> bool:
+        """Whether an exit with ``reason`` (``"Type: message"``) is backed off."""
+        return not self.only_for or reason.split(":", 1)[0] in self.only_for
 
     def delay_s(self, attempt: int) -> float:
         """The wait before restart number ``attempt`` (0 for the first) of a failure streak."""

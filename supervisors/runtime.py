@@ -51,9 +51,10 @@ from messages.positions import PositionSnapshot
 from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
 from messages.stats import GetStats
-from supervisors.child_spec import ChildSpec, Restart
+from supervisors.child_spec import ChildSpec, Restart, SupervisedContext
 from supervisors.protocol import WhichChildren
 from supervisors.recovery import RecoveryReport
+from supervisors.root_watch import RootWatch, exit_reason
 from supervisors.runtime_config import JOURNAL_FILE, RuntimeConfig
 from supervisors.runtime_tree import CoreRefs, CurrentCore, RuntimeSupervisor
 
@@ -79,6 +80,7 @@ class Runtime:
         self._locate: Callable[[], pykka.ActorRef[Any] | None] = lambda: self._root
         self._core: CoreRefs | None = None
         self._temp_dir: str | None = None
+        self._watch: pykka.ActorRef[Any] | None = None
 
     @staticmethod
     def child_spec(
@@ -183,7 +185,16 @@ class Runtime:
         if self._core is not None:
             raise RuntimeError("this runtime is already started")
         config = attrs.evolve(self.config, data_dir=self.journal_path.parent)
-        self._root = RuntimeSupervisor.start(config, feed)
+        self._watch = RootWatch.start()
+        try:
+            self._root = RuntimeSupervisor.start(
+                config,
+                feed,
+                supervision=SupervisedContext(supervisor=self._watch, child_id="tradeactors"),
+            )
+        except BaseException:
+            self._watch.stop()
+            raise
         try:
             self._follow(deadline_s=RESTART_WAIT_S)
         except RuntimeDownError:
@@ -201,7 +212,9 @@ class Runtime:
         """Stop a standalone tree; the journal commits and snapshots as it stops."""
         if self._root is not None:
             self._root.stop(block=True, timeout=ASK_TIMEOUT_S * 24)
-        self._root = None
+        if self._watch is not None:
+            self._watch.stop()
+        self._root = self._watch = None
         self._core = None
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -427,9 +440,10 @@ class Runtime:
         last_error = "no root"
         while time.monotonic() < deadline:
             if self._root is not None and not self._root.is_alive():
+                reason = exit_reason(self._watch)
                 raise RuntimeDownError(
-                    "the runtime's root supervisor stopped (restart intensity exceeded, or "
-                    "stopped from outside); the log says why"
+                    "the runtime's root supervisor stopped: "
+                    + (reason or "restart intensity exceeded, or stopped from outside")
                 )
             try:
                 core = self._ask_core()

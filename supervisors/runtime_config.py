@@ -13,8 +13,15 @@ from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.broker import Broker
 from bridges.journal_store import Durability
 from messages.risk import RiskLimits
+from supervisors.child_spec import Backoff
 
 JOURNAL_FILE = "journal.sqlite"
+
+JOURNAL_BACKOFF = Backoff(
+    initial_s=0.1, factor=2.0, max_s=2.0, only_for=("JournalStoreError",), give_up_after=6
+)
+"""How the core restarts after its journal's storage failed (full, read-only, unreadable):
+spaced 0.1 s, 0.2 s, … 2 s, and given up after six (about 5 s) so the process can say why."""
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +52,7 @@ class RuntimeConfig:
     keeps its journal in a temporary directory that is removed when it stops. More than
     ``max_restarts`` restarts within ``restart_period_s`` make a supervisor give up: the
     market supervisor for the per-market actors, the runtime's root for its core.
+    ``journal_backoff`` spaces the core's restarts when its journal's storage failed.
     """
 
     latency_ns: int = 0
@@ -57,6 +65,7 @@ class RuntimeConfig:
     journal: JournalConfig = attrs.field(factory=JournalConfig)
     max_restarts: int = 10
     restart_period_s: float = 5.0
+    journal_backoff: Backoff = JOURNAL_BACKOFF
     broker: BrokerConfig | None = None
     risk: RiskLimits = attrs.field(factory=RiskLimits)
 

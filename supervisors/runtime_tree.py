@@ -53,7 +53,9 @@ from actors.risk import RiskActor
 from actors.runtime_state import RuntimeState
 from actors.strategy import StrategyActor
 from bridges.broker_venue import BrokerVenueActor
+from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
+from bridges.journal_preflight import check_journal
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
@@ -178,6 +180,10 @@ class _Recovered:
 class RuntimeSupervisor(Supervisor):
     """The root of one runtime; ``feed`` is what the venue is rebuilt from after a restart.
 
+    It holds the data dir's lock (``bridges.data_dir_lock``) from its construction to its
+    end, and checks the journal file first (``bridges.journal_preflight``): a refusal is a
+    ``DataDirError`` raised to whoever starts it, a facade or a parent supervisor.
+
     ``Subscribe`` here means every event of the runtime: the subscriber hears this root's
     supervision events and is subscribed to each incarnation of the bus.
     """
@@ -214,6 +220,7 @@ class RuntimeSupervisor(Supervisor):
                     start=factories[child_id],
                     shutdown_s=_SLOW_S,
                     start_timeout_s=_SLOW_S,
+                    backoff=config.journal_backoff if child_id == "journal" else None,
                 )
                 for child_id in self.child_ids
             ],
@@ -229,6 +236,13 @@ class RuntimeSupervisor(Supervisor):
         self.listeners: list[pykka.ActorRef[Any]] = []
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
         self._recovered: _Recovered | None = None
+        # Last, in the starting thread: a refusal raises to whoever starts the root.
+        self._lock = DataDirLock(self.journal_path.parent).acquire()
+        try:
+            check_journal(self.journal_path)
+        except BaseException:
+            self._lock.release()
+            raise
 
     @classmethod
     def spec(
@@ -250,6 +264,21 @@ class RuntimeSupervisor(Supervisor):
             shutdown_s=total_s,
             start_timeout_s=total_s,
         )
+
+    def on_stop(self) -> None:
+        # Before the stop is acknowledged, so a caller may start a successor at once.
+        super().on_stop()
+        self._lock.release()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        super().on_failure(*exc_info)
+        self._lock.release()
+
+    def _tell_supervisor(self) -> None:
+        # Also after a failed on_start (no on_failure): free the data dir before the parent
+        # may start a successor.
+        self._lock.release()
+        super()._tell_supervisor()
 
     @handles(CurrentCore)
     def _current_core(self, _message: CurrentCore) -> CoreRefs | None:

@@ -262,7 +262,8 @@ class Supervisor(Supervised, PublishingActor):
         child.ref = None
         restart = child.spec.restart
         restarting = restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and abnormal)
-        exceeded = restarting and self._count_restart()
+        delay_s = self._next_delay_s(child, reason) if restarting else 0.0
+        exceeded = restarting and (self._count_restart() or self._backoff_exhausted(child))
         (self.log.warning if abnormal else self.log.info)(
             "child_exited",
             child_id=child.spec.id,
@@ -283,7 +284,7 @@ class Supervisor(Supervised, PublishingActor):
             del self.children[child.spec.id]
             return
         if exceeded:
-            self._give_up()
+            self._give_up(child, reason)
         group = self._group(child)
         for sibling in reversed(group):
             if sibling is not child:
@@ -291,7 +292,6 @@ class Supervisor(Supervised, PublishingActor):
                 if sibling.spec.restart is Restart.TEMPORARY:
                     del self.children[sibling.spec.id]
         child_ids = frozenset(member.spec.id for member in group if member.spec.id in self.children)
-        delay_s = self._next_delay_s(child)
         if delay_s > 0:
             self._schedule(delay_s, _RestartDue(child_ids=child_ids))
             self._pending_restarts += 1
@@ -316,28 +316,42 @@ class Supervisor(Supervised, PublishingActor):
             self._restart_times.popleft()
         return len(self._restart_times) > self.max_restarts
 
-    def _next_delay_s(self, child: _Child) -> float:
-        if self.backoff is None:
+    def _next_delay_s(self, child: _Child, reason: str) -> float:
+        backoff = child.spec.backoff or self.backoff
+        if backoff is None or not backoff.applies_to(reason):
             return 0.0
         if self.clock() - child.started_at >= self.period_s:
             child.failure_streak = 0
-        delay_s = self.backoff.delay_s(child.failure_streak)
+        delay_s = backoff.delay_s(child.failure_streak)
         child.failure_streak += 1
         return delay_s
 
-    def _give_up(self) -> None:
+    def _backoff_exhausted(self, child: _Child) -> bool:
+        backoff = child.spec.backoff or self.backoff
+        limit = backoff.give_up_after if backoff is not None else None
+        return limit is not None and child.failure_streak > limit
+
+    def _give_up(self, child: _Child, reason: str) -> None:
         self.log.error(
-            "restart_intensity_exceeded", max_restarts=self.max_restarts, period_s=self.period_s
+            "restart_intensity_exceeded",
+            max_restarts=self.max_restarts,
+            period_s=self.period_s,
+            child_id=child.spec.id,
+            reason=reason,
         )
         self.publish(
             IntensityExceeded(
                 supervisor=self.name, max_restarts=self.max_restarts, period_s=self.period_s
             )
         )
+        limit = f"more than {self.max_restarts} restarts in {self.period_s} s"
+        if self._backoff_exhausted(child):
+            tries = child.failure_streak - 1
+            limit = f"{child.spec.id!r} still failing after {tries} backed-off restarts"
         # Failing in a handler makes pykka call on_failure (which stops the children) and
         # Supervised tell the parent: the escalation.
         raise RestartIntensityError(
-            f"supervisor {self.name!r}: more than {self.max_restarts} restarts in {self.period_s} s"
+            f"supervisor {self.name!r}: {limit}; last exit of {child.spec.id!r}: {reason}"
         )
 
     # -- starting and stopping children ----------------------------------------------------

@@ -26,9 +26,11 @@ from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bridges.broker import Page
+from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
-from bridges.journal_store import Durability
+from bridges.journal_preflight import remove_files
+from bridges.journal_store import Durability, JournalStoreError, storage_advice
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
@@ -42,7 +44,7 @@ from messages.risk import RiskLimits
 from supervisors.market_supervisor import MarketSupervisor
 from supervisors.risk_config import RiskConfigError, limits_from_args
 from supervisors.risk_config import add_flags as add_risk_flags
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
 from supervisors.runtime_config import BrokerConfig
 from tools import feedgen
 from tools.broker_verdict import broker_verdict
@@ -51,9 +53,14 @@ from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.logging_setup import configure_logging
+from tools.shutdown_deadline import ShutdownDeadline
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
+
+EXIT_DATA_DIR = 3
+"""Exit status when the data dir or its journal cannot be used (locked, not writable, full,
+damaged): the message says which."""
 
 
 def sample_feed_path() -> Path:
@@ -75,9 +82,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     feed_path, records, limits = inputs
     paper = _paper_broker(args)
-    config = _config(args, limits, paper)
-    stop = _StopRequest().install()
-    runtime = Runtime(config).start(records)
+    deadline = ShutdownDeadline(args.shutdown_s, out)
+    stop = _StopRequest(deadline).install()
+    started = _start_runtime(args, limits, paper, records, out)
+    if started is None:
+        return EXIT_DATA_DIR
+    config, runtime = started
     view: RunView | None = None
     try:
         edge, metrics = _start_services(args, runtime)
@@ -107,21 +117,62 @@ def _run(args: argparse.Namespace) -> int:
             runtime.wait_idle(timeout_s=5.0)
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
         return 130
-    finally:
-        if metrics is not None:
-            metrics[0].shutdown()
-            metrics[0].server_close()
-        if edge is not None:
-            edge.stop()
-        runtime.stop()
+    except (JournalStoreError, RuntimeDownError) as error:
         if view is not None:
             view.close()
-        if paper is not None:
-            paper.close()
+        out.write(f"\ntradeactors: the runtime stopped: {error}; {storage_advice(str(error))}\n")
+        return EXIT_DATA_DIR
+    finally:
+        _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper)
     out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _start_runtime(
+    args: argparse.Namespace,
+    limits: RiskLimits,
+    paper: SimulatedBroker | None,
+    records: list[FeedRecord],
+    out: TextIO,
+) -> tuple[RuntimeConfig, Runtime] | None:
+    """The configured runtime, started; None (and why, one line on ``out``) if it cannot be."""
+    try:
+        config = _config(args, limits, paper)
+        return config, Runtime(config).start(records)
+    except (DataDirError, RuntimeDownError) as error:
+        out.write(f"tradeactors: cannot start: {error}\n")
+        return None
+
+
+def _shut_down(
+    deadline: ShutdownDeadline,
+    runtime: Runtime,
+    *,
+    edge: ZmqEdge | None,
+    metrics: tuple[WSGIServer, threading.Thread] | None,
+    view: RunView | None,
+    paper: SimulatedBroker | None,
+) -> None:
+    """Stop everything the run started, each stage named for the shutdown's deadline."""
+    deadline.arm()
+    if metrics is not None:
+        deadline.stage("the metrics server")
+        metrics[0].shutdown()
+        metrics[0].server_close()
+    if edge is not None:
+        deadline.stage("the ZeroMQ edge")
+        edge.stop()
+    deadline.stage("the runtime's actors (the journal's last commit and snapshot)")
+    runtime.stop()
+    if view is not None:
+        deadline.stage("the live view")
+        view.close()
+    if paper is not None:
+        deadline.stage("the paper broker")
+        paper.close()
+    deadline.stage("the process's remaining threads")
 
 
 def _inputs(
@@ -200,9 +251,7 @@ def _config(
 
 def _clear_data_dir(data_dir: Path) -> None:
     """``--fresh``: remove the journal and the paper broker's file (with their WAL files)."""
-    for name in (JOURNAL_FILE, PAPER_BROKER_FILE):
-        for path in data_dir.glob(name + "*"):
-            path.unlink()
+    remove_files(data_dir, (JOURNAL_FILE, PAPER_BROKER_FILE))
 
 
 def _hold(
@@ -379,8 +428,9 @@ class _StopRequest:
     signal interrupts at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: ShutdownDeadline) -> None:
         self.requested = threading.Event()
+        self.deadline = deadline
 
     def install(self) -> _StopRequest:
         signal.signal(signal.SIGINT, self._handle)
@@ -392,6 +442,7 @@ class _StopRequest:
             raise _StopRequestedError
 
     def _handle(self, _signum: int, _frame: object) -> None:
+        self.deadline.arm()
         if self.requested.is_set():
             raise KeyboardInterrupt
         self.requested.set()
@@ -471,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--gap-s", type=float, default=2.0, help="callback silence that triggers a reconcile"
+    )
+    run.add_argument(
+        "--shutdown-s",
+        type=float,
+        default=20.0,
+        help="deadline of the shutdown once it begins (a signal, or the run's end)",
     )
     run.set_defaults(handler=_run)
 

@@ -288,7 +288,9 @@ def _examples() -> list[object]:
             account_deals=3,
             routed=(ROUTED,),
             adopted=(ADOPTED,),
+            venue_commands=(VENUE_CANCEL,),
         ),
+        VENUE_CANCEL,
         ACCOUNT_LEG,
         commands.GetFolded(stream="position:P1"),
         commands.Folded(memento=None, seq=41),
@@ -517,6 +519,11 @@ PAPER_BROKER_EXAMPLES: list[object] = [
         account="A1", security_id="AAPL", side=BUY, price=D("1"), size=D("6"), filled=D("0")
     ),
 ]
+
+
+VENUE_CANCEL = mementos.VenueCommandMemento(
+    step=5, market_id="m1", cancel=journal.CancelRequested(ts_init=15, order_id="O1", reason="r")
+)
 
 
 MARKET_MEMENTO = mementos.MarketMemento(

@@ -635,6 +635,33 @@ def test_a_child_that_stayed_up_for_the_period_starts_its_backoff_again(tree: Tr
     assert delays == [0.01, 0.01]
 
 
+def test_a_backoff_only_for_named_failures_restarts_any_other_exit_at_once(tree: Tree) -> None:
+    backoff = Backoff(initial_s=30.0, max_s=30.0, only_for=("JournalStoreError",))
+    sup = tree.supervisor([tree.worker("a")], backoff=backoff)
+    tree.wait(event_of(ChildStarted, child_id="a"))
+
+    with capture_logs() as logs:
+        current(sup, "a").tell(Crash())  # a RuntimeError, not the named failure
+        tree.wait(event_of(ChildRestarted, child_id="a", restarts=1))
+
+    assert [log for log in logs if log["event"] == "restart_delayed"] == []
+
+
+def test_a_child_still_failing_after_its_own_backoff_makes_the_supervisor_give_up(
+    tree: Tree,
+) -> None:
+    backoff = Backoff(initial_s=0.01, max_s=0.01, only_for=("RuntimeError",), give_up_after=2)
+    spec = attrs.evolve(tree.worker("disk", failing_starts=100), backoff=backoff)
+    with capture_logs() as logs:
+        sup = tree.supervisor([spec], max_restarts=100, period_s=60)
+        tree.wait(event_of(IntensityExceeded, supervisor="sup"))
+        assert sup.actor_stopped.wait(WAIT_S)
+
+    assert [log["delay_s"] for log in logs if log["event"] == "restart_delayed"] == [0.01, 0.01]
+    (gave_up,) = [log for log in logs if log["event"] == "restart_intensity_exceeded"]
+    assert (gave_up["child_id"], gave_up["reason"]) == ("disk", "RuntimeError: cannot start")
+
+
 @given(
     initial_s=st.floats(0.001, 10),
     factor=st.floats(1, 10),
