@@ -81,7 +81,11 @@ def _run(args: argparse.Namespace) -> int:
     if inputs is None:
         return 2
     feed_path, records, limits = inputs
-    paper = _paper_broker(args)
+    try:
+        paper = _paper_broker(args)
+    except DataDirError as error:
+        out.write(f"tradeactors: cannot start: {error}\n")
+        return EXIT_DATA_DIR
     deadline = ShutdownDeadline(args.shutdown_s, out)
     stop = _StopRequest(deadline).install()
     started = _start_runtime(args, limits, paper, records, out)
