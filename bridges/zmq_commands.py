@@ -165,10 +165,16 @@ def _without_trailing_zeros(number: Decimal) -> Decimal:
     return number.quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
+MAX_INT = 2**63 - 1
+"""Largest integer argument: what a signed 64-bit column (and a JavaScript BigInt) holds."""
+
+
 def _int(args: dict[str, Any], name: str) -> int:
     value = args.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise CommandError(
+            ErrorCode.BAD_ARGS, f"{name} must be an integer from 0 to {MAX_INT} (2**63 - 1)"
+        )
     return value
 
 
@@ -382,9 +388,9 @@ def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     current = risk.proxy().limits.get(timeout=ASK_TIMEOUT_S)
     # Bounded like prices and sizes, so no rule's arithmetic can overflow on a limit.
     values = {
-        name: value
-        if value is None or name == "max_open_orders"
-        else _decimal(args, name, maximum=MAX_LIMIT)
+        name: None
+        if value is None
+        else _decimal(args, name, maximum=MAX_MAGNITUDE if name == "max_open_orders" else MAX_LIMIT)
         for name, value in args.items()
     }
     try:

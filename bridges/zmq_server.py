@@ -287,7 +287,7 @@ class ZmqServer:
         document = {
             "seq": seq,
             "kind": "Heartbeat",
-            "event": {"ts": time.time_ns(), "interval_s": self.heartbeat_s},
+            "event": {"ts": time.time_ns(), "interval_ms": round(self.heartbeat_s * 1000)},
         }
         with contextlib.suppress(zmq.Again):
             pub.send_multipart([HEARTBEAT_TOPIC.encode(), encode_json(document)], zmq.NOBLOCK)
