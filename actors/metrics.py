@@ -48,6 +48,9 @@ JOURNAL_DUPLICATES = Counter(
 ZMQ_COMMANDS = Counter(
     "zmq_commands", "ZeroMQ requests by command and outcome (ok or the error code)", ["cmd", "code"]
 )
+ZMQ_EVENTS_DROPPED = Counter(
+    "zmq_events_dropped", "Events the ZeroMQ edge dropped because its outbox was full (bytes)"
+)
 RECONCILIATION_MISMATCH_ALERTS = Counter(
     "tradeactors_reconciliation_mismatch_alerts",
     "Position differences with the broker above the alert threshold",

@@ -57,11 +57,17 @@ def denial(
     if signal.account is None or signal.strategy is None:
         # Execution names the position before it asks; a rule must never guess which.
         return "the signal names no position (account and strategy) to judge"
-    reason = _order_rules(signal, limits, open_orders)
-    if reason is not None or trackers is None:
-        return reason
-    marks = marks or {}
-    return _position_rules(signal, limits, trackers) or _pnl_rules(signal, limits, trackers, marks)
+    try:
+        reason = _order_rules(signal, limits, open_orders)
+        if reason is not None or trackers is None:
+            return reason
+        marks = marks or {}
+        return _position_rules(signal, limits, trackers) or _pnl_rules(
+            signal, limits, trackers, marks
+        )
+    except ArithmeticError as error:
+        # The edges bound what they let in; a number past that is refused, never a crash.
+        return f"numbers out of range for the risk rules ({type(error).__name__})"
 
 
 def lookup_for(

@@ -9,9 +9,10 @@ actor. docs/PROTOCOL.md documents each command's arguments and result.
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import Any
 
 import pykka
@@ -25,11 +26,13 @@ from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.signals import TradeSignal
 from supervisors.protocol import WhichChildren
 from supervisors.risk_config import RiskConfigError, limits_from
-from supervisors.runtime import Runtime
+from supervisors.runtime import Runtime, RuntimeDownError
 
 Handler = Callable[["Commands", dict[str, Any]], Any]
 
 _HANDLERS: dict[str, Handler] = {}
+_NO_RUNTIME = frozenset({"ping"})
+"""Commands that never touch the runtime (``ping`` is answered on the socket thread)."""
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -59,7 +62,14 @@ class Commands:
                 f"unknown command {request.cmd!r}; known: {', '.join(command_names())}",
             )
         try:
+            if request.cmd not in _NO_RUNTIME:
+                # After a core restart the refs held are dead: find the new core first.
+                self.runtime.follow(timeout_s=self.submit_timeout_s)
             return handler(self, request.args)
+        except RuntimeDownError as error:
+            raise CommandError(
+                ErrorCode.UNAVAILABLE, f"the runtime could not answer now ({error}); retry"
+            ) from None
         except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as error:
             raise CommandError(
                 ErrorCode.UNAVAILABLE, f"the runtime could not answer now ({error}); retry"
@@ -83,31 +93,88 @@ def _args(args: dict[str, Any], required: tuple[str, ...], optional: tuple[str, 
         raise CommandError(ErrorCode.BAD_ARGS, f"unknown arguments {unknown}")
 
 
+MAX_TEXT = 256
+"""Longest string argument: a client's text is echoed in replies and events, so it is
+bounded here, not by what each subscriber's buffer can hold."""
+MAX_MAGNITUDE = Decimal(10) ** 9
+"""Largest price or size a client may send (no instrument here has a tick or lot size)."""
+MAX_PLACES = 12
+"""Most decimal places a price or size may have."""
+MAX_LIMIT = MAX_MAGNITUDE * MAX_MAGNITUDE
+"""Largest risk limit: a notional of the largest price times the largest size."""
+_STEP = Decimal(1).scaleb(-MAX_PLACES)
+_QUANTIZE = Context(prec=40)
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+"""A decimal as a string: ASCII digits, an optional exponent; no spaces, no "_"."""
+
+
 def _text(args: dict[str, Any], name: str, default: str | None = None) -> str:
     value = args.get(name, default)
     if not isinstance(value, str) or not value:
         raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise CommandError(
+            ErrorCode.BAD_ARGS, f"{name} has {len(value)} characters; the maximum is {MAX_TEXT}"
+        )
     return value
 
 
-def _decimal(args: dict[str, Any], name: str, *, positive: bool = False) -> Decimal:
+def _decimal(
+    args: dict[str, Any], name: str, *, positive: bool = False, maximum: Decimal = MAX_MAGNITUDE
+) -> Decimal:
+    """A price or size the domain can compute with: finite, at most ``maximum``, at most
+    ``MAX_PLACES`` decimal places (trailing zeros past them are dropped)."""
     value = args.get(name)
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a number or a numeric string")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise CommandError(ErrorCode.BAD_ARGS, f"{name} is not a number: {value!r}") from None
+    if isinstance(value, int) and value > maximum:
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be at most {maximum:,}")
+    shown = _shown(value)
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise CommandError(
+            ErrorCode.BAD_ARGS,
+            f"{name} must be a finite number in decimal syntax (ASCII digits), got {shown}",
+        )
+    number = value if isinstance(value, Decimal) else Decimal(value)
     if not number.is_finite() or number < 0 or (positive and number == 0):
         kind = "positive" if positive else "non-negative"
-        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a {kind} number, got {value}")
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a {kind} number, got {shown}")
+    if number > maximum:
+        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be at most {maximum:,}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        # Exact: at most 1e18 with 12 places is 31 digits; the quantize context has 40.
+        rounded = number.quantize(_STEP, context=_QUANTIZE)
+        if rounded != number:
+            raise CommandError(
+                ErrorCode.BAD_ARGS, f"{name} has more than {MAX_PLACES} decimal places"
+            )
+        number = _without_trailing_zeros(rounded)
     return number
+
+
+def _shown(value: Any) -> str:
+    """A client's value in an error message, cut short: the message is echoed too."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _without_trailing_zeros(number: Decimal) -> Decimal:
+    exponent = number.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return number.quantize(Decimal(1).scaleb(min(exponent, 0)))
+
+
+MAX_INT = 2**63 - 1
+"""Largest integer argument: what a signed 64-bit column (and a JavaScript BigInt) holds."""
 
 
 def _int(args: dict[str, Any], name: str) -> int:
     value = args.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise CommandError(
+            ErrorCode.BAD_ARGS, f"{name} must be an integer from 0 to {MAX_INT} (2**63 - 1)"
+        )
     return value
 
 
@@ -319,8 +386,15 @@ def _reconcile(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
 def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     risk = commands.actor(commands.runtime.risk, "risk actor")
     current = risk.proxy().limits.get(timeout=ASK_TIMEOUT_S)
+    # Bounded like prices and sizes, so no rule's arithmetic can overflow on a limit.
+    values = {
+        name: None
+        if value is None
+        else _decimal(args, name, maximum=MAX_MAGNITUDE if name == "max_open_orders" else MAX_LIMIT)
+        for name, value in args.items()
+    }
     try:
-        limits = limits_from(dict(args), where="set_limits", base=current)
+        limits = limits_from(values, where="set_limits", base=current)
     except RiskConfigError as error:
         raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
     commands.runtime.set_limits(limits)
@@ -340,7 +414,7 @@ def _broker_event(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
             status=_enum(args, "status", BrokerOrderStatus),
             broker_ts_ns=_int(args, "broker_ts_ns") if "broker_ts_ns" in args else 0,
             recv_ns=time.time_ns(),
-            reason=str(args.get("reason", "")),
+            reason=_text(args, "reason") if "reason" in args else "",
         )
     elif kind == "deal":
         _args(

@@ -16,6 +16,7 @@ thrown at it in a property test. docs/PROTOCOL.md is the reference.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +25,20 @@ import pykka
 
 VERSION = 1
 DEFAULT_MAX_FRAME = 64 * 1024
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects a request may have (a request needs 3)."""
+MAX_CONTAINERS = 1024
+"""Most arrays and objects one request may hold."""
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class ErrorCode:
     """The stable error codes (docs/PROTOCOL.md lists each with its meaning)."""
 
     BAD_JSON = "bad_json"
+    BAD_REQUEST = "bad_request"
     NOT_AN_OBJECT = "not_an_object"
     BAD_ENVELOPE = "bad_envelope"
     BAD_VERSION = "bad_version"
@@ -38,6 +47,7 @@ class ErrorCode:
     UNKNOWN_COMMAND = "unknown_command"
     BAD_ARGS = "bad_args"
     NOT_FOUND = "not_found"
+    BUSY = "busy"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
     INTERNAL = "internal"
@@ -72,10 +82,7 @@ def parse_request(frames: list[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> Re
         raise CommandError(
             ErrorCode.FRAME_TOO_LARGE, f"frame of {len(frame)} bytes; the maximum is {max_frame}"
         )
-    try:
-        document = json.loads(frame, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise CommandError(ErrorCode.BAD_JSON, f"not JSON: {error}") from None
+    document = _decode(frame)
     if not isinstance(document, dict):
         raise CommandError(
             ErrorCode.NOT_AN_OBJECT, f"a request is a JSON object, got {type(document).__name__}"
@@ -100,6 +107,51 @@ def parse_request(frames: list[bytes], max_frame: int = DEFAULT_MAX_FRAME) -> Re
     if extra:
         raise CommandError(ErrorCode.BAD_ENVELOPE, f"unknown envelope fields {extra}", request_id)
     return Request(id=request_id, cmd=cmd, args=args)
+
+
+def _decode(frame: bytes) -> Any:
+    """The JSON document in ``frame``: strict UTF-8 (no BOM, no encoded surrogates, no
+    UTF-16), nesting bounded before the parser recurses, fractions as Decimal."""
+    try:
+        text = frame.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CommandError(ErrorCode.BAD_JSON, f"not UTF-8: {error}") from None
+    if text.startswith("\ufeff"):
+        raise CommandError(ErrorCode.BAD_JSON, "not JSON: a byte order mark is not allowed")
+    _check_nesting(text)
+    try:
+        document = json.loads(text, parse_float=Decimal)
+        # A lone surrogate escape ("\\ud800") parses, but is no text: it cannot be UTF-8.
+        json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CommandError(ErrorCode.BAD_JSON, "not JSON text: a lone surrogate escape") from None
+    except RecursionError:  # a backstop: _check_nesting keeps nesting far below this
+        raise CommandError(ErrorCode.BAD_REQUEST, "nested too deeply") from None
+    except ValueError as error:
+        raise CommandError(ErrorCode.BAD_JSON, f"not JSON: {error}") from None
+    return document
+
+
+def _check_nesting(text: str) -> None:
+    """``bad_request`` past ``MAX_DEPTH`` levels or ``MAX_CONTAINERS`` containers, counted
+    outside strings, so the recursive parser never sees a frame that could exhaust it."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # the common case: too few brackets to nest too deep
+    outside = _STRING.sub("", text)
+    containers = outside.count("[") + outside.count("{")
+    if containers > MAX_CONTAINERS:
+        raise CommandError(
+            ErrorCode.BAD_REQUEST,
+            f"{containers} arrays and objects; the maximum is {MAX_CONTAINERS}",
+        )
+    depth = 0
+    for match in _BRACKET.finditer(outside):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise CommandError(ErrorCode.BAD_REQUEST, f"nested deeper than {MAX_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 def reply_ok(request_id: str, result: Any) -> bytes:

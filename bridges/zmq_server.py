@@ -1,21 +1,28 @@
 """The ZeroMQ edge's sockets: a ROUTER for commands and a PUB for events, in one thread.
 
 ZeroMQ sockets belong to one thread, so one thread owns both; nothing else touches them.
-Requests are parsed there (a malformed one is answered at once) and handled on a small
-worker pool, because a handler may wait on the actors and one slow command must not stall
-the others; ``ping``, which waits on nothing, is answered on the socket thread. Finished
-replies and events to publish come back through a queue, with a pipe byte to wake the
-poller. Sends never block: a reply to a client that has gone is dropped and counted
-(``ROUTER_MANDATORY``), and a subscriber more than ``event_hwm`` events behind loses
-events (it sees a ``seq`` gap and asks for a snapshot) instead of slowing the runtime.
+Requests are parsed there (a malformed one is answered at once) and handled by a small
+pool of workers, because a handler may wait on the actors and one slow command must not
+stall the others; ``ping``, which waits on nothing, is answered on the socket thread. The
+workers serve clients in turn (``FairQueue``), and a client with ``per_client`` requests
+already waiting is answered ``busy``. Finished replies and events to publish come back
+through an outbox bounded in bytes, with a pipe byte to wake the poller. Sends never
+block: a reply to a client that has gone is dropped and counted (``ROUTER_MANDATORY``),
+and a subscriber more than ``event_hwm`` events behind loses events (it sees a ``seq``
+gap and asks for a snapshot) instead of slowing the runtime. Every ``heartbeat_s`` the
+socket thread publishes a ``heartbeat``, so an idle server is told from a dead one.
+
+The socket thread can be stopped (``halt``) and started again on the same endpoints:
+``bridges.zmq_edge`` supervises it and restarts it if it ever dies (``on_exit``).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,16 +33,19 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from actors.metrics import ZMQ_COMMANDS
+from actors.metrics import ZMQ_COMMANDS, ZMQ_EVENTS_DROPPED
+from bridges.zmq_fair_queue import FairQueue
 from bridges.zmq_protocol import (
     DEFAULT_MAX_FRAME,
     CommandError,
     ErrorCode,
     Request,
+    encode_json,
     parse_request,
     reply_error,
     reply_ok,
 )
+from supervisors.supervised import describe_exception
 
 _log = structlog.get_logger("tradeactors", actor="zmq_server")
 
@@ -58,6 +68,17 @@ class ServerStats:
     errors: int
     replies_dropped: int
     events: int
+    events_dropped: int
+    """Events not queued because the outbox held ``max_outbox_bytes`` already."""
+    busy: int
+    heartbeats: int
+
+
+HEARTBEAT_TOPIC = "heartbeat"
+DEFAULT_HEARTBEAT_S = 1.0
+DEFAULT_EVENT_HWM = 10_000
+DEFAULT_MAX_OUTBOX_BYTES = 64 * 1024 * 1024
+DEFAULT_PER_CLIENT = 64
 
 
 class ZmqServer:
@@ -72,9 +93,15 @@ class ZmqServer:
         max_frame: int = DEFAULT_MAX_FRAME,
         workers: int = 8,
         curve: CurveConfig | None = None,
-        event_hwm: int = 100_000,
+        event_hwm: int = DEFAULT_EVENT_HWM,
+        max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES,
+        per_client: int = DEFAULT_PER_CLIENT,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+        clock: Callable[[], float] = time.monotonic,
         inline: frozenset[str] = frozenset({"ping"}),
     ) -> None:
+        if heartbeat_s <= 0:
+            raise ValueError(f"heartbeat_s must be > 0, got {heartbeat_s}")
         self.handle = handle
         self.inline = inline
         """Commands answered on the socket thread itself: they must wait on nothing."""
@@ -83,8 +110,18 @@ class ZmqServer:
         self.max_frame = max_frame
         self.curve = curve
         self.event_hwm = event_hwm
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="zmq-cmd")
+        self.max_outbox_bytes = max_outbox_bytes
+        self.heartbeat_s = heartbeat_s
+        self.clock = clock
+        self.on_exit: Callable[[str], None] | None = None
+        """Called (on the socket thread) with the reason when that thread dies unasked."""
+        self._queue: FairQueue[tuple[bool, Request]] = FairQueue(per_client)
+        self._workers = [
+            threading.Thread(target=self._work, name=f"zmq-cmd-{number}", daemon=True)
+            for number in range(workers)
+        ]
         self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._outbox_bytes = 0
         self._wake_r, self._wake_w = os.pipe()
         # A full pipe drops the wake byte instead of blocking the writer: the reader
         # drains the whole outbox on any wake anyway.
@@ -94,36 +131,71 @@ class ZmqServer:
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="zmq-server", daemon=True)
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._requests = self._errors = self._dropped = self._events = 0
+        self._events_dropped = self._busy = self._heartbeats = 0
+        self._busy_clients: set[bytes] = set()
         self.bound_commands = commands
         self.bound_events = events
 
     def start(self) -> ZmqServer:
+        """Bind both sockets and serve; again after ``halt``, on the endpoints first bound."""
+        if self._closed:
+            raise RuntimeError("this ZeroMQ server is stopped for good")
         if self.curve is not None and not self.curve.allowed_clients_dir.is_dir():
             raise RuntimeError(
                 f"CURVE allow-list {self.curve.allowed_clients_dir} is not a directory"
             )
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("the ZeroMQ server is already running")
+        self._stopping.clear()
+        self._ready.clear()
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="zmq-server", daemon=True)
         self._thread.start()
         self._ready.wait(10)
         if self._failure is not None:
             raise RuntimeError(f"the ZeroMQ server did not start: {self._failure}")
+        # A restart binds the same ports, so clients reconnect to where they were.
+        self.commands_endpoint, self.events_endpoint = self.bound_commands, self.bound_events
+        for worker in self._workers:
+            if not worker.is_alive():
+                worker.start()
         return self
 
-    def stop(self) -> None:
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def halt(self) -> None:
+        """Stop the socket thread and unbind (the workers and the outbox stay)."""
         self._stopping.set()
         self._wake()
-        self._thread.join(timeout=10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def stop(self) -> None:
+        self.halt()
+        self._queue.close()
         with self._wake_lock:
+            if self._closed:
+                return
             # Workers still finishing may wake us later: they must not write to a reused fd.
             self._closed = True
             os.close(self._wake_r)
             os.close(self._wake_w)
 
     def publish(self, topic: str, payload: bytes) -> None:
-        """Queue an event for the PUB socket (any thread)."""
+        """Queue an event for the PUB socket (any thread); dropped, and counted, when the
+        outbox already holds ``max_outbox_bytes`` (the subscribers see a ``seq`` gap)."""
+        size = len(payload)
+        with self._lock:
+            if self._outbox_bytes + size > self.max_outbox_bytes:
+                self._events_dropped += 1
+                ZMQ_EVENTS_DROPPED.inc()
+                return
+            self._outbox_bytes += size
         self._outbox.put(("event", topic.encode(), payload))
         self._wake()
 
@@ -134,6 +206,9 @@ class ZmqServer:
                 errors=self._errors,
                 replies_dropped=self._dropped,
                 events=self._events,
+                events_dropped=self._events_dropped,
+                busy=self._busy,
+                heartbeats=self._heartbeats,
             )
 
     # -- the socket thread -----------------------------------------------------------------
@@ -172,23 +247,50 @@ class ZmqServer:
             context.destroy(linger=0)
             return
         self._ready.set()
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+        failure: str | None = None
         try:
-            while not self._stopping.is_set():
-                ready = dict(poller.poll(1000))
-                if router in ready:
-                    self._receive(router)
-                if self._wake_r in ready:
-                    os.read(self._wake_r, 65536)
-                    self._drain(router, pub)
+            self._loop(router, pub)
+        except BaseException as error:  # told to the supervisor, not lost
+            failure = describe_exception(error)
+            _log.error("zmq_socket_thread_failed", reason=failure, exc_info=True)
         finally:
             router.close(0)
             pub.close(0)
             if auth is not None:
                 auth.stop()
             context.term()
+        if failure is not None and self.on_exit is not None:
+            self.on_exit(failure)
+
+    def _loop(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        next_beat = self.clock()
+        while not self._stopping.is_set():
+            now = self.clock()
+            if now >= next_beat:
+                self._heartbeat(pub)
+                next_beat = now + self.heartbeat_s
+            timeout_ms = min(1000, max(0, int((next_beat - now) * 1000)))
+            ready = dict(poller.poll(timeout_ms))
+            if router in ready:
+                self._receive(router)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 65536)
+                self._drain(router, pub)
+
+    def _heartbeat(self, pub: zmq.Socket[bytes]) -> None:
+        with self._lock:
+            self._heartbeats += 1
+            seq = self._heartbeats
+        document = {
+            "seq": seq,
+            "kind": "Heartbeat",
+            "event": {"ts": time.time_ns(), "interval_ms": round(self.heartbeat_s * 1000)},
+        }
+        with contextlib.suppress(zmq.Again):
+            pub.send_multipart([HEARTBEAT_TOPIC.encode(), encode_json(document)], zmq.NOBLOCK)
 
     def _receive(self, router: zmq.Socket[bytes]) -> None:
         while True:
@@ -203,29 +305,80 @@ class ZmqServer:
             with self._lock:
                 self._requests += 1
             try:
-                request = parse_request(rest, self.max_frame)
-            except CommandError as error:
-                ZMQ_COMMANDS.labels(cmd="", code=error.code).inc()
-                _log.warning("bad_request", code=error.code, detail=error.message)
-                self._send(
+                self._take(router, identity, delimited, rest)
+            except Exception as error:
+                # A bug in parsing must cost one request its answer, never the edge.
+                _log.exception("request_parsing_failed")
+                self._refuse(
                     router,
                     identity,
                     delimited,
-                    reply_error(error.request_id, error.code, error.message),
+                    CommandError(ErrorCode.INTERNAL, describe_exception(error)),
                 )
-                with self._lock:
-                    self._errors += 1
-                continue
-            if request.cmd in self.inline:
-                # On this thread, which owns the socket: the answer goes straight out.
-                self._send(router, identity, delimited, self._answer(request))
-            else:
-                self._pool.submit(self._serve, identity, delimited, request)
 
-    def _serve(self, identity: bytes, delimited: bool, request: Request) -> None:
-        """On a pool thread: answer, and hand the reply to the socket thread."""
-        self._outbox.put(("reply", identity, delimited, self._answer(request)))
-        self._wake()
+    def _take(
+        self, router: zmq.Socket[bytes], identity: bytes, delimited: bool, rest: list[bytes]
+    ) -> None:
+        try:
+            request = parse_request(rest, self.max_frame)
+        except CommandError as error:
+            _log.warning("bad_request", code=error.code, detail=error.message)
+            self._refuse(router, identity, delimited, error)
+            return
+        if request.cmd in self.inline:
+            # On this thread, which owns the socket: the answer goes straight out.
+            self._send(router, identity, delimited, self._answer(request))
+        elif self._queue.put(identity, (delimited, request)):
+            self._busy_clients.discard(identity)
+        else:
+            with self._lock:
+                self._busy += 1
+            if identity not in self._busy_clients:
+                self._busy_clients.add(identity)
+                _log.warning("client_busy", waiting=self._queue.per_client)
+            self._refuse(
+                router,
+                identity,
+                delimited,
+                CommandError(
+                    ErrorCode.BUSY,
+                    f"{self._queue.per_client} requests of this client are waiting; "
+                    "retry once they are answered",
+                    request.id,
+                ),
+                cmd=request.cmd,
+            )
+
+    def _refuse(
+        self,
+        router: zmq.Socket[bytes],
+        identity: bytes,
+        delimited: bool,
+        error: CommandError,
+        cmd: str = "",
+    ) -> None:
+        ZMQ_COMMANDS.labels(cmd=cmd, code=error.code).inc()
+        self._send(
+            router, identity, delimited, reply_error(error.request_id, error.code, error.message)
+        )
+        with self._lock:
+            self._errors += 1
+
+    def _work(self) -> None:
+        """A worker: answer requests, clients in turn, and hand replies to the socket thread."""
+        while True:
+            taken = self._queue.get()
+            if taken is None:
+                return
+            identity, (delimited, request) = taken
+            try:
+                payload = self._answer(request)
+            finally:
+                self._queue.done(identity)
+            with self._lock:
+                self._outbox_bytes += len(payload)
+            self._outbox.put(("reply", identity, delimited, payload))
+            self._wake()
 
     def _answer(self, request: Request) -> bytes:
         code = "ok"
@@ -252,6 +405,8 @@ class ZmqServer:
                 item = self._outbox.get_nowait()
             except queue.Empty:
                 return
+            with self._lock:
+                self._outbox_bytes -= len(item[-1])
             if item[0] == "reply":
                 _, identity, delimited, payload = item
                 self._send(router, identity, delimited, payload)

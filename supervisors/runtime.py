@@ -79,6 +79,10 @@ class Runtime:
         self._root: pykka.ActorRef[Any] | None = None
         self._locate: Callable[[], pykka.ActorRef[Any] | None] = lambda: self._root
         self._core: CoreRefs | None = None
+        self._resumed: tuple[str, int] | None = None
+        """The key of the core whose ``resume_step`` ``next_step`` last took: another
+        thread may point ``_core`` at a new core first (``follow``), and the feed must
+        still resume from that core's journal."""
         self._temp_dir: str | None = None
         self._watch: pykka.ActorRef[Any] | None = None
 
@@ -430,9 +434,9 @@ class Runtime:
         core: CoreRefs | None = ask(root, CurrentCore())
         return core
 
-    def _follow(self, *, deadline_s: float, resume: bool = True) -> None:
+    def _follow(self, *, deadline_s: float, resume: bool = True, settle: bool = True) -> None:
         """Wait for a live core; with ``resume``, feed on where its recovery says
-        (``next_step``).
+        (``next_step``); with ``settle``, wait for it to go idle too.
 
         A core with a dead actor is never taken: its root is about to replace it.
         """
@@ -450,10 +454,12 @@ class Runtime:
             except (pykka.ActorDeadError, pykka.Timeout) as error:
                 core, last_error = None, f"{type(error).__name__}: {error}"
             if core is not None and core.intact():
-                if resume and (self._core is None or core.key != self._core.key):
+                if resume and core.key != self._resumed:
                     self.next_step = core.resume_step
+                    self._resumed = core.key
                 self._core = core
-                self.wait_idle(deadline_s)
+                if settle:
+                    self.wait_idle(deadline_s)
                 return
             time.sleep(0.01)
         raise RuntimeDownError(f"no running runtime core after {deadline_s} s ({last_error})")
@@ -477,6 +483,15 @@ class Runtime:
         a caller that saw an actor die), so a query on another thread never moves the feed.
         """
         self._follow(deadline_s=RESTART_WAIT_S, resume=False)
+
+    def follow(self, timeout_s: float = RESTART_WAIT_S) -> None:
+        """Point at the running core if the one held has died (the ZeroMQ edge calls this
+        before each command): at once while it lives; else wait for its successor, but not
+        for it to go idle. ``next_step`` stays as it is. RuntimeDownError after
+        ``timeout_s``."""
+        core = self._core
+        if core is not None and not core.intact():
+            self._follow(deadline_s=timeout_s, resume=False, settle=False)
 
     def _require_core(self) -> CoreRefs:
         if self._core is None:

@@ -94,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     config, runtime = started
     view: RunView | None = None
     try:
-        edge, metrics = _start_services(args, runtime)
+        # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
+        edge, metrics = _start_services(args, runtime, on_down=lambda _: stop.requested.set())
     except (RuntimeError, OSError) as error:
         runtime.stop()
         out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq / --no-metrics)\n")
@@ -119,6 +120,9 @@ def _run(args: argparse.Namespace) -> int:
             view.close()  # the terminal back before anything is said on it
         with contextlib.suppress(TimeoutError):
             runtime.wait_idle(timeout_s=5.0)
+        if edge is not None and edge.down is not None:
+            out.write(f"\ntradeactors: stopped: {edge.down}; the log says why\n")
+            return 1
         out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
         return 130
     except (JournalStoreError, RuntimeDownError) as error:
@@ -279,10 +283,10 @@ def _hold(
 
 
 def _start_services(
-    args: argparse.Namespace, runtime: Runtime
+    args: argparse.Namespace, runtime: Runtime, on_down: Callable[[str], object]
 ) -> tuple[ZmqEdge | None, tuple[WSGIServer, threading.Thread] | None]:
     """The ZeroMQ edge and the metrics endpoint; if the second cannot start, neither runs."""
-    edge = _start_edge(args, runtime)
+    edge = _start_edge(args, runtime, on_down)
     try:
         metrics = (
             None if args.no_metrics else serve_metrics(args.metrics_address, args.metrics_port)
@@ -294,7 +298,9 @@ def _start_services(
     return edge, metrics
 
 
-def _start_edge(args: argparse.Namespace, runtime: Runtime) -> ZmqEdge | None:
+def _start_edge(
+    args: argparse.Namespace, runtime: Runtime, on_down: Callable[[str], object]
+) -> ZmqEdge | None:
     """The ZeroMQ command and event sockets, unless ``--no-zmq``."""
     if args.no_zmq:
         return None
@@ -312,6 +318,7 @@ def _start_edge(args: argparse.Namespace, runtime: Runtime) -> ZmqEdge | None:
         events=args.events_endpoint,
         curve=curve,
         max_frame=args.max_frame,
+        on_down=on_down,
     ).start()
 
 
