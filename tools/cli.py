@@ -81,17 +81,12 @@ def _run(args: argparse.Namespace) -> int:
     if inputs is None:
         return 2
     feed_path, records, limits = inputs
-    try:
-        paper = _paper_broker(args)
-    except DataDirError as error:
-        out.write(f"tradeactors: cannot start: {error}\n")
-        return EXIT_DATA_DIR
     deadline = ShutdownDeadline(args.shutdown_s, out)
     stop = _StopRequest(deadline).install()
-    started = _start_runtime(args, limits, paper, records, out)
+    started = _start_runtime(args, limits, records, out)
     if started is None:
         return EXIT_DATA_DIR
-    config, runtime = started
+    config, runtime, paper = started
     view: RunView | None = None
     try:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
@@ -141,14 +136,15 @@ def _run(args: argparse.Namespace) -> int:
 def _start_runtime(
     args: argparse.Namespace,
     limits: RiskLimits,
-    paper: SimulatedBroker | None,
     records: list[FeedRecord],
     out: TextIO,
-) -> tuple[RuntimeConfig, Runtime] | None:
-    """The configured runtime, started; None (and why, one line on ``out``) if it cannot be."""
+) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None] | None:
+    """The configured runtime (and its paper broker, if any), started; None (and why, one
+    line on ``out``) if it cannot be."""
     try:
+        paper = _paper_broker(args)
         config = _config(args, limits, paper)
-        return config, Runtime(config).start(records)
+        return config, Runtime(config).start(records), paper
     except (DataDirError, RuntimeDownError) as error:
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
