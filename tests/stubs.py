@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import queue
+import sys
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -194,3 +196,26 @@ def state_holding(*books: PositionBook) -> RuntimeState:
     for book in books:
         state.positions[book.position_id] = PositionBook.from_memento(book.memento())
     return state
+
+
+def lockstep_run(data_dir: Path, feed: Path, *extra: str) -> list[str]:
+    """``tradeactors run --speed 0`` on ``feed`` and ``data_dir`` as the kill -9 tests run it:
+    quiet, no ZeroMQ or metrics, a snapshot every 40 events."""
+    return [
+        sys.executable,
+        "-m",
+        "tools.cli",
+        "run",
+        "--feed",
+        str(feed),
+        "--data-dir",
+        str(data_dir),
+        "--speed",
+        "0",
+        "--quiet",
+        "--snapshot-every",
+        "40",
+        "--no-zmq",
+        "--no-metrics",
+        *extra,
+    ]

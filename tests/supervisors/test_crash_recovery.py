@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from bridges.feed_codec import write_feed
 from supervisors.runtime import JOURNAL_FILE
+from tests.stubs import lockstep_run
 from tools.chaos import journal_facts
 from tools.feedgen import generate_feed
 
@@ -30,23 +30,7 @@ SEEDS = (11, 23, 37)
 
 
 def _command(data_dir: Path, feed: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "tools.cli",
-        "run",
-        "--feed",
-        str(feed),
-        "--data-dir",
-        str(data_dir),
-        "--speed",
-        "0",
-        "--quiet",
-        "--snapshot-every",
-        "40",
-        "--no-zmq",
-        "--no-metrics",
-    ]
+    return lockstep_run(data_dir, feed)
 
 
 def _finish(data_dir: Path, feed: Path) -> str:

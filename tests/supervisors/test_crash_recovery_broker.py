@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bridges.feed_codec import write_feed
+from tests.stubs import lockstep_run
 from tools.feedgen import generate_feed
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,26 +26,7 @@ ORDER_SUBMITTED = ('"event": "order_submitted"',)
 
 
 def _command(data_dir: Path, feed: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "tools.cli",
-        "run",
-        "--feed",
-        str(feed),
-        "--data-dir",
-        str(data_dir),
-        "--speed",
-        "0",
-        "--quiet",
-        "--snapshot-every",
-        "40",
-        "--no-zmq",
-        "--no-metrics",
-        "--broker",
-        "paper",
-        *extra,
-    ]
+    return lockstep_run(data_dir, feed, "--broker", "paper", *extra)
 
 
 def _kill_at(command: list[str], marks: tuple[str, ...], nth: int) -> bool:
