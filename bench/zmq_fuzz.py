@@ -168,7 +168,7 @@ NOT_UTF8_FRAMES = st.one_of(
         lambda escape: ('{"v":1,"id":"a' + escape + '","cmd":"ping"}').encode()
     ),
 )
-_JSON = st.recursive(
+JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
@@ -181,7 +181,7 @@ ENVELOPE_FRAMES = st.fixed_dictionaries(
         "v": st.sampled_from([1, 2, "1", None, True, 1.0]),
         "id": st.sampled_from(["a", "", 7, None, "x" * 201]),
         "cmd": st.sampled_from(["ping", "status", "submit", "cancel", "lookup", "nope", "", 3]),
-        "args": _JSON,
+        "args": JSON_VALUES,
         "extra": st.integers(),
     },
 ).map(lambda document: json.dumps(document).encode())

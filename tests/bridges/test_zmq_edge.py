@@ -16,6 +16,7 @@ import zmq.auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.zmq_fuzz import JSON_VALUES
 from bridges.simulated_broker import SimulatedBroker
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_edge import ZmqEdge
@@ -310,13 +311,6 @@ CODES = {
     "not_found",
     "unavailable",
 }
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
 ENVELOPES = st.fixed_dictionaries(
     {},
     optional={
