@@ -28,11 +28,16 @@ ASK_TIMEOUT_S = 5.0
 """Default timeout for every ``ask`` and ``Future.get`` made from outside an actor."""
 
 
-def handles(*message_types: type) -> Callable[[F], F]:
-    """Mark a method as the handler of ``message_types``."""
+def handles(*message_types: type, reads_only: bool = False) -> Callable[[F], F]:
+    """Mark a method as the handler of ``message_types``.
+
+    ``reads_only`` handlers (queries) change nothing, so they are not counted as handled:
+    a client reading in a loop must not keep a lockstep step from going quiet.
+    """
 
     def mark(method: F) -> F:
         method._handles = message_types  # type: ignore[attr-defined]
+        method._reads_only = reads_only  # type: ignore[attr-defined]
         return method
 
     return mark
@@ -43,15 +48,22 @@ class RuntimeActor(pykka.ThreadingActor):
 
     kind: ClassVar[str] = "actor"
     _dispatch: ClassVar[dict[type, Callable[[Any, Any], Any]]] = {}
+    _reads: ClassVar[frozenset[type]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         dispatch: dict[type, Callable[[Any, Any], Any]] = {}
+        reads: set[type] = set()
         for klass in reversed(cls.__mro__):
             for member in vars(klass).values():
                 for message_type in getattr(member, "_handles", ()):
                     dispatch[message_type] = member
+                    if getattr(member, "_reads_only", False):
+                        reads.add(message_type)
+                    else:
+                        reads.discard(message_type)
         cls._dispatch = dispatch
+        cls._reads = frozenset(reads)
 
     def __init__(self, **log_context: Any) -> None:
         super().__init__()
@@ -67,7 +79,8 @@ class RuntimeActor(pykka.ThreadingActor):
                 raise InjectedFaultError(message.reason)
             self.log.warning("unhandled_message", message_type=type(message).__name__)
             return None
-        self.handled += 1
+        if type(message) not in self._reads:
+            self.handled += 1
         return handler(self, message)
 
     def stats(self) -> ActorStats:

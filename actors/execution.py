@@ -417,7 +417,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.bus.tell(denied)
         return denied
 
-    @handles(ListRoutedOrders)
+    @handles(ListRoutedOrders, reads_only=True)
     def _list_routed(self, _message: ListRoutedOrders) -> RoutedOrders:
         return RoutedOrders(
             running=tuple(self.orders.items()), starting=tuple(self._starting.values())

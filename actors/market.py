@@ -77,7 +77,7 @@ class MarketActor(Supervised, PublishingActor):
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
         tell_quietly(subscriber, self._snapshot)
 
-    @handles(GetSnapshot)
+    @handles(GetSnapshot, reads_only=True)
     def _get_snapshot(self, _message: GetSnapshot) -> MarketSnapshot:
         return self._snapshot
 

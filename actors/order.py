@@ -127,7 +127,7 @@ class OrderActor(Supervised, RuntimeActor):
         self.log.info("order_recovered", status=self.order.status)
         self._publish("recovered")
 
-    @handles(GetSnapshot)
+    @handles(GetSnapshot, reads_only=True)
     def _get_snapshot(self, _message: GetSnapshot) -> OrderSnapshot:
         return self.order.snapshot()
 

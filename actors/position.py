@@ -80,7 +80,7 @@ class PositionActor(Supervised, PublishingActor):
     def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
         tell_quietly(subscriber, self.book.snapshot())
 
-    @handles(GetSnapshot)
+    @handles(GetSnapshot, reads_only=True)
     def _get_snapshot(self, _message: GetSnapshot) -> PositionSnapshot:
         return self.book.snapshot()
 

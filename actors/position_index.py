@@ -62,7 +62,7 @@ class PositionIndexActor(Supervised, RuntimeActor):
             if book.mid is not None:
                 self.index.set_mark(book.security_id, book.mid)
 
-    @handles(TrackersFor)
+    @handles(TrackersFor, reads_only=True)
     def _trackers_for(self, message: TrackersFor) -> Trackers | None:
         self.lookups += 1
         answer = self.index.answer(message)

@@ -116,6 +116,7 @@ class RuntimeState:
             step_atomic=self.step_atomic,
             committed_step=self.committed_step,
             record_step=self.record_step,
+            step_open=self.step_open,
             account_legs=self.accounts.memento(),
             account_deals=self.accounts.deals,
             routed=tuple(self.routed.values()),
@@ -149,6 +150,7 @@ class RuntimeState:
         state.step_atomic = memento.step_atomic
         state.committed_step = memento.committed_step
         state.record_step = memento.record_step
+        state.step_open = memento.step_open
         state.accounts = AccountBook.from_memento(memento.account_legs, memento.account_deals)
         state.routed = {routed.order_no: routed for routed in memento.routed}
         state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
@@ -169,6 +171,9 @@ class RuntimeState:
         self.step_atomic = False
         self.committed_step = -1
         self.record_step = -1
+        self.step_open = False
+        """Between an atomic StepStarted (a feed record's or a client unit's) and its
+        StepCommitted; unit numbers need no order, so this is a flag, not a comparison."""
         self.accounts = AccountBook()
         self.routed: dict[str, OrderRouted] = {}
         self.adopted: dict[str, OpenOrderAdopted] = {}
@@ -180,7 +185,7 @@ class RuntimeState:
     @property
     def in_step(self) -> bool:
         """True between an atomic StepStarted and its StepCommitted: a snapshot must wait."""
-        return self.step_atomic and self.step > self.committed_step
+        return self.step_open
 
     @property
     def resume_step(self) -> int:
@@ -331,9 +336,11 @@ class RuntimeState:
     def _step_started(self, _stream: str, event: StepStarted) -> None:
         self.step = event.step
         self.step_atomic = event.atomic
+        self.step_open = event.atomic
 
     def _step_committed(self, _stream: str, event: StepCommitted) -> None:
         self.committed_step = event.step
+        self.step_open = False
 
 
 def encode_state(state: RuntimeState) -> str:

@@ -347,6 +347,20 @@ class SqliteJournalStore:
             )
         return moved
 
+    def quarantine(self, seq: int, reason: str) -> bool:
+        """Move record ``seq`` to ``voided``, copied by SQLite as stored (it may not even be
+        text); see :meth:`JournalStore.quarantine`."""
+        with self._storage_errors("cannot quarantine a journal record"), self._transaction():
+            moved = self._conn.execute(
+                f"INSERT INTO voided ({_COLUMNS}, checksum, reason, voided_ns) "
+                f"SELECT {_COLUMNS}, checksum, ?, ? FROM events WHERE seq = ?",
+                (reason, time.time_ns(), seq),
+            ).rowcount
+            self._conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
+        if moved:
+            _log.warning("journal_quarantined", path=str(self.path), seq=seq, reason=reason)
+        return bool(moved)
+
     def voided(self) -> list[tuple[JournalRecord, str]]:
         """The quarantined records as they were stored (unverified), with their reasons.
 

@@ -224,8 +224,15 @@ class JournalStore(Protocol):
         """
         ...
 
+    def quarantine(self, seq: int, reason: str) -> bool:
+        """Move the one record ``seq`` to the side table, as :meth:`void_after` does; False
+        if there is none. For a damaged record a snapshot covers, found by a verify: the
+        records after it stay, and nothing that starts from the snapshot needed it."""
+        ...
+
     def voided(self) -> list[tuple[JournalRecord, str]]:
-        """Every record :meth:`void_after` moved, in seq order, with its reason (forensics)."""
+        """Every record :meth:`void_after` or :meth:`quarantine` moved, in seq order, with its
+        reason (forensics)."""
         ...
 
     def write_snapshot(self, snapshot: Snapshot) -> None:

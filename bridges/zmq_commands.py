@@ -29,8 +29,15 @@ from supervisors.risk_config import RiskConfigError, limits_from
 from supervisors.runtime import Runtime, RuntimeDownError
 
 Handler = Callable[["Commands", dict[str, Any]], Any]
+Change = Callable[[], dict[str, Any]]
 
 _HANDLERS: dict[str, Handler] = {}
+_CHANGES: frozenset[str] = frozenset(
+    {"submit", "cancel", "switch_market", "reconcile", "set_limits", "broker_event"}
+)
+"""Commands that change state. Their handlers check the arguments and return the change
+itself, which the runtime runs as a unit of work (``Runtime.change``): in a lockstep
+replay, between two feed steps, so a client never keeps a step from ending."""
 _NO_RUNTIME = frozenset({"ping"})
 """Commands that never touch the runtime (``ping`` is answered on the socket thread)."""
 
@@ -65,7 +72,10 @@ class Commands:
             if request.cmd not in _NO_RUNTIME:
                 # After a core restart the refs held are dead: find the new core first.
                 self.runtime.follow(timeout_s=self.submit_timeout_s)
-            return handler(self, request.args)
+            result = handler(self, request.args)
+            if request.cmd in _CHANGES:
+                return self.runtime.change(result)
+            return result
         except RuntimeDownError as error:
             raise CommandError(
                 ErrorCode.UNAVAILABLE, f"the runtime could not answer now ({error}); retry"
@@ -279,7 +289,7 @@ def _lookup(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
 
 
 @command("submit")
-def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _submit(commands: Commands, args: dict[str, Any]) -> Change:
     _args(
         args,
         ("market_id", "security_id", "side", "price", "size"),
@@ -307,30 +317,39 @@ def _submit(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         strategy=_text(args, "strategy") if "strategy" in args else None,
         account=_text(args, "account") if "account" in args else None,
     )
-    answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
-    commands.actor(runtime.execution, "execution").tell(SubmitSignal(signal=signal, answer=answer))
-    try:
-        return dict(answer.result(timeout=commands.submit_timeout_s))
-    except TimeoutError:
-        answer.cancel()
-        raise CommandError(
-            ErrorCode.TIMEOUT, f"no answer for signal {signal.id} in {commands.submit_timeout_s} s"
-        ) from None
+
+    def submit() -> dict[str, Any]:
+        answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
+        execution = commands.actor(runtime.execution, "execution")
+        execution.tell(SubmitSignal(signal=signal, answer=answer))
+        try:
+            return dict(answer.result(timeout=commands.submit_timeout_s))
+        except TimeoutError:
+            answer.cancel()
+            raise CommandError(
+                ErrorCode.TIMEOUT,
+                f"no answer for signal {signal.id} in {commands.submit_timeout_s} s",
+            ) from None
+
+    return submit
 
 
 @command("cancel")
-def _cancel(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _cancel(commands: Commands, args: dict[str, Any]) -> Change:
     _args(args, ("order_id",), ("reason",))
-    order_id = _text(args, "order_id")
-    execution = commands.actor(commands.runtime.execution, "execution")
-    denied = ask(execution, CancelOrder(order_id=order_id, reason=_text(args, "reason", "client")))
-    if denied is not None:
-        raise CommandError(ErrorCode.NOT_FOUND, denied.reason)
-    return {"order_id": order_id, "cancel_requested": True}
+    request = CancelOrder(order_id=_text(args, "order_id"), reason=_text(args, "reason", "client"))
+
+    def cancel() -> dict[str, Any]:
+        denied = ask(commands.actor(commands.runtime.execution, "execution"), request)
+        if denied is not None:
+            raise CommandError(ErrorCode.NOT_FOUND, denied.reason)
+        return {"order_id": request.order_id, "cancel_requested": True}
+
+    return cancel
 
 
 @command("switch_market")
-def _switch_market(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _switch_market(commands: Commands, args: dict[str, Any]) -> Change:
     _args(args, ("market_id", "instruments"), ("payout",))
     instruments = args["instruments"]
     if not isinstance(instruments, list) or not instruments:
@@ -353,37 +372,46 @@ def _switch_market(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         )
     except (TypeError, ValueError) as error:
         raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
-    # Answered once execution routes the market, so a submit sent after the reply is never
-    # denied for a market it does not know yet.
-    answer: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-    execution = commands.actor(commands.runtime.execution, "execution")
-    execution.tell(AwaitMarket(market_id=definition.market_id, answer=answer))
-    commands.runtime.inject(MarketOpened(ts_event=time.time_ns(), definition=definition))
-    try:
-        opened = answer.result(timeout=commands.submit_timeout_s)
-    except TimeoutError:
-        answer.cancel()
-        raise CommandError(
-            ErrorCode.UNAVAILABLE,
-            f"market {definition.market_id} does not take orders after "
-            f"{commands.submit_timeout_s} s; retry",
-        ) from None
-    if "refused" in opened:
-        raise CommandError(ErrorCode.BAD_ARGS, opened["refused"])
-    return {"market_id": definition.market_id, "opened": True}
+
+    def switch() -> dict[str, Any]:
+        # Answered once execution routes the market, so a submit sent after the reply is
+        # never denied for a market it does not know yet.
+        answer: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        execution = commands.actor(commands.runtime.execution, "execution")
+        execution.tell(AwaitMarket(market_id=definition.market_id, answer=answer))
+        commands.runtime.inject(MarketOpened(ts_event=time.time_ns(), definition=definition))
+        try:
+            opened = answer.result(timeout=commands.submit_timeout_s)
+        except TimeoutError:
+            answer.cancel()
+            raise CommandError(
+                ErrorCode.UNAVAILABLE,
+                f"market {definition.market_id} does not take orders after "
+                f"{commands.submit_timeout_s} s; retry",
+            ) from None
+        if "refused" in opened:
+            raise CommandError(ErrorCode.BAD_ARGS, opened["refused"])
+        return {"market_id": definition.market_id, "opened": True}
+
+    return switch
 
 
 @command("reconcile")
-def _reconcile(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _reconcile(commands: Commands, args: dict[str, Any]) -> Change:
     _args(args, (), ("reason",))
     if commands.runtime.config.broker is None:
         raise CommandError(ErrorCode.UNAVAILABLE, "this runtime trades without a broker")
-    commands.runtime.reconcile(_text(args, "reason", "client command"))
-    return {"reconcile_requested": True}
+    reason = _text(args, "reason", "client command")
+
+    def reconcile() -> dict[str, Any]:
+        commands.runtime.reconcile(reason)
+        return {"reconcile_requested": True}
+
+    return reconcile
 
 
 @command("set_limits")
-def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _set_limits(commands: Commands, args: dict[str, Any]) -> Change:
     risk = commands.actor(commands.runtime.risk, "risk actor")
     current = risk.proxy().limits.get(timeout=ASK_TIMEOUT_S)
     # Bounded like prices and sizes, so no rule's arithmetic can overflow on a limit.
@@ -397,12 +425,16 @@ def _set_limits(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         limits = limits_from(values, where="set_limits", base=current)
     except RiskConfigError as error:
         raise CommandError(ErrorCode.BAD_ARGS, str(error)) from None
-    commands.runtime.set_limits(limits)
-    return {"limits": plain(limits)}
+
+    def set_limits() -> dict[str, Any]:
+        commands.runtime.set_limits(limits)
+        return {"limits": plain(limits)}
+
+    return set_limits
 
 
 @command("broker_event")
-def _broker_event(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
+def _broker_event(commands: Commands, args: dict[str, Any]) -> Change:
     """Inject a raw broker callback, as a replay or an out-of-process adapter would."""
     normalizer = commands.actor(commands.runtime.extra("normalizer"), "broker normalizer")
     kind = args.get("kind")
@@ -433,5 +465,9 @@ def _broker_event(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         raise CommandError(ErrorCode.BAD_ARGS, 'kind must be "order" or "deal"')
-    normalizer.tell(event)
-    return {"accepted": True}
+
+    def inject() -> dict[str, Any]:
+        normalizer.tell(event)
+        return {"accepted": True}
+
+    return inject

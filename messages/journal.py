@@ -103,19 +103,24 @@ class StepStarted:
 
     ``atomic`` steps (a lockstep replay) are units of work: if the process dies before the
     matching StepCommitted, recovery voids the step's events and the record is fed again,
-    which regenerates them exactly.
+    which regenerates them exactly. ``unit`` 0 is the record itself; 1, 2, … are the client
+    commands that changed state after it, each its own unit (voided whole if torn, and then
+    never acknowledged to the client), so a lockstep step never waits on a client.
     """
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     step: int = attrs.field(validator=attrs.validators.instance_of(int))
     atomic: bool = attrs.field(validator=attrs.validators.instance_of(bool))
+    unit: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class StepCommitted:
-    """Everything feed record ``step`` caused has been processed and journaled."""
+    """Everything feed record ``step`` (or its client ``unit``) caused has been processed and
+    journaled."""
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     step: int = attrs.field(validator=attrs.validators.instance_of(int))
+    unit: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

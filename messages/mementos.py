@@ -192,6 +192,7 @@ class RuntimeStateMemento:
     step_atomic: bool = attrs.field(validator=attrs.validators.instance_of(bool))
     committed_step: int = attrs.field(validator=attrs.validators.instance_of(int))
     record_step: int = attrs.field(default=-1, validator=attrs.validators.instance_of(int))
+    step_open: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     account_legs: tuple[AccountLegMemento, ...] = tuple_of(AccountLegMemento, default=())
     account_deals: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     routed: tuple[OrderRouted, ...] = tuple_of(OrderRouted, default=())

@@ -434,7 +434,7 @@ class MarketSupervisor(Supervisor):
     def _position_settled(self, message: PositionSettled) -> None:
         self._archive(message.position.market_id, message.position)
 
-    @handles(ListPositions)
+    @handles(ListPositions, reads_only=True)
     def _list_positions(self, _message: ListPositions) -> PositionRefs:
         return PositionRefs(
             live=tuple((m, c.position) for m, c in self.markets.items()),

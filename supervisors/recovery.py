@@ -259,20 +259,38 @@ def recover_books(
 
     The same books and ts_event the live MarketActor had after the same records, so its
     re-published snapshot is recognisably the one the strategies may already have seen.
+    A damaged record a snapshot covers is reported and read past (the next full book
+    resets what it changed): it must not keep a market from starting; ``tradeactors
+    verify`` finds and quarantines it.
     """
     books = empty_books(definition)
     ts_event = covered = 0
-    for record in store.read(stream=market_data_stream(definition.market_id)):
-        data = decode_trusted(record.kind, record.payload)
-        assert isinstance(data, BookSnapshot | PriceChange)
-        book = books.get(data.security_id)
-        if book is not None:
-            changed = (
-                book.apply_snapshot(data)
-                if isinstance(data, BookSnapshot)
-                else book.apply_change(data)
+    snapshot = store.latest_snapshot()
+    history_end = snapshot.seq if snapshot is not None else 0
+    while True:
+        try:
+            for record in store.read(covered, stream=market_data_stream(definition.market_id)):
+                data = decode_trusted(record.kind, record.payload)
+                assert isinstance(data, BookSnapshot | PriceChange)
+                book = books.get(data.security_id)
+                if book is not None:
+                    changed = (
+                        book.apply_snapshot(data)
+                        if isinstance(data, BookSnapshot)
+                        else book.apply_change(data)
+                    )
+                    if changed:
+                        ts_event = data.ts_event
+                covered = record.seq
+            return books, ts_event, covered
+        except CorruptRecordError as error:
+            if error.seq > history_end:
+                raise
+            _log.error(
+                "journal_corrupt_record_skipped",
+                seq=error.seq,
+                reason=error.reason,
+                market_id=definition.market_id,
+                advice="a snapshot covers it; run tradeactors verify --quarantine",
             )
-            if changed:
-                ts_event = data.ts_event
-        covered = record.seq
-    return books, ts_event, covered
+            covered = error.seq

@@ -52,6 +52,7 @@ from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
 from messages.stats import GetStats
 from supervisors.child_spec import ChildSpec, Restart, SupervisedContext
+from supervisors.lockstep_units import LockstepUnits
 from supervisors.protocol import WhichChildren
 from supervisors.recovery import RecoveryReport
 from supervisors.root_watch import RootWatch, exit_reason
@@ -85,6 +86,10 @@ class Runtime:
         still resume from that core's journal."""
         self._temp_dir: str | None = None
         self._watch: pykka.ActorRef[Any] | None = None
+        self._units = LockstepUnits(self._client_unit)
+        self._lockstep = False
+        """Set by the first lockstep step: from then on client commands are units."""
+        self._last_unit = (-1, 0)
 
     @staticmethod
     def child_spec(
@@ -261,26 +266,36 @@ class Runtime:
         recovered journal resumes (this record again, unless its commit landed), and this
         returns False. ``during`` runs while the record is processed (faults strike there).
         """
-        core = self._require_core()
-        step = self.next_step
-        try:
-            self._feed(core, record, atomic=True)
-            if during is not None:
-                during(step)
-            self.wait_idle(timeout_s)
-            if self._unchanged(core):
-                core.journal.tell(Append(event=StepCommitted(step=step), stream=RUNTIME_STREAM))
-                ask(core.journal, Sync())
-                if self._unchanged(core):
+        self._lockstep = True
+        with self._units.lock:
+            core = self._require_core()
+            step = self.next_step
+            try:
+                self._feed(core, record, atomic=True)
+                if during is not None:
+                    during(step)
+                self.wait_idle(timeout_s)
+                if self._commit(core, StepCommitted(step=step)):
                     self.next_step = step + 1
                     return True
-        except (pykka.ActorDeadError, pykka.Timeout):
-            if self._unchanged(core):
-                raise  # nothing died: a real stall, not a torn step
-        self._follow(deadline_s=RESTART_WAIT_S)
-        if self._require_core().key == core.key:
-            raise RuntimeError(f"step {step} did not commit, and no restart explains why")
-        return False
+            except (pykka.ActorDeadError, pykka.Timeout):
+                if self._unchanged(core):
+                    raise  # nothing died: a real stall, not a torn step
+            self._follow(deadline_s=RESTART_WAIT_S)
+            if self._require_core().key == core.key:
+                raise RuntimeError(f"step {step} did not commit, and no restart explains why")
+            return False
+
+    def change(self, work: Callable[[], T], timeout_s: float = RESTART_WAIT_S) -> T:
+        """Run ``work``, a client's state change (a submit, a cancel, new limits…).
+
+        Once a lockstep replay has begun, as its own unit of work between two feed steps,
+        answered once committed (``supervisors.lockstep_units``): RuntimeDownError if the
+        core restarted while it ran, which voided it whole. Otherwise at once.
+        """
+        if not self._lockstep:
+            return work()
+        return self._units.run(work, timeout_s)
 
     def replay(
         self,
@@ -299,12 +314,16 @@ class Runtime:
         end = len(records) if end is None else min(end, len(records))
         stop_at = time.monotonic() + duration_s if duration_s is not None else float("inf")
         committed = 0
-        while (
-            self.next_step < end
-            and time.monotonic() < stop_at
-            and not (stop is not None and stop.is_set())
-        ):
-            committed += self.feed_and_wait(records[self.next_step], during=during)
+        self._lockstep = True
+        with self._units.driving():
+            while (
+                self.next_step < end
+                and time.monotonic() < stop_at
+                and not (stop is not None and stop.is_set())
+            ):
+                with self._units.lock:
+                    self._units.between_steps()
+                    committed += self.feed_and_wait(records[self.next_step], during=during)
         return committed
 
     def set_limits(self, limits: RiskLimits) -> None:
@@ -344,13 +363,14 @@ class Runtime:
         An ask is queued behind everything already in a mailbox, so two equal rounds with
         no timer or restart pending mean nothing is in flight anywhere.
         """
-        deadline = time.monotonic() + timeout_s
-        previous: dict[str, int] | None = None
-        while time.monotonic() < deadline:
-            current = self._stats_round()
-            if current is not None and current == previous:
-                return
-            previous = current
+        with self._units.lock:  # a client's unit of work is never half-way through
+            deadline = time.monotonic() + timeout_s
+            previous: dict[str, int] | None = None
+            while time.monotonic() < deadline:
+                current = self._stats_round()
+                if current is not None and current == previous:
+                    return
+                previous = current
         raise TimeoutError(f"runtime still busy after {timeout_s} s")
 
     # -- queries -----------------------------------------------------------------------------
@@ -386,6 +406,42 @@ class Runtime:
         return self._retrying(read)
 
     # -- inside ------------------------------------------------------------------------------
+
+    def _client_unit(self, work: Callable[[], T]) -> T:
+        """One client command as an atomic unit after the last committed step (lock held)."""
+        core = self._require_core()
+        step = self.next_step - 1
+        unit = self._last_unit[1] + 1 if self._last_unit[0] == step else 1
+        self._last_unit = (step, unit)
+        core.journal.tell(
+            Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
+        )
+        try:
+            try:
+                result, failure = work(), None
+            except Exception as error:  # raised to the client once the unit is committed
+                result, failure = None, error
+            self.wait_idle()
+            if self._commit(core, StepCommitted(step=step, unit=unit)):
+                if failure is not None:
+                    raise failure
+                return result  # type: ignore[return-value]
+        except (pykka.ActorDeadError, pykka.Timeout):
+            if self._unchanged(core):
+                raise
+        self._follow(deadline_s=RESTART_WAIT_S)
+        raise RuntimeDownError(
+            f"the core restarted while the command ran (after step {step}, unit {unit}), "
+            "and recovery voided it whole"
+        )
+
+    def _commit(self, core: CoreRefs, committed: StepCommitted) -> bool:
+        """Journal ``committed`` and make it durable; False if the core died meanwhile."""
+        if not self._unchanged(core):
+            return False
+        core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
+        ask(core.journal, Sync())
+        return self._unchanged(core)
 
     def _feed(self, core: CoreRefs, record: FeedRecord, *, atomic: bool) -> None:
         core.journal.tell(

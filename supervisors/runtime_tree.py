@@ -280,7 +280,7 @@ class RuntimeSupervisor(Supervisor):
         self._lock.release()
         super()._tell_supervisor()
 
-    @handles(CurrentCore)
+    @handles(CurrentCore, reads_only=True)
     def _current_core(self, _message: CurrentCore) -> CoreRefs | None:
         """None while a child's restart is still to be retried: ask again."""
         if self._recovered is None or any(

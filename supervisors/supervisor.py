@@ -217,7 +217,7 @@ class Supervisor(Supervised, PublishingActor):
         self.log.info("child_removed", child_id=message.child_id)
         return True
 
-    @handles(WhichChildren)
+    @handles(WhichChildren, reads_only=True)
     def _which_children(self, _message: WhichChildren) -> tuple[ChildInfo, ...]:
         return tuple(self._info(child) for child in self.children.values())
 

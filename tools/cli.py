@@ -37,7 +37,7 @@ from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
-from bridges.zmq_edge import ZmqEdge
+from bridges.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, CurveConfig
 from messages.risk import RiskLimits
@@ -54,6 +54,7 @@ from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.logging_setup import configure_logging
 from tools.shutdown_deadline import ShutdownDeadline
+from tools.verify import add_verify_command
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
@@ -314,6 +315,7 @@ def _start_edge(
         events=args.events_endpoint,
         curve=curve,
         max_frame=args.max_frame,
+        heartbeat_s=args.heartbeat_s,
         on_down=on_down,
     ).start()
 
@@ -455,6 +457,39 @@ class _StopRequest:
         self.requested.set()
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return seconds
+
+
+def _add_service_flags(run: argparse.ArgumentParser) -> None:
+    """The ZeroMQ edge's and the metrics endpoint's options of ``run``."""
+    run.add_argument("--no-zmq", action="store_true", help="no ZeroMQ command/event sockets")
+    run.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
+    run.add_argument("--metrics-address", default=METRICS_ADDRESS, help="metrics HTTP address")
+    run.add_argument(
+        "--metrics-port", type=int, default=METRICS_PORT, help="metrics HTTP port (0: any free)"
+    )
+    run.add_argument("--commands-endpoint", default=DEFAULT_COMMANDS, help="ROUTER socket")
+    run.add_argument("--events-endpoint", default=DEFAULT_EVENTS, help="PUB socket")
+    run.add_argument("--curve-secret", help="server secret key file: turns CURVE on")
+    run.add_argument("--curve-clients", help="directory of allowed clients' public keys")
+    run.add_argument(
+        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, help="largest request in bytes"
+    )
+    run.add_argument(
+        "--heartbeat-s",
+        type=_positive_seconds,
+        default=DEFAULT_HEARTBEAT_S,
+        help="interval of the heartbeat topic on the event stream",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeactors", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -511,19 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
-    run.add_argument("--no-zmq", action="store_true", help="no ZeroMQ command/event sockets")
-    run.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
-    run.add_argument("--metrics-address", default=METRICS_ADDRESS, help="metrics HTTP address")
-    run.add_argument(
-        "--metrics-port", type=int, default=METRICS_PORT, help="metrics HTTP port (0: any free)"
-    )
-    run.add_argument("--commands-endpoint", default=DEFAULT_COMMANDS, help="ROUTER socket")
-    run.add_argument("--events-endpoint", default=DEFAULT_EVENTS, help="PUB socket")
-    run.add_argument("--curve-secret", help="server secret key file: turns CURVE on")
-    run.add_argument("--curve-clients", help="directory of allowed clients' public keys")
-    run.add_argument(
-        "--max-frame", type=int, default=DEFAULT_MAX_FRAME, help="largest request in bytes"
-    )
+    _add_service_flags(run)
     run.add_argument(
         "--hold", type=float, default=0.0, help="keep serving commands this long after the replay"
     )
@@ -551,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.set_defaults(handler=_chaos)
 
     add_client_commands(commands)
+    add_verify_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     gen.add_argument("args", nargs=argparse.REMAINDER)

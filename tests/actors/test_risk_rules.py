@@ -6,9 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.position_index_book import PositionIndex
 from actors.risk_rules import denial, needs_index
+from bridges.zmq_commands import MAX_LIMIT, MAX_MAGNITUDE, MAX_PLACES
 from messages.enums import OrderSide, PositionStatus
 from messages.risk import PositionMeta, RiskLimits, Trackers, TrackersFor
 from messages.signals import TradeSignal
@@ -157,3 +160,51 @@ def test_other_accounts_and_other_markets_do_not_count_for_a_position_rule() -> 
 def test_only_position_rules_need_the_index() -> None:
     assert not needs_index(RiskLimits(max_order_size=D(1), max_open_orders=2))
     assert needs_index(RiskLimits(stop_loss=D(1)))
+
+
+def test_a_number_past_what_the_edges_let_in_is_denied_never_raised() -> None:
+    huge = buy("1e999999999", price="1e999999999")  # notional overflows the decimal context
+    said = denial(huge, RiskLimits(max_order_notional=D(5)), open_orders=0)
+    assert said == "numbers out of range for the risk rules (Overflow)"
+
+
+def _bounded(maximum: Decimal, *, places: int = MAX_PLACES) -> st.SearchStrategy[Decimal]:
+    return st.decimals(min_value=0, max_value=maximum, places=places, allow_nan=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    size=_bounded(MAX_MAGNITUDE).filter(lambda d: d > 0),
+    price=_bounded(MAX_MAGNITUDE),
+    limits=st.builds(
+        RiskLimits,
+        max_order_size=_bounded(MAX_LIMIT),
+        max_order_notional=_bounded(MAX_LIMIT),
+        max_position=_bounded(MAX_LIMIT),
+        max_account_exposure=_bounded(MAX_LIMIT),
+        max_open_orders=st.integers(min_value=0, max_value=int(MAX_MAGNITUDE)),
+        daily_loss_limit=_bounded(MAX_LIMIT),
+        profit_lock=_bounded(MAX_LIMIT),
+        stop_loss=_bounded(MAX_LIMIT),
+    ),
+    held_quantity=_bounded(MAX_MAGNITUDE),
+    mark=_bounded(MAX_MAGNITUDE),
+)
+def test_values_the_edges_let_in_never_reach_the_arithmetic_safety_net(
+    size: Decimal,
+    price: Decimal,
+    limits: RiskLimits,
+    held_quantity: Decimal,
+    mark: Decimal,
+) -> None:
+    """What the ZeroMQ edge accepts (bridges.zmq_commands bounds) is judged by a rule, never
+    by the ArithmeticError net: the domain raises nothing on a value that passed validation."""
+    trackers = held(meta("m1-YES", str(held_quantity), str(held_quantity * price)))
+    said = denial(
+        buy(str(size), price=str(price)),
+        limits,
+        open_orders=0,
+        trackers=trackers,
+        marks={"m1-YES": mark},
+    )
+    assert said is None or "numbers out of range" not in said

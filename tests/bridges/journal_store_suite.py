@@ -299,6 +299,19 @@ class JournalStoreSuite:
         assert store.void_after(store.last_seq(), "nothing to do") == 0
         assert store.voided() == []
 
+    def test_quarantine_moves_one_record_out_and_keeps_the_ones_after_it(
+        self, store: JournalStore
+    ) -> None:
+        entries = [entry(n, key=f"k{n}") for n in range(1, 4)]
+        seqs = stored(store.append(entries))
+        assert store.quarantine(seqs[1], "verify: checksum mismatch")
+        assert [r.seq for r in store.read()] == [seqs[0], seqs[2]]
+        assert store.voided() == [(record(seqs[1], entries[1]), "verify: checksum mismatch")]
+        assert not store.has_key("k2")
+        assert store.last_seq() == seqs[2]
+        assert not store.quarantine(seqs[1], "again")
+        assert not store.quarantine(seqs[2] + 1, "no such record")
+
     def test_voiding_twice_keeps_both_reasons(self, store: JournalStore) -> None:
         a, b = stored(store.append([entry(1), entry(2)]))
         store.void_after(a, "first")

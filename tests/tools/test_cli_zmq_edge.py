@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridges.zmq_client import Client
+from bridges.zmq_client import Client, EventSubscriber
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,3 +107,22 @@ def test_a_run_whose_edge_keeps_dying_stops_and_exits_1(tmp_path: Path) -> None:
                 process.kill()
         assert process.returncode == 1
         assert "stopped: the ZeroMQ socket thread died more than 5 times in 30.0 s" in out
+
+
+def test_heartbeat_s_sets_the_interval_of_the_heartbeat_topic(tmp_path: Path) -> None:
+    command = [*_command(tmp_path), "--heartbeat-s", "0.25"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(3)]
+            events = lines[1].split(", events on ")[1].strip()
+            subscriber = EventSubscriber(events, ("heartbeat",))
+            try:
+                beats = [subscriber.next_event(10)[1]["event"] for _ in range(3)]
+            finally:
+                subscriber.close()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert {beat["interval_ms"] for beat in beats} == {250}
+    assert beats[0]["ts"] < beats[1]["ts"] < beats[2]["ts"]

@@ -1,0 +1,95 @@
+"""Client commands in a lockstep replay: each one its own unit of work, between two steps.
+
+A lockstep step ends when the runtime is quiet. A client submitting and cancelling while the
+replay runs would keep it from ever going quiet, and its order would land inside a feed
+record's step, to be voided with that step if it is torn. So while a replay drives, a
+command that changes state waits here; the driver runs it between two records as its own
+unit and answers only once that unit is committed. With no replay driving (before, after,
+``--hold``), the caller runs its unit itself, under the same lock, so units never overlap a
+step or each other.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+Work = Callable[[], Any]
+RunUnit = Callable[[Work], Any]
+
+
+class LockstepUnits:
+    """The queue of client units and the lock that keeps units and steps apart.
+
+    ``run_unit`` runs one unit (journal markers, the work, quiescence, the commit) and
+    returns the work's result or raises its error; it is called with ``lock`` held.
+    """
+
+    def __init__(self, run_unit: RunUnit) -> None:
+        self._run_unit = run_unit
+        self.lock = threading.RLock()
+        self._state = threading.Lock()
+        self._driving = False
+        self._pending: collections.deque[tuple[Work, concurrent.futures.Future[Any]]] = (
+            collections.deque()
+        )
+
+    def run(self, work: Callable[[], T], timeout_s: float) -> T:
+        """``work``'s result once its unit is committed; TimeoutError if a replay driving
+        never reached it within ``timeout_s`` (then it never runs)."""
+        with self._state:
+            driving = self._driving
+            if driving:
+                future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                self._pending.append((work, future))
+        if not driving:
+            with self.lock:
+                return self._run_unit(work)  # type: ignore[no-any-return]
+        try:
+            return future.result(timeout=timeout_s)  # type: ignore[no-any-return]
+        except concurrent.futures.TimeoutError:
+            if future.cancel():
+                raise TimeoutError(
+                    f"the lockstep replay did not reach the command in {timeout_s} s"
+                ) from None
+            return future.result()  # type: ignore[no-any-return]  # running: it ends
+
+    def queued(self) -> int:
+        """How many units wait for the next gap."""
+        with self._state:
+            return len(self._pending)
+
+    @contextmanager
+    def driving(self) -> Iterator[None]:
+        """While a replay drives: commands queue for ``between_steps``; at the end, what is
+        still queued runs before the callers are left to run their own."""
+        with self._state:
+            self._driving = True
+        try:
+            yield
+        finally:
+            with self._state:
+                self._driving = False
+            with self.lock:
+                self.between_steps()
+
+    def between_steps(self) -> None:
+        """Run the units queued by now, in arrival order (call with ``lock`` held); those
+        queued meanwhile wait for the next gap, so clients cannot hold the replay up."""
+        with self._state:
+            queued = len(self._pending)
+        for _ in range(queued):
+            with self._state:
+                work, future = self._pending.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting: it never ran
+            try:
+                future.set_result(self._run_unit(work))
+            except Exception as error:  # the caller's thread raises it
+                future.set_exception(error)
