@@ -5,8 +5,7 @@ replay runs would keep it from ever going quiet, and its order would land inside
 record's step, to be voided with that step if it is torn. So while a replay drives, a
 command that changes state waits here; the driver runs it between two records as its own
 unit and answers only once that unit is committed. With no replay driving (before, after,
-``--hold``), the caller runs its unit itself, under the same lock, so units never overlap a
-step or each other.
+``--hold``), a command runs at once, as in a paced run: nothing waits for quiet then.
 """
 
 from __future__ import annotations
@@ -41,16 +40,16 @@ class LockstepUnits:
         )
 
     def run(self, work: Callable[[], T], timeout_s: float) -> T:
-        """``work``'s result once its unit is committed; TimeoutError if a replay driving
-        never reached it within ``timeout_s`` (then it never runs)."""
+        """``work``'s result: at once with no replay driving, else once its unit is
+        committed; TimeoutError if the replay never reached it within ``timeout_s`` (then
+        it never runs)."""
         with self._state:
             driving = self._driving
             if driving:
                 future: concurrent.futures.Future[Any] = concurrent.futures.Future()
                 self._pending.append((work, future))
         if not driving:
-            with self.lock:
-                return self._run_unit(work)  # type: ignore[no-any-return]
+            return work()
         try:
             return future.result(timeout=timeout_s)  # type: ignore[no-any-return]
         except concurrent.futures.TimeoutError:

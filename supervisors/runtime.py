@@ -87,8 +87,6 @@ class Runtime:
         self._temp_dir: str | None = None
         self._watch: pykka.ActorRef[Any] | None = None
         self._units = LockstepUnits(self._client_unit)
-        self._lockstep = False
-        """Set by the first lockstep step: from then on client commands are units."""
         self._last_unit = (-1, 0)
 
     @staticmethod
@@ -266,7 +264,6 @@ class Runtime:
         recovered journal resumes (this record again, unless its commit landed), and this
         returns False. ``during`` runs while the record is processed (faults strike there).
         """
-        self._lockstep = True
         with self._units.lock:
             core = self._require_core()
             step = self.next_step
@@ -289,12 +286,10 @@ class Runtime:
     def change(self, work: Callable[[], T], timeout_s: float = RESTART_WAIT_S) -> T:
         """Run ``work``, a client's state change (a submit, a cancel, new limits…).
 
-        Once a lockstep replay has begun, as its own unit of work between two feed steps,
+        While a lockstep replay runs, as its own unit of work between two feed steps,
         answered once committed (``supervisors.lockstep_units``): RuntimeDownError if the
         core restarted while it ran, which voided it whole. Otherwise at once.
         """
-        if not self._lockstep:
-            return work()
         return self._units.run(work, timeout_s)
 
     def replay(
@@ -314,7 +309,6 @@ class Runtime:
         end = len(records) if end is None else min(end, len(records))
         stop_at = time.monotonic() + duration_s if duration_s is not None else float("inf")
         committed = 0
-        self._lockstep = True
         with self._units.driving():
             while (
                 self.next_step < end

@@ -106,7 +106,8 @@ def _run(args: argparse.Namespace) -> int:
             runtime.subscribe(view.ref)
         sent = _replay(args, runtime, records, start, stop.requested)
         stop.check()
-        runtime.wait_idle(timeout_s=30.0)
+        if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
+            runtime.wait_idle(timeout_s=30.0)
         broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
         positions = runtime.positions()
         _hold(args, out, view, stop.requested, serving=edge is not None)

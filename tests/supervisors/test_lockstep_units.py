@@ -19,6 +19,7 @@ from messages.codec import encode, kind_of
 from messages.commands import InjectFault, SubmitSignal
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepCommitted, StepStarted
+from messages.signals import TradeSignal
 from supervisors.lockstep_units import LockstepUnits
 from supervisors.recovery import recover_state
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
@@ -41,10 +42,11 @@ def _order(order_id: str) -> OrderCreated:
     )
 
 
-def _submit(runtime: Runtime) -> dict[str, str]:
+def _submit(runtime: Runtime, sent: TradeSignal | None = None) -> dict[str, str]:
     answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
     assert runtime.execution is not None
-    runtime.execution.tell(SubmitSignal(signal=signal(price="0.10", size="1"), answer=answer))
+    sent = sent if sent is not None else signal(price="0.10", size="1")
+    runtime.execution.tell(SubmitSignal(signal=sent, answer=answer))
     return answer.result(timeout=5)
 
 
@@ -101,23 +103,43 @@ def test_a_unit_whose_core_dies_is_voided_whole_and_the_client_is_told_to_retry(
 ) -> None:
     feed = arbitrage_feed()
     runtime = Runtime(RuntimeConfig(data_dir=tmp_path)).start(feed)
-    placed: list[str] = []
-    try:
-        runtime.replay(feed, end=2)
+    sent = signal(price="0.10", size="1")
+    told: list[BaseException] = []
 
-        def work() -> None:
-            placed.append(_submit(runtime)["order_id"])
-            assert runtime.risk is not None
-            runtime.risk.tell(InjectFault(reason="a core restart inside a client's unit"))
+    def work() -> None:
+        assert "order_id" in _submit(runtime, sent)
+        assert runtime.risk is not None
+        runtime.risk.tell(InjectFault(reason="a core restart inside a client's unit"))
 
-        with pytest.raises(RuntimeDownError, match="voided it whole"):
+    def client() -> None:
+        try:
             runtime.change(work)
-        assert runtime.next_step == 2
-        assert placed[0] not in {order.order_id for order in runtime.orders()}
-        runtime.replay(feed)
+        except RuntimeDownError as error:
+            told.append(error)
+
+    def during(step: int) -> None:
+        if step == 1:
+            threading.Thread(target=client).start()
+            while not runtime._units.queued():
+                threading.Event().wait(0.001)
+
+    try:
+        runtime.replay(feed, during=during)
         assert runtime.next_step == len(feed)
+        (settled,) = runtime.positions()
     finally:
         runtime.stop()
+    assert "voided it whole" in str(told[0])
+    assert settled.realized_pnl == Decimal("3.00")  # the feed's own trades, as if never sent
+    store = SqliteJournalStore(tmp_path / JOURNAL_FILE)
+    try:
+        kept = [decode_trusted(record.kind, record.payload) for record in store.read()]
+        voided = [decode_trusted(record.kind, record.payload) for record, _ in store.voided()]
+    finally:
+        store.close()
+    # Order ids are numbered again from the journal: the signal's id tells the order apart.
+    assert sent.id not in {e.correlation_id for e in kept if isinstance(e, OrderCreated)}
+    assert sent.id in {e.correlation_id for e in voided if isinstance(e, OrderCreated)}
 
 
 def test_a_committed_unit_is_recovered_and_a_torn_one_voided(tmp_path: Path) -> None:
