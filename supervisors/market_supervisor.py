@@ -31,26 +31,22 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
-from messages.commands import (
-    AdoptOrders,
-    Append,
-    ArchiveMarket,
-    CloseMarket,
-    ListPositions,
-    MarketDrained,
-    OrderStarted,
-    PositionRefs,
-    PositionRestarted,
-    Subscribe,
-    SuperviseOrder,
-    SwitchMarket,
-    Unsubscribe,
-)
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
+from messages.journal_protocol import Append
+from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
 from messages.market_data import BookSnapshot, PriceChange
-from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
+from messages.markets import (
+    MarketClosed,
+    MarketDefinition,
+    MarketDrained,
+    MarketOpened,
+    MarketResolved,
+)
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
+from messages.queries import ListPositions, PositionRefs
+from messages.subscriptions import Subscribe, Unsubscribe
+from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
 from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.errors import ChildStartError
 from supervisors.protocol import AddChild, ChildRefused, RemoveChild
