@@ -44,8 +44,9 @@ class TrackersFor:
     """Ask the index about ``security_ids`` (every position leg in them) and, for
     ``account``, its running totals; with ``market_id`` also that market's legs.
 
-    Answered by a tell of ``Trackers`` to ``reply_to`` carrying ``context`` back, so the
-    asker never blocks; from outside an actor, ``ask`` it without ``reply_to``.
+    Answered by a tell of ``Trackers`` to ``reply_to`` carrying ``context`` (the asker's
+    correlation id: risk's check id) back, so the asker never blocks; from outside an actor,
+    ``ask`` it without ``reply_to``.
     """
 
     id: str = id_field()

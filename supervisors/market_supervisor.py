@@ -43,6 +43,7 @@ from messages.markets import (
     MarketOpened,
     MarketResolved,
 )
+from messages.mementos import OrderMemento
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
 from messages.queries import ListPositions, PositionRefs
 from messages.subscriptions import Subscribe, Unsubscribe
@@ -104,7 +105,7 @@ class MarketSupervisor(Supervisor):
         strategies: tuple[tuple[pykka.ActorRef[Any], str], ...] = (),
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
-        restored_orders: tuple[Any, ...] = (),
+        restored_orders: tuple[OrderMemento, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
         max_restarts: int = 10,
         period_s: float = 5.0,
