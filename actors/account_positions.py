@@ -32,7 +32,7 @@ from messages.broker_events import (
     DealRefused,
     PositionCorrected,
 )
-from messages.commands import Append, DuplicateRefused, Forward
+from messages.journal_protocol import Append, DuplicateRefused, Forward
 from messages.orders import FillRefusal
 from messages.reconciliation import ComparePositions, PositionsCompared
 from supervisors.child_spec import SupervisedContext
@@ -111,7 +111,7 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             )
 
     @handles(DuplicateRefused)
-    def _deal_refused(self, message: DuplicateRefused) -> None:
+    def _deal_refused(self, message: DuplicateRefused[DealBooked]) -> None:
         """The journal holds this deal's identity with other data: the book is unchanged."""
         deal, booked = message.event, message.journaled
         self.log.error(

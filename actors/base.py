@@ -19,8 +19,10 @@ import pykka
 import structlog
 
 from actors.errors import InjectedFaultError
-from messages.commands import InjectFault, Subscribe, Unsubscribe
+from messages.refs import Recipient
 from messages.stats import ActorStats, GetStats
+from messages.subscriptions import Subscribe, Unsubscribe
+from messages.supervision import InjectFault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +90,7 @@ class RuntimeActor(pykka.ThreadingActor):
         return ActorStats(kind=self.kind, handled=self.handled)
 
 
-def tell_quietly(ref: pykka.ActorRef[Any], message: object) -> bool:
+def tell_quietly(ref: Recipient, message: object) -> bool:
     """Tell ``ref`` unless it is dead; False if it was (a restart will redo what matters)."""
     try:
         ref.tell(message)
@@ -97,7 +99,7 @@ def tell_quietly(ref: pykka.ActorRef[Any], message: object) -> bool:
     return True
 
 
-def ask(ref: pykka.ActorRef[Any], message: object) -> Any:
+def ask(ref: Recipient, message: object) -> Any:
     """A blocking ask with the default timeout: for callers *outside* actors only.
 
     Inside a handler, asking another actor that may ask back is a deadlock; tell instead.
@@ -110,7 +112,7 @@ class PublishingActor(RuntimeActor):
 
     def __init__(self, **log_context: Any) -> None:
         super().__init__(**log_context)
-        self.subscribers: list[pykka.ActorRef[Any]] = []
+        self.subscribers: list[Recipient] = []
 
     @handles(Subscribe)
     def _subscribe(self, message: Subscribe) -> None:
@@ -124,7 +126,7 @@ class PublishingActor(RuntimeActor):
         if message.subscriber in self.subscribers:
             self.subscribers.remove(message.subscriber)
 
-    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+    def welcome(self, subscriber: Recipient) -> None:
         """Send a new subscriber the current state, so it never waits for the next change."""
 
     def publish(self, message: object) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from actors.base import PublishingActor
-from messages.commands import InjectFault, Subscribe, Unsubscribe
 from messages.stats import GetStats
+from messages.subscriptions import Subscribe, Unsubscribe
+from messages.supervision import InjectFault
 from supervisors.supervised import Supervised
 
 

@@ -13,28 +13,14 @@ from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import EXECUTION_EVENTS
 from actors.order_state import CLOSED_STATUSES
 from actors.runtime_state import order_stream, position_stream, submit_for
-from messages.commands import (
-    AdoptOrders,
-    Append,
-    ArchiveMarket,
-    AwaitMarket,
-    CancelOrder,
-    CloseMarket,
-    ListRoutedOrders,
-    MarketDrained,
-    MarkPending,
-    OrderClosed,
-    OrderStarted,
-    PositionRestarted,
-    RoutedOrders,
-    SubmitSignal,
-    SuperviseOrder,
-    SwitchMarket,
-)
+from messages.client_requests import AwaitMarket, SubmitSignal
 from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.journal import OrderCreated
-from messages.markets import MarketDefinition
+from messages.journal_protocol import Append
+from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
+from messages.markets import MarketDefinition, MarketDrained
+from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
     CancelRejected,
@@ -42,12 +28,17 @@ from messages.orders import (
     FillRefused,
     OrderAccepted,
     OrderCancelled,
+    OrderClosed,
     OrderDenied,
     OrderRejected,
 )
+from messages.position_commands import MarkPending
+from messages.queries import ListRoutedOrders, RoutedOrders
 from messages.reconciliation import TradingEnabled
+from messages.refs import Recipient
 from messages.risk import CheckSignal, RiskApproved, RiskDenied
 from messages.signals import TradeSignal
+from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -66,13 +57,13 @@ class _MarketRoute:
     """What execution knows of one market: its position and whether it still trades."""
 
     definition: MarketDefinition
-    position: pykka.ActorRef[Any]
+    position: Recipient
     position_id: str
     account: str
     strategy: str
-    supervisor: pykka.ActorRef[Any]
+    supervisor: Recipient
     closed: bool = False
-    notify_drained: pykka.ActorRef[Any] | None = None
+    notify_drained: Recipient | None = None
 
     def addressed(self, signal: TradeSignal) -> TradeSignal | str:
         """``signal`` for this market's position (what it left unnamed is the position's),
@@ -128,7 +119,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self._order_numbers = itertools.count(first_order_number)
         self.markets: dict[str, _MarketRoute] = {}
         self.current_market_id: str | None = None
-        self.orders: dict[str, pykka.ActorRef[Any]] = {}
+        self.orders: dict[str, Recipient] = {}
         self.order_markets: dict[str, str] = {}
         self.open_orders: dict[tuple[str, OrderSide], str] = {}
         self._starting: dict[str, OrderCreated] = {}

@@ -51,7 +51,7 @@ from bridges.journal_store import (
 )
 from bridges.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
-from messages.commands import (
+from messages.journal_protocol import (
     Append,
     DuplicateRefused,
     Folded,
@@ -60,6 +60,7 @@ from messages.commands import (
     Route,
     Sync,
 )
+from messages.refs import Recipient
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
@@ -113,7 +114,7 @@ class JournalActor(Supervised, RuntimeActor):
         self.config = config if config is not None else JournalConfig()
         self.clock = clock
         self.pending: list[tuple[NewEntry, Append]] = []
-        self.routes: dict[str, pykka.ActorRef[Any]] = {}
+        self.routes: dict[str, Recipient] = {}
         self.appended = 0
         self.duplicates = 0
         self.conflicts = 0
@@ -309,7 +310,7 @@ class JournalActor(Supervised, RuntimeActor):
         )
         self.actor_ref.tell(_CommitFailed())
 
-    def _deliver(self, target: pykka.ActorRef[Any], event: object) -> None:
+    def _deliver(self, target: Recipient, event: object) -> None:
         try:
             target.tell(event)
         except pykka.ActorDeadError:

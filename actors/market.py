@@ -10,9 +10,11 @@ import pykka
 from actors.base import PublishingActor, handles, tell_quietly
 from actors.order_book import OrderBook
 from actors.runtime_state import market_data_stream
-from messages.commands import GetSnapshot, Route
+from messages.journal_protocol import Route
 from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
 from messages.markets import MarketDefinition
+from messages.queries import GetSnapshot
+from messages.refs import Recipient
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -74,7 +76,7 @@ class MarketActor(Supervised, PublishingActor):
                 )
             )
 
-    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+    def welcome(self, subscriber: Recipient) -> None:
         tell_quietly(subscriber, self._snapshot)
 
     @handles(GetSnapshot, reads_only=True)

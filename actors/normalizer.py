@@ -53,9 +53,9 @@ from messages.broker_events import (
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.commands import Append, Forward
 from messages.enums import OrderSide
 from messages.fills import Fill
+from messages.journal_protocol import Append, Forward
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import (
     BookInferred,
@@ -67,6 +67,7 @@ from messages.reconciliation import (
     ReconcileRequest,
     ReconcileWith,
 )
+from messages.refs import Recipient
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -150,7 +151,7 @@ class NormalizerActor(Supervised, PublishingActor):
         journal: pykka.ActorRef[Any],
         account_positions: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any] | None = None,
-        reconciler: pykka.ActorRef[Any] | None = None,
+        reconciler: Recipient | None = None,
         fee_rate: Decimal = Decimal("0.001"),
         routed: tuple[OrderRouted, ...] = (),
         open_order_ids: frozenset[str] = frozenset(),

@@ -11,18 +11,10 @@ from actors.base import RuntimeActor, handles
 from actors.fill_outcome import FillOutcome, FillResult, refused
 from actors.order_state import Order, apply_order_event
 from actors.runtime_state import order_stream, position_stream
-from messages.commands import (
-    Append,
-    CancelOrder,
-    ClearPending,
-    DuplicateRefused,
-    GetSnapshot,
-    OrderClosed,
-    PositionRestarted,
-    Route,
-)
 from messages.fills import Fill
 from messages.journal import CancelRequested, FillApplied
+from messages.journal_protocol import Append, DuplicateRefused, Route
+from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
     CancelRejected,
@@ -30,10 +22,15 @@ from messages.orders import (
     FillRefused,
     OrderAccepted,
     OrderCancelled,
+    OrderClosed,
     OrderRejected,
     OrderSnapshot,
     OrderUpdated,
 )
+from messages.position_commands import ClearPending
+from messages.queries import GetSnapshot
+from messages.refs import Recipient
+from messages.supervision import PositionRestarted
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -65,7 +62,7 @@ class OrderActor(Supervised, RuntimeActor):
         self,
         order: Order | Callable[[], tuple[Order, int]],
         *,
-        position: pykka.ActorRef[Any],
+        position: Recipient,
         position_id: str,
         execution: pykka.ActorRef[Any],
         venue: pykka.ActorRef[Any],
@@ -160,7 +157,7 @@ class OrderActor(Supervised, RuntimeActor):
         self._refuse(fill, outcome)
 
     @handles(DuplicateRefused)
-    def _duplicate_refused(self, message: DuplicateRefused) -> None:
+    def _duplicate_refused(self, message: DuplicateRefused[Fill]) -> None:
         """The journal holds this fill's id with other data: refused before it got here."""
         fill = message.event
         self._refuse(

@@ -11,12 +11,15 @@ from actors.base import PublishingActor, handles, tell_quietly
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook, apply_position_event
 from actors.runtime_state import position_stream
-from messages.commands import ClearPending, GetSnapshot, MarkPending, Route
 from messages.enums import PositionStatus
 from messages.journal import FillApplied, PositionSettlement
+from messages.journal_protocol import Route
 from messages.market_data import MarketSnapshot
 from messages.orders import FillRefused
+from messages.position_commands import ClearPending, MarkPending
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+from messages.queries import GetSnapshot
+from messages.refs import Recipient
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised
 
@@ -77,7 +80,7 @@ class PositionActor(Supervised, PublishingActor):
             # is a no-op there.
             self.parent.tell(PositionSettled(position=self.book.snapshot()))
 
-    def welcome(self, subscriber: pykka.ActorRef[Any]) -> None:
+    def welcome(self, subscriber: Recipient) -> None:
         tell_quietly(subscriber, self.book.snapshot())
 
     @handles(GetSnapshot, reads_only=True)

@@ -18,13 +18,13 @@ from decimal import Decimal
 from typing import TypeAlias
 
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
-from messages.commands import ClearPending, MarkPending
 from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill
 from messages.journal import FillApplied, PositionSettlement
 from messages.market_data import MarketSnapshot
 from messages.mementos import LegMemento, PositionMemento
 from messages.orders import FillRefusal
+from messages.position_commands import ClearPending, MarkPending
 from messages.positions import LegSnapshot, PositionSnapshot
 
 _EXACT = decimal.Context(

@@ -36,7 +36,7 @@ from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
 from bridges.query_worker import JobDone, JobFailed, QueryWorker
 from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
-from messages.commands import Forward
+from messages.journal_protocol import Forward
 from messages.reconciliation import (
     BookInferred,
     ComparePositions,

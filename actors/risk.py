@@ -18,7 +18,7 @@ import pykka
 from actors.base import RuntimeActor, handles
 from actors.risk_rules import denial, lookup_for, needs_index
 from actors.runtime_state import RISK_STREAM
-from messages.commands import Append
+from messages.journal_protocol import Append
 from messages.market_data import MarketSnapshot
 from messages.risk import (
     CheckSignal,
@@ -49,7 +49,7 @@ class RiskActor(Supervised, RuntimeActor):
         self.journal = journal
         self.limits = limits if limits is not None else RiskLimits()
         self.marks: dict[str, Decimal] = {}
-        self.waiting: dict[str, CheckSignal] = {}
+        self.waiting: dict[str | None, CheckSignal] = {}
         self.approved = self.denied = 0
 
     @handles(SetLimits)

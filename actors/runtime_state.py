@@ -28,7 +28,6 @@ from messages.broker_events import (
     PositionCorrected,
 )
 from messages.codec import encode
-from messages.commands import ClearPending, MarkPending, SubmitOrder
 from messages.fills import Fill
 from messages.journal import (
     CancelRequested,
@@ -49,7 +48,9 @@ from messages.mementos import (
     RuntimeStateMemento,
     VenueCommandMemento,
 )
+from messages.order_commands import SubmitOrder
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
+from messages.position_commands import ClearPending, MarkPending
 from messages.risk import LimitsChanged, RiskLimits
 
 

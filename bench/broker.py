@@ -90,8 +90,10 @@ from bridges.journal_store import Durability
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import AccountPosition, AccountPositionChanged
-from messages.commands import SubmitOrder, Subscribe, Sync
 from messages.enums import OrderSide
+from messages.journal_protocol import Sync
+from messages.order_commands import SubmitOrder
+from messages.subscriptions import Subscribe
 from supervisors.recovery import recover_state
 from supervisors.runtime import Runtime
 from supervisors.runtime_config import BrokerConfig, RuntimeConfig

@@ -60,8 +60,8 @@ from bench import floors
 from bench.broker import CALLBACK_TARGET, drive
 from bench.figures import Figure, Statistic, Target, latency, nearest_rank, rate
 from bridges.simulated_broker import SimulatedBroker
-from messages.commands import Sync
 from messages.enums import OrderSide, Outcome
+from messages.journal_protocol import Sync
 from messages.market_data import InstrumentBook
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.positions import PositionDelta

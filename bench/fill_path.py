@@ -34,20 +34,17 @@ from actors.runtime_state import order_from_created, position_stream
 from bench import floors
 from bench.figures import Figure, latency, nearest_rank, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import (
-    Append,
-    OrderStarted,
-    SubmitOrder,
-    Subscribe,
-    SuperviseOrder,
-    SwitchMarket,
-)
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.journal import PositionCreated
+from messages.journal_protocol import Append
+from messages.market_commands import SwitchMarket
 from messages.markets import Instrument, MarketDefinition
+from messages.order_commands import SubmitOrder
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
+from messages.subscriptions import Subscribe
+from messages.supervision import OrderStarted, SuperviseOrder
 from tools.logging_setup import configure_logging
 
 QUICK = ("--fills", "5000", "--latency-samples", "500")

@@ -61,7 +61,6 @@ from bench.figures import Figure, Statistic, Target, duration, rate
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import Duplicate, Durability, NewEntry, Snapshot
 from messages.codec import encode, kind_of
-from messages.commands import Append, ClearPending, MarkPending, Sync
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.journal import (
@@ -73,6 +72,7 @@ from messages.journal import (
     StepCommitted,
     StepStarted,
 )
+from messages.journal_protocol import Append, Sync
 from messages.markets import (
     Instrument,
     MarketClosed,
@@ -81,6 +81,7 @@ from messages.markets import (
     MarketResolved,
 )
 from messages.orders import OrderAccepted
+from messages.position_commands import ClearPending, MarkPending
 from supervisors.recovery import recover_state
 from tools.logging_setup import configure_logging
 

@@ -91,19 +91,13 @@ from actors.runtime_state import position_stream
 from bench import floors
 from bench.figures import Figure, Statistic, Target, latency, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import (
-    Append,
-    OrderClosed,
-    OrderStarted,
-    SubmitOrder,
-    SuperviseOrder,
-    SwitchMarket,
-    Sync,
-)
 from messages.enums import OrderSide, Outcome, PositionStatus
 from messages.journal import PositionCreated
+from messages.journal_protocol import Append, Sync
+from messages.market_commands import SwitchMarket
 from messages.markets import Instrument, MarketDefinition
-from messages.orders import OrderDenied
+from messages.order_commands import SubmitOrder
+from messages.orders import OrderClosed, OrderDenied
 from messages.positions import LegSnapshot, PositionSnapshot
 from messages.risk import (
     CheckSignal,
@@ -114,6 +108,7 @@ from messages.risk import (
     TrackersFor,
 )
 from messages.signals import TradeSignal
+from messages.supervision import OrderStarted, SuperviseOrder
 from tools.logging_setup import configure_logging
 
 STRATEGY = "bench-strategy"
@@ -542,9 +537,9 @@ def _lookups(
                 security_ids=(security_id,),
                 account=account if by_account else None,
                 reply_to=driver,
-                context=number,
+                context=str(number),
             )
-            return index, message, number
+            return index, message, message.context
 
         return make
 

@@ -87,13 +87,14 @@ from bench.figures import Figure, Kind, Statistic, Target, latency
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry, Snapshot
 from messages.codec import encode, kind_of
-from messages.commands import GetSnapshot, InjectFault
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.journal import FillApplied, OrderCreated, PositionCreated
 from messages.markets import Instrument, MarketDefinition
 from messages.orders import OrderAccepted
 from messages.positions import PositionSnapshot
+from messages.queries import GetSnapshot
+from messages.supervision import InjectFault
 from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.events import ChildRestarted
 from supervisors.protocol import AddChild, ChildInfo, RemoveChild

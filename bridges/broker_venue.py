@@ -26,9 +26,10 @@ from bridges.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
 from messages.broker_events import OrderRouted
-from messages.commands import Append, CancelOrder, SubmitOrder
+from messages.journal_protocol import Append
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
+from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import CancelRejected, OrderRejected
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext

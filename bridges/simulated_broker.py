@@ -52,10 +52,10 @@ from messages.broker import (
     BrokerOrderStatus,
     BrokerPosition,
 )
-from messages.commands import SubmitOrder
 from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.market_data import InstrumentBook
+from messages.order_commands import SubmitOrder
 from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
 from messages.paper_broker import (
     PaperBookUpdated,

@@ -18,9 +18,9 @@ import attrs
 from actors.base import PublishingActor, handles
 from actors.timer import Timer
 from bridges.venue_matching import MatchingEngine
-from messages.commands import CancelOrder, SubmitOrder
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
+from messages.order_commands import CancelOrder, SubmitOrder
 from messages.stats import ActorStats
 from supervisors.child_spec import SupervisedContext
 from supervisors.supervised import Supervised

@@ -14,10 +14,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeAlias
 
-from messages.commands import SubmitOrder
 from messages.enums import BookSide, OrderSide, OrderStatus
 from messages.fills import Fill
 from messages.market_data import InstrumentBook
+from messages.order_commands import SubmitOrder
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 
 VenueEvent: TypeAlias = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill

@@ -20,9 +20,11 @@ import pykka
 from actors.base import ASK_TIMEOUT_S, ask
 from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
-from messages.commands import AwaitMarket, CancelOrder, ListRoutedOrders, SubmitSignal
+from messages.client_requests import AwaitMarket, SubmitSignal
 from messages.enums import OrderSide, Outcome
 from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.order_commands import CancelOrder
+from messages.queries import ListRoutedOrders
 from messages.signals import TradeSignal
 from supervisors.protocol import WhichChildren
 from supervisors.risk_config import RiskConfigError, limits_from

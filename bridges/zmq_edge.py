@@ -32,7 +32,7 @@ from bridges.zmq_server import (
     CurveConfig,
     ZmqServer,
 )
-from messages.commands import Subscribe
+from messages.subscriptions import Subscribe
 from supervisors.child_spec import ChildSpec, SupervisedContext
 from supervisors.events import IntensityExceeded
 from supervisors.runtime import Runtime

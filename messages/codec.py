@@ -7,7 +7,8 @@ touches a price; enums travel by value and tuples as lists.
 
 The registry is discovered, not listed: every attrs class of the ``messages`` package whose
 fields are all plain data is a kind, named by its class. Classes holding an actor ref
-(``SwitchMarket``) are left out, since a ref means nothing to another process.
+(``SwitchMarket``), a future or an ``object`` field (``Append``) are left out, since a ref
+or a future means nothing to another process and ``object`` says nothing to structure.
 """
 
 from __future__ import annotations

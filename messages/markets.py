@@ -1,4 +1,5 @@
-"""Market lifecycle: what a market is, and the facts of its opening, closing and resolution."""
+"""Market lifecycle: what a market is, and the facts of its opening, closing,
+draining and resolution."""
 
 from __future__ import annotations
 
@@ -75,3 +76,10 @@ class MarketResolved:
     ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
     market_id: str = text_field()
     winning_security_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MarketDrained:
+    """A closed market has no open orders left: its position can be settled safely."""
+
+    market_id: str = text_field()

@@ -1,4 +1,5 @@
-"""Order events: what the venue reported, and what the runtime published about an order."""
+"""Order events: what the venue reported, and what the runtime published or told about an
+order."""
 
 from __future__ import annotations
 
@@ -154,3 +155,11 @@ class CancelDenied:
     correlation_id: str = text_field()
     order_id: str = text_field()
     reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderClosed:
+    """An OrderActor tells the ExecutionActor its order reached a terminal state."""
+
+    order_id: str = text_field()
+    market_id: str = text_field()

@@ -6,12 +6,12 @@ they lead to are (``messages.broker_events``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
 from messages.fields import id_field, text_field, ts_init_field, tuple_of
+from messages.journal_protocol import Forward
+from messages.refs import Recipient
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -23,7 +23,7 @@ class ReconcileRequest:
     reason: str = text_field()
     order_nos: tuple[str, ...] = tuple_of(str, default=())
     security_ids: tuple[str, ...] = tuple_of(str, default=())
-    reply_to: Any = attrs.field(default=None)
+    reply_to: Recipient | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -36,7 +36,7 @@ class BookInferred:
     fills: tuple[BrokerFill, ...] = tuple_of(BrokerFill)
     reason: str = text_field()
     recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
-    then: Any = attrs.field(default=None)
+    then: Forward | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -64,7 +64,7 @@ class ComparePositions:
     since_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
     reason: str = text_field()
     security_ids: tuple[str, ...] = tuple_of(str, default=())
-    reply_to: Any = attrs.field(default=None)
+    reply_to: Recipient | None = attrs.field(default=None)
     pending: tuple[str, ...] = tuple_of(str, default=())
 
 
@@ -86,7 +86,7 @@ class OpenOrdersSeen:
     account: str = text_field()
     orders: tuple[BrokerOrder, ...] = tuple_of(BrokerOrder)
     complete: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    reply_to: Any = attrs.field(default=None)
+    reply_to: Recipient | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -113,4 +113,4 @@ class TradingEnabled:
 class ReconcileWith:
     """Send reconcile requests and position callbacks to ``reconciler`` from now on."""
 
-    reconciler: Any = attrs.field()
+    reconciler: Recipient = attrs.field()

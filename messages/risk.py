@@ -17,6 +17,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
+from messages.refs import Recipient
 from messages.signals import TradeSignal
 
 
@@ -43,8 +44,9 @@ class TrackersFor:
     """Ask the index about ``security_ids`` (every position leg in them) and, for
     ``account``, its running totals; with ``market_id`` also that market's legs.
 
-    Answered by a tell of ``Trackers`` to ``reply_to`` carrying ``context`` back, so the
-    asker never blocks; from outside an actor, ``ask`` it without ``reply_to``.
+    Answered by a tell of ``Trackers`` to ``reply_to`` carrying ``context`` (the asker's
+    correlation id: risk's check id) back, so the asker never blocks; from outside an actor,
+    ``ask`` it without ``reply_to``.
     """
 
     id: str = id_field()
@@ -56,8 +58,8 @@ class TrackersFor:
     market_id: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
-    reply_to: Any = attrs.field(default=None)
-    context: Any = attrs.field(default=None)
+    reply_to: Recipient | None = attrs.field(default=None)
+    context: str | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -76,7 +78,7 @@ class Trackers:
     realized_net: Decimal = decimal_field(default=Decimal(0))
     unrealized: Decimal = decimal_field(default=Decimal(0))
     closed_pnl: Decimal = decimal_field(default=Decimal(0))
-    context: Any = attrs.field(default=None)
+    context: str | None = attrs.field(default=None)
 
 
 def _not_negative(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -129,7 +131,7 @@ class CheckSignal:
     ts_init: int = ts_init_field()
     signal: TradeSignal = attrs.field(validator=attrs.validators.instance_of(TradeSignal))
     open_orders: int = attrs.field(validator=attrs.validators.instance_of(int))
-    reply_to: Any = attrs.field(default=None)
+    reply_to: Recipient | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)

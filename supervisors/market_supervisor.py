@@ -31,26 +31,23 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
-from messages.commands import (
-    AdoptOrders,
-    Append,
-    ArchiveMarket,
-    CloseMarket,
-    ListPositions,
-    MarketDrained,
-    OrderStarted,
-    PositionRefs,
-    PositionRestarted,
-    Subscribe,
-    SuperviseOrder,
-    SwitchMarket,
-    Unsubscribe,
-)
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
+from messages.journal_protocol import Append
+from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
 from messages.market_data import BookSnapshot, PriceChange
-from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
+from messages.markets import (
+    MarketClosed,
+    MarketDefinition,
+    MarketDrained,
+    MarketOpened,
+    MarketResolved,
+)
+from messages.mementos import OrderMemento
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
+from messages.queries import ListPositions, PositionRefs
+from messages.subscriptions import Subscribe, Unsubscribe
+from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
 from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.errors import ChildStartError
 from supervisors.protocol import AddChild, ChildRefused, RemoveChild
@@ -108,7 +105,7 @@ class MarketSupervisor(Supervisor):
         strategies: tuple[tuple[pykka.ActorRef[Any], str], ...] = (),
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
-        restored_orders: tuple[Any, ...] = (),
+        restored_orders: tuple[OrderMemento, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
         max_restarts: int = 10,
         period_s: float = 5.0,

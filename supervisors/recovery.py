@@ -34,8 +34,8 @@ from actors.runtime_state import (
 from bridges.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
-from messages.commands import Folded, GetFolded
 from messages.journal import StepCommitted, StepStarted
+from messages.journal_protocol import Folded, GetFolded
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento, PositionMemento, RuntimeStateMemento

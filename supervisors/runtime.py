@@ -34,23 +34,22 @@ from actors.runtime_state import (
 )
 from bridges.feed_codec import FeedRecord
 from messages.broker_events import AccountPosition
-from messages.commands import (
-    Append,
+from messages.journal import StepCommitted, StepStarted
+from messages.journal_protocol import Append, Sync
+from messages.markets import MarketClosed, MarketOpened, MarketResolved
+from messages.orders import OrderSnapshot
+from messages.positions import PositionSnapshot
+from messages.queries import (
     GetSnapshot,
     ListPositions,
     ListRoutedOrders,
     PositionRefs,
     RoutedOrders,
-    Subscribe,
-    Sync,
 )
-from messages.journal import StepCommitted, StepStarted
-from messages.markets import MarketClosed, MarketOpened, MarketResolved
-from messages.orders import OrderSnapshot
-from messages.positions import PositionSnapshot
 from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
 from messages.stats import GetStats
+from messages.subscriptions import Subscribe
 from supervisors.child_spec import ChildSpec, Restart, SupervisedContext
 from supervisors.lockstep_units import LockstepUnits
 from supervisors.protocol import WhichChildren

@@ -63,10 +63,11 @@ from bridges.snapshot_writer import SnapshotWriter
 from bridges.venue_matching import MatchingEngine
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
-from messages.commands import Subscribe
 from messages.fields import id_field, ts_init_field
 from messages.positions import PositionSnapshot
+from messages.refs import Recipient
 from messages.risk import RiskLimits
+from messages.subscriptions import Subscribe
 from supervisors.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
 from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
 from supervisors.recovery import RecoveryReport, recover_state
@@ -233,7 +234,7 @@ class RuntimeSupervisor(Supervisor):
         self.journal_path = config.journal_path
         self.feed = tuple(feed)
         self.generation = 0
-        self.listeners: list[pykka.ActorRef[Any]] = []
+        self.listeners: list[Recipient] = []
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
         self._recovered: _Recovered | None = None
         # Last, in the starting thread: a refusal raises to whoever starts the root.

@@ -26,8 +26,10 @@ from bridges.query_pacer import QueryPacer
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerFill, BrokerPosition
 from messages.broker_events import AccountPosition
-from messages.commands import SubmitOrder, Subscribe, Sync
 from messages.enums import OrderSide
+from messages.journal_protocol import Sync
+from messages.order_commands import SubmitOrder
+from messages.subscriptions import Subscribe
 from supervisors.recovery import recover_state
 from tests.stubs import Collector
 

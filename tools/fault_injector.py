@@ -17,7 +17,7 @@ import pykka
 
 from actors.base import RuntimeActor
 from actors.timer import Timer
-from messages.commands import InjectFault
+from messages.supervision import InjectFault
 
 
 class FaultMethod(enum.Enum):

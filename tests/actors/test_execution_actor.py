@@ -15,20 +15,15 @@ from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.runtime_state import order_from_created
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import (
-    CancelOrder,
-    CloseMarket,
-    ListRoutedOrders,
-    MarketDrained,
-    MarkPending,
-    OrderStarted,
-    SubmitOrder,
-    SuperviseOrder,
-    SwitchMarket,
-)
 from messages.enums import OrderSide
 from messages.journal import FillApplied
+from messages.market_commands import CloseMarket, SwitchMarket
+from messages.markets import MarketDrained
+from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import CancelDenied, FillRefusal, FillRefused, OrderCancelled, OrderDenied
+from messages.position_commands import MarkPending
+from messages.queries import ListRoutedOrders
+from messages.supervision import OrderStarted, SuperviseOrder
 from tests.stubs import collector, definition, fill, signal, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)

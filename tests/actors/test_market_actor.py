@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from actors.market import MarketActor
-from messages.commands import GetSnapshot, Subscribe
 from messages.enums import BookSide
 from messages.market_data import MarketSnapshot
+from messages.queries import GetSnapshot
+from messages.subscriptions import Subscribe
 from tests.stubs import book, change, collector, definition, wait_for
 
 pytestmark = pytest.mark.timeout(10)

@@ -13,17 +13,20 @@ from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.order_state import Order
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import CancelOrder, ClearPending, GetSnapshot, OrderClosed
 from messages.enums import OrderSide, OrderStatus
 from messages.journal import FillApplied
+from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
     FillRefusal,
     FillRefused,
     OrderCancelled,
+    OrderClosed,
     OrderRejected,
     OrderUpdated,
 )
+from messages.position_commands import ClearPending
+from messages.queries import GetSnapshot
 from tests.stubs import collector, fill, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)

@@ -8,11 +8,13 @@ import pytest
 
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
-from messages.commands import ClearPending, GetSnapshot, MarkPending, Subscribe
 from messages.enums import OrderSide, PositionStatus
 from messages.journal import FillApplied, PositionSettlement
 from messages.orders import FillRefusal, FillRefused
+from messages.position_commands import ClearPending, MarkPending
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+from messages.queries import GetSnapshot
+from messages.subscriptions import Subscribe
 from tests.stubs import collector, fill, wait_for
 
 pytestmark = pytest.mark.timeout(10)

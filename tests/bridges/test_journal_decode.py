@@ -14,7 +14,8 @@ from bridges.journal_decode import decode_trusted
 from messages.codec import CodecError, decode, encode, kind_of
 from messages.fills import Fill
 from messages.journal import FillApplied
-from tests.messages.test_codec import EXAMPLES, FILL, any_fill
+from tests.messages.examples import EXAMPLES, FILL
+from tests.messages.test_codec import any_fill
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -16,7 +16,7 @@ from bridges.metrics_exporter import serve_metrics
 from bridges.simulated_broker import SimulatedBroker
 from bridges.zmq_client import Client
 from bridges.zmq_edge import ZmqEdge
-from messages.commands import InjectFault
+from messages.supervision import InjectFault
 from supervisors.runtime import Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
 from tests.broker_edge import wait_until

@@ -8,13 +8,14 @@ from decimal import Decimal
 import pytest
 
 from bridges.simulated_venue import SimulatedVenueActor
-from messages.commands import CancelOrder, SubmitOrder, Subscribe
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.market_data import InstrumentBook, MarketSnapshot
 from messages.markets import MarketClosed
+from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import OrderAccepted, OrderCancelled
 from messages.stats import GetStats
+from messages.subscriptions import Subscribe
 from tests.stubs import collector, levels, opened, wait_for
 
 pytestmark = pytest.mark.timeout(10)

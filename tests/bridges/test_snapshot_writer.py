@@ -11,8 +11,8 @@ from actors.journal import JournalActor, JournalConfig
 from actors.runtime_state import decode_state
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.snapshot_writer import SnapshotWriter
-from messages.commands import Append, Sync
 from messages.journal import StepCommitted, StepStarted
+from messages.journal_protocol import Append, Sync
 from tests.bridges.journal_store_suite import entry
 
 pytestmark = pytest.mark.timeout(20)

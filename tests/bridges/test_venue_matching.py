@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridges.venue_matching import MatchingEngine, VenueEvent
-from messages.commands import SubmitOrder
 from messages.enums import BookSide, OrderSide, Outcome
 from messages.fills import Fill
 from messages.market_data import BookLevel, InstrumentBook
+from messages.order_commands import SubmitOrder
 from messages.orders import CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 
 MID = "m1"

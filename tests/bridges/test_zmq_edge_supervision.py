@@ -15,7 +15,7 @@ from bridges import zmq_server
 from bridges.zmq_client import Client, EventSubscriber
 from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import Request, parse_request
-from messages.commands import InjectFault
+from messages.supervision import InjectFault
 from supervisors.protocol import WhichChildren
 from supervisors.runtime import Runtime, RuntimeConfig
 from tests.bridges.zmq_stubs import (

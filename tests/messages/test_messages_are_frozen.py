@@ -1,10 +1,12 @@
-"""Every message class is an immutable, slotted attrs class holding immutable field types."""
+"""Every message class is immutable: a real instance of each refuses every change, has no
+``__dict__`` to grow, and holds no list, dict or set however deep one looks."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import pkgutil
+from collections.abc import Iterator
 from decimal import Decimal
 
 import attrs
@@ -14,6 +16,10 @@ import messages
 from messages.fills import Fill
 from messages.market_data import BookLevel
 from messages.signals import TradeSignal
+from tests.messages.examples import EXAMPLES, holding_refs
+from tests.stubs import collector
+
+pytestmark = pytest.mark.timeout(10)
 
 
 def _message_classes() -> list[type]:
@@ -29,38 +35,56 @@ def _message_classes() -> list[type]:
 MESSAGE_CLASSES = _message_classes()
 
 
-def test_the_message_package_defines_the_expected_kinds() -> None:
-    names = {cls.__name__ for cls in MESSAGE_CLASSES}
-    assert {
-        "BookSnapshot",
-        "PriceChange",
-        "MarketSnapshot",
-        "TradeSignal",
-        "SubmitOrder",
-        "CancelOrder",
-        "OrderUpdated",
-        "Fill",
-        "PositionSnapshot",
-        "PositionDelta",
-    } <= names
+@pytest.fixture
+def instances() -> dict[type, object]:
+    """One real instance per message class; the refs are a live actor's."""
+    ref, _ = collector()
+    return {type(message): message for message in [*EXAMPLES, *holding_refs(ref)]}
+
+
+def test_every_message_class_has_an_example_instance(instances: dict[type, object]) -> None:
+    missing = {cls.__name__ for cls in MESSAGE_CLASSES} - {cls.__name__ for cls in instances}
+    assert not missing
 
 
 @pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda c: c.__name__)
-def test_message_class_is_frozen_and_slotted(cls: type) -> None:
-    assert "__slots__" in cls.__dict__
-    instance = object.__new__(cls)
+def test_no_field_of_a_message_can_be_set_or_deleted(
+    cls: type, instances: dict[type, object]
+) -> None:
+    message = instances[cls]
     for field in attrs.fields(cls):
+        before = getattr(message, field.name)
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
-            setattr(instance, field.name, None)
+            setattr(message, field.name, before)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            delattr(message, field.name)
+        assert getattr(message, field.name) is before
 
 
 @pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda c: c.__name__)
-def test_message_fields_hold_no_mutable_containers(cls: type) -> None:
-    for field in attrs.fields(cls):
-        annotation = str(field.type)
-        assert "list[" not in annotation
-        assert "dict[" not in annotation
-        assert "set[" not in annotation.replace("frozenset[", "")
+def test_a_message_takes_no_new_attribute(cls: type, instances: dict[type, object]) -> None:
+    message = instances[cls]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        message.added = 1  # type: ignore[attr-defined]
+    assert not hasattr(message, "__dict__")
+
+
+def _mutable_parts(value: object, path: str) -> Iterator[str]:
+    """Where ``value`` holds a list, dict, set or bytearray. Actor refs and futures are
+    handles to something alive, not data, and are not looked into."""
+    if isinstance(value, list | dict | set | bytearray):
+        yield path
+    elif isinstance(value, tuple | frozenset):
+        for index, item in enumerate(value):
+            yield from _mutable_parts(item, f"{path}[{index}]")
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            yield from _mutable_parts(getattr(value, field.name), f"{path}.{field.name}")
+
+
+@pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda c: c.__name__)
+def test_a_message_holds_no_mutable_container(cls: type, instances: dict[type, object]) -> None:
+    assert list(_mutable_parts(instances[cls], cls.__name__)) == []
 
 
 def test_a_float_price_is_refused_at_construction() -> None:

@@ -15,9 +15,9 @@ import pytest
 
 from actors.runtime_state import position_stream
 from actors.synthetic_arbitrage import SyntheticArbitrage
-from messages.commands import Append
 from messages.enums import PositionStatus
 from messages.journal import FillApplied
+from messages.journal_protocol import Append
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from messages.commands import SwitchMarket
 from messages.enums import BookSide, OrderStatus, PositionStatus
 from messages.fills import Fill
+from messages.market_commands import SwitchMarket
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketResolved
 from messages.orders import OrderDenied

@@ -18,9 +18,9 @@ from actors.runtime_state import RUNTIME_STREAM, RuntimeState
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry
 from messages.codec import decode, encode, kind_of
-from messages.commands import GetSnapshot, ListPositions, ListRoutedOrders
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepStarted
+from messages.queries import GetSnapshot, ListPositions, ListRoutedOrders
 from supervisors.recovery import order_loader, position_loader, recover_state
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tests.stubs import arbitrage_feed, collector

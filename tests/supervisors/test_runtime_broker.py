@@ -15,8 +15,8 @@ from actors.normalizer import NormalizerStats
 from bridges.broker import BrokerDisconnectedError
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import DealBooked
-from messages.commands import InjectFault
 from messages.enums import OrderSide, PositionStatus
+from messages.supervision import InjectFault
 from supervisors.runtime import Runtime, RuntimeConfig
 from supervisors.runtime_config import BrokerConfig
 from tests.actors.test_broker_edge import journaled

@@ -21,13 +21,15 @@ from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
 from actors.runtime_state import position_stream
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import Append, InjectFault, Subscribe, Sync
 from messages.enums import OrderSide
 from messages.journal import FillApplied
+from messages.journal_protocol import Append, Sync
 from messages.orders import OrderDenied
 from messages.positions import PositionSnapshot
 from messages.risk import CheckSignal, RiskDenied, RiskLimits
 from messages.signals import TradeSignal
+from messages.subscriptions import Subscribe
+from messages.supervision import InjectFault
 from supervisors.runtime import Runtime, RuntimeConfig
 from tests.stubs import Collector, arbitrage_feed, collector, fill, state_holding, wait_for
 

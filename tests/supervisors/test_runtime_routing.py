@@ -18,15 +18,18 @@ from actors.base import ask, handles
 from actors.journal import JournalActor
 from actors.risk import RiskActor
 from actors.synthetic_arbitrage import SyntheticArbitrage
-from messages.commands import Append, InjectFault, ListPositions, SubmitSignal
+from messages.client_requests import SubmitSignal
 from messages.enums import BookSide, OrderSide, OrderStatus
 from messages.fills import Fill
 from messages.journal import FillApplied
+from messages.journal_protocol import Append
 from messages.market_data import MarketSnapshot, PriceChange
 from messages.orders import OrderDenied
 from messages.positions import PositionSnapshot
+from messages.queries import ListPositions
 from messages.risk import CheckSignal, RiskLimits
 from messages.signals import TradeSignal
+from messages.supervision import InjectFault
 from supervisors import runtime_tree
 from supervisors.runtime import Runtime, RuntimeConfig
 from tests.holding import Gate, GoOn, holding

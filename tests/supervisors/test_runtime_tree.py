@@ -12,8 +12,9 @@ import pykka
 import pytest
 
 from actors.base import ask
-from messages.commands import InjectFault, ListPositions
 from messages.enums import OrderSide, PositionStatus
+from messages.queries import ListPositions
+from messages.supervision import InjectFault
 from supervisors.child_spec import ChildSpec, Strategy, SupervisedContext
 from supervisors.protocol import WhichChildren
 from supervisors.runtime import Runtime, RuntimeConfig, RuntimeDownError

@@ -25,7 +25,7 @@ import pytest
 from bridges.feed_codec import write_feed
 from bridges.zmq_client import Client
 from bridges.zmq_edge import ZmqEdge
-from messages.commands import InjectFault
+from messages.supervision import InjectFault
 from supervisors.runtime import Runtime, RuntimeConfig
 from supervisors.runtime_tree import CORE_CHILDREN
 from tests.stubs import arbitrage_feed

@@ -1,0 +1,49 @@
+"""Queries and their answers: what an actor is asked (through ``ask``) about its state."""
+
+from __future__ import annotations
+
+import attrs
+
+from messages.fields import tuple_of
+from messages.journal import OrderCreated
+from messages.positions import PositionSnapshot
+from messages.refs import Recipient
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class GetSnapshot:
+    """Ask an actor for its current immutable snapshot (answered through ``ask``)."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListRoutedOrders:
+    """Ask the ExecutionActor for every order it routes, those still starting included."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RoutedOrders:
+    """Execution's answer to ``ListRoutedOrders``, read in one handler so no order is in both
+    lists or in neither: the running orders' OrderActors by order id, and the journaled
+    ``OrderCreated`` of those whose actor is still starting (a client told the order id may
+    already ask)."""
+
+    running: tuple[tuple[str, Recipient], ...] = attrs.field(
+        validator=attrs.validators.instance_of(tuple)
+    )
+    starting: tuple[OrderCreated, ...] = tuple_of(OrderCreated)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListPositions:
+    """Ask the market supervisor for live position refs and archived final snapshots."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionRefs:
+    """The answer to ListPositions: the live PositionActors by market id, and the final
+    snapshots of archived positions."""
+
+    live: tuple[tuple[str, Recipient], ...] = attrs.field(
+        validator=attrs.validators.instance_of(tuple)
+    )
+    archived: tuple[PositionSnapshot, ...] = tuple_of(PositionSnapshot)
