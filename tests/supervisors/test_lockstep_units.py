@@ -15,11 +15,12 @@ from actors.runtime_state import RUNTIME_STREAM, RuntimeState
 from bridges.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_store import NewEntry
+from messages.client_requests import SubmitSignal
 from messages.codec import encode, kind_of
-from messages.commands import InjectFault, SubmitSignal
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepCommitted, StepStarted
 from messages.signals import TradeSignal
+from messages.supervision import InjectFault
 from supervisors.lockstep_units import LockstepUnits
 from supervisors.recovery import recover_state
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError

@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 from actors.base import ask
 from actors.market import MarketActor
 from bridges.journal_sqlite import SqliteJournalStore
-from messages.commands import GetSnapshot, InjectFault
+from messages.queries import GetSnapshot
+from messages.supervision import InjectFault
 from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tests.stubs import arbitrage_feed
 
