@@ -126,7 +126,7 @@ class ReconcileSchedule:
     def position_callback(self, now: float) -> list[AccountJob]:
         """Seed 002's callback-triggered sync: none before ``next_sync_due``."""
         self.callback_triggers += 1
-        if now - self._last_sync < self.min_sync_s:
+        if now < self.next_sync_due:
             self.skipped += 1
             return []
         self._last_sync = now
