@@ -126,7 +126,8 @@ class Intent:
 class CallbackNormalizer:
     """The intent registry, dedup, quarantine, fees and unrouted holds of the broker edge.
 
-    Every method that takes a message returns the decisions it came to, in order.
+    Each method that takes a message returns the decisions it came to, in order (a
+    malformed callback's handling is all the actor's: it only keeps it here).
     ``clock`` stamps what the broker did not (a hold's start, a corrected status's time).
     """
 

@@ -84,9 +84,6 @@ class Note:
     event: str
     fields: tuple[tuple[str, Any], ...] = ()
 
-    def field(self, name: str) -> Any:
-        return dict(self.fields)[name]
-
 
 def note(level: str, event: str, **fields: Any) -> Note:
     return Note(level=level, event=event, fields=tuple(fields.items()))
