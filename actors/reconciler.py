@@ -9,6 +9,10 @@
   position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
   apart, and a full sync runs every ``full_sync_s`` regardless.
 
+The thin shell of ``actors.reconcile_schedule`` (which reconciles to run, and when) and
+``actors.reconciliation_findings`` (what of the answers goes to whom): this actor owns the
+timer, the query worker and the tells.
+
 Queries run on a worker thread (``bridges.query_worker``), paced under the rate limit, and
 their answers come back as messages: the reconciler keeps answering (and can be stopped)
 while the broker makes it wait. A broker query that fails is never read as "no positions"
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -31,6 +35,8 @@ import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import RECONCILIATION_DURATION_MS
+from actors.reconcile_schedule import AccountJob, Job, OrdersJob, ReconcileSchedule, Retry
+from actors.reconciliation_findings import account_findings, orders_findings
 from actors.timer import Timer
 from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
@@ -68,32 +74,6 @@ class ReconcilerStats:
     coalesced: int
     queries: int
     refused: int
-
-
-STARTUP = "startup"
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class _AccountJob:
-    """A reconcile of one account waiting for the broker's answers."""
-
-    account: str
-    reason: str
-    since_ns: int
-    scope: tuple[str, ...]
-    started_ns: int
-
-    @property
-    def key(self) -> tuple[str, tuple[str, ...]]:
-        return (self.account, self.scope)
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class _OrdersJob:
-    """A reconcile of some orders waiting for the broker's answers."""
-
-    order_nos: tuple[str, ...]
-    reason: str
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -139,24 +119,20 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self.bus = bus
         self.session_start_ns = session_start_ns
         self.pacer = pacer if pacer is not None else QueryPacer()
-        self.min_sync_s = min_sync_s
         self.full_sync_s = full_sync_s
-        self.overlap_ns = int(overlap_s * 1e9)
-        self._checked_ns: dict[str, int] = {}
-        self.retry_s = retry_s
         self.clock = clock
         self.monotonic = monotonic
-        self.trading_enabled = False
-        self._startup_waiting: set[str] = set(accounts)
-        self._startup_retry_s = retry_s
-        self._last_sync = float("-inf")
+        self.schedule = ReconcileSchedule(
+            accounts=accounts,
+            session_start_ns=session_start_ns,
+            min_sync_s=min_sync_s,
+            overlap_s=overlap_s,
+            retry_s=retry_s,
+            clock=clock,
+        )
         self._timer: Timer | None = None
         self._worker: QueryWorker | None = None
-        self._in_flight: set[tuple[str, tuple[str, ...]]] = set()
         self._jobs = 0
-        self.coalesced = 0
-        self.reconciles = self.failures = 0
-        self.callback_triggers = self.syncs = self.skipped = self.full_syncs = 0
 
     def on_start(self) -> None:
         self.normalizer.tell(ReconcileWith(reconciler=self.actor_ref))
@@ -166,7 +142,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             tell_quietly(ref, message)
 
         self._worker = QueryWorker(self.pacer, deliver)
-        self._last_sync = self.monotonic()  # the startup reconcile is the first sync
+        self.schedule.started(self.monotonic())
         self._timer = Timer("reconciler")
         self._later(self.full_sync_s, _FullSync())
         self.actor_ref.tell(_Startup())
@@ -177,18 +153,23 @@ class ReconcilerActor(Supervised, RuntimeActor):
         if self._worker is not None:
             self._worker.stop()
 
+    @property
+    def trading_enabled(self) -> bool:
+        return self.schedule.trading_enabled
+
     def counters(self) -> ReconcilerStats:
         """For callers outside the actor: ``ref.proxy().counters().get()``."""
         pacer = self.pacer.stats()
+        schedule = self.schedule
         return ReconcilerStats(
-            reconciles=self.reconciles,
-            failures=self.failures,
-            callback_triggers=self.callback_triggers,
-            syncs=self.syncs,
-            skipped_by_debounce=self.skipped,
-            full_syncs=self.full_syncs,
-            trading_enabled=self.trading_enabled,
-            coalesced=self.coalesced,
+            reconciles=schedule.reconciles,
+            failures=schedule.failures,
+            callback_triggers=schedule.callback_triggers,
+            syncs=schedule.syncs,
+            skipped_by_debounce=schedule.skipped,
+            full_syncs=schedule.full_syncs,
+            trading_enabled=schedule.trading_enabled,
+            coalesced=schedule.coalesced,
             queries=pacer.calls,
             refused=pacer.refused,
         )
@@ -197,119 +178,72 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     @handles(_Startup)
     def _startup(self, _message: _Startup) -> None:
-        for account in sorted(self._startup_waiting):
-            self._reconcile(account, STARTUP, since_ns=self.session_start_ns)
+        self._run(self.schedule.startup())
 
     @handles(ReconcileRequest)
     def _request(self, request: ReconcileRequest) -> None:
-        if request.order_nos and not request.security_ids:
-            self._reconcile_orders(request.order_nos, request.reason)
-            return
-        for account in self.accounts:
-            self._reconcile(
-                account,
-                request.reason,
-                since_ns=self._since(account) if request.security_ids else self.session_start_ns,
-                scope=request.security_ids,
-            )
+        self._run(self.schedule.request(request))
 
     @handles(PositionCallback)
     def _position_callback(self, _message: PositionCallback) -> None:
-        """Seed 002's callback-triggered sync: at most one per ``min_sync_s``."""
-        self.callback_triggers += 1
-        now = self.monotonic()
-        if now - self._last_sync < self.min_sync_s:
-            self.skipped += 1
-            return
-        self._last_sync = now
-        self.syncs += 1
-        for account in self.accounts:
-            self._reconcile(account, "position callback", since_ns=self._since(account))
+        self._run(self.schedule.position_callback(self.monotonic()))
 
     @handles(_FullSync)
     def _full_sync(self, _message: _FullSync) -> None:
         self._later(self.full_sync_s, _FullSync())
-        self.full_syncs += 1
-        for account in self.accounts:
-            self._reconcile(account, "periodic full sync", since_ns=self.session_start_ns)
+        self._run(self.schedule.full_sync())
+
+    @handles(OrdersMissing)
+    def _orders_missing(self, message: OrdersMissing) -> None:
+        self._run(self.schedule.orders_missing(message.order_nos))
 
     # -- answers ---------------------------------------------------------------------------
 
     @handles(JobDone)
     def _job_done(self, message: JobDone) -> None:
         self._jobs -= 1
-        context = message.context
-        if isinstance(context, _AccountJob):
-            self._in_flight.discard(context.key)
-            if not context.scope:
-                self._checked_ns[context.account] = max(
-                    self._checked_ns.get(context.account, 0), context.started_ns
-                )
-            positions, open_orders, fills = message.answer
-            self._account_answer(context, positions, open_orders, fills)
-            RECONCILIATION_DURATION_MS.observe((self.clock() - context.started_ns) / 1e6)
-        elif isinstance(context, _OrdersJob):
-            self._orders_answer(context, *message.answer)
+        job = message.context
+        self.schedule.done(job)
+        if isinstance(job, AccountJob):
+            self._account_answer(job, *message.answer)
+            RECONCILIATION_DURATION_MS.observe((self.clock() - job.started_ns) / 1e6)
+        elif isinstance(job, OrdersJob):
+            self._orders_answer(job, *message.answer)
 
     @handles(JobFailed)
     def _job_failed(self, message: JobFailed) -> None:
-        """Nothing is concluded from a failed query; the same is tried again later."""
         self._jobs -= 1
-        context = message.context
-        self.failures += 1
+        job = message.context
+        retry = self.schedule.failed(job)
         self.log.error(
             "reconcile_failed",
-            reason=context.reason,
+            reason=job.reason,
             error=f"{type(message.error).__name__}: {message.error}",
         )
-        if isinstance(context, _AccountJob):
-            self._in_flight.discard(context.key)
-            if context.reason == STARTUP:
-                self._later(self._startup_retry_s, _Startup())
-                self._startup_retry_s = min(self._startup_retry_s * 2, 30.0)
-                return
-        self._later(self.retry_s, ReconcileRequest(reason=f"retry: {context.reason}"))
+        self._retry(retry)
 
     @handles(PositionsCompared)
     def _compared(self, message: PositionsCompared) -> None:
-        if message.unsettled:
-            # Deals were moving while the broker was asked: compare those again shortly.
-            self._later(
-                self.retry_s,
-                ReconcileRequest(
-                    reason="deals moved during the last comparison",
-                    security_ids=message.unsettled,
-                ),
-            )
-        if message.account in self._startup_waiting:
-            self._startup_waiting.discard(message.account)
-            if not self._startup_waiting:
-                self._enable_trading()
-
-    @handles(OrdersMissing)
-    def _orders_missing(self, message: OrdersMissing) -> None:
-        """Our open orders the broker no longer lists: their callbacks were lost."""
-        if message.order_nos:
-            self._reconcile_orders(message.order_nos, "open here, not open at the broker")
+        was_enabled = self.schedule.trading_enabled
+        retry = self.schedule.compared(message)
+        if retry is not None:
+            self._retry(retry)
+        if self.schedule.trading_enabled and not was_enabled:
+            self._enable_trading()
 
     # -- the work --------------------------------------------------------------------------
 
-    def _reconcile(
-        self, account: str, reason: str, *, since_ns: int, scope: tuple[str, ...] = ()
-    ) -> None:
-        """Have the worker read the broker; the same reconcile already queued is not doubled."""
-        job = _AccountJob(
-            account=account,
-            reason=reason,
-            since_ns=since_ns,
-            scope=scope,
-            started_ns=self.clock(),
-        )
-        if job.key in self._in_flight:
-            self.coalesced += 1
-            return
-        self._in_flight.add(job.key)
+    def _run(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            if isinstance(job, AccountJob):
+                self._read_account(job)
+            else:
+                self._read_orders(job)
+
+    def _read_account(self, job: AccountJob) -> None:
+        """Have the worker read the broker: positions, open orders, fills since the job's."""
         broker = self.broker
+        account, since_ns = job.account, job.since_ns
 
         def read(pacer: QueryPacer) -> tuple[Any, Any, Any]:
             return (
@@ -322,30 +256,28 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     def _account_answer(
         self,
-        job: _AccountJob,
+        job: AccountJob,
         positions: list[BrokerPosition],
         open_orders: list[BrokerOrder],
         fills: list[BrokerFill],
     ) -> None:
         """Hand the findings to the actors that own the state, in an order that holds."""
-        if job.scope:
-            fills = [fill for fill in fills if fill.security_id in job.scope]
-        self.reconciles += 1
+        found = account_findings(job, positions, open_orders, fills)
         self.log.info(
             "reconciling",
             account=job.account,
             reason=job.reason,
-            positions=len(positions),
-            open_orders=len(open_orders),
-            fills=len(fills),
+            positions=len(found.positions),
+            open_orders=len(found.open_orders),
+            fills=len(found.fills),
             scope=list(job.scope),
         )
         self.normalizer.tell(
-            OpenOrdersSeen(account=job.account, orders=tuple(open_orders), reply_to=self.actor_ref)
+            OpenOrdersSeen(account=job.account, orders=found.open_orders, reply_to=self.actor_ref)
         )
         compare = ComparePositions(
             account=job.account,
-            positions=tuple(positions),
+            positions=found.positions,
             since_ns=job.started_ns,
             reason=job.reason,
             security_ids=job.scope,
@@ -353,16 +285,17 @@ class ReconcilerActor(Supervised, RuntimeActor):
         )
         self.normalizer.tell(
             BookInferred(
-                fills=tuple(fills),
+                fills=found.fills,
                 reason=job.reason,
                 recv_ns=self.clock(),
                 then=Forward(message=compare, deliver_to=self.account_positions),
             )
         )
 
-    def _reconcile_orders(self, order_nos: tuple[str, ...], reason: str) -> None:
+    def _read_orders(self, job: OrdersJob) -> None:
         """Ask for each order's state and the deals of their accounts."""
         broker = self.broker
+        order_nos = job.order_nos
         since_ns = self.session_start_ns
 
         def read(pacer: QueryPacer) -> tuple[list[BrokerOrder], dict[str, list[BrokerFill]]]:
@@ -373,53 +306,40 @@ class ReconcilerActor(Supervised, RuntimeActor):
             }
             return orders, fills
 
-        self._submit(read, _OrdersJob(order_nos=order_nos, reason=reason))
+        self._submit(read, job)
 
     def _orders_answer(
-        self, job: _OrdersJob, orders: list[BrokerOrder], fills: dict[str, list[BrokerFill]]
+        self, job: OrdersJob, orders: list[BrokerOrder], fills: dict[str, list[BrokerFill]]
     ) -> None:
         """Adopt the open ones we do not know, book their deals, correct their status."""
-        self.reconciles += 1
-        wanted = set(job.order_nos)
-        for account, account_fills in fills.items():
-            open_ones = tuple(o for o in orders if o.account == account and o.status.is_open)
-            if open_ones:
+        for found in orders_findings(job, orders, fills):
+            if found.open_orders:
                 self.normalizer.tell(
-                    OpenOrdersSeen(account=account, orders=open_ones, complete=False)
+                    OpenOrdersSeen(account=found.account, orders=found.open_orders, complete=False)
                 )
             self.normalizer.tell(
-                BookInferred(
-                    fills=tuple(fill for fill in account_fills if fill.order_no in wanted),
-                    reason=job.reason,
-                    recv_ns=self.clock(),
-                )
+                BookInferred(fills=found.fills, reason=job.reason, recv_ns=self.clock())
             )
         self.normalizer.tell(OrderTruth(orders=tuple(orders), reason=job.reason))
 
-    def _since(self, account: str) -> int:
-        """Where a sync or a targeted reconcile reads fills from: a margin before the start
-        of the last full check of the account (its whole session before that one)."""
-        checked = self._checked_ns.get(account)
-        if checked is None:
-            return self.session_start_ns
-        return max(self.session_start_ns, checked - self.overlap_ns)
-
-    def _submit(self, read: Callable[[QueryPacer], Any], context: object) -> None:
+    def _submit(self, read: Callable[[QueryPacer], Any], job: Job) -> None:
         assert self._worker is not None
         self._jobs += 1
-        self._worker.submit(read, context)
+        self._worker.submit(read, job)
 
     def stats(self) -> ActorStats:
         """Jobs at the broker are work in flight (``scheduled``) for anyone waiting for idle."""
         return ActorStats(kind=self.kind, handled=self.handled, scheduled=self._jobs)
 
     def _enable_trading(self) -> None:
-        self.trading_enabled = True
         self.log.info("trading_enabled", accounts=list(self.accounts))
         enabled = TradingEnabled()
         for target in (self.execution, self.bus):
             if target is not None:
                 tell_quietly(target, enabled)
+
+    def _retry(self, retry: Retry) -> None:
+        self._later(retry.after_s, _Startup() if retry.request is None else retry.request)
 
     def _later(self, delay_s: float, message: object) -> None:
         if self._timer is None:

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from actors.normalizer import NormalizerStats
+from actors.callback_normalization import NormalizerStats
 from bridges.broker import BrokerDisconnectedError
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import DealBooked
