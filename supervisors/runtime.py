@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import attrs
 import pykka
+import structlog
 
 from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
 from actors.execution import VenueReport
@@ -62,6 +63,8 @@ __all__ = ["JOURNAL_FILE", "Runtime", "RuntimeConfig", "RuntimeDownError"]
 
 T = TypeVar("T")
 
+_log = structlog.get_logger("tradeactors", actor="runtime")
+
 RESTART_WAIT_S = 60.0
 """How long the facade waits for a restarting core before it calls the runtime down."""
 
@@ -86,6 +89,9 @@ class Runtime:
         self._temp_dir: str | None = None
         self._watch: pykka.ActorRef[Any] | None = None
         self._units = LockstepUnits(self._client_unit)
+        self._records: Sequence[FeedRecord] = ()
+        self._paced_core: tuple[str, int] | None = None
+        """The core the last paced record went to (``_refeed_lifecycle``)."""
         self._last_unit = (-1, 0)
 
     @staticmethod
@@ -191,6 +197,7 @@ class Runtime:
         if self._core is not None:
             raise RuntimeError("this runtime is already started")
         config = attrs.evolve(self.config, data_dir=self.journal_path.parent)
+        self._records = feed
         self._watch = RootWatch.start()
         try:
             self._root = RuntimeSupervisor.start(
@@ -231,15 +238,34 @@ class Runtime:
     def feed(self, record: FeedRecord) -> None:
         """Hand the next feed record to the runtime without waiting for its effects.
 
-        If the core is restarting, the record goes to its successor; records the dead core
-        had not journaled are lost to it, as market data lost in transit would be.
+        If the core is restarting, the record goes to its successor. Book changes the dead
+        core had not journaled are lost to it, as market data lost in transit would be (the
+        books resync at their next snapshot); a market's opening, close or resolution is
+        not: the successor is handed those again first (``_refeed_lifecycle``).
         """
         try:
+            self._refeed_lifecycle(self._require_core())
             self._feed(self._require_core(), record, atomic=False)
         except pykka.ActorDeadError:
             self.refresh()
+            self._refeed_lifecycle(self._require_core())
             self._feed(self._require_core(), record, atomic=False)
         self.next_step += 1
+
+    def _refeed_lifecycle(self, core: CoreRefs) -> None:
+        """On the first paced record a new core gets: the lifecycle records that its journal
+        lacks (told to the core before it, which died first) go to it again, in order;
+        lifecycle records are idempotent. Else a lost market switch would leave the rest of
+        that market's feed unrouted."""
+        if self._paced_core in (None, core.key):
+            self._paced_core = core.key
+            return
+        self._paced_core = core.key
+        for step in range(core.resume_step, min(self.next_step, len(self._records))):
+            lost = self._records[step]
+            if isinstance(lost, MarketOpened | MarketClosed | MarketResolved):
+                _log.warning("lifecycle_record_fed_again", step=step, kind=type(lost).__name__)
+                self._feed(core, lost, atomic=False, step=step)
 
     def inject(self, record: FeedRecord) -> None:
         """Route a record from outside the feed (a client's ``switch_market``): journaled
@@ -436,10 +462,11 @@ class Runtime:
         ask(core.journal, Sync())
         return self._unchanged(core)
 
-    def _feed(self, core: CoreRefs, record: FeedRecord, *, atomic: bool) -> None:
-        core.journal.tell(
-            Append(event=StepStarted(step=self.next_step, atomic=atomic), stream=RUNTIME_STREAM)
-        )
+    def _feed(
+        self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
+    ) -> None:
+        started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
+        core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
         self._route(core, record)
 
     def _route(self, core: CoreRefs, record: FeedRecord) -> None:
