@@ -56,7 +56,6 @@ from bridges.broker_venue import BrokerVenueActor
 from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
 from bridges.journal_preflight import check_journal
-from bridges.journal_sqlite import SqliteJournalStore
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.snapshot_writer import SnapshotWriter
@@ -231,6 +230,7 @@ class RuntimeSupervisor(Supervisor):
         )
         self.config = config
         self.journal_path = config.journal_path
+        self.stores = config.stores()
         self.feed = tuple(feed)
         self.generation = 0
         self.listeners: list[pykka.ActorRef[Any]] = []
@@ -312,9 +312,7 @@ class RuntimeSupervisor(Supervisor):
         """Recover first: every later factory builds its child from this recovery."""
         self.generation += 1
         self.refs = {}
-        store = SqliteJournalStore(
-            self.journal_path, durability=self.config.durability, background_checkpoints=True
-        )
+        store = self.stores.writer()
         try:
             state, report = recover_state(store)
             engine = MatchingEngine(fee_rate=self.config.fee_rate)
@@ -349,7 +347,7 @@ class RuntimeSupervisor(Supervisor):
             voided=report.voided,
         )
         # From here the state belongs to the journal actor alone.
-        snapshots = SnapshotWriter(self.journal_path, self.config.durability).start()
+        snapshots = SnapshotWriter(self.stores).start()
         return self._keep(
             "journal",
             JournalActor.start(
@@ -507,7 +505,7 @@ class RuntimeSupervisor(Supervisor):
                 venue=self.refs["venue"],
                 bus=self.refs["bus"],
                 journal=self.refs["journal"],
-                journal_path=self.journal_path,
+                stores=self.stores,
                 strategies=((self.refs["strategy"], self.config.strategy_name),),
                 account=self.config.account,
                 restored=recovered.markets,
