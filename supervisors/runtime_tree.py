@@ -56,6 +56,7 @@ from bridges.broker_venue import BrokerVenueActor
 from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
 from bridges.journal_preflight import check_journal
+from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.snapshot_writer import SnapshotWriter
@@ -180,7 +181,7 @@ class RuntimeSupervisor(Supervisor):
     """The root of one runtime; ``feed`` is what the venue is rebuilt from after a restart.
 
     It holds the data dir's lock (``bridges.data_dir_lock``) from its construction to its
-    end, and checks the journal file first (``bridges.journal_preflight``): a refusal is a
+    end, and checks the journal's file first (``bridges.journal_preflight``): a refusal is a
     ``DataDirError`` raised to whoever starts it, a facade or a parent supervisor.
 
     ``Subscribe`` here means every event of the runtime: the subscriber hears this root's
@@ -239,7 +240,8 @@ class RuntimeSupervisor(Supervisor):
         # Last, in the starting thread: a refusal raises to whoever starts the root.
         self._lock = DataDirLock(self.journal_path.parent).acquire()
         try:
-            check_journal(self.journal_path)
+            if isinstance(self.stores, SqliteStoreFactory):  # another store has no file
+                check_journal(self.stores.path)
         except BaseException:
             self._lock.release()
             raise
