@@ -16,7 +16,7 @@ written, which gives the expected snapshot independently of the loader.
 
 A real ``Supervisor`` (one_for_one, permanent) supervises the PositionActor with a factory
 that mirrors ``MarketSupervisor._position_factory``: the first start takes the book, every
-restart ``PositionActor.start(position_loader(path, position_id, journal), bus=...,
+restart ``PositionActor.start(position_loader(stores, position_id, journal), bus=...,
 journal=..., supervision=context)``, with a real ``JournalActor`` on the file, started on
 the state recovered from it as the runtime's tree starts it (the restarted actor asks it for
 its fold of the position, then tells it ``Route``), and a real event bus. There is no
@@ -84,7 +84,7 @@ from actors.position_accounting import PositionBook
 from actors.runtime_state import RuntimeState, encode_state, order_stream, position_stream
 from bench import floors
 from bench.figures import Figure, Kind, Statistic, Target, latency
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
 from bridges.journal_store import NewEntry, Snapshot
 from messages.codec import encode, kind_of
 from messages.enums import OrderSide, Outcome
@@ -302,7 +302,9 @@ def _position_factory(
         if first_start:
             first_start = False
             return PositionActor.start(book, bus=bus, journal=journal, supervision=context)
-        load = position_loader(path, book.position_id, journal if fold else None)
+        load = position_loader(
+            SqliteStoreFactory(path), book.position_id, journal if fold else None
+        )
         return PositionActor.start(load, bus=bus, journal=journal, supervision=context)
 
     return start
@@ -451,7 +453,9 @@ def _size_rows(
             if not _same(expected, built):
                 raise AssertionError(f"the first incarnation holds {expected}, expected {built}")
             loader = _loader_times(
-                position_loader(path, POSITION_ID, journal if fold else None), built, repeats
+                position_loader(SqliteStoreFactory(path), POSITION_ID, journal if fold else None),
+                built,
+                repeats,
             )
             for kill in kills:
                 times, ref = driver.series(child_id, ref, kill, expected, repeats)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import structlog
 
 from bridges.journal_store import (
@@ -459,6 +460,26 @@ class SqliteJournalStore:
         except BaseException:
             _rollback(self._conn)
             raise
+
+
+@attrs.frozen
+class SqliteStoreFactory:
+    """A :class:`~bridges.journal_store.StoreFactory` on the SQLite file at ``path``.
+
+    Every store opened commits at ``durability``; the journal actor's (:meth:`writer`) also
+    checkpoints the WAL on a thread of its own, so there is one checkpointer per journal.
+    """
+
+    path: Path
+    durability: Durability = Durability.NORMAL
+
+    def __call__(self) -> SqliteJournalStore:
+        return SqliteJournalStore(self.path, durability=self.durability)
+
+    def writer(self) -> SqliteJournalStore:
+        return SqliteJournalStore(
+            self.path, durability=self.durability, background_checkpoints=True
+        )
 
 
 def _is_damage(error: sqlite3.Error) -> bool:

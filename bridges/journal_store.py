@@ -250,3 +250,21 @@ class JournalStore(Protocol):
     def close(self) -> None:
         """Release the storage; closing twice is harmless, any other call afterwards raises."""
         ...
+
+
+class StoreFactory(Protocol):
+    """Opens stores on one journal, each call a fresh one (its own connection).
+
+    The runtime opens a store per thread that touches the journal: the journal actor's, the
+    snapshot writer's, each restarting actor's loader. Every store a factory opens sees what
+    any of them committed, as connections to one file do; closing one leaves the journal and
+    the others as they are. Tests hand the runtime another factory than the data dir's.
+    """
+
+    def __call__(self) -> JournalStore:
+        """A store for a reader, or for a writer of the odd snapshot or quarantine."""
+        ...
+
+    def writer(self) -> JournalStore:
+        """The journal actor's store, which commits all the time: a backend may tune it so."""
+        ...

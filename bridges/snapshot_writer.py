@@ -4,7 +4,8 @@ A snapshot holds every applied fill (positions and orders dedup on them), so its
 with the history: at 100k fills the JSON is 18 MB and takes 300 ms to encode, plus the
 write. Done in the journal actor, that stalled every commit behind it once per
 ``snapshot_every`` events. The journal takes the memento (immutable, 15 ms at that size)
-and hands it here; this thread encodes it and writes it through a connection of its own.
+and hands it here; this thread encodes it and writes it through a store of its own, opened
+by the journal's store factory.
 
 Only the newest snapshot matters: one handed over while another waits replaces it.
 Snapshots are an optimisation of recovery (the journal alone is the record), so one lost
@@ -15,12 +16,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import structlog
 
-from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Durability, JournalStoreError, Snapshot
+from bridges.journal_store import JournalStoreError, Snapshot, StoreFactory
 
 _log = structlog.get_logger("tradeactors", actor="snapshot_writer")
 
@@ -29,20 +28,17 @@ Encode = Callable[[], str]
 
 
 class SnapshotWriter:
-    """Writes the latest snapshot handed to ``submit`` into the journal file at ``path``."""
+    """Writes the latest snapshot handed to ``submit`` into a store that ``stores`` opens."""
 
-    def __init__(self, path: Path, durability: Durability = Durability.NORMAL) -> None:
-        self.path = path
-        self.durability = durability
+    def __init__(self, stores: StoreFactory) -> None:
+        self.stores = stores
         self.written = 0
         self.replaced = 0
         self._pending: tuple[int, int, Encode] | None = None
         self._busy = False
         self._closing = False
         self._changed = threading.Condition()
-        self._thread = threading.Thread(
-            target=self._run, name=f"snapshot-writer:{path.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
 
     def start(self) -> SnapshotWriter:
         self._thread.start()
@@ -72,7 +68,7 @@ class SnapshotWriter:
             self._thread.join()
 
     def _run(self) -> None:
-        store = SqliteJournalStore(self.path, durability=self.durability)
+        store = self.stores()
         try:
             while True:
                 with self._changed:

@@ -17,7 +17,6 @@ and tells execution the new ref, so nobody holds a dead one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,6 +30,7 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
+from bridges.journal_store import StoreFactory
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.journal_protocol import Append
@@ -90,7 +90,10 @@ def _order_child(order_id: str) -> str:
 
 
 class MarketSupervisor(Supervisor):
-    """Owns the per-market actors; feed records reach it through the journal, in order."""
+    """Owns the per-market actors; feed records reach it through the journal, in order.
+
+    A restarted actor rebuilds itself from a journal store that ``stores`` opens for it.
+    """
 
     kind = "market_supervisor"
 
@@ -101,7 +104,7 @@ class MarketSupervisor(Supervisor):
         venue: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
         journal: pykka.ActorRef[Any],
-        journal_path: Path,
+        stores: StoreFactory,
         strategies: tuple[tuple[pykka.ActorRef[Any], str], ...] = (),
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
@@ -121,7 +124,7 @@ class MarketSupervisor(Supervisor):
             events=events,
             supervision=supervision,
         )
-        self.journal_path = journal_path
+        self.stores = stores
         self.index = index
         self.risk = risk
         self.execution = execution
@@ -262,7 +265,7 @@ class MarketSupervisor(Supervisor):
                     supervision=context,
                 )
             position = PositionActor.start(
-                position_loader(self.journal_path, book.position_id, self.journal),
+                position_loader(self.stores, book.position_id, self.journal),
                 bus=self.bus,
                 parent=self.actor_ref,
                 journal=self.journal,
@@ -301,7 +304,7 @@ class MarketSupervisor(Supervisor):
             children = self.markets[order.market_id]
             source: Order | Callable[[], tuple[Order, int]] = order
             if not first_start:
-                source = order_loader(self.journal_path, order.order_id, self.journal)
+                source = order_loader(self.stores, order.order_id, self.journal)
             ref = OrderActor.start(
                 source,
                 position=children.position,
@@ -337,7 +340,7 @@ class MarketSupervisor(Supervisor):
                 )
             market = MarketActor.start(
                 definition,
-                market_loader(self.journal_path, definition),
+                market_loader(self.stores, definition),
                 journal=self.journal,
                 supervision=context,
             )

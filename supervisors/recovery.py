@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,8 +31,7 @@ from actors.runtime_state import (
     position_stream,
 )
 from bridges.journal_decode import decode_trusted
-from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore
+from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore, StoreFactory
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Folded, GetFolded
 from messages.market_data import BookSnapshot, PriceChange
@@ -173,11 +171,11 @@ def _find(items: tuple[Any, ...], field: str, value: str) -> Any:
 
 
 def order_loader(
-    path: Path, order_id: str, journal: pykka.ActorRef[Any] | None = None
+    stores: StoreFactory, order_id: str, journal: pykka.ActorRef[Any] | None = None
 ) -> Callable[[], tuple[Order, int]]:
     """For ``OrderActor``: rebuild the order from the journal, in the actor's thread.
 
-    From the journal actor's fold when it is up (``from_fold``), else from the file.
+    From the journal actor's fold when it is up (``from_fold``), else from a store of its own.
     Returns the order and the seq it covers, after which the actor re-points its stream.
     """
 
@@ -185,20 +183,20 @@ def order_loader(
         folded = from_fold(journal, order_stream(order_id))
         if isinstance(folded.memento, OrderMemento):
             return Order.from_memento(folded.memento), folded.seq
-        order, covered = _with_store(path, lambda store: recover_order_at(store, order_id))
+        order, covered = _with_store(stores, lambda store: recover_order_at(store, order_id))
         if order is None:
-            raise LookupError(f"the journal {path} has no order {order_id}")
+            raise LookupError(f"the journal has no order {order_id}")
         return order, covered
 
     return load
 
 
 def position_loader(
-    path: Path, position_id: str, journal: pykka.ActorRef[Any] | None = None
+    stores: StoreFactory, position_id: str, journal: pykka.ActorRef[Any] | None = None
 ) -> Callable[[], tuple[PositionBook, int]]:
     """For ``PositionActor``: rebuild the position from the journal, in its thread.
 
-    From the journal actor's fold when it is up (``from_fold``), else from the file.
+    From the journal actor's fold when it is up (``from_fold``), else from a store of its own.
     Returns the book and the seq it covers, after which the actor re-points its stream.
     """
 
@@ -206,9 +204,9 @@ def position_loader(
         folded = from_fold(journal, position_stream(position_id))
         if isinstance(folded.memento, PositionMemento):
             return PositionBook.from_memento(folded.memento), folded.seq
-        book, covered = _with_store(path, lambda store: recover_position_at(store, position_id))
+        book, covered = _with_store(stores, lambda store: recover_position_at(store, position_id))
         if book is None:
-            raise LookupError(f"the journal {path} has no position {position_id}")
+            raise LookupError(f"the journal has no position {position_id}")
         return book, covered
 
     return load
@@ -234,20 +232,20 @@ def from_fold(journal: pykka.ActorRef[Any] | None, stream: str) -> Folded:
     return Folded(memento=None, seq=0)
 
 
-def _with_store(path: Path, read: Callable[[JournalStore], Any]) -> Any:
-    """A reader of its own on the journal file (WAL lets it read while the journal writes)."""
-    store = SqliteJournalStore(path)
+def _with_store(stores: StoreFactory, read: Callable[[JournalStore], Any]) -> Any:
+    """A reader of its own on the journal (SQLite's WAL lets it read while the journal writes)."""
+    store = stores()
     try:
         return read(store)
     finally:
         store.close()
 
 
-def market_loader(path: Path, definition: MarketDefinition) -> BooksLoader:
+def market_loader(stores: StoreFactory, definition: MarketDefinition) -> BooksLoader:
     """For ``MarketActor``: rebuild a market's books from its journaled data, in its thread."""
 
     def load() -> tuple[dict[str, OrderBook], int, int]:
-        return _with_store(path, lambda store: recover_books(store, definition))
+        return _with_store(stores, lambda store: recover_books(store, definition))
 
     return load
 

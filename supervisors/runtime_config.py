@@ -11,7 +11,8 @@ from actors.journal import JournalConfig
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.broker import Broker
-from bridges.journal_store import Durability
+from bridges.journal_sqlite import SqliteStoreFactory
+from bridges.journal_store import Durability, StoreFactory
 from messages.risk import RiskLimits
 from supervisors.child_spec import Backoff
 
@@ -53,6 +54,7 @@ class RuntimeConfig:
     ``max_restarts`` restarts within ``restart_period_s`` make a supervisor give up: the
     market supervisor for the per-market actors, the runtime's root for its core.
     ``journal_backoff`` spaces the core's restarts when its journal's storage failed.
+    ``journal_store`` replaces the journal file by another store (tests: an in-memory one).
     """
 
     latency_ns: int = 0
@@ -68,9 +70,17 @@ class RuntimeConfig:
     journal_backoff: Backoff = JOURNAL_BACKOFF
     broker: BrokerConfig | None = None
     risk: RiskLimits = attrs.field(factory=RiskLimits)
+    journal_store: StoreFactory | None = None
 
     @property
     def journal_path(self) -> Path:
         if self.data_dir is None:
             raise ValueError("this runtime has no data_dir, so no journal path")
         return self.data_dir / JOURNAL_FILE
+
+    def stores(self) -> StoreFactory:
+        """Where every part of the runtime opens the journal: ``journal_store``, else the
+        SQLite file in ``data_dir`` at ``durability`` (the one place that default is made)."""
+        if self.journal_store is not None:
+            return self.journal_store
+        return SqliteStoreFactory(self.journal_path, self.durability)

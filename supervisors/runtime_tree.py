@@ -56,7 +56,7 @@ from bridges.broker_venue import BrokerVenueActor
 from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
 from bridges.journal_preflight import check_journal
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.snapshot_writer import SnapshotWriter
@@ -182,7 +182,7 @@ class RuntimeSupervisor(Supervisor):
     """The root of one runtime; ``feed`` is what the venue is rebuilt from after a restart.
 
     It holds the data dir's lock (``bridges.data_dir_lock``) from its construction to its
-    end, and checks the journal file first (``bridges.journal_preflight``): a refusal is a
+    end, and checks the journal's file first (``bridges.journal_preflight``): a refusal is a
     ``DataDirError`` raised to whoever starts it, a facade or a parent supervisor.
 
     ``Subscribe`` here means every event of the runtime: the subscriber hears this root's
@@ -232,6 +232,7 @@ class RuntimeSupervisor(Supervisor):
         )
         self.config = config
         self.journal_path = config.journal_path
+        self.stores = config.stores()
         self.feed = tuple(feed)
         self.generation = 0
         self.listeners: list[Recipient] = []
@@ -240,7 +241,8 @@ class RuntimeSupervisor(Supervisor):
         # Last, in the starting thread: a refusal raises to whoever starts the root.
         self._lock = DataDirLock(self.journal_path.parent).acquire()
         try:
-            check_journal(self.journal_path)
+            if isinstance(self.stores, SqliteStoreFactory):  # another store has no file
+                check_journal(self.stores.path)
         except BaseException:
             self._lock.release()
             raise
@@ -313,9 +315,7 @@ class RuntimeSupervisor(Supervisor):
         """Recover first: every later factory builds its child from this recovery."""
         self.generation += 1
         self.refs = {}
-        store = SqliteJournalStore(
-            self.journal_path, durability=self.config.durability, background_checkpoints=True
-        )
+        store = self.stores.writer()
         try:
             state, report = recover_state(store)
             engine = MatchingEngine(fee_rate=self.config.fee_rate)
@@ -350,7 +350,7 @@ class RuntimeSupervisor(Supervisor):
             voided=report.voided,
         )
         # From here the state belongs to the journal actor alone.
-        snapshots = SnapshotWriter(self.journal_path, self.config.durability).start()
+        snapshots = SnapshotWriter(self.stores).start()
         return self._keep(
             "journal",
             JournalActor.start(
@@ -508,7 +508,7 @@ class RuntimeSupervisor(Supervisor):
                 venue=self.refs["venue"],
                 bus=self.refs["bus"],
                 journal=self.refs["journal"],
-                journal_path=self.journal_path,
+                stores=self.stores,
                 strategies=((self.refs["strategy"], self.config.strategy_name),),
                 account=self.config.account,
                 restored=recovered.markets,

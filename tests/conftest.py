@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
 
 from actors.journal import JournalActor
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_memory import MemoryJournal
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +19,12 @@ def _stop_all_actors() -> Iterator[None]:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> pykka.ActorRef[Any]:
-    """A real JournalActor on a real SQLite file."""
-    return JournalActor.start(SqliteJournalStore(tmp_path / "journal.sqlite"))
+def journal_stores() -> MemoryJournal:
+    """A journal in memory, for tests that need one but not its file (nor a crash)."""
+    return MemoryJournal()
+
+
+@pytest.fixture
+def journal(journal_stores: MemoryJournal) -> pykka.ActorRef[Any]:
+    """A real JournalActor, on the in-memory journal ``journal_stores``."""
+    return JournalActor.start(journal_stores.writer())

@@ -17,12 +17,12 @@ import attrs
 
 from actors.base import RuntimeActor
 from bridges.feed_codec import FeedRecord
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_store import StoreFactory
 from messages.codec import decode
 from messages.positions import PositionSnapshot
 from messages.risk import RiskLimits
 from supervisors.recovery import recover_state
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.runtime import Runtime, RuntimeConfig
 from tools.fault_injector import Fault, FaultInjector
 
 
@@ -41,9 +41,9 @@ class JournalFacts:
     positions: tuple[tuple[Any, ...], ...]
 
 
-def journal_facts(journal_path: Path) -> JournalFacts:
+def journal_facts(stores: StoreFactory) -> JournalFacts:
     """Read a (stopped) run's journal: its orders, fills and folded positions."""
-    store = SqliteJournalStore(journal_path)
+    store = stores()
     try:
         fills: list[tuple[Any, ...]] = []
         applied: list[str] = []
@@ -131,7 +131,7 @@ def replay(
         positions = tuple(runtime.positions())
     finally:
         runtime.stop()
-    return RunResult(positions=positions, facts=journal_facts(data_dir / JOURNAL_FILE))
+    return RunResult(positions=positions, facts=journal_facts(config.stores()))
 
 
 def run_chaos(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pykka
@@ -14,7 +13,7 @@ from actors.execution import ExecutionActor
 from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.runtime_state import order_from_created
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide
 from messages.journal import FillApplied
 from messages.market_commands import CloseMarket, SwitchMarket
@@ -54,11 +53,9 @@ class _OrderStarter(pykka.ThreadingActor):
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> pykka.ActorRef[Any]:
+def journal(journal_stores: MemoryJournal) -> pykka.ActorRef[Any]:
     """A real journal whose fold holds the positions these tests address (m1/p, m2/p)."""
-    return JournalActor.start(
-        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_with_positions("m1", "m2")
-    )
+    return JournalActor.start(journal_stores.writer(), state=state_with_positions("m1", "m2"))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pykka
@@ -12,7 +11,7 @@ import pytest
 from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.order_state import Order
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, OrderStatus
 from messages.journal import FillApplied
 from messages.order_commands import CancelOrder
@@ -47,11 +46,9 @@ def _order(size: str = "100") -> Order:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> pykka.ActorRef[Any]:
+def journal(journal_stores: MemoryJournal) -> pykka.ActorRef[Any]:
     """A real journal whose fold holds the positions these tests address (m1/p, m2/p)."""
-    return JournalActor.start(
-        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_with_positions("m1", "m2")
-    )
+    return JournalActor.start(journal_stores.writer(), state=state_with_positions("m1", "m2"))
 
 
 @pytest.fixture

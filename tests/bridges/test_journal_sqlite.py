@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridges.journal_sqlite import SCHEMA_VERSION, SqliteJournalStore
+from bridges.journal_sqlite import SCHEMA_VERSION, SqliteJournalStore, SqliteStoreFactory
 from bridges.journal_store import (
     CorruptRecordError,
     Duplicate,
@@ -34,8 +34,8 @@ def _path(tmp_path: Path) -> Path:
 
 
 class TestSqliteJournalStore(JournalStoreSuite):
-    def make_store(self, tmp_path: Path) -> SqliteJournalStore:
-        return SqliteJournalStore(_path(tmp_path))
+    def make_factory(self, tmp_path: Path) -> SqliteStoreFactory:
+        return SqliteStoreFactory(_path(tmp_path))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from actors.journal import JournalActor, JournalConfig
 from actors.runtime_state import decode_state
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
 from bridges.snapshot_writer import SnapshotWriter
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Append, Sync
@@ -23,7 +23,7 @@ def test_the_newest_snapshot_replaces_one_still_waiting(tmp_path: Path) -> None:
     writer_store = SqliteJournalStore(path)
     writer_store.append([entry(n) for n in range(3)])
     gate = threading.Event()
-    writer = SnapshotWriter(path).start()
+    writer = SnapshotWriter(SqliteStoreFactory(path)).start()
     try:
 
         def slow() -> str:
@@ -51,7 +51,7 @@ def test_a_snapshot_that_cannot_be_written_is_logged_and_the_writer_goes_on(
     path = tmp_path / "journal.sqlite"
     store = SqliteJournalStore(path)
     store.append([entry(1)])
-    writer = SnapshotWriter(path).start()
+    writer = SnapshotWriter(SqliteStoreFactory(path)).start()
     try:
         writer.submit(99, 1, lambda: "beyond the journal's last record")
         assert writer.flush(timeout_s=5)
@@ -71,7 +71,7 @@ def test_the_journal_hands_its_snapshots_to_the_writer_and_they_decode_to_its_st
 ) -> None:
     path = tmp_path / "journal.sqlite"
     store = SqliteJournalStore(path)
-    writer = SnapshotWriter(path).start()
+    writer = SnapshotWriter(SqliteStoreFactory(path)).start()
     journal = JournalActor.start(store, config=JournalConfig(snapshot_every=10), snapshots=writer)
     for step in range(12):
         journal.tell(Append(event=StepStarted(step=step, atomic=True), stream="runtime"))

@@ -15,6 +15,7 @@ import pytest
 
 from actors.runtime_state import position_stream
 from actors.synthetic_arbitrage import SyntheticArbitrage
+from bridges.journal_memory import MemoryJournal
 from messages.enums import PositionStatus
 from messages.journal import FillApplied
 from messages.journal_protocol import Append
@@ -49,7 +50,9 @@ def final_realized(runtime: Runtime) -> Decimal:
 def test_an_event_the_fold_cannot_apply_restarts_the_core_from_the_journal_until_it_escalates(
     tmp_path: Path,
 ) -> None:
-    runtime = Runtime(RuntimeConfig(data_dir=tmp_path, max_restarts=2)).start(FEED)
+    runtime = Runtime(
+        RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal(), max_restarts=2)
+    ).start(FEED)
     try:
         runtime.replay(FEED, end=RESTING)
         events, inbox = collector()
@@ -83,7 +86,9 @@ def test_a_fold_failure_inside_a_lockstep_step_tears_it_and_the_run_ends_as_a_cl
 ) -> None:
     """Whether the failing commit runs in a tell or in the facade's ask (stats, Sync), the
     step is torn: the restarted core voids it, the bad event with it, and it is fed again."""
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
         runtime.replay(FEED, end=RESTING)
         journal = runtime.journal
         assert journal is not None
@@ -124,7 +129,7 @@ def test_a_strategy_that_finds_execution_dead_mid_handler_fails_and_the_run_ends
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     evaluate = _KillsExecutionOnce()
-    config = RuntimeConfig(data_dir=tmp_path, evaluate=evaluate)
+    config = RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal(), evaluate=evaluate)
     with Runtime(config).start(FEED) as runtime:
         evaluate.execution = runtime.execution
         with caplog.at_level(logging.ERROR, logger="pykka"):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bridges.feed_codec import write_feed
+from bridges.journal_sqlite import SqliteStoreFactory
 from supervisors.runtime import JOURNAL_FILE
 from tests.stubs import lockstep_run
 from tools.chaos import journal_facts
@@ -53,7 +54,7 @@ def never_killed(feed: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     data_dir = tmp_path_factory.mktemp("never-killed")
     started = time.monotonic()
     table = _finish(data_dir, feed)
-    facts = journal_facts(data_dir / JOURNAL_FILE)
+    facts = journal_facts(SqliteStoreFactory(data_dir / JOURNAL_FILE))
     assert facts.orders, "the feed must make the strategy trade for this test to mean much"
     return {"table": table, "facts": facts, "seconds": time.monotonic() - started}
 
@@ -77,7 +78,7 @@ def test_kill_9_at_random_moments_then_restart_ends_exactly_like_the_never_kille
     assert kills >= KILLS_PER_RUN // 2, "most kills must land while the run is still going"
 
     table = _finish(tmp_path, feed)
-    facts = journal_facts(tmp_path / JOURNAL_FILE)
+    facts = journal_facts(SqliteStoreFactory(tmp_path / JOURNAL_FILE))
 
     assert table == never_killed["table"]
     assert facts == never_killed["facts"]

@@ -29,7 +29,7 @@ def _crossing_books(market_id: str):
 
 
 def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book(
-    journal, tmp_path
+    journal, journal_stores
 ) -> None:
     # One inbox stands in for execution and for a strategy, so it shows which came first:
     # the SwitchMarket execution needs, or the first book a strategy could signal on.
@@ -41,7 +41,7 @@ def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a
         venue=venue,
         bus=bus,
         journal=journal,
-        journal_path=tmp_path / "journal.sqlite",
+        stores=journal_stores,
         strategies=((spy, "s"),),
     )
     for market_id in ("m1", "m2"):

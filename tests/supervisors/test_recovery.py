@@ -15,7 +15,7 @@ from actors.journal import JournalConfig
 from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.runtime_state import RUNTIME_STREAM, RuntimeState
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
 from bridges.journal_store import NewEntry
 from messages.codec import decode, encode, kind_of
 from messages.enums import OrderSide
@@ -194,7 +194,8 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
         before = position_ref.ask(GetSnapshot(), timeout=5)
         position_ref.stop()
         rebuilt = PositionActor.start(
-            position_loader(tmp_path / JOURNAL_FILE, before.position_id), bus=bus
+            position_loader(SqliteStoreFactory(tmp_path / JOURNAL_FILE), before.position_id),
+            bus=bus,
         ).ask(GetSnapshot(), timeout=5)
         assert _economics([rebuilt]) == _economics([before])
 
@@ -205,7 +206,7 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
         order_ref.stop()
         nobody, _ = collector()
         order_after = OrderActor.start(
-            order_loader(tmp_path / JOURNAL_FILE, order_id),
+            order_loader(SqliteStoreFactory(tmp_path / JOURNAL_FILE), order_id),
             position=nobody,
             position_id=before.position_id,
             execution=nobody,
@@ -226,13 +227,17 @@ def test_a_restart_takes_the_journals_fold_which_equals_a_read_of_the_file(
         orders = runtime.orders()
         assert len(orders) == 4
 
-        book, covered = position_loader(missing, position.position_id, journal)()
-        from_file, file_covered = position_loader(tmp_path / JOURNAL_FILE, position.position_id)()
+        book, covered = position_loader(
+            SqliteStoreFactory(missing), position.position_id, journal
+        )()
+        from_file, file_covered = position_loader(
+            SqliteStoreFactory(tmp_path / JOURNAL_FILE), position.position_id
+        )()
         assert book.memento() == from_file.memento()
         assert covered >= file_covered
         for order in orders:
-            folded, _ = order_loader(missing, order.order_id, journal)()
-            read, _ = order_loader(tmp_path / JOURNAL_FILE, order.order_id)()
+            folded, _ = order_loader(SqliteStoreFactory(missing), order.order_id, journal)()
+            read, _ = order_loader(SqliteStoreFactory(tmp_path / JOURNAL_FILE), order.order_id)()
             assert folded.memento() == read.memento()
             assert folded.snapshot() == order
     assert not missing.parent.exists()
@@ -244,6 +249,8 @@ def test_without_a_live_journal_a_restart_reads_the_file(tmp_path: Path) -> None
         (position,) = runtime.positions()
     assert not journal.is_alive()
 
-    book, _ = position_loader(tmp_path / JOURNAL_FILE, position.position_id, journal)()
+    book, _ = position_loader(
+        SqliteStoreFactory(tmp_path / JOURNAL_FILE), position.position_id, journal
+    )()
 
     assert _economics([book.snapshot()]) == _economics([position])

@@ -20,7 +20,7 @@ from actors.position_accounting import PositionBook
 from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
 from actors.runtime_state import position_stream
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide
 from messages.journal import FillApplied
 from messages.journal_protocol import Append, Sync
@@ -42,7 +42,11 @@ SETTLE_AT = 6
 def test_a_denied_signal_is_an_order_denied_event_with_the_rule_that_said_no(
     tmp_path: Path,
 ) -> None:
-    config = RuntimeConfig(data_dir=tmp_path, risk=RiskLimits(max_order_size=Decimal(20)))
+    config = RuntimeConfig(
+        data_dir=tmp_path,
+        journal_store=MemoryJournal(),
+        risk=RiskLimits(max_order_size=Decimal(20)),
+    )
     with Runtime(config).start(FEED) as runtime:
         events, inbox = collector()
         runtime.subscribe(events)
@@ -54,7 +58,7 @@ def test_a_denied_signal_is_an_order_denied_event_with_the_rule_that_said_no(
 
 
 def test_limits_changed_at_run_time_apply_at_once_and_survive_a_restart(tmp_path: Path) -> None:
-    config = RuntimeConfig(data_dir=tmp_path)
+    config = RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())
     limits = RiskLimits(max_order_size=Decimal(20))
     with Runtime(config).start(FEED) as runtime:
         events, inbox = collector()
@@ -81,7 +85,9 @@ def test_limits_changed_at_run_time_apply_at_once_and_survive_a_restart(tmp_path
 
 
 def test_the_index_equals_the_positions_after_a_run_and_after_its_restart(tmp_path: Path) -> None:
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
         runtime.replay(FEED, end=SETTLE_AT)
         (position,) = runtime.positions()
         for leg in position.legs:
@@ -128,9 +134,7 @@ class CheckingStrategy(pykka.ThreadingActor):
             self.seen.put(message)
 
 
-def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the_signal(
-    tmp_path: Path,
-) -> None:
+def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the_signal() -> None:
     bus = EventBusActor.start()
     index = PositionIndexActor.start()
     # A zero position limit denies every check and says what the index held.
@@ -142,9 +146,7 @@ def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the
         strategy="s",
         security_ids=("m1-YES", "m1-NO"),
     )
-    journal = JournalActor.start(
-        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_holding(book)
-    )
+    journal = JournalActor.start(MemoryJournal().writer(), state=state_holding(book))
     position = PositionActor.start(book, bus=bus, journal=journal, index=index)
     seen: queue.Queue[Any] = queue.Queue()
     position.tell(Subscribe(subscriber=CheckingStrategy.start(risk, seen), welcome=False))
@@ -168,9 +170,7 @@ def test_a_check_never_sees_a_position_older_than_a_fill_acknowledged_before_the
         assert indexed >= acknowledged
 
 
-def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
-    tmp_path: Path,
-) -> None:
+def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it() -> None:
     """Why a check never sees an older position: mailboxes are FIFO and causal, so what a
     subscriber does after a change reaches the index behind the change itself."""
     arrivals: queue.Queue[Any] = queue.Queue()
@@ -182,9 +182,7 @@ def test_a_position_tells_the_index_of_a_fill_before_any_subscriber_hears_of_it(
         strategy="s",
         security_ids=("m1-YES", "m1-NO"),
     )
-    journal = JournalActor.start(
-        SqliteJournalStore(tmp_path / "journal.sqlite"), state=state_holding(book)
-    )
+    journal = JournalActor.start(MemoryJournal().writer(), state=state_holding(book))
     position = PositionActor.start(book, bus=EventBusActor.start(), journal=journal, index=spy)
     position.tell(Subscribe(subscriber=spy, welcome=False))
     for number in range(20):

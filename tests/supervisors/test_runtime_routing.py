@@ -18,6 +18,7 @@ from actors.base import ask, handles
 from actors.journal import JournalActor
 from actors.risk import RiskActor
 from actors.synthetic_arbitrage import SyntheticArbitrage
+from bridges.journal_memory import MemoryJournal
 from messages.client_requests import SubmitSignal
 from messages.enums import BookSide, OrderSide, OrderStatus
 from messages.fills import Fill
@@ -75,7 +76,9 @@ class ArbitrageThenProbe:
 
 
 def _probe_denial(tmp_path: Path, names: dict[str, str], limits: RiskLimits) -> OrderDenied:
-    config = RuntimeConfig(data_dir=tmp_path, evaluate=ArbitrageThenProbe(names))
+    config = RuntimeConfig(
+        data_dir=tmp_path, journal_store=MemoryJournal(), evaluate=ArbitrageThenProbe(names)
+    )
     with Runtime(config).start(FEED) as runtime:
         events, inbox = collector()
         runtime.subscribe(events)
@@ -137,7 +140,9 @@ def test_an_order_is_not_created_for_a_market_switched_away_from_while_risk_deci
         "RiskActor",
         holding(RiskActor, CheckSignal, lambda check: check.signal.reason == "held", gate),
     )
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start() as runtime:
+    with Runtime(
+        RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())
+    ).start() as runtime:
         runtime.feed_and_wait(opened("m1"))
         answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
         signal = TradeSignal(
@@ -191,7 +196,9 @@ def test_after_a_position_restart_an_open_order_addresses_its_fills_to_the_new_p
 ) -> None:
     appends: queue.Queue[_Addressed] = queue.Queue()
     monkeypatch.setattr(runtime_tree, "JournalActor", _recording_journal(appends))
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start() as runtime:
+    with Runtime(
+        RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())
+    ).start() as runtime:
         # YES 20 @ 0.45 and NO 20 @ 0.50 fill; the next tick's YES order rests at 0.45.
         for record in (
             opened("m1"),

@@ -12,6 +12,7 @@ import pykka
 import pytest
 
 from actors.base import ask
+from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, PositionStatus
 from messages.queries import ListPositions
 from messages.supervision import InjectFault
@@ -47,7 +48,9 @@ def final_realized(runtime: Runtime) -> Decimal:
 def test_the_core_starts_in_order_and_a_market_crash_stays_inside_its_market(
     tmp_path: Path,
 ) -> None:
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
         runtime.replay(FEED, end=RESTING)
         core = children(runtime.root)
         assert list(core) == list(CORE_CHILDREN)
@@ -75,7 +78,9 @@ def test_the_core_starts_in_order_and_a_market_crash_stays_inside_its_market(
 def test_a_crashed_execution_restarts_the_core_and_is_told_every_market_and_order_again(
     tmp_path: Path,
 ) -> None:
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
         runtime.replay(FEED, end=RESTING)
         old_execution = runtime.execution
         before = runtime.positions()
@@ -106,7 +111,9 @@ def test_a_crashed_execution_restarts_the_core_and_is_told_every_market_and_orde
 
 
 def test_a_root_that_exceeds_its_restart_intensity_stops_and_says_so(tmp_path: Path) -> None:
-    runtime = Runtime(RuntimeConfig(data_dir=tmp_path, max_restarts=0)).start(FEED)
+    runtime = Runtime(
+        RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal(), max_restarts=0)
+    ).start(FEED)
     try:
         runtime.replay(FEED, end=RESTING)
         root = runtime.root
@@ -135,7 +142,7 @@ def pricer(context: SupervisedContext) -> pykka.ActorRef[Any]:
 def test_the_runtime_runs_as_one_child_of_a_users_tree_under_its_strategy(
     tmp_path: Path, strategy: Strategy
 ) -> None:
-    config = RuntimeConfig(data_dir=tmp_path, max_restarts=0)
+    config = RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal(), max_restarts=0)
     desk = Supervisor.start(
         name="desk",
         children=[Runtime.child_spec(config, FEED), ChildSpec(id="pricer", start=pricer)],
@@ -181,7 +188,9 @@ def _wait_for_restart(supervisor: pykka.ActorRef[Any], child_id: str, restarts: 
 
 
 def test_paced_feeding_goes_on_through_a_core_restart(tmp_path: Path) -> None:
-    with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as runtime:
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
         for record in FEED[:RESTING]:
             runtime.feed(record)
             runtime.wait_idle()
