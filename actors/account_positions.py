@@ -5,7 +5,8 @@ through the journal, so a restarted one rebuilds exactly from the fold), publish
 change, and compares itself with the broker's positions when the reconciler asks: a
 difference no booked deal explains is booked as a ``PositionCorrected`` with the reason,
 recorded as a ``Correction`` (old, new, why), and, above the alert threshold, logged as an
-error and counted in a metric.
+error and counted in a metric. What to correct is ``AccountComparison``'s decision; this
+actor journals, publishes and logs it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import attrs
 import pykka
 
 from actors.account_book import AccountBook
+from actors.account_comparison import AccountComparison, Adjustment
 from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import POSITION_DELTA_LATENCY_MS, RECONCILIATION_MISMATCH_ALERTS
 from actors.position_accounting import Leg
@@ -27,7 +29,6 @@ from messages.broker_events import (
     AccountPosition,
     AccountPositionChanged,
     Correction,
-    CorrectionKind,
     DealBooked,
     DealRefused,
     PositionCorrected,
@@ -75,40 +76,24 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
-        self.book = book
+        self.accounts = AccountComparison(book, alert_notional=alert_notional)
         self.journal = journal
         self.bus = bus
-        self.alert_notional = alert_notional
         self.clock = clock
-        self.last_recv_ns: dict[tuple[str, str], int] = {}
-        self._absent_once: set[tuple[str, str]] = set()
 
     def positions(self) -> tuple[AccountPosition, ...]:
         """Every position the book holds, flat ones included (for callers outside)."""
-        return tuple(account_position(account, leg) for (account, _), leg in self.book.legs.items())
+        legs = self.accounts.book.legs.items()
+        return tuple(account_position(account, leg) for (account, _), leg in legs)
 
     @handles(DealBooked)
     def _deal(self, deal: DealBooked) -> None:
-        old = self.book.quantity(deal.account, deal.security_id)
-        leg = self.book.book(deal)
-        recv_ns = deal.recv_ns
-        key = (deal.account, deal.security_id)
-        self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), recv_ns)
-        applied_ns = self._changed(deal.account, leg, recv_ns)
-        if not deal.inferred and recv_ns:
-            POSITION_DELTA_LATENCY_MS.observe((applied_ns - recv_ns) / 1e6)
-        if deal.inferred:
-            self._record(
-                Correction(
-                    kind=CorrectionKind.MISSING_FILL,
-                    account=deal.account,
-                    security_id=deal.security_id,
-                    subject=f"deal {deal.fill_id}",
-                    old=str(old),
-                    new=str(leg.quantity),
-                    reason="the broker lists a deal no callback brought",
-                )
-            )
+        leg, correction = self.accounts.book_deal(deal)
+        applied_ns = self._changed(deal.account, leg, deal.recv_ns)
+        if not deal.inferred and deal.recv_ns:
+            POSITION_DELTA_LATENCY_MS.observe((applied_ns - deal.recv_ns) / 1e6)
+        if correction is not None:
+            self._record(correction)
 
     @handles(DuplicateRefused)
     def _deal_refused(self, message: DuplicateRefused[DealBooked]) -> None:
@@ -132,48 +117,19 @@ class AccountPositionsActor(Supervised, RuntimeActor):
 
     @handles(PositionCorrected)
     def _corrected(self, correction: PositionCorrected) -> None:
-        leg = self.book.correct(correction)
+        leg = self.accounts.correct(correction)
         self._changed(correction.account, leg, 0)
 
     @handles(ComparePositions)
     def _compare(self, message: ComparePositions) -> None:
-        broker = {p.security_id: p for p in message.positions if p.account == message.account}
-        ours = self.book.quantities(message.account)
-        corrected = 0
-        unsettled: list[str] = []
-        scope = set(message.security_ids) or set(broker) | set(ours)
-        for security_id in broker:
-            self._absent_once.discard((message.account, security_id))
-        for security_id in sorted(scope):
-            truth = broker.get(security_id)
-            want = truth.quantity if truth is not None else Decimal(0)
-            have = ours.get(security_id, Decimal(0))
-            if want == have:
-                continue
-            key = (message.account, security_id)
-            if self.last_recv_ns.get(key, 0) > message.since_ns or security_id in message.pending:
-                unsettled.append(security_id)
-                continue
-            if truth is None and key not in self._absent_once:
-                # A paged answer can skip an entry when the list moves between pages; a
-                # position is only corrected to nothing when two answers in a row omit it.
-                self._absent_once.add(key)
-                unsettled.append(security_id)
-                continue
-            self._absent_once.discard(key)
-            price = (
-                truth.avg_price if truth is not None else self._avg(message.account, security_id)
-            )
-            self._correct(message, security_id, have, want, price)
-            corrected += 1
+        comparison = self.accounts.compare(message)
+        for adjustment in comparison.adjustments:
+            self._correct(adjustment)
         if message.reply_to is not None:
             # Answered once the corrections are applied here: through the journal, behind them.
-            answer = PositionsCompared(
-                account=message.account, corrected=corrected, unsettled=tuple(unsettled)
-            )
             self.journal.tell(
                 Forward(
-                    message=_Answer(to=message.reply_to, answer=answer),
+                    message=_Answer(to=message.reply_to, answer=comparison.answer),
                     deliver_to=self.actor_ref,
                 )
             )
@@ -182,68 +138,35 @@ class AccountPositionsActor(Supervised, RuntimeActor):
     def _answer(self, message: _Answer) -> None:
         tell_quietly(message.to, message.answer)
 
-    def _correct(
-        self,
-        message: ComparePositions,
-        security_id: str,
-        have: Decimal,
-        want: Decimal,
-        price: Decimal,
-    ) -> None:
-        account = message.account
-        delta = want - have
-        reason = (
-            f"{message.reason}: the broker holds {want}, the book {have}, and no booked deal "
-            "explains the difference"
-        )
+    def _correct(self, adjustment: Adjustment) -> None:
+        event, record = adjustment.event, adjustment.record
         self.journal.tell(
             Append(
-                event=PositionCorrected(
-                    account=account,
-                    security_id=security_id,
-                    quantity=delta,
-                    price=price,
-                    reason=reason,
-                ),
-                stream=account_stream(account),
-                dedup_key=f"corrected:{account}:{security_id}:{have}:{want}:{self.book.deals}",
+                event=event,
+                stream=account_stream(event.account),
+                dedup_key=adjustment.dedup_key,
                 deliver_to=self.actor_ref,
             )
         )
-        self._record(
-            Correction(
-                kind=CorrectionKind.POSITION,
-                account=account,
-                security_id=security_id,
-                subject="quantity",
-                old=str(have),
-                new=str(want),
-                reason=reason,
-            )
-        )
-        notional = abs(delta) * price
-        if notional >= self.alert_notional:
-            MISMATCH_ALERTS.labels(account=account).inc()
+        self._record(record)
+        if adjustment.alert:
+            MISMATCH_ALERTS.labels(account=event.account).inc()
             self.log.error(
                 "reconciliation_mismatch",
-                account=account,
-                security_id=security_id,
-                ours=str(have),
-                broker=str(want),
-                notional=str(notional),
+                account=event.account,
+                security_id=event.security_id,
+                ours=record.old,
+                broker=record.new,
+                notional=str(adjustment.notional),
             )
         else:
             self.log.warning(
                 "position_corrected",
-                account=account,
-                security_id=security_id,
-                ours=str(have),
-                broker=str(want),
+                account=event.account,
+                security_id=event.security_id,
+                ours=record.old,
+                broker=record.new,
             )
-
-    def _avg(self, account: str, security_id: str) -> Decimal:
-        leg = self.book.legs.get((account, security_id))
-        return leg.avg_open_price if leg is not None else Decimal(0)
 
     def _record(self, correction: Correction) -> None:
         self.journal.tell(Append(event=correction, stream=account_stream(correction.account)))

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 from typing import Any
 
-import attrs
 import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
+from actors.execution_book import Denial, ExecutionBook, MarketRoute
 from actors.metrics import EXECUTION_EVENTS
-from actors.order_state import CLOSED_STATUSES
 from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.client_requests import AwaitMarket, SubmitSignal
-from messages.enums import OrderSide
 from messages.fills import Fill
 from messages.journal import OrderCreated
 from messages.journal_protocol import Append
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
-from messages.markets import MarketDefinition, MarketDrained
+from messages.markets import MarketDrained
 from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
@@ -35,7 +32,6 @@ from messages.orders import (
 from messages.position_commands import MarkPending
 from messages.queries import ListRoutedOrders, RoutedOrders
 from messages.reconciliation import TradingEnabled
-from messages.refs import Recipient
 from messages.risk import CheckSignal, RiskApproved, RiskDenied
 from messages.signals import TradeSignal
 from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
@@ -52,34 +48,6 @@ def report_key(report: VenueReport) -> str:
     return f"{type(report).__name__}:{report.order_id}"
 
 
-@attrs.define
-class _MarketRoute:
-    """What execution knows of one market: its position and whether it still trades."""
-
-    definition: MarketDefinition
-    position: Recipient
-    position_id: str
-    account: str
-    strategy: str
-    supervisor: Recipient
-    closed: bool = False
-    notify_drained: Recipient | None = None
-
-    def addressed(self, signal: TradeSignal) -> TradeSignal | str:
-        """``signal`` for this market's position (what it left unnamed is the position's),
-        or why it is not for this position."""
-        strategy = signal.strategy or self.strategy
-        account = signal.account or self.account
-        if (strategy, account) != (self.strategy, self.account):
-            return (
-                f"market {signal.market_id} has no position for account {account!r} and "
-                f"strategy {strategy!r}; its position is {self.position_id}"
-            )
-        if (signal.strategy, signal.account) == (strategy, account):
-            return signal
-        return attrs.evolve(signal, strategy=strategy, account=account)
-
-
 class ExecutionActor(Supervised, RuntimeActor):
     """Signal → journaled OrderCreated → supervised OrderActor → pending flag → venue.
 
@@ -91,7 +59,8 @@ class ExecutionActor(Supervised, RuntimeActor):
     checked again when risk approves, the moment the order is created.
     It refuses a second order on a (security, side) while one is open: the pending-flag guard
     of seed 003, enforced here where it cannot race. Venue reports go through the journal to
-    the order they belong to, so none is applied before it is durable.
+    the order they belong to, so none is applied before it is durable. The decisions are the
+    ``ExecutionBook``'s; this shell receives, tells and resolves clients' futures.
     """
 
     kind = "execution"
@@ -109,45 +78,33 @@ class ExecutionActor(Supervised, RuntimeActor):
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
-        self.trading_enabled = trading_enabled
+        self.book = ExecutionBook(
+            id_prefix=id_prefix,
+            first_order_number=first_order_number,
+            trading_enabled=trading_enabled,
+        )
         self.risk = risk
-        self.checking: dict[str, TradeSignal] = {}
         self.venue = venue
         self.bus = bus
         self.journal = journal
-        self.id_prefix = id_prefix
-        self._order_numbers = itertools.count(first_order_number)
-        self.markets: dict[str, _MarketRoute] = {}
-        self.current_market_id: str | None = None
-        self.orders: dict[str, Recipient] = {}
-        self.order_markets: dict[str, str] = {}
-        self.open_orders: dict[tuple[str, OrderSide], str] = {}
-        self._starting: dict[str, OrderCreated] = {}
-        self._early_cancels: dict[str, list[CancelOrder]] = {}
         self._answers: dict[str, concurrent.futures.Future[dict[str, str]]] = {}
         self._market_waiters: dict[str, list[concurrent.futures.Future[dict[str, Any]]]] = {}
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
-        """Take over recovered orders (their supervisor starts the actors): guard open sides."""
-        for memento in message.orders:
-            self.order_markets[memento.order_id] = memento.market_id
-            if memento.status not in CLOSED_STATUSES:
-                self.open_orders[(memento.security_id, memento.side)] = memento.order_id
+        self.book.adopt(message.orders)
 
     @handles(OrderStarted)
     def _order_started(self, message: OrderStarted) -> None:
-        self.orders[message.order_id] = message.ref
-        created = self._starting.pop(message.order_id, None)
-        early = self._early_cancels.pop(message.order_id, ())
-        if message.submit and created is not None:
-            self._submit(created)
-        for cancel in early:
+        started = self.book.started(message.order_id, message.ref)
+        if message.submit and started.created is not None:
+            self._submit(started.created)
+        for cancel in started.cancels:
             self._cancel(cancel)
 
     def _submit(self, created: OrderCreated) -> None:
         """The order runs: mark the side pending on its position, then send it."""
-        route = self.markets[created.market_id]
+        route = self.book.markets[created.market_id]
         self.journal.tell(
             Append(
                 event=MarkPending(
@@ -164,15 +121,16 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(SwitchMarket)
     def _switch_market(self, message: SwitchMarket) -> None:
         market_id = message.definition.market_id
-        self.markets[market_id] = _MarketRoute(
-            definition=message.definition,
-            position=message.position,
-            position_id=message.position_id,
-            account=message.account,
-            strategy=message.strategy,
-            supervisor=message.supervisor,
+        self.book.switch(
+            MarketRoute(
+                definition=message.definition,
+                position=message.position,
+                position_id=message.position_id,
+                account=message.account,
+                strategy=message.strategy,
+                supervisor=message.supervisor,
+            )
         )
-        self.current_market_id = market_id
         self.log.info("market_switched", market_id=market_id)
         for waiter in self._market_waiters.pop(market_id, ()):
             _resolve(waiter, {"opened": True})
@@ -180,21 +138,18 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(AwaitMarket)
     def _await_market(self, message: AwaitMarket) -> None:
         """Answer once the market takes orders; a market known but not trading is refused."""
-        route = self.markets.get(message.market_id)
-        if route is None:
+        if message.market_id not in self.book.markets:
             # A client that gave up (its future cancelled) is forgotten here, not kept.
             waiting = self._market_waiters.setdefault(message.market_id, [])
             waiting[:] = [w for w in waiting if not w.cancelled()]
             waiting.append(message.answer)
             return
-        reason = self._market_denial(message.market_id, route)
+        reason = self.book.market_denial(message.market_id)
         _resolve(message.answer, {"opened": True} if reason is None else {"refused": reason})
 
     @handles(PositionRestarted)
     def _position_restarted(self, message: PositionRestarted) -> None:
-        route = self.markets.get(message.market_id)
-        if route is not None:
-            route.position = message.position
+        if self.book.replace_position(message.market_id, message.position):
             self.log.info("position_ref_replaced", market_id=message.market_id)
 
     @handles(SubmitSignal)
@@ -211,14 +166,36 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(TradeSignal)
     def _signal(self, signal: TradeSignal) -> None:
         EXECUTION_EVENTS.labels(type="TradeSignal").inc()
-        route = self.markets.get(signal.market_id)
-        reason = self._denial(signal, route)
-        if reason is not None:
-            self._deny(signal, reason)
+        admitted = self.book.admit(signal)
+        if isinstance(admitted, Denial):
+            self._deny(admitted)
             return
-        assert route is not None
-        addressed = route.addressed(signal)
-        if isinstance(addressed, str):
+        if self.risk is None:
+            self._create(admitted)
+            return
+        # Risk answers by a tell, and this mailbox goes on meanwhile: the book holds the side.
+        open_orders = self.book.reserve_for_risk(admitted)
+        self.risk.tell(
+            CheckSignal(signal=admitted, open_orders=open_orders, reply_to=self.actor_ref)
+        )
+
+    @handles(RiskApproved)
+    def _risk_approved(self, message: RiskApproved) -> None:
+        decision = self.book.risk_approved(message.signal.id)
+        if isinstance(decision, Denial):
+            self._deny(decision)
+        elif decision is not None:
+            self._create(decision)
+
+    @handles(RiskDenied)
+    def _risk_denied(self, message: RiskDenied) -> None:
+        denial = self.book.risk_denied(message.signal.id, message.reason)
+        if denial is not None:
+            self._deny(denial)
+
+    def _deny(self, denial: Denial) -> None:
+        signal, reason = denial.signal, denial.reason
+        if denial.misaddressed:
             EXECUTION_EVENTS.labels(type="SignalForAnotherPosition").inc()
             self.log.warning(
                 "signal_for_another_position",
@@ -226,50 +203,8 @@ class ExecutionActor(Supervised, RuntimeActor):
                 correlation_id=signal.id,
                 account=signal.account,
                 strategy=signal.strategy,
-                position_id=route.position_id,
+                position_id=self.book.markets[signal.market_id].position_id,
             )
-            self._deny(signal, addressed)
-            return
-        signal = addressed
-        if self.risk is None:
-            self._create(signal)
-            return
-        # The side is reserved while risk decides, so a second signal cannot slip past the
-        # pending guard; risk answers by a tell, and this mailbox goes on meanwhile.
-        self.open_orders[(signal.security_id, signal.side)] = f"risk check {signal.id}"
-        self.checking[signal.id] = signal
-        self.risk.tell(
-            CheckSignal(
-                signal=signal, open_orders=len(self.open_orders) - 1, reply_to=self.actor_ref
-            )
-        )
-
-    @handles(RiskApproved)
-    def _risk_approved(self, message: RiskApproved) -> None:
-        signal = self.checking.pop(message.signal.id, None)
-        if signal is None:
-            return
-        # Risk took its time: the market may have closed or been switched away from since.
-        reason = self._market_denial(signal.market_id, self.markets.get(signal.market_id))
-        if reason is not None:
-            self._release(signal)
-            self._deny(signal, f"{reason} (it changed while risk decided)")
-            return
-        self._create(signal)
-
-    @handles(RiskDenied)
-    def _risk_denied(self, message: RiskDenied) -> None:
-        signal = self.checking.pop(message.signal.id, None)
-        if signal is not None:
-            self._release(signal)
-            self._deny(signal, f"risk: {message.reason}")
-
-    def _release(self, signal: TradeSignal) -> None:
-        key = (signal.security_id, signal.side)
-        if self.open_orders.get(key) == f"risk check {signal.id}":
-            del self.open_orders[key]
-
-    def _deny(self, signal: TradeSignal, reason: str) -> None:
         EXECUTION_EVENTS.labels(type="OrderDenied").inc()
         self.log.info(
             "signal_denied", market_id=signal.market_id, correlation_id=signal.id, reason=reason
@@ -280,21 +215,8 @@ class ExecutionActor(Supervised, RuntimeActor):
     def _create(self, signal: TradeSignal) -> None:
         """The signal becomes an order: journaled first, then supervised, then sent."""
         EXECUTION_EVENTS.labels(type="OrderCreated").inc()
-        order_id = f"{self.id_prefix}{next(self._order_numbers)}"
-        self.open_orders[(signal.security_id, signal.side)] = order_id
-        self.order_markets[order_id] = signal.market_id
-        route = self.markets[signal.market_id]
-        created = OrderCreated(
-            order_id=order_id,
-            correlation_id=signal.id,
-            market_id=signal.market_id,
-            security_id=signal.security_id,
-            account=route.account,
-            strategy=route.strategy,
-            side=signal.side,
-            price=signal.price,
-            size=signal.size,
-        )
+        created = self.book.create(signal)
+        order_id = created.order_id
         self.journal.tell(
             Append(
                 event=created,
@@ -320,48 +242,23 @@ class ExecutionActor(Supervised, RuntimeActor):
         # Journaled and numbered: the order exists from here on, even before its actor runs
         # (ListRoutedOrders and early cancels cover that gap).
         self._answer(created.correlation_id, {"order_id": created.order_id})
-        route = self.markets.get(created.market_id)
+        route = self.book.begin(created)
         if route is None:
             # Cannot happen while the reservation keeps the market from draining; if it
             # does, the order is journaled but has nowhere to go: say so loudly.
             self.log.error("order_created_for_archived_market", order_id=created.order_id)
             return
         route.supervisor.tell(SuperviseOrder(created=created))
-        self._starting[created.order_id] = created
 
     @handles(TradingEnabled)
     def _trading_enabled(self, _message: TradingEnabled) -> None:
-        self.trading_enabled = True
+        self.book.trading_enabled = True
         self.log.info("trading_enabled")
-
-    def _market_denial(self, market_id: str, route: _MarketRoute | None) -> str | None:
-        """Why ``market_id`` takes no orders now, or None when it is the current, open one."""
-        if route is None:
-            return f"no position for market {market_id}"
-        if route.closed:
-            return f"market {market_id} is closed"
-        if market_id != self.current_market_id:
-            return f"market {market_id} is not the current market"
-        return None
-
-    def _denial(self, signal: TradeSignal, route: _MarketRoute | None) -> str | None:
-        if not self.trading_enabled:
-            return "trading waits for the startup reconciliation with the broker"
-        reason = self._market_denial(signal.market_id, route)
-        if reason is not None:
-            return reason
-        assert route is not None
-        if signal.security_id not in route.definition.security_ids:
-            return f"{signal.security_id} is not an instrument of {signal.market_id}"
-        pending = self.open_orders.get((signal.security_id, signal.side))
-        if pending is not None:
-            return f"order {pending} is pending on {signal.security_id} {signal.side.value}"
-        return None
 
     @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill)
     def _venue_report(self, report: VenueReport) -> None:
         EXECUTION_EVENTS.labels(type=type(report).__name__).inc()
-        order = self.orders.get(report.order_id)
+        order = self.book.orders.get(report.order_id)
         if order is not None:
             self.journal.tell(
                 Append(
@@ -393,10 +290,9 @@ class ExecutionActor(Supervised, RuntimeActor):
 
         The denial is published and also returned, for a caller that asked.
         """
-        if message.order_id in self._starting:
-            self._early_cancels.setdefault(message.order_id, []).append(message)
+        if self.book.hold_cancel(message):
             return None
-        order = self.orders.get(message.order_id)
+        order = self.book.orders.get(message.order_id)
         reason = None
         if order is None:
             reason = f"no order {message.order_id}"
@@ -411,44 +307,29 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(ListRoutedOrders, reads_only=True)
     def _list_routed(self, _message: ListRoutedOrders) -> RoutedOrders:
         return RoutedOrders(
-            running=tuple(self.orders.items()), starting=tuple(self._starting.values())
+            running=tuple(self.book.orders.items()), starting=tuple(self.book.starting.values())
         )
 
     @handles(OrderClosed)
     def _order_closed(self, message: OrderClosed) -> None:
-        for key, order_id in list(self.open_orders.items()):
-            if order_id == message.order_id:
-                del self.open_orders[key]
+        self.book.order_closed(message.order_id)
         self._notify_if_drained(message.market_id)
 
     @handles(CloseMarket)
     def _close_market(self, message: CloseMarket) -> None:
-        route = self.markets.get(message.market_id)
-        if route is None:
+        if not self.book.close(message.market_id, message.notify):
             self.log.warning("close_for_unknown_market", market_id=message.market_id)
             return
-        route.closed = True
-        route.notify_drained = message.notify
-        if self.current_market_id == message.market_id:
-            self.current_market_id = None
         self._notify_if_drained(message.market_id)
 
     @handles(ArchiveMarket)
     def _archive_market(self, message: ArchiveMarket) -> None:
-        self.markets.pop(message.market_id, None)
-        for order_id in [o for o, m in self.order_markets.items() if m == message.market_id]:
-            del self.order_markets[order_id]
-            self.orders.pop(order_id, None)
+        self.book.archive(message.market_id)
 
     def _notify_if_drained(self, market_id: str) -> None:
-        route = self.markets.get(market_id)
-        if route is None or not route.closed or route.notify_drained is None:
-            return
-        open_here = (self.order_markets.get(o) == market_id for o in self.open_orders.values())
-        if any(open_here):
-            return
-        route.notify_drained.tell(MarketDrained(market_id=market_id))
-        route.notify_drained = None
+        notify = self.book.drained(market_id)
+        if notify is not None:
+            notify.tell(MarketDrained(market_id=market_id))
 
 
 def _resolve(future: concurrent.futures.Future[Any], answer: dict[str, Any]) -> None:

@@ -93,21 +93,23 @@ def test_a_crashed_execution_restarts_the_core_and_is_told_every_market_and_orde
         assert runtime.execution is not old_execution
         assert runtime.next_step == RESTING
         execution = runtime.execution.proxy()
-        routes = execution.markets.get()
+        book = execution.book.get()
+        routes = book.markets
         positions = live_positions(runtime)
         assert set(routes) == set(positions) == {"m1"}
         assert routes["m1"].position == positions["m1"]
         assert routes["m1"].position.is_alive()
         # The resting NO order still guards its side: no second order on it.
-        assert execution.open_orders.get() == {("m1-NO", OrderSide.BUY): "O4"}
+        assert book.open_orders == {("m1-NO", OrderSide.BUY): "O4"}
         assert [p.legs for p in runtime.positions()] == [p.legs for p in before]
 
         runtime.replay(FEED)
 
         assert final_realized(runtime) == Decimal("3.00")
         # The market switch after the restart reached the new execution.
-        assert execution.current_market_id.get() == "m2"
-        assert execution.markets.get()["m2"].position == live_positions(runtime)["m2"]
+        book = execution.book.get()
+        assert book.current_market_id == "m2"
+        assert book.markets["m2"].position == live_positions(runtime)["m2"]
 
 
 def test_a_root_that_exceeds_its_restart_intensity_stops_and_says_so(tmp_path: Path) -> None:

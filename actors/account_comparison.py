@@ -1,0 +1,149 @@
+"""AccountComparison: the account book against the broker's positions, and what to correct.
+
+A plain class with no threads, so it is tested without actors. It owns the ``AccountBook``
+and the two things a fair comparison must remember: when each (account, security) last
+had a deal (one booked while the broker was asked is still moving, not wrong) and which
+were absent from the broker's last answer (a paged answer can skip an entry, so a position
+is corrected to nothing only when two answers in a row omit it). ``compare`` decides; the
+``AccountPositionsActor`` journals, publishes and logs what it decided.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from actors.account_book import AccountBook, AccountKey
+from actors.position_accounting import Leg
+from messages.broker_events import Correction, CorrectionKind, DealBooked, PositionCorrected
+from messages.reconciliation import ComparePositions, PositionsCompared
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Adjustment:
+    """One security to correct: the adjustment to journal (under ``dedup_key``, so a
+    comparison repeated before it is applied books it once), its record, and whether its
+    notional reaches the alert threshold."""
+
+    event: PositionCorrected
+    dedup_key: str
+    record: Correction
+    notional: Decimal
+    alert: bool
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Comparison:
+    """What one ``ComparePositions`` decided: the adjustments in security order, and the
+    answer (to send once they are applied)."""
+
+    adjustments: tuple[Adjustment, ...]
+    answer: PositionsCompared
+
+
+class AccountComparison:
+    """Books deals and corrections into ``book``; compares it with the broker's positions."""
+
+    def __init__(self, book: AccountBook, *, alert_notional: Decimal = Decimal(1000)) -> None:
+        self.book = book
+        self.alert_notional = alert_notional
+        self.last_recv_ns: dict[AccountKey, int] = {}
+        self.absent_once: set[AccountKey] = set()
+
+    def book_deal(self, deal: DealBooked) -> tuple[Leg, Correction | None]:
+        """Net the deal into its leg; a deal no callback brought (``inferred``) is also a
+        correction, recorded as such."""
+        old = self.book.quantity(deal.account, deal.security_id)
+        leg = self.book.book(deal)
+        key = (deal.account, deal.security_id)
+        self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), deal.recv_ns)
+        if not deal.inferred:
+            return leg, None
+        return leg, Correction(
+            kind=CorrectionKind.MISSING_FILL,
+            account=deal.account,
+            security_id=deal.security_id,
+            subject=f"deal {deal.fill_id}",
+            old=str(old),
+            new=str(leg.quantity),
+            reason="the broker lists a deal no callback brought",
+        )
+
+    def correct(self, correction: PositionCorrected) -> Leg:
+        """Apply a journaled adjustment."""
+        return self.book.correct(correction)
+
+    def compare(self, message: ComparePositions) -> Comparison:
+        """Every difference no booked deal explains, as an adjustment to the broker's
+        quantity at its average price; what is still moving or once absent is unsettled."""
+        account = message.account
+        broker = {p.security_id: p for p in message.positions if p.account == account}
+        ours = self.book.quantities(account)
+        adjustments: list[Adjustment] = []
+        unsettled: list[str] = []
+        scope = set(message.security_ids) or set(broker) | set(ours)
+        for security_id in broker:
+            self.absent_once.discard((account, security_id))
+        for security_id in sorted(scope):
+            truth = broker.get(security_id)
+            want = truth.quantity if truth is not None else Decimal(0)
+            have = ours.get(security_id, Decimal(0))
+            if want == have:
+                continue
+            key = (account, security_id)
+            if self.last_recv_ns.get(key, 0) > message.since_ns or security_id in message.pending:
+                unsettled.append(security_id)
+                continue
+            if truth is None and key not in self.absent_once:
+                self.absent_once.add(key)
+                unsettled.append(security_id)
+                continue
+            self.absent_once.discard(key)
+            price = truth.avg_price if truth is not None else self._avg(account, security_id)
+            adjustments.append(self._adjustment(message, security_id, have, want, price))
+        answer = PositionsCompared(
+            account=account, corrected=len(adjustments), unsettled=tuple(unsettled)
+        )
+        return Comparison(adjustments=tuple(adjustments), answer=answer)
+
+    def _adjustment(
+        self,
+        message: ComparePositions,
+        security_id: str,
+        have: Decimal,
+        want: Decimal,
+        price: Decimal,
+    ) -> Adjustment:
+        account = message.account
+        delta = want - have
+        reason = (
+            f"{message.reason}: the broker holds {want}, the book {have}, and no booked deal "
+            "explains the difference"
+        )
+        notional = abs(delta) * price
+        return Adjustment(
+            event=PositionCorrected(
+                account=account,
+                security_id=security_id,
+                quantity=delta,
+                price=price,
+                reason=reason,
+            ),
+            dedup_key=f"corrected:{account}:{security_id}:{have}:{want}:{self.book.deals}",
+            record=Correction(
+                kind=CorrectionKind.POSITION,
+                account=account,
+                security_id=security_id,
+                subject="quantity",
+                old=str(have),
+                new=str(want),
+                reason=reason,
+            ),
+            notional=notional,
+            alert=notional >= self.alert_notional,
+        )
+
+    def _avg(self, account: str, security_id: str) -> Decimal:
+        leg = self.book.legs.get((account, security_id))
+        return leg.avg_open_price if leg is not None else Decimal(0)
