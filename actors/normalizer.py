@@ -42,7 +42,7 @@ import pykka
 from actors.base import PublishingActor, handles
 from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS
 from actors.runtime_state import account_stream
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.broker_events import (
     CallbackQuarantined,
@@ -159,6 +159,7 @@ class NormalizerActor(Supervised, PublishingActor):
         grace_s: float = 0.5,
         unrouted_grace_s: float = 30.0,
         clock: Callable[[], int] = time.time_ns,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
@@ -196,6 +197,7 @@ class NormalizerActor(Supervised, PublishingActor):
         self._gap_wait_ns = self.gap_ns
         self.deals = self.order_events = self.duplicates = self.conflicts = 0
         self.quarantined = self.released = self.inferred = self.late = 0
+        self.scheduler = scheduler
         self._timer: Timer | None = None
 
     def on_start(self) -> None:
@@ -205,7 +207,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _start_heartbeat(self) -> None:
         """Watch callback gaps and quarantine graces, once there is a reconciler to ask."""
         if self._timer is None:
-            self._timer = Timer("normalizer-heartbeat")
+            self._timer = self.scheduler.timer("normalizer-heartbeat")
             self._schedule_tick()
 
     def on_stop(self) -> None:

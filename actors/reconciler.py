@@ -31,7 +31,7 @@ import pykka
 
 from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import RECONCILIATION_DURATION_MS
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
 from bridges.query_worker import JobDone, JobFailed, QueryWorker
@@ -126,7 +126,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         overlap_s: float = 5.0,
         retry_s: float = 0.5,
         clock: Callable[[], int] = time.time_ns,
-        monotonic: Callable[[], float] = time.monotonic,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
@@ -145,7 +145,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._checked_ns: dict[str, int] = {}
         self.retry_s = retry_s
         self.clock = clock
-        self.monotonic = monotonic
+        self.scheduler = scheduler
         self.trading_enabled = False
         self._startup_waiting: set[str] = set(accounts)
         self._startup_retry_s = retry_s
@@ -166,8 +166,8 @@ class ReconcilerActor(Supervised, RuntimeActor):
             tell_quietly(ref, message)
 
         self._worker = QueryWorker(self.pacer, deliver)
-        self._last_sync = self.monotonic()  # the startup reconcile is the first sync
-        self._timer = Timer("reconciler")
+        self._last_sync = self._now_s()  # the startup reconcile is the first sync
+        self._timer = self.scheduler.timer("reconciler")
         self._later(self.full_sync_s, _FullSync())
         self.actor_ref.tell(_Startup())
 
@@ -217,7 +217,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
     def _position_callback(self, _message: PositionCallback) -> None:
         """Seed 002's callback-triggered sync: at most one per ``min_sync_s``."""
         self.callback_triggers += 1
-        now = self.monotonic()
+        now = self._now_s()
         if now - self._last_sync < self.min_sync_s:
             self.skipped += 1
             return
@@ -420,6 +420,9 @@ class ReconcilerActor(Supervised, RuntimeActor):
         for target in (self.execution, self.bus):
             if target is not None:
                 tell_quietly(target, enabled)
+
+    def _now_s(self) -> float:
+        return self.scheduler.now_ns() / 1e9
 
     def _later(self, delay_s: float, message: object) -> None:
         if self._timer is None:

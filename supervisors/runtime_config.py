@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 from actors.journal import JournalConfig
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.broker import Broker
@@ -53,6 +54,8 @@ class RuntimeConfig:
     ``max_restarts`` restarts within ``restart_period_s`` make a supervisor give up: the
     market supervisor for the per-market actors, the runtime's root for its core.
     ``journal_backoff`` spaces the core's restarts when its journal's storage failed.
+    ``scheduler`` is the clock and timers of every actor in the tree that waits or
+    schedules; a test or a replay gives a ``ManualScheduler`` and advances it.
     """
 
     latency_ns: int = 0
@@ -68,6 +71,7 @@ class RuntimeConfig:
     journal_backoff: Backoff = JOURNAL_BACKOFF
     broker: BrokerConfig | None = None
     risk: RiskLimits = attrs.field(factory=RiskLimits)
+    scheduler: Scheduler = REAL_SCHEDULER
 
     @property
     def journal_path(self) -> Path:

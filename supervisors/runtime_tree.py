@@ -227,6 +227,7 @@ class RuntimeSupervisor(Supervisor):
             strategy=Strategy.ONE_FOR_ALL,
             max_restarts=config.max_restarts,
             period_s=config.restart_period_s,
+            scheduler=config.scheduler,
             supervision=supervision,
         )
         self.config = config
@@ -417,6 +418,7 @@ class RuntimeSupervisor(Supervisor):
                 open_order_ids=recovered.open_order_ids,
                 adopted=recovered.adopted,
                 gap_s=self._broker().gap_s,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -439,6 +441,7 @@ class RuntimeSupervisor(Supervisor):
                 ),
                 min_sync_s=broker.min_sync_s,
                 full_sync_s=broker.full_sync_s,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -459,6 +462,7 @@ class RuntimeSupervisor(Supervisor):
                     account=self.config.account,
                     strategy=self.config.strategy_name,
                     routed={r.order_id: r.order_no for r in self._recovery().routed},
+                    scheduler=self.config.scheduler,
                     supervision=context,
                 ),
             )
@@ -467,6 +471,7 @@ class RuntimeSupervisor(Supervisor):
             SimulatedVenueActor.start(
                 latency_ns=self.config.latency_ns,
                 engine=self._recovery().engine,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -518,6 +523,7 @@ class RuntimeSupervisor(Supervisor):
                 events=self.refs["bus"],
                 index=self.refs["index"],
                 risk=self.refs["risk"],
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
