@@ -3,15 +3,18 @@ the real one's timer thread behind the same interface."""
 
 from __future__ import annotations
 
+import ast
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors import scheduler
 from actors.base import RuntimeActor, handles
 from actors.scheduler import REAL_SCHEDULER, ManualScheduler, ThreadTimer
 from tests.stubs import Collector
@@ -19,6 +22,7 @@ from tests.stubs import Collector
 pytestmark = pytest.mark.timeout(30)
 
 MS = 1_000_000
+PROJECT_ROOTS = {"actors", "messages", "supervisors", "bridges", "tools"}
 
 
 def test_due_callbacks_fire_in_time_then_sequence_order_with_now_at_their_due_time() -> None:
@@ -209,3 +213,20 @@ def test_the_real_clock_is_monotonic_nanoseconds() -> None:
     time.sleep(0.002)
     assert REAL_SCHEDULER.now_ns() - first >= 2 * MS
     assert abs(REAL_SCHEDULER.now_ns() - time.monotonic_ns()) < 1_000 * MS
+
+
+def test_the_scheduler_belongs_to_the_actor_kernel_and_imports_no_outer_layer() -> None:
+    """The replay kernel runs on it: it may lean on ``messages`` only, never on an adapter."""
+    tree = ast.parse(Path(scheduler.__file__).read_text())
+    imported = {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+        )
+    }
+    project = {name for name in imported if name.split(".")[0] in PROJECT_ROOTS}
+    assert all(name.split(".")[0] == "messages" for name in project), project
