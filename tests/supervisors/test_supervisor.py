@@ -302,11 +302,16 @@ def test_a_child_failing_in_on_start_is_reported_abnormal_and_restarted(tree: Tr
 def test_a_child_that_dies_without_telling_is_found_by_the_liveness_check_and_restarted(
     tree: Tree,
 ) -> None:
+    clock = ManualScheduler()
     plain = ChildSpec(id="plain", start=lambda _context: pykka.ThreadingActor.start())
-    tree.supervisor([plain], liveness_interval_s=0.05)
+    sup = tree.supervisor([plain], liveness_interval_s=1.0, scheduler=clock)
     first = tree.wait(event_of(ChildStarted, child_id="plain")).ref
 
     first.stop(timeout=WAIT_S)
+    clock.advance(1.0)  # the first check finds it dead: its notice may still be on the way
+    assert children_of(sup)["plain"].ref == first
+    clock.advance(1.0)  # the second in a row: an abnormal exit
+    assert children_of(sup)["plain"].ref not in (None, first)
 
     terminated = tree.wait(event_of(ChildTerminated, child_id="plain"))
     restarted = tree.wait(event_of(ChildRestarted, child_id="plain"))
