@@ -32,7 +32,7 @@ from actors.normalization_decisions import (
     SendOn,
 )
 from actors.runtime_state import account_stream
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from messages.broker import RawDealEvent, RawOrderEvent
 from messages.broker_events import CallbackQuarantined, OpenOrderAdopted, OrderRouted
 from messages.journal_protocol import Append
@@ -75,6 +75,7 @@ class NormalizerActor(Supervised, PublishingActor):
         grace_s: float = 0.5,
         unrouted_grace_s: float = 30.0,
         clock: Callable[[], int] = time.time_ns,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
@@ -93,6 +94,7 @@ class NormalizerActor(Supervised, PublishingActor):
             unrouted_grace_s=unrouted_grace_s,
             clock=clock,
         )
+        self.scheduler = scheduler
         self._timer: Timer | None = None
 
     def on_start(self) -> None:
@@ -102,7 +104,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _start_heartbeat(self) -> None:
         """Watch callback gaps and quarantine graces, once there is a reconciler to ask."""
         if self._timer is None:
-            self._timer = Timer("normalizer-heartbeat")
+            self._timer = self.scheduler.timer("normalizer-heartbeat")
             self._schedule_tick()
 
     def on_stop(self) -> None:

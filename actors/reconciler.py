@@ -37,7 +37,7 @@ from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import RECONCILIATION_DURATION_MS
 from actors.reconcile_schedule import AccountJob, Job, OrdersJob, ReconcileSchedule, Retry
 from actors.reconciliation_findings import account_findings, orders_findings
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from bridges.broker import Broker
 from bridges.query_pacer import QueryPacer
 from bridges.query_worker import JobDone, JobFailed, QueryWorker
@@ -106,7 +106,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         overlap_s: float = 5.0,
         retry_s: float = 0.5,
         clock: Callable[[], int] = time.time_ns,
-        monotonic: Callable[[], float] = time.monotonic,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
@@ -121,7 +121,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self.pacer = pacer if pacer is not None else QueryPacer()
         self.full_sync_s = full_sync_s
         self.clock = clock
-        self.monotonic = monotonic
+        self.scheduler = scheduler
         self.schedule = ReconcileSchedule(
             accounts=accounts,
             session_start_ns=session_start_ns,
@@ -142,8 +142,8 @@ class ReconcilerActor(Supervised, RuntimeActor):
             tell_quietly(ref, message)
 
         self._worker = QueryWorker(self.pacer, deliver)
-        self.schedule.started(self.monotonic())
-        self._timer = Timer("reconciler")
+        self.schedule.started(self._now_s())
+        self._timer = self.scheduler.timer("reconciler")
         self._later(self.full_sync_s, _FullSync())
         self.actor_ref.tell(_Startup())
 
@@ -186,7 +186,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     @handles(PositionCallback)
     def _position_callback(self, _message: PositionCallback) -> None:
-        self._run(self.schedule.position_callback(self.monotonic()))
+        self._run(self.schedule.position_callback(self._now_s()))
 
     @handles(_FullSync)
     def _full_sync(self, _message: _FullSync) -> None:
@@ -340,6 +340,9 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     def _retry(self, retry: Retry) -> None:
         self._later(retry.after_s, _Startup() if retry.request is None else retry.request)
+
+    def _now_s(self) -> float:
+        return self.scheduler.now_ns() / 1e9
 
     def _later(self, delay_s: float, message: object) -> None:
         if self._timer is None:

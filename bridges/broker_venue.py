@@ -21,7 +21,7 @@ import pykka
 
 from actors.base import PublishingActor, handles
 from actors.runtime_state import order_stream
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from bridges.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
@@ -68,6 +68,7 @@ class BrokerVenueActor(Supervised, PublishingActor):
         strategy: str,
         routed: dict[str, str] | None = None,
         check_interval_s: float = 0.5,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
@@ -82,10 +83,11 @@ class BrokerVenueActor(Supervised, PublishingActor):
         self.registered = False
         self._registered_session = -1
         self.registrations = self.registration_failures = 0
+        self.scheduler = scheduler
         self._timer: Timer | None = None
 
     def on_start(self) -> None:
-        self._timer = Timer("broker-link")
+        self._timer = self.scheduler.timer("broker-link")
         self._ensure_registered()
         self._schedule_check()
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from actors.base import PublishingActor, handles
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from bridges.venue_matching import MatchingEngine
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
@@ -43,13 +43,14 @@ class SimulatedVenueActor(Supervised, PublishingActor):
         *,
         latency_ns: int = 0,
         engine: MatchingEngine | None = None,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self.engine = engine if engine is not None else MatchingEngine()
         self.latency_ns = latency_ns
         self.now_ns = 0
-        self.timer = Timer("venue-latency") if latency_ns > 0 else None
+        self.timer = scheduler.timer("venue-latency") if latency_ns > 0 else None
         self.scheduled = 0
 
     def on_stop(self) -> None:
@@ -90,8 +91,7 @@ class SimulatedVenueActor(Supervised, PublishingActor):
             self._execute(command)
             return
         self.scheduled += 1
-        ref = self.actor_ref
-        self.timer.call_later(self.latency_ns, lambda: ref.tell(_Arrived(command=command)))
+        self.timer.tell_later(self.latency_ns, self.actor_ref, _Arrived(command=command))
 
     @handles(_Arrived)
     def _arrived(self, message: _Arrived) -> None:

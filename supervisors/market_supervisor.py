@@ -30,6 +30,7 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from bridges.journal_store import StoreFactory
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
@@ -115,6 +116,7 @@ class MarketSupervisor(Supervisor):
         events: pykka.ActorRef[Any] | None = None,
         index: pykka.ActorRef[Any] | None = None,
         risk: pykka.ActorRef[Any] | None = None,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(
@@ -122,6 +124,7 @@ class MarketSupervisor(Supervisor):
             max_restarts=max_restarts,
             period_s=period_s,
             events=events,
+            scheduler=scheduler,
             supervision=supervision,
         )
         self.stores = stores

@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 from actors.journal import JournalConfig
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.broker import Broker
@@ -55,6 +56,8 @@ class RuntimeConfig:
     market supervisor for the per-market actors, the runtime's root for its core.
     ``journal_backoff`` spaces the core's restarts when its journal's storage failed.
     ``journal_store`` replaces the journal file by another store (tests: an in-memory one).
+    ``scheduler`` is the clock and timers of every actor in the tree that waits or
+    schedules; a test or a replay gives a ``ManualScheduler`` and advances it.
     """
 
     latency_ns: int = 0
@@ -71,6 +74,7 @@ class RuntimeConfig:
     broker: BrokerConfig | None = None
     risk: RiskLimits = attrs.field(factory=RiskLimits)
     journal_store: StoreFactory | None = None
+    scheduler: Scheduler = REAL_SCHEDULER
 
     @property
     def journal_path(self) -> Path:

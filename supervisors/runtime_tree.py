@@ -228,6 +228,7 @@ class RuntimeSupervisor(Supervisor):
             strategy=Strategy.ONE_FOR_ALL,
             max_restarts=config.max_restarts,
             period_s=config.restart_period_s,
+            scheduler=config.scheduler,
             supervision=supervision,
         )
         self.config = config
@@ -418,6 +419,7 @@ class RuntimeSupervisor(Supervisor):
                 open_order_ids=recovered.open_order_ids,
                 adopted=recovered.adopted,
                 gap_s=self._broker().gap_s,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -440,6 +442,7 @@ class RuntimeSupervisor(Supervisor):
                 ),
                 min_sync_s=broker.min_sync_s,
                 full_sync_s=broker.full_sync_s,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -460,6 +463,7 @@ class RuntimeSupervisor(Supervisor):
                     account=self.config.account,
                     strategy=self.config.strategy_name,
                     routed={r.order_id: r.order_no for r in self._recovery().routed},
+                    scheduler=self.config.scheduler,
                     supervision=context,
                 ),
             )
@@ -468,6 +472,7 @@ class RuntimeSupervisor(Supervisor):
             SimulatedVenueActor.start(
                 latency_ns=self.config.latency_ns,
                 engine=self._recovery().engine,
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )
@@ -519,6 +524,7 @@ class RuntimeSupervisor(Supervisor):
                 events=self.refs["bus"],
                 index=self.refs["index"],
                 risk=self.refs["risk"],
+                scheduler=self.config.scheduler,
                 supervision=context,
             ),
         )

@@ -10,15 +10,14 @@ each bounded by the child's spec: for a started child's ``on_start`` to finish (
 ``start_timeout_s``; this is what orders starts, as OTP's synchronous start does) and for a
 stopped child to stop (at most ``shutdown_s``: ``ref.stop(block=False)`` and
 ``get(timeout=shutdown_s)``, OTP's shutdown timeout). Backoff delays and the liveness check
-run on a ``Timer`` thread that only tells the supervisor a message.
+run on a timer of the injected ``Scheduler`` (``actors.scheduler``), which only tells the
+supervisor a message.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +26,7 @@ import pykka
 
 from actors.base import PublishingActor, handles
 from actors.metrics import ACTOR_RESTARTS
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from messages.stats import ActorStats
 from supervisors.child_spec import Backoff, ChildSpec, Restart, Strategy, SupervisedContext
 from supervisors.errors import ChildStartError, RestartIntensityError
@@ -90,8 +89,9 @@ class Supervisor(Supervised, PublishingActor):
     ``events`` (optional) is subscribed to the supervision events (``supervisors.events``);
     more subscribers can ``Subscribe``. ``liveness_interval_s`` is how often the backstop
     check looks for children that died without telling (``None`` turns it off); such a
-    child is handled as an abnormal exit after two checks in a row found it dead. ``clock``
-    (monotonic seconds) is what the intensity window and backoff reset are measured with.
+    child is handled as an abnormal exit after two checks in a row found it dead.
+    ``scheduler`` runs those timers and is the clock the intensity window and the backoff
+    reset are measured with.
     """
 
     kind = "supervisor"
@@ -107,7 +107,7 @@ class Supervisor(Supervised, PublishingActor):
         backoff: Backoff | None = None,
         events: pykka.ActorRef[Any] | None = None,
         liveness_interval_s: float | None = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision, supervisor=name)
@@ -124,7 +124,7 @@ class Supervisor(Supervised, PublishingActor):
         self.period_s = float(period_s)
         self.backoff = backoff
         self.liveness_interval_s = liveness_interval_s
-        self.clock = clock
+        self.scheduler = scheduler
         self.children: dict[str, _Child] = {spec.id: _Child(spec=spec) for spec in children}
         if events is not None:
             self.subscribers.append(events)
@@ -169,7 +169,7 @@ class Supervisor(Supervised, PublishingActor):
     # -- lifecycle -------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._timer = Timer(f"supervisor-{self.name}")
+        self._timer = self.scheduler.timer(f"supervisor-{self.name}")
         for child in list(self.children.values()):
             failure = self._start(child)
             if failure is not None:
@@ -310,7 +310,7 @@ class Supervisor(Supervised, PublishingActor):
 
     def _count_restart(self) -> bool:
         """Record one restart; True when that makes more than ``max_restarts`` in the period."""
-        now = self.clock()
+        now = self._now_s()
         self._restart_times.append(now)
         while self._restart_times[0] <= now - self.period_s:
             self._restart_times.popleft()
@@ -320,7 +320,7 @@ class Supervisor(Supervised, PublishingActor):
         backoff = child.spec.backoff or self.backoff
         if backoff is None or not backoff.applies_to(reason):
             return 0.0
-        if self.clock() - child.started_at >= self.period_s:
+        if self._now_s() - child.started_at >= self.period_s:
             child.failure_streak = 0
         delay_s = backoff.delay_s(child.failure_streak)
         child.failure_streak += 1
@@ -386,7 +386,7 @@ class Supervisor(Supervised, PublishingActor):
         ``on_start`` is not a start failure here: it arrives as the child's exit notice.
         """
         spec = child.spec
-        child.started_at = self.clock()
+        child.started_at = self._now_s()
         context = SupervisedContext(supervisor=self.actor_ref, child_id=spec.id)
         try:
             ref = spec.start(context)
@@ -445,7 +445,11 @@ class Supervisor(Supervised, PublishingActor):
 
     def _schedule(self, delay_s: float, message: object) -> None:
         assert self._timer is not None
-        self._timer.call_later(int(delay_s * 1e9), functools.partial(self._tell_self, message))
+        self._timer.tell_later(int(delay_s * 1e9), self.actor_ref, message)
+
+    def _now_s(self) -> float:
+        """The scheduler's monotonic time, in the seconds restart periods are counted in."""
+        return self.scheduler.now_ns() / 1e9
 
     def _tell_self(self, message: object) -> None:
         """Tell this supervisor ``message``; from a timer thread it may already be gone."""

@@ -19,6 +19,7 @@ from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
 from actors.normalizer import NormalizerActor
 from actors.reconciler import ReconcilerActor
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from bridges.broker import DealCallback, OrderCallback
 from bridges.broker_venue import BrokerVenueActor
 from bridges.journal_sqlite import SqliteJournalStore
@@ -81,8 +82,10 @@ class Edge:
         min_sync_s: float = 5.0,
         pacer: QueryPacer | None = None,
         unrouted_grace_s: float = 30.0,
+        scheduler: Scheduler = REAL_SCHEDULER,
     ) -> None:
         self.broker = broker
+        self.scheduler = scheduler
         self.path = path
         self.gap_s = gap_s
         self.min_sync_s = min_sync_s
@@ -111,6 +114,7 @@ class Edge:
             adopted=tuple(state.adopted.values()),
             gap_s=self.gap_s,
             unrouted_grace_s=self.unrouted_grace_s,
+            scheduler=self.scheduler,
         )
         self.normalizer.tell(Subscribe(subscriber=Collector.start(self.reports)))
         self.venue = BrokerVenueActor.start(
@@ -120,6 +124,7 @@ class Edge:
             account=ACCOUNT,
             strategy="test",
             routed={r.order_id: r.order_no for r in state.routed.values()},
+            scheduler=self.scheduler,
         )
         self.reconciler = ReconcilerActor.start(
             self.broker,
@@ -130,6 +135,7 @@ class Edge:
             bus=self.bus,
             pacer=self.pacer,
             min_sync_s=self.min_sync_s,
+            scheduler=self.scheduler,
         )
         return self
 

@@ -16,7 +16,7 @@ import attrs
 import pykka
 
 from actors.base import RuntimeActor
-from actors.timer import Timer
+from actors.scheduler import REAL_SCHEDULER, Scheduler
 from messages.supervision import InjectFault
 
 
@@ -49,13 +49,14 @@ class FaultInjector:
         kinds: Sequence[type[RuntimeActor]],
         rate: float = 0.05,
         max_delay_s: float = 0.002,
+        scheduler: Scheduler = REAL_SCHEDULER,
     ) -> None:
         self.random = random.Random(seed)
         self.kinds = tuple(kinds)
         self.rate = rate
         self.max_delay_s = max_delay_s
         self.faults: list[Fault] = []
-        self._timer = Timer("fault-injector")
+        self._timer = scheduler.timer("fault-injector")
 
     def close(self) -> None:
         """Drop faults not yet landed."""

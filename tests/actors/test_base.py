@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from actors.base import RuntimeActor, handles
-from actors.timer import Timer
 from messages.stats import GetStats
 
 pytestmark = pytest.mark.timeout(10)
@@ -34,23 +31,3 @@ def test_an_unknown_message_is_logged_and_the_actor_keeps_working() -> None:
     assert echo.ask(2, timeout=5) == 4
     stats = echo.ask(GetStats(), timeout=5)
     assert (stats.kind, stats.handled) == ("echo", 1)
-
-
-def test_the_timer_runs_callbacks_in_due_order_and_survives_a_failing_one() -> None:
-    timer = Timer()
-    ran: list[str] = []
-    done = threading.Event()
-
-    def fail() -> None:
-        raise RuntimeError("boom")
-
-    def last() -> None:
-        ran.append("late")
-        done.set()
-
-    timer.call_later(30_000_000, last)
-    timer.call_later(10_000_000, lambda: ran.append("early"))
-    timer.call_later(0, fail)
-    assert done.wait(5)
-    timer.stop()
-    assert ran == ["early", "late"]

@@ -16,6 +16,7 @@ import pytest
 import structlog
 
 from actors.account_positions import MISMATCH_ALERTS
+from actors.scheduler import ManualScheduler
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerOrderRequest, BrokerPosition
@@ -27,7 +28,6 @@ from messages.reconciliation import (
     ComparePositions,
     PositionsCompared,
     ReconcileRequest,
-    ReconcileWith,
 )
 from tests.broker_edge import ACCOUNT, Edge, wait_until
 from tests.stubs import Collector, levels, opened
@@ -251,10 +251,11 @@ def test_a_callback_for_an_unknown_order_is_quarantined_then_adopted_and_booked(
 
 def test_a_position_sync_is_debounced_and_counted(broker: Any, tmp_path: Path) -> None:
     paper = broker(seed=8)
-    edge = Edge(paper, tmp_path / "journal.sqlite", min_sync_s=0.5).start()
+    clock = ManualScheduler()
+    edge = Edge(paper, tmp_path / "journal.sqlite", min_sync_s=0.5, scheduler=clock).start()
     wait_until(edge.trading_enabled)
     order_no = edge.submit("O1", "S1", OrderSide.BUY, "5")
-    time.sleep(0.6)  # the startup reconcile counts as the last sync
+    clock.advance(0.5)  # the startup reconcile counts as the last sync
     for _ in range(5):
         paper.execute(order_no, D("1"), D("1"))
     edge.settle()
@@ -352,21 +353,6 @@ def test_a_position_a_paged_answer_skipped_is_corrected_only_when_two_answers_om
     assert (second.corrected, second.unsettled) == (1, ())
     edge.settle()
     assert "C" not in edge.book()
-    edge.stop()
-
-
-def test_callback_gap_alerts_for_a_resting_order_back_off(broker: Any, tmp_path: Path) -> None:
-    paper = broker(seed=14)
-    edge = Edge(paper, tmp_path / "journal.sqlite", gap_s=0.2).start()
-    wait_until(edge.trading_enabled)
-    requests: queue.Queue[Any] = queue.Queue()
-    edge.normalizer.tell(ReconcileWith(reconciler=Collector.start(requests)))
-    edge.submit("O1", "S1", OrderSide.BUY, "1")
-    time.sleep(1.6)
-    gaps = [r for r in drain(requests) if isinstance(r, ReconcileRequest)]
-    # 0.2 s, then 0.4 s, then 0.8 s of silence: three alerts, not eight.
-    assert 2 <= len(gaps) <= 4
-    assert all("no callback for" in r.reason for r in gaps)
     edge.stop()
 
 

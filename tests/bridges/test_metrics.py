@@ -3,7 +3,6 @@ what the run did (counts are compared before and after: the registry is per proc
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -72,7 +71,7 @@ def test_every_metric_is_served_and_moves_with_the_run(tmp_path: Path) -> None:
                         > value(before, "actor_restarts_total", kind="position")
                     )
                 )
-                time.sleep(0.3)  # one heartbeat tick for the gap gauge
+                wait_until(lambda: ("callback_gap_seconds", ()) in scrape(port))
                 after = scrape(port)
             finally:
                 edge.stop()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
 
+from actors.scheduler import REAL_SCHEDULER, ManualScheduler, Scheduler
 from bridges.simulated_venue import SimulatedVenueActor
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
@@ -50,8 +50,8 @@ def _submit(order_id: str, price: str, size: str) -> SubmitOrder:
     )
 
 
-def _venue(latency_ns: int = 0):
-    venue = SimulatedVenueActor.start(latency_ns=latency_ns)
+def _venue(latency_ns: int = 0, scheduler: Scheduler = REAL_SCHEDULER):
+    venue = SimulatedVenueActor.start(latency_ns=latency_ns, scheduler=scheduler)
     execution, reports = collector()
     venue.tell(Subscribe(subscriber=execution))
     venue.tell(opened("m1"))
@@ -59,15 +59,17 @@ def _venue(latency_ns: int = 0):
 
 
 def test_an_order_arrives_only_after_the_configured_latency() -> None:
-    venue, reports = _venue(latency_ns=50_000_000)
+    clock = ManualScheduler()
+    venue, reports = _venue(latency_ns=50_000_000, scheduler=clock)
     venue.tell(_snapshot((("0.40", "100"),)))
-    sent = time.monotonic()
     venue.tell(_submit("O1", "0.40", "30"))
     assert venue.ask(GetStats(), timeout=5).scheduled == 1
-    fill = wait_for(reports, lambda m: isinstance(m, Fill))
-    assert time.monotonic() - sent >= 0.05
-    assert (fill.price, fill.size) == (Decimal("0.40"), Decimal(30))
+    clock.advance(0.049)
+    assert venue.ask(GetStats(), timeout=5).scheduled == 1, "arrived before its latency"
+    clock.advance(0.001)
     assert venue.ask(GetStats(), timeout=5).scheduled == 0
+    fill = wait_for(reports, lambda m: isinstance(m, Fill))
+    assert (fill.price, fill.size) == (Decimal("0.40"), Decimal(30))
 
 
 def test_a_partial_fill_rests_and_completes_when_liquidity_appears() -> None:

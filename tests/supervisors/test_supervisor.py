@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from actors.base import ask
+from actors.scheduler import ManualScheduler
 from messages.stats import GetStats
 from supervisors.child_spec import (
     Backoff,
@@ -241,16 +242,6 @@ def tree() -> Tree:
     return Tree()
 
 
-class FakeClock:
-    """Monotonic seconds that only move when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 # -- restart types by exits -----------------------------------------------------------------
 
 EXITS: dict[str, Callable[[pykka.ActorRef[Any]], object]] = {
@@ -311,11 +302,16 @@ def test_a_child_failing_in_on_start_is_reported_abnormal_and_restarted(tree: Tr
 def test_a_child_that_dies_without_telling_is_found_by_the_liveness_check_and_restarted(
     tree: Tree,
 ) -> None:
+    clock = ManualScheduler()
     plain = ChildSpec(id="plain", start=lambda _context: pykka.ThreadingActor.start())
-    tree.supervisor([plain], liveness_interval_s=0.05)
+    sup = tree.supervisor([plain], liveness_interval_s=1.0, scheduler=clock)
     first = tree.wait(event_of(ChildStarted, child_id="plain")).ref
 
     first.stop(timeout=WAIT_S)
+    clock.advance(1.0)  # the first check finds it dead: its notice may still be on the way
+    assert children_of(sup)["plain"].ref == first
+    clock.advance(1.0)  # the second in a row: an abnormal exit
+    assert children_of(sup)["plain"].ref not in (None, first)
 
     terminated = tree.wait(event_of(ChildTerminated, child_id="plain"))
     restarted = tree.wait(event_of(ChildRestarted, child_id="plain"))
@@ -441,13 +437,13 @@ def test_a_group_restart_counts_as_one_restart(tree: Tree) -> None:
 
 
 def test_restarts_older_than_the_period_do_not_count_towards_the_intensity(tree: Tree) -> None:
-    clock = FakeClock()
-    sup = tree.supervisor([tree.worker("a")], max_restarts=1, period_s=10, clock=clock)
+    clock = ManualScheduler(start_ns=1_000_000_000_000)
+    sup = tree.supervisor([tree.worker("a")], max_restarts=1, period_s=10, scheduler=clock)
     tree.wait(event_of(ChildStarted, child_id="a"))
 
     current(sup, "a").tell(Crash())
     tree.wait(event_of(ChildRestarted, child_id="a", restarts=1))
-    clock.now += 10
+    clock.advance(10)
     current(sup, "a").tell(Crash())
     tree.wait(event_of(ChildRestarted, child_id="a", restarts=2))
     assert sup.is_alive()
@@ -589,18 +585,29 @@ def test_a_stuck_sibling_is_abandoned_and_the_group_restart_goes_on(tree: Tree) 
 
 
 def test_restarts_of_a_failing_child_are_spaced_by_the_exponential_backoff(tree: Tree) -> None:
+    clock = ManualScheduler()
     backoff = Backoff(initial_s=0.1, factor=2, max_s=0.3)
-    tree.supervisor(
-        [tree.worker("flaky", failing_starts=4)], backoff=backoff, max_restarts=10, period_s=60
+    sup = tree.supervisor(
+        [tree.worker("flaky", failing_starts=4)],
+        backoff=backoff,
+        max_restarts=10,
+        period_s=60,
+        scheduler=clock,
+        liveness_interval_s=None,
     )
 
-    tree.wait(event_of(ChildRestarted, child_id="flaky", restarts=4))
+    def starts() -> int:
+        return sum(1 for entry in tree.lifecycle.items() if entry[0] == "start")
 
-    started = [entry[2] for entry in tree.lifecycle.items()]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
-    assert len(gaps) == 4
-    for gap, delay in zip(gaps, (0.1, 0.2, 0.3, 0.3), strict=True):
-        assert delay * 0.9 <= gap < delay + 2.0
+    for exits, delay_s in enumerate((0.1, 0.2, 0.3, 0.3), start=1):
+        tree.wait(event_of(ChildTerminated, count=exits, child_id="flaky"))
+        assert ask(sup, GetStats()).scheduled == 1
+        clock.advance(delay_s - 0.001)
+        assert starts() == exits, "restarted before its backoff delay"
+        clock.advance(0.001)
+        assert starts() == exits + 1, "not restarted on its backoff delay"
+    tree.wait(event_of(ChildRestarted, child_id="flaky", restarts=4))
+    assert ask(sup, GetStats()).scheduled == 0
 
 
 def test_the_supervisor_keeps_answering_while_a_restart_waits_for_its_backoff(
@@ -619,16 +626,20 @@ def test_the_supervisor_keeps_answering_while_a_restart_waits_for_its_backoff(
 
 
 def test_a_child_that_stayed_up_for_the_period_starts_its_backoff_again(tree: Tree) -> None:
-    clock = FakeClock()
+    clock = ManualScheduler()
     backoff = Backoff(initial_s=0.01, factor=10, max_s=10.0)
-    sup = tree.supervisor([tree.worker("a")], backoff=backoff, period_s=5, clock=clock)
+    sup = tree.supervisor([tree.worker("a")], backoff=backoff, period_s=5, scheduler=clock)
     tree.wait(event_of(ChildStarted, child_id="a"))
 
     with capture_logs() as logs:
         current(sup, "a").tell(Crash())
+        tree.wait(event_of(ChildTerminated, child_id="a"))
+        clock.advance(0.01)
         tree.wait(event_of(ChildRestarted, child_id="a", restarts=1))
-        clock.now += 5
+        clock.advance(5)
         current(sup, "a").tell(Crash())
+        tree.wait(event_of(ChildTerminated, count=2, child_id="a"))
+        clock.advance(0.01)
         tree.wait(event_of(ChildRestarted, child_id="a", restarts=2))
 
     delays = [log["delay_s"] for log in logs if log["event"] == "restart_delayed"]
