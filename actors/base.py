@@ -33,8 +33,10 @@ ASK_TIMEOUT_S = 5.0
 def handles(*message_types: type, reads_only: bool = False) -> Callable[[F], F]:
     """Mark a method as the handler of ``message_types``.
 
-    ``reads_only`` handlers (queries) change nothing, so they are not counted as handled:
-    a client reading in a loop must not keep a lockstep step from going quiet.
+    ``reads_only`` handlers (queries) change nothing and tell nothing, their reply is all
+    they give, so they are not counted as handled: a client reading in a loop must not keep
+    a lockstep step from going quiet. A handler that tells anyone must be counted, or a
+    quiescence check could see no change while what it told is still on its way.
     """
 
     def mark(method: F) -> F:

@@ -195,7 +195,7 @@ class JournalActor(Supervised, RuntimeActor):
             missed += 1
         self.log.info("stream_rerouted", stream=message.stream, redelivered=missed)
 
-    @handles(GetFolded, reads_only=True)
+    @handles(GetFolded)
     def _get_folded(self, message: GetFolded) -> Folded:
         """What a restarted order or position rebuilds from: the fold of committed events."""
         self._commit()

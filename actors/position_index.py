@@ -67,7 +67,10 @@ class PositionIndexActor(Supervised, RuntimeActor):
         self.lookups += 1
         answer = self.index.answer(message)
         if message.reply_to is None:
-            return answer
+            return answer  # a query: its answer is the reply, nothing else happens
+        # Telling the answer is work that follows: counted, or a quiescence check could
+        # see no change while the answer is still on its way (``Runtime.wait_idle``).
+        self.handled += 1
         reply_to: Any = message.reply_to
         reply_to.tell(answer)
         return None
