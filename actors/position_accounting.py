@@ -6,17 +6,17 @@ into calls here. Each instrument of the market is a ``Leg`` that nets buys again
 Cash is conserved to the last digit: for every leg, ``realized_pnl - cost`` is exactly the
 sum of the fills' cash flows. Only the pro-rata share of cost removed by a partial close is
 rounded (a 28-digit division); the same rounded amount leaves ``cost`` and enters
-``realized_pnl``, and every addition, subtraction and multiplication runs in ``_EXACT`` so
+``realized_pnl``, and every addition, subtraction and multiplication runs in ``EXACT`` so
 nothing else rounds. The price of that guarantee is that ``cost`` and ``realized_pnl`` can
 carry more than 28 digits after such a close.
 """
 
 from __future__ import annotations
 
-import decimal
 from decimal import Decimal
 from typing import TypeAlias
 
+from actors.exact_decimal import EXACT, PRO_RATA
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill
@@ -26,21 +26,6 @@ from messages.mementos import LegMemento, PositionMemento
 from messages.orders import FillRefusal
 from messages.position_commands import ClearPending, MarkPending
 from messages.positions import LegSnapshot, PositionSnapshot
-
-_EXACT = decimal.Context(
-    prec=decimal.MAX_PREC,
-    Emax=decimal.MAX_EMAX,
-    Emin=decimal.MIN_EMIN,
-    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow],
-)
-"""Adds, subtracts and multiplies without rounding; ``Inexact`` would mean a broken invariant.
-
-Never divide in it: a quotient that does not terminate would take unbounded memory.
-"""
-
-_PRO_RATA = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
-"""The default context's settings, fixed here so the result never depends on the calling
-thread's context."""
 
 
 class Leg:
@@ -76,7 +61,7 @@ class Leg:
         """
         if self.mark is None or self.quantity == 0:
             return Decimal(0)
-        return _EXACT.subtract(_EXACT.multiply(self.quantity, self.mark), self.cost)
+        return EXACT.subtract(EXACT.multiply(self.quantity, self.mark), self.cost)
 
     def apply(self, fill: Fill) -> None:
         """Net one fill into the leg: open or add, close pro rata, or close and flip.
@@ -92,7 +77,7 @@ class Leg:
 
     def trade(self, signed: Decimal, price: Decimal, fee: Decimal = Decimal(0)) -> None:
         """Net ``signed`` units at ``price`` (positive buys) into the leg, paying ``fee``."""
-        self.fees = _EXACT.add(self.fees, fee)
+        self.fees = EXACT.add(self.fees, fee)
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
             self._open(signed, price)
             return
@@ -102,17 +87,17 @@ class Leg:
         if close == held:
             removed_cost = self.cost
         else:
-            removed_cost = _PRO_RATA.divide(_EXACT.multiply(self.cost, close), held)
-        cash_received = _EXACT.multiply(signed_close.copy_negate(), price)
-        self.realized_pnl = _EXACT.add(
-            self.realized_pnl, _EXACT.subtract(cash_received, removed_cost)
+            removed_cost = PRO_RATA.divide(EXACT.multiply(self.cost, close), held)
+        cash_received = EXACT.multiply(signed_close.copy_negate(), price)
+        self.realized_pnl = EXACT.add(
+            self.realized_pnl, EXACT.subtract(cash_received, removed_cost)
         )
-        self.quantity = _EXACT.add(self.quantity, signed_close)
+        self.quantity = EXACT.add(self.quantity, signed_close)
         if self.quantity == 0:
             self.cost = Decimal(0)
         else:
-            self.cost = _EXACT.subtract(self.cost, removed_cost)
-        rest = _EXACT.subtract(signed, signed_close)
+            self.cost = EXACT.subtract(self.cost, removed_cost)
+        rest = EXACT.subtract(signed, signed_close)
         if rest != 0:
             self._open(rest, price)
 
@@ -122,8 +107,8 @@ class Leg:
         The market no longer trades, so what the leg held becomes realized PnL and the mark
         stays at the price it settled at.
         """
-        proceeds = _EXACT.multiply(self.quantity, price)
-        self.realized_pnl = _EXACT.add(self.realized_pnl, _EXACT.subtract(proceeds, self.cost))
+        proceeds = EXACT.multiply(self.quantity, price)
+        self.realized_pnl = EXACT.add(self.realized_pnl, EXACT.subtract(proceeds, self.cost))
         self.quantity = Decimal(0)
         self.cost = Decimal(0)
         self.mark = price
@@ -166,8 +151,8 @@ class Leg:
         return leg
 
     def _open(self, signed: Decimal, price: Decimal) -> None:
-        self.quantity = _EXACT.add(self.quantity, signed)
-        self.cost = _EXACT.add(self.cost, _EXACT.multiply(signed, price))
+        self.quantity = EXACT.add(self.quantity, signed)
+        self.cost = EXACT.add(self.cost, EXACT.multiply(signed, price))
 
     def __repr__(self) -> str:
         return (

@@ -8,11 +8,13 @@ leg removed).
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
 
+from actors.exact_decimal import EXACT
 from messages.positions import LegSnapshot, PositionSnapshot
 from messages.risk import PositionMeta, Trackers, TrackersFor
 
@@ -49,10 +51,12 @@ class AccountTotals:
     """Over legs whose security has a mark: quantity x mark - cost."""
 
     def count(self, meta: PositionMeta, sign: int, mark: Decimal | None) -> None:
-        self.exposure += sign * abs(meta.cost)
-        self.realized_net += sign * (meta.realized_pnl - meta.fees)
-        if mark is not None:
-            self.unrealized += sign * (meta.quantity * mark - meta.cost)
+        # Exact: a running sum rounded at each step parts from a fresh sum of the same legs.
+        with decimal.localcontext(EXACT):
+            self.exposure += sign * abs(meta.cost)
+            self.realized_net += sign * (meta.realized_pnl - meta.fees)
+            if mark is not None:
+                self.unrealized += sign * (meta.quantity * mark - meta.cost)
 
 
 class PositionIndex:
@@ -117,12 +121,13 @@ class PositionIndex:
         if old == mark:
             return
         self.marks[security_id] = mark
-        for meta in self._by_security.get(security_id, {}).values():
-            totals = self.totals[meta.account]
-            if old is None:
-                totals.unrealized += meta.quantity * mark - meta.cost
-            else:
-                totals.unrealized += meta.quantity * (mark - old)
+        with decimal.localcontext(EXACT):
+            for meta in self._by_security.get(security_id, {}).values():
+                totals = self.totals[meta.account]
+                if old is None:
+                    totals.unrealized += meta.quantity * mark - meta.cost
+                else:
+                    totals.unrealized += meta.quantity * (mark - old)
 
     def trackers_for(self, security_id: str) -> tuple[PositionMeta, ...]:
         return tuple(self._by_security.get(security_id, {}).values())
@@ -186,9 +191,10 @@ class PositionIndex:
     def archived(self, position: PositionSnapshot) -> None:
         """The position is final: its legs leave the index, its PnL joins the account's."""
         self.remove(position.position_id)
-        self.closed_pnl[position.account] = self.closed_pnl.get(position.account, ZERO) + sum(
-            (leg.realized_pnl - leg.fees for leg in position.legs), ZERO
-        )
+        with decimal.localcontext(EXACT):
+            self.closed_pnl[position.account] = self.closed_pnl.get(position.account, ZERO) + sum(
+                (leg.realized_pnl - leg.fees for leg in position.legs), ZERO
+            )
 
     @classmethod
     def bulk_load_active(

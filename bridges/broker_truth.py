@@ -13,11 +13,11 @@ round to 28 digits in a fixed context, and everything else is exact.
 
 from __future__ import annotations
 
-import decimal
 from decimal import Decimal
 
 import attrs
 
+from actors.exact_decimal import EXACT, PRO_RATA
 from messages.broker import (
     BrokerFill,
     BrokerOrder,
@@ -26,17 +26,6 @@ from messages.broker import (
     deal_key,
 )
 from messages.enums import OrderSide
-
-_EXACT = decimal.Context(
-    prec=decimal.MAX_PREC,
-    Emax=decimal.MAX_EMAX,
-    Emin=decimal.MIN_EMIN,
-    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow],
-)
-"""Adds, subtracts and multiplies without rounding (never divide in it)."""
-
-_QUOTIENT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
-"""Pro-rata shares and average prices, independent of the calling thread's context."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -145,19 +134,19 @@ class _Holding:
             self.quantity = Decimal(0)
             self.cost = Decimal(0)
         else:
-            removed = _QUOTIENT.divide(_EXACT.multiply(self.cost, close), held)
-            self.cost = _EXACT.subtract(self.cost, removed)
-            self.quantity = _EXACT.add(self.quantity, close if signed > 0 else -close)
-        rest = _EXACT.subtract(signed.copy_abs(), close)
+            removed = PRO_RATA.divide(EXACT.multiply(self.cost, close), held)
+            self.cost = EXACT.subtract(self.cost, removed)
+            self.quantity = EXACT.add(self.quantity, close if signed > 0 else -close)
+        rest = EXACT.subtract(signed.copy_abs(), close)
         if rest:
             self._open(rest if signed > 0 else -rest, price)
 
     def avg_price(self) -> Decimal:
-        return _QUOTIENT.divide(self.cost, self.quantity).copy_abs()
+        return PRO_RATA.divide(self.cost, self.quantity).copy_abs()
 
     def _open(self, signed: Decimal, price: Decimal) -> None:
-        self.quantity = _EXACT.add(self.quantity, signed)
-        self.cost = _EXACT.add(self.cost, _EXACT.multiply(signed, price))
+        self.quantity = EXACT.add(self.quantity, signed)
+        self.cost = EXACT.add(self.cost, EXACT.multiply(signed, price))
 
 
 class BrokerTruth:
@@ -253,7 +242,7 @@ class BrokerTruth:
         if size > leaves:
             raise ValueError(f"order {order_no} has {leaves} left, cannot fill {size}")
         order.next_seq()
-        order.filled = _EXACT.add(order.filled, size)
+        order.filled = EXACT.add(order.filled, size)
         self._fills.append(fill)
         self._trade(order.account, order.security_id, fill.signed_size, price)
         filled = order.filled == order.size
@@ -276,7 +265,7 @@ class BrokerTruth:
         if avg_price < 0:
             raise ValueError(f"avg_price must be >= 0, got {avg_price}")
         if quantity:
-            cost = _EXACT.multiply(quantity, avg_price)
+            cost = EXACT.multiply(quantity, avg_price)
             self._holdings[account, security_id] = _Holding(quantity, cost)
         else:
             self._holdings.pop((account, security_id), None)
