@@ -21,7 +21,6 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_comparison import AccountComparison, Adjustment
-from actors.base import RuntimeActor, handles, tell_quietly
 from actors.metrics import POSITION_DELTA_LATENCY_MS, RECONCILIATION_MISMATCH_ALERTS
 from actors.position_accounting import Leg
 from actors.runtime_state import account_stream
@@ -36,8 +35,9 @@ from messages.broker_events import (
 from messages.journal_protocol import Append, DuplicateRefused, Forward
 from messages.orders import FillRefusal
 from messages.reconciliation import ComparePositions, PositionsCompared
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 MISMATCH_ALERTS = RECONCILIATION_MISMATCH_ALERTS
 

@@ -14,10 +14,6 @@ class InvalidTransitionError(Exception):
         self.trigger = trigger
 
 
-class InjectedFaultError(Exception):
-    """Raised by an actor told ``InjectFault``: a deliberate crash, so supervision can be tested."""
-
-
 class FoldError(Exception):
     """Raised by ``RuntimeState.apply`` for a committed event the fold cannot apply.
 

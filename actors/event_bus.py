@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import PublishingActor
 from messages.stats import GetStats
 from messages.subscriptions import Subscribe, Unsubscribe
 from messages.supervision import InjectFault
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor
+from supervisors.kernel.supervised import Supervised
 
 
 class EventBusActor(Supervised, PublishingActor):

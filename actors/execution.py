@@ -7,7 +7,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import RuntimeActor, handles, tell_quietly
 from actors.execution_book import Denial, ExecutionBook, MarketRoute
 from actors.metrics import EXECUTION_EVENTS
 from actors.runtime_state import order_stream, position_stream, submit_for
@@ -35,8 +34,9 @@ from messages.reconciliation import TradingEnabled
 from messages.risk import CheckSignal, RiskApproved, RiskDenied
 from messages.signals import TradeSignal
 from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
 

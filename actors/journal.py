@@ -35,13 +35,10 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles, tell_quietly
 from actors.errors import FoldError
 from actors.event_content import content_digest, differences
-from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLICATES
-from actors.runtime_state import RuntimeState, encode_state
-from bridges.journal_decode import decode_trusted
-from bridges.journal_store import (
+from actors.journal_decode import decode_trusted
+from actors.journal_store import (
     Duplicate,
     JournalStore,
     JournalStoreError,
@@ -49,7 +46,9 @@ from bridges.journal_store import (
     Snapshot,
     storage_advice,
 )
-from bridges.snapshot_writer import SnapshotWriter
+from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLICATES
+from actors.runtime_state import RuntimeState, encode_state
+from actors.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
 from messages.journal_protocol import (
     Append,
@@ -62,8 +61,9 @@ from messages.journal_protocol import (
 )
 from messages.refs import Recipient
 from messages.stats import ActorStats
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 
 class JournalFailedError(pykka.ActorDeadError):

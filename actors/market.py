@@ -7,7 +7,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import PublishingActor, handles, tell_quietly
 from actors.order_book import OrderBook
 from actors.runtime_state import market_data_stream
 from messages.journal_protocol import Route
@@ -15,8 +14,9 @@ from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
 from messages.markets import MarketDefinition
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 
 def empty_books(definition: MarketDefinition) -> dict[str, OrderBook]:

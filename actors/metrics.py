@@ -28,7 +28,6 @@ RECONCILIATION_DURATION_MS = Histogram(
 CALLBACK_GAP_SECONDS = Gauge(
     "callback_gap_seconds", "Seconds since the broker's last callback (the heartbeat)"
 )
-ACTOR_RESTARTS = Counter("actor_restarts", "Restarts of supervised actors", ["kind"])
 JOURNAL_COMMIT_MS = Histogram(
     "journal_commit_ms",
     "One journal commit (a batch of appends), in milliseconds",

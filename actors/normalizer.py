@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import PublishingActor, handles
 from actors.callback_normalization import CallbackNormalizer, NormalizerStats
 from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS
 from actors.normalization_decisions import (
@@ -32,7 +31,6 @@ from actors.normalization_decisions import (
     SendOn,
 )
 from actors.runtime_state import account_stream
-from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from messages.broker import RawDealEvent, RawOrderEvent
 from messages.broker_events import CallbackQuarantined, OpenOrderAdopted, OrderRouted
 from messages.journal_protocol import Append
@@ -45,8 +43,10 @@ from messages.reconciliation import (
     ReconcileWith,
 )
 from messages.refs import Recipient
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler, Timer
+from supervisors.kernel.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True, slots=True)

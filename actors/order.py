@@ -7,7 +7,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import RuntimeActor, handles
 from actors.fill_outcome import FillOutcome, FillResult, refused
 from actors.order_state import Order, apply_order_event
 from actors.runtime_state import order_stream, position_stream
@@ -31,8 +30,9 @@ from messages.position_commands import ClearPending
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
 from messages.supervision import PositionRestarted
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 _CAUSES = {
     OrderAccepted: "accepted",
@@ -52,7 +52,7 @@ class OrderActor(Supervised, RuntimeActor):
     on the old market; when that position is restarted, the supervisor tells the order the
     new ref). A closed order stays alive and addressable: a fill the venue made
     before a cancel took effect can still arrive, and is applied. Given a loader instead of
-    an order (``supervisors.recovery.order_loader``), it rebuilds itself from the journal
+    an order (``supervisors.assembly.recovery.order_loader``), it rebuilds itself from the journal
     before it takes a message.
     """
 

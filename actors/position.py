@@ -7,7 +7,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import PublishingActor, handles, tell_quietly
 from actors.fill_outcome import FillResult
 from actors.position_accounting import PositionBook, apply_position_event
 from actors.runtime_state import position_stream
@@ -20,8 +19,9 @@ from messages.position_commands import ClearPending, MarkPending
 from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 
 class PositionActor(Supervised, PublishingActor):
@@ -29,7 +29,7 @@ class PositionActor(Supervised, PublishingActor):
 
     Everything that changes the position reaches it from the journal, in journal order, so
     the journal's replay of the position stream rebuilds exactly this state; given a loader
-    instead of a book (``supervisors.recovery.position_loader``), the actor rebuilds itself
+    instead of a book (``supervisors.assembly.recovery.position_loader``), the actor rebuilds itself
     from the journal before it takes a message. Subscribers
     (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
     the position index and then the event bus get PositionDelta per fill and the lifecycle

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import RuntimeActor, handles
 from actors.position_index_book import PositionIndex
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
 from messages.risk import PositionMeta, Trackers, TrackersFor
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 
 class PositionIndexActor(Supervised, RuntimeActor):

@@ -13,7 +13,7 @@ The thin shell of ``actors.reconcile_schedule`` (which reconciles to run, and wh
 ``actors.reconciliation_findings`` (what of the answers goes to whom): this actor owns the
 timer, the query worker and the tells.
 
-Queries run on a worker thread (``bridges.query_worker``), paced under the rate limit, and
+Queries run on a worker thread (``actors.query_worker``), paced under the rate limit, and
 their answers come back as messages: the reconciler keeps answering (and can be stopped)
 while the broker makes it wait. A broker query that fails is never read as "no positions"
 or "flat": nothing is concluded, nothing corrected, and it is tried again later. A deal the
@@ -33,14 +33,12 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles, tell_quietly
+from actors.broker import Broker
 from actors.metrics import RECONCILIATION_DURATION_MS
+from actors.query_pacer import QueryPacer
+from actors.query_worker import JobDone, JobFailed, QueryWorker
 from actors.reconcile_schedule import AccountJob, Job, OrdersJob, ReconcileSchedule, Retry
 from actors.reconciliation_findings import account_findings, orders_findings
-from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
-from bridges.broker import Broker
-from bridges.query_pacer import QueryPacer
-from bridges.query_worker import JobDone, JobFailed, QueryWorker
 from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
 from messages.journal_protocol import Forward
 from messages.reconciliation import (
@@ -56,8 +54,10 @@ from messages.reconciliation import (
     TradingEnabled,
 )
 from messages.stats import ActorStats
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler, Timer
+from supervisors.kernel.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True, slots=True)

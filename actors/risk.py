@@ -15,7 +15,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import RuntimeActor, handles
 from actors.risk_rules import denial, lookup_for, needs_index
 from actors.runtime_state import RISK_STREAM
 from messages.journal_protocol import Append
@@ -29,8 +28,9 @@ from messages.risk import (
     SetLimits,
     Trackers,
 )
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 
 class RiskActor(Supervised, RuntimeActor):

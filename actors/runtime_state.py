@@ -16,9 +16,9 @@ import attrs
 
 from actors.account_book import AccountBook
 from actors.errors import FoldError
+from actors.journal_decode import decode_trusted
 from actors.order_state import Order, apply_order_event
 from actors.position_accounting import PositionBook, apply_position_event
-from bridges.journal_decode import decode_trusted
 from messages.broker_events import (
     Correction,
     DealBooked,

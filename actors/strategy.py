@@ -8,12 +8,12 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.supervised import Supervised
 
 Evaluate = Callable[[MarketSnapshot, PositionSnapshot], Sequence[TradeSignal]]
 

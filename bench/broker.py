@@ -22,7 +22,7 @@ against an empty broker (3 queries), and the pacing bound, the wait the rate lim
 imposes on that many queries (``(ceil(queries / 25) - 1) * 5 s``).
 
 **Callback → account position latency.** The edge actors, wired as
-``supervisors.runtime_tree`` wires them in broker mode and with ``BrokerConfig``'s
+``supervisors.assembly.runtime_tree`` wires them in broker mode and with ``BrokerConfig``'s
 defaults: a journal on SQLite (synchronous=NORMAL, group commit), the event bus, the
 account positions, the normalizer, the broker venue, the reconciler (default pacer, the
 position sync's 5 s debounce). Not execution, strategy and markets: orders are
@@ -77,26 +77,26 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_positions import AccountPositionsActor
-from actors.base import ask
 from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
+from actors.journal_store import Durability
 from actors.normalizer import NormalizerActor
+from actors.query_pacer import QueryPacer
 from actors.reconciler import ReconcilerActor
 from bench import floors
 from bench.figures import Figure, Statistic, Target, duration, latency
 from bridges.broker_venue import BrokerVenueActor
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Durability
-from bridges.query_pacer import QueryPacer
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import AccountPosition, AccountPositionChanged
 from messages.enums import OrderSide
 from messages.journal_protocol import Sync
 from messages.order_commands import SubmitOrder
 from messages.subscriptions import Subscribe
-from supervisors.recovery import recover_state
-from supervisors.runtime import Runtime
-from supervisors.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import Runtime
+from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.kernel.base import ask
 from tools.logging_setup import configure_logging
 
 ACCOUNT = RuntimeConfig().account
@@ -343,7 +343,8 @@ class _Stamp(pykka.ThreadingActor):
 
 
 class _Edge:
-    """The broker edge as ``supervisors.runtime_tree`` wires it, minus execution and markets."""
+    """The broker edge as ``supervisors.assembly.runtime_tree`` wires it, minus execution and
+    markets."""
 
     def __init__(self, broker: SimulatedBroker, path: Path) -> None:
         config = BrokerConfig(broker=broker)

@@ -1,9 +1,10 @@
 """Broker fills: sustained deals/s through the whole runtime in broker mode, journal on.
 
 The runtime is the real one: ``Runtime`` with ``RuntimeConfig(broker=BrokerConfig(...))``,
-so ``supervisors.runtime_tree`` in broker mode (journal on SQLite, synchronous=NORMAL, group
-commit; bus, index, risk with no limits, account positions, normalizer, broker venue,
-execution, strategy, market supervisor, reconciler with its default pacer and 5 s
+so ``supervisors.assembly.runtime_tree`` in broker mode (journal on SQLite,
+synchronous=NORMAL, group commit; bus, index, risk with no limits, account positions,
+normalizer, broker venue, execution, strategy, market supervisor, reconciler with its
+default pacer and 5 s
 position-sync debounce), on a ``SimulatedBroker`` with no faults. One binary market is
 opened through the feed (lockstep), and one order per leg is placed through execution, as a
 strategy's signal would be (``TradeSignal`` → risk → journaled ``OrderCreated`` →
@@ -55,7 +56,6 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import ask
 from bench import floors
 from bench.broker import CALLBACK_TARGET, drive
 from bench.figures import Figure, Statistic, Target, latency, nearest_rank, rate
@@ -66,8 +66,9 @@ from messages.market_data import InstrumentBook
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
-from supervisors.runtime import Runtime
-from supervisors.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.assembly.runtime import Runtime
+from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.kernel.base import ask
 from tools.logging_setup import configure_logging
 
 MARKET = "bench"

@@ -48,6 +48,7 @@ import attrs
 import pykka
 
 from actors.journal import JournalActor
+from actors.journal_store import Duplicate, Durability, NewEntry, Snapshot
 from actors.runtime_state import (
     RUNTIME_STREAM,
     RuntimeState,
@@ -59,7 +60,6 @@ from actors.runtime_state import (
 from bench import floors
 from bench.figures import Figure, Statistic, Target, duration, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Duplicate, Durability, NewEntry, Snapshot
 from messages.codec import encode, kind_of
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
@@ -82,7 +82,7 @@ from messages.markets import (
 )
 from messages.orders import OrderAccepted
 from messages.position_commands import ClearPending, MarkPending
-from supervisors.recovery import recover_state
+from supervisors.assembly.recovery import recover_state
 from tools.logging_setup import configure_logging
 
 Event = tuple[str, Any, str | None]

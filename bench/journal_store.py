@@ -25,11 +25,11 @@ from pathlib import Path
 
 import attrs
 
+from actors.journal_store import Durability, NewEntry
 from bench import floors
 from bench.figures import Figure, rate
 from bench.floors import PAYLOAD
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import Durability, NewEntry
 
 BATCH_SIZES = (1, 10, 100, 1000)
 QUICK = ("--seconds", "0.25")

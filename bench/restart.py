@@ -1,7 +1,7 @@
 """Restart: a PositionActor's death → its replacement serving a correct snapshot, by history.
 
 A crashed PositionActor is not patched up: its supervisor starts a fresh one, which rebuilds
-the position from the journal (``supervisors.recovery.position_loader``) in ``on_start``,
+the position from the journal (``supervisors.assembly.recovery.position_loader``) in ``on_start``,
 before it takes a message. So how long a position is unavailable after a crash grows with
 its history, and this measures by how much, for ``--sizes`` fills in that history.
 
@@ -75,17 +75,16 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
 from actors.event_bus import EventBusActor
 from actors.fill_outcome import FillResult
 from actors.journal import JournalActor, JournalConfig
+from actors.journal_store import NewEntry, Snapshot
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import RuntimeState, encode_state, order_stream, position_stream
 from bench import floors
 from bench.figures import Figure, Kind, Statistic, Target, latency
 from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
-from bridges.journal_store import NewEntry, Snapshot
 from messages.codec import encode, kind_of
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
@@ -95,12 +94,13 @@ from messages.orders import OrderAccepted
 from messages.positions import PositionSnapshot
 from messages.queries import GetSnapshot
 from messages.supervision import InjectFault
-from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
-from supervisors.events import ChildRestarted
-from supervisors.protocol import AddChild, ChildInfo, RemoveChild
-from supervisors.recovery import position_loader, recover_state
-from supervisors.supervised import Supervised
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.recovery import position_loader, recover_state
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import ChildFactory, ChildSpec, SupervisedContext
+from supervisors.kernel.events import ChildRestarted
+from supervisors.kernel.protocol import AddChild, ChildInfo, RemoveChild
+from supervisors.kernel.supervised import Supervised
+from supervisors.kernel.supervisor import Supervisor
 from tools.logging_setup import configure_logging
 
 Event = tuple[str, Any, str | None]

@@ -80,12 +80,11 @@ import attrs
 import pykka
 import zmq
 
+from actors.journal_store import NewEntry
 from bench import floors
 from bench.figures import Figure, Kind, Statistic, Target, latency, rate
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import NewEntry
 from bridges.zmq_client import Client, EventSubscriber
-from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import VERSION, CommandError, ErrorCode, encode_json, reply_ok
 from messages.codec import encode, kind_of
 from messages.enums import OrderSide, Outcome
@@ -94,7 +93,8 @@ from messages.market_data import BookLevel, BookSnapshot
 from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.orders import OrderDenied
 from messages.signals import TradeSignal
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
 from tools.logging_setup import configure_logging
 
 LOCAL = "tcp://127.0.0.1:*"

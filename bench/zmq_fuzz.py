@@ -38,12 +38,12 @@ import structlog
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from actors.base import ask
 from bench.zmq_commands import MARKET, _feed
 from bridges.zmq_client import Client
-from bridges.zmq_edge import ZmqEdge
-from supervisors.protocol import WhichChildren
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import WhichChildren
 
 _RAW_NUMBERS = [
     "1e999999999",

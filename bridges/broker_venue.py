@@ -19,10 +19,8 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import PublishingActor, handles
+from actors.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
 from actors.runtime_state import order_stream
-from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
-from bridges.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
 from messages.broker_events import OrderRouted
@@ -32,8 +30,10 @@ from messages.markets import MarketClosed, MarketOpened
 from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import CancelRejected, OrderRejected
 from messages.stats import ActorStats
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler, Timer
+from supervisors.kernel.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True, slots=True)

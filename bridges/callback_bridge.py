@@ -41,7 +41,7 @@ class CallbackBridge:
         self._count = threading.Lock()
 
     def on_order(self, *args: Any, **kwargs: Any) -> None:
-        """``on_order(order_no, seq_no, status, broker_ts_ns, reason)`` (bridges.broker)."""
+        """``on_order(order_no, seq_no, status, broker_ts_ns, reason)`` (actors.broker)."""
         self._received("on_order", _order_event, args, kwargs)
 
     def on_deal(self, *args: Any, **kwargs: Any) -> None:
@@ -82,7 +82,7 @@ class CallbackBridge:
             self.malformed += malformed
 
 
-def _order_event(  # noqa: PLR0917 - the broker's calling convention (bridges.broker)
+def _order_event(  # noqa: PLR0917 - the broker's calling convention (actors.broker)
     recv_ns: int,
     order_no: str,
     seq_no: int,
@@ -100,7 +100,7 @@ def _order_event(  # noqa: PLR0917 - the broker's calling convention (bridges.br
     )
 
 
-def _deal_event(  # noqa: PLR0917 - the broker's calling convention (bridges.broker)
+def _deal_event(  # noqa: PLR0917 - the broker's calling convention (actors.broker)
     recv_ns: int,
     order_no: str,
     seq_no: int,

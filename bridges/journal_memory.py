@@ -1,7 +1,7 @@
 """A journal in memory: the store interface without a disk, for fast tests.
 
 A :class:`MemoryJournal` is the journal (what a SQLite file is to its connections) and the
-:class:`~bridges.journal_store.StoreFactory` that opens stores on it; every
+:class:`~actors.journal_store.StoreFactory` that opens stores on it; every
 :class:`MemoryJournalStore` it opens sees what the others committed, from any thread. It
 keeps the promises the shared suite tests (one batch is all or nothing, seqs never reused,
 dedup keys and content digests, quarantine by ``void_after``, the two latest snapshots) and
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
-from bridges.journal_store import (
+from actors.journal_store import (
     CorruptRecordError,
     Duplicate,
     JournalRecord,
@@ -69,7 +69,7 @@ class MemoryJournal:
 
 
 class MemoryJournalStore:
-    """A :class:`~bridges.journal_store.JournalStore` on a :class:`MemoryJournal`."""
+    """A :class:`~actors.journal_store.JournalStore` on a :class:`MemoryJournal`."""
 
     def __init__(self, journal: MemoryJournal) -> None:
         self._journal: MemoryJournal | None = journal

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actors.journal_store import JournalStoreError, storage_advice
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import JournalStoreError, storage_advice
 
 
 class EmptyJournalError(DataDirError):

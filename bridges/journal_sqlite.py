@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 import structlog
 
-from bridges.journal_store import (
+from actors.journal_store import (
     CorruptRecordError,
     Duplicate,
     Durability,
@@ -106,7 +106,7 @@ _log = structlog.get_logger("tradeactors", component="journal_sqlite")
 
 
 class SqliteJournalStore:
-    """A :class:`~bridges.journal_store.JournalStore` in one SQLite file.
+    """A :class:`~actors.journal_store.JournalStore` in one SQLite file.
 
     Opening creates the file, its directory and the schema if they are missing, switches
     the file to WAL and sets ``synchronous`` to ``durability`` for this connection. The
@@ -464,7 +464,7 @@ class SqliteJournalStore:
 
 @attrs.frozen
 class SqliteStoreFactory:
-    """A :class:`~bridges.journal_store.StoreFactory` on the SQLite file at ``path``.
+    """A :class:`~actors.journal_store.StoreFactory` on the SQLite file at ``path``.
 
     Every store opened commits at ``durability``; the journal actor's (:meth:`writer`) also
     checkpoints the WAL on a thread of its own, so there is one checkpointer per journal.

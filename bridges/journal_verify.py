@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import attrs
 
-from bridges.journal_decode import decode_trusted
-from bridges.journal_store import CorruptRecordError, JournalStore
+from actors.journal_decode import decode_trusted
+from actors.journal_store import CorruptRecordError, JournalStore
 
 
 @attrs.frozen(kw_only=True)

@@ -34,7 +34,7 @@ from typing import TypeVar
 import attrs
 import structlog
 
-from bridges.broker import (
+from actors.broker import (
     BrokerDisconnectedError,
     BrokerError,
     DealCallback,
@@ -133,7 +133,7 @@ class _Counts:
 
 
 class SimulatedBroker:
-    """A ``bridges.broker.Broker`` with knobs; a perfect broker unless told otherwise.
+    """A ``actors.broker.Broker`` with knobs; a perfect broker unless told otherwise.
 
     Callbacks run on the broker's own daemon thread, in due order: with ``delay_s`` a
     callback waits ``uniform(*delay_s)`` seconds, so a spread reorders them. One

@@ -15,15 +15,15 @@ from typing import Any
 
 import attrs
 
-from actors.base import PublishingActor, handles
-from actors.scheduler import REAL_SCHEDULER, Scheduler
 from bridges.venue_matching import MatchingEngine
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
 from messages.order_commands import CancelOrder, SubmitOrder
 from messages.stats import ActorStats
-from supervisors.child_spec import SupervisedContext
-from supervisors.supervised import Supervised
+from supervisors.kernel.base import PublishingActor, handles
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
+from supervisors.kernel.supervised import Supervised
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 
 import structlog
 
+from actors.journal_decode import decode_trusted
+from actors.journal_store import JournalStore
 from actors.order_book import OrderBook
 from actors.runtime_state import RuntimeState, submit_for
 from bridges.feed_codec import FeedRecord
-from bridges.journal_decode import decode_trusted
-from bridges.journal_store import JournalStore
 from bridges.venue_matching import MatchingEngine
 from messages.journal import CancelRequested, OrderCreated, StepStarted
 from messages.market_data import BookSnapshot, PriceChange

@@ -22,7 +22,7 @@ from messages.broker_events import AccountPositionChanged, Correction, DealRefus
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import FillRefused, OrderDenied, OrderUpdated
 from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
-from supervisors.events import (
+from supervisors.kernel.events import (
     ChildAbandoned,
     ChildRestarted,
     ChildStarted,

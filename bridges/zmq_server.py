@@ -13,7 +13,7 @@ gap and asks for a snapshot) instead of slowing the runtime. Every ``heartbeat_s
 socket thread publishes a ``heartbeat``, so an idle server is told from a dead one.
 
 The socket thread can be stopped (``halt``) and started again on the same endpoints:
-``bridges.zmq_edge`` supervises it and restarts it if it ever dies (``on_exit``).
+``supervisors.assembly.zmq_edge`` supervises it and restarts it if it ever dies (``on_exit``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from bridges.zmq_protocol import (
     reply_error,
     reply_ok,
 )
-from supervisors.supervised import describe_exception
+from supervisors.kernel.supervised import describe_exception
 
 _log = structlog.get_logger("tradeactors", actor="zmq_server")
 

@@ -1,1 +1,2 @@
-"""Supervision: the market supervisor and the runtime's tree of actors."""
+"""Supervision: the library every actor runs on (``kernel``) and the runtime built on it
+(``assembly``)."""

@@ -14,16 +14,14 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_positions import AccountPositionsActor
-from actors.base import ask
+from actors.broker import DealCallback, OrderCallback
 from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
 from actors.normalizer import NormalizerActor
+from actors.query_pacer import QueryPacer
 from actors.reconciler import ReconcilerActor
-from actors.scheduler import REAL_SCHEDULER, Scheduler
-from bridges.broker import DealCallback, OrderCallback
 from bridges.broker_venue import BrokerVenueActor
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.query_pacer import QueryPacer
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerFill, BrokerPosition
 from messages.broker_events import AccountPosition
@@ -31,7 +29,9 @@ from messages.enums import OrderSide
 from messages.journal_protocol import Sync
 from messages.order_commands import SubmitOrder
 from messages.subscriptions import Subscribe
-from supervisors.recovery import recover_state
+from supervisors.assembly.recovery import recover_state
+from supervisors.kernel.base import ask
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
 from tests.stubs import Collector
 
 ACCOUNT = "paper"

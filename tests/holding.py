@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from actors.base import RuntimeActor, handles
+from supervisors.kernel.base import RuntimeActor, handles
 
 A = TypeVar("A", bound=type[RuntimeActor])
 

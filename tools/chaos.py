@@ -15,14 +15,14 @@ from typing import Any
 
 import attrs
 
-from actors.base import RuntimeActor
+from actors.journal_store import StoreFactory
 from bridges.feed_codec import FeedRecord
-from bridges.journal_store import StoreFactory
 from messages.codec import decode
 from messages.positions import PositionSnapshot
 from messages.risk import RiskLimits
-from supervisors.recovery import recover_state
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.kernel.base import RuntimeActor
 from tools.fault_injector import Fault, FaultInjector
 
 

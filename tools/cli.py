@@ -15,37 +15,37 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
-from actors.base import RuntimeActor
+from actors.broker import Page
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor, JournalConfig
+from actors.journal_store import Durability, JournalStoreError, storage_advice
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
 from actors.strategy import StrategyActor
-from bridges.broker import Page
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
 from bridges.journal_preflight import remove_files
-from bridges.journal_store import Durability, JournalStoreError, storage_advice
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
-from bridges.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, CurveConfig
 from messages.risk import RiskLimits
-from supervisors.market_supervisor import MarketSupervisor
-from supervisors.risk_config import RiskConfigError, limits_from_args
-from supervisors.risk_config import add_flags as add_risk_flags
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.risk_config import RiskConfigError, limits_from_args
+from supervisors.assembly.risk_config import add_flags as add_risk_flags
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
+from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
+from supervisors.kernel.base import RuntimeActor
 from tools import feedgen
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos

@@ -30,7 +30,7 @@ from messages.positions import (
     PositionSettled,
     PositionSnapshot,
 )
-from supervisors.events import ChildRestarted
+from supervisors.kernel.events import ChildRestarted
 
 WINDOW_S = 5.0
 """How far back the event rates look."""

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor
-from actors.scheduler import REAL_SCHEDULER, Scheduler
 from messages.supervision import InjectFault
+from supervisors.kernel.base import RuntimeActor
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
 
 
 class FaultMethod(enum.Enum):

@@ -16,11 +16,11 @@ from typing import TextIO
 
 import attrs
 
+from actors.journal_store import JournalStoreError
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import JournalStoreError
 from bridges.journal_verify import VerifyReport, quarantine_covered, verify_journal
-from supervisors.runtime_config import JOURNAL_FILE
+from supervisors.assembly.runtime_config import JOURNAL_FILE
 from tools.logging_setup import configure_logging
 
 EXIT_DAMAGED = 1

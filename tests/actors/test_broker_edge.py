@@ -16,7 +16,6 @@ import pytest
 import structlog
 
 from actors.account_positions import MISMATCH_ALERTS
-from actors.scheduler import ManualScheduler
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerOrderRequest, BrokerPosition
@@ -29,6 +28,7 @@ from messages.reconciliation import (
     PositionsCompared,
     ReconcileRequest,
 )
+from supervisors.kernel.scheduler import ManualScheduler
 from tests.broker_edge import ACCOUNT, Edge, wait_until
 from tests.stubs import Collector, levels, opened
 

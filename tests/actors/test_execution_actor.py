@@ -8,7 +8,6 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import ask
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor
 from actors.order import OrderActor
@@ -23,6 +22,7 @@ from messages.orders import CancelDenied, FillRefusal, FillRefused, OrderCancell
 from messages.position_commands import MarkPending
 from messages.queries import ListRoutedOrders
 from messages.supervision import OrderStarted, SuperviseOrder
+from supervisors.kernel.base import ask
 from tests.stubs import collector, definition, fill, signal, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)

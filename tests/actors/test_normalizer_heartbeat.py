@@ -10,10 +10,10 @@ import pykka
 import pytest
 
 from actors.normalizer import NormalizerActor
-from actors.scheduler import ManualScheduler
 from messages.broker_events import OrderRouted
 from messages.enums import OrderSide
 from messages.reconciliation import ReconcileRequest
+from supervisors.kernel.scheduler import ManualScheduler
 from tests.stubs import Collector
 
 pytestmark = pytest.mark.timeout(30)

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from actors.position_index_book import PositionIndex
 from actors.risk_rules import denial, needs_index
-from bridges.zmq_commands import MAX_LIMIT, MAX_MAGNITUDE, MAX_PLACES
 from messages.enums import OrderSide, PositionStatus
 from messages.risk import PositionMeta, RiskLimits, Trackers, TrackersFor
 from messages.signals import TradeSignal
+from supervisors.assembly.zmq_commands import MAX_LIMIT, MAX_MAGNITUDE, MAX_PLACES
 
 pytestmark = pytest.mark.timeout(10)
 D = Decimal
@@ -197,8 +197,9 @@ def test_values_the_edges_let_in_never_reach_the_arithmetic_safety_net(
     held_quantity: Decimal,
     mark: Decimal,
 ) -> None:
-    """What the ZeroMQ edge accepts (bridges.zmq_commands bounds) is judged by a rule, never
-    by the ArithmeticError net: the domain raises nothing on a value that passed validation."""
+    """What the ZeroMQ edge accepts (supervisors.assembly.zmq_commands bounds) is judged by a
+    rule, never by the ArithmeticError net: the domain raises nothing on a value that passed
+    validation."""
     trackers = held(meta("m1-YES", str(held_quantity), str(held_quantity * price)))
     said = denial(
         buy(str(size), price=str(price)),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridges.journal_store import (
+from actors.journal_store import (
     Duplicate,
     JournalRecord,
     JournalStore,

@@ -7,8 +7,8 @@ from pathlib import Path
 import attrs
 import pytest
 
+from actors.journal_store import CorruptRecordError, Snapshot
 from bridges.journal_memory import MemoryJournal
-from bridges.journal_store import CorruptRecordError, Snapshot
 from tests.bridges.journal_store_suite import JournalStoreSuite, entry, stored
 
 pytestmark = pytest.mark.timeout(60)

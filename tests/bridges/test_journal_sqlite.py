@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridges.journal_sqlite import SCHEMA_VERSION, SqliteJournalStore, SqliteStoreFactory
-from bridges.journal_store import (
+from actors.journal_store import (
     CorruptRecordError,
     Duplicate,
     Durability,
@@ -23,6 +22,7 @@ from bridges.journal_store import (
     Snapshot,
     record_checksum,
 )
+from bridges.journal_sqlite import SCHEMA_VERSION, SqliteJournalStore, SqliteStoreFactory
 from tests.bridges.journal_store_suite import JournalStoreSuite, entry, record, stored
 
 _WAL_HEADER = 32

@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridges.metrics_exporter import serve_metrics
 from bridges.simulated_broker import SimulatedBroker
 from bridges.zmq_client import Client
-from bridges.zmq_edge import ZmqEdge
 from messages.supervision import InjectFault
-from supervisors.runtime import Runtime, RuntimeConfig
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.broker_edge import wait_until
 from tests.stubs import arbitrage_feed
 

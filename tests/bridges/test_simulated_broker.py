@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridges.broker import BrokerDisconnectedError, BrokerError, Page, RateLimitedError
+from actors.broker import BrokerDisconnectedError, BrokerError, Page, RateLimitedError
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerFill, BrokerOrderRequest, BrokerOrderStatus, deal_key
 from messages.enums import OrderSide, Outcome

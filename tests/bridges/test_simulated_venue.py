@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from actors.scheduler import REAL_SCHEDULER, ManualScheduler, Scheduler
 from bridges.simulated_venue import SimulatedVenueActor
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
@@ -16,6 +15,7 @@ from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import OrderAccepted, OrderCancelled
 from messages.stats import GetStats
 from messages.subscriptions import Subscribe
+from supervisors.kernel.scheduler import REAL_SCHEDULER, ManualScheduler, Scheduler
 from tests.stubs import collector, levels, opened, wait_for
 
 pytestmark = pytest.mark.timeout(10)

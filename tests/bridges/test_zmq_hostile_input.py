@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bridges.zmq_client import Client
-from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import CommandError
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.bridges.zmq_stubs import FEED, LOCAL, OPEN_STEPS, answer, envelope, submit_args
 
 pytestmark = pytest.mark.timeout(60)

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bridges.zmq_client import Client
-from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import Request
 from bridges.zmq_server import ZmqServer
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.bridges.zmq_stubs import FEED, LOCAL, OPEN_STEPS, envelope, wait_until
 
 pytestmark = pytest.mark.timeout(60)

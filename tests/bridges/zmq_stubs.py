@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from actors.base import ask
 from bridges.zmq_client import Client
-from supervisors.runtime import Runtime
-from supervisors.runtime_tree import CoreRefs, CurrentCore
+from supervisors.assembly.runtime import Runtime
+from supervisors.assembly.runtime_tree import CoreRefs, CurrentCore
+from supervisors.kernel.base import ask
 from tests.stubs import arbitrage_feed
 
 FEED = arbitrage_feed()

@@ -21,15 +21,15 @@ import pykka
 import pytest
 from structlog.testing import capture_logs
 
+from actors.journal_store import record_checksum
 from actors.metrics import JOURNAL_DUPLICATES
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import record_checksum
 from messages.broker_events import DealRefused
 from messages.codec import decode, encode
 from messages.fills import Fill
 from messages.orders import FillRefusal, FillRefused
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import BrokerConfig
 from tests.broker_edge import RedeliveringBroker, wait_until
 from tests.stubs import arbitrage_feed, collector
 

@@ -22,8 +22,8 @@ from messages.journal_protocol import Append
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
-from supervisors.events import ChildStartFailed, ChildTerminated, IntensityExceeded
-from supervisors.runtime import Runtime, RuntimeConfig, RuntimeDownError
+from supervisors.assembly.runtime import Runtime, RuntimeConfig, RuntimeDownError
+from supervisors.kernel.events import ChildStartFailed, ChildTerminated, IntensityExceeded
 from tests.stubs import arbitrage_feed, collector, fill, opened, wait_for
 
 pytestmark = pytest.mark.timeout(60)

@@ -19,7 +19,7 @@ import pytest
 
 from bridges.feed_codec import write_feed
 from bridges.journal_sqlite import SqliteStoreFactory
-from supervisors.runtime import JOURNAL_FILE
+from supervisors.assembly.runtime import JOURNAL_FILE
 from tests.stubs import lockstep_run
 from tools.chaos import journal_facts
 from tools.feedgen import generate_feed

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from actors.base import ask
 from bridges.data_dir_lock import LOCK_FILE, DataDirError, DataDirLockedError
 from bridges.journal_preflight import EmptyJournalError
-from supervisors.protocol import AddChild, ChildRefused
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import AddChild, ChildRefused
+from supervisors.kernel.supervisor import Supervisor
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(30)

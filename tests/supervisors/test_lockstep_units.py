@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from actors.journal_decode import decode_trusted
+from actors.journal_store import NewEntry
 from actors.runtime_state import RUNTIME_STREAM, RuntimeState
-from bridges.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
-from bridges.journal_store import NewEntry
 from messages.client_requests import SubmitSignal
 from messages.codec import encode, kind_of
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepCommitted, StepStarted
 from messages.signals import TradeSignal
 from messages.supervision import InjectFault
-from supervisors.lockstep_units import LockstepUnits
-from supervisors.recovery import recover_state
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
+from supervisors.assembly.lockstep_units import LockstepUnits
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
 from tests.stubs import arbitrage_feed, signal
 
 pytestmark = pytest.mark.timeout(60)

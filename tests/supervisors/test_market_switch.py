@@ -12,8 +12,8 @@ from messages.market_commands import SwitchMarket
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketResolved
 from messages.orders import OrderDenied
-from supervisors.market_supervisor import MarketSupervisor
-from supervisors.runtime import Runtime
+from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.runtime import Runtime
 from tests.stubs import book, change, collector, opened
 
 pytestmark = pytest.mark.timeout(30)

@@ -14,7 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from messages.supervision import InjectFault
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from tests.stubs import book, opened
 
 pytestmark = pytest.mark.timeout(60)

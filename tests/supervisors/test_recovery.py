@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 from actors.journal import JournalConfig
+from actors.journal_store import NewEntry
 from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.runtime_state import RUNTIME_STREAM, RuntimeState
 from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
-from bridges.journal_store import NewEntry
 from messages.codec import decode, encode, kind_of
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepStarted
 from messages.queries import GetSnapshot, ListPositions, ListRoutedOrders
-from supervisors.recovery import order_loader, position_loader, recover_state
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.assembly.recovery import order_loader, position_loader, recover_state
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tests.stubs import arbitrage_feed, collector
 
 pytestmark = pytest.mark.timeout(30)

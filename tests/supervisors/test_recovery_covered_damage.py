@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bridges.journal_sqlite import SqliteJournalStore
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(30)

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from messages.risk import RiskLimits
-from supervisors.risk_config import RiskConfigError, add_flags, limits_from_args, load_limits
+from supervisors.assembly.risk_config import (
+    RiskConfigError,
+    add_flags,
+    limits_from_args,
+    load_limits,
+)
 
 pytestmark = pytest.mark.timeout(10)
 

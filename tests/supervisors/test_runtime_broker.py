@@ -11,14 +11,14 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
+from actors.broker import BrokerDisconnectedError
 from actors.callback_normalization import NormalizerStats
-from bridges.broker import BrokerDisconnectedError
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import DealBooked
 from messages.enums import OrderSide, PositionStatus
 from messages.supervision import InjectFault
-from supervisors.runtime import Runtime, RuntimeConfig
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import BrokerConfig
 from tests.actors.test_broker_edge import journaled
 from tests.broker_edge import wait_until
 from tests.stubs import arbitrage_feed

@@ -13,7 +13,7 @@ import pytest
 
 from messages.enums import OrderStatus, PositionStatus
 from messages.orders import FillRefused, OrderDenied
-from supervisors.runtime import Runtime
+from supervisors.assembly.runtime import Runtime
 from tests.stubs import arbitrage_feed, collector
 
 pytestmark = pytest.mark.timeout(30)

@@ -12,8 +12,8 @@ from actors.journal import JournalConfig
 from bridges.journal_memory import MemoryJournal
 from bridges.journal_sqlite import SqliteStoreFactory
 from messages.positions import PositionSnapshot
-from supervisors.recovery import order_loader, position_loader
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.assembly.recovery import order_loader, position_loader
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(30)

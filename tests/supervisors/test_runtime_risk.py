@@ -12,7 +12,6 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import ask
 from actors.event_bus import EventBusActor
 from actors.journal import JournalActor
 from actors.position import PositionActor
@@ -30,7 +29,8 @@ from messages.risk import CheckSignal, RiskDenied, RiskLimits
 from messages.signals import TradeSignal
 from messages.subscriptions import Subscribe
 from messages.supervision import InjectFault
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.kernel.base import ask
 from tests.stubs import Collector, arbitrage_feed, collector, fill, state_holding, wait_for
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,6 @@ import attrs
 import pytest
 from prometheus_client import REGISTRY
 
-from actors.base import ask, handles
 from actors.journal import JournalActor
 from actors.risk import RiskActor
 from actors.synthetic_arbitrage import SyntheticArbitrage
@@ -31,8 +30,9 @@ from messages.queries import ListPositions
 from messages.risk import CheckSignal, RiskLimits
 from messages.signals import TradeSignal
 from messages.supervision import InjectFault
-from supervisors import runtime_tree
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly import runtime_tree
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.kernel.base import ask, handles
 from tests.holding import Gate, GoOn, holding
 from tests.stubs import arbitrage_feed, book, change, collector, opened, wait_for
 

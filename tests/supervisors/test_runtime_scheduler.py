@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.scheduler import REAL_SCHEDULER, ManualScheduler, Scheduler
 from bridges.simulated_broker import SimulatedBroker
-from supervisors.runtime import Runtime, RuntimeConfig
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.kernel.scheduler import REAL_SCHEDULER, ManualScheduler, Scheduler
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,17 +11,17 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import ask
 from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, PositionStatus
 from messages.queries import ListPositions
 from messages.supervision import InjectFault
-from supervisors.child_spec import ChildSpec, Strategy, SupervisedContext
-from supervisors.protocol import WhichChildren
-from supervisors.runtime import Runtime, RuntimeConfig, RuntimeDownError
-from supervisors.runtime_tree import CORE_CHILDREN
-from supervisors.supervised import Supervised
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.runtime import Runtime, RuntimeConfig, RuntimeDownError
+from supervisors.assembly.runtime_tree import CORE_CHILDREN
+from supervisors.kernel.base import ask
+from supervisors.kernel.child_spec import ChildSpec, Strategy, SupervisedContext
+from supervisors.kernel.protocol import WhichChildren
+from supervisors.kernel.supervised import Supervised
+from supervisors.kernel.supervisor import Supervisor
 from tests.stubs import arbitrage_feed, opened
 
 pytestmark = pytest.mark.timeout(60)

@@ -24,17 +24,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from actors.base import ask
-from actors.scheduler import ManualScheduler
 from messages.stats import GetStats
-from supervisors.child_spec import (
+from supervisors.kernel.base import ask
+from supervisors.kernel.child_spec import (
     Backoff,
     ChildSpec,
     Restart,
     Strategy,
     SupervisedContext,
 )
-from supervisors.events import (
+from supervisors.kernel.events import (
     ChildAbandoned,
     ChildRestarted,
     ChildStarted,
@@ -43,9 +42,16 @@ from supervisors.events import (
     ChildTerminated,
     IntensityExceeded,
 )
-from supervisors.protocol import AddChild, ChildInfo, ChildRefused, RemoveChild, WhichChildren
-from supervisors.supervised import Supervised
-from supervisors.supervisor import DIED_WITHOUT_NOTICE, Supervisor
+from supervisors.kernel.protocol import (
+    AddChild,
+    ChildInfo,
+    ChildRefused,
+    RemoveChild,
+    WhichChildren,
+)
+from supervisors.kernel.scheduler import ManualScheduler
+from supervisors.kernel.supervised import Supervised
+from supervisors.kernel.supervisor import DIED_WITHOUT_NOTICE, Supervisor
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -15,7 +15,7 @@ from messages.positions import (
     PositionSettled,
     PositionSnapshot,
 )
-from supervisors.events import ChildRestarted
+from supervisors.kernel.events import ChildRestarted
 from tests.stubs import D, collector, fill, opened, signal
 from tools.dashboard import DashboardState
 

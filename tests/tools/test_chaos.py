@@ -22,7 +22,7 @@ from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bridges.feed_codec import write_feed
 from bridges.simulated_venue import SimulatedVenueActor
-from supervisors.market_supervisor import MarketSupervisor
+from supervisors.assembly.market_supervisor import MarketSupervisor
 from tools.chaos import economics, run_chaos
 from tools.cli import CHAOS_KINDS
 from tools.fault_injector import FaultMethod

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridges.journal_decode import decode_trusted
+from actors.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.zmq_client import Client
 from bridges.zmq_protocol import CommandError

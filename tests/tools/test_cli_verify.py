@@ -15,12 +15,12 @@ import pykka
 import pytest
 from structlog.testing import capture_logs
 
-from actors.base import ask
 from actors.market import MarketActor
 from bridges.journal_sqlite import SqliteJournalStore
 from messages.queries import GetSnapshot
 from messages.supervision import InjectFault
-from supervisors.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
+from supervisors.kernel.base import ask
 from tests.stubs import arbitrage_feed
 
 pytestmark = pytest.mark.timeout(60)

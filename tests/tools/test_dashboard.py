@@ -13,7 +13,7 @@ import pytest
 from bridges.zmq_protocol import encode_json, plain
 from messages.enums import OrderStatus, PositionStatus
 from messages.positions import PositionOpened, PositionSnapshot
-from supervisors.events import ChildTerminated
+from supervisors.kernel.events import ChildTerminated
 from tests.stubs import D, opened
 from tests.tools.dashboard_events import (
     O1,

@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from messages.orders import OrderUpdated
-from supervisors.runtime import Runtime
+from supervisors.assembly.runtime import Runtime
 from tests.stubs import arbitrage_feed, collector
 from tools.logging_setup import configure_logging
 

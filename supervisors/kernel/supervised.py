@@ -21,8 +21,8 @@ from typing import Any
 
 import pykka
 
-from supervisors.child_spec import SupervisedContext
-from supervisors.protocol import ChildExited
+from supervisors.kernel.child_spec import SupervisedContext
+from supervisors.kernel.protocol import ChildExited
 
 NORMAL_EXIT = "normal"
 """The ``reason`` of a ``ChildExited`` that no exception caused (a stop, by anyone)."""

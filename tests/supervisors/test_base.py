@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.base import RuntimeActor, handles
 from messages.stats import GetStats
+from supervisors.kernel.base import RuntimeActor, handles
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -39,7 +39,6 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_positions import AccountPositionsActor
-from actors.base import handles, tell_quietly
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor
@@ -48,18 +47,18 @@ from actors.order_state import CLOSED_STATUSES
 from actors.position_accounting import PositionBook
 from actors.position_index import PositionIndexActor
 from actors.position_index_book import PositionIndex
+from actors.query_pacer import QueryPacer
 from actors.reconciler import ReconcilerActor
 from actors.risk import RiskActor
 from actors.runtime_state import RuntimeState
+from actors.snapshot_writer import SnapshotWriter
 from actors.strategy import StrategyActor
 from bridges.broker_venue import BrokerVenueActor
 from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
 from bridges.journal_preflight import check_journal
 from bridges.journal_sqlite import SqliteStoreFactory
-from bridges.query_pacer import QueryPacer
 from bridges.simulated_venue import SimulatedVenueActor
-from bridges.snapshot_writer import SnapshotWriter
 from bridges.venue_matching import MatchingEngine
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
@@ -68,11 +67,12 @@ from messages.positions import PositionSnapshot
 from messages.refs import Recipient
 from messages.risk import RiskLimits
 from messages.subscriptions import Subscribe
-from supervisors.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
-from supervisors.market_supervisor import MarketSupervisor, RestoredMarket
-from supervisors.recovery import RecoveryReport, recover_state
-from supervisors.runtime_config import BrokerConfig, RuntimeConfig
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.market_supervisor import MarketSupervisor, RestoredMarket
+from supervisors.assembly.recovery import RecoveryReport, recover_state
+from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.kernel.base import handles, tell_quietly
+from supervisors.kernel.child_spec import ChildSpec, Restart, Strategy, SupervisedContext
+from supervisors.kernel.supervisor import Supervisor
 
 CORE_CHILDREN = (
     "journal",

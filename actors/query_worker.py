@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 import structlog
 
-from bridges.broker import BrokerError
-from bridges.query_pacer import QueryPacer
+from actors.broker import BrokerError
+from actors.query_pacer import QueryPacer
 
 _log = structlog.get_logger("tradeactors", actor="query_worker")
 

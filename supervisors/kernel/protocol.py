@@ -2,7 +2,7 @@
 
 ``AddChild``, ``RemoveChild`` and ``WhichChildren`` come from users (``ask`` them from outside
 an actor, or ``tell`` them); ``ChildExited`` comes from the children themselves
-(``supervisors.supervised.Supervised`` sends it, once, when a child's thread ends).
+(``supervisors.kernel.supervised.Supervised`` sends it, once, when a child's thread ends).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import attrs
 import pykka
 
 from messages.fields import id_field, text_field, ts_init_field
-from supervisors.child_spec import ChildSpec, Restart
+from supervisors.kernel.child_spec import ChildSpec, Restart
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -9,8 +9,8 @@ import pytest
 
 from actors.journal import JournalActor, JournalConfig
 from actors.runtime_state import decode_state
+from actors.snapshot_writer import SnapshotWriter
 from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
-from bridges.snapshot_writer import SnapshotWriter
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Append, Sync
 from tests.bridges.journal_store_suite import entry

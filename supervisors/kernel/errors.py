@@ -1,4 +1,4 @@
-"""Errors of the supervision library: a supervisor failing on purpose, so its parent sees it."""
+"""Errors of the supervision library: an actor or a supervisor failing on purpose."""
 
 from __future__ import annotations
 
@@ -16,3 +16,7 @@ class RestartIntensityError(SupervisionError):
 class ChildStartError(SupervisionError):
     """Raised by a supervisor's ``on_start`` when a child's factory fails during the initial
     start: the children already started are stopped and the supervisor fails, as in OTP."""
+
+
+class InjectedFaultError(Exception):
+    """Raised by an actor told ``InjectFault``: a deliberate crash, so supervision can be tested."""

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import scheduler
-from actors.base import RuntimeActor, handles
-from actors.scheduler import REAL_SCHEDULER, ManualScheduler, ThreadTimer
+from supervisors.kernel import scheduler
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.scheduler import REAL_SCHEDULER, ManualScheduler, ThreadTimer
 from tests.stubs import Collector
 
 pytestmark = pytest.mark.timeout(30)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import structlog
 
-from bridges.journal_store import JournalStoreError, Snapshot, StoreFactory
+from actors.journal_store import JournalStoreError, Snapshot, StoreFactory
 
 _log = structlog.get_logger("tradeactors", actor="snapshot_writer")
 

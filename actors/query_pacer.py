@@ -19,7 +19,7 @@ from typing import TypeVar
 import attrs
 import structlog
 
-from bridges.broker import Page, RateLimitedError
+from actors.broker import Page, RateLimitedError
 
 T = TypeVar("T")
 

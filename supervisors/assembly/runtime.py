@@ -1,7 +1,7 @@
 """The runtime's facade: start the tree, feed it, query it, stop it, from outside the actors.
 
 ``Runtime`` is what a program (the CLI, a test, a user's process) holds. The actors live in
-the supervision tree of ``supervisors.runtime_tree``; the facade finds the tree's current
+the supervision tree of ``supervisors.assembly.runtime_tree``; the facade finds the tree's current
 core by asking its root (``CurrentCore``), so it keeps working across restarts. It drives
 lockstep steps: a step whose core was restarted while it ran is torn, and the facade resumes
 where the recovered journal says, feeding that record again if need be. Queries block
@@ -25,7 +25,6 @@ import attrs
 import pykka
 import structlog
 
-from actors.base import ASK_TIMEOUT_S, RuntimeActor, ask
 from actors.execution import VenueReport
 from actors.runtime_state import (
     RUNTIME_STREAM,
@@ -51,13 +50,14 @@ from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
 from messages.stats import GetStats
 from messages.subscriptions import Subscribe
-from supervisors.child_spec import ChildSpec, Restart, SupervisedContext
-from supervisors.lockstep_units import LockstepUnits
-from supervisors.protocol import WhichChildren
-from supervisors.recovery import RecoveryReport
-from supervisors.root_watch import RootWatch, exit_reason
-from supervisors.runtime_config import JOURNAL_FILE, RuntimeConfig
-from supervisors.runtime_tree import CoreRefs, CurrentCore, RuntimeSupervisor
+from supervisors.assembly.lockstep_units import LockstepUnits
+from supervisors.assembly.recovery import RecoveryReport
+from supervisors.assembly.runtime_config import JOURNAL_FILE, RuntimeConfig
+from supervisors.assembly.runtime_tree import CoreRefs, CurrentCore, RuntimeSupervisor
+from supervisors.kernel.base import ASK_TIMEOUT_S, RuntimeActor, ask
+from supervisors.kernel.child_spec import ChildSpec, Restart, SupervisedContext
+from supervisors.kernel.protocol import WhichChildren
+from supervisors.kernel.root_watch import RootWatch, exit_reason
 
 __all__ = ["JOURNAL_FILE", "Runtime", "RuntimeConfig", "RuntimeDownError"]
 
@@ -312,7 +312,7 @@ class Runtime:
         """Run ``work``, a client's state change (a submit, a cancel, new limits…).
 
         While a lockstep replay runs, as its own unit of work between two feed steps,
-        answered once committed (``supervisors.lockstep_units``): RuntimeDownError if the
+        answered once committed (``supervisors.assembly.lockstep_units``): RuntimeDownError if the
         core restarted while it ran, which voided it whole. Otherwise at once.
         """
         return self._units.run(work, timeout_s)

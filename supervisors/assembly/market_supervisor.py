@@ -6,7 +6,7 @@ so no book (and therefore no signal, no order) for the new market exists before 
 knows the position to route it to. On resolution it settles the position once the closed
 market has no open order left, then archives it.
 
-It is a ``Supervisor`` (supervisors/supervisor.py): each market's MarketActor and
+It is a ``Supervisor`` (supervisors/kernel/supervisor.py): each market's MarketActor and
 PositionActor and each order's OrderActor are its dynamic children (one_for_one,
 permanent), so a crashed one is restarted without disturbing any other market. The
 restarted actor rebuilds itself from the journal before it takes a message and re-points
@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import handles, tell_quietly
+from actors.journal_store import StoreFactory
 from actors.market import MarketActor
 from actors.order import OrderActor
 from actors.order_book import OrderBook
@@ -30,8 +30,6 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
-from actors.scheduler import REAL_SCHEDULER, Scheduler
-from bridges.journal_store import StoreFactory
 from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.journal_protocol import Append
@@ -49,11 +47,13 @@ from messages.positions import PositionArchived, PositionSettled, PositionSnapsh
 from messages.queries import ListPositions, PositionRefs
 from messages.subscriptions import Subscribe, Unsubscribe
 from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
-from supervisors.child_spec import ChildFactory, ChildSpec, SupervisedContext
-from supervisors.errors import ChildStartError
-from supervisors.protocol import AddChild, ChildRefused, RemoveChild
-from supervisors.recovery import market_loader, order_loader, position_loader
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.recovery import market_loader, order_loader, position_loader
+from supervisors.kernel.base import handles, tell_quietly
+from supervisors.kernel.child_spec import ChildFactory, ChildSpec, SupervisedContext
+from supervisors.kernel.errors import ChildStartError
+from supervisors.kernel.protocol import AddChild, ChildRefused, RemoveChild
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
+from supervisors.kernel.supervisor import Supervisor
 
 
 @attrs.define

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridges.journal_decode import decode_trusted
+from actors.journal_decode import decode_trusted
 from messages.codec import CodecError, decode, encode, kind_of
 from messages.fills import Fill
 from messages.journal import FillApplied

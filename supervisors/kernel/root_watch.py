@@ -12,7 +12,7 @@ from typing import Any
 
 import pykka
 
-from supervisors.protocol import ChildExited
+from supervisors.kernel.protocol import ChildExited
 
 _WAIT_S = 2.0
 """How long to wait for the notice: the root is marked dead before its thread has ended."""

@@ -21,8 +21,6 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import RuntimeActor, handles
-from bridges.zmq_commands import Commands
 from bridges.zmq_events import EventStreamActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
 from bridges.zmq_server import (
@@ -33,11 +31,13 @@ from bridges.zmq_server import (
     ZmqServer,
 )
 from messages.subscriptions import Subscribe
-from supervisors.child_spec import ChildSpec, SupervisedContext
-from supervisors.events import IntensityExceeded
-from supervisors.runtime import Runtime
-from supervisors.supervised import Supervised
-from supervisors.supervisor import Supervisor
+from supervisors.assembly.runtime import Runtime
+from supervisors.assembly.zmq_commands import Commands
+from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.child_spec import ChildSpec, SupervisedContext
+from supervisors.kernel.events import IntensityExceeded
+from supervisors.kernel.supervised import Supervised
+from supervisors.kernel.supervisor import Supervisor
 
 EDGE_SUPERVISOR = "zmq_edge"
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pykka
 
-from actors.base import ASK_TIMEOUT_S, ask
 from bridges.zmq_protocol import CommandError, ErrorCode, Request, plain
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.client_requests import AwaitMarket, SubmitSignal
@@ -26,9 +25,10 @@ from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.order_commands import CancelOrder
 from messages.queries import ListRoutedOrders
 from messages.signals import TradeSignal
-from supervisors.protocol import WhichChildren
-from supervisors.risk_config import RiskConfigError, limits_from
-from supervisors.runtime import Runtime, RuntimeDownError
+from supervisors.assembly.risk_config import RiskConfigError, limits_from
+from supervisors.assembly.runtime import Runtime, RuntimeDownError
+from supervisors.kernel.base import ASK_TIMEOUT_S, ask
+from supervisors.kernel.protocol import WhichChildren
 
 Handler = Callable[["Commands", dict[str, Any]], Any]
 Change = Callable[[], dict[str, Any]]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import attrs
 
+from actors.broker import Broker
 from actors.journal import JournalConfig
-from actors.scheduler import REAL_SCHEDULER, Scheduler
+from actors.journal_store import Durability, StoreFactory
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
-from bridges.broker import Broker
 from bridges.journal_sqlite import SqliteStoreFactory
-from bridges.journal_store import Durability, StoreFactory
 from messages.risk import RiskLimits
-from supervisors.child_spec import Backoff
+from supervisors.kernel.child_spec import Backoff
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
 
 JOURNAL_FILE = "journal.sqlite"
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from actors.base import ask
 from bridges import zmq_server
 from bridges.zmq_client import Client, EventSubscriber
-from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import Request, parse_request
 from messages.supervision import InjectFault
-from supervisors.protocol import WhichChildren
-from supervisors.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import WhichChildren
 from tests.bridges.zmq_stubs import (
     FEED,
     LOCAL,

@@ -10,8 +10,8 @@ each bounded by the child's spec: for a started child's ``on_start`` to finish (
 ``start_timeout_s``; this is what orders starts, as OTP's synchronous start does) and for a
 stopped child to stop (at most ``shutdown_s``: ``ref.stop(block=False)`` and
 ``get(timeout=shutdown_s)``, OTP's shutdown timeout). Backoff delays and the liveness check
-run on a timer of the injected ``Scheduler`` (``actors.scheduler``), which only tells the
-supervisor a message.
+run on a timer of the injected ``Scheduler`` (``supervisors.kernel.scheduler``), which only
+tells the supervisor a message.
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.base import PublishingActor, handles
-from actors.metrics import ACTOR_RESTARTS
-from actors.scheduler import REAL_SCHEDULER, Scheduler, Timer
 from messages.stats import ActorStats
-from supervisors.child_spec import Backoff, ChildSpec, Restart, Strategy, SupervisedContext
-from supervisors.errors import ChildStartError, RestartIntensityError
-from supervisors.events import (
+from supervisors.kernel.base import PublishingActor, handles
+from supervisors.kernel.child_spec import Backoff, ChildSpec, Restart, Strategy, SupervisedContext
+from supervisors.kernel.errors import ChildStartError, RestartIntensityError
+from supervisors.kernel.events import (
     ChildAbandoned,
     ChildRestarted,
     ChildStarted,
@@ -39,7 +37,8 @@ from supervisors.events import (
     ChildTerminated,
     IntensityExceeded,
 )
-from supervisors.protocol import (
+from supervisors.kernel.metrics import ACTOR_RESTARTS
+from supervisors.kernel.protocol import (
     AddChild,
     ChildExited,
     ChildInfo,
@@ -47,7 +46,8 @@ from supervisors.protocol import (
     RemoveChild,
     WhichChildren,
 )
-from supervisors.supervised import Supervised, describe_exception
+from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler, Timer
+from supervisors.kernel.supervised import Supervised, describe_exception
 
 DIED_WITHOUT_NOTICE = "died without notice"
 """The ``reason`` when the liveness check, not the child, reported its death."""
@@ -86,7 +86,7 @@ class _CheckLiveness:
 class Supervisor(Supervised, PublishingActor):
     """Starts ``children`` in order, restarts them by ``strategy``, stops them in reverse.
 
-    ``events`` (optional) is subscribed to the supervision events (``supervisors.events``);
+    ``events`` (optional) is subscribed to the supervision events (``supervisors.kernel.events``);
     more subscribers can ``Subscribe``. ``liveness_interval_s`` is how often the backstop
     check looks for children that died without telling (``None`` turns it off); such a
     child is handled as an abnormal exit after two checks in a row found it dead.

@@ -19,14 +19,14 @@ from hypothesis import strategies as st
 from bench.zmq_fuzz import JSON_VALUES
 from bridges.simulated_broker import SimulatedBroker
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
-from bridges.zmq_edge import ZmqEdge
 from bridges.zmq_protocol import CommandError
 from bridges.zmq_server import CurveConfig
 from messages.markets import MarketOpened
-from supervisors import runtime_tree
-from supervisors.market_supervisor import MarketSupervisor
-from supervisors.runtime import Runtime, RuntimeConfig
-from supervisors.runtime_config import BrokerConfig
+from supervisors.assembly import runtime_tree
+from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.broker_edge import wait_until
 from tests.holding import Gate, GoOn, holding
 from tests.stubs import arbitrage_feed

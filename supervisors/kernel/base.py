@@ -18,11 +18,11 @@ from typing import Any, ClassVar, TypeVar
 import pykka
 import structlog
 
-from actors.errors import InjectedFaultError
 from messages.refs import Recipient
 from messages.stats import ActorStats, GetStats
 from messages.subscriptions import Subscribe, Unsubscribe
 from messages.supervision import InjectFault
+from supervisors.kernel.errors import InjectedFaultError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

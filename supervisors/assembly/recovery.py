@@ -19,6 +19,8 @@ import attrs
 import pykka
 import structlog
 
+from actors.journal_decode import decode_trusted
+from actors.journal_store import CorruptRecordError, JournalRecord, JournalStore, StoreFactory
 from actors.market import BooksLoader, empty_books
 from actors.order_book import OrderBook
 from actors.order_state import Order
@@ -30,8 +32,6 @@ from actors.runtime_state import (
     order_stream,
     position_stream,
 )
-from bridges.journal_decode import decode_trusted
-from bridges.journal_store import CorruptRecordError, JournalRecord, JournalStore, StoreFactory
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Folded, GetFolded
 from messages.market_data import BookSnapshot, PriceChange
