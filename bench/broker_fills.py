@@ -4,11 +4,11 @@ The runtime is the real one: ``Runtime`` with ``RuntimeConfig(broker=BrokerConfi
 so ``supervisors.assembly.runtime_tree`` in broker mode (journal on SQLite,
 synchronous=NORMAL, group commit; bus, index, risk with no limits, account positions,
 normalizer, broker venue, execution, strategy, market supervisor, reconciler with its
-default pacer and 5 s
-position-sync debounce), on a ``SimulatedBroker`` with no faults. One binary market is
-opened through the feed (lockstep), and one order per leg is placed through execution, as a
-strategy's signal would be (``TradeSignal`` → risk → journaled ``OrderCreated`` →
-OrderActor → broker venue → ``place_order``): a BUY big enough for every deal of the run.
+default pacer and 5 s position-sync debounce), on a ``SimulatedBroker`` with no faults. One
+binary market is opened through the feed (lockstep), and one order per leg is placed
+through execution, as a strategy's signal would be (``TradeSignal`` → risk → journaled
+``OrderCreated`` → OrderActor → broker venue → ``place_order``): a BUY big enough for every
+deal of the run.
 The paper broker gets no market data (a subclass ignores what the venue forwards), so the
 orders rest there and the bench fills them by hand, one unit a deal, with
 ``SimulatedBroker.execute``, alternating legs.
