@@ -28,7 +28,7 @@ from tools.cli import CHAOS_KINDS
 from tools.fault_injector import FaultInjector, FaultMethod
 from tools.feedgen import generate_feed
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
