@@ -1,4 +1,4 @@
-"""Shared fixtures: every test leaves no actor running behind it."""
+"""Shared fixtures: every test leaves no actor running behind it; the `fast` inner loop."""
 
 from __future__ import annotations
 
@@ -10,6 +10,47 @@ import pytest
 
 from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
+
+# The inner loop (`pytest -m fast`, under 30 s): plain cores, messages, codecs and small actor
+# tests. Marked here by module name, so a module keeps its mark when it moves between packages.
+FAST_MODULES = frozenset(
+    {
+        "test_base",
+        "test_broker_verdict",
+        "test_callback_bridge",
+        "test_codec",
+        "test_dashboard",
+        "test_execution_actor",
+        "test_execution_book",
+        "test_feed_codec",
+        "test_feed_player",
+        "test_journal_memory",
+        "test_market_actor",
+        "test_messages_are_frozen",
+        "test_normalizer_heartbeat",
+        "test_order_actor",
+        "test_order_book",
+        "test_order_state",
+        "test_position_accounting",
+        "test_position_actor",
+        "test_reconcile_schedule",
+        "test_reconciliation_findings",
+        "test_risk_config",
+        "test_risk_rules",
+        "test_runtime_state",
+        "test_scheduler",
+        "test_simulated_venue",
+        "test_strategy",
+        "test_venue_matching",
+        "test_zmq_fair_queue",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(autouse=True)

@@ -475,7 +475,7 @@ def test_an_order_the_broker_says_is_closed_is_corrected_and_reported() -> None:
 
 # -- properties ----------------------------------------------------------------------------
 
-properties = settings(deadline=None, max_examples=200)
+properties = settings(deadline=None, max_examples=100)
 
 DEALS = [deal(order_no, seq_no) for order_no, seq_no in itertools.product(["B1", "B2"], [1, 2, 3])]
 
@@ -580,6 +580,6 @@ class CallbacksAndListings(RuleBasedStateMachine):
 
 
 CallbacksAndListings.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=25, deadline=None
+    max_examples=100, stateful_step_count=25, deadline=None
 )
 test_callbacks_and_listings = CallbacksAndListings.TestCase

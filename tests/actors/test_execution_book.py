@@ -369,6 +369,6 @@ class ExecutionLifecycle(RuleBasedStateMachine):
 
 
 ExecutionLifecycle.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=30, deadline=None
+    max_examples=100, stateful_step_count=30, deadline=None
 )
 TestAnySequenceKeepsOneReservationPerSideAndNumbersUnique = ExecutionLifecycle.TestCase

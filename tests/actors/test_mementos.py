@@ -28,7 +28,7 @@ MARKET = "m1"
 YES = "m1-YES"
 NO = "m1-NO"
 
-properties = settings(deadline=None, max_examples=200)
+properties = settings(deadline=None, max_examples=100)
 
 Operation = tuple[Any, ...]
 """A generated call: its name first, then its arguments (data, so hypothesis prints it)."""

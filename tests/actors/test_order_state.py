@@ -582,5 +582,5 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert self.order.status is not S.REJECTED or self.order.filled == 0
 
 
-OrderLifecycle.TestCase.settings = settings(max_examples=300, stateful_step_count=30, deadline=None)
+OrderLifecycle.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 TestAnySequenceOfOperationsKeepsTheOrderConsistent = OrderLifecycle.TestCase

@@ -518,7 +518,7 @@ settlement_prices = st.sampled_from([Decimal(0), Decimal(1)]) | prices
 FillSpec = tuple[OrderSide, Decimal, Decimal, Decimal]
 """Side, size, price and fee of one generated fill."""
 
-properties = settings(deadline=None, max_examples=200)
+properties = settings(deadline=None, max_examples=100)
 
 
 def fills_from(specs: Iterable[FillSpec], security_id: str = YES) -> list[Fill]:

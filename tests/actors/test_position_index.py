@@ -119,7 +119,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(ops=OPS)
 def test_the_index_always_equals_the_index_derived_from_the_positions(ops: list[tuple]) -> None:
     generation = itertools.count(1)

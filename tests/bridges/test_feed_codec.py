@@ -320,7 +320,7 @@ ids = st.text(min_size=1, max_size=20)
 levels = st.lists(st.builds(BookLevel, price=exact_decimals, size=positive_decimals), max_size=6)
 
 
-@settings(max_examples=200)
+@settings(max_examples=60)
 @given(
     record=st.builds(
         BookSnapshot,
@@ -340,7 +340,7 @@ def test_any_book_snapshot_survives_a_round_trip_digit_for_digit(record: BookSna
     assert [str(level.price) for level in decoded.bids] == [str(lv.price) for lv in record.bids]
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     record=st.builds(
         PriceChange,

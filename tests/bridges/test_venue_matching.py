@@ -531,7 +531,7 @@ def as_levels(sizes_by_price: dict[Decimal, Decimal], *, descending: bool) -> tu
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(actions=actions)
 def test_random_streams_never_overfill_never_trade_through_a_limit_or_reuse_liquidity(
     actions: list[tuple],

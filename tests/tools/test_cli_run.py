@@ -158,10 +158,12 @@ def test_sigterm_stops_gracefully_and_a_restart_continues(small_feed: Path, tmp_
 
 
 def test_a_run_through_a_misbehaving_paper_broker_ends_with_the_book_equal_to_its_truth(
-    tmp_path: Path,
+    small_feed: Path, tmp_path: Path
 ) -> None:
     result = _run(
         tmp_path,
+        "--feed",
+        str(small_feed),
         "--speed",
         "0",
         "--quiet",
