@@ -65,6 +65,10 @@ T = TypeVar("T")
 
 _log = structlog.get_logger("tradeactors", actor="runtime")
 
+_LIFECYCLE = (MarketOpened, MarketClosed, MarketResolved)
+"""Feed records that open, close or resolve a market: routed to the market supervisor, and
+never lost to a core that restarts (``Runtime._refeed_lifecycle``)."""
+
 RESTART_WAIT_S = 60.0
 """How long the facade waits for a restarting core before it calls the runtime down."""
 
@@ -263,7 +267,7 @@ class Runtime:
         self._paced_core = core.key
         for step in range(core.resume_step, min(self.next_step, len(self._records))):
             lost = self._records[step]
-            if isinstance(lost, MarketOpened | MarketClosed | MarketResolved):
+            if isinstance(lost, _LIFECYCLE):
                 _log.warning("lifecycle_record_fed_again", step=step, kind=type(lost).__name__)
                 self._feed(core, lost, atomic=False, step=step)
 
@@ -470,7 +474,7 @@ class Runtime:
         self._route(core, record)
 
     def _route(self, core: CoreRefs, record: FeedRecord) -> None:
-        if isinstance(record, MarketOpened | MarketClosed | MarketResolved):
+        if isinstance(record, _LIFECYCLE):
             market_id = (
                 record.definition.market_id
                 if isinstance(record, MarketOpened)
