@@ -1,5 +1,10 @@
 """The journal's wire codec: a message as a type tag (its kind) and compact JSON of its fields.
 
+Encoding is msgspec's (it writes an attrs message in C, about five times faster than
+unstructuring it in Python, and every fill is encoded); decoding here is the strict path,
+through cattrs, for a record that must be checked field by field with a message naming
+the field. ``actors.journal_decode`` reads trusted records faster.
+
 Every field travels, ``id`` and ``ts_init`` included, because the journal is the record of
 what happened and a replay must hand actors the very messages they saw. Decimals travel as
 JSON strings (``"0.47"``, ``"1E+2"``) so they come back digit for digit and no float ever
@@ -26,15 +31,15 @@ from typing import Any
 
 import attrs
 import cattrs
+import msgspec
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn
 
 import messages
 from messages.fields import ADDED_LATER
 from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
-_Unstructure = Callable[[Any], Any]
 _Structure = Callable[[Any, Any], Any]
 
 
@@ -54,7 +59,7 @@ def kind_of(message: object) -> str:
     tagged with a kind :func:`decode` could not read back.
     """
     cls = type(message)
-    if cls not in _UNSTRUCTURE:
+    if cls not in _CLASSES:
         raise TypeError(f"not a journal message kind: {cls.__name__}")
     return cls.__name__
 
@@ -65,10 +70,9 @@ def encode(message: object) -> str:
     Raises ``TypeError`` for an object that is not a registered kind, such as a message
     holding an actor ref.
     """
-    unstructure = _UNSTRUCTURE.get(type(message))
-    if unstructure is None:
+    if type(message) not in _CLASSES:
         raise TypeError(f"not a journal message kind: {type(message).__name__}")
-    return _to_json(unstructure(message))
+    return _encode_json(message).decode()
 
 
 def decode(kind: str, payload: str) -> object:
@@ -148,22 +152,15 @@ def _make_structure_hook(cls: type, converter: cattrs.Converter) -> _Structure:
     return structure
 
 
-def _make_unstructure_hook(cls: type, converter: cattrs.Converter) -> _Unstructure:
-    return make_dict_unstructure_fn(cls, converter)
-
-
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(Decimal, structure_decimal)
-    converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(int, strict(int, "an integer"))
     converter.register_structure_hook(bool, strict(bool, "a boolean"))
     converter.register_structure_hook(str, strict(str, "a string"))
     converter.register_structure_hook(enum.Enum, structure_enum)
-    converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
     converter.register_structure_hook_factory(_is_tuple, _make_tuple_hook)
     converter.register_structure_hook_factory(attrs.has, _make_structure_hook)
-    converter.register_unstructure_hook_factory(attrs.has, _make_unstructure_hook)
     return converter
 
 
@@ -213,10 +210,10 @@ _converter = _make_converter()
 KINDS: Mapping[str, type] = types.MappingProxyType(dict(sorted(_discover().items())))
 """Every registered kind and its class; :func:`decode` knows exactly these."""
 
-_UNSTRUCTURE: Mapping[type, _Unstructure] = {
-    cls: _converter.get_unstructure_hook(cls) for cls in KINDS.values()
-}
+_CLASSES: frozenset[type] = frozenset(KINDS.values())
 _STRUCTURE: Mapping[str, tuple[type, _Structure]] = {
     kind: (cls, _converter.get_structure_hook(cls)) for kind, cls in KINDS.items()
 }
-_to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Decimals as their exact text (msgspec's default, ``str(value)``), enums by value, tuples
+# as lists, an attrs message as an object of every field.
+_encode_json = msgspec.json.Encoder().encode

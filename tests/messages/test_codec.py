@@ -74,8 +74,8 @@ def test_a_message_decodes_to_an_equal_one_with_the_same_id_and_ts_init(message:
 def test_a_fill_is_compact_json_with_every_field_and_decimals_as_strings() -> None:
     assert kind_of(FILL) == "Fill"
     assert encode(FILL) == (
-        '{"fill_id":"F1","ts_init":111,"ts_event":7,"order_id":"O1","market_id":"m1",'
-        '"security_id":"m1-YES","side":"BUY","price":"0.40","size":"10","fee":"0.01"}'
+        '{"fee":"0.01","fill_id":"F1","market_id":"m1","order_id":"O1","price":"0.40",'
+        '"security_id":"m1-YES","side":"BUY","size":"10","ts_event":7,"ts_init":111}'
     )
 
 
