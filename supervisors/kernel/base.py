@@ -23,6 +23,7 @@ from messages.stats import ActorStats, GetStats
 from messages.subscriptions import Subscribe, Unsubscribe
 from messages.supervision import InjectFault
 from supervisors.kernel.errors import InjectedFaultError
+from supervisors.kernel.virtual_time import KernelActor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +48,7 @@ def handles(*message_types: type, reads_only: bool = False) -> Callable[[F], F]:
     return mark
 
 
-class RuntimeActor(pykka.ThreadingActor):
+class RuntimeActor(KernelActor):
     """A pykka actor with a dispatch table built from ``@handles`` methods."""
 
     kind: ClassVar[str] = "actor"

@@ -3,7 +3,8 @@
 pykka has no links or monitors; ``on_failure`` is its only hook, and it misses two ways an
 actor ends: an exception in ``on_start`` (pykka stops the actor without calling
 ``on_failure``) and a stop (``on_stop``). ``Supervised`` therefore hooks one level lower, at
-the end of the actor's thread (``_actor_loop``), and records the first failure pykka hands
+the end of the actor's loop (``KernelActor._loop_exited``: after its thread's loop, or once
+the virtual-time kernel saw it stop), and records the first failure pykka hands
 to ``_handle_failure``. That gives exactly one ``ChildExited`` per incarnation, sent after
 ``on_start``/``on_stop``/``on_failure`` and pykka's teardown have all run, so a restarted
 child never overlaps its predecessor's cleanup, and subclasses stay free to override every
@@ -23,6 +24,7 @@ import pykka
 
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.protocol import ChildExited
+from supervisors.kernel.virtual_time import KernelActor
 
 NORMAL_EXIT = "normal"
 """The ``reason`` of a ``ChildExited`` that no exception caused (a stop, by anyone)."""
@@ -34,7 +36,7 @@ def describe_exception(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-class Supervised(pykka.ThreadingActor):
+class Supervised(KernelActor):
     """Mix in first (``class Worker(Supervised, RuntimeActor)``) and pass ``supervision``.
 
     The supervisor's factory receives a ``SupervisedContext`` and hands it on:
@@ -69,11 +71,9 @@ class Supervised(pykka.ThreadingActor):
             if self.supervision is not None:
                 self.supervision.started.set()
 
-    def _actor_loop(self) -> None:
-        try:
-            super()._actor_loop()
-        finally:
-            self._tell_supervisor()
+    def _loop_exited(self) -> None:
+        super()._loop_exited()
+        self._tell_supervisor()
 
     def _tell_supervisor(self) -> None:
         if self.supervision is None:
