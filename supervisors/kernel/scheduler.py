@@ -178,7 +178,7 @@ class ManualScheduler:
             return self._now_ns
 
     def timer(self, name: str = "manual") -> Timer:
-        return _ManualTimer(self, name)
+        return SharedQueueTimer(self._schedule, name)
 
     def pending(self) -> int:
         """Callbacks scheduled and neither run nor cancelled."""
@@ -226,12 +226,16 @@ class ManualScheduler:
             return
 
 
-class _ManualTimer:
-    """One owner's share of a ``ManualScheduler``'s queue, so stopping drops only its own."""
+class SharedQueueTimer:
+    """One owner's share of a virtual clock's queue, so stopping drops only its own.
 
-    def __init__(self, scheduler: ManualScheduler, name: str) -> None:
+    ``schedule(delay_ns, entry)`` queues the entry on the clock (``ManualScheduler``, the
+    virtual-time kernel); this keeps the owner's entries to cancel them on ``stop``.
+    """
+
+    def __init__(self, schedule: Callable[[int, _Entry], object], name: str) -> None:
         self.name = name
-        self._scheduler = scheduler
+        self._schedule = schedule
         self._entries: list[_Entry] = []
         self._stopped = False
         self._lock = threading.Lock()
@@ -256,4 +260,5 @@ class _ManualTimer:
                 return entry
             self._entries = [kept for kept in self._entries if not kept.done]
             self._entries.append(entry)
-        return self._scheduler._schedule(delay_ns, entry)
+        self._schedule(delay_ns, entry)
+        return entry

@@ -44,7 +44,7 @@ from pykka import ActorDeadError
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
-from supervisors.kernel.scheduler import Scheduled, Timer, _Entry, _run, _tell
+from supervisors.kernel.scheduler import SharedQueueTimer, Timer, _Entry, _run
 
 _log = structlog.get_logger("tradeactors", actor="virtual_time")
 
@@ -164,7 +164,7 @@ class VirtualTimeKernel:
             return self._now_ns
 
     def timer(self, name: str = "virtual") -> Timer:
-        return _KernelTimer(self, name)
+        return SharedQueueTimer(lambda delay_ns, entry: self._push(delay_ns, _Call(entry)), name)
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -353,40 +353,6 @@ def _refuse(actor: KernelActor, envelope: Envelope[Any]) -> None:
         return
     error = ActorDeadError(f"{actor.actor_ref} stopped before handling the message")
     envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
-
-
-class _KernelTimer:
-    """One owner's callbacks on the kernel's queue, so stopping drops only its own."""
-
-    def __init__(self, kernel: VirtualTimeKernel, name: str) -> None:
-        self.name = name
-        self._kernel = kernel
-        self._entries: list[_Entry] = []
-        self._stopped = False
-        self._lock = threading.Lock()
-
-    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Scheduled:
-        return self._push(delay_ns, _Entry(callback))
-
-    def tell_later(self, delay_ns: int, ref: pykka.ActorRef[Any], message: object) -> Scheduled:
-        return self._push(delay_ns, _Entry(_tell(ref, message), ref))
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            for entry in self._entries:
-                entry.cancel()
-            self._entries.clear()
-
-    def _push(self, delay_ns: int, entry: _Entry) -> _Entry:
-        with self._lock:
-            if self._stopped:
-                entry.cancel()
-                return entry
-            self._entries = [kept for kept in self._entries if not kept.done]
-            self._entries.append(entry)
-        self._kernel._push(delay_ns, _Call(entry))
-        return entry
 
 
 class KernelActor(pykka.ThreadingActor):
