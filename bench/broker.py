@@ -21,8 +21,8 @@ and wall seconds, median and max of ``--repeats`` fresh runs. Floors: the same s
 against an empty broker (3 queries), and the pacing bound, the wait the rate limit alone
 imposes on that many queries (``(ceil(queries / 25) - 1) * 5 s``).
 
-**Callback → account position latency.** The edge actors, wired as
-``supervisors.assembly.runtime_tree`` wires them in broker mode and with ``BrokerConfig``'s
+**Callback → account position latency.** The edge actors, started from the runtime's own
+specs (``supervisors.assembly.subsystems.broker_edge_alone``) with ``BrokerConfig``'s
 defaults: a journal on SQLite (synchronous=NORMAL, group commit), the event bus, the
 account positions, the normalizer, the broker venue, the reconciler (default pacer, the
 position sync's 5 s debounce). Not execution, strategy and markets: orders are
@@ -75,28 +75,23 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.account_book import AccountBook
-from actors.account_positions import AccountPositionsActor
-from actors.event_bus import EventBusActor
-from actors.journal import JournalActor
 from actors.journal_store import Durability
-from actors.normalizer import NormalizerActor
-from actors.query_pacer import QueryPacer
-from actors.reconciler import ReconcilerActor
 from bench import floors
 from bench.figures import Figure, Statistic, Target, duration, latency
-from bridges.broker_venue import BrokerVenueActor
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker_events import AccountPosition, AccountPositionChanged
 from messages.enums import OrderSide
 from messages.journal_protocol import Sync
 from messages.order_commands import SubmitOrder
 from messages.subscriptions import Subscribe
-from supervisors.assembly.recovery import recover_state
 from supervisors.assembly.runtime import Runtime
 from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.assembly.subsystems import Wiring, broker_edge_alone
 from supervisors.kernel.base import ask
+from supervisors.kernel.child_spec import Strategy
+from supervisors.kernel.protocol import WhichChildren
+from supervisors.kernel.supervisor import Supervisor
 from tools.logging_setup import configure_logging
 
 ACCOUNT = RuntimeConfig().account
@@ -343,51 +338,30 @@ class _Stamp(pykka.ThreadingActor):
 
 
 class _Edge:
-    """The broker edge as ``supervisors.assembly.runtime_tree`` wires it, minus execution and
-    markets."""
+    """The broker edge the runtime starts (``subsystems.broker_edge_alone``: journal, bus and
+    the edge, a sink in execution's place), under a one_for_all supervisor as in the root."""
 
     def __init__(self, broker: SimulatedBroker, path: Path) -> None:
-        config = BrokerConfig(broker=broker)
-        store = SqliteJournalStore(path, durability=Durability.NORMAL)
-        state, _report = recover_state(store)
+        config = RuntimeConfig(
+            strategy_name="bench",
+            broker=BrokerConfig(broker=broker),
+            journal_store=SqliteStoreFactory(path, Durability.NORMAL),
+        )
         self.broker = broker
-        self.journal = JournalActor.start(store, state=state)
-        self.bus = EventBusActor.start()
-        self.account_positions = AccountPositionsActor.start(
-            AccountBook.from_memento(state.accounts.memento(), state.accounts.deals),
-            journal=self.journal,
-            bus=self.bus,
-            alert_notional=config.alert_notional,
+        self.wiring = Wiring(config=config, stores=config.stores())
+        self.supervisor = Supervisor.start(
+            name="broker_edge",
+            children=broker_edge_alone(self.wiring, _Sink.start),
+            strategy=Strategy.ONE_FOR_ALL,
         )
-        self.normalizer = NormalizerActor.start(
-            journal=self.journal,
-            account_positions=self.account_positions,
-            bus=self.bus,
-            routed=tuple(state.routed.values()),
-            adopted=tuple(state.adopted.values()),
-            gap_s=config.gap_s,
-        )
-        self.sink = _Sink.start()
-        self.normalizer.tell(Subscribe(subscriber=self.sink))
-        self.venue = BrokerVenueActor.start(
-            broker,
-            normalizer=self.normalizer,
-            journal=self.journal,
-            account=ACCOUNT,
-            strategy="bench",
-        )
-        self.reconciler = ReconcilerActor.start(
-            broker,
-            accounts=(ACCOUNT,),
-            normalizer=self.normalizer,
-            account_positions=self.account_positions,
-            journal=self.journal,
-            bus=self.bus,
-            session_start_ns=config.since_ns,
-            pacer=QueryPacer(calls=config.rate_limit_calls, period_s=config.rate_limit_period_s),
-            min_sync_s=config.min_sync_s,
-            full_sync_s=config.full_sync_s,
-        )
+        self.supervisor.ask(WhichChildren(), timeout=TIMEOUT_S)  # answered once all started
+        refs = self.wiring.refs
+        self.journal = refs["journal"]
+        self.bus = refs["bus"]
+        self.account_positions = refs["account_positions"]
+        self.normalizer = refs["normalizer"]
+        self.venue = refs["venue"]
+        self.reconciler = refs["reconciler"]
 
     def place(self, count: int, size: int) -> list[str]:
         """Rest ``count`` orders at the broker through the venue; their order numbers."""
@@ -423,16 +397,7 @@ class _Edge:
         self.account_positions.proxy().handled.get(timeout=TIMEOUT_S)
 
     def stop(self) -> None:
-        for ref in (
-            self.reconciler,
-            self.venue,
-            self.normalizer,
-            self.sink,
-            self.account_positions,
-            self.bus,
-            self.journal,
-        ):
-            ref.stop(block=True, timeout=TIMEOUT_S)
+        self.supervisor.stop(block=True, timeout=TIMEOUT_S)
 
 
 @attrs.frozen

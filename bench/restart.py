@@ -94,7 +94,9 @@ from messages.orders import OrderAccepted
 from messages.positions import PositionSnapshot
 from messages.queries import GetSnapshot
 from messages.supervision import InjectFault
-from supervisors.assembly.recovery import position_loader, recover_state
+from supervisors.assembly.core_recovery import recover_core
+from supervisors.assembly.recovery import position_loader
+from supervisors.assembly.runtime_config import RuntimeConfig
 from supervisors.kernel.base import RuntimeActor, handles
 from supervisors.kernel.child_spec import ChildFactory, ChildSpec, SupervisedContext
 from supervisors.kernel.events import ChildRestarted
@@ -437,8 +439,8 @@ def _size_rows(
     )
     built = book.snapshot()
     store = SqliteJournalStore(path)
-    state, _report = recover_state(store)
-    journal = JournalActor.start(store, state=state)
+    recovered = recover_core(store, fee_rate=RuntimeConfig().fee_rate, feed=())
+    journal = JournalActor.start(store, state=recovered.state)
     plan: list[tuple[str, bool, tuple[str, ...]]] = [(FOLD, True, KILLS), (FILE, False, KILLS)]
     rows = []
     try:

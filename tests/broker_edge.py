@@ -1,4 +1,4 @@
-"""The broker edge wired for tests: real journal (SQLite), bus, account book, normalizer,
+"""The broker edge for tests: the runtime's journal (SQLite), bus, account book, normalizer,
 broker venue and reconciler around a SimulatedBroker; a collector stands in for execution."""
 
 from __future__ import annotations
@@ -12,26 +12,21 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.account_book import AccountBook
-from actors.account_positions import AccountPositionsActor
 from actors.broker import DealCallback, OrderCallback
-from actors.event_bus import EventBusActor
-from actors.journal import JournalActor
-from actors.normalizer import NormalizerActor
-from actors.query_pacer import QueryPacer
-from actors.reconciler import ReconcilerActor
-from bridges.broker_venue import BrokerVenueActor
-from bridges.journal_sqlite import SqliteJournalStore
+from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerFill, BrokerPosition
 from messages.broker_events import AccountPosition
 from messages.enums import OrderSide
 from messages.journal_protocol import Sync
 from messages.order_commands import SubmitOrder
-from messages.subscriptions import Subscribe
-from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
+from supervisors.assembly.subsystems import Wiring, broker_edge_alone
 from supervisors.kernel.base import ask
+from supervisors.kernel.child_spec import Strategy
+from supervisors.kernel.protocol import WhichChildren
 from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
+from supervisors.kernel.supervisor import Supervisor
 from tests.stubs import Collector
 
 ACCOUNT = "paper"
@@ -71,7 +66,11 @@ class RedeliveringBroker(SimulatedBroker):
 
 
 class Edge:
-    """Start with ``start()``; ``stop()`` stops the actors (the broker is the test's)."""
+    """Start with ``start()``; ``stop()`` stops the actors (the broker is the test's).
+
+    The children are the runtime's own (``subsystems.broker_edge_alone``) under a one_for_all
+    supervisor, as the root runs them; ``reports`` is what execution would hear.
+    """
 
     def __init__(
         self,
@@ -80,70 +79,65 @@ class Edge:
         *,
         gap_s: float = 2.0,
         min_sync_s: float = 5.0,
-        pacer: QueryPacer | None = None,
         unrouted_grace_s: float = 30.0,
         scheduler: Scheduler = REAL_SCHEDULER,
     ) -> None:
         self.broker = broker
-        self.scheduler = scheduler
         self.path = path
-        self.gap_s = gap_s
-        self.min_sync_s = min_sync_s
-        self.pacer = pacer
-        self.unrouted_grace_s = unrouted_grace_s
+        self.config = RuntimeConfig(
+            account=ACCOUNT,
+            strategy_name="test",
+            broker=BrokerConfig(
+                broker=broker,
+                gap_s=gap_s,
+                min_sync_s=min_sync_s,
+                unrouted_grace_s=unrouted_grace_s,
+            ),
+            journal_store=SqliteStoreFactory(path),
+            scheduler=scheduler,
+        )
         self.reports: queue.Queue[Any] = queue.Queue()
         self.events: queue.Queue[Any] = queue.Queue()
 
     def start(self) -> Edge:
-        store = SqliteJournalStore(self.path)
-        state, _ = recover_state(store)
-        self.journal = JournalActor.start(store, state=state)
-        self.bus = EventBusActor.start()
-        self.bus.tell(Subscribe(subscriber=Collector.start(self.events)))
-        self.account_positions = AccountPositionsActor.start(
-            AccountBook.from_memento(state.accounts.memento(), state.accounts.deals),
-            journal=self.journal,
-            bus=self.bus,
+        self.wiring = Wiring(config=self.config, stores=self.config.stores())
+        self.wiring.listeners.append(Collector.start(self.events))
+        self.specs = broker_edge_alone(self.wiring, lambda: Collector.start(self.reports))
+        self.supervisor = Supervisor.start(
+            name="broker_edge",
+            children=self.specs,
+            strategy=Strategy.ONE_FOR_ALL,
+            scheduler=self.config.scheduler,
         )
-        self.normalizer = NormalizerActor.start(
-            journal=self.journal,
-            account_positions=self.account_positions,
-            bus=self.bus,
-            routed=tuple(state.routed.values()),
-            open_order_ids=frozenset(r.order_id for r in state.routed.values()),
-            adopted=tuple(state.adopted.values()),
-            gap_s=self.gap_s,
-            unrouted_grace_s=self.unrouted_grace_s,
-            scheduler=self.scheduler,
-        )
-        self.normalizer.tell(Subscribe(subscriber=Collector.start(self.reports)))
-        self.venue = BrokerVenueActor.start(
-            self.broker,
-            normalizer=self.normalizer,
-            journal=self.journal,
-            account=ACCOUNT,
-            strategy="test",
-            routed={r.order_id: r.order_no for r in state.routed.values()},
-            scheduler=self.scheduler,
-        )
-        self.reconciler = ReconcilerActor.start(
-            self.broker,
-            accounts=(ACCOUNT,),
-            normalizer=self.normalizer,
-            account_positions=self.account_positions,
-            journal=self.journal,
-            bus=self.bus,
-            pacer=self.pacer,
-            min_sync_s=self.min_sync_s,
-            scheduler=self.scheduler,
-        )
+        self.children = self.supervisor.ask(WhichChildren(), timeout=30)  # once all started
         return self
 
     def stop(self) -> None:
-        for ref in (self.reconciler, self.venue, self.normalizer, self.account_positions):
-            ref.stop()
-        self.bus.stop()
-        self.journal.stop()
+        self.supervisor.stop()
+
+    @property
+    def journal(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["journal"]
+
+    @property
+    def bus(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["bus"]
+
+    @property
+    def account_positions(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["account_positions"]
+
+    @property
+    def normalizer(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["normalizer"]
+
+    @property
+    def venue(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["venue"]
+
+    @property
+    def reconciler(self) -> pykka.ActorRef[Any]:
+        return self.wiring.refs["reconciler"]
 
     def submit(
         self, order_id: str, security_id: str, side: OrderSide, size: str, price: str = "10"

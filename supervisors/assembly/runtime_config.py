@@ -34,6 +34,8 @@ class BrokerConfig:
     ``min_sync_s`` / ``full_sync_s``: the position sync's debounce and period (seed 002).
     ``alert_notional``: a corrected difference worth this much is an alert.
     ``since_ns``: the session's start, from which the broker's fills are compared.
+    ``unrouted_grace_s``: how long a deal of our order waits for its routing to be journaled
+    before it is booked as an outside one.
     """
 
     broker: Broker
@@ -44,6 +46,7 @@ class BrokerConfig:
     since_ns: int = 0
     rate_limit_calls: int = 25
     rate_limit_period_s: float = 5.0
+    unrouted_grace_s: float = 30.0
 
 
 @attrs.frozen(kw_only=True)

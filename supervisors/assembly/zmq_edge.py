@@ -84,6 +84,18 @@ class ZmqServerActor(Supervised, RuntimeActor):
         raise ZmqServerError(f"the ZeroMQ socket thread died: {message.reason}")
 
 
+def zmq_edge_specs(server: ZmqServer) -> list[ChildSpec]:
+    """The ZeroMQ edge's children: the actor that owns ``server``'s socket thread."""
+    return [
+        ChildSpec(
+            id="zmq_server",
+            start=lambda context: ZmqServerActor.start(server, supervision=context),
+            start_timeout_s=15.0,
+            shutdown_s=15.0,
+        )
+    ]
+
+
 class _DownAlarm(pykka.ThreadingActor):
     """Hears the edge supervisor's events; tells the edge when it gave up."""
 
@@ -150,16 +162,9 @@ class ZmqEdge:
         self.server.start()
         self.stream = EventStreamActor.start(self.server)
         self._alarm = _DownAlarm.start(self)
-        server = self.server
-        spec = ChildSpec(
-            id="zmq_server",
-            start=lambda context: ZmqServerActor.start(server, supervision=context),
-            start_timeout_s=15.0,
-            shutdown_s=15.0,
-        )
         self.supervisor = Supervisor.start(
             name=EDGE_SUPERVISOR,
-            children=[spec],
+            children=zmq_edge_specs(self.server),
             max_restarts=self.max_restarts,
             period_s=self.period_s,
             events=self.stream,

@@ -26,7 +26,7 @@ from bridges.feed_codec import write_feed
 from bridges.zmq_client import Client
 from messages.supervision import InjectFault
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
-from supervisors.assembly.runtime_tree import CORE_CHILDREN
+from supervisors.assembly.subsystems import CORE_CHILDREN
 from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.stubs import arbitrage_feed
 from tests.tools.dashboard_events import whole_run

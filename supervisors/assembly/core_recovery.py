@@ -1,0 +1,105 @@
+"""The core's recovery, one named step: the journal's state and what each core child is
+built from.
+
+Run by the journal's factory at each start of the core (``supervisors.assembly.subsystems``)
+and by the benchmarks that restart from a journal, so a restart is recovered one way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from actors.account_book import AccountBook
+from actors.journal_store import JournalStore
+from actors.order_state import CLOSED_STATUSES
+from actors.position_accounting import PositionBook
+from actors.runtime_state import RuntimeState
+from bridges.feed_codec import FeedRecord
+from bridges.venue_matching import MatchingEngine
+from bridges.venue_replay import rebuild_venue
+from messages.broker_events import OpenOrderAdopted, OrderRouted
+from messages.positions import PositionSnapshot
+from messages.risk import RiskLimits
+from supervisors.assembly.market_supervisor import RestoredMarket
+from supervisors.assembly.recovery import RecoveryReport, recover_state
+
+
+@attrs.frozen(kw_only=True)
+class Recovered:
+    """One recovery of the core. ``state`` is the journal actor's (it alone changes it from
+    then on); every other field is a copy a later child is built from."""
+
+    state: RuntimeState
+    report: RecoveryReport
+    engine: MatchingEngine
+    markets: list[RestoredMarket]
+    orders: tuple[Any, ...]
+    archived: list[PositionSnapshot]
+    accounts: AccountBook
+    routed: tuple[OrderRouted, ...]
+    open_order_ids: frozenset[str]
+    adopted: tuple[OpenOrderAdopted, ...]
+    risk_limits: RiskLimits | None
+    order_count: int
+    resume_step: int
+
+
+def recover_core(
+    store: JournalStore, *, fee_rate: Decimal, feed: Sequence[FeedRecord]
+) -> Recovered:
+    """Recover ``store`` (voiding a corrupt tail and a torn step) and rebuild the simulated
+    venue's books from ``feed`` and the journal's orders."""
+    state, report = recover_state(store)
+    engine = MatchingEngine(fee_rate=fee_rate)
+    books = rebuild_venue(engine, state, feed, store)
+    markets, orders, archived = _restorable(state, books)
+    return Recovered(
+        state=state,
+        report=report,
+        engine=engine,
+        markets=markets,
+        orders=orders,
+        archived=archived,
+        accounts=AccountBook.from_memento(state.accounts.memento(), state.accounts.deals),
+        routed=tuple(state.routed.values()),
+        open_order_ids=frozenset(
+            order_id
+            for order_id, order in state.orders.items()
+            if order.status not in CLOSED_STATUSES
+        ),
+        adopted=tuple(state.adopted.values()),
+        risk_limits=state.risk_limits,
+        order_count=state.order_count,
+        resume_step=state.resume_step,
+    )
+
+
+def _restorable(
+    state: RuntimeState, books: dict[str, dict[str, Any]]
+) -> tuple[list[RestoredMarket], tuple[Any, ...], list[PositionSnapshot]]:
+    """Copies of the journal's state for the actors (the journal keeps its own objects)."""
+    restored: list[RestoredMarket] = []
+    archived: list[PositionSnapshot] = []
+    for record in state.markets.values():
+        position = state.positions.get(record.position_id or "")
+        if record.archived:
+            if position is not None:
+                archived.append(position.snapshot())
+            continue
+        restored.append(
+            RestoredMarket(
+                definition=record.definition,
+                position=None
+                if position is None
+                else PositionBook.from_memento(position.memento()),
+                books=books[record.definition.market_id],
+                closed=record.closed,
+                winning_security_id=record.winning_security_id,
+            )
+        )
+    orders = tuple(order.memento() for order in state.orders.values())
+    return restored, orders, archived
