@@ -87,11 +87,8 @@ from messages.order_commands import SubmitOrder
 from messages.subscriptions import Subscribe
 from supervisors.assembly.runtime import Runtime
 from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
-from supervisors.assembly.subsystems import Wiring, broker_edge_alone
+from supervisors.assembly.subsystems import Wiring, broker_edge_alone, start_harness
 from supervisors.kernel.base import ask
-from supervisors.kernel.child_spec import Strategy
-from supervisors.kernel.protocol import WhichChildren
-from supervisors.kernel.supervisor import Supervisor
 from tools.logging_setup import configure_logging
 
 ACCOUNT = RuntimeConfig().account
@@ -349,12 +346,8 @@ class _Edge:
         )
         self.broker = broker
         self.wiring = Wiring(config=config, stores=config.stores())
-        self.supervisor = Supervisor.start(
-            name="broker_edge",
-            children=broker_edge_alone(self.wiring, _Sink.start),
-            strategy=Strategy.ONE_FOR_ALL,
-        )
-        self.supervisor.ask(WhichChildren(), timeout=TIMEOUT_S)  # answered once all started
+        specs = broker_edge_alone(self.wiring, _Sink.start)
+        self.supervisor = start_harness("broker_edge", specs, self.wiring)
         refs = self.wiring.refs
         self.journal = refs["journal"]
         self.bus = refs["bus"]

@@ -2,11 +2,13 @@
 
 The fill path is venue report → ExecutionActor → JournalActor (SQLite, synchronous=NORMAL,
 group commit) → OrderActor → JournalActor → PositionActor → event bus → probe: six actor
-hops and two journal commits. The order is a real OrderActor, started as the market
-supervisor starts one (a stand-in answers execution's ``SuperviseOrder`` with it). The
-floors are bare pykka actors that only forward, over one hop and over six, measured in the
-same run, so the ratio says what the runtime's own work (validation, accounting,
-journaling) costs on this (noisy) machine.
+hops and two journal commits. The journal, bus, index, risk and execution are the runtime's
+own children (``supervisors.assembly.subsystems.harness_specs``), a stand-in in the venue's
+place takes the order. The order is a real OrderActor, started as the market supervisor
+starts one (a stand-in answers execution's ``SuperviseOrder`` with it). The floors are bare
+pykka actors that only forward, over one hop and over six, measured in the same run, so the
+ratio says what the runtime's own work (validation, accounting, journaling) costs on this
+(noisy) machine.
 
     python -m bench.fill_path [--fills 20000] [--latency-samples 2000]
 """
@@ -24,16 +26,12 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.event_bus import EventBusActor
-from actors.execution import ExecutionActor
-from actors.journal import JournalActor
 from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import order_from_created, position_stream
 from bench import floors
 from bench.figures import Figure, latency, nearest_rank, rate
-from bridges.journal_sqlite import SqliteJournalStore
 from messages.enums import OrderSide, Outcome
 from messages.fills import Fill
 from messages.journal import PositionCreated
@@ -43,13 +41,16 @@ from messages.markets import Instrument, MarketDefinition
 from messages.order_commands import SubmitOrder
 from messages.positions import PositionDelta
 from messages.signals import TradeSignal
-from messages.subscriptions import Subscribe
 from messages.supervision import OrderStarted, SuperviseOrder
+from supervisors.assembly.runtime_config import RuntimeConfig
+from supervisors.assembly.subsystems import Wiring, harness_specs, start_harness
 from tools.logging_setup import configure_logging
 
 QUICK = ("--fills", "5000", "--latency-samples", "500")
 FULL = ()
 FILL_PATH = "fill → position delta"
+CORE = ("journal", "bus", "index", "risk", "venue", "execution")
+"""The runtime's core children the path runs through (the venue a stand-in)."""
 FLOOR_ONE = "bare pykka, 1 actor (bench floor)"
 FLOOR_SIX = "bare pykka, 6 hops (bench floor)"
 
@@ -159,12 +160,14 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> _Run:
     )
     probe_ref = _Probe.start()
     probe: _Probe = probe_ref.proxy()._actor  # type: ignore[attr-defined]
-    bus = EventBusActor.start()
-    bus.tell(Subscribe(subscriber=probe_ref))
-    venue = _VenueSink.start()
+    config = RuntimeConfig(data_dir=Path(data_dir))
+    wiring = Wiring(config=config, stores=config.stores(), listeners=[probe_ref])
+    specs = harness_specs(wiring, CORE, {"venue": _VenueSink.start})
+    start_harness("core", specs, wiring)
+    bus, venue, journal, execution = (
+        wiring.refs[c] for c in ("bus", "venue", "journal", "execution")
+    )
     venue_actor: _VenueSink = venue.proxy()._actor  # type: ignore[attr-defined]
-    journal = JournalActor.start(SqliteJournalStore(Path(data_dir) / "journal.sqlite"))
-    execution = ExecutionActor.start(venue=venue, bus=bus, journal=journal)
     book = PositionBook(
         position_id="bench/p",
         market_id="bench",

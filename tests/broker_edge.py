@@ -21,12 +21,10 @@ from messages.enums import OrderSide
 from messages.journal_protocol import Sync
 from messages.order_commands import SubmitOrder
 from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
-from supervisors.assembly.subsystems import Wiring, broker_edge_alone
+from supervisors.assembly.subsystems import Wiring, broker_edge_alone, start_harness
 from supervisors.kernel.base import ask
-from supervisors.kernel.child_spec import Strategy
 from supervisors.kernel.protocol import WhichChildren
 from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
-from supervisors.kernel.supervisor import Supervisor
 from tests.stubs import Collector
 
 ACCOUNT = "paper"
@@ -103,13 +101,8 @@ class Edge:
         self.wiring = Wiring(config=self.config, stores=self.config.stores())
         self.wiring.listeners.append(Collector.start(self.events))
         self.specs = broker_edge_alone(self.wiring, lambda: Collector.start(self.reports))
-        self.supervisor = Supervisor.start(
-            name="broker_edge",
-            children=self.specs,
-            strategy=Strategy.ONE_FOR_ALL,
-            scheduler=self.config.scheduler,
-        )
-        self.children = self.supervisor.ask(WhichChildren(), timeout=30)  # once all started
+        self.supervisor = start_harness("broker_edge", self.specs, self.wiring)
+        self.children = ask(self.supervisor, WhichChildren())
         return self
 
     def stop(self) -> None:

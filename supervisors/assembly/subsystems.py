@@ -10,7 +10,7 @@ later factory builds its child from that recovery, in the supervisor's thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -38,7 +38,15 @@ from messages.subscriptions import Subscribe
 from supervisors.assembly.core_recovery import Recovered, recover_core
 from supervisors.assembly.market_supervisor import MarketSupervisor
 from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
-from supervisors.kernel.child_spec import Backoff, ChildFactory, ChildSpec, SupervisedContext
+from supervisors.kernel.child_spec import (
+    Backoff,
+    ChildFactory,
+    ChildSpec,
+    Strategy,
+    SupervisedContext,
+)
+from supervisors.kernel.protocol import WhichChildren
+from supervisors.kernel.supervisor import Supervisor
 
 CORE_CHILDREN = (
     "journal",
@@ -114,13 +122,18 @@ def child_ids(config: RuntimeConfig) -> tuple[str, ...]:
 
 def runtime_specs(wiring: Wiring) -> list[ChildSpec]:
     """Every child of the root, in start order: the subsystems' specs, merged."""
-    specs = {**core_specs(wiring), **market_specs(wiring)}
-    if wiring.config.broker is not None:
-        specs.update(broker_edge_specs(wiring))
+    specs = _subsystems(wiring)
     ids = child_ids(wiring.config)
     if set(specs) != set(ids):
         raise AssertionError(f"the subsystems built {sorted(specs)}, the root starts {ids}")
     return [specs[child_id] for child_id in ids]
+
+
+def _subsystems(wiring: Wiring) -> dict[str, ChildSpec]:
+    specs = {**core_specs(wiring), **market_specs(wiring)}
+    if wiring.config.broker is not None:
+        specs.update(broker_edge_specs(wiring))
+    return specs
 
 
 def _spec(child_id: str, start: ChildFactory, backoff: Backoff | None = None) -> ChildSpec:
@@ -248,10 +261,45 @@ def _attach_execution(wiring: Wiring, execution: Ref) -> Ref:
     return wiring.keep("execution", execution)
 
 
-def execution_stand_in(wiring: Wiring, start: Callable[[], Ref]) -> ChildSpec:
-    """A harness's actor in execution's place: started where execution is and subscribed
-    as it is, so the broker edge around it is the runtime's."""
-    return _spec("execution", lambda _context: _attach_execution(wiring, start()))
+def stand_in(wiring: Wiring, child_id: str, start: Callable[[], Ref]) -> ChildSpec:
+    """A harness's actor in the place of ``child_id`` (a sink for execution, a stub venue):
+    started where that child is and subscribed as it is, so the children around it are the
+    runtime's."""
+
+    def begin(_context: SupervisedContext) -> Ref:
+        if child_id == "execution":
+            return _attach_execution(wiring, start())
+        return wiring.keep(child_id, start())
+
+    return _spec(child_id, begin)
+
+
+def harness_specs(
+    wiring: Wiring, wanted: Sequence[str], stand_ins: Mapping[str, Callable[[], Ref]]
+) -> list[ChildSpec]:
+    """The runtime's children ``wanted`` (and the ``stand_ins`` in their children's places),
+    in the root's start order: what a harness or a benchmark starts around what it drives."""
+    specs = _subsystems(wiring)
+    specs.update(
+        {child_id: stand_in(wiring, child_id, start) for child_id, start in stand_ins.items()}
+    )
+    unknown = set(wanted) - set(specs)
+    if unknown:
+        raise ValueError(f"no subsystem builds {sorted(unknown)}")
+    return [specs[child_id] for child_id in BROKER_CHILDREN if child_id in wanted]
+
+
+def start_harness(name: str, specs: Sequence[ChildSpec], wiring: Wiring) -> Ref:
+    """Start ``specs`` under a one_for_all supervisor, as the root runs them; returns once
+    all of them have started (the supervisor answers only after its ``on_start``)."""
+    supervisor = Supervisor.start(
+        name=name,
+        children=specs,
+        strategy=Strategy.ONE_FOR_ALL,
+        scheduler=wiring.config.scheduler,
+    )
+    supervisor.ask(WhichChildren(), timeout=sum(spec.start_timeout_s for spec in specs))
+    return supervisor
 
 
 def _start_strategy(wiring: Wiring, context: SupervisedContext) -> Ref:
@@ -319,13 +367,8 @@ def broker_edge_specs(wiring: Wiring) -> dict[str, ChildSpec]:
 def broker_edge_alone(wiring: Wiring, execution: Callable[[], Ref]) -> list[ChildSpec]:
     """The broker edge with the journal and bus it needs and ``execution`` a stand-in (no
     index, risk, strategy or markets), in the root's start order: for its harnesses."""
-    specs = {
-        **core_specs(wiring),
-        **broker_edge_specs(wiring),
-        "execution": execution_stand_in(wiring, execution),
-    }
     wanted = ("journal", "bus", *EXTRA_CHILDREN, "venue", "execution")
-    return [specs[child_id] for child_id in BROKER_CHILDREN if child_id in wanted]
+    return harness_specs(wiring, wanted, {"execution": execution})
 
 
 def _start_account_positions(wiring: Wiring, context: SupervisedContext) -> Ref:
