@@ -81,7 +81,6 @@ class Edge:
         scheduler: Scheduler = REAL_SCHEDULER,
     ) -> None:
         self.broker = broker
-        self.path = path
         self.config = RuntimeConfig(
             account=ACCOUNT,
             strategy_name="test",
