@@ -30,7 +30,7 @@ from messages.queries import ListPositions
 from messages.risk import CheckSignal, RiskLimits
 from messages.signals import TradeSignal
 from messages.supervision import InjectFault
-from supervisors.assembly import runtime_tree
+from supervisors.assembly import subsystems
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.kernel.base import ask, handles
 from tests.holding import Gate, GoOn, holding
@@ -136,7 +136,7 @@ def test_an_order_is_not_created_for_a_market_switched_away_from_while_risk_deci
 ) -> None:
     gate = Gate()
     monkeypatch.setattr(
-        runtime_tree,
+        subsystems,
         "RiskActor",
         holding(RiskActor, CheckSignal, lambda check: check.signal.reason == "held", gate),
     )
@@ -195,7 +195,7 @@ def test_after_a_position_restart_an_open_order_addresses_its_fills_to_the_new_p
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     appends: queue.Queue[_Addressed] = queue.Queue()
-    monkeypatch.setattr(runtime_tree, "JournalActor", _recording_journal(appends))
+    monkeypatch.setattr(subsystems, "JournalActor", _recording_journal(appends))
     with Runtime(
         RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())
     ).start() as runtime:

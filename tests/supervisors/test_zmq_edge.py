@@ -22,7 +22,7 @@ from bridges.zmq_client import Client, ClientCurve, EventSubscriber
 from bridges.zmq_protocol import CommandError
 from bridges.zmq_server import CurveConfig
 from messages.markets import MarketOpened
-from supervisors.assembly import runtime_tree
+from supervisors.assembly import subsystems
 from supervisors.assembly.market_supervisor import MarketSupervisor
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.runtime_config import BrokerConfig
@@ -123,7 +123,7 @@ def test_switch_market_replies_only_once_a_submit_for_the_new_market_can_trade(
 ) -> None:
     gate = Gate()
     held = holding(MarketSupervisor, MarketOpened, lambda m: m.definition.market_id == "m2", gate)
-    monkeypatch.setattr(runtime_tree, "MarketSupervisor", held)
+    monkeypatch.setattr(subsystems, "MarketSupervisor", held)
     with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as running:
         running.replay(FEED, end=6)
         edge = ZmqEdge(running, commands=LOCAL, events=LOCAL).start()
