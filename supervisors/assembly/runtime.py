@@ -1,11 +1,10 @@
 """The runtime's facade: start the tree, feed it, query it, stop it, from outside the actors.
 
 ``Runtime`` is what a program (the CLI, a test, a user's process) holds. The actors live in
-the supervision tree of ``supervisors.assembly.runtime_tree``; the facade finds the tree's current
-core by asking its root (``CurrentCore``), so it keeps working across restarts. It drives
-lockstep steps: a step whose core was restarted while it ran is torn, and the facade resumes
-where the recovered journal says, feeding that record again if need be. Queries block
-(``ask``), which is safe here, outside any actor.
+the supervision tree of ``supervisors.assembly.runtime_tree``; the facade starts (or finds)
+the tree and hands the rest to three parts that share one ``CoreFollower`` (the current core,
+across restarts): the ``LockstepDriver`` feeds it, the ``QueryView`` reads it, and the facade
+tells it a client's commands.
 
 Standalone, ``start()`` runs the root itself; embedded, ``Runtime.child_spec`` gives the
 tree to a user's supervisor and ``Runtime.embedded_in`` gives a facade that finds it there.
@@ -16,87 +15,53 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import pykka
-import structlog
 
 from actors.execution import VenueReport
-from actors.runtime_state import (
-    RUNTIME_STREAM,
-    market_data_stream,
-    market_stream,
-    order_from_created,
-)
 from bridges.feed_codec import FeedRecord
 from messages.broker_events import AccountPosition
-from messages.journal import StepCommitted, StepStarted
-from messages.journal_protocol import Append, Sync
-from messages.markets import MarketClosed, MarketOpened, MarketResolved
+from messages.journal_protocol import Sync
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
-from messages.queries import (
-    GetSnapshot,
-    ListPositions,
-    ListRoutedOrders,
-    PositionRefs,
-    RoutedOrders,
-)
 from messages.reconciliation import ReconcileRequest
-from messages.risk import PositionMeta, RiskLimits, SetLimits, Trackers, TrackersFor
-from messages.stats import GetStats
+from messages.risk import PositionMeta, RiskLimits, SetLimits
 from messages.subscriptions import Subscribe
-from supervisors.assembly.lockstep_units import LockstepUnits
+from supervisors.assembly.core_follower import RESTART_WAIT_S, CoreFollower, RuntimeDownError
+from supervisors.assembly.lockstep_driver import LockstepDriver
+from supervisors.assembly.query_view import QueryView, require
 from supervisors.assembly.recovery import RecoveryReport
 from supervisors.assembly.runtime_config import JOURNAL_FILE, RuntimeConfig
-from supervisors.assembly.runtime_tree import CoreRefs, CurrentCore, RuntimeSupervisor
-from supervisors.kernel.base import ASK_TIMEOUT_S, RuntimeActor, ask
+from supervisors.assembly.runtime_tree import RuntimeSupervisor
+from supervisors.kernel.base import ASK_TIMEOUT_S, ask
 from supervisors.kernel.child_spec import ChildSpec, Restart, SupervisedContext
 from supervisors.kernel.protocol import WhichChildren
-from supervisors.kernel.root_watch import RootWatch, exit_reason
+from supervisors.kernel.root_watch import RootWatch
 
 __all__ = ["JOURNAL_FILE", "Runtime", "RuntimeConfig", "RuntimeDownError"]
 
 T = TypeVar("T")
 
-_log = structlog.get_logger("tradeactors", actor="runtime")
-
-_LIFECYCLE = (MarketOpened, MarketClosed, MarketResolved)
-"""Feed records that open, close or resolve a market: routed to the market supervisor, and
-never lost to a core that restarts (``Runtime._refeed_lifecycle``)."""
-
-RESTART_WAIT_S = 60.0
-"""How long the facade waits for a restarting core before it calls the runtime down."""
-
-
-class RuntimeDownError(Exception):
-    """The runtime's root is gone (it gave up, or its parent stopped it) and did not return."""
-
 
 class Runtime:
     """Start (or find), feed, query and stop one runtime tree."""
 
-    def __init__(self, config: RuntimeConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: RuntimeConfig | None = None,
+        *,
+        locate: Callable[[], pykka.ActorRef[Any] | None] | None = None,
+    ) -> None:
+        """``locate`` finds the root of a tree run elsewhere (``embedded_in``)."""
         self.config = config if config is not None else RuntimeConfig()
-        self.next_step = 0
-        self._root: pykka.ActorRef[Any] | None = None
-        self._locate: Callable[[], pykka.ActorRef[Any] | None] = lambda: self._root
-        self._core: CoreRefs | None = None
-        self._resumed: tuple[str, int] | None = None
-        """The key of the core whose ``resume_step`` ``next_step`` last took: another
-        thread may point ``_core`` at a new core first (``follow``), and the feed must
-        still resume from that core's journal."""
         self._temp_dir: str | None = None
-        self._watch: pykka.ActorRef[Any] | None = None
-        self._units = LockstepUnits(self._client_unit)
-        self._records: Sequence[FeedRecord] = ()
-        self._paced_core: tuple[str, int] | None = None
-        """The core the last paced record went to (``_refeed_lifecycle``)."""
-        self._last_unit = (-1, 0)
+        self._follower = CoreFollower(locate)
+        self.driver = LockstepDriver(self._follower)
+        self.view = QueryView(self._follower, self.driver.refresh)
 
     @staticmethod
     def child_spec(
@@ -126,12 +91,20 @@ class Runtime:
                     return child.ref  # type: ignore[no-any-return]
             return None
 
-        runtime = cls(config)
-        runtime._locate = locate
-        runtime._follow(deadline_s=RESTART_WAIT_S)
+        runtime = cls(config, locate=locate)
+        runtime.driver.follow(deadline_s=RESTART_WAIT_S)
         return runtime
 
     # -- the tree ----------------------------------------------------------------------------
+
+    @property
+    def next_step(self) -> int:
+        """The feed step the driver feeds next (where a recovered journal resumes)."""
+        return self.driver.next_step
+
+    @next_step.setter
+    def next_step(self, step: int) -> None:
+        self.driver.next_step = step
 
     @property
     def journal_path(self) -> Path:
@@ -143,53 +116,65 @@ class Runtime:
 
     @property
     def root(self) -> pykka.ActorRef[Any] | None:
-        return self._core.root if self._core is not None else None
+        core = self._follower.core
+        return core.root if core is not None else None
 
     @property
     def journal(self) -> pykka.ActorRef[Any] | None:
-        return self._core.journal if self._core is not None else None
+        core = self._follower.core
+        return core.journal if core is not None else None
 
     @property
     def bus(self) -> pykka.ActorRef[Any] | None:
-        return self._core.bus if self._core is not None else None
+        core = self._follower.core
+        return core.bus if core is not None else None
 
     @property
     def index(self) -> pykka.ActorRef[Any] | None:
-        return self._core.index if self._core is not None else None
+        core = self._follower.core
+        return core.index if core is not None else None
 
     @property
     def risk(self) -> pykka.ActorRef[Any] | None:
-        return self._core.risk if self._core is not None else None
+        core = self._follower.core
+        return core.risk if core is not None else None
 
     @property
     def venue(self) -> pykka.ActorRef[Any] | None:
-        return self._core.venue if self._core is not None else None
+        core = self._follower.core
+        return core.venue if core is not None else None
 
     @property
     def execution(self) -> pykka.ActorRef[Any] | None:
-        return self._core.execution if self._core is not None else None
+        core = self._follower.core
+        return core.execution if core is not None else None
 
     @property
     def strategy(self) -> pykka.ActorRef[Any] | None:
-        return self._core.strategy if self._core is not None else None
+        core = self._follower.core
+        return core.strategy if core is not None else None
 
     @property
     def supervisor(self) -> pykka.ActorRef[Any] | None:
         """The market supervisor."""
-        return self._core.markets if self._core is not None else None
+        core = self._follower.core
+        return core.markets if core is not None else None
 
     def extra(self, child_id: str) -> pykka.ActorRef[Any] | None:
         """A broker-edge actor (``normalizer``, ``account_positions``, ``reconciler``)."""
-        return self._core.extras.get(child_id) if self._core is not None else None
+        core = self._follower.core
+        return core.extras.get(child_id) if core is not None else None
 
     @property
     def recovery(self) -> RecoveryReport | None:
-        return self._core.recovery if self._core is not None else None
+        core = self._follower.core
+        return core.recovery if core is not None else None
 
     @property
     def generation(self) -> int:
         """How many times the current root has started its core (1 until a core restart)."""
-        return self._core.generation if self._core is not None else 0
+        core = self._follower.core
+        return core.generation if core is not None else 0
 
     def start(self, feed: Sequence[FeedRecord] = ()) -> Runtime:
         """Start the tree: the journal recovers, every other actor is built around it.
@@ -198,41 +183,43 @@ class Runtime:
         ``next_step`` to rebuild the simulated venue and the live markets' books (after a
         restart of the core too).
         """
-        if self._core is not None:
+        if self._follower.core is not None:
             raise RuntimeError("this runtime is already started")
         config = attrs.evolve(self.config, data_dir=self.journal_path.parent)
-        self._records = feed
-        self._watch = RootWatch.start()
+        self.driver.records = feed
+        watch = RootWatch.start()
         try:
-            self._root = RuntimeSupervisor.start(
+            root = RuntimeSupervisor.start(
                 config,
                 feed,
-                supervision=SupervisedContext(supervisor=self._watch, child_id="tradeactors"),
+                supervision=SupervisedContext(supervisor=watch, child_id="tradeactors"),
             )
         except BaseException:
-            self._watch.stop()
+            watch.stop()
             raise
+        self._follower.root, self._follower.watch = root, watch
         try:
-            self._follow(deadline_s=RESTART_WAIT_S)
+            self.driver.follow(deadline_s=RESTART_WAIT_S)
         except RuntimeDownError:
             self.stop()
             raise
         return self
 
     def __enter__(self) -> Runtime:
-        return self if self._core is not None else self.start()
+        return self if self._follower.core is not None else self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
         """Stop a standalone tree; the journal commits and snapshots as it stops."""
-        if self._root is not None:
-            self._root.stop(block=True, timeout=ASK_TIMEOUT_S * 24)
-        if self._watch is not None:
-            self._watch.stop()
-        self._root = self._watch = None
-        self._core = None
+        follower = self._follower
+        if follower.root is not None:
+            follower.root.stop(block=True, timeout=ASK_TIMEOUT_S * 24)
+        if follower.watch is not None:
+            follower.watch.stop()
+        follower.root = follower.watch = None
+        follower.core = None
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
@@ -245,40 +232,14 @@ class Runtime:
         If the core is restarting, the record goes to its successor. Book changes the dead
         core had not journaled are lost to it, as market data lost in transit would be (the
         books resync at their next snapshot); a market's opening, close or resolution is
-        not: the successor is handed those again first (``_refeed_lifecycle``).
+        not: the successor is handed those again first.
         """
-        try:
-            self._refeed_lifecycle(self._require_core())
-            self._feed(self._require_core(), record, atomic=False)
-        except pykka.ActorDeadError:
-            self.refresh()
-            self._refeed_lifecycle(self._require_core())
-            self._feed(self._require_core(), record, atomic=False)
-        self.next_step += 1
-
-    def _refeed_lifecycle(self, core: CoreRefs) -> None:
-        """On the first paced record a new core gets: the lifecycle records that its journal
-        lacks (told to the core before it, which died first) go to it again, in order;
-        lifecycle records are idempotent. Else a lost market switch would leave the rest of
-        that market's feed unrouted."""
-        if self._paced_core in (None, core.key):
-            self._paced_core = core.key
-            return
-        self._paced_core = core.key
-        for step in range(core.resume_step, min(self.next_step, len(self._records))):
-            lost = self._records[step]
-            if isinstance(lost, _LIFECYCLE):
-                _log.warning("lifecycle_record_fed_again", step=step, kind=type(lost).__name__)
-                self._feed(core, lost, atomic=False, step=step)
+        self.driver.feed(record)
 
     def inject(self, record: FeedRecord) -> None:
         """Route a record from outside the feed (a client's ``switch_market``): journaled
         and applied like a feed record, but no step of the replay."""
-        try:
-            self._route(self._require_core(), record)
-        except pykka.ActorDeadError:
-            self.refresh()
-            self._route(self._require_core(), record)
+        self.driver.inject(record)
 
     def feed_and_wait(
         self,
@@ -293,24 +254,7 @@ class Runtime:
         recovered journal resumes (this record again, unless its commit landed), and this
         returns False. ``during`` runs while the record is processed (faults strike there).
         """
-        with self._units.lock:
-            core = self._require_core()
-            step = self.next_step
-            try:
-                self._feed(core, record, atomic=True)
-                if during is not None:
-                    during(step)
-                self.wait_idle(timeout_s)
-                if self._commit(core, StepCommitted(step=step)):
-                    self.next_step = step + 1
-                    return True
-            except (pykka.ActorDeadError, pykka.Timeout):
-                if self._unchanged(core):
-                    raise  # nothing died: a real stall, not a torn step
-            self._follow(deadline_s=RESTART_WAIT_S)
-            if self._require_core().key == core.key:
-                raise RuntimeError(f"step {step} did not commit, and no restart explains why")
-            return False
+        return self.driver.feed_and_wait(record, timeout_s, during)
 
     def change(self, work: Callable[[], T], timeout_s: float = RESTART_WAIT_S) -> T:
         """Run ``work``, a client's state change (a submit, a cancel, new limits…).
@@ -319,7 +263,7 @@ class Runtime:
         answered once committed (``supervisors.assembly.lockstep_units``): RuntimeDownError if the
         core restarted while it ran, which voided it whole. Otherwise at once.
         """
-        return self._units.run(work, timeout_s)
+        return self.driver.change(work, timeout_s)
 
     def replay(
         self,
@@ -335,34 +279,18 @@ class Runtime:
         Each record is a unit of work (``feed_and_wait``); a torn one is fed again. ``stop``,
         once set, ends the replay between two records.
         """
-        end = len(records) if end is None else min(end, len(records))
-        stop_at = time.monotonic() + duration_s if duration_s is not None else float("inf")
-        committed = 0
-        with self._units.driving():
-            while (
-                self.next_step < end
-                and time.monotonic() < stop_at
-                and not (stop is not None and stop.is_set())
-            ):
-                with self._units.lock:
-                    self._units.between_steps()
-                    committed += self.feed_and_wait(records[self.next_step], during=during)
-        return committed
+        return self.driver.replay(records, end=end, duration_s=duration_s, during=during, stop=stop)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> None:
+        """Return once no actor handled a message across two full rounds of stats asks
+        (``LockstepDriver.wait_idle``)."""
+        self.driver.wait_idle(timeout_s)
+
+    # -- commands ----------------------------------------------------------------------------
 
     def set_limits(self, limits: RiskLimits) -> None:
         """Replace the risk limits now (journaled: a restart keeps them)."""
         self._require(self.risk).tell(SetLimits(limits=limits))
-
-    def lookup(self, security_id: str) -> tuple[PositionMeta, ...]:
-        """The position index's answer for ``security_id``."""
-
-        def read() -> tuple[PositionMeta, ...]:
-            trackers: Trackers = ask(
-                self._require(self.index), TrackersFor(security_ids=(security_id,))
-            )
-            return trackers.by_security
-
-        return self._retrying(read)
 
     def reconcile(self, reason: str = "on command") -> None:
         """Reconcile every account with the broker now (with a broker configured)."""
@@ -378,183 +306,28 @@ class Runtime:
 
     def subscribe(self, subscriber: pykka.ActorRef[Any]) -> None:
         """Have ``subscriber`` receive every event of the runtime, across core restarts."""
-        self._require_core().root.tell(Subscribe(subscriber=subscriber))
-
-    def wait_idle(self, timeout_s: float = 10.0) -> None:
-        """Return once no actor handled a message across two full rounds of stats asks.
-
-        An ask is queued behind everything already in a mailbox, so two equal rounds with
-        no timer or restart pending mean nothing is in flight anywhere.
-        """
-        with self._units.lock:  # a client's unit of work is never half-way through
-            deadline = time.monotonic() + timeout_s
-            previous: dict[str, int] | None = None
-            while time.monotonic() < deadline:
-                current = self._stats_round()
-                if current is not None and current == previous:
-                    return
-                previous = current
-        raise TimeoutError(f"runtime still busy after {timeout_s} s")
+        self._follower.require().root.tell(Subscribe(subscriber=subscriber))
 
     # -- queries -----------------------------------------------------------------------------
 
+    def lookup(self, security_id: str) -> tuple[PositionMeta, ...]:
+        """The position index's answer for ``security_id``."""
+        return self.view.lookup(security_id)
+
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
-
-        def read() -> list[PositionSnapshot]:
-            refs: PositionRefs = ask(self._require(self.supervisor), ListPositions())
-            live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
-            return [*refs.archived, *live]
-
-        return self._retrying(read)
+        return self.view.positions()
 
     def account_positions(self) -> tuple[AccountPosition, ...]:
         """The broker-account view (with a broker configured): per (account, security)."""
-
-        def read() -> tuple[AccountPosition, ...]:
-            book = self._require(self.extra("account_positions"))
-            return book.proxy().positions().get(timeout=ASK_TIMEOUT_S)  # type: ignore[no-any-return]
-
-        return self._retrying(read)
+        return self.view.account_positions()
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone); an order
         whose actor is still starting is as it was created."""
+        return self.view.orders()
 
-        def read() -> list[OrderSnapshot]:
-            routed: RoutedOrders = ask(self._require(self.execution), ListRoutedOrders())
-            running = [ask(ref, GetSnapshot()) for _, ref in routed.running]
-            return running + [order_from_created(created).snapshot() for created in routed.starting]
-
-        return self._retrying(read)
-
-    # -- inside ------------------------------------------------------------------------------
-
-    def _client_unit(self, work: Callable[[], T]) -> T:
-        """One client command as an atomic unit after the last committed step (lock held)."""
-        core = self._require_core()
-        step = self.next_step - 1
-        unit = self._last_unit[1] + 1 if self._last_unit[0] == step else 1
-        self._last_unit = (step, unit)
-        core.journal.tell(
-            Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
-        )
-        try:
-            try:
-                result, failure = work(), None
-            except Exception as error:  # raised to the client once the unit is committed
-                result, failure = None, error
-            self.wait_idle()
-            if self._commit(core, StepCommitted(step=step, unit=unit)):
-                if failure is not None:
-                    raise failure
-                return result  # type: ignore[return-value]
-        except (pykka.ActorDeadError, pykka.Timeout):
-            if self._unchanged(core):
-                raise
-        self._follow(deadline_s=RESTART_WAIT_S)
-        raise RuntimeDownError(
-            f"the core restarted while the command ran (after step {step}, unit {unit}), "
-            "and recovery voided it whole"
-        )
-
-    def _commit(self, core: CoreRefs, committed: StepCommitted) -> bool:
-        """Journal ``committed`` and make it durable; False if the core died meanwhile."""
-        if not self._unchanged(core):
-            return False
-        core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
-        ask(core.journal, Sync())
-        return self._unchanged(core)
-
-    def _feed(
-        self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
-    ) -> None:
-        started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
-        core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
-        self._route(core, record)
-
-    def _route(self, core: CoreRefs, record: FeedRecord) -> None:
-        if isinstance(record, _LIFECYCLE):
-            market_id = (
-                record.definition.market_id
-                if isinstance(record, MarketOpened)
-                else record.market_id
-            )
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_stream(market_id),
-                    dedup_key=f"{type(record).__name__}:{market_id}",
-                    deliver_to=core.markets,
-                )
-            )
-        else:
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_data_stream(record.market_id),
-                    deliver_to=core.markets,
-                )
-            )
-
-    def _unchanged(self, core: CoreRefs) -> bool:
-        """True when none of ``core``'s actors died and its root still runs it."""
-        if not core.intact():
-            return False
-        try:
-            current = self._ask_core()
-        except (pykka.ActorDeadError, pykka.Timeout):
-            return False
-        return current is not None and current.key == core.key
-
-    def _ask_core(self) -> CoreRefs | None:
-        root = self._locate()
-        if root is None:
-            return None
-        core: CoreRefs | None = ask(root, CurrentCore())
-        return core
-
-    def _follow(self, *, deadline_s: float, resume: bool = True, settle: bool = True) -> None:
-        """Wait for a live core; with ``resume``, feed on where its recovery says
-        (``next_step``); with ``settle``, wait for it to go idle too.
-
-        A core with a dead actor is never taken: its root is about to replace it.
-        """
-        deadline = time.monotonic() + deadline_s
-        last_error = "no root"
-        while time.monotonic() < deadline:
-            if self._root is not None and not self._root.is_alive():
-                reason = exit_reason(self._watch)
-                raise RuntimeDownError(
-                    "the runtime's root supervisor stopped: "
-                    + (reason or "restart intensity exceeded, or stopped from outside")
-                )
-            try:
-                core = self._ask_core()
-            except (pykka.ActorDeadError, pykka.Timeout) as error:
-                core, last_error = None, f"{type(error).__name__}: {error}"
-            if core is not None and core.intact():
-                if resume and core.key != self._resumed:
-                    self.next_step = core.resume_step
-                    self._resumed = core.key
-                self._core = core
-                if settle:
-                    self.wait_idle(deadline_s)
-                return
-            time.sleep(0.01)
-        raise RuntimeDownError(f"no running runtime core after {deadline_s} s ({last_error})")
-
-    def _retrying(self, read: Callable[[], T], attempts: int = 5) -> T:
-        """``read`` again when an actor it asked was dead or restarting at that moment."""
-        for _ in range(attempts - 1):
-            try:
-                return read()
-            except (pykka.ActorDeadError, pykka.Timeout):
-                time.sleep(0.05)
-                core = self._core
-                if core is not None and not core.intact():
-                    self.refresh()
-        return read()
+    # -- following the core ------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Point at the running core, waiting for it if it is restarting.
@@ -562,37 +335,15 @@ class Runtime:
         Unlike a torn lockstep step, this leaves ``next_step`` alone (queries, paced feeding,
         a caller that saw an actor die), so a query on another thread never moves the feed.
         """
-        self._follow(deadline_s=RESTART_WAIT_S, resume=False)
+        self.driver.refresh()
 
     def follow(self, timeout_s: float = RESTART_WAIT_S) -> None:
         """Point at the running core if the one held has died (the ZeroMQ edge calls this
         before each command): at once while it lives; else wait for its successor, but not
         for it to go idle. ``next_step`` stays as it is. RuntimeDownError after
         ``timeout_s``."""
-        core = self._core
+        core = self._follower.core
         if core is not None and not core.intact():
-            self._follow(deadline_s=timeout_s, resume=False, settle=False)
+            self.driver.follow(deadline_s=timeout_s, resume=False, settle=False)
 
-    def _require_core(self) -> CoreRefs:
-        if self._core is None:
-            raise RuntimeError("the runtime is not started")
-        return self._core
-
-    def _stats_round(self) -> dict[str, int] | None:
-        refs = pykka.ActorRegistry.get_by_class(RuntimeActor)
-        futures = [ref.ask(GetStats(), block=False) for ref in refs]
-        try:
-            replies = pykka.get_all(futures, timeout=ASK_TIMEOUT_S)
-        except (pykka.ActorDeadError, pykka.Timeout):
-            # An actor died (or is being restarted) during the round; pykka can even leave
-            # an ask in the inbox of an actor that just stopped. The next round will see.
-            return None
-        if any(stats.scheduled for stats in replies):
-            return None
-        return {ref.actor_urn: stats.handled for ref, stats in zip(refs, replies, strict=True)}
-
-    @staticmethod
-    def _require(ref: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:
-        if ref is None:
-            raise RuntimeError("the runtime is not started")
-        return ref
+    _require = staticmethod(require)

@@ -67,7 +67,7 @@ def test_a_command_sent_during_a_step_runs_after_that_step_as_its_own_unit(
         if step == 3:
             client = threading.Thread(target=lambda: placed.append(runtime.change(work)))
             client.start()
-            while not runtime._units.queued():
+            while not runtime.driver.units.queued():
                 threading.Event().wait(0.001)
 
     try:
@@ -121,7 +121,7 @@ def test_a_unit_whose_core_dies_is_voided_whole_and_the_client_is_told_to_retry(
     def during(step: int) -> None:
         if step == 1:
             threading.Thread(target=client).start()
-            while not runtime._units.queued():
+            while not runtime.driver.units.queued():
                 threading.Event().wait(0.001)
 
     try:
