@@ -31,24 +31,27 @@ throughput with risk switched on, as the issue requires.
    a few µs), so the latency of a cheap path is noisy; requests/s, pipelined, is the
    figure that says what a check costs.
 
-2. The order path. A real ExecutionActor with a real JournalActor on a temporary SQLite
-   file (synchronous=NORMAL, group commit), routed to a market by ``SwitchMarket``; the
-   market supervisor is a stand-in that does for ``SuperviseOrder`` what the real one
-   does (tells ``OrderStarted(submit=True)``), but with a sink for the order actor, which
-   it reports closed at once (``OrderClosed``) so the pending guard frees the side; the
-   position is a sink for the journaled ``MarkPending``. The driver is the venue and the
-   bus: it sends ``TradeSignal``s and counts an order when its ``SubmitOrder`` arrives
-   (journaled ``OrderCreated``, supervised, marked pending, sent) and a denial when an
-   ``OrderDenied`` does. The market has ``--instruments`` instruments (a binary market has
-   two: four (security, side) keys would hold at most four orders in flight) and signals go
-   round them, both sides, so a key comes back only long after its last order closed: none
-   is denied. Measured with ``risk=None``, then with a real RiskActor (and a real index,
-   loaded as above plus the market's position in a big account and in an account that
-   holds nothing else) with order rules only, and with ``max_position`` and with every
-   rule for signals of either account, in ``--rounds`` interleaved rounds; the ratio is
-   each round's figure over the same round's ``risk=None``, median over rounds. Each run
-   is a fresh set of actors and journal file: a warm-up, ``--order-samples`` signals one
-   at a time (latency), then ``--signals`` with ``--order-window`` in flight (orders/s).
+2. The order path. The runtime's own journal, bus, execution (and, with risk on, index and
+   risk) children, started from its specs (``supervisors.assembly.subsystems``) on a
+   temporary data dir (synchronous=NORMAL, group commit); execution is routed to a market by
+   ``SwitchMarket``; the market supervisor is a stand-in that does for ``SuperviseOrder``
+   what the real one does (tells ``OrderStarted(submit=True)``), but with a sink for the
+   order actor, which it reports closed at once (``OrderClosed``) so the pending guard frees
+   the side; the position is a sink for the journaled ``MarkPending``. The driver stands in
+   for the venue and listens to the bus: it sends ``TradeSignal``s and counts an order when
+   its ``SubmitOrder`` arrives (journaled ``OrderCreated``, supervised, marked pending,
+   sent) and a denial when an ``OrderDenied`` does. The market has ``--instruments``
+   instruments (a binary market has two: four (security, side) keys would hold at most four
+   orders in flight) and signals go round them, both sides, so a key comes back only long
+   after its last order closed: none is denied. Measured with ``risk=None`` (the harness
+   starts no risk child, so execution has none), then with the runtime's RiskActor (and, in
+   the index's place, a PositionIndexActor loaded as above plus the market's position in a
+   big account and in an account that holds nothing else) with order rules only, and with
+   ``max_position`` and with every rule for signals of either account, in ``--rounds``
+   interleaved rounds; the ratio is each round's figure over the same round's ``risk=None``,
+   median over rounds. Each run is a fresh set of actors and data dir: a warm-up,
+   ``--order-samples`` signals one at a time (latency), then ``--signals`` with
+   ``--order-window`` in flight (orders/s).
 
 Everything runs in one process on threads (pykka's), so actors do not run in parallel: a
 check's CPU time comes straight out of the order path's throughput. Logging is at warning.
@@ -81,8 +84,6 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.execution import ExecutionActor
-from actors.journal import JournalActor
 from actors.position_index import PositionIndexActor
 from actors.position_index_book import PositionIndex
 from actors.risk import RiskActor
@@ -90,7 +91,6 @@ from actors.risk_rules import denial
 from actors.runtime_state import position_stream
 from bench import floors
 from bench.figures import Figure, Statistic, Target, latency, rate
-from bridges.journal_sqlite import SqliteJournalStore
 from messages.enums import OrderSide, Outcome, PositionStatus
 from messages.journal import PositionCreated
 from messages.journal_protocol import Append, Sync
@@ -109,6 +109,8 @@ from messages.risk import (
 )
 from messages.signals import TradeSignal
 from messages.supervision import OrderStarted, SuperviseOrder
+from supervisors.assembly.runtime_config import RuntimeConfig
+from supervisors.assembly.subsystems import Wiring, harness_specs, start_harness
 from tools.logging_setup import configure_logging
 
 STRATEGY = "bench-strategy"
@@ -740,7 +742,7 @@ def _order_path(
     index: PositionIndex,
     limits: RiskLimits | None,
     account: str,
-    journal_path: Path,
+    data_dir: Path,
     *,
     serial: int,
     count: int,
@@ -750,35 +752,35 @@ def _order_path(
     warmup = 200
     signals = _order_signals(universe.order_market, account, warmup + serial + count)
     position_id = f"{ORDER_MARKET}/{account}/{STRATEGY}"
-    journal = JournalActor.start(SqliteJournalStore(journal_path))
-    # The position's stream starts as the market supervisor starts it, so the journal can
-    # fold the MarkPending events execution appends to it.
-    journal.tell(
-        Append(
-            event=PositionCreated(
-                position_id=position_id,
-                market_id=ORDER_MARKET,
-                account=account,
-                strategy=STRATEGY,
-                security_ids=universe.order_market.security_ids,
-            ),
-            stream=position_stream(position_id),
-            dedup_key=f"position:{position_id}",
-        )
-    )
-    refs: list[pykka.ActorRef[Any]] = []
+    # The driver is the venue, and hears the bus.
+    driver = _Driver.start()
+    sink = _Sink.start()
+    wanted = ["journal", "bus", "execution", "venue"]
+    stand_ins: dict[str, Callable[[], pykka.ActorRef[Any]]] = {"venue": lambda: driver}
+    if limits is not None:
+        wanted += ["index", "risk"]
+        stand_ins["index"] = lambda: PositionIndexActor.start(index)
+    config = RuntimeConfig(data_dir=data_dir, risk=limits or RiskLimits())
+    wiring = Wiring(config=config, stores=config.stores(), listeners=[driver])
+    harness = start_harness("order-path", harness_specs(wiring, wanted, stand_ins), wiring)
+    journal, execution = wiring.refs["journal"], wiring.refs["execution"]
+    supervisor = _SupervisorStandIn.start(execution, sink)
     try:
-        risk: pykka.ActorRef[Any] | None = None
-        if limits is not None:
-            index_ref = PositionIndexActor.start(index)
-            risk = RiskActor.start(index=index_ref, limits=limits)
-            refs.extend((index_ref, risk))
-        # The driver is the venue and the bus.
-        driver = _Driver.start()
-        sink = _Sink.start()
-        execution = ExecutionActor.start(venue=driver, bus=driver, journal=journal, risk=risk)
-        supervisor = _SupervisorStandIn.start(execution, sink)
-        refs.extend((driver, sink, execution, supervisor))
+        # The position's stream starts as the market supervisor starts it, so the journal
+        # can fold the MarkPending events execution appends to it.
+        journal.tell(
+            Append(
+                event=PositionCreated(
+                    position_id=position_id,
+                    market_id=ORDER_MARKET,
+                    account=account,
+                    strategy=STRATEGY,
+                    security_ids=universe.order_market.security_ids,
+                ),
+                stream=position_stream(position_id),
+                dedup_key=f"position:{position_id}",
+            )
+        )
         execution.tell(
             SwitchMarket(
                 definition=universe.order_market,
@@ -803,9 +805,9 @@ def _order_path(
         # execution: after this, nothing is on its way to the sink.
         journal.ask(Sync(), block=True, timeout=TIMEOUT_S)
     finally:
-        for ref in refs:
-            ref.stop()
-        journal.stop(timeout=TIMEOUT_S)
+        supervisor.stop()
+        sink.stop()
+        harness.stop(timeout=TIMEOUT_S)
     denied = sum(run.denied for run in runs)
     if denied:
         raise RuntimeError(f"{denied} signals denied; the bench expects none")
@@ -851,7 +853,7 @@ def _order_runs(universe: _Universe, args: argparse.Namespace) -> _OrderRuns:
                     index,
                     limits,
                     account,
-                    Path(tmp) / f"journal-{round_number}-{number}.sqlite",
+                    Path(tmp) / f"run-{round_number}-{number}",
                     serial=args.order_samples,
                     count=args.signals,
                     window=args.order_window,

@@ -241,12 +241,14 @@ def _start_simulated_venue(wiring: Wiring, context: SupervisedContext) -> Ref:
 
 
 def _start_execution(wiring: Wiring, context: SupervisedContext) -> Ref:
+    """Risk checks every signal; only a harness that starts no risk child (the lookup
+    bench's risk-off floor) gets an execution without one."""
     execution = ExecutionActor.start(
         venue=wiring.refs["venue"],
         bus=wiring.refs["bus"],
         journal=wiring.refs["journal"],
         first_order_number=wiring.recovery().order_count + 1,
-        risk=wiring.refs["risk"],
+        risk=wiring.refs.get("risk"),
         trading_enabled=wiring.config.broker is None,
         supervision=context,
     )
