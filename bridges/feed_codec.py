@@ -130,6 +130,14 @@ def write_feed(records: Iterable[FeedRecord], path: str | os.PathLike[str]) -> i
     return count
 
 
+@contextlib.contextmanager
+def open_feed_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A stream to write a feed a line at a time as records arrive (a recording); gzip if
+    ``path`` ends in ``.gz``. A gzip file is complete once the stream is closed."""
+    with _open_text(os.fspath(path), "w") as stream:
+        yield stream
+
+
 def _decode_at(line: str, path: str, line_number: int) -> FeedRecord:
     try:
         return decode_record(line)

@@ -53,6 +53,7 @@ from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.logging_setup import configure_logging
+from tools.record import add_record_command
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -576,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_commands(commands)
     add_verify_command(commands)
+    add_record_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     gen.add_argument("args", nargs=argparse.REMAINDER)
