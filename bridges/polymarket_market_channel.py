@@ -30,8 +30,9 @@ from typing import Any
 
 import attrs
 
-from messages.enums import BookSide
+from messages.enums import BookSide, Outcome
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
+from messages.markets import Instrument, MarketClosed, MarketDefinition, MarketOpened
 
 PUBLIC_MARKET_CHANNEL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 """The public market channel; tests and other deployments point ``--ws-url`` elsewhere."""
@@ -301,6 +302,67 @@ class MarketChannelBooks:
     def _rejected(self, rejection: Rejection) -> Translation:
         self.counts["rejected"] += 1
         return Translation(rejections=(rejection,))
+
+
+class MarketChannelSession:
+    """One market's records from its channel frames: its ``MarketOpened`` first (once the
+    market's id is known), the books' records in arrival order, its ``MarketClosed`` last.
+
+    The first token is the YES leg, the second the NO leg.
+    """
+
+    def __init__(self, assets: tuple[str, str], *, market_id: str | None = None) -> None:
+        self.books = MarketChannelBooks(assets, market_id=market_id)
+        self.opened = False
+        self.closed = False
+        self.last_ts = 0
+
+    def open_if_known(self, now_ns: int) -> list[MarketOpened]:
+        market_id = self.books.market_id
+        if self.opened or market_id is None:
+            return []
+        yes, no = self.books.assets
+        self.opened = True
+        self.last_ts = max(self.last_ts, now_ns)
+        definition = MarketDefinition(
+            market_id=market_id,
+            instruments=(
+                Instrument(security_id=yes, outcome=Outcome.YES),
+                Instrument(security_id=no, outcome=Outcome.NO),
+            ),
+        )
+        return [MarketOpened(ts_event=now_ns, definition=definition)]
+
+    def on_frame(self, text: str) -> tuple[list[MarketOpened | FeedData], Translation]:
+        """The records one frame adds (the opening first, if this frame named the market),
+        and the frame's translation, whose rejections the caller logs."""
+        translation = self.books.on_frame(text)
+        if not translation.records or self.closed:
+            return [], translation
+        records: list[MarketOpened | FeedData] = []
+        records.extend(self.open_if_known(translation.records[0].ts_event))
+        records.extend(translation.records)
+        self.last_ts = max(self.last_ts, translation.records[-1].ts_event)
+        return records, translation
+
+    def close(self, now_ns: int) -> list[MarketClosed]:
+        """The market's closing, at or after its last record; nothing if it never opened."""
+        if not self.opened or self.closed or self.books.market_id is None:
+            return []
+        self.closed = True
+        return [MarketClosed(ts_event=max(now_ns, self.last_ts), market_id=self.books.market_id)]
+
+
+def log_rejections(log: Any, translation: Translation) -> None:
+    """One error line per refused message, with its reason and start."""
+    for rejection in translation.rejections:
+        log.error(
+            "venue_message_rejected",
+            venue="polymarket",
+            reason=rejection.reason,
+            event_type=rejection.event_type,
+            excerpt=rejection.excerpt,
+        )
 
 
 def _refuse_constant(text: str) -> Any:

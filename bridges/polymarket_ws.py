@@ -32,9 +32,10 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 @attrs.frozen(kw_only=True)
 class MarketChannelConfig:
-    """Where and how to connect. ``url`` must be ws:// or wss://."""
+    """Where and how to connect, and the tokens to stream (a live feed gives each market's).
+    ``url`` must be ws:// or wss://."""
 
-    assets: tuple[str, ...]
+    assets: tuple[str, ...] = ()
     url: str = PUBLIC_MARKET_CHANNEL
     ping_interval_s: float = 10.0
     backoff_initial_s: float = 0.5
@@ -106,13 +107,13 @@ class MarketChannelClient:
             )
             failures_in_a_row += 1
             self.log.info("market_channel_reconnecting", delay_s=delay)
-            await _until(stop, self.sleep(delay))
+            await run_until(stop, self.sleep(delay))
 
     async def _session(self, connection: ClientConnection, stop: asyncio.Event) -> None:
         """Receive until the connection ends or ``stop``; ``PING`` on the interval."""
         pinger = asyncio.ensure_future(self._ping(connection))
         try:
-            await _until(stop, self._receive(connection))
+            await run_until(stop, self._receive(connection))
         finally:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -137,7 +138,7 @@ def _binary(frame: bytes) -> str:
     return f"<binary frame of {len(frame)} bytes>"
 
 
-async def _until(stop: asyncio.Event, work: Awaitable[Any]) -> None:
+async def run_until(stop: asyncio.Event, work: Awaitable[Any]) -> None:
     """Run ``work`` until it ends (raising what it raised) or ``stop`` is set."""
     task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test leaves no actor running behind it; the `fast` inner loop."""
+"""Shared fixtures: every test leaves no actor running and no logging setup behind it; the
+`fast` inner loop."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pykka
 import pytest
+import structlog
 
 from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
@@ -59,6 +61,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _stop_all_actors() -> Iterator[None]:
     yield
     pykka.ActorRegistry.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A command run in-process configures logging onto the test's captured stream, which
+    is closed once the test ends: the next test logs as the one before it did."""
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, R
 from supervisors.assembly.runtime_config import BrokerConfig
 from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
-from tools import feedgen
+from tools import feedgen, live_venue
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.client_cli import add_commands as add_client_commands
@@ -70,10 +70,13 @@ def sample_feed_path() -> Path:
     return Path(str(resources.files("tools") / "data" / SAMPLE_FEED))
 
 
-def _load_feed(args: argparse.Namespace) -> tuple[Path, list[FeedRecord]]:
-    """The feed the command names (or the bundled sample), read whole; FeedError if bad."""
+def _load_feed(args: argparse.Namespace) -> tuple[str, list[FeedRecord]]:
+    """The feed the command names (or the bundled sample), read whole; FeedError if bad. A
+    live venue's feed arrives as the run goes."""
+    if live_venue.is_live(args):
+        return live_venue.describe(args), []
     feed_path = Path(args.feed) if args.feed else sample_feed_path()
-    return feed_path, list(read_feed(feed_path))
+    return str(feed_path), list(read_feed(feed_path))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -130,10 +133,16 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_DATA_DIR
     finally:
         _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper)
-    out.write(f"\n{sent} feed records replayed ({start + sent} of {len(records)})\n\n")
+    out.write(_fed(args, sent, start, len(records)))
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _fed(args: argparse.Namespace, sent: int, start: int, count: int) -> str:
+    if live_venue.is_live(args):
+        return f"\n{sent} live records traded on (resumed at step {start})\n\n"
+    return f"\n{sent} feed records replayed ({start + sent} of {count})\n\n"
 
 
 def _start_runtime(
@@ -180,16 +189,22 @@ def _shut_down(
         deadline.stage("the paper broker")
         paper.close()
     deadline.stage("the process's remaining threads")
+    deadline.disarm_if_done()
 
 
 def _inputs(
     args: argparse.Namespace, out: TextIO
-) -> tuple[Path, list[FeedRecord], RiskLimits] | None:
+) -> tuple[str, list[FeedRecord], RiskLimits] | None:
     """The feed and the risk limits the flags name; None (and why, on ``out``) if bad."""
     try:
+        if live_venue.is_live(args):
+            live_venue.plan_of(args)
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
+        return None
+    except ValueError as error:
+        out.write(f"tradeactors: {error}\n")
         return None
     try:
         limits = limits_from_args(args)
@@ -203,15 +218,19 @@ def _announce(
     out: TextIO,
     args: argparse.Namespace,
     *,
-    feed: Path,
+    feed: str,
     count: int,
     config: RuntimeConfig,
     start: int,
     edge: ZmqEdge | None,
 ) -> None:
     out.write(
-        f"tradeactors: feed {feed} ({count} records), journal {config.data_dir}, "
-        f"speed {args.speed or 'max (lockstep)'}"
+        f"tradeactors: feed {feed} ({count or 'live'} records), journal {config.data_dir}, "
+        + (
+            "each record a lockstep step as it arrives"
+            if live_venue.is_live(args)
+            else f"speed {args.speed or 'max (lockstep)'}"
+        )
         + (f", resuming at record {start}" if start else "")
         + "\n"
     )
@@ -229,7 +248,10 @@ def _replay(
     start: int,
     stop: threading.Event,
 ) -> int:
-    """Feed the records from ``start`` (lockstep at ``--speed 0``); returns how many went."""
+    """Feed the records from ``start`` (lockstep at ``--speed 0``), or a live venue's as they
+    come; returns how many went."""
+    if live_venue.is_live(args):
+        return live_venue.drive_live(args, runtime, live_venue.plan_of(args), stop)
     end = len(records) if args.records is None else min(len(records), args.records)
     if args.speed <= 0:
         runtime.replay(records, end=end, duration_s=args.duration, stop=stop)
@@ -548,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
+    live_venue.add_venue_flags(run)
     _add_service_flags(run)
     run.add_argument(
         "--hold", type=float, default=0.0, help="keep serving commands this long after the replay"

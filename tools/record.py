@@ -15,6 +15,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -24,11 +25,10 @@ from bridges.feed_codec import FeedRecord, encode_record, open_feed_writer
 from bridges.polymarket_market_channel import (
     PUBLIC_MARKET_CHANNEL,
     MarketChannelBooks,
-    Translation,
+    MarketChannelSession,
+    log_rejections,
 )
 from bridges.polymarket_ws import MarketChannelClient, MarketChannelConfig
-from messages.enums import Outcome
-from messages.markets import Instrument, MarketClosed, MarketDefinition, MarketOpened
 from tools.logging_setup import configure_logging
 
 EXIT_USAGE = 2
@@ -52,61 +52,25 @@ def add_record_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 class FeedRecorder:
-    """Writes one market's records as they come: the opening first, the closing last."""
+    """Writes one market's records as they come (``MarketChannelSession``), a line each."""
 
-    def __init__(self, stream: IO[str], books: MarketChannelBooks) -> None:
+    def __init__(self, stream: IO[str], session: MarketChannelSession) -> None:
         self.stream = stream
-        self.books = books
-        self.opened = False
+        self.session = session
         self.written = 0
-        self.last_ts = 0
         self.log = structlog.get_logger("tradeactors", actor="recorder")
 
     def on_frame(self, text: str) -> None:
-        translation = self.books.on_frame(text)
-        self._write(translation)
-        for rejection in translation.rejections:
-            self.log.error(
-                "venue_message_rejected",
-                venue="polymarket",
-                reason=rejection.reason,
-                event_type=rejection.event_type,
-                excerpt=rejection.excerpt,
-            )
+        records, translation = self.session.on_frame(text)
+        self.write(records)
+        log_rejections(self.log, translation)
 
-    def close(self, now_ns: int) -> None:
-        """The ``market_closed`` (only if the market was opened), at or after the last record."""
-        if self.opened and self.books.market_id is not None:
-            self._line(
-                MarketClosed(ts_event=max(now_ns, self.last_ts), market_id=self.books.market_id)
-            )
-
-    def open_if_known(self, now_ns: int) -> None:
-        if self.opened or self.books.market_id is None:
-            return
-        a, b = self.books.assets
-        definition = MarketDefinition(
-            market_id=self.books.market_id,
-            instruments=(
-                Instrument(security_id=a, outcome=Outcome.YES),
-                Instrument(security_id=b, outcome=Outcome.NO),
-            ),
-        )
-        self.opened = True
-        self._line(MarketOpened(ts_event=now_ns, definition=definition))
-
-    def _write(self, translation: Translation) -> None:
-        if not translation.records:
-            return
-        self.open_if_known(translation.records[0].ts_event)
-        for record in translation.records:
-            self._line(record)
-        self.stream.flush()
-
-    def _line(self, record: FeedRecord) -> None:
-        self.stream.write(encode_record(record) + "\n")
-        self.written += 1
-        self.last_ts = max(self.last_ts, record.ts_event)
+    def write(self, records: Sequence[FeedRecord]) -> None:
+        for record in records:
+            self.stream.write(encode_record(record) + "\n")
+        self.written += len(records)
+        if records:
+            self.stream.flush()
 
 
 def record_polymarket(args: argparse.Namespace) -> int:
@@ -123,17 +87,17 @@ def record_polymarket(args: argparse.Namespace) -> int:
             f"error: --ws-url must start with ws:// or wss://, got {args.ws_url!r}", file=sys.stderr
         )
         return EXIT_USAGE
-    books = MarketChannelBooks(assets, market_id=args.market_id)
+    session = MarketChannelSession((assets[0], assets[1]), market_id=args.market_id)
     config = MarketChannelConfig(assets=assets, url=args.ws_url)
     with open_feed_writer(Path(args.out)) as stream:
-        recorder = FeedRecorder(stream, books)
-        recorder.open_if_known(time.time_ns())
+        recorder = FeedRecorder(stream, session)
+        recorder.write(session.open_if_known(time.time_ns()))
         client = MarketChannelClient(
-            config, on_frame=recorder.on_frame, on_lost=books.connection_lost
+            config, on_frame=recorder.on_frame, on_lost=session.books.connection_lost
         )
         asyncio.run(_record(client, args.duration))
-        recorder.close(time.time_ns())
-    print(_summary(args.out, books, client, recorder.written))
+        recorder.write(session.close(time.time_ns()))
+    print(_summary(args.out, session.books, client, recorder.written))
     return 0
 
 

@@ -51,6 +51,15 @@ class ShutdownDeadline:
     def stage(self, waiting_on: str) -> None:
         self.waiting_on = waiting_on
 
+    def disarm_if_done(self) -> None:
+        """Stop the countdown if no thread is left that the interpreter's exit would wait
+        on: the shutdown is over, and a caller that runs on after ``main`` returned (a test)
+        must not be ended by it later. Else it stays armed for that exit."""
+        current = threading.current_thread()
+        waiting = [t for t in threading.enumerate() if t is not current and not t.daemon]
+        if self._timer is not None and not any(t.is_alive() for t in waiting):
+            self._timer.cancel()
+
     def _expired(self) -> None:
         # pykka unregisters an actor as it begins to stop, so its thread is what remains
         # of one that is stuck stopping ("JournalActor-3").

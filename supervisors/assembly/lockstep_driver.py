@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 import pykka
@@ -175,6 +175,24 @@ class LockstepDriver:
                 with self.units.lock:
                     self.units.between_steps()
                     committed += self.feed_and_wait(records[self.next_step], during=during)
+        return committed
+
+    def drive(
+        self, records: Iterable[FeedRecord | None], *, stop: threading.Event | None = None
+    ) -> int:
+        """Lockstep steps of records as they come (a live feed), each at ``next_step`` and
+        fed again if a core restart tore it; a None is a gap in the feed, where queued client
+        units run. Returns the steps committed."""
+        committed = 0
+        with self.units.driving():
+            for record in records:
+                if stop is not None and stop.is_set():
+                    break
+                with self.units.lock:
+                    self.units.between_steps()
+                    while record is not None and not self.feed_and_wait(record):
+                        _log.warning("live_step_fed_again", step=self.next_step)
+                    committed += record is not None
         return committed
 
     def wait_idle(self, timeout_s: float = 10.0) -> None:

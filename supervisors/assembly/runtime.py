@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -280,6 +280,12 @@ class Runtime:
         once set, ends the replay between two records.
         """
         return self.driver.replay(records, end=end, duration_s=duration_s, during=during, stop=stop)
+
+    def drive(
+        self, records: Iterable[FeedRecord | None], *, stop: threading.Event | None = None
+    ) -> int:
+        """Lockstep steps of a live feed's records as they arrive; None marks a gap."""
+        return self.driver.drive(records, stop=stop)
 
     def wait_idle(self, timeout_s: float = 10.0) -> None:
         """Return once no actor handled a message across two full rounds of stats asks

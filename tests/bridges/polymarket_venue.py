@@ -50,6 +50,8 @@ class PolymarketVenue:
         seed: int = 1,
         changes: int = 60,
         drop_after: int | None = None,
+        ask_low: int = 51,
+        others: tuple[PolymarketVenue, ...] = (),
     ) -> None:
         self.assets = assets
         self.market = market
@@ -60,6 +62,9 @@ class PolymarketVenue:
         self.subscriptions: list[Any] = []
         self.pings = 0
         self.drop_after = drop_after
+        self.ask_low = ask_low
+        self.others = others
+        """Other markets this server also streams, each to a subscription for its tokens."""
         self.frames = 0
         """Frames sent, the dump included; what a client must receive before it stops."""
         self._seed_books()
@@ -84,7 +89,14 @@ class PolymarketVenue:
     # -- the protocol ------------------------------------------------------------------------
 
     async def _serve(self, connection: ServerConnection) -> None:
-        self.subscriptions.append(json.loads(await connection.recv()))
+        subscription = json.loads(await connection.recv())
+        for venue in (self, *self.others):
+            if subscription.get("assets_ids") == list(venue.assets):
+                await venue._session(connection, subscription)
+                return
+
+    async def _session(self, connection: ServerConnection, subscription: Any) -> None:
+        self.subscriptions.append(subscription)
         reader = asyncio.ensure_future(self._read(connection))
         try:
             await self._send(connection, [self._book_message(a) for a in self.assets])
@@ -117,9 +129,9 @@ class PolymarketVenue:
     def _seed_books(self) -> None:
         for asset in self.assets:
             book = self.books[asset]
-            for cents in range(40, 50):
+            for cents in range(self.ask_low - 11, self.ask_low - 1):
                 book[BookSide.BID][Decimal(cents) / 100] = Decimal(self.rng.randint(1, 500))
-            for cents in range(51, 61):
+            for cents in range(self.ask_low, self.ask_low + 10):
                 book[BookSide.ASK][Decimal(cents) / 100] = Decimal(self.rng.randint(1, 500))
 
     def _book_message(self, asset: str) -> dict[str, Any]:
@@ -157,7 +169,8 @@ class PolymarketVenue:
         for _ in range(self.rng.randint(1, 3)):
             asset = self.rng.choice(self.assets)
             bid = self.rng.random() < 0.5
-            cents = self.rng.randint(35, 50) if bid else self.rng.randint(51, 65)
+            low = self.ask_low
+            cents = self.rng.randint(low - 16, low - 1) if bid else self.rng.randint(low, low + 14)
             size = 0 if self.rng.random() < 0.25 else self.rng.randint(1, 900)
             changes.append(("change", (asset, BookSide.BID if bid else BookSide.ASK, cents, size)))
         return changes

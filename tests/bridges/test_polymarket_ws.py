@@ -14,7 +14,7 @@ import pytest
 
 from actors.order_book import OrderBook
 from bridges.feed_codec import decode_record
-from bridges.polymarket_market_channel import MarketChannelBooks
+from bridges.polymarket_market_channel import MarketChannelBooks, MarketChannelSession
 from bridges.polymarket_ws import MarketChannelClient, MarketChannelConfig
 from messages.enums import BookSide, Outcome
 from messages.market_data import BookSnapshot, PriceChange
@@ -70,8 +70,9 @@ def test_a_recording_equals_the_venues_books_after_every_message_across_a_droppe
     async def main() -> None:
         venue = PolymarketVenue(ASSETS, seed=3, changes=80, drop_after=25)
         await venue.start()
-        books = MarketChannelBooks(ASSETS)
-        recorder = FeedRecorder(out, books)
+        session = MarketChannelSession(ASSETS)
+        books = session.books
+        recorder = FeedRecorder(out, session)
         config = MarketChannelConfig(
             assets=ASSETS, url=venue.url, ping_interval_s=3600, backoff_initial_s=0
         )
@@ -83,7 +84,7 @@ def test_a_recording_equals_the_venues_books_after_every_message_across_a_droppe
         await until(lambda: venue.done.is_set() and client.stats.frames == venue.frames, "all")
         stop.set()
         await task
-        recorder.close(0)
+        recorder.write(session.close(0))
         await venue.stop()
         assert client.stats.connections == 2
         assert client.stats.failures == 1
@@ -190,12 +191,12 @@ def test_a_venue_that_cannot_be_reached_is_retried_with_exponential_backoff_capp
 
 def test_the_recorder_writes_nothing_for_a_market_it_never_heard_of() -> None:
     out = io.StringIO()
-    books = MarketChannelBooks(ASSETS)
-    recorder = FeedRecorder(out, books)
+    session = MarketChannelSession(ASSETS)
+    recorder = FeedRecorder(out, session)
 
     recorder.on_frame("PONG")
     recorder.on_frame(json.dumps({"event_type": "nonsense"}))
-    recorder.close(1)
+    recorder.write(session.close(1))
 
     assert out.getvalue() == ""
-    assert books.counts["rejected"] == 1
+    assert session.books.counts["rejected"] == 1

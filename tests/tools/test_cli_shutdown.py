@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from bridges.feed_codec import write_feed
 from tools.feedgen import generate_feed
+from tools.shutdown_deadline import ShutdownDeadline
 
 pytestmark = pytest.mark.timeout(90)
 EXIT_SHUTDOWN_DEADLINE = 4
@@ -85,3 +87,31 @@ def test_a_sigterm_during_hold_that_stalls_ends_at_the_deadline_naming_what_it_w
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 feed records replayed" in again.stdout
+
+
+def test_a_shutdown_that_finished_leaves_no_countdown_to_end_the_caller_later() -> None:
+    deadline = ShutdownDeadline(3600)
+    deadline.arm()
+
+    deadline.disarm_if_done()
+
+    assert deadline._timer is not None
+    deadline._timer.join(timeout=5)
+    assert not deadline._timer.is_alive()  # cancelled: it will never end the process
+
+
+def test_a_thread_the_exit_would_wait_on_keeps_the_countdown_armed() -> None:
+    release = threading.Event()
+    straggler = threading.Thread(target=release.wait, name="stuck-actor")
+    straggler.start()
+    deadline = ShutdownDeadline(3600)
+    deadline.arm()
+    try:
+        deadline.disarm_if_done()
+
+        assert deadline._timer is not None
+        assert deadline._timer.is_alive()
+    finally:
+        release.set()
+        straggler.join()
+        deadline._timer.cancel()  # type: ignore[union-attr]
