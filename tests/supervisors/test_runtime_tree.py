@@ -36,7 +36,7 @@ def children(supervisor: pykka.ActorRef[Any]) -> dict[str, Any]:
 
 
 def live_positions(runtime: Runtime) -> dict[str, pykka.ActorRef[Any]]:
-    return dict(ask(runtime.supervisor, ListPositions()).live)
+    return dict(ask(runtime.market_lifecycle, ListPositions()).live)
 
 
 def final_realized(runtime: Runtime) -> Decimal:
@@ -63,6 +63,7 @@ def test_the_core_starts_in_order_and_a_market_crash_stays_inside_its_market(
             runtime.execution,
             runtime.strategy,
             runtime.supervisor,
+            runtime.market_lifecycle,
         ]
         markets = children(runtime.supervisor)
         assert {"position:m1", "market:m1", "order:O1", "order:O4"} <= set(markets)
