@@ -33,7 +33,7 @@ throughput with risk switched on, as the issue requires.
 
 2. The order path. A real ExecutionActor with a real JournalActor on a temporary SQLite
    file (synchronous=NORMAL, group commit), routed to a market by ``SwitchMarket``; the
-   market lifecycle actor is a stand-in that does for ``SuperviseOrder`` what the real one
+   market supervisor is a stand-in that does for ``SuperviseOrder`` what the real one
    does (tells ``OrderStarted(submit=True)``), but with a sink for the order actor, which
    it reports closed at once (``OrderClosed``) so the pending guard frees the side; the
    position is a sink for the journaled ``MarkPending``. The driver is the venue and the
@@ -379,7 +379,7 @@ class _Sink(pykka.ThreadingActor):
 
 
 class _SupervisorStandIn(pykka.ThreadingActor):
-    """Answers ``SuperviseOrder`` as the market lifecycle actor does, ``OrderStarted(submit=True)``,
+    """Answers ``SuperviseOrder`` as the market supervisor does, ``OrderStarted(submit=True)``,
     but with a sink for the order's actor instead of starting one; then reports the order
     closed, as its actor would once terminal, so the pending guard frees the side."""
 
@@ -751,7 +751,7 @@ def _order_path(
     signals = _order_signals(universe.order_market, account, warmup + serial + count)
     position_id = f"{ORDER_MARKET}/{account}/{STRATEGY}"
     journal = JournalActor.start(SqliteJournalStore(journal_path))
-    # The position's stream starts as the market lifecycle actor starts it, so the journal can
+    # The position's stream starts as the market supervisor starts it, so the journal can
     # fold the MarkPending events execution appends to it.
     journal.tell(
         Append(
