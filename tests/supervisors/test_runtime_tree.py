@@ -113,6 +113,35 @@ def test_a_crashed_execution_restarts_the_core_and_is_told_every_market_and_orde
         assert book.markets["m2"].position == live_positions(runtime)["m2"]
 
 
+@pytest.mark.parametrize("dies", ["supervisor", "market_lifecycle"])
+def test_a_dead_market_supervisor_or_lifecycle_restarts_the_core_with_every_market(
+    tmp_path: Path, dies: str
+) -> None:
+    """The pair restarts as the core: the supervisor empty, the lifecycle actor from the
+    journal, which starts every live market's position, market and orders in it again."""
+    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+        FEED
+    ) as runtime:
+        runtime.replay(FEED, end=RESTING)
+        before = [p.legs for p in runtime.positions()]
+        victim = getattr(runtime, dies)
+        victim.tell(InjectFault(reason="test"))
+        assert victim.actor_stopped.wait(5)
+        runtime.refresh()
+
+        assert runtime.generation == 2
+        markets = children(runtime.supervisor)
+        assert {"position:m1", "market:m1", "order:O1", "order:O4"} <= set(markets)
+        assert live_positions(runtime) == {"m1": markets["position:m1"].ref}
+        assert runtime.execution.proxy().book.get().markets["m1"].position == (
+            markets["position:m1"].ref
+        )
+        assert [p.legs for p in runtime.positions()] == before
+
+        runtime.replay(FEED)
+        assert final_realized(runtime) == Decimal("3.00")
+
+
 def test_a_root_that_exceeds_its_restart_intensity_stops_and_says_so(tmp_path: Path) -> None:
     runtime = Runtime(
         RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal(), max_restarts=0)
