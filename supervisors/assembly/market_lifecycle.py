@@ -311,20 +311,24 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
 
     # -- replies from the children supervisor -------------------------------------------------
 
-    def _tell_children(
-        self, request: AddChild | RemoveChild, then: Callable[[Reply], None]
-    ) -> None:
+    def _add(self, spec: ChildSpec, then: Callable[[Reply], None]) -> None:
         if self._starting:
-            then(self.children.ask(request, block=True, timeout=_START_ASK_S))
+            then(self.children.ask(AddChild(spec=spec), block=True, timeout=_START_ASK_S))
             return
+        request = AddChild(spec=spec, reply_to=self.actor_ref)
         self._awaiting[request.id] = then
         self.children.tell(request)
 
-    def _add(self, spec: ChildSpec, then: Callable[[Reply], None]) -> None:
-        self._tell_children(AddChild(spec=spec, reply_to=self.actor_ref), then)
-
     def _remove(self, child_id: str, then: Callable[[Reply], None] = lambda _removed: None) -> None:
-        self._tell_children(RemoveChild(child_id=child_id, reply_to=self.actor_ref), then)
+        if self._starting:
+            removed = self.children.ask(
+                RemoveChild(child_id=child_id), block=True, timeout=_START_ASK_S
+            )
+            then(removed)
+            return
+        request = RemoveChild(child_id=child_id, reply_to=self.actor_ref)
+        self._awaiting[request.id] = then
+        self.children.tell(request)
 
     @handles(AddChildReply)
     def _child_added(self, reply: AddChildReply) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, PositionStatus
@@ -119,9 +120,12 @@ def test_a_dead_market_supervisor_or_lifecycle_restarts_the_core_with_every_mark
 ) -> None:
     """The pair restarts as the core: the supervisor empty, the lifecycle actor from the
     journal, which starts every live market's position, market and orders in it again."""
-    with Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
-        FEED
-    ) as runtime:
+    with (
+        capture_logs() as logs,
+        Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+            FEED
+        ) as runtime,
+    ):
         runtime.replay(FEED, end=RESTING)
         before = [p.legs for p in runtime.positions()]
         victim = getattr(runtime, dies)
@@ -140,6 +144,7 @@ def test_a_dead_market_supervisor_or_lifecycle_restarts_the_core_with_every_mark
 
         runtime.replay(FEED)
         assert final_realized(runtime) == Decimal("3.00")
+    assert [e for e in logs if e["log_level"] == "error"] == []
 
 
 def test_a_root_that_exceeds_its_restart_intensity_stops_and_says_so(tmp_path: Path) -> None:
