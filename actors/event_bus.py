@@ -1,6 +1,6 @@
 """The in-process event bus: every published event goes to every subscriber.
 
-Publishers (orders, positions, execution, the market supervisor) tell the bus once; views,
+Publishers (orders, positions, execution, the market lifecycle actor) tell the bus once; views,
 the journal and the ZeroMQ publisher subscribe here instead of to each actor.
 """
 

@@ -52,7 +52,7 @@ class ExecutionActor(Supervised, RuntimeActor):
     """Signal → journaled OrderCreated → supervised OrderActor → pending flag → venue.
 
     Execution holds a position ref per market it has been told about, replaced only by the
-    market supervisor's SwitchMarket, so orders of a new market never reach an old position.
+    market lifecycle actor's SwitchMarket, so orders of a new market never reach an old position.
     A signal goes only to its own (market, account, strategy) position: what it leaves
     unnamed is taken from the market's position before risk judges it, and a signal naming
     another account or strategy is denied. Whether its market is still the current one is

@@ -76,9 +76,9 @@ class PositionActor(Supervised, PublishingActor):
         )
         self._lifecycle(PositionOpened(position=self.book.snapshot()))
         if self.book.status is PositionStatus.SETTLED and self.parent is not None:
-            # Its predecessor may have died before telling the supervisor; archiving twice
-            # is a no-op there.
-            self.parent.tell(PositionSettled(position=self.book.snapshot()))
+            # Its predecessor may have died before telling the parent; archiving twice is a
+            # no-op there.
+            tell_quietly(self.parent, PositionSettled(position=self.book.snapshot()))
 
     def welcome(self, subscriber: Recipient) -> None:
         tell_quietly(subscriber, self.book.snapshot())
@@ -178,4 +178,6 @@ class PositionActor(Supervised, PublishingActor):
         self._lifecycle(settled)
         self.publish(settled.position)
         if self.parent is not None:
-            self.parent.tell(settled)
+            # A dead parent means the core is restarting: its successor archives what the
+            # journal shows settled.
+            tell_quietly(self.parent, settled)

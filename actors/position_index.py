@@ -1,7 +1,7 @@
 """PositionIndexActor: serves ``security_id`` lookups to risk, kept current by positions.
 
 Positions tell it their lifecycle themselves (opened, a fill moved a leg, settled), and the
-market supervisor tells it when a market's position is archived: nobody has to remember to
+market lifecycle actor tells it when a market's position is archived: nobody has to remember to
 call it. A position tells the index *before* it tells anyone else of a change, so a signal
 caused by that change reaches risk after the index has it: a check never sees a position
 older than a fill acknowledged before the signal was sent. A restarted index is loaded from

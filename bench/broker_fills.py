@@ -3,7 +3,7 @@
 The runtime is the real one: ``Runtime`` with ``RuntimeConfig(broker=BrokerConfig(...))``,
 so ``supervisors.assembly.runtime_tree`` in broker mode (journal on SQLite,
 synchronous=NORMAL, group commit; bus, index, risk with no limits, account positions,
-normalizer, broker venue, execution, strategy, market supervisor, reconciler with its
+normalizer, broker venue, execution, strategy, market supervisor and lifecycle, reconciler with its
 default pacer and 5 s position-sync debounce), on a ``SimulatedBroker`` with no faults. One
 binary market is opened through the feed (lockstep), and one order per leg is placed
 through execution, as a strategy's signal would be (``TradeSignal`` → risk → journaled

@@ -103,8 +103,8 @@ class _VenueSink(pykka.ThreadingActor):
 
 
 class _Supervisor(pykka.ThreadingActor):
-    """Stands in for the market supervisor: starts a real OrderActor for each order and
-    tells execution it runs, as ``MarketSupervisor._start_order`` does."""
+    """Stands in for the market lifecycle actor and supervisor: starts a real OrderActor for
+    each order and tells execution it runs, as ``MarketLifecycleActor._start_order`` does."""
 
     def __init__(self, **order_refs: Any) -> None:
         super().__init__()

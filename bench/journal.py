@@ -124,7 +124,7 @@ def _definition(market_id: str) -> MarketDefinition:
 
 
 def _position_created(definition: MarketDefinition) -> Event:
-    """The position's first event, keyed as the market supervisor keys it."""
+    """The position's first event, keyed as the market lifecycle actor keys it."""
     position_id = f"{definition.market_id}/{ACCOUNT}/{STRATEGY}"
     event = PositionCreated(
         position_id=position_id,

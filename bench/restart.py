@@ -20,8 +20,8 @@ restart ``PositionActor.start(position_loader(stores, position_id, journal), bus
 journal=..., supervision=context)``, with a real ``JournalActor`` on the file, started on
 the state recovered from it as the runtime's tree starts it (the restarted actor asks it for
 its fold of the position, then tells it ``Route``), and a real event bus. There is no
-market supervisor, so no re-wiring of market data and strategies after the restart
-(``_rewire``) and no parent; the spec's ``start_timeout_s`` is raised so a long rebuild is
+market lifecycle actor, so no re-wiring of market data and strategies after the restart
+(``_rewire_position``) and no parent; the spec's ``start_timeout_s`` is raised so a long rebuild is
 not logged as a slow start (the supervisor's wait is not on the measured path either way:
 its ``ChildRestarted`` comes after the new actor's ``on_start``). The supervisor's restart
 intensity is raised, since the benchmark restarts it far more often than 3 times in 5 s.
@@ -294,7 +294,7 @@ def _position_factory(
     *,
     fold: bool,
 ) -> ChildFactory:
-    """``MarketSupervisor._position_factory`` without the market supervisor: the book first,
+    """``market_lifecycle._position_factory`` without the market supervisor: the book first,
     ``position_loader`` on every restart, which asks ``journal`` for its fold if ``fold``
     (the market supervisor's way) and reads the file if not (its fallback)."""
     first_start = True

@@ -21,14 +21,14 @@ so every figure crosses a real socket and a process boundary, as a user's would.
 
 2. ``submit``, timed the same way: the ping's path plus the handler's wait on the runtime.
    Execution reserves the side, risk checks the signal (no limits: approved), execution
-   journals ``OrderCreated`` (group commit), the market supervisor starts the order actor
-   (a new thread) and waits for its ``on_start``, which publishes ``OrderUpdated
-   (submitted)`` on the bus, where the edge's waiter resolves the handler's future. Each
-   submit is a limit order far from the books (BUY at 0.01, SELL at 0.99; the books are
-   0.40-0.53), so it rests; the client then cancels it and waits on its ``order.m1``
-   subscription until it is cancelled, so the pending guard never denies the next one and
-   every timed submit meets an idle runtime (the four (security, side) pairs take turns).
-   Orders and denials are counted apart. Beside it: the same submits' time inside the
+   journals ``OrderCreated`` (group commit), the market lifecycle actor has the market
+   supervisor start the order actor (a new thread) and wait for its ``on_start``, which
+   publishes ``OrderUpdated (submitted)`` on the bus, where the edge's waiter resolves the
+   handler's future. Each submit is a limit order far from the books (BUY at 0.01, SELL at
+   0.99; the books are 0.40-0.53), so it rests; the client then cancels it and waits on its
+   ``order.m1`` subscription until it is cancelled, so the pending guard never denies the
+   next one and every timed submit meets an idle runtime (the four (security, side) pairs
+   take turns). Orders and denials are counted apart. Beside it: the same submits' time inside the
    server's handler (the rest is sockets, threads and JSON), and what the handler waits on,
    bare, measured here: ten wake-ups along nine pykka actors, an actor start, and one
    ``OrderCreated`` appended to a ``SqliteJournalStore`` of its own. ``cancel`` is printed
@@ -254,7 +254,7 @@ def _cancel(client: Client, order_id: str) -> int:
     """Cancel ``order_id``; returns how often the edge said ``not_found`` first.
 
     The submit's answer comes from the order actor's first ``OrderUpdated``, which can
-    overtake the market supervisor's ``OrderStarted`` to execution, the table ``cancel``
+    overtake the market lifecycle actor's ``OrderStarted`` to execution, the table ``cancel``
     checks: right after a submit, the order it answered may not be found yet.
     """
     for attempt in range(1000):
@@ -670,7 +670,8 @@ def _submit_parts(data_dir: Path, samples: int) -> Samples:
 
     From the handler's tell to its future: worker → execution → risk → execution →
     journal (commit) → execution → market supervisor → order actor (a new thread) → bus →
-    waiter → worker: ten thread wake-ups, a SQLite commit and an actor start.
+    waiter → worker: ten thread wake-ups, a SQLite commit and an actor start. (Since the
+    market lifecycle actor tells the supervisor, a real submit takes one wake-up more.)
     """
     done = threading.Event()
     last = _Wake.start(done)

@@ -23,7 +23,7 @@ from messages.fills import Fill
 
 @attrs.frozen(kw_only=True, slots=True)
 class PositionCreated:
-    """The market supervisor opened a position; the first event of a position stream."""
+    """The market lifecycle actor opened a position; the first event of a position stream."""
 
     id: str = id_field()
     ts_init: int = ts_init_field()

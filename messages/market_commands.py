@@ -1,4 +1,4 @@
-"""Market commands: the market supervisor drives a market's life through execution and its
+"""Market commands: the market lifecycle actor drives a market's life through execution and its
 position (route it, stop routing it, settle it, forget it)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ class SwitchMarket:
     """Route new orders for ``definition``'s market to ``position`` (``position_id``), the
     position of ``account`` and ``strategy``: a signal naming another is denied.
 
-    Sent by the market supervisor to the ExecutionActor before any order for the market can
+    Sent by the market lifecycle actor to the ExecutionActor before any order for the market can
     exist, so execution never holds a stale position ref (seed 000). ``position`` is the
-    market's PositionActor, ``supervisor`` its MarketSupervisor.
+    market's PositionActor, ``supervisor`` the MarketLifecycleActor that has its orders started.
     """
 
     id: str = id_field()

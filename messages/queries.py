@@ -35,7 +35,7 @@ class RoutedOrders:
 
 @attrs.frozen(kw_only=True, slots=True)
 class ListPositions:
-    """Ask the market supervisor for live position refs and archived final snapshots."""
+    """Ask the market lifecycle actor for live position refs and archived final snapshots."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

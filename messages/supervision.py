@@ -35,7 +35,7 @@ class OrderStarted:
 class PositionRestarted:
     """A market's PositionActor was restarted: ``position`` replaces the ref held so far.
 
-    The market supervisor tells execution and every OrderActor of the market, so nobody
+    The market lifecycle actor tells execution and every OrderActor of the market, so nobody
     keeps addressing the dead one.
     """
 

@@ -1,7 +1,7 @@
 """Actor subclasses that hold one kind of message until told to go on.
 
 A race between two actors (risk deciding while the market switches, a reply sent before
-the market supervisor has opened the market) is made deterministic by holding one side's
+the market lifecycle actor has opened the market) is made deterministic by holding one side's
 message in a real actor of the runtime: the test waits until it is held, makes the other
 side happen, then tells the actor ``GoOn``.
 """

@@ -170,7 +170,7 @@ def wait_for(inbox: queue.Queue[Any], match: Callable[[Any], bool], timeout: flo
 def state_with_positions(*market_ids: str) -> RuntimeState:
     """A fold that holds position ``<market>/p`` of each market, as if it was created.
 
-    For tests that start a JournalActor without a market supervisor: the fold refuses
+    For tests that start a JournalActor without a market lifecycle actor: the fold refuses
     position events for a position it never saw created.
     """
     state = RuntimeState()

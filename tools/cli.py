@@ -39,7 +39,7 @@ from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, CurveConfig
 from messages.risk import RiskLimits
-from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from supervisors.assembly.risk_config import RiskConfigError, limits_from_args
 from supervisors.assembly.risk_config import add_flags as add_risk_flags
 from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
@@ -406,7 +406,7 @@ CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
     "market": MarketActor,
     "order": OrderActor,
     "position": PositionActor,
-    "markets": MarketSupervisor,
+    "market_lifecycle": MarketLifecycleActor,
     "execution": ExecutionActor,
     "strategy": StrategyActor,
     "venue": SimulatedVenueActor,
@@ -415,7 +415,9 @@ CHAOS_KINDS: dict[str, type[RuntimeActor]] = {
     "index": PositionIndexActor,
     "risk": RiskActor,
 }
-"""Actor kinds the fault injector may kill: every supervised actor of the runtime."""
+"""Actor kinds the fault injector may kill: every supervised actor of the runtime but the
+supervisor of the per-market actors, a plain ``Supervisor`` whose class the root's shares
+(the injector picks by class); its death restarts the core as the lifecycle actor's does."""
 
 
 def _chaos(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.positions import PositionSnapshot
 from messages.risk import RiskLimits
-from supervisors.assembly.market_supervisor import RestoredMarket
+from supervisors.assembly.market_lifecycle import RestoredMarket
 from supervisors.assembly.recovery import RecoveryReport, recover_state
 
 

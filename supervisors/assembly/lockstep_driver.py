@@ -34,7 +34,7 @@ T = TypeVar("T")
 _log = structlog.get_logger("tradeactors", actor="runtime")
 
 LIFECYCLE = (MarketOpened, MarketClosed, MarketResolved)
-"""Feed records that open, close or resolve a market: routed to the market supervisor, and
+"""Feed records that open, close or resolve a market: routed to the market lifecycle actor, and
 never lost to a core that restarts (``LockstepDriver._refeed_lifecycle``)."""
 
 
@@ -269,7 +269,7 @@ class LockstepDriver:
                     event=record,
                     stream=market_stream(market_id),
                     dedup_key=f"{type(record).__name__}:{market_id}",
-                    deliver_to=core.markets,
+                    deliver_to=core.market_lifecycle,
                 )
             )
         else:
@@ -277,7 +277,7 @@ class LockstepDriver:
                 Append(
                     event=record,
                     stream=market_data_stream(record.market_id),
-                    deliver_to=core.markets,
+                    deliver_to=core.market_lifecycle,
                 )
             )
 

@@ -56,7 +56,7 @@ class QueryView:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
 
         def read() -> list[PositionSnapshot]:
-            refs: PositionRefs = ask(self.follower.require().markets, ListPositions())
+            refs: PositionRefs = ask(self.follower.require().market_lifecycle, ListPositions())
             live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
             return [*refs.archived, *live]
 

@@ -156,9 +156,15 @@ class Runtime:
 
     @property
     def supervisor(self) -> pykka.ActorRef[Any] | None:
-        """The market supervisor."""
+        """The market supervisor: it only supervises the per-market actors."""
         core = self._follower.core
         return core.markets if core is not None else None
+
+    @property
+    def market_lifecycle(self) -> pykka.ActorRef[Any] | None:
+        """The actor that opens, switches, settles and archives the markets."""
+        core = self._follower.core
+        return core.market_lifecycle if core is not None else None
 
     def extra(self, child_id: str) -> pykka.ActorRef[Any] | None:
         """A broker-edge actor (``normalizer``, ``account_positions``, ``reconciler``)."""

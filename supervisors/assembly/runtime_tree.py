@@ -10,10 +10,13 @@
     ├── venue              SimulatedVenueActor: rebuilt from the feed + the journal's orders
     ├── execution          ExecutionActor
     ├── strategy           StrategyActor
-    └── markets            MarketSupervisor, one_for_one
-        ├── position:<m>   PositionActor     } per market, dynamic; a crash here is restarted
-        ├── market:<m>     MarketActor       } alone, from the journal, and never disturbs
-        └── order:<o>      OrderActor        } another market or the core
+    ├── markets            Supervisor, one_for_one: only supervises
+    │   ├── position:<m>   PositionActor     } per market, dynamic; a crash here is restarted
+    │   ├── market:<m>     MarketActor       } alone, from the journal, and never disturbs
+    │   └── order:<o>      OrderActor        } another market or the core
+    └── market_lifecycle   MarketLifecycleActor: opens, switches, settles and archives
+                           markets; adds and removes the children of ``markets``, and
+                           re-wires one that ``markets`` restarted
 
 Why one_for_all at the root: the core actors hand each other work that is not yet durable
 (a fill in the venue's latency timer, a signal in execution's mailbox, an Append in the
@@ -23,7 +26,10 @@ from the journal in order, exactly as after a process restart: the journal's fac
 recovers (``core_recovery.recover_core``, voiding a torn lockstep step), and each later
 factory builds its child from that recovery. The children are wired in one place,
 ``supervisors.assembly.subsystems``, which the harnesses start too. The crash test proves
-that path exact; the fault-injection tests prove it here.
+that path exact; the fault-injection tests prove it here. ``markets`` and
+``market_lifecycle`` are two such children: when either dies, both start again with the
+core, the supervisor empty and the lifecycle actor from the recovery, which adds every live
+market's actors to it again.
 
 The whole tree is one child spec (``RuntimeSupervisor.child_spec`` via
 ``Runtime.child_spec``), so it runs as one child of a user's larger supervisor tree; if the
@@ -88,6 +94,9 @@ class CoreRefs:
     execution: pykka.ActorRef[Any]
     strategy: pykka.ActorRef[Any]
     markets: pykka.ActorRef[Any]
+    """The supervisor of the per-market actors."""
+    market_lifecycle: pykka.ActorRef[Any]
+    """Where feed records, ``ListPositions`` and the market switch go."""
     extras: dict[str, pykka.ActorRef[Any]] = attrs.field(factory=dict)
     """The broker edge's actors, by child id, when there is a broker."""
 
@@ -105,6 +114,7 @@ class CoreRefs:
             self.execution,
             self.strategy,
             self.markets,
+            self.market_lifecycle,
         )
         return (*core, *self.extras.values())
 

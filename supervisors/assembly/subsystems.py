@@ -36,7 +36,7 @@ from bridges.simulated_venue import SimulatedVenueActor
 from messages.refs import Recipient
 from messages.subscriptions import Subscribe
 from supervisors.assembly.core_recovery import Recovered, recover_core
-from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from supervisors.assembly.runtime_config import BrokerConfig, RuntimeConfig
 from supervisors.kernel.child_spec import (
     Backoff,
@@ -57,6 +57,7 @@ CORE_CHILDREN = (
     "execution",
     "strategy",
     "markets",
+    "market_lifecycle",
 )
 """The root's children, in start order (with a simulated venue)."""
 
@@ -71,6 +72,7 @@ BROKER_CHILDREN = (
     "execution",
     "strategy",
     "markets",
+    "market_lifecycle",
     "reconciler",
 )
 """The root's children when the runtime trades through a broker; ``venue`` is the broker's."""
@@ -320,16 +322,37 @@ def _start_strategy(wiring: Wiring, context: SupervisedContext) -> Ref:
 
 
 def market_specs(wiring: Wiring) -> dict[str, ChildSpec]:
-    """The market supervisor: it re-tells execution every market, position and order."""
-    return {"markets": _spec("markets", lambda c: _start_markets(wiring, c))}
+    """The supervisor of the per-market actors, and the lifecycle actor that grows and
+    shrinks it: the latter re-tells execution every market, position and order."""
+    return {
+        "markets": _spec("markets", lambda c: _start_market_children(wiring, c)),
+        "market_lifecycle": _spec("market_lifecycle", lambda c: _start_market_lifecycle(wiring, c)),
+    }
 
 
-def _start_markets(wiring: Wiring, context: SupervisedContext) -> Ref:
+def _start_market_children(wiring: Wiring, context: SupervisedContext) -> Ref:
+    """Empty at each start: the lifecycle actor, started next, adds every market again."""
+    config = wiring.config
+    return wiring.keep(
+        "markets",
+        Supervisor.start(
+            name="markets",
+            max_restarts=config.max_restarts,
+            period_s=config.restart_period_s,
+            events=wiring.refs["bus"],
+            scheduler=config.scheduler,
+            supervision=context,
+        ),
+    )
+
+
+def _start_market_lifecycle(wiring: Wiring, context: SupervisedContext) -> Ref:
     recovered = wiring.recovery()
     config, refs = wiring.config, wiring.refs
     return wiring.keep(
-        "markets",
-        MarketSupervisor.start(
+        "market_lifecycle",
+        MarketLifecycleActor.start(
+            children=refs["markets"],
             execution=refs["execution"],
             venue=refs["venue"],
             bus=refs["bus"],
@@ -340,12 +363,8 @@ def _start_markets(wiring: Wiring, context: SupervisedContext) -> Ref:
             restored=recovered.markets,
             restored_orders=recovered.orders,
             archived=recovered.archived,
-            max_restarts=config.max_restarts,
-            period_s=config.restart_period_s,
-            events=refs["bus"],
             index=refs["index"],
             risk=refs["risk"],
-            scheduler=config.scheduler,
             supervision=context,
         ),
     )

@@ -1,7 +1,9 @@
 """Messages a supervisor understands and the replies it gives.
 
-``AddChild``, ``RemoveChild`` and ``WhichChildren`` come from users (``ask`` them from outside
-an actor, or ``tell`` them); ``ChildExited`` comes from the children themselves
+``AddChild``, ``RemoveChild`` and ``WhichChildren`` come from users: ``ask`` them from outside
+an actor; an actor ``tell``s ``AddChild`` and ``RemoveChild`` with a ``reply_to`` and is told
+the same answer (``AddChildReply``, ``RemoveChildReply``), since a handler must not block on
+an ask. ``ChildExited`` comes from the children themselves
 (``supervisors.kernel.supervised.Supervised`` sends it, once, when a child's thread ends).
 """
 
@@ -13,16 +15,21 @@ import attrs
 import pykka
 
 from messages.fields import id_field, text_field, ts_init_field
+from messages.refs import Recipient
 from supervisors.kernel.child_spec import ChildSpec, Restart
 
 
 @attrs.frozen(kw_only=True, slots=True)
 class AddChild:
-    """Start ``spec`` now and supervise it; answered with ``ChildInfo`` or ``ChildRefused``."""
+    """Start ``spec`` now and supervise it; answered with ``ChildInfo`` or ``ChildRefused``.
+
+    ``reply_to``, if set, is also told that answer as an ``AddChildReply``.
+    """
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     spec: ChildSpec = attrs.field(validator=attrs.validators.instance_of(ChildSpec))
+    reply_to: Recipient | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -30,12 +37,13 @@ class RemoveChild:
     """Stop the child ``child_id`` (within its shutdown timeout) and forget its spec.
 
     Answered with ``True``, or ``False`` when there is no such child. Not a failure: nothing
-    is restarted.
+    is restarted. ``reply_to``, if set, is also told that answer as a ``RemoveChildReply``.
     """
 
     id: str = id_field()
     ts_init: int = ts_init_field()
     child_id: str = text_field()
+    reply_to: Recipient | None = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -81,3 +89,27 @@ class ChildRefused:
 
     child_id: str = text_field()
     reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AddChildReply:
+    """The told answer to the ``AddChild`` whose id is ``correlation_id``."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    answer: ChildInfo | ChildRefused = attrs.field(
+        validator=attrs.validators.instance_of((ChildInfo, ChildRefused))
+    )
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RemoveChildReply:
+    """The told answer to the ``RemoveChild`` whose id is ``correlation_id``: whether
+    ``child_id`` was there to stop."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    child_id: str = text_field()
+    removed: bool = attrs.field(validator=attrs.validators.instance_of(bool))

@@ -25,7 +25,7 @@ import attrs
 import pykka
 
 from messages.stats import ActorStats
-from supervisors.kernel.base import PublishingActor, handles
+from supervisors.kernel.base import PublishingActor, handles, tell_quietly
 from supervisors.kernel.child_spec import Backoff, ChildSpec, Restart, Strategy, SupervisedContext
 from supervisors.kernel.errors import ChildStartError, RestartIntensityError
 from supervisors.kernel.events import (
@@ -40,10 +40,12 @@ from supervisors.kernel.events import (
 from supervisors.kernel.metrics import ACTOR_RESTARTS
 from supervisors.kernel.protocol import (
     AddChild,
+    AddChildReply,
     ChildExited,
     ChildInfo,
     ChildRefused,
     RemoveChild,
+    RemoveChildReply,
     WhichChildren,
 )
 from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler, Timer
@@ -197,7 +199,13 @@ class Supervisor(Supervised, PublishingActor):
 
     @handles(AddChild)
     def _add_child(self, message: AddChild) -> ChildInfo | ChildRefused:
-        spec = message.spec
+        answer = self._added(message.spec)
+        if message.reply_to is not None:
+            # A requester that died meanwhile has nobody to tell; the child stays supervised.
+            tell_quietly(message.reply_to, AddChildReply(correlation_id=message.id, answer=answer))
+        return answer
+
+    def _added(self, spec: ChildSpec) -> ChildInfo | ChildRefused:
         if spec.id in self.children:
             return ChildRefused(child_id=spec.id, reason="a child with this id exists")
         child = _Child(spec=spec)
@@ -210,11 +218,22 @@ class Supervisor(Supervised, PublishingActor):
 
     @handles(RemoveChild)
     def _remove_child(self, message: RemoveChild) -> bool:
-        child = self.children.pop(message.child_id, None)
+        removed = self._removed(message.child_id)
+        if message.reply_to is not None:
+            tell_quietly(
+                message.reply_to,
+                RemoveChildReply(
+                    correlation_id=message.id, child_id=message.child_id, removed=removed
+                ),
+            )
+        return removed
+
+    def _removed(self, child_id: str) -> bool:
+        child = self.children.pop(child_id, None)
         if child is None:
             return False
         self._stop_child(child)
-        self.log.info("child_removed", child_id=message.child_id)
+        self.log.info("child_removed", child_id=child_id)
         return True
 
     @handles(WhichChildren, reads_only=True)

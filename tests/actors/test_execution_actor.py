@@ -29,7 +29,8 @@ pytestmark = pytest.mark.timeout(10)
 
 
 class _OrderStarter(pykka.ThreadingActor):
-    """Does what a market supervisor does for execution: starts the order's actor, says so."""
+    """Does what the market lifecycle actor does for execution: starts the order's actor and
+    says so."""
 
     def __init__(self, **refs: Any) -> None:
         super().__init__()

@@ -85,6 +85,7 @@ def assemble(
         execution=other,
         strategy=other,
         markets=other,
+        market_lifecycle=other,
     )
     root.proxy().core = core
     return core, memory

@@ -48,7 +48,7 @@ def test_a_lockstep_step_is_journaled_between_its_markers_and_delivered(
     ]
     assert [stored.record.stream for stored in memory.events][::2] == [RUNTIME_STREAM] * 2
     assert driver.next_step == 1
-    assert core.markets.proxy().told.get(timeout=5) == [record]
+    assert core.market_lifecycle.proxy().told.get(timeout=5) == [record]
 
 
 def test_a_new_core_is_fed_again_the_lifecycle_records_its_journal_lacks(

@@ -12,9 +12,9 @@ from messages.market_commands import SwitchMarket
 from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketResolved
 from messages.orders import OrderDenied
-from supervisors.assembly.market_supervisor import MarketSupervisor
 from supervisors.assembly.runtime import Runtime
 from tests.stubs import book, change, collector, opened
+from tests.supervisors.market_stubs import start_markets
 
 pytestmark = pytest.mark.timeout(30)
 D = Decimal
@@ -28,7 +28,7 @@ def _crossing_books(market_id: str):
     ]
 
 
-def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a_book(
+def test_the_lifecycle_tells_execution_the_new_position_before_the_market_has_a_book(
     journal, journal_stores
 ) -> None:
     # One inbox stands in for execution and for a strategy, so it shows which came first:
@@ -36,7 +36,7 @@ def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a
     spy, inbox = collector()
     venue, _ = collector()
     bus, _ = collector()
-    supervisor = MarketSupervisor.start(
+    _children, lifecycle = start_markets(
         execution=spy,
         venue=venue,
         bus=bus,
@@ -44,9 +44,10 @@ def test_the_supervisor_tells_execution_the_new_position_before_the_market_has_a
         stores=journal_stores,
         strategies=((spy, "s"),),
     )
+    # Each book is told at once: it waits while its market's actors start.
     for market_id in ("m1", "m2"):
-        supervisor.tell(opened(market_id))
-        supervisor.tell(book(f"{market_id}-YES", bids=(("0.40", "100"),)))
+        lifecycle.tell(opened(market_id))
+        lifecycle.tell(book(f"{market_id}-YES", bids=(("0.40", "100"),)))
 
     arrivals = []
     while len([m for m in arrivals if isinstance(m, MarketSnapshot)]) < 2:

@@ -189,7 +189,7 @@ def test_an_order_and_a_position_actor_each_rebuild_themselves_from_the_journal(
 ) -> None:
     with _traded(tmp_path, snapshot_every=7) as runtime:
         bus, _ = collector()
-        refs = runtime._require(runtime.supervisor).ask(ListPositions(), timeout=5)
+        refs = runtime._require(runtime.market_lifecycle).ask(ListPositions(), timeout=5)
         ((_, position_ref),) = refs.live
         before = position_ref.ask(GetSnapshot(), timeout=5)
         position_ref.stop()

@@ -208,13 +208,13 @@ def test_after_a_position_restart_an_open_order_addresses_its_fills_to_the_new_p
         ):
             runtime.feed_and_wait(record)
         (resting,) = [o for o in runtime.orders() if o.status is OrderStatus.PENDING]
-        supervisor = runtime.supervisor
-        assert supervisor is not None
-        ((_, old),) = ask(supervisor, ListPositions()).live
+        lifecycle = runtime.market_lifecycle
+        assert lifecycle is not None
+        ((_, old),) = ask(lifecycle, ListPositions()).live
         old.tell(InjectFault(reason="test"))
         assert old.actor_stopped.wait(5)
         runtime.wait_idle()
-        ((_, new),) = ask(supervisor, ListPositions()).live
+        ((_, new),) = ask(lifecycle, ListPositions()).live
         assert new != old
         assert new.is_alive()
         while not appends.empty():

@@ -10,6 +10,7 @@ from typing import Any
 
 import pykka
 import pytest
+from structlog.testing import capture_logs
 
 from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, PositionStatus
@@ -36,7 +37,7 @@ def children(supervisor: pykka.ActorRef[Any]) -> dict[str, Any]:
 
 
 def live_positions(runtime: Runtime) -> dict[str, pykka.ActorRef[Any]]:
-    return dict(ask(runtime.supervisor, ListPositions()).live)
+    return dict(ask(runtime.market_lifecycle, ListPositions()).live)
 
 
 def final_realized(runtime: Runtime) -> Decimal:
@@ -63,6 +64,7 @@ def test_the_core_starts_in_order_and_a_market_crash_stays_inside_its_market(
             runtime.execution,
             runtime.strategy,
             runtime.supervisor,
+            runtime.market_lifecycle,
         ]
         markets = children(runtime.supervisor)
         assert {"position:m1", "market:m1", "order:O1", "order:O4"} <= set(markets)
@@ -110,6 +112,39 @@ def test_a_crashed_execution_restarts_the_core_and_is_told_every_market_and_orde
         book = execution.book.get()
         assert book.current_market_id == "m2"
         assert book.markets["m2"].position == live_positions(runtime)["m2"]
+
+
+@pytest.mark.parametrize("dies", ["supervisor", "market_lifecycle"])
+def test_a_dead_market_supervisor_or_lifecycle_restarts_the_core_with_every_market(
+    tmp_path: Path, dies: str
+) -> None:
+    """The pair restarts as the core: the supervisor empty, the lifecycle actor from the
+    journal, which starts every live market's position, market and orders in it again."""
+    with (
+        capture_logs() as logs,
+        Runtime(RuntimeConfig(data_dir=tmp_path, journal_store=MemoryJournal())).start(
+            FEED
+        ) as runtime,
+    ):
+        runtime.replay(FEED, end=RESTING)
+        before = [p.legs for p in runtime.positions()]
+        victim = getattr(runtime, dies)
+        victim.tell(InjectFault(reason="test"))
+        assert victim.actor_stopped.wait(5)
+        runtime.refresh()
+
+        assert runtime.generation == 2
+        markets = children(runtime.supervisor)
+        assert {"position:m1", "market:m1", "order:O1", "order:O4"} <= set(markets)
+        assert live_positions(runtime) == {"m1": markets["position:m1"].ref}
+        assert runtime.execution.proxy().book.get().markets["m1"].position == (
+            markets["position:m1"].ref
+        )
+        assert [p.legs for p in runtime.positions()] == before
+
+        runtime.replay(FEED)
+        assert final_realized(runtime) == Decimal("3.00")
+    assert [e for e in logs if e["log_level"] == "error"] == []
 
 
 def test_a_root_that_exceeds_its_restart_intensity_stops_and_says_so(tmp_path: Path) -> None:

@@ -44,9 +44,11 @@ from supervisors.kernel.events import (
 )
 from supervisors.kernel.protocol import (
     AddChild,
+    AddChildReply,
     ChildInfo,
     ChildRefused,
     RemoveChild,
+    RemoveChildReply,
     WhichChildren,
 )
 from supervisors.kernel.scheduler import ManualScheduler
@@ -756,6 +758,64 @@ def test_a_removed_child_is_stopped_never_restarted_and_its_siblings_are_untouch
         "a": 0,
         "c": 0,
     }
+
+
+def test_an_actor_that_tells_add_child_with_a_reply_to_is_told_the_child_it_started(
+    tree: Tree,
+) -> None:
+    sup = tree.supervisor([tree.worker("a")])
+    request = AddChild(spec=tree.worker("market-1"), reply_to=tree.sink)
+
+    sup.tell(request)
+
+    reply = tree.wait(event_of(AddChildReply, correlation_id=request.id))
+    assert isinstance(reply.answer, ChildInfo)
+    assert reply.answer.ref == current(sup, "market-1")
+    assert list(children_of(sup)) == ["a", "market-1"]
+
+
+def test_a_told_add_child_that_is_refused_tells_the_refusal_and_changes_nothing(
+    tree: Tree,
+) -> None:
+    sup = tree.supervisor([tree.worker("a")])
+    request = AddChild(spec=tree.worker("a"), reply_to=tree.sink)
+
+    sup.tell(request)
+
+    reply = tree.wait(event_of(AddChildReply, correlation_id=request.id))
+    assert reply.answer == ChildRefused(child_id="a", reason="a child with this id exists")
+    assert steps(tree.lifecycle.items()) == [("start", "a")]
+
+
+def test_an_actor_that_tells_remove_child_with_a_reply_to_is_told_whether_it_was_there(
+    tree: Tree,
+) -> None:
+    sup = tree.supervisor([tree.worker("a"), tree.worker("b")])
+    first = RemoveChild(child_id="b", reply_to=tree.sink)
+    second = RemoveChild(child_id="b", reply_to=tree.sink)
+
+    sup.tell(first)
+    sup.tell(second)
+
+    assert tree.wait(event_of(RemoveChildReply, correlation_id=first.id)).removed is True
+    assert tree.wait(event_of(RemoveChildReply, correlation_id=second.id)).removed is False
+    assert list(children_of(sup)) == ["a"]
+    assert ("stop", "b") in steps(tree.lifecycle.items())
+
+
+def test_a_requester_that_died_before_its_reply_leaves_the_added_child_supervised(
+    tree: Tree,
+) -> None:
+    sup = tree.supervisor([])
+    gone = EventSink.start(Recorder())
+    gone.stop(timeout=WAIT_S)
+
+    sup.tell(AddChild(spec=tree.worker("market-2"), reply_to=gone))
+
+    tree.wait(event_of(ChildStarted, child_id="market-2"))
+    current(sup, "market-2").tell(Crash())
+    tree.wait(event_of(ChildRestarted, child_id="market-2"))
+    assert sup.is_alive()
 
 
 def test_a_temporary_per_order_child_that_finished_its_work_is_forgotten(tree: Tree) -> None:

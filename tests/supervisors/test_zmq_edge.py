@@ -23,7 +23,7 @@ from bridges.zmq_protocol import CommandError
 from bridges.zmq_server import CurveConfig
 from messages.markets import MarketOpened
 from supervisors.assembly import subsystems
-from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.runtime_config import BrokerConfig
 from supervisors.assembly.zmq_edge import ZmqEdge
@@ -122,8 +122,10 @@ def test_switch_market_replies_only_once_a_submit_for_the_new_market_can_trade(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = Gate()
-    held = holding(MarketSupervisor, MarketOpened, lambda m: m.definition.market_id == "m2", gate)
-    monkeypatch.setattr(subsystems, "MarketSupervisor", held)
+    held = holding(
+        MarketLifecycleActor, MarketOpened, lambda m: m.definition.market_id == "m2", gate
+    )
+    monkeypatch.setattr(subsystems, "MarketLifecycleActor", held)
     with Runtime(RuntimeConfig(data_dir=tmp_path)).start(FEED) as running:
         running.replay(FEED, end=6)
         edge = ZmqEdge(running, commands=LOCAL, events=LOCAL).start()
@@ -140,13 +142,13 @@ def test_switch_market_replies_only_once_a_submit_for_the_new_market_can_trade(
                     ).encode()
                 )
                 gate.wait_holding()
-                # The supervisor holds m2's opening, so execution cannot know m2: a reply now
-                # would be one a submit could not trade on. (The old code answered in ms.)
+                # The lifecycle actor holds m2's opening, so execution cannot know m2: a reply
+                # now would be one a submit could not trade on. (The old code answered in ms.)
                 with pytest.raises(TimeoutError):
                     c.receive(500)
-                supervisor = running.supervisor
-                assert supervisor is not None
-                supervisor.tell(GoOn())
+                lifecycle = running.market_lifecycle
+                assert lifecycle is not None
+                lifecycle.tell(GoOn())
                 reply = c.receive(5000)
                 assert reply["result"] == {"market_id": "m2", "opened": True}
 

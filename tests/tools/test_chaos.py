@@ -22,7 +22,7 @@ from actors.risk import RiskActor
 from actors.strategy import StrategyActor
 from bridges.feed_codec import write_feed
 from bridges.simulated_venue import SimulatedVenueActor
-from supervisors.assembly.market_supervisor import MarketSupervisor
+from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from tools.chaos import ChaosReport, RunResult, economics, replay
 from tools.cli import CHAOS_KINDS
 from tools.fault_injector import FaultInjector, FaultMethod
@@ -52,7 +52,7 @@ def clean(records, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
         ((ExecutionActor,), 3),
         ((JournalActor,), 7),
         ((SimulatedVenueActor, StrategyActor, EventBusActor), 9),
-        ((MarketSupervisor,), 10),
+        ((MarketLifecycleActor,), 10),
         ((PositionIndexActor, RiskActor), 13),
         (tuple(CHAOS_KINDS.values()), 15),
     ],
@@ -64,7 +64,7 @@ def clean(records, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
         "execution",
         "journal",
         "venue, strategy, bus",
-        "market supervisor",
+        "market lifecycle",
         "position index, risk",
         "every kind",
     ],

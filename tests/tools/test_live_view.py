@@ -91,6 +91,13 @@ def terminal_100x30(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LINES", "30")
 
 
+@pytest.fixture
+def terminal_120x30(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide enough for a restart count of every core child on one line."""
+    monkeypatch.setenv("COLUMNS", "121")
+    monkeypatch.setenv("LINES", "30")
+
+
 @pytest.mark.timeout(20)
 @pytest.mark.usefixtures("terminal_80x24")
 def test_on_a_terminal_the_run_view_redraws_in_place_a_few_times_a_second() -> None:
@@ -135,7 +142,7 @@ def test_off_a_terminal_or_asked_plain_the_run_view_writes_a_line_per_event() ->
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.usefixtures("terminal_100x30")
+@pytest.mark.usefixtures("terminal_120x30")
 def test_the_run_view_counts_restarts_by_kind_and_follows_the_core_across_them(
     tmp_path: Path,
 ) -> None:
