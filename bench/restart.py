@@ -15,7 +15,7 @@ events. The same fills are applied to a ``PositionBook`` in this process as they
 written, which gives the expected snapshot independently of the loader.
 
 A real ``Supervisor`` (one_for_one, permanent) supervises the PositionActor with a factory
-that mirrors ``MarketSupervisor._position_factory``: the first start takes the book, every
+that mirrors ``market_lifecycle._position_factory``: the first start takes the book, every
 restart ``PositionActor.start(position_loader(stores, position_id, journal), bus=...,
 journal=..., supervision=context)``, with a real ``JournalActor`` on the file, started on
 the state recovered from it as the runtime's tree starts it (the restarted actor asks it for
