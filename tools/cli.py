@@ -46,7 +46,7 @@ from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, R
 from supervisors.assembly.runtime_config import BrokerConfig
 from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
-from tools import feedgen, live_venue
+from tools import feedgen, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.client_cli import add_commands as add_client_commands
@@ -521,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="replay a feed through the whole runtime")
+    run.add_argument(
+        "--config", help="a TOML file of the run's settings (tools/run_config.py); flags win"
+    )
     run.add_argument("--feed", help="feed file (.jsonl or .jsonl.gz); default: bundled sample")
     run.add_argument(
         "--speed",
@@ -622,8 +625,25 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        expanded = run_config.expand(
+            sys.argv[1:] if argv is None else argv, command_flags(parser, "run")
+        )
+    except run_config.RunConfigError as error:
+        sys.stdout.write(f"tradeactors: bad config: {error}\n")
+        return 2
+    args = parser.parse_args(expanded)
     return int(args.handler(args))
+
+
+def command_flags(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """Every option string of one subcommand."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        choices = action.choices
+        if isinstance(choices, dict) and command in choices:
+            return {flag for sub in choices[command]._actions for flag in sub.option_strings}
+    return set()
 
 
 if __name__ == "__main__":
