@@ -90,9 +90,9 @@ def _positive(text: str) -> int:
     return number
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m bench") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -608,28 +608,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_record_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
-    gen.add_argument("args", nargs=argparse.REMAINDER)
-    gen.set_defaults(handler=lambda a: feedgen.main(a.args))
-    bench = commands.add_parser(
-        "bench", help="run every benchmark and write bench/RESULTS.md (python -m bench)"
+    feedgen.add_arguments(gen)
+    gen.set_defaults(handler=feedgen.run)
+    commands.add_parser(
+        "bench",
+        add_help=False,
+        help="run every benchmark and write bench/RESULTS.md (python -m bench; --help there)",
     )
-    bench.add_argument("args", nargs=argparse.REMAINDER, help="--quick, --repeats N, --only ...")
-    bench.set_defaults(handler=_bench)
     return parser
 
 
-def _bench(args: argparse.Namespace) -> int:
-    # Loaded on demand: the suite pulls in every benchmark, which no other command needs.
+def _bench(argv: Sequence[str]) -> int:
+    """``tradeactors bench ...`` is ``python -m bench ...``: the suite parses its own options.
+    Loaded on demand: it pulls in every benchmark, which no other command needs."""
     suite = importlib.import_module("bench.suite")
-    return int(suite.main(args.args))
+    return int(suite.main(list(argv), prog="tradeactors bench"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["bench"]:
+        return _bench(given[1:])
     parser = build_parser()
     try:
-        expanded = run_config.expand(
-            sys.argv[1:] if argv is None else argv, command_flags(parser, "run")
-        )
+        expanded = run_config.expand(given, command_flags(parser, "run"))
     except run_config.RunConfigError as error:
         sys.stdout.write(f"tradeactors: bad config: {error}\n")
         return 2

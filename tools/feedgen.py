@@ -91,23 +91,33 @@ def generate_feed(
     return records
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write a synthetic feed file, e.g. to regenerate the bundled sample feed."""
-    parser = argparse.ArgumentParser(prog="python -m tools.feedgen", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generator's options, for ``python -m tools.feedgen`` and ``tradeactors feedgen``."""
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--markets", type=int, default=5, help="consecutive markets (default 5)")
-    parser.add_argument("--updates", type=int, default=300, help="updates per market")
+    parser.add_argument("--updates", type=int, default=300, help="updates per market (default 300)")
     parser.add_argument("--out", type=Path, required=True, help="output; .gz means gzip")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the feed ``args`` describe; 2 (and why, on stderr) if they describe none."""
     try:
         records = generate_feed(
             seed=args.seed, markets=args.markets, updates_per_market=args.updates
         )
     except ValueError as exc:
-        parser.error(str(exc))
+        sys.stderr.write(f"tradeactors feedgen: {exc}\n")
+        return 2
     count = write_feed(records, args.out)
     sys.stdout.write(f"wrote {count} records to {args.out}\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write a synthetic feed file, e.g. to regenerate the bundled sample feed."""
+    parser = argparse.ArgumentParser(prog="python -m tools.feedgen", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def _price(tick: int) -> Decimal:
