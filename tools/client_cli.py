@@ -298,5 +298,6 @@ def _keygen(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     directory = Path(args.directory)
     directory.mkdir(parents=True, exist_ok=True)
     public, secret = zmq.auth.create_certificates(directory, args.name)
+    Path(secret).chmod(0o600)  # pyzmq writes it 0644: a secret is its owner's alone
     out.write(f"public key {public}\nsecret key {secret}\n")
     return 0

@@ -108,3 +108,23 @@ def test_the_readme_feedgen_and_help_lines_run_for_real(tmp_path: Path) -> None:
     )
     assert bench_help.returncode == 0
     assert "--quick" in bench_help.stdout
+
+
+def test_version_help_defaults_and_an_owner_only_secret_key(tmp_path: Path) -> None:
+    script = _console_script()
+
+    version = subprocess.run([*script, "--version"], capture_output=True, text=True, check=False)
+    run_help = subprocess.run(
+        [*script, "run", "--help"], capture_output=True, text=True, check=False
+    )
+    keygen = subprocess.run(
+        [*script, "keygen", str(tmp_path / "keys")], capture_output=True, check=False
+    )
+
+    assert version.returncode == 0
+    assert re.fullmatch(r"tradeactors \d+\.\d+\.\d+\n", version.stdout)
+    assert "(default: 30.0)" in run_help.stdout
+    assert "(default: tradeactors-data)" in run_help.stdout
+    assert keygen.returncode == 0
+    assert (tmp_path / "keys" / "server.key_secret").stat().st_mode & 0o777 == 0o600
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
