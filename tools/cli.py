@@ -53,6 +53,7 @@ from tools.chaos import run_chaos
 from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
+from tools.export import add_export_command
 from tools.logging_setup import configure_logging
 from tools.record import add_record_command
 from tools.shutdown_deadline import ShutdownDeadline
@@ -632,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_commands(commands)
     add_verify_command(commands)
     add_record_command(commands)
+    add_export_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     feedgen.add_arguments(gen)

@@ -1,0 +1,215 @@
+"""``tradeactors export fills|orders|positions|events``: a stopped run's journal as a table.
+
+Read only: the journal is opened under the data dir's lock (a running runtime holds it) and
+nothing is written to it. ``fills`` and ``events`` are the journaled records themselves
+(each fill once: the journal deduplicates); ``orders`` and ``positions`` are the state the
+journal folds to: every order ever journaled, folded from its own stream, and each
+position as the next start would rebuild it (the latest snapshot and its tail; a lockstep
+step that a crash left open is not counted, as recovery voids it).
+
+Money stays exact: in CSV every amount is the decimal's own text; in Parquet an amount
+column is ``decimal128`` at the column's largest scale when every value fits 38 digits,
+and text otherwise, never a float.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import decimal
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from actors.journal_decode import decode_trusted
+from actors.journal_store import JournalStore, JournalStoreError
+from actors.order_state import Order, apply_order_event
+from actors.runtime_state import RuntimeState, decode_state, order_from_created, order_stream
+from bridges.data_dir_lock import DataDirError, DataDirLock
+from bridges.journal_sqlite import SqliteJournalStore
+from messages.fills import Fill
+from messages.journal import OrderCreated, StepCommitted, StepStarted
+from supervisors.assembly.runtime_config import JOURNAL_FILE
+
+TABLES = ("fills", "orders", "positions", "events")
+FORMATS = ("csv", "parquet")
+EXIT_DATA_DIR = 3
+MAX_DIGITS = 38
+ORDER_STREAM = order_stream("")
+
+Row = dict[str, Any]
+
+
+def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = commands.add_parser(
+        "export", help="a stopped run's fills, orders, positions or events"
+    )
+    export.add_argument("table", choices=TABLES, help="what to export")
+    export.add_argument("--data-dir", default="tradeactors-data", help="the runtime's data dir")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="file format")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    data_dir = Path(args.data_dir)
+    path = data_dir / JOURNAL_FILE
+    if not path.is_file():
+        out.write(f"tradeactors: no journal at {path}; nothing to export\n")
+        return EXIT_DATA_DIR
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+        store = SqliteJournalStore(path)
+    except (DataDirError, JournalStoreError) as error:
+        lock.release()
+        out.write(f"tradeactors: {error}\n")
+        return EXIT_DATA_DIR
+    try:
+        rows = list(table_rows(store, args.table))
+    except JournalStoreError as error:
+        out.write(f"tradeactors: {error}\n")
+        return EXIT_DATA_DIR
+    finally:
+        store.close()
+        lock.release()
+    if args.format == "csv":
+        write_csv(rows, Path(args.out))
+    else:
+        write_parquet(rows, Path(args.out))
+    out.write(f"{len(rows)} {args.table} from {path} to {args.out}\n")
+    return 0
+
+
+def table_rows(store: JournalStore, table: str) -> Iterator[Row]:
+    if table == "events":
+        for record in store.read(0):
+            yield {
+                "seq": record.seq,
+                "stream": record.stream,
+                "kind": record.kind,
+                "ts_ns": record.ts_ns,
+                "dedup_key": record.dedup_key,
+                "payload": record.payload,
+            }
+    elif table == "fills":
+        for record in store.read(0):
+            if record.kind == Fill.__name__:
+                fill = decode_trusted(record.kind, record.payload)
+                yield {"seq": record.seq, **_flat(fill, skip=("id", "ts_init"))}
+    elif table == "orders":
+        for order in every_order(store):
+            yield _flat(order.snapshot(), skip=("id", "ts_init"))
+    else:
+        for book in folded_state(store).positions.values():
+            snapshot = book.snapshot()
+            head = _flat(snapshot, skip=("id", "ts_init", "legs"))
+            for leg in snapshot.legs:
+                yield {**head, **_flat(leg)}
+
+
+def every_order(store: JournalStore) -> list[Order]:
+    """Every order the journal holds, archived markets' too (the runtime's fold drops
+    those), each folded from its own stream with the order's own applier."""
+    orders: dict[str, Order] = {}
+    for record in store.read(0):
+        if not record.stream.startswith(ORDER_STREAM):
+            continue
+        event = decode_trusted(record.kind, record.payload)
+        if isinstance(event, OrderCreated):
+            orders[event.order_id] = order_from_created(event)
+        elif record.stream.removeprefix(ORDER_STREAM) in orders:
+            apply_order_event(orders[record.stream.removeprefix(ORDER_STREAM)], event)  # type: ignore[arg-type]
+    return list(orders.values())
+
+
+def folded_state(store: JournalStore) -> RuntimeState:
+    """The state the journal folds to, read only: the latest snapshot, its tail, and no
+    lockstep step left open (recovery voids such a step; this leaves it out)."""
+    snapshot = store.latest_snapshot()
+    state = decode_state(snapshot.payload) if snapshot is not None else RuntimeState()
+    step: list[tuple[int, str, object]] = []
+    for record in store.read(state.seq):
+        event = decode_trusted(record.kind, record.payload)
+        entry = (record.seq, record.stream, event)
+        if isinstance(event, StepStarted):
+            step = [entry] if event.atomic else []
+            if not event.atomic:
+                state.apply(*entry)
+        elif step:
+            step.append(entry)
+            if isinstance(event, StepCommitted):
+                for seq, stream, folded in step:
+                    state.apply(seq, stream, folded)
+                step = []
+        else:
+            state.apply(*entry)
+    return state
+
+
+def _flat(message: Any, skip: Sequence[str] = ()) -> Row:
+    row: Row = {}
+    for field in attrs.fields(type(message)):
+        if field.name in skip:
+            continue
+        value = getattr(message, field.name)
+        if attrs.has(type(value)):
+            row.update({f"{field.name}_{k}": v for k, v in _flat(value).items()})
+        elif isinstance(value, Enum):
+            row[field.name] = value.value
+        elif isinstance(value, tuple | list):
+            row[field.name] = json.dumps([str(item) for item in value])
+        else:
+            row[field.name] = value
+    return row
+
+
+def _columns(rows: Sequence[Row]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns)
+
+
+def write_csv(rows: Sequence[Row], path: Path) -> None:
+    columns = _columns(rows)
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row.get(k) is None else str(row[k]) for k in columns})
+
+
+def write_parquet(rows: Sequence[Row], path: Path) -> None:
+    import pyarrow as pa  # noqa: PLC0415 (loaded by this command alone)
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    columns = _columns(rows)
+    arrays = {name: _array(pa, [row.get(name) for row in rows]) for name in columns}
+    pq.write_table(pa.table(arrays), path)
+
+
+def _array(pa: Any, values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, Decimal) for v in present):
+        scale = max(_scale(v) for v in present)
+        whole = max(max(v.adjusted() + 1, 1) for v in present)
+        if whole + scale <= MAX_DIGITS:
+            exact = decimal.Context(prec=MAX_DIGITS, traps=[decimal.Inexact])
+            step = Decimal(1).scaleb(-scale)
+            scaled = [None if v is None else v.quantize(step, context=exact) for v in values]
+            return pa.array(scaled, type=pa.decimal128(MAX_DIGITS, scale))
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    return pa.array(values)
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
