@@ -1,4 +1,5 @@
-"""`tradeactors status|positions|snapshot|lookup|submit|cancel|reconcile|watch|keygen`.
+"""`tradeactors ping|switch-market|set-limits|status|positions|snapshot|lookup|submit|cancel|
+reconcile|watch|keygen`.
 
 Each command is one request to a running runtime's ZeroMQ edge (docs/PROTOCOL.md), printed
 as a table on a terminal or as JSON with ``--json``; ``watch`` follows the event stream, as
@@ -12,10 +13,12 @@ import argparse
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import zmq.auth
 
 from bridges.zmq_client import Client, ClientCurve, EventSubscriber
@@ -24,12 +27,16 @@ from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
 from messages.codec import CodecError, decode
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
+from messages.risk import RiskLimits
 from tools.console import positions_table
 from tools.dashboard import DashboardState, Restarted, Unknown
 from tools.dashboard_live import PacedDashboard
 from tools.dashboard_screen import REDRAW_S, is_terminal
 
 CLIENT_COMMANDS = (
+    "ping",
+    "switch-market",
+    "set-limits",
     "status",
     "positions",
     "snapshot",
@@ -42,9 +49,16 @@ CLIENT_COMMANDS = (
 )
 
 
+LIMITS = tuple(field.name for field in attrs.fields(RiskLimits))
+"""The risk limits ``set-limits`` takes, by the names the protocol uses."""
+
+
 def add_commands(commands: Any) -> None:
     """Add the client commands to the ``tradeactors`` parser's subcommands."""
     for name, help_text in (
+        ("ping", "is a runtime answering there, and how fast"),
+        ("switch-market", "open a market and make it the current one"),
+        ("set-limits", "change risk limits (journaled: a restart keeps them)"),
         ("status", "actors, restarts, broker link, open orders"),
         ("positions", "positions, filtered by --account/--strategy/--market/--security"),
         ("snapshot", "every position and order"),
@@ -70,6 +84,19 @@ def add_commands(commands: Any) -> None:
             parser.add_argument("--reason", default="submitted from the command line")
         elif name == "cancel":
             parser.add_argument("order_id")
+            parser.add_argument("--reason", default="client", help="why, for the order's history")
+        elif name == "switch-market":
+            parser.add_argument("market_id")
+            parser.add_argument("yes_security_id", help="the instrument that pays on YES")
+            parser.add_argument("no_security_id", help="the instrument that pays on NO")
+            parser.add_argument("--payout", default="1", help="what the winner pays per share")
+        elif name == "set-limits":
+            for limit in LIMITS:
+                parser.add_argument(f"--{limit.replace('_', '-')}", dest=limit, help="a number")
+            parser.add_argument(
+                "--off", nargs="+", default=[], choices=LIMITS, metavar="LIMIT",
+                help="switch these rules off",
+            )  # fmt: skip
         elif name == "watch":
             parser.add_argument("topics", nargs="*", default=[""], help="topic prefixes")
             parser.add_argument("--events-endpoint", default=DEFAULT_EVENTS)
@@ -108,20 +135,24 @@ def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.command == "watch":
         return watch(args, out)
     request = _request_for(args)
+    sent = time.perf_counter()
     try:
         with Client(args.endpoint, timeout_s=args.timeout, curve=_curve(args)) as client:
-            result = client.request(args.command, **request)
+            result = client.request(args.command.replace("-", "_"), **request)
     except CommandError as error:
         out.write(f"error {error.code}: {error.message}\n")
         return 1
     except TimeoutError:
         out.write(f"tradeactors: no answer from {args.endpoint} in {args.timeout} s\n")
         return 3
+    if args.command == "ping" and isinstance(result, dict):
+        result = {**result, "round_trip_ms": round((time.perf_counter() - sent) * 1000, 3)}
     if args.json:
         out.write(encode_json(result).decode() + "\n")
     else:
         out.write(_human(args.command, result) + "\n")
-    return 0
+    denied = args.command == "submit" and isinstance(result, dict) and "denied" in result
+    return 1 if denied else 0
 
 
 def _request_for(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,7 +176,17 @@ def _request_for(args: argparse.Namespace) -> dict[str, Any]:
             "reason": args.reason,
         }
     if args.command == "cancel":
-        return {"order_id": args.order_id}
+        return {"order_id": args.order_id, "reason": args.reason}
+    if args.command == "switch-market":
+        instruments = [
+            {"security_id": args.yes_security_id, "outcome": "YES"},
+            {"security_id": args.no_security_id, "outcome": "NO"},
+        ]
+        return {"market_id": args.market_id, "instruments": instruments, "payout": args.payout}
+    if args.command == "set-limits":
+        limits: dict[str, Any] = dict.fromkeys(args.off)
+        limits.update({n: getattr(args, n) for n in LIMITS if getattr(args, n) is not None})
+        return limits
     return {}
 
 
@@ -184,6 +225,14 @@ def _human(command: str, result: Any) -> str:
         if "order_id" in result:
             return f"order {result['order_id']}"
         return f"denied: {result['denied']}"
+    if command == "cancel":
+        return f"cancel of {result['order_id']} handed to execution (the outcome: watch order.)"
+    if command == "ping":
+        return f"pong in {result['round_trip_ms']} ms (server clock {result['ts']} ns)"
+    if command == "switch-market":
+        return f"market {result['market_id']} open and current"
+    if command == "set-limits":
+        return "\n".join(f"  {name:<22} {value}" for name, value in result["limits"].items())
     return json.dumps(result, default=str)
 
 
