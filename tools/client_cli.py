@@ -10,6 +10,7 @@ Exit status: 0 answered, 1 answered with an error, 3 no answer (runtime not runn
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import threading
@@ -198,7 +199,12 @@ def _human(command: str, result: Any) -> str:
             text += f"\n{len(result['orders'])} orders"
         return text
     if command == "status":
-        lines = [f"core generation {result['generation']}, next record {result['next_step']}"]
+        instance = result.get("instance") or {}
+        lines = [
+            f"tradeactors {instance.get('version', '?')}, pid {instance.get('pid', '?')}, "
+            f"data dir {instance.get('data_dir', '?')}, up since {_since(instance)}",
+            f"core generation {result['generation']}, next record {result['next_step']}",
+        ]
         lines += [
             f"  {a['id']:<18} {'up' if a['alive'] else 'DOWN':<5} restarts {a['restarts']}"
             for a in result["actors"]
@@ -234,6 +240,14 @@ def _human(command: str, result: Any) -> str:
     if command == "set-limits":
         return "\n".join(f"  {name:<22} {value}" for name, value in result["limits"].items())
     return json.dumps(result, default=str)
+
+
+def _since(instance: dict[str, Any]) -> str:
+    started = instance.get("started_ns")
+    if not isinstance(started, int):
+        return "?"
+    moment = datetime.datetime.fromtimestamp(started // 10**9).astimezone()
+    return moment.isoformat(timespec="seconds")
 
 
 def _snapshot(plain: dict[str, Any]) -> PositionSnapshot:

@@ -9,6 +9,8 @@ actor. docs/PROTOCOL.md documents each command's arguments and result.
 from __future__ import annotations
 
 import concurrent.futures
+import importlib.metadata
+import os
 import re
 import time
 from collections.abc import Callable
@@ -62,6 +64,13 @@ class Commands:
     def __init__(self, runtime: Runtime, submit_timeout_s: float = 5.0):
         self.runtime = runtime
         self.submit_timeout_s = submit_timeout_s
+        self.instance = {
+            "data_dir": str(runtime.journal_path.parent.resolve()),
+            "pid": os.getpid(),
+            "started_ns": time.time_ns(),
+            "version": _version(),
+        }
+        """Which runtime answers: a client on a default endpoint must be able to tell."""
 
     def handle(self, request: Request) -> Any:
         handler = _HANDLERS.get(request.cmd)
@@ -199,6 +208,13 @@ def _enum(args: dict[str, Any], name: str, kind: type[Any]) -> Any:
         raise CommandError(ErrorCode.BAD_ARGS, f"{name} must be one of {choices}") from None
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("tradeactors")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 # -- the commands ---------------------------------------------------------------------------
 
 
@@ -225,6 +241,7 @@ def _status(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     market_children = ask(markets, WhichChildren())
     routed = ask(commands.actor(runtime.execution, "execution"), ListRoutedOrders())
     result: dict[str, Any] = {
+        "instance": commands.instance,
         "generation": runtime.generation,
         "next_step": runtime.next_step,
         "actors": children,

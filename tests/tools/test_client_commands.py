@@ -4,8 +4,10 @@ through the console script against a real runtime's ZeroMQ edge on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -100,3 +102,21 @@ def test_a_denied_submit_exits_non_zero_and_cancel_says_what_happened(
     assert placed.returncode == 0, placed.stdout + placed.stderr
     assert cancelled.returncode == 0
     assert cancelled.stdout.strip().startswith(f"cancel of {order_id} handed to execution")
+
+
+def test_status_names_the_instance_that_answers(
+    edge: tuple[Runtime, ZmqEdge], tmp_path: Path
+) -> None:
+    _runtime, zmq_edge = edge
+
+    scripted = client(zmq_edge, "status", "--json")
+    human = client(zmq_edge, "status")
+
+    instance = json.loads(scripted.stdout)["instance"]
+    assert instance["pid"] == os.getpid()
+    assert instance["data_dir"] == str((tmp_path / "data").resolve())
+    assert instance["version"]
+    assert 0 < instance["started_ns"] <= time.time_ns()
+    first = human.stdout.splitlines()[0]
+    assert f"pid {os.getpid()}" in first
+    assert str((tmp_path / "data").resolve()) in first
