@@ -1,7 +1,7 @@
 """The runtime's Prometheus metrics, defined once; the actors that know a fact record it.
 
 ``bridges/metrics_exporter.py`` serves them over HTTP (``tradeactors run`` on
-127.0.0.1:9108 by default). Names and labels are docs/OPERATIONS.md's "Metrics" table.
+127.0.0.1:41559 by default). Names and labels are docs/OPERATIONS.md's "Metrics" table.
 """
 
 from __future__ import annotations

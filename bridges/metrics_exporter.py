@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 DEFAULT_ADDRESS = "127.0.0.1"
-DEFAULT_PORT = 9108
+DEFAULT_PORT = 41559
 
 
 class MailboxDepth(Collector):

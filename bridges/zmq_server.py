@@ -49,8 +49,10 @@ from supervisors.kernel.supervised import describe_exception
 
 _log = structlog.get_logger("tradeactors", actor="zmq_server")
 
-DEFAULT_COMMANDS = "tcp://127.0.0.1:5555"
-DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
+DEFAULT_COMMANDS = "tcp://127.0.0.1:41550"
+DEFAULT_EVENTS = "tcp://127.0.0.1:41551"
+"""Not 5555/5556, the ZeroMQ guide's hello-world ports, which other programs hold often: a
+client must not end up talking to whatever else listens there."""
 
 
 @attrs.frozen(kw_only=True)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from actors.broker import Page
@@ -50,6 +50,7 @@ from supervisors.kernel.base import RuntimeActor
 from tools import feedgen, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
+from tools.cli_types import CliParser, add_log_level, endpoint
 from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
@@ -204,6 +205,9 @@ def _inputs(
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
+        return None
+    except OSError as error:
+        out.write(f"tradeactors: cannot read the feed {error.filename}: {error.strerror}\n")
         return None
     except ValueError as error:
         out.write(f"tradeactors: {error}\n")
@@ -503,8 +507,10 @@ def _add_service_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--metrics-port", type=int, default=METRICS_PORT, help="metrics HTTP port (0: any free)"
     )
-    run.add_argument("--commands-endpoint", default=DEFAULT_COMMANDS, help="ROUTER socket")
-    run.add_argument("--events-endpoint", default=DEFAULT_EVENTS, help="PUB socket")
+    run.add_argument(
+        "--commands-endpoint", type=endpoint, default=DEFAULT_COMMANDS, help="ROUTER socket"
+    )
+    run.add_argument("--events-endpoint", type=endpoint, default=DEFAULT_EVENTS, help="PUB socket")
     run.add_argument("--curve-secret", help="server secret key file: turns CURVE on")
     run.add_argument("--curve-clients", help="directory of allowed clients' public keys")
     run.add_argument(
@@ -518,28 +524,8 @@ def _add_service_flags(run: argparse.ArgumentParser) -> None:
     )
 
 
-class _DefaultsShown(argparse.HelpFormatter):
-    """Every option's help ends with its default, unless it names one already or has none."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
-            return text
-        if action.option_strings and action.nargs != 0:
-            return f"{text} (default: %(default)s)"
-        return text
-
-
-class _Parser(argparse.ArgumentParser):
-    """The CLI's parsers (each subcommand's is one too): help that shows the defaults."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _DefaultsShown)
-        super().__init__(*args, **kwargs)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = _Parser(prog="tradeactors", description=__doc__)
+    parser: argparse.ArgumentParser = CliParser(prog="tradeactors", description=__doc__)
     parser.add_argument(
         "--version",
         action="version",
@@ -569,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a line per event even on a terminal, instead of the live dashboard",
     )
-    run.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    add_log_level(run, "warning")
     run.add_argument(
         "--data-dir",
         default="tradeactors-data",
@@ -627,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument(
         "--kinds", nargs="+", default=["position"], choices=sorted(CHAOS_KINDS), help="whom to kill"
     )
-    chaos.add_argument("--log-level", default="error", help="debug, info, warning, error")
+    add_log_level(chaos, "error")
     chaos.set_defaults(handler=_chaos)
 
     add_client_commands(commands)

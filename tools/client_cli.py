@@ -29,6 +29,7 @@ from messages.codec import CodecError, decode
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.risk import RiskLimits
+from tools.cli_types import endpoint
 from tools.console import positions_table
 from tools.dashboard import DashboardState, Restarted, Unknown
 from tools.dashboard_live import PacedDashboard
@@ -100,7 +101,7 @@ def add_commands(commands: Any) -> None:
             )  # fmt: skip
         elif name == "watch":
             parser.add_argument("topics", nargs="*", default=[""], help="topic prefixes")
-            parser.add_argument("--events-endpoint", default=DEFAULT_EVENTS)
+            parser.add_argument("--events-endpoint", type=endpoint, default=DEFAULT_EVENTS)
             parser.add_argument("--count", type=int, help="stop after this many events")
             parser.add_argument(
                 "--plain",
@@ -115,21 +116,42 @@ def add_commands(commands: Any) -> None:
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", default=DEFAULT_COMMANDS, help="the command socket")
+    parser.add_argument(
+        "--endpoint", type=endpoint, default=DEFAULT_COMMANDS, help="the command socket"
+    )
     parser.add_argument("--server-key", help="the server's public key file (CURVE)")
     parser.add_argument("--client-key", help="this client's secret key file (CURVE)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait")
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait")
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+
+
+class ClientSetupError(Exception):
+    """A client command that cannot even be sent: said on one line, exit status 2."""
 
 
 def _curve(args: argparse.Namespace) -> ClientCurve | None:
     if not args.server_key and not args.client_key:
         return None
     if not (args.server_key and args.client_key):
-        raise SystemExit("tradeactors: CURVE needs both --server-key and --client-key")
+        raise ClientSetupError("CURVE needs both --server-key and --client-key")
+    _key(args.server_key, "--server-key", secret=False)
+    _key(args.client_key, "--client-key", secret=True)
     return ClientCurve(
         server_public_file=Path(args.server_key), client_secret_file=Path(args.client_key)
     )
+
+
+def _key(path: str, flag: str, *, secret: bool) -> None:
+    """A key file ``zmq.auth`` can read, holding a secret key where one is needed."""
+    try:
+        _public, secret_key = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as error:
+        raise ClientSetupError(f"{flag} {path}: not a CURVE key file ({error})") from None
+    if secret and secret_key is None:
+        raise ClientSetupError(
+            f"{flag} {path} holds a public key only; pass this client's secret key file "
+            "(NAME.key_secret, written by tradeactors keygen)"
+        )
 
 
 def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -138,14 +160,16 @@ def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     request = _request_for(args)
     sent = time.perf_counter()
     try:
-        with Client(args.endpoint, timeout_s=args.timeout, curve=_curve(args)) as client:
+        curve = _curve(args)
+        with Client(args.endpoint, timeout_s=args.timeout, curve=curve) as client:
             result = client.request(args.command.replace("-", "_"), **request)
+    except ClientSetupError as error:
+        return _failed(args, out, "bad_setup", str(error), 2)
     except CommandError as error:
-        out.write(f"error {error.code}: {error.message}\n")
-        return 1
+        return _failed(args, out, str(error.code), error.message, 1)
     except TimeoutError:
-        out.write(f"tradeactors: no answer from {args.endpoint} in {args.timeout} s\n")
-        return 3
+        message = f"no answer from {args.endpoint} in {args.timeout} s (is a runtime running?)"
+        return _failed(args, out, "no_answer", message, 3)
     if args.command == "ping" and isinstance(result, dict):
         result = {**result, "round_trip_ms": round((time.perf_counter() - sent) * 1000, 3)}
     if args.json:
@@ -154,6 +178,17 @@ def run_client(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         out.write(_human(args.command, result) + "\n")
     denied = args.command == "submit" and isinstance(result, dict) and "denied" in result
     return 1 if denied else 0
+
+
+def _failed(args: argparse.Namespace, out: TextIO, code: str, message: str, status: int) -> int:
+    """One line saying what went wrong (a JSON document with ``--json``) and its status."""
+    if args.json:
+        out.write(json.dumps({"error": {"code": code, "message": message}}) + "\n")
+    elif code in ("bad_setup", "no_answer"):
+        out.write(f"tradeactors: {message}\n")
+    else:
+        out.write(f"error {code}: {message}\n")
+    return status
 
 
 def _request_for(args: argparse.Namespace) -> dict[str, Any]:

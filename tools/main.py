@@ -7,17 +7,16 @@ by ``tools.client_cli`` alone; every other command (and ``--help``) goes to ``to
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
-    from tools import client_cli  # noqa: PLC0415 (the light path first)
+    from tools import cli_types, client_cli  # noqa: PLC0415 (the light path first)
 
     if given[:1] and given[0] in client_cli.CLIENT_COMMANDS:
-        parser = argparse.ArgumentParser(prog="tradeactors")
+        parser = cli_types.CliParser(prog="tradeactors")
         client_cli.add_commands(parser.add_subparsers(dest="command", required=True))
         args = parser.parse_args(given)
         return int(args.handler(args))

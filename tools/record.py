@@ -29,6 +29,7 @@ from bridges.polymarket_market_channel import (
     log_rejections,
 )
 from bridges.polymarket_ws import MarketChannelClient, MarketChannelConfig
+from tools.cli_types import add_log_level
 from tools.logging_setup import configure_logging
 
 EXIT_USAGE = 2
@@ -47,7 +48,7 @@ def add_record_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     polymarket.add_argument("--market-id", help="the market's id; default: the channel's")
     polymarket.add_argument("--duration", type=float, help="stop after this many seconds")
     polymarket.add_argument("--out", required=True, help="feed file (.jsonl or .jsonl.gz)")
-    polymarket.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    add_log_level(polymarket, "warning")
     polymarket.set_defaults(handler=record_polymarket)
 
 

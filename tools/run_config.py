@@ -22,8 +22,8 @@ it does know; a float where money belongs is refused (write ``"0.05"``, not ``0.
     daily_loss_limit = "250"
 
     [endpoints]
-    commands = "tcp://127.0.0.1:5555"
-    events = "tcp://127.0.0.1:5556"
+    commands = "tcp://127.0.0.1:41550"
+    events = "tcp://127.0.0.1:41551"
     metrics = false
 
     [journal]

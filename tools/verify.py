@@ -21,6 +21,7 @@ from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.journal_verify import VerifyReport, quarantine_covered, verify_journal
 from supervisors.assembly.runtime_config import JOURNAL_FILE
+from tools.cli_types import add_log_level
 from tools.logging_setup import configure_logging
 
 EXIT_DAMAGED = 1
@@ -38,7 +39,7 @@ def add_verify_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="move damaged records a snapshot covers to the journal's side table",
     )
     verify.add_argument("--json", action="store_true", help="one JSON document instead of text")
-    verify.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    add_log_level(verify, "warning")
     verify.set_defaults(handler=run_verify)
 
 
