@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +34,7 @@ from tools.console import positions_table
 from tools.dashboard import DashboardState, Restarted, Unknown
 from tools.dashboard_live import PacedDashboard
 from tools.dashboard_screen import REDRAW_S, is_terminal
+from tools.watch_lines import HEARTBEAT, ServerLiveness, describe
 
 CLIENT_COMMANDS = (
     "ping",
@@ -319,11 +320,15 @@ def watch(args: argparse.Namespace, out: TextIO, stop: threading.Event | None = 
     """Follow the stream until ``--count`` events, Ctrl-C or ``stop`` (set from another
     thread): the live dashboard on a terminal, else a ``seq topic kind`` line (or a JSON
     line) per event."""
-    subscriber = EventSubscriber(args.events_endpoint, tuple(args.topics), curve=_curve(args))
-    events = _events(subscriber, args.count, stop)
+    wanted = tuple(args.topics)
+    topics = wanted if "" in wanted else (*wanted, HEARTBEAT)  # heartbeats tell liveness
+    subscriber = EventSubscriber(args.events_endpoint, topics, curve=_curve(args))
+    events = _events(subscriber, args.count, stop, counted=wanted)
     try:
         if args.json or args.plain or not is_terminal(out):
-            _follow_lines(events, out, as_json=args.json)
+            _follow_lines(
+                events, out, as_json=args.json, endpoint=args.events_endpoint, wanted=wanted
+            )
         else:
             _follow_dashboard(events, out, args)
     except KeyboardInterrupt:
@@ -337,10 +342,15 @@ _Event = tuple[str, dict[str, Any]]
 
 
 def _events(
-    subscriber: EventSubscriber, count: int | None, stop: threading.Event | None
+    subscriber: EventSubscriber,
+    count: int | None,
+    stop: threading.Event | None,
+    *,
+    counted: tuple[str, ...] = ("",),
 ) -> Iterator[_Event | None]:
     """Each (topic, message) as it comes, and None after ``REDRAW_S`` without one (time to
-    redraw, or to notice ``stop``); until ``count`` events or ``stop``."""
+    redraw, or to notice ``stop``); until ``count`` events of the ``counted`` topics, or
+    ``stop``."""
     seen = 0
     while (count is None or seen < count) and not (stop is not None and stop.is_set()):
         try:
@@ -348,19 +358,37 @@ def _events(
         except TimeoutError:
             yield None
             continue
-        seen += 1
+        seen += event[0].startswith(counted)
         yield event
 
 
-def _follow_lines(events: Iterator[_Event | None], out: TextIO, *, as_json: bool) -> None:
+def _follow_lines(
+    events: Iterator[_Event | None],
+    out: TextIO,
+    *,
+    as_json: bool,
+    endpoint: str,
+    wanted: tuple[str, ...],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """A line per event (JSON with ``as_json``), heartbeats only if ``wanted``; and a line
+    when the server goes silent and when it is back."""
+    liveness = ServerLiveness(endpoint, clock())
     for event in events:
         if event is None:
+            note = liveness.check(clock())
+        else:
+            topic, message = event
+            note = liveness.heard(topic, message, clock())
+        if note is not None and not as_json:
+            out.write(note + "\n")
+        if event is None or not topic.startswith(wanted):
+            out.flush()
             continue
-        topic, message = event
         if as_json:
             out.write(json.dumps({"topic": topic, **message}, default=str) + "\n")
         else:
-            out.write(f"{message['seq']:>6} {topic:<24} {message['kind']}\n")
+            out.write(describe(topic, message) + "\n")
         out.flush()
 
 

@@ -47,7 +47,7 @@ def add_venue_flags(run: argparse.ArgumentParser) -> None:
 
 
 def is_live(args: argparse.Namespace) -> bool:
-    return bool(args.venue == POLYMARKET)
+    return bool(getattr(args, "venue", SIMULATED) == POLYMARKET)
 
 
 def plan_of(args: argparse.Namespace) -> MarketPlan:

@@ -78,14 +78,14 @@ def record_polymarket(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     assets = tuple(part.strip() for part in args.assets.split(",") if part.strip())
     if len(assets) != 2 or assets[0] == assets[1]:
-        print(
-            f"error: --assets takes the market's two token ids, YES first: got {args.assets!r}",
-            file=sys.stderr,
+        sys.stderr.write(
+            f"error: --assets takes the market's two token ids, YES first: got {args.assets!r}"
+            + "\n"
         )
         return EXIT_USAGE
     if not args.ws_url.startswith(("ws://", "wss://")):
-        print(
-            f"error: --ws-url must start with ws:// or wss://, got {args.ws_url!r}", file=sys.stderr
+        sys.stderr.write(
+            f"error: --ws-url must start with ws:// or wss://, got {args.ws_url!r}" + "\n"
         )
         return EXIT_USAGE
     session = MarketChannelSession((assets[0], assets[1]), market_id=args.market_id)
@@ -98,7 +98,7 @@ def record_polymarket(args: argparse.Namespace) -> int:
         )
         asyncio.run(_record(client, args.duration))
         recorder.write(session.close(time.time_ns()))
-    print(_summary(args.out, session.books, client, recorder.written))
+    sys.stdout.write(_summary(args.out, session.books, client, recorder.written) + "\n")
     return 0
 
 

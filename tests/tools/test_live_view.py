@@ -367,4 +367,5 @@ def test_watch_plain_on_a_terminal_writes_a_line_per_event(
 
     deny_until(server, finished)
     (line,) = out.getvalue().splitlines()
-    assert line.split()[1:] == ["order.zz", "OrderDenied"]
+    assert line.split()[1:3] == ["order.zz", "OrderDenied"]
+    assert "denied:" in line  # what happened, not only its kind
