@@ -173,17 +173,17 @@ def _format_exception(exc: BaseException, _type: type | None) -> str:
 # The registry.
 
 
-def _is_plain_data(type_: Any) -> bool:
+def is_plain_data(type_: Any) -> bool:
     """Whether values of ``type_`` survive JSON and mean the same in another process."""
     if type_ in _PLAIN_TYPES:
         return True
     if inspect.isclass(type_) and issubclass(type_, enum.Enum):
         return True
     if inspect.isclass(type_) and attrs.has(type_):
-        return all(_is_plain_data(field.type) for field in attrs.fields(attrs.resolve_types(type_)))
+        return all(is_plain_data(field.type) for field in attrs.fields(attrs.resolve_types(type_)))
     origin = typing.get_origin(type_)
     if origin in (tuple, typing.Union, types.UnionType):
-        return all(arg is Ellipsis or _is_plain_data(arg) for arg in typing.get_args(type_))
+        return all(arg is Ellipsis or is_plain_data(arg) for arg in typing.get_args(type_))
     return False
 
 
@@ -197,7 +197,7 @@ def _discover() -> dict[str, type]:
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__ or not attrs.has(cls):
                 continue
-            if not _is_plain_data(cls):
+            if not is_plain_data(cls):
                 continue
             if name in kinds:
                 raise TypeError(f"two message classes are named {name}: the kind is ambiguous")
