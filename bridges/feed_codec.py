@@ -6,6 +6,9 @@ and ``ts_init`` are left off: they are generated again when a record is decoded.
 
 The core is :func:`encode_record` / :func:`decode_record` (no I/O, built on one strict
 ``cattrs`` converter); :func:`read_feed` and :func:`write_feed` are the thin file adapters.
+A replay decodes every line, so a line is first read by msgspec, as strictly, into a
+struct tagged by its ``type`` and built through the record's constructor
+(``messages.strict_reader``); a line it refuses goes to cattrs, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from typing import IO, Any, TypeAlias
 
 import attrs
 import cattrs
+import msgspec
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from messages.market_data import BookSnapshot, PriceChange
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
+from messages.strict_reader import shape_of
 from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
 FeedRecord: TypeAlias = MarketOpened | BookSnapshot | PriceChange | MarketClosed | MarketResolved
@@ -79,6 +84,13 @@ def encode_record(record: FeedRecord) -> str:
 
 def decode_record(line: str) -> FeedRecord:
     """The record on one feed line; anything malformed raises FeedError saying what is wrong."""
+    try:
+        return _read_fast(line)
+    except Exception:  # the cattrs path says what is wrong, or reads it
+        return _decode_strictly(line)
+
+
+def _decode_strictly(line: str) -> FeedRecord:
     try:
         payload = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -212,6 +224,25 @@ def _make_converter() -> cattrs.Converter:
 
 
 _converter = _make_converter()
+
+
+def _make_fast_reader() -> Callable[[str], FeedRecord]:
+    shapes = {
+        shape: build
+        for cls, tag in RECORD_TAGS.items()
+        for shape, build in [shape_of(cls, omit=("id", "ts_init"), tag_field=TAG_FIELD, tag=tag)]
+    }
+    decode = msgspec.json.Decoder(type=typing.Union[tuple(shapes)]).decode  # noqa: UP007
+
+    def read(line: str) -> FeedRecord:
+        struct = decode(line)
+        record: FeedRecord = shapes[type(struct)](struct)
+        return record
+
+    return read
+
+
+_read_fast = _make_fast_reader()
 
 
 def _format_exception(exc: BaseException, _type: type | None) -> str:

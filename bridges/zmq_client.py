@@ -7,9 +7,7 @@ request id, so a late reply to an earlier, timed-out request is skipped, not mis
 from __future__ import annotations
 
 import itertools
-import json
 import os
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import attrs
 import zmq
 import zmq.auth
 
-from bridges.zmq_protocol import VERSION, CommandError, ErrorCode
+from bridges.zmq_protocol import CommandError, ErrorCode, decode_json, encode_request
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
 
 
@@ -65,8 +63,7 @@ class Client:
     def request(self, cmd: str, **args: Any) -> Any:
         """The command's result; CommandError with the server's code, or TimeoutError."""
         request_id = f"{self._prefix}-{next(self._ids)}"
-        envelope = {"v": VERSION, "id": request_id, "cmd": cmd, "args": args}
-        self.send_raw(json.dumps(envelope, default=str).encode())
+        self.send_raw(encode_request(request_id, cmd, args))
         while True:
             reply = self.receive(self.timeout_ms)
             if reply.get("id") not in (request_id, ""):
@@ -88,7 +85,7 @@ class Client:
         # A REQ-style client sends an empty delimiter first and gets it back: the reply is
         # always the last frame.
         frames = self.socket.recv_multipart()
-        document: dict[str, Any] = json.loads(frames[-1], parse_float=Decimal)
+        document: dict[str, Any] = decode_json(frames[-1])
         return document
 
 
@@ -118,7 +115,7 @@ class EventSubscriber:
             raise TimeoutError(f"no event in {timeout_s} s")
         raw_topic, payload = self.socket.recv_multipart()
         topic = raw_topic.decode()
-        message: dict[str, Any] = json.loads(payload, parse_float=Decimal)
+        message: dict[str, Any] = decode_json(payload)
         seq = message.get("seq")
         if isinstance(seq, int):
             last = self.last_seq.get(topic)

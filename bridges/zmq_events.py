@@ -16,7 +16,7 @@ from typing import Any
 
 import pykka
 
-from bridges.zmq_protocol import encode_json, plain
+from bridges.zmq_protocol import encode_event
 from bridges.zmq_server import ZmqServer
 from messages.broker_events import AccountPositionChanged, Correction, DealRefused
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
@@ -81,5 +81,4 @@ class EventStreamActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> None:
         for topic, payload in topics_of(message):
             seq = self.seq[topic] = self.seq.get(topic, 0) + 1
-            document = {"seq": seq, "kind": type(payload).__name__, "event": plain(payload)}
-            self.server.publish(topic, encode_json(document))
+            self.server.publish(topic, encode_event(seq, payload))

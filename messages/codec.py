@@ -2,8 +2,9 @@
 
 Encoding is msgspec's (it writes an attrs message in C, about five times faster than
 unstructuring it in Python, and every fill is encoded); decoding here is the strict path,
-through cattrs, for a record that must be checked field by field with a message naming
-the field. ``actors.journal_decode`` reads trusted records faster.
+for a record that must be checked field by field: ``messages.strict_reader`` reads it in C
+and builds it through its constructor, and a record it refuses goes through cattrs, whose
+message names the field. ``actors.journal_decode`` reads trusted records faster still.
 
 Every field travels, ``id`` and ``ts_init`` included, because the journal is the record of
 what happened and a replay must hand actors the very messages they saw. Decimals travel as
@@ -38,6 +39,7 @@ from cattrs.gen import make_dict_structure_fn
 
 import messages
 from messages.fields import ADDED_LATER
+from messages.strict_reader import reader
 from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
 _Structure = Callable[[Any, Any], Any]
@@ -81,6 +83,12 @@ def decode(kind: str, payload: str) -> object:
     The message's constructor runs, so its validators check the stored data again. Raises
     :class:`CodecError` saying what is wrong and where.
     """
+    read = _READERS.get(kind)
+    if read is not None:
+        try:
+            return read(payload)
+        except Exception:  # cattrs says what is wrong, or reads it
+            pass
     entry = _STRUCTURE.get(kind)
     if entry is None:
         raise CodecError(f"unknown message kind {kind!r}")
@@ -173,17 +181,17 @@ def _format_exception(exc: BaseException, _type: type | None) -> str:
 # The registry.
 
 
-def _is_plain_data(type_: Any) -> bool:
+def is_plain_data(type_: Any) -> bool:
     """Whether values of ``type_`` survive JSON and mean the same in another process."""
     if type_ in _PLAIN_TYPES:
         return True
     if inspect.isclass(type_) and issubclass(type_, enum.Enum):
         return True
     if inspect.isclass(type_) and attrs.has(type_):
-        return all(_is_plain_data(field.type) for field in attrs.fields(attrs.resolve_types(type_)))
+        return all(is_plain_data(field.type) for field in attrs.fields(attrs.resolve_types(type_)))
     origin = typing.get_origin(type_)
     if origin in (tuple, typing.Union, types.UnionType):
-        return all(arg is Ellipsis or _is_plain_data(arg) for arg in typing.get_args(type_))
+        return all(arg is Ellipsis or is_plain_data(arg) for arg in typing.get_args(type_))
     return False
 
 
@@ -197,7 +205,7 @@ def _discover() -> dict[str, type]:
         for name, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__ or not attrs.has(cls):
                 continue
-            if not _is_plain_data(cls):
+            if not is_plain_data(cls):
                 continue
             if name in kinds:
                 raise TypeError(f"two message classes are named {name}: the kind is ambiguous")
@@ -213,6 +221,9 @@ KINDS: Mapping[str, type] = types.MappingProxyType(dict(sorted(_discover().items
 _CLASSES: frozenset[type] = frozenset(KINDS.values())
 _STRUCTURE: Mapping[str, tuple[type, _Structure]] = {
     kind: (cls, _converter.get_structure_hook(cls)) for kind, cls in KINDS.items()
+}
+_READERS: Mapping[str, Callable[[str], object]] = {
+    kind: read for kind, cls in KINDS.items() if (read := reader(cls)) is not None
 }
 # Decimals as their exact text (msgspec's default, ``str(value)``), enums by value, tuples
 # as lists, an attrs message as an object of every field.
