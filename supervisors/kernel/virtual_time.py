@@ -139,8 +139,10 @@ class VirtualTimeKernel:
     """One queue, one handler at a time, virtual time: a deterministic run of actors.
 
     With ``free_running`` (a backtest, a lockstep replay) time jumps to the next entry
-    when nothing is due now. Without it, time moves only by ``advance`` and nothing due
-    later runs before that: a test asserts what happens at an exact instant.
+    when nothing is due now, as long as a work timer is queued (the housekeeping ones due
+    on the way run in their place); with only housekeeping timers left, the kernel is idle.
+    Without it, time moves only by ``advance`` and everything due up to there runs: a test
+    asserts what happens at an exact instant.
     """
 
     def __init__(self, start_ns: int = 0, *, free_running: bool = True) -> None:
@@ -180,7 +182,11 @@ class VirtualTimeKernel:
             return len(self._queue)
 
     def run_until_idle(self) -> int:
-        """Run entries until none is left that may run now; the count run."""
+        """Run entries until none is left that may run now; the count run.
+
+        Free-running, that is when nothing but housekeeping timers due later is queued: a
+        lockstep step is over then, though liveness checks and heartbeats never end.
+        """
         ran = 0
         with self._dispatching, _activated(self):
             while self._step():
@@ -247,7 +253,13 @@ class VirtualTimeKernel:
             found: _Delivery | _Call | None = None
             while self._queue:
                 due, order, item = self._queue[0]
-                if self._horizon_ns is not None and due > max(self._horizon_ns, self._now_ns):
+                if isinstance(item, _Call) and item.entry.done:
+                    heapq.heappop(self._queue)  # cancelled: never runs, never moves time
+                    continue
+                if self._horizon_ns is not None:
+                    if due > max(self._horizon_ns, self._now_ns):
+                        break
+                elif due > self._now_ns and not self._work_queued():
                     break
                 heapq.heappop(self._queue)
                 if isinstance(item, _Delivery) and item.actor in self._busy:
@@ -261,6 +273,14 @@ class VirtualTimeKernel:
             for entry in deferred:
                 heapq.heappush(self._queue, entry)
             return found
+
+    def _work_queued(self) -> bool:
+        """A timer that is work is still to run (``_cond`` held); deliveries are due now,
+        so only timers can lie ahead."""
+        return any(
+            isinstance(item, _Call) and not item.entry.done and not item.entry.housekeeping
+            for _, _, item in self._queue
+        )
 
     def _step(self) -> bool:
         """Run one entry (the dispatch lock held); False when none may run now."""
@@ -277,15 +297,19 @@ class VirtualTimeKernel:
         return True
 
     def _serve(self, reply: pykka.Future[Any]) -> None:
-        """Dispatch until ``reply`` is set, unless another thread is dispatching (it will)."""
-        if not self._dispatching.acquire(blocking=False):
-            return
-        try:
-            with _activated(self):
-                while getattr(reply, "_result", None) is None and self._step():
-                    pass
-        finally:
-            self._dispatching.release()
+        """Dispatch until ``reply`` is set, or until nothing may run (an answer from another
+        thread outside the kernel). While another thread dispatches, wait for it: it may
+        have looked at the queue for the last time just before this entry joined it."""
+        while getattr(reply, "_result", None) is None:
+            if not self._dispatching.acquire(timeout=_WAIT_S):
+                continue
+            try:
+                with _activated(self):
+                    while getattr(reply, "_result", None) is None:
+                        if not self._step():
+                            return
+            finally:
+                self._dispatching.release()
 
     def _dispatch_or_wait(self, deadline: float | None, done: Callable[[], bool]) -> None:
         """Run one entry if this thread may; else wait a moment for a change.
