@@ -28,6 +28,7 @@ from supervisors.assembly.core_follower import RESTART_WAIT_S, CoreFollower, Run
 from supervisors.assembly.lockstep_units import LockstepUnits
 from supervisors.assembly.runtime_tree import CoreRefs
 from supervisors.kernel.base import ASK_TIMEOUT_S, RuntimeActor, ask
+from supervisors.kernel.virtual_time import VirtualTimeKernel
 
 T = TypeVar("T")
 
@@ -42,7 +43,8 @@ class LockstepDriver:
     """Feeds one runtime's core, as held by ``follower``, step by step.
 
     ``records`` is the feed the tree was started with: a paced re-feed takes the lifecycle
-    records a new core lacks from it.
+    records a new core lacks from it. ``kernel`` is the virtual-time kernel the tree runs
+    on, if it does: then quiet is the kernel's idle, and no actor is asked for its stats.
     """
 
     def __init__(
@@ -51,9 +53,11 @@ class LockstepDriver:
         records: Sequence[FeedRecord] = (),
         *,
         clock: Callable[[], float] = time.monotonic,
+        kernel: VirtualTimeKernel | None = None,
     ) -> None:
         self.follower = follower
         self.records = records
+        self.kernel = kernel
         self.next_step = 0
         self.units = LockstepUnits(self._client_unit)
         self._clock = clock
@@ -181,9 +185,14 @@ class LockstepDriver:
         """Return once no actor handled a message across two full rounds of stats asks.
 
         An ask is queued behind everything already in a mailbox, so two equal rounds with
-        no timer or restart pending mean nothing is in flight anywhere.
+        no timer or restart pending mean nothing is in flight anywhere. On the kernel, the
+        queue is the only place anything can be in flight: quiet is when only housekeeping
+        timers are left in it, the work timers (a venue's latency) run in virtual time.
         """
         with self.units.lock:  # a client's unit of work is never half-way through
+            if self.kernel is not None:
+                self.kernel.run_until_idle()
+                return
             deadline = self._clock() + timeout_s
             previous: dict[str, int] | None = None
             while self._clock() < deadline:
