@@ -10,6 +10,7 @@ units of their own (``supervisors.assembly.lockstep_units``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -210,9 +211,10 @@ class LockstepDriver:
         step = self.next_step - 1
         unit = self._last_unit[1] + 1 if self._last_unit[0] == step else 1
         self._last_unit = (step, unit)
-        core.journal.tell(
-            Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
-        )
+        with self._queueing():
+            core.journal.tell(
+                Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
+            )
         try:
             try:
                 result, failure = work(), None
@@ -232,20 +234,27 @@ class LockstepDriver:
             "and recovery voided it whole"
         )
 
+    def _queueing(self) -> contextlib.AbstractContextManager[object]:
+        """On the kernel, the driver's tells join its queue and run at the step's idle (a
+        tell from outside the kernel runs the queue at once: a client's does)."""
+        return self.kernel.active() if self.kernel is not None else contextlib.nullcontext()
+
     def _commit(self, core: CoreRefs, committed: StepCommitted) -> bool:
         """Journal ``committed`` and make it durable; False if the core died meanwhile."""
         if not self.follower.unchanged(core):
             return False
-        core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
-        ask(core.journal, Sync())
+        with self._queueing():
+            core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
+            ask(core.journal, Sync())
         return self.follower.unchanged(core)
 
     def _feed(
         self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
     ) -> None:
         started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
-        core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
-        self._route(core, record)
+        with self._queueing():
+            core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
+            self._route(core, record)
 
     @staticmethod
     def _route(core: CoreRefs, record: FeedRecord) -> None:

@@ -18,8 +18,9 @@ child's start finds it done. A handler that blocks on a future (a supervisor sto
 child) dispatches the others meanwhile; entries for an actor that is inside a handler on
 the stack wait until it returns, so no actor ever runs two handlers at once. Threads
 outside the kernel may still tell its actors (a socket thread, a broker's callbacks):
-their entries join the queue at the current virtual time, and one that asks runs the
-queue itself until its answer is there (unless another thread is running it).
+their entries join the queue at the current virtual time, and the thread runs the queue
+until it is idle, so what the message causes happens (unless another thread is running
+the queue: that one does, before it lets go).
 
 This is the dispatcher of Akka's calling-thread dispatcher and of NautilusTrader's
 backtest engine, for pykka; it relies on pykka 4's actor internals (``_handle_receive``,
@@ -92,11 +93,10 @@ class _KernelInbox:
 
     def put(self, envelope: Envelope[Any], /) -> None:
         self._kernel._push(0, _Delivery(self._actor, envelope))
-        reply = envelope.reply_to
-        if reply is not None and not isinstance(reply, KernelFuture):
-            # Asked from a thread the kernel is not active on: its plain future cannot drive
-            # the queue, so the asking thread runs it here until the answer is set.
-            self._kernel._serve(reply)
+        if active_kernel() is not self._kernel:
+            # From a thread the kernel is not active on: no handler of it will run the
+            # queue, nor (for an ask) will its plain future, so this thread does.
+            self._kernel._drain()
 
     def get(self) -> Envelope[Any]:
         raise RuntimeError("an actor on the virtual-time kernel does not read its inbox")
@@ -155,6 +155,10 @@ class VirtualTimeKernel:
         self._changes = 0
         """Counts pushes and answers, so a waiter never misses the one it waits for."""
         self._dispatching = threading.RLock()
+        self._depth = 0
+        """How many times the dispatching thread holds ``_dispatching`` (0: nobody)."""
+        self._outside = False
+        """An entry from outside the kernel waits for whoever dispatches to run it."""
         self._busy: list[KernelActor] = []
         self.dispatched = 0
         """Entries run so far: deliveries and timer callbacks."""
@@ -188,9 +192,13 @@ class VirtualTimeKernel:
         lockstep step is over then, though liveness checks and heartbeats never end.
         """
         ran = 0
-        with self._dispatching, _activated(self):
-            while self._step():
-                ran += 1
+        self._acquire()
+        try:
+            with _activated(self):
+                while self._step():
+                    ran += 1
+        finally:
+            self._release()
         return ran
 
     def advance(self, seconds: float) -> int:
@@ -221,14 +229,18 @@ class VirtualTimeKernel:
 
     def start(self, actor: KernelActor) -> None:
         """Run ``on_start`` now, on this thread, as the actor's first entry would."""
-        with self._dispatching, _activated(self):
-            self._busy.append(actor)
-            try:
-                actor._actor_loop_setup()
-            finally:
-                self._busy.pop()
-            if actor.actor_stopped.is_set():
-                self._exit(actor)
+        self._acquire()
+        try:
+            with _activated(self):
+                self._busy.append(actor)
+                try:
+                    actor._actor_loop_setup()
+                finally:
+                    self._busy.pop()
+                if actor.actor_stopped.is_set():
+                    self._exit(actor)
+        finally:
+            self._release()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -296,20 +308,45 @@ class VirtualTimeKernel:
         self._deliver(item.actor, item.envelope)
         return True
 
-    def _serve(self, reply: pykka.Future[Any]) -> None:
-        """Dispatch until ``reply`` is set, or until nothing may run (an answer from another
-        thread outside the kernel). While another thread dispatches, wait for it: it may
-        have looked at the queue for the last time just before this entry joined it."""
-        while getattr(reply, "_result", None) is None:
-            if not self._dispatching.acquire(timeout=_WAIT_S):
-                continue
+    def _acquire(self, *, blocking: bool = True) -> bool:
+        if not self._dispatching.acquire(blocking):
+            return False
+        self._depth += 1
+        return True
+
+    def _release(self) -> None:
+        """Let go of the queue; the outermost let-go first runs what came from outside
+        meanwhile (its sender found the queue held, so it left that to this thread)."""
+        self._depth -= 1
+        outermost = self._depth == 0
+        self._dispatching.release()
+        if outermost and self._outside:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Run the queue until idle on this thread, for an entry from outside the kernel;
+        if another thread holds the queue, leave it to that one (``_release``).
+
+        The flag is raised before trying the lock and read after letting go of it, so an
+        entry is never left with nobody to run it.
+        """
+        while True:
+            with self._cond:
+                self._outside = True
+            if not self._acquire(blocking=False):
+                return
             try:
+                with self._cond:
+                    self._outside = False
                 with _activated(self):
-                    while getattr(reply, "_result", None) is None:
-                        if not self._step():
-                            return
+                    while self._step():
+                        pass
             finally:
+                self._depth -= 1
                 self._dispatching.release()
+            with self._cond:
+                if not self._outside:
+                    return
 
     def _dispatch_or_wait(self, deadline: float | None, done: Callable[[], bool]) -> None:
         """Run one entry if this thread may; else wait a moment for a change.
@@ -319,13 +356,13 @@ class VirtualTimeKernel:
         """
         with self._cond:
             seen = self._changes
-        if self._dispatching.acquire(blocking=False):
+        if self._acquire(blocking=False):
             try:
                 with _activated(self):
                     if self._step():
                         return
             finally:
-                self._dispatching.release()
+                self._release()
         with self._cond:
             if self._changes != seen or done():
                 return

@@ -368,3 +368,25 @@ def test_a_supervisor_checking_liveness_on_the_kernel_still_goes_idle(
     assert kernel.pending() == 1  # the next liveness check
     kernel.advance(1.0)  # time that moves runs the checks as before
     assert kernel.now_ns() == 1_000_000_000
+
+
+@pytest.mark.timeout(30)
+def test_a_tell_from_outside_the_kernel_runs_with_nobody_driving_it() -> None:
+    kernel = VirtualTimeKernel()
+    trace: list[tuple[int, str, str, int]] = []
+    with kernel.active():
+        ref = Gossip.start("g", trace, kernel)
+        peers = gossip_network(kernel, 3, trace)
+        ref.tell(peers)
+        kernel.run_until_idle()
+
+    def outside() -> None:  # a socket thread, with the replay's driver gone quiet
+        ref.tell(Hop(ttl=3, origin="outside"))
+
+    thread = threading.Thread(target=outside)
+    thread.start()
+    thread.join(timeout=10.0)
+    assert len(trace) == 1 + 2 + 4 + 8  # every hop it caused ran, timers in virtual time
+    assert kernel.pending() == 0
+    with kernel.active():
+        pykka.ActorRegistry.stop_all()
