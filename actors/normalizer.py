@@ -174,7 +174,7 @@ class NormalizerActor(Supervised, PublishingActor):
     def _schedule_tick(self) -> None:
         if self._timer is None:
             return
-        self._timer.tell_later(self.core.tick_ns, self.actor_ref, _Tick())
+        self._timer.tell_later(self.core.tick_ns, self.actor_ref, _Tick(), housekeeping=True)
 
     def _carry_out(self, decisions: Iterable[Decision]) -> None:
         """Each decision becomes its tell, publish or log line, in the core's order."""

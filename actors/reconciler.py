@@ -144,7 +144,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._worker = QueryWorker(self.pacer, deliver)
         self.schedule.started(self._now_s())
         self._timer = self.scheduler.timer("reconciler")
-        self._later(self.full_sync_s, _FullSync())
+        self._later(self.full_sync_s, _FullSync(), housekeeping=True)
         self.actor_ref.tell(_Startup())
 
     def on_stop(self) -> None:
@@ -190,7 +190,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     @handles(_FullSync)
     def _full_sync(self, _message: _FullSync) -> None:
-        self._later(self.full_sync_s, _FullSync())
+        self._later(self.full_sync_s, _FullSync(), housekeeping=True)
         self._run(self.schedule.full_sync())
 
     @handles(OrdersMissing)
@@ -344,7 +344,10 @@ class ReconcilerActor(Supervised, RuntimeActor):
     def _now_s(self) -> float:
         return self.scheduler.now_ns() / 1e9
 
-    def _later(self, delay_s: float, message: object) -> None:
+    def _later(self, delay_s: float, message: object, *, housekeeping: bool = False) -> None:
+        """A periodic sync is ``housekeeping``; a retry is work a lockstep step waits for."""
         if self._timer is None:
             return
-        self._timer.tell_later(int(delay_s * 1e9), self.actor_ref, message)
+        self._timer.tell_later(
+            int(delay_s * 1e9), self.actor_ref, message, housekeeping=housekeeping
+        )

@@ -44,6 +44,7 @@ from tools.logging_setup import configure_logging
 
 FLOORS = "floors"
 BENCHES = (
+    "replay",
     "fill_path",
     "broker_fills",
     "broker",

@@ -160,7 +160,7 @@ class BrokerVenueActor(Supervised, PublishingActor):
     def _schedule_check(self) -> None:
         if self._timer is None:
             return
-        self._timer.tell_later(self.check_interval_ns, self.actor_ref, _Check())
+        self._timer.tell_later(self.check_interval_ns, self.actor_ref, _Check(), housekeeping=True)
 
     # -- orders ----------------------------------------------------------------------------
 

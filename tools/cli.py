@@ -47,6 +47,8 @@ from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, R
 from supervisors.assembly.runtime_config import BrokerConfig
 from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
+from supervisors.kernel.scheduler import REAL_SCHEDULER
+from supervisors.kernel.virtual_time import VirtualTimeKernel
 from tools import feedgen, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
@@ -270,9 +272,16 @@ def _replay(
 def _config(
     args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
 ) -> RuntimeConfig:
-    """The run's configuration from its flags."""
+    """The run's configuration from its flags.
+
+    A lockstep replay runs on the virtual-time kernel unless ``--threaded``, or with a
+    broker: its callbacks and queries come from threads of its own, which the kernel's
+    idle cannot see.
+    """
     data_dir = Path(args.data_dir)
+    on_kernel = args.speed <= 0 and not args.threaded and paper is None
     return RuntimeConfig(
+        scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
         latency_ns=int(args.latency_ms * 1_000_000),
@@ -543,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="feed-time multiplier; 0 replays as fast as possible, deterministically",
+    )
+    run.add_argument(
+        "--threaded",
+        action="store_true",
+        help="at --speed 0, run each actor on its own thread instead of the one-thread "
+        "virtual-time kernel (the results are the same)",
     )
     run.add_argument("--duration", type=float, help="stop the replay after this many seconds")
     run.add_argument(

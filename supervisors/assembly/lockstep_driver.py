@@ -10,6 +10,7 @@ units of their own (``supervisors.assembly.lockstep_units``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,7 @@ from supervisors.assembly.core_follower import RESTART_WAIT_S, CoreFollower, Run
 from supervisors.assembly.lockstep_units import LockstepUnits
 from supervisors.assembly.runtime_tree import CoreRefs
 from supervisors.kernel.base import ASK_TIMEOUT_S, RuntimeActor, ask
+from supervisors.kernel.virtual_time import VirtualTimeKernel
 
 T = TypeVar("T")
 
@@ -42,7 +44,8 @@ class LockstepDriver:
     """Feeds one runtime's core, as held by ``follower``, step by step.
 
     ``records`` is the feed the tree was started with: a paced re-feed takes the lifecycle
-    records a new core lacks from it.
+    records a new core lacks from it. ``kernel`` is the virtual-time kernel the tree runs
+    on, if it does: then quiet is the kernel's idle, and no actor is asked for its stats.
     """
 
     def __init__(
@@ -51,9 +54,11 @@ class LockstepDriver:
         records: Sequence[FeedRecord] = (),
         *,
         clock: Callable[[], float] = time.monotonic,
+        kernel: VirtualTimeKernel | None = None,
     ) -> None:
         self.follower = follower
         self.records = records
+        self.kernel = kernel
         self.next_step = 0
         self.units = LockstepUnits(self._client_unit)
         self._clock = clock
@@ -199,9 +204,14 @@ class LockstepDriver:
         """Return once no actor handled a message across two full rounds of stats asks.
 
         An ask is queued behind everything already in a mailbox, so two equal rounds with
-        no timer or restart pending mean nothing is in flight anywhere.
+        no timer or restart pending mean nothing is in flight anywhere. On the kernel, the
+        queue is the only place anything can be in flight: quiet is when only housekeeping
+        timers are left in it, the work timers (a venue's latency) run in virtual time.
         """
         with self.units.lock:  # a client's unit of work is never half-way through
+            if self.kernel is not None:
+                self.kernel.run_until_idle()
+                return
             deadline = self._clock() + timeout_s
             previous: dict[str, int] | None = None
             while self._clock() < deadline:
@@ -219,9 +229,10 @@ class LockstepDriver:
         step = self.next_step - 1
         unit = self._last_unit[1] + 1 if self._last_unit[0] == step else 1
         self._last_unit = (step, unit)
-        core.journal.tell(
-            Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
-        )
+        with self._queueing():
+            core.journal.tell(
+                Append(event=StepStarted(step=step, atomic=True, unit=unit), stream=RUNTIME_STREAM)
+            )
         try:
             try:
                 result, failure = work(), None
@@ -241,20 +252,27 @@ class LockstepDriver:
             "and recovery voided it whole"
         )
 
+    def _queueing(self) -> contextlib.AbstractContextManager[object]:
+        """On the kernel, the driver's tells join its queue and run at the step's idle (a
+        tell from outside the kernel runs the queue at once: a client's does)."""
+        return self.kernel.active() if self.kernel is not None else contextlib.nullcontext()
+
     def _commit(self, core: CoreRefs, committed: StepCommitted) -> bool:
         """Journal ``committed`` and make it durable; False if the core died meanwhile."""
         if not self.follower.unchanged(core):
             return False
-        core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
-        ask(core.journal, Sync())
+        with self._queueing():
+            core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
+            ask(core.journal, Sync())
         return self.follower.unchanged(core)
 
     def _feed(
         self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
     ) -> None:
         started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
-        core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
-        self._route(core, record)
+        with self._queueing():
+            core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
+            self._route(core, record)
 
     @staticmethod
     def _route(core: CoreRefs, record: FeedRecord) -> None:

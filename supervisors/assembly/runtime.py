@@ -12,6 +12,7 @@ tree to a user's supervisor and ``Runtime.embedded_in`` gives a facade that find
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
@@ -41,6 +42,7 @@ from supervisors.kernel.base import ASK_TIMEOUT_S, ask
 from supervisors.kernel.child_spec import ChildSpec, Restart, SupervisedContext
 from supervisors.kernel.protocol import WhichChildren
 from supervisors.kernel.root_watch import RootWatch
+from supervisors.kernel.virtual_time import VirtualTimeKernel
 
 __all__ = ["JOURNAL_FILE", "Runtime", "RuntimeConfig", "RuntimeDownError"]
 
@@ -60,7 +62,10 @@ class Runtime:
         self.config = config if config is not None else RuntimeConfig()
         self._temp_dir: str | None = None
         self._follower = CoreFollower(locate)
-        self.driver = LockstepDriver(self._follower)
+        scheduler = self.config.scheduler
+        self.kernel = scheduler if isinstance(scheduler, VirtualTimeKernel) else None
+        """The virtual-time kernel the tree runs on (``RuntimeConfig.scheduler``), if any."""
+        self.driver = LockstepDriver(self._follower, kernel=self.kernel)
         self.view = QueryView(self._follower, self.driver.refresh)
 
     @staticmethod
@@ -195,11 +200,13 @@ class Runtime:
         self.driver.records = feed
         watch = RootWatch.start()
         try:
-            root = RuntimeSupervisor.start(
-                config,
-                feed,
-                supervision=SupervisedContext(supervisor=watch, child_id="tradeactors"),
-            )
+            # Actors are put on the kernel where they are started: the whole tree is.
+            with self.kernel.active() if self.kernel is not None else contextlib.nullcontext():
+                root = RuntimeSupervisor.start(
+                    config,
+                    feed,
+                    supervision=SupervisedContext(supervisor=watch, child_id="tradeactors"),
+                )
         except BaseException:
             watch.stop()
             raise

@@ -60,7 +60,9 @@ class RuntimeConfig:
     ``journal_backoff`` spaces the core's restarts when its journal's storage failed.
     ``journal_store`` replaces the journal file by another store (tests: an in-memory one).
     ``scheduler`` is the clock and timers of every actor in the tree that waits or
-    schedules; a test or a replay gives a ``ManualScheduler`` and advances it.
+    schedules; a test or a replay gives a ``ManualScheduler`` and advances it, and a
+    ``VirtualTimeKernel`` runs the whole tree on one thread under virtual time (a lockstep
+    replay: the facade then waits for the kernel's idle instead of asking for stats).
     """
 
     latency_ns: int = 0

@@ -39,13 +39,28 @@ class Scheduled(Protocol):
 
 
 class Timer(Protocol):
-    """One owner's scheduled callbacks: an actor makes one at start and stops it at stop."""
+    """One owner's scheduled callbacks: an actor makes one at start and stops it at stop.
 
-    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Scheduled:
+    A callback is work by default: what it does belongs to the run (a venue's latency, a
+    restart's backoff), so a lockstep step waits for it. ``housekeeping=True`` marks one
+    that only watches or refreshes (a liveness check, a heartbeat, a periodic sync) and
+    reschedules itself forever: the virtual-time kernel is idle with only those queued.
+    """
+
+    def call_later(
+        self, delay_ns: int, callback: Callable[[], None], *, housekeeping: bool = False
+    ) -> Scheduled:
         """Run ``callback`` (off the actor's thread) once ``delay_ns`` has passed."""
         ...
 
-    def tell_later(self, delay_ns: int, ref: pykka.ActorRef[Any], message: object) -> Scheduled:
+    def tell_later(
+        self,
+        delay_ns: int,
+        ref: pykka.ActorRef[Any],
+        message: object,
+        *,
+        housekeeping: bool = False,
+    ) -> Scheduled:
         """Tell ``ref`` ``message`` once the delay has passed (nothing if it died meanwhile)."""
         ...
 
@@ -70,6 +85,7 @@ class _Entry:
 
     callback: Callable[[], None]
     ref: pykka.ActorRef[Any] | None = None
+    housekeeping: bool = False
     done: bool = False
     """Ran or cancelled: either way it will not run (again)."""
 
@@ -105,11 +121,20 @@ class ThreadTimer:
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Scheduled:
-        return self._push(delay_ns, _Entry(callback))
+    def call_later(
+        self, delay_ns: int, callback: Callable[[], None], *, housekeeping: bool = False
+    ) -> Scheduled:
+        return self._push(delay_ns, _Entry(callback, housekeeping=housekeeping))
 
-    def tell_later(self, delay_ns: int, ref: pykka.ActorRef[Any], message: object) -> Scheduled:
-        return self._push(delay_ns, _Entry(_tell(ref, message), ref))
+    def tell_later(
+        self,
+        delay_ns: int,
+        ref: pykka.ActorRef[Any],
+        message: object,
+        *,
+        housekeeping: bool = False,
+    ) -> Scheduled:
+        return self._push(delay_ns, _Entry(_tell(ref, message), ref, housekeeping))
 
     def stop(self) -> None:
         with self._cond:
@@ -240,11 +265,20 @@ class SharedQueueTimer:
         self._stopped = False
         self._lock = threading.Lock()
 
-    def call_later(self, delay_ns: int, callback: Callable[[], None]) -> Scheduled:
-        return self._push(delay_ns, _Entry(callback))
+    def call_later(
+        self, delay_ns: int, callback: Callable[[], None], *, housekeeping: bool = False
+    ) -> Scheduled:
+        return self._push(delay_ns, _Entry(callback, housekeeping=housekeeping))
 
-    def tell_later(self, delay_ns: int, ref: pykka.ActorRef[Any], message: object) -> Scheduled:
-        return self._push(delay_ns, _Entry(_tell(ref, message), ref))
+    def tell_later(
+        self,
+        delay_ns: int,
+        ref: pykka.ActorRef[Any],
+        message: object,
+        *,
+        housekeeping: bool = False,
+    ) -> Scheduled:
+        return self._push(delay_ns, _Entry(_tell(ref, message), ref, housekeeping))
 
     def stop(self) -> None:
         with self._lock:

@@ -460,11 +460,14 @@ class Supervisor(Supervised, PublishingActor):
 
     def _schedule_liveness_check(self) -> None:
         if self.liveness_interval_s is not None:
-            self._schedule(self.liveness_interval_s, _CheckLiveness())
+            self._schedule(self.liveness_interval_s, _CheckLiveness(), housekeeping=True)
 
-    def _schedule(self, delay_s: float, message: object) -> None:
+    def _schedule(self, delay_s: float, message: object, *, housekeeping: bool = False) -> None:
+        """A liveness check is ``housekeeping``; a restart's backoff is work."""
         assert self._timer is not None
-        self._timer.tell_later(int(delay_s * 1e9), self.actor_ref, message)
+        self._timer.tell_later(
+            int(delay_s * 1e9), self.actor_ref, message, housekeeping=housekeeping
+        )
 
     def _now_s(self) -> float:
         """The scheduler's monotonic time, in the seconds restart periods are counted in."""

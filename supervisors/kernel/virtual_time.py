@@ -18,8 +18,9 @@ child's start finds it done. A handler that blocks on a future (a supervisor sto
 child) dispatches the others meanwhile; entries for an actor that is inside a handler on
 the stack wait until it returns, so no actor ever runs two handlers at once. Threads
 outside the kernel may still tell its actors (a socket thread, a broker's callbacks):
-their entries join the queue at the current virtual time, and one that asks runs the
-queue itself until its answer is there (unless another thread is running it).
+their entries join the queue at the current virtual time, and the thread runs the queue
+until it is idle, so what the message causes happens (unless another thread is running
+the queue: that one does, before it lets go).
 
 This is the dispatcher of Akka's calling-thread dispatcher and of NautilusTrader's
 backtest engine, for pykka; it relies on pykka 4's actor internals (``_handle_receive``,
@@ -92,11 +93,10 @@ class _KernelInbox:
 
     def put(self, envelope: Envelope[Any], /) -> None:
         self._kernel._push(0, _Delivery(self._actor, envelope))
-        reply = envelope.reply_to
-        if reply is not None and not isinstance(reply, KernelFuture):
-            # Asked from a thread the kernel is not active on: its plain future cannot drive
-            # the queue, so the asking thread runs it here until the answer is set.
-            self._kernel._serve(reply)
+        if active_kernel() is not self._kernel:
+            # From a thread the kernel is not active on: no handler of it will run the
+            # queue, nor (for an ask) will its plain future, so this thread does.
+            self._kernel._drain()
 
     def get(self) -> Envelope[Any]:
         raise RuntimeError("an actor on the virtual-time kernel does not read its inbox")
@@ -139,8 +139,10 @@ class VirtualTimeKernel:
     """One queue, one handler at a time, virtual time: a deterministic run of actors.
 
     With ``free_running`` (a backtest, a lockstep replay) time jumps to the next entry
-    when nothing is due now. Without it, time moves only by ``advance`` and nothing due
-    later runs before that: a test asserts what happens at an exact instant.
+    when nothing is due now, as long as a work timer is queued (the housekeeping ones due
+    on the way run in their place); with only housekeeping timers left, the kernel is idle.
+    Without it, time moves only by ``advance`` and everything due up to there runs: a test
+    asserts what happens at an exact instant.
     """
 
     def __init__(self, start_ns: int = 0, *, free_running: bool = True) -> None:
@@ -153,6 +155,10 @@ class VirtualTimeKernel:
         self._changes = 0
         """Counts pushes and answers, so a waiter never misses the one it waits for."""
         self._dispatching = threading.RLock()
+        self._depth = 0
+        """How many times the dispatching thread holds ``_dispatching`` (0: nobody)."""
+        self._outside = False
+        """An entry from outside the kernel waits for whoever dispatches to run it."""
         self._busy: list[KernelActor] = []
         self.dispatched = 0
         """Entries run so far: deliveries and timer callbacks."""
@@ -180,11 +186,19 @@ class VirtualTimeKernel:
             return len(self._queue)
 
     def run_until_idle(self) -> int:
-        """Run entries until none is left that may run now; the count run."""
+        """Run entries until none is left that may run now; the count run.
+
+        Free-running, that is when nothing but housekeeping timers due later is queued: a
+        lockstep step is over then, though liveness checks and heartbeats never end.
+        """
         ran = 0
-        with self._dispatching, _activated(self):
-            while self._step():
-                ran += 1
+        self._acquire()
+        try:
+            with _activated(self):
+                while self._step():
+                    ran += 1
+        finally:
+            self._release()
         return ran
 
     def advance(self, seconds: float) -> int:
@@ -215,14 +229,18 @@ class VirtualTimeKernel:
 
     def start(self, actor: KernelActor) -> None:
         """Run ``on_start`` now, on this thread, as the actor's first entry would."""
-        with self._dispatching, _activated(self):
-            self._busy.append(actor)
-            try:
-                actor._actor_loop_setup()
-            finally:
-                self._busy.pop()
-            if actor.actor_stopped.is_set():
-                self._exit(actor)
+        self._acquire()
+        try:
+            with _activated(self):
+                self._busy.append(actor)
+                try:
+                    actor._actor_loop_setup()
+                finally:
+                    self._busy.pop()
+                if actor.actor_stopped.is_set():
+                    self._exit(actor)
+        finally:
+            self._release()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -247,7 +265,13 @@ class VirtualTimeKernel:
             found: _Delivery | _Call | None = None
             while self._queue:
                 due, order, item = self._queue[0]
-                if self._horizon_ns is not None and due > max(self._horizon_ns, self._now_ns):
+                if isinstance(item, _Call) and item.entry.done:
+                    heapq.heappop(self._queue)  # cancelled: never runs, never moves time
+                    continue
+                if self._horizon_ns is not None:
+                    if due > max(self._horizon_ns, self._now_ns):
+                        break
+                elif due > self._now_ns and not self._work_queued():
                     break
                 heapq.heappop(self._queue)
                 if isinstance(item, _Delivery) and item.actor in self._busy:
@@ -261,6 +285,14 @@ class VirtualTimeKernel:
             for entry in deferred:
                 heapq.heappush(self._queue, entry)
             return found
+
+    def _work_queued(self) -> bool:
+        """A timer that is work is still to run (``_cond`` held); deliveries are due now,
+        so only timers can lie ahead."""
+        return any(
+            isinstance(item, _Call) and not item.entry.done and not item.entry.housekeeping
+            for _, _, item in self._queue
+        )
 
     def _step(self) -> bool:
         """Run one entry (the dispatch lock held); False when none may run now."""
@@ -276,16 +308,45 @@ class VirtualTimeKernel:
         self._deliver(item.actor, item.envelope)
         return True
 
-    def _serve(self, reply: pykka.Future[Any]) -> None:
-        """Dispatch until ``reply`` is set, unless another thread is dispatching (it will)."""
-        if not self._dispatching.acquire(blocking=False):
-            return
-        try:
-            with _activated(self):
-                while getattr(reply, "_result", None) is None and self._step():
-                    pass
-        finally:
-            self._dispatching.release()
+    def _acquire(self, *, blocking: bool = True) -> bool:
+        if not self._dispatching.acquire(blocking):
+            return False
+        self._depth += 1
+        return True
+
+    def _release(self) -> None:
+        """Let go of the queue; the outermost let-go first runs what came from outside
+        meanwhile (its sender found the queue held, so it left that to this thread)."""
+        self._depth -= 1
+        outermost = self._depth == 0
+        self._dispatching.release()
+        if outermost and self._outside:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Run the queue until idle on this thread, for an entry from outside the kernel;
+        if another thread holds the queue, leave it to that one (``_release``).
+
+        The flag is raised before trying the lock and read after letting go of it, so an
+        entry is never left with nobody to run it.
+        """
+        while True:
+            with self._cond:
+                self._outside = True
+            if not self._acquire(blocking=False):
+                return
+            try:
+                with self._cond:
+                    self._outside = False
+                with _activated(self):
+                    while self._step():
+                        pass
+            finally:
+                self._depth -= 1
+                self._dispatching.release()
+            with self._cond:
+                if not self._outside:
+                    return
 
     def _dispatch_or_wait(self, deadline: float | None, done: Callable[[], bool]) -> None:
         """Run one entry if this thread may; else wait a moment for a change.
@@ -295,13 +356,13 @@ class VirtualTimeKernel:
         """
         with self._cond:
             seen = self._changes
-        if self._dispatching.acquire(blocking=False):
+        if self._acquire(blocking=False):
             try:
                 with _activated(self):
                     if self._step():
                         return
             finally:
-                self._dispatching.release()
+                self._release()
         with self._cond:
             if self._changes != seen or done():
                 return

@@ -315,3 +315,78 @@ def test_a_supervisor_on_the_kernel_restarts_a_crashed_child_without_a_thread(
     assert after[0].ref.is_alive()  # type: ignore[union-attr]
     assert after[1].ref is before[1].ref
     assert threading.active_count() == threads
+
+
+class Heartbeat(Gossip):
+    """Beats every 10 ms forever, on a housekeeping timer, as a liveness check does."""
+
+    kind = "heartbeat"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._beat(Hop(ttl=-1, origin="beat"))
+
+    @handles(Hop)
+    def _beat(self, hop: Hop) -> None:
+        self.trace.append((self.scheduler.now_ns(), self.name, hop.origin, hop.ttl))
+        if hop.origin == "beat":
+            self.timer.tell_later(10 * MS, self.actor_ref, hop, housekeeping=True)
+
+
+@pytest.mark.timeout(30)
+def test_idle_is_when_only_housekeeping_timers_are_left_and_they_run_on_the_way_to_work(
+    kernel: VirtualTimeKernel,
+) -> None:
+    trace: list[tuple[int, str, str, int]] = []
+    heart = Heartbeat.start("heart", trace, kernel)
+    kernel.run_until_idle()  # returns although the heartbeat reschedules itself forever
+    assert trace == [(0, "heart", "beat", -1)]
+    assert kernel.now_ns() == 0
+    kernel.timer("venue").tell_later(25 * MS, heart, Hop(ttl=0, origin="work"))
+    kernel.run_until_idle()
+    assert trace[1:] == [
+        (10 * MS, "heart", "beat", -1),
+        (20 * MS, "heart", "beat", -1),
+        (25 * MS, "heart", "work", 0),
+    ]
+    assert kernel.now_ns() == 25 * MS
+    assert kernel.pending() == 1  # the next beat, due at 30 ms, waits for time to move
+
+
+@pytest.mark.timeout(30)
+def test_a_supervisor_checking_liveness_on_the_kernel_still_goes_idle(
+    kernel: VirtualTimeKernel,
+) -> None:
+    Supervisor.start(
+        name="sup",
+        children=[child("a")],
+        events=Events.start(),
+        scheduler=kernel,
+        liveness_interval_s=0.5,
+    )
+    kernel.run_until_idle()
+    assert kernel.pending() == 1  # the next liveness check
+    kernel.advance(1.0)  # time that moves runs the checks as before
+    assert kernel.now_ns() == 1_000_000_000
+
+
+@pytest.mark.timeout(30)
+def test_a_tell_from_outside_the_kernel_runs_with_nobody_driving_it() -> None:
+    kernel = VirtualTimeKernel()
+    trace: list[tuple[int, str, str, int]] = []
+    with kernel.active():
+        ref = Gossip.start("g", trace, kernel)
+        peers = gossip_network(kernel, 3, trace)
+        ref.tell(peers)
+        kernel.run_until_idle()
+
+    def outside() -> None:  # a socket thread, with the replay's driver gone quiet
+        ref.tell(Hop(ttl=3, origin="outside"))
+
+    thread = threading.Thread(target=outside)
+    thread.start()
+    thread.join(timeout=10.0)
+    assert len(trace) == 1 + 2 + 4 + 8  # every hop it caused ran, timers in virtual time
+    assert kernel.pending() == 0
+    with kernel.active():
+        pykka.ActorRegistry.stop_all()

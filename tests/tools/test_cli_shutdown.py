@@ -23,9 +23,15 @@ pytestmark = pytest.mark.timeout(90)
 EXIT_SHUTDOWN_DEADLINE = 4
 
 
+@pytest.mark.parametrize(
+    ("flags", "journal_thread"),
+    [((), "MainThread"), (("--threaded",), "JournalActor-")],
+    ids=["on the kernel", "threaded"],
+)
 def test_a_sigterm_during_hold_that_stalls_ends_at_the_deadline_naming_what_it_waited_on(
-    tmp_path: Path,
+    tmp_path: Path, flags: tuple[str, ...], journal_thread: str
 ) -> None:
+    """The stalled thread is named: the journal's own, or the kernel's (the main one)."""
     feed = tmp_path / "feed.jsonl"
     write_feed(generate_feed(seed=3, markets=2, updates_per_market=80), feed)
     data_dir = tmp_path / "data"
@@ -50,6 +56,7 @@ def test_a_sigterm_during_hold_that_stalls_ends_at_the_deadline_naming_what_it_w
         "tcp://127.0.0.1:*",
         "--events-endpoint",
         "tcp://127.0.0.1:*",
+        *flags,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     blocker = None
@@ -74,7 +81,7 @@ def test_a_sigterm_during_hold_that_stalls_ends_at_the_deadline_naming_what_it_w
     (line,) = [json.loads(line) for line in err.splitlines() if "shutdown_deadline" in line]
     assert line["event"] == "shutdown_deadline_exceeded"
     assert line["waiting_on"].startswith("the runtime's actors")
-    assert "JournalActor-" in " ".join(line["threads_alive"])
+    assert journal_thread in " ".join(line["threads_alive"])
     # Well before the snapshot's 10 s busy wait would have let it finish.
     assert took_s < 9
     # Nothing committed is lost: the next run continues and replays nothing.
