@@ -92,14 +92,24 @@ class LockstepDriver:
     def feed(self, record: FeedRecord) -> None:
         """Hand the next paced record to the core without waiting for its effects; a core
         that died meanwhile is followed, and its successor gets the record."""
-        try:
-            self._refeed_lifecycle(self.follower.require())
-            self._feed(self.follower.require(), record, atomic=False)
-        except pykka.ActorDeadError:
-            self.refresh()
-            self._refeed_lifecycle(self.follower.require())
-            self._feed(self.follower.require(), record, atomic=False)
+
+        def send(core: CoreRefs) -> None:
+            self._refeed_lifecycle(core)
+            self._feed(core, record, atomic=False)
+
+        self._on_live_core(send)
         self.next_step += 1
+
+    def _on_live_core(self, send: Callable[[CoreRefs], None]) -> None:
+        """``send`` to the running core; if it died, to its successor, and so on: a full disk
+        kills each new journal at its first commit, until the root gives up (then
+        ``refresh`` raises RuntimeDownError)."""
+        while True:
+            try:
+                send(self.follower.require())
+                return
+            except pykka.ActorDeadError:
+                self.refresh()
 
     def _refeed_lifecycle(self, core: CoreRefs) -> None:
         """On the first paced record a new core gets: the lifecycle records that its journal
@@ -119,11 +129,7 @@ class LockstepDriver:
     def inject(self, record: FeedRecord) -> None:
         """Route a record from outside the feed: journaled and applied like a feed record,
         but no step of the replay."""
-        try:
-            self._route(self.follower.require(), record)
-        except pykka.ActorDeadError:
-            self.refresh()
-            self._route(self.follower.require(), record)
+        self._on_live_core(lambda core: self._route(core, record))
 
     def feed_and_wait(
         self,

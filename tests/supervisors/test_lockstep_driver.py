@@ -11,9 +11,11 @@ import pykka
 import pytest
 
 from actors.runtime_state import RUNTIME_STREAM
+from bridges.journal_memory import MemoryJournal
 from messages.journal_protocol import Sync
 from supervisors.assembly.core_follower import CoreFollower, RuntimeDownError
 from supervisors.assembly.lockstep_driver import LockstepDriver
+from supervisors.assembly.runtime_tree import CoreRefs
 from tests.stubs import arbitrage_feed, opened
 from tests.supervisors.core_stubs import Root, assemble, journaled
 
@@ -68,6 +70,40 @@ def test_a_new_core_is_fed_again_the_lifecycle_records_its_journal_lacks(
     events = journaled(successor)
     assert events == [("started", 0, False), feed[0].id, ("started", 2, False), feed[2].id]
     assert driver.next_step == 3
+
+
+def test_a_paced_record_follows_successor_cores_until_one_lives_to_take_it(
+    root: pykka.ActorRef[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = arbitrage_feed()
+    first, _ = assemble(root)
+    driver = _driver(root, records=feed)
+    driver.feed(feed[0])
+    second, _ = assemble(root, generation=2, resume_step=0)
+    first.journal.stop()
+    refresh = driver.refresh
+    third: list[tuple[CoreRefs, MemoryJournal]] = []
+
+    def the_successor_dies_too() -> None:
+        # As on a full disk: the new core's journal fails its first commit, and dies.
+        refresh()
+        if not third:
+            third.append(assemble(root, generation=3, resume_step=0))
+            second.journal.stop()
+
+    monkeypatch.setattr(driver, "refresh", the_successor_dies_too)
+
+    driver.feed(feed[1])
+
+    core, memory = third[0]
+    core.journal.ask(Sync(), timeout=5)
+    assert journaled(memory) == [
+        ("started", 0, False),
+        feed[0].id,
+        ("started", 1, False),
+        feed[1].id,
+    ]
+    assert driver.next_step == 2
 
 
 def test_a_torn_step_resumes_where_the_successor_core_recovered(

@@ -20,7 +20,7 @@ from messages.journal import OrderCreated, StepStarted
 
 pytestmark = pytest.mark.timeout(240)
 
-RECORDS = 150
+RECORDS = 80
 MARKET = "btc-up-0001"
 
 
