@@ -285,7 +285,7 @@ def _drive_the_clients(process: subprocess.Popen[str]) -> None:
         submitted = _client(
             "submit", market, f"{market}-YES", "BUY", "0.01", "1", "--endpoint", commands
         )
-        assert submitted.returncode == 0, submitted.stdout
+        assert submitted.returncode == 1, submitted.stdout  # a denial is an error status
         # The whole feed was replayed before serving: every market is settled and archived,
         # so execution routes none, and the one right answer is this denial.
         assert submitted.stdout.strip() == f"denied: no position for market {market}"
