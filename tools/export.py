@@ -34,7 +34,8 @@ from actors.runtime_state import RuntimeState, decode_state, order_from_created,
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
 from messages.fills import Fill
-from messages.journal import OrderCreated, StepCommitted, StepStarted
+from messages.journal import OrderCreated
+from supervisors.assembly.recovery import CommittedFold
 from supervisors.assembly.runtime_config import JOURNAL_FILE
 
 TABLES = ("fills", "orders", "positions", "events")
@@ -134,24 +135,10 @@ def folded_state(store: JournalStore) -> RuntimeState:
     """The state the journal folds to, read only: the latest snapshot, its tail, and no
     lockstep step left open (recovery voids such a step; this leaves it out)."""
     snapshot = store.latest_snapshot()
-    state = decode_state(snapshot.payload) if snapshot is not None else RuntimeState()
-    step: list[tuple[int, str, object]] = []
-    for record in store.read(state.seq):
-        event = decode_trusted(record.kind, record.payload)
-        entry = (record.seq, record.stream, event)
-        if isinstance(event, StepStarted):
-            step = [entry] if event.atomic else []
-            if not event.atomic:
-                state.apply(*entry)
-        elif step:
-            step.append(entry)
-            if isinstance(event, StepCommitted):
-                for seq, stream, folded in step:
-                    state.apply(seq, stream, folded)
-                step = []
-        else:
-            state.apply(*entry)
-    return state
+    fold = CommittedFold(decode_state(snapshot.payload) if snapshot is not None else RuntimeState())
+    for record in store.read(fold.state.seq):
+        fold.add(record)
+    return fold.state
 
 
 def _flat(message: Any, skip: Sequence[str] = ()) -> Row:

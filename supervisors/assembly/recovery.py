@@ -58,6 +58,37 @@ class RecoveryReport:
     elapsed_s: float
 
 
+@attrs.define
+class CommittedFold:
+    """Folds journal records into ``state`` in order, an atomic lockstep step only once its
+    ``StepCommitted`` is read: the records of a step still open wait in ``open_step`` (one
+    step's worth of memory), for recovery to void or a reader to leave out."""
+
+    state: RuntimeState
+    open_step: list[tuple[JournalRecord, Any]] = attrs.field(factory=list)
+    replayed: int = 0
+
+    def add(self, record: JournalRecord) -> None:
+        event = decode_trusted(record.kind, record.payload)
+        if isinstance(event, StepStarted):
+            self._fold(self.open_step)
+            self.open_step = [(record, event)] if event.atomic else []
+            if not event.atomic:
+                self._fold([(record, event)])
+        elif self.open_step:
+            self.open_step.append((record, event))
+            if isinstance(event, StepCommitted):
+                self._fold(self.open_step)
+                self.open_step = []
+        else:
+            self._fold([(record, event)])
+
+    def _fold(self, records: list[tuple[JournalRecord, Any]]) -> None:
+        for record, event in records:
+            self.state.apply(record.seq, record.stream, event)
+        self.replayed += len(records)
+
+
 def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
     """Latest snapshot + tail, minus a corrupt tail and a torn step.
 
@@ -67,32 +98,13 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
     started = time.perf_counter()
     snapshot = store.latest_snapshot()
     state = decode_state(snapshot.payload) if snapshot is not None else RuntimeState()
-    step: list[tuple[JournalRecord, Any]] = []
-    replayed = voided = 0
+    fold = CommittedFold(state)
+    voided = 0
     corrupt_seq: int | None = None
     corrupt_reason: str | None = None
-
-    def fold(records: list[tuple[JournalRecord, Any]]) -> None:
-        nonlocal replayed
-        for record, event in records:
-            state.apply(record.seq, record.stream, event)
-        replayed += len(records)
-
     try:
         for record in store.read(state.seq):
-            event = decode_trusted(record.kind, record.payload)
-            if isinstance(event, StepStarted):
-                fold(step)
-                step = [(record, event)] if event.atomic else []
-                if not event.atomic:
-                    fold([(record, event)])
-            elif step:
-                step.append((record, event))
-                if isinstance(event, StepCommitted):
-                    fold(step)
-                    step = []
-            else:
-                fold([(record, event)])
+            fold.add(record)
     except CorruptRecordError as error:
         corrupt_seq, corrupt_reason = error.seq, error.reason
         voided += store.void_after(error.seq - 1, f"corrupt record {error.seq}: {error.reason}")
@@ -104,14 +116,14 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
             quarantined=voided,
         )
     torn_step: int | None = None
-    if step:
-        first, started_event = step[0]
+    if fold.open_step:
+        first, started_event = fold.open_step[0]
         torn_step = started_event.step
         voided += store.void_after(first.seq - 1, f"torn lockstep step {torn_step}")
         _log.warning("torn_step_voided", step=torn_step, from_seq=first.seq)
     report = RecoveryReport(
         snapshot_seq=snapshot.seq if snapshot is not None else None,
-        replayed=replayed,
+        replayed=fold.replayed,
         voided=voided,
         corrupt_seq=corrupt_seq,
         corrupt_reason=corrupt_reason,
