@@ -14,6 +14,7 @@ kernel: it imports nothing from the project beyond ``messages``.
 
 from __future__ import annotations
 
+import abc
 import heapq
 import itertools
 import threading
@@ -110,16 +111,9 @@ def _run(entry: _Entry) -> None:
         _log.exception("timer_callback_failed")
 
 
-class ThreadTimer:
-    """A ``Timer`` on its own daemon thread, on ``time.monotonic_ns``."""
-
-    def __init__(self, name: str = "timer") -> None:
-        self._heap: list[tuple[int, int, _Entry]] = []
-        self._order = itertools.count()
-        self._cond = threading.Condition()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
+class _TimerEntries(abc.ABC):
+    """``call_later`` and ``tell_later`` of every timer: each becomes an entry its
+    ``_push`` queues."""
 
     def call_later(
         self, delay_ns: int, callback: Callable[[], None], *, housekeeping: bool = False
@@ -135,6 +129,22 @@ class ThreadTimer:
         housekeeping: bool = False,
     ) -> Scheduled:
         return self._push(delay_ns, _Entry(_tell(ref, message), ref, housekeeping))
+
+    @abc.abstractmethod
+    def _push(self, delay_ns: int, entry: _Entry) -> _Entry:
+        """Queue ``entry`` to run ``delay_ns`` from now; the entry is its handle."""
+
+
+class ThreadTimer(_TimerEntries):
+    """A ``Timer`` on its own daemon thread, on ``time.monotonic_ns``."""
+
+    def __init__(self, name: str = "timer") -> None:
+        self._heap: list[tuple[int, int, _Entry]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         with self._cond:
@@ -251,7 +261,7 @@ class ManualScheduler:
             return
 
 
-class SharedQueueTimer:
+class SharedQueueTimer(_TimerEntries):
     """One owner's share of a virtual clock's queue, so stopping drops only its own.
 
     ``schedule(delay_ns, entry)`` queues the entry on the clock (``ManualScheduler``, the
@@ -264,21 +274,6 @@ class SharedQueueTimer:
         self._entries: list[_Entry] = []
         self._stopped = False
         self._lock = threading.Lock()
-
-    def call_later(
-        self, delay_ns: int, callback: Callable[[], None], *, housekeeping: bool = False
-    ) -> Scheduled:
-        return self._push(delay_ns, _Entry(callback, housekeeping=housekeeping))
-
-    def tell_later(
-        self,
-        delay_ns: int,
-        ref: pykka.ActorRef[Any],
-        message: object,
-        *,
-        housekeeping: bool = False,
-    ) -> Scheduled:
-        return self._push(delay_ns, _Entry(_tell(ref, message), ref, housekeeping))
 
     def stop(self) -> None:
         with self._lock:
