@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
+
+import pykka
 
 from actors.broker import Page
 from actors.event_bus import EventBusActor
@@ -35,6 +37,7 @@ from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
+from bridges.parquet_snapshots import DEFAULT_INTERVAL_S, PositionSnapshotRecorder
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
@@ -52,7 +55,7 @@ from supervisors.kernel.virtual_time import VirtualTimeKernel
 from tools import feedgen, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
-from tools.cli_types import CliParser, add_log_level, endpoint
+from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
 from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
@@ -98,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_DATA_DIR
     config, runtime, paper = started
     view: RunView | None = None
+    recorder = _start_recorder(args, runtime)
     try:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
         edge, metrics = _start_services(args, runtime, on_down=lambda _: stop.requested.set())
@@ -137,11 +141,33 @@ def _run(args: argparse.Namespace) -> int:
         out.write(f"\ntradeactors: the runtime stopped: {error}; {storage_advice(str(error))}\n")
         return EXIT_DATA_DIR
     finally:
-        _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper)
+        _shut_down(
+            deadline,
+            runtime,
+            edge=edge,
+            metrics=metrics,
+            view=view,
+            paper=paper,
+            recorder=recorder,
+        )
     out.write(_fed(args, sent, start, len(records)))
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _start_recorder(args: argparse.Namespace, runtime: Runtime) -> pykka.ActorRef[Any] | None:
+    """``--parquet-snapshots``: the recorder hears the runtime first, then is handed every
+    position as it is now; it keeps the newer version of each, so nothing falls between."""
+    if args.parquet_snapshots is None:
+        return None
+    recorder = PositionSnapshotRecorder.start(
+        Path(args.parquet_snapshots), interval_ns=round(args.parquet_every * 1e9)
+    )
+    runtime.subscribe(recorder)
+    for position in runtime.positions():
+        recorder.tell(position)
+    return recorder
 
 
 def _fed(args: argparse.Namespace, sent: int, start: int, count: int) -> str:
@@ -175,6 +201,7 @@ def _shut_down(
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
     paper: SimulatedBroker | None,
+    recorder: pykka.ActorRef[Any] | None = None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
     deadline.arm()
@@ -187,6 +214,9 @@ def _shut_down(
         edge.stop()
     deadline.stage("the runtime's actors (the journal's last commit and snapshot)")
     runtime.stop()
+    if recorder is not None:
+        deadline.stage("the Parquet position snapshots (the last one)")
+        recorder.stop()
     if view is not None:
         deadline.stage("the live view")
         view.close()
@@ -585,6 +615,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
     run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")
+    run.add_argument(
+        "--parquet-snapshots",
+        metavar="DIR",
+        help="while running, write every position to a Parquet file in DIR (a dataset)",
+    )
+    run.add_argument(
+        "--parquet-every",
+        type=positive_seconds,
+        default=DEFAULT_INTERVAL_S,
+        help="seconds between two --parquet-snapshots files (written only after a change)",
+    )
     run.add_argument(
         "--broker",
         default="none",

@@ -48,5 +48,16 @@ def endpoint(text: str) -> str:
     return text
 
 
+def positive_seconds(text: str) -> float:
+    """A period in seconds, above zero: ``1``, ``0.5``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
 def add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--log-level", type=log_level, default=default, help=", ".join(LOG_LEVELS))

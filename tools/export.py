@@ -15,17 +15,10 @@ and text otherwise, never a float.
 from __future__ import annotations
 
 import argparse
-import csv
-import decimal
-import json
 import sys
-from collections.abc import Iterator, Sequence
-from decimal import Decimal
-from enum import Enum
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
-
-import attrs
+from typing import TextIO
 
 from actors.journal_decode import decode_trusted
 from actors.journal_store import JournalStore, JournalStoreError
@@ -33,6 +26,7 @@ from actors.order_state import Order, apply_order_event
 from actors.runtime_state import RuntimeState, decode_state, order_from_created, order_stream
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
+from bridges.table_files import Row, flat_row, write_csv, write_parquet
 from messages.fills import Fill
 from messages.journal import OrderCreated
 from supervisors.assembly.recovery import CommittedFold
@@ -41,10 +35,7 @@ from supervisors.assembly.runtime_config import JOURNAL_FILE
 TABLES = ("fills", "orders", "positions", "events")
 FORMATS = ("csv", "parquet")
 EXIT_DATA_DIR = 3
-MAX_DIGITS = 38
 ORDER_STREAM = order_stream("")
-
-Row = dict[str, Any]
 
 
 def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,16 +95,16 @@ def table_rows(store: JournalStore, table: str) -> Iterator[Row]:
         for record in store.read(0):
             if record.kind == Fill.__name__:
                 fill = decode_trusted(record.kind, record.payload)
-                yield {"seq": record.seq, **_flat(fill, skip=("id", "ts_init"))}
+                yield {"seq": record.seq, **flat_row(fill, skip=("id", "ts_init"))}
     elif table == "orders":
         for order in every_order(store):
-            yield _flat(order.snapshot(), skip=("id", "ts_init"))
+            yield flat_row(order.snapshot(), skip=("id", "ts_init"))
     else:
         for book in folded_state(store).positions.values():
             snapshot = book.snapshot()
-            head = _flat(snapshot, skip=("id", "ts_init", "legs"))
+            head = flat_row(snapshot, skip=("id", "ts_init", "legs"))
             for leg in snapshot.legs:
-                yield {**head, **_flat(leg)}
+                yield {**head, **flat_row(leg)}
 
 
 def every_order(store: JournalStore) -> list[Order]:
@@ -139,64 +130,3 @@ def folded_state(store: JournalStore) -> RuntimeState:
     for record in store.read(fold.state.seq):
         fold.add(record)
     return fold.state
-
-
-def _flat(message: Any, skip: Sequence[str] = ()) -> Row:
-    row: Row = {}
-    for field in attrs.fields(type(message)):
-        if field.name in skip:
-            continue
-        value = getattr(message, field.name)
-        if attrs.has(type(value)):
-            row.update({f"{field.name}_{k}": v for k, v in _flat(value).items()})
-        elif isinstance(value, Enum):
-            row[field.name] = value.value
-        elif isinstance(value, tuple | list):
-            row[field.name] = json.dumps([str(item) for item in value])
-        else:
-            row[field.name] = value
-    return row
-
-
-def _columns(rows: Sequence[Row]) -> list[str]:
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    return list(columns)
-
-
-def write_csv(rows: Sequence[Row], path: Path) -> None:
-    columns = _columns(rows)
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else str(row[k]) for k in columns})
-
-
-def write_parquet(rows: Sequence[Row], path: Path) -> None:
-    import pyarrow as pa  # noqa: PLC0415 (loaded by this command alone)
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    columns = _columns(rows)
-    arrays = {name: _array(pa, [row.get(name) for row in rows]) for name in columns}
-    pq.write_table(pa.table(arrays), path)
-
-
-def _array(pa: Any, values: list[Any]) -> Any:
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, Decimal) for v in present):
-        scale = max(_scale(v) for v in present)
-        whole = max(max(v.adjusted() + 1, 1) for v in present)
-        if whole + scale <= MAX_DIGITS:
-            exact = decimal.Context(prec=MAX_DIGITS, traps=[decimal.Inexact])
-            step = Decimal(1).scaleb(-scale)
-            scaled = [None if v is None else v.quantize(step, context=exact) for v in values]
-            return pa.array(scaled, type=pa.decimal128(MAX_DIGITS, scale))
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
-    return pa.array(values)
-
-
-def _scale(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    return max(-exponent, 0) if isinstance(exponent, int) else 0

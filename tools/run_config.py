@@ -98,6 +98,8 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "durability": ("--durability", None),
         "snapshot_every": ("--snapshot-every", None),
         "snapshot_seconds": ("--snapshot-seconds", None),
+        "parquet_snapshots": ("--parquet-snapshots", None),
+        "parquet_every": ("--parquet-every", None),
     },
 }
 

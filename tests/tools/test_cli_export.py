@@ -33,7 +33,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Decima
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         argv = ["run", "--feed", str(feed), "--speed", "0", "--data-dir", str(root / "d")]
-        assert main([*argv, *QUIET]) == 0
+        assert main([*argv, *QUIET, "--parquet-snapshots", str(root / "snapshots")]) == 0
     (total,) = [line for line in printed.getvalue().splitlines() if line.startswith("TOTAL")]
     return root / "d", Decimal(total.split()[1])
 
@@ -116,3 +116,26 @@ def test_a_running_runtime_or_no_journal_is_a_clear_refusal(data_dir: Path, tmp_
     assert missing.returncode == 3
     assert "no journal at" in missing.stdout
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_run_s_last_parquet_snapshot_is_the_journal_s_positions(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """``run --parquet-snapshots``: the file written as the run stopped holds every leg as the
+    journal folds it."""
+    assert export(data_dir, "positions", tmp_path / "positions.csv").returncode == 0
+    snapshots = sorted((data_dir.parent / "snapshots").glob("positions-*.parquet"))
+    assert snapshots
+
+    last = pq.read_table(snapshots[-1]).to_pylist()
+    amounts = ("quantity", "cost", "realized_pnl", "fees")
+
+    def key(row: dict[str, object]) -> tuple[object, ...]:
+        return (row["position_id"], row["security_id"])
+
+    recorded = {key(r): tuple(r[a] for a in amounts) for r in last}
+    journaled = {
+        key(r): tuple(Decimal(r[a]) for a in amounts) for r in rows(tmp_path / "positions.csv")
+    }
+    assert recorded == journaled
+    assert any(realized for _q, _c, realized, _f in recorded.values())  # it traded
