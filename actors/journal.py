@@ -162,6 +162,10 @@ class JournalActor(Supervised, RuntimeActor):
 
     @handles(Append)
     def _append(self, message: Append) -> None:
+        self._pend(message)
+        self._commit_if_quiet()
+
+    def _pend(self, message: Append) -> None:
         entry = NewEntry(
             stream=message.stream,
             kind=kind_of(message.event),
@@ -171,7 +175,6 @@ class JournalActor(Supervised, RuntimeActor):
             digest=None if message.dedup_key is None else content_digest(message.event),
         )
         self.pending.append((entry, message))
-        self._commit_if_quiet()
 
     def _commit_if_quiet(self) -> None:
         """Group commit: keep batching while more messages wait, commit when none does."""
@@ -207,7 +210,9 @@ class JournalActor(Supervised, RuntimeActor):
         self._deliver(message.deliver_to, message.message)
 
     @handles(Sync)
-    def _sync(self, _message: Sync) -> int:
+    def _sync(self, message: Sync) -> int:
+        if message.last is not None:
+            self._pend(message.last)
         self._commit()
         return self.state.seq
 

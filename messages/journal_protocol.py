@@ -65,7 +65,15 @@ class Forward:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Sync:
-    """Ask the journal to commit what it holds; answered with the last journaled seq."""
+    """Ask the journal to commit what it holds; answered with the last journaled seq.
+
+    ``last`` is appended first, in the same commit: a lockstep step's end marker and the
+    wait for its durability are one round trip, not two messages.
+    """
+
+    last: Append | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Append))
+    )
 
 
 @attrs.frozen(kw_only=True, slots=True)

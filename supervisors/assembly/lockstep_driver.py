@@ -268,8 +268,7 @@ class LockstepDriver:
         if not self.follower.unchanged(core):
             return False
         with self._queueing():
-            core.journal.tell(Append(event=committed, stream=RUNTIME_STREAM))
-            ask(core.journal, Sync())
+            ask(core.journal, Sync(last=Append(event=committed, stream=RUNTIME_STREAM)))
         return self.follower.unchanged(core)
 
     def _feed(

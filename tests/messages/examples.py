@@ -186,7 +186,6 @@ def _examples() -> list[object]:
             price=D("0"),
             size=D("1E+2"),
         ),
-        journal_protocol.Sync(),
         supervision.InjectFault(reason="chaos"),
         journal.CancelRequested(ts_init=5, order_id="O1", reason="switch"),
         journal.FillApplied(ts_init=6, position_id="P1", fill=FILL),
@@ -578,6 +577,7 @@ def holding_refs(ref: Recipient) -> list[object]:
             event=fill, journaled=FILL, dedup_key="fill:F1", detail="price 0.5 (journaled 0.40)"
         ),
         forward,
+        journal_protocol.Sync(last=journal_protocol.Append(event=FILL, stream="order:O1")),
         journal_protocol.Route(stream="order:O1", subscriber=ref, after_seq=3),
         market_commands.CloseMarket(ts_init=1, market_id="m1", notify=ref),
         market_commands.SwitchMarket(
