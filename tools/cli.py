@@ -59,6 +59,8 @@ from tools.dashboard_live import RunView, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
 from tools.record import add_record_command
+from tools.report import add_report_command
+from tools.run_record import RUNS_FILE, record_run
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -97,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if started is None:
         return EXIT_DATA_DIR
     config, runtime, paper = started
+    record_run(args, config, feed=feed_path, records=len(records), start=runtime.next_step)
     view: RunView | None = None
     try:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
@@ -294,8 +297,9 @@ def _config(
 
 
 def _clear_data_dir(data_dir: Path) -> None:
-    """``--fresh``: remove the journal and the paper broker's file (with their WAL files)."""
-    remove_files(data_dir, (JOURNAL_FILE, PAPER_BROKER_FILE))
+    """``--fresh``: remove the journal, the paper broker's file (with their WAL files) and
+    the runs' parameters."""
+    remove_files(data_dir, (JOURNAL_FILE, PAPER_BROKER_FILE, RUNS_FILE))
 
 
 def _hold(
@@ -635,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_command(commands)
     add_record_command(commands)
     add_export_command(commands)
+    add_report_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     feedgen.add_arguments(gen)
