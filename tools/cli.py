@@ -58,6 +58,7 @@ from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
+from tools.progress import Progress
 from tools.record import add_record_command
 from tools.report import add_report_command
 from tools.run_record import RUNS_FILE, record_run
@@ -452,7 +453,21 @@ def _chaos(args: argparse.Namespace) -> int:
         f"tradeactors chaos: {feed_path} ({len(records)} records), killing {', '.join(args.kinds)} "
         f"actors at rate {args.rate} with seed {args.seed}; a clean run first\n"
     )
-    report = run_chaos(records, seed=args.seed, kinds=kinds, rate=args.rate)
+    progress = Progress("chaos", total=2 * len(records), unit="records")
+    report = run_chaos(
+        records,
+        seed=args.seed,
+        kinds=kinds,
+        rate=args.rate,
+        on_step=lambda run, step: progress.update(
+            step + 1 + (len(records) if run != "clean run" else 0), what=run
+        ),
+    )
+    verdict = "EQUAL to" if report.equal else "DIFFERENT from"
+    progress.finish(
+        f"{len(records):,} records twice, {len(report.faults)} faults, {verdict} the clean run, "
+        f"in {progress.elapsed_s:.1f} s"
+    )
     by_method = Counter(f"{fault.kind} by {fault.method.value}" for fault in report.faults)
     for what, count in sorted(by_method.items()):
         out.write(f"  {count:4d} x {what}\n")
@@ -465,7 +480,6 @@ def _chaos(args: argparse.Namespace) -> int:
     ):
         same = "same" if clean == chaos else "DIFFERENT"
         out.write(f"  {name:16s} clean {len(clean):5d}  with faults {len(chaos):5d}  {same}\n")
-    verdict = "EQUAL to" if report.equal else "DIFFERENT from"
     out.write(f"\nthe run with {len(report.faults)} faults ended {verdict} the clean run\n")
     return 0 if report.equal else 1
 
