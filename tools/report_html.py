@@ -104,7 +104,7 @@ def render(data: ReportData) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>tradeactors report · net {_amount(data.final.net)}</title>"
+        f"<title>tradeactors report · net {exact_text(data.final.net)}</title>"
         f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
@@ -112,14 +112,14 @@ def render(data: ReportData) -> str:
 # Numbers.
 
 
-def _amount(value: Decimal) -> str:
+def exact_text(value: Decimal) -> str:
     """The exact decimal, in plain notation."""
     return format(value, "f")
 
 
 def _signed(value: Decimal) -> str:
     css = "up" if value > 0 else "down" if value < 0 else ""
-    return f'<span class="{css}">{_amount(value)}</span>' if css else _amount(value)
+    return f'<span class="{css}">{exact_text(value)}</span>' if css else exact_text(value)
 
 
 def _time(ts_ns: int | None, *, with_date: bool = True) -> str:
@@ -139,7 +139,7 @@ def _kpis(data: ReportData) -> str:
         ("main", "net PnL (after fees)", _signed(final.net)),
         ("", "realized", _signed(final.realized)),
         ("", "unrealized", _signed(final.unrealized)),
-        ("", "fees", _amount(final.fees)),
+        ("", "fees", exact_text(final.fees)),
         ("", "fills", f"{len(data.fills):,}"),
         ("", "orders", f"{len(data.orders):,}"),
         ("", "markets", f"{len(data.markets):,}"),
@@ -250,7 +250,7 @@ def _legend(last: PnlPoint) -> list[str]:
     lx = LEFT + 12.0
     for key, label, color, get in SERIES:
         dash = ' stroke-dasharray="5 4"' if key == "unrealized" else ""
-        text = f"{label} {_amount(get(last))}"
+        text = f"{label} {exact_text(get(last))}"
         out.append(
             f'<rect x="{lx - 6:.0f}" y="{TOP + 6}" width="{len(text) * 6.6 + 34:.0f}" height="20" '
             f'rx="3" fill="#ffffff" fill-opacity="0.85"/>'
@@ -274,8 +274,11 @@ def _step_path(xy: Sequence[tuple[float, float]]) -> str:
         column.append(point)
     thinned.extend(_keep(column))
     steps = [f"M{thinned[0][0]:.1f},{thinned[0][1]:.1f}"]
+    at = f"{thinned[0][0]:.1f}"
     for px, py in thinned[1:]:
-        steps.append(f"H{px:.1f}V{py:.1f}")
+        x = f"{px:.1f}"
+        steps.append(f"V{py:.1f}" if x == at else f"H{x}V{py:.1f}")
+        at = x
     steps.append(f"H{WIDTH - RIGHT}")
     return "".join(steps)
 
@@ -331,11 +334,11 @@ def _markets_section(markets: Sequence[MarketRow], final: PnlPoint) -> str:
             f"<td>{escape(market.market_id)}</td><td><span class='tag'>{status}</span></td>"
             f"<td>{escape(winner)}</td>"
             f"<td class='num'>{market.orders:,}</td><td class='num'>{market.fills:,}</td>"
-            f"<td class='num'>{_amount(market.bought)}</td>"
-            f"<td class='num'>{_amount(market.sold)}</td>"
+            f"<td class='num'>{exact_text(market.bought)}</td>"
+            f"<td class='num'>{exact_text(market.sold)}</td>"
             f"<td class='num'>{_signed(p.realized_pnl) if p else '0'}</td>"
             f"<td class='num'>{_signed(p.unrealized_pnl) if p else '0'}</td>"
-            f"<td class='num'>{_amount(p.fees) if p else '0'}</td>"
+            f"<td class='num'>{exact_text(p.fees) if p else '0'}</td>"
             f"<td class='num'><b>{_signed(net)}</b></td>"
             f"<td><span class='bar' style='width:{bar_w:.1f}px;background:{color}'></span></td>"
             "</tr>"
@@ -346,7 +349,7 @@ def _markets_section(markets: Sequence[MarketRow], final: PnlPoint) -> str:
         f"<td class='num'>{sum(m.fills for m in markets):,}</td><td></td><td></td>"
         f"<td class='num'>{_signed(final.realized)}</td>"
         f"<td class='num'>{_signed(final.unrealized)}</td>"
-        f"<td class='num'>{_amount(final.fees)}</td>"
+        f"<td class='num'>{exact_text(final.fees)}</td>"
         f"<td class='num'>{_signed(final.net)}</td><td></td></tr>"
     )
     head = _head(
@@ -384,7 +387,7 @@ def _parameters_section(data: ReportData) -> str:
         ("feed records committed", f"{data.steps:,}"),
         ("accounts", escape(", ".join(sorted({o.account for o in data.orders})) or "—")),
         ("strategies", escape(", ".join(sorted({o.strategy for o in data.orders})) or "—")),
-        ("fee rate in fills", ", ".join(_amount(r.normalize()) for r in fee_rates[:4]) or "—"),
+        ("fee rate in fills", ", ".join(exact_text(r.normalize()) for r in fee_rates[:4]) or "—"),
         ("risk limits set by clients", _param(data.risk_limits) if data.risk_limits else "none"),
     ]
     if data.open_step_left_out:
@@ -394,7 +397,7 @@ def _parameters_section(data: ReportData) -> str:
         (
             escape(m.market_id),
             f"{escape(', '.join(i.removeprefix(m.market_id + '-') for i in m.instruments))}; "
-            f"pays {_amount(m.payout)}; opened {_time(m.opened_ts_ns)}",
+            f"pays {exact_text(m.payout)}; opened {_time(m.opened_ts_ns)}",
         )
         for m in data.markets
     ]
@@ -433,12 +436,12 @@ def _orders_section(data: ReportData) -> str:
     rows = []
     for order in data.orders:
         s = order.snapshot()
-        avg = _amount(s.avg_fill_price) if s.avg_fill_price is not None else "—"
+        avg = exact_text(s.avg_fill_price) if s.avg_fill_price is not None else "—"
         rows.append(
             f"<tr><td>{escape(s.order_id)}</td><td>{escape(s.security_id)}</td><td>{_side(s.side)}</td>"
-            f"<td class='num'>{_amount(s.price)}</td><td class='num'>{_amount(s.size)}</td>"
-            f"<td class='num'>{_amount(s.filled)}</td><td class='num'>{avg}</td>"
-            f"<td class='num'>{_amount(s.fees)}</td><td class='num'>{s.fill_count}</td>"
+            f"<td class='num'>{exact_text(s.price)}</td><td class='num'>{exact_text(s.size)}</td>"
+            f"<td class='num'>{exact_text(s.filled)}</td><td class='num'>{avg}</td>"
+            f"<td class='num'>{exact_text(s.fees)}</td><td class='num'>{s.fill_count}</td>"
             f"<td><span class='tag'>{s.status.value}</span></td></tr>"
         )
     head = _head(
@@ -460,8 +463,8 @@ def _fills_section(data: ReportData) -> str:
         rows.append(
             f"<tr><td class='num'>{row.seq}</td><td>{_time(f.ts_event)}</td>"
             f"<td>{escape(f.security_id)}</td><td>{_side(f.side)}</td>"
-            f"<td class='num'>{_amount(f.price)}</td><td class='num'>{_amount(f.size)}</td>"
-            f"<td class='num'>{_amount(f.notional)}</td><td class='num'>{_amount(f.fee)}</td>"
+            f"<td class='num'>{exact_text(f.price)}</td><td class='num'>{exact_text(f.size)}</td>"
+            f"<td class='num'>{exact_text(f.notional)}</td><td class='num'>{exact_text(f.fee)}</td>"
             f"<td>{escape(f.order_id)}</td><td>{escape(f.fill_id)}</td></tr>"
         )
     head = _head(
