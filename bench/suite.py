@@ -26,7 +26,6 @@ import platform
 import shlex
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -41,6 +40,7 @@ import zmq
 
 from bench.figures import Figure, Kind, Statistic, bad_side, nearest_rank, shown, times
 from tools.logging_setup import configure_logging
+from tools.progress import Progress
 
 FLOORS = "floors"
 BENCHES = (
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     names = [FLOORS, *(args.only or BENCHES)]
     command = _command(args)
     started = time.time()
-    _progress(f"{command}: {len(names) - 1} benches and the floors, {args.repeats} repeats")
+    progress = Progress("bench", total=args.repeats * len(names), unit="runs")
     runs: list[_Run] = []
     interrupted = False
     saved = structlog.get_config()
@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for repeat in range(args.repeats):
                 for name in names:
+                    progress.update(len(runs), what=f"{name} (repeat {repeat + 1}/{args.repeats})")
                     runs.append(_run_one(name, repeat, args, log))
         except KeyboardInterrupt:
             interrupted = True
@@ -133,8 +134,13 @@ def run(args: argparse.Namespace) -> int:
         report = report.replace("\n\n", "\n\n**Interrupted: the figures are partial.**\n\n", 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")
-    failed = [run for run in runs if run.error]
-    _progress(f"wrote {args.out} after {suite_s:.0f} s; {len(failed)} failed runs")
+    failed = [f"{run.bench} (repeat {run.repeat + 1})" for run in runs if run.error]
+    progress.finish(
+        f"{len(runs)} runs of {len(names) - 1} benches and the floors in {suite_s:.0f} s"
+        + (", interrupted" if interrupted else "")
+        + (f", {len(failed)} FAILED: {', '.join(failed)}" if failed else ", none failed")
+        + f"; wrote {args.out}"
+    )
     if interrupted:
         return 130
     return 1 if failed else 0
@@ -158,7 +164,6 @@ class _Run:
 
 def _run_one(name: str, repeat: int, args: argparse.Namespace, log: io.TextIOBase) -> _Run:
     """Import the bench, run its ``figures`` with its prints captured, stop what it left."""
-    _progress(f"[{repeat + 1}/{args.repeats}] {name} ...", end="")
     log.seek(0, os.SEEK_END)
     log_from = log.tell()
     printed = io.StringIO()
@@ -179,7 +184,6 @@ def _run_one(name: str, repeat: int, args: argparse.Namespace, log: io.TextIOBas
         pykka.ActorRegistry.stop_all()
         gc.collect()
     seconds = time.perf_counter() - started
-    _progress(f" {seconds:.1f} s" + (" FAILED" if error else ""))
     return _Run(name, repeat, seconds, figures, _logged(log, log_from), error)
 
 
@@ -195,10 +199,6 @@ def _logged(log: io.TextIOBase, offset: int) -> Counter[str]:
             continue
         counts[f"{entry.get('level', '?')} {entry.get('event', '?')}"] += 1
     return counts
-
-
-def _progress(text: str, end: str = "\n") -> None:
-    print(text, end=end, file=sys.stderr, flush=True)
 
 
 def _command(args: argparse.Namespace) -> str:

@@ -36,6 +36,7 @@ FAST_MODULES = frozenset(
         "test_order_state",
         "test_position_accounting",
         "test_position_actor",
+        "test_progress",
         "test_query_view",
         "test_reconcile_schedule",
         "test_reconciliation_findings",

@@ -8,7 +8,7 @@ same orders, the same fills (each journaled once and applied once), the same pos
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,20 @@ def economics(positions: Sequence[PositionSnapshot]) -> list[tuple[Any, ...]]:
 
 
 def replay(
-    records: Sequence[FeedRecord], data_dir: Path, injector: FaultInjector | None = None
+    records: Sequence[FeedRecord],
+    data_dir: Path,
+    injector: FaultInjector | None = None,
+    on_step: Callable[[int], object] | None = None,
 ) -> RunResult:
-    """One lockstep replay in this process; ``injector`` strikes while each record runs."""
+    """One lockstep replay in this process; ``injector`` strikes while each record runs,
+    and ``on_step`` hears of each (a progress line)."""
+
+    def during(step: int) -> None:
+        if injector is not None:
+            injector.strike(step)
+        if on_step is not None:
+            on_step(step)
+
     # Faults come far faster than in production here, so the restart limit is lifted.
     config = RuntimeConfig(
         data_dir=data_dir,
@@ -124,7 +135,7 @@ def replay(
     )
     runtime = Runtime(config).start(records)
     try:
-        runtime.replay(records, during=injector.strike if injector is not None else None)
+        runtime.replay(records, during=during)
         if injector is not None:
             injector.close()
             runtime.wait_idle()
@@ -140,13 +151,19 @@ def run_chaos(
     seed: int,
     kinds: Sequence[type[RuntimeActor]],
     rate: float,
+    on_step: Callable[[str, int], object] | None = None,
 ) -> ChaosReport:
-    """The same feed twice, in fresh journals: clean, then with faults."""
+    """The same feed twice, in fresh journals: clean, then with faults; ``on_step`` hears
+    which run is at which record."""
+
+    def heard(run: str) -> Callable[[int], object] | None:
+        return None if on_step is None else lambda step: on_step(run, step)
+
     with tempfile.TemporaryDirectory(prefix="tradeactors-chaos-") as scratch:
-        clean = replay(records, Path(scratch) / "clean")
+        clean = replay(records, Path(scratch) / "clean", on_step=heard("clean run"))
         injector = FaultInjector(seed=seed, kinds=kinds, rate=rate)
         try:
-            chaos = replay(records, Path(scratch) / "chaos", injector)
+            chaos = replay(records, Path(scratch) / "chaos", injector, heard("run with faults"))
         finally:
             injector.close()
     return ChaosReport(clean=clean, chaos=chaos, faults=tuple(injector.faults))

@@ -61,7 +61,10 @@ from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
+from tools.progress import Progress
 from tools.record import add_record_command
+from tools.report import add_report_command
+from tools.run_record import RUNS_FILE, record_run
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -100,8 +103,8 @@ def _run(args: argparse.Namespace) -> int:
     if started is None:
         return EXIT_DATA_DIR
     config, runtime, paper = started
+    record_run(args, config, feed=feed_path, records=len(records), start=runtime.next_step)
     view: RunView | None = None
-    recorder = _start_recorder(args, runtime)
     try:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
         edge, metrics = _start_services(args, runtime, on_down=lambda _: stop.requested.set())
@@ -109,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         runtime.stop()
         out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq / --no-metrics)\n")
         return 2
+    recorder = _start_recorder(args, runtime)
     try:
         start = runtime.next_step
         _announce(
@@ -126,15 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         _hold(args, out, view, stop.requested, serving=edge is not None)
         stop.check()
     except (KeyboardInterrupt, _StopRequestedError):
-        if view is not None:
-            view.close()  # the terminal back before anything is said on it
-        with contextlib.suppress(TimeoutError):
-            runtime.wait_idle(timeout_s=5.0)
-        if edge is not None and edge.down is not None:
-            out.write(f"\ntradeactors: stopped: {edge.down}; the log says why\n")
-            return 1
-        out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
-        return 130
+        return _interrupted(out, runtime, view, edge)
     except (JournalStoreError, RuntimeDownError) as error:
         if view is not None:
             view.close()
@@ -154,6 +150,20 @@ def _run(args: argparse.Namespace) -> int:
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _interrupted(out: TextIO, runtime: Runtime, view: RunView | None, edge: ZmqEdge | None) -> int:
+    """A signal or a dead edge stopped the run: the terminal back, then say which (and exit 1
+    for an edge that gave up, 130 for a signal)."""
+    if view is not None:
+        view.close()  # the terminal back before anything is said on it
+    with contextlib.suppress(TimeoutError):
+        runtime.wait_idle(timeout_s=5.0)
+    if edge is not None and edge.down is not None:
+        out.write(f"\ntradeactors: stopped: {edge.down}; the log says why\n")
+        return 1
+    out.write("\ntradeactors: interrupted; the journal keeps everything accepted so far\n")
+    return 130
 
 
 def _start_recorder(args: argparse.Namespace, runtime: Runtime) -> pykka.ActorRef[Any] | None:
@@ -324,8 +334,9 @@ def _config(
 
 
 def _clear_data_dir(data_dir: Path) -> None:
-    """``--fresh``: remove the journal and the paper broker's file (with their WAL files)."""
-    remove_files(data_dir, (JOURNAL_FILE, PAPER_BROKER_FILE))
+    """``--fresh``: remove the journal, the paper broker's file (with their WAL files) and
+    the runs' parameters."""
+    remove_files(data_dir, (JOURNAL_FILE, PAPER_BROKER_FILE, RUNS_FILE))
 
 
 def _hold(
@@ -478,7 +489,21 @@ def _chaos(args: argparse.Namespace) -> int:
         f"tradeactors chaos: {feed_path} ({len(records)} records), killing {', '.join(args.kinds)} "
         f"actors at rate {args.rate} with seed {args.seed}; a clean run first\n"
     )
-    report = run_chaos(records, seed=args.seed, kinds=kinds, rate=args.rate)
+    progress = Progress("chaos", total=2 * len(records), unit="records")
+    report = run_chaos(
+        records,
+        seed=args.seed,
+        kinds=kinds,
+        rate=args.rate,
+        on_step=lambda run, step: progress.update(
+            step + 1 + (len(records) if run != "clean run" else 0), what=run
+        ),
+    )
+    verdict = "EQUAL to" if report.equal else "DIFFERENT from"
+    progress.finish(
+        f"{len(records):,} records twice, {len(report.faults)} faults, {verdict} the clean run, "
+        f"in {progress.elapsed_s:.1f} s"
+    )
     by_method = Counter(f"{fault.kind} by {fault.method.value}" for fault in report.faults)
     for what, count in sorted(by_method.items()):
         out.write(f"  {count:4d} x {what}\n")
@@ -491,7 +516,6 @@ def _chaos(args: argparse.Namespace) -> int:
     ):
         same = "same" if clean == chaos else "DIFFERENT"
         out.write(f"  {name:16s} clean {len(clean):5d}  with faults {len(chaos):5d}  {same}\n")
-    verdict = "EQUAL to" if report.equal else "DIFFERENT from"
     out.write(f"\nthe run with {len(report.faults)} faults ended {verdict} the clean run\n")
     return 0 if report.equal else 1
 
@@ -676,6 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_command(commands)
     add_record_command(commands)
     add_export_command(commands)
+    add_report_command(commands)
 
     gen = commands.add_parser("feedgen", help="generate a synthetic feed file")
     feedgen.add_arguments(gen)

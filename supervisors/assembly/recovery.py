@@ -62,9 +62,11 @@ class RecoveryReport:
 class CommittedFold:
     """Folds journal records into ``state`` in order, an atomic lockstep step only once its
     ``StepCommitted`` is read: the records of a step still open wait in ``open_step`` (one
-    step's worth of memory), for recovery to void or a reader to leave out."""
+    step's worth of memory), for recovery to void or a reader to leave out. ``on_fold``
+    sees each record and its event just after the state took it (the report's timeline)."""
 
     state: RuntimeState
+    on_fold: Callable[[JournalRecord, Any], object] | None = None
     open_step: list[tuple[JournalRecord, Any]] = attrs.field(factory=list)
     replayed: int = 0
 
@@ -86,6 +88,8 @@ class CommittedFold:
     def _fold(self, records: list[tuple[JournalRecord, Any]]) -> None:
         for record, event in records:
             self.state.apply(record.seq, record.stream, event)
+            if self.on_fold is not None:
+                self.on_fold(record, event)
         self.replayed += len(records)
 
 

@@ -32,7 +32,7 @@ def rows_of(text: str, heading: str) -> dict[str, list[str]]:
 
 @pytest.mark.usefixtures("tiny")
 def test_a_tiny_run_writes_the_machine_the_versions_and_a_ratio_for_every_figure(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logging_before = structlog.get_config()
     out = tmp_path / "RESULTS.md"
@@ -40,6 +40,11 @@ def test_a_tiny_run_writes_the_machine_the_versions_and_a_ratio_for_every_figure
 
     assert suite.main(argv) == 0
     assert structlog.get_config() == logging_before  # the suite's log file is its own
+    progress = capsys.readouterr().err  # not a terminal: one summary line
+    assert progress == (
+        f"bench: 4 runs of 1 benches and the floors in {progress.split(' in ')[1].split()[0]} s,"
+        f" none failed; wrote {out}\n"
+    )
 
     text = out.read_text(encoding="utf-8")
     assert f"`python -m bench --quick --repeats 2 --only fill_path --out {out}`" in text

@@ -4,6 +4,7 @@ chaos` says so."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -103,3 +104,9 @@ def test_the_chaos_command_reports_the_faults_and_the_verdict(records, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "x position by raise" in result.stdout
     assert "ended EQUAL to the clean run" in result.stdout
+    assert "\r" not in result.stderr  # piped: no progress line, the summary alone
+    assert re.search(
+        r"^chaos: [0-9,]+ records twice, \d+ faults, EQUAL to the clean run, in [0-9.]+ s$",
+        result.stderr,
+        re.MULTILINE,
+    )
