@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -140,7 +141,7 @@ class PostgresJournalStore:
                 conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
             )
         except psycopg.Error as error:
-            raise JournalStoreError(f"cannot open journal {self.name}: {error}") from error
+            raise JournalStoreError(f"cannot open journal {self.name}: {_line(error)}") from error
         try:
             with self._storage_errors("cannot open journal"):
                 self._prepare()
@@ -360,7 +361,7 @@ class PostgresJournalStore:
         try:
             yield
         except psycopg.Error as error:
-            raise JournalStoreError(f"{doing} {self.name}: {error}") from error
+            raise JournalStoreError(f"{doing} {self.name}: {_line(error)}") from error
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
@@ -379,11 +380,45 @@ class PostgresStoreFactory:
     schema: str = DEFAULT_SCHEMA
     durability: Durability = Durability.NORMAL
 
+    @property
+    def name(self) -> str:
+        """The journal's server, database and schema, without a password."""
+        return f"{describe(self.conninfo)} schema {self.schema}"
+
+    @classmethod
+    def from_url(cls, url: str, durability: Durability = Durability.NORMAL) -> PostgresStoreFactory:
+        """The factory of a ``postgresql://`` URL, whose ``schema`` query parameter (ours,
+        not libpq's, so it is taken out) names the schema: ``...?schema=desk2``."""
+        parts = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        schemas = [value for name, value in query if name == "schema"]
+        rest = urllib.parse.urlencode([(name, value) for name, value in query if name != "schema"])
+        return cls(
+            urllib.parse.urlunsplit(parts._replace(query=rest)),
+            schema=schemas[-1] if schemas else DEFAULT_SCHEMA,
+            durability=durability,
+        )
+
+    def drop(self) -> None:
+        """Delete the journal: its schema, with every table in it (``run --fresh``)."""
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema))
+                )
+        except psycopg.Error as error:
+            raise JournalStoreError(f"cannot delete journal {self.name}: {_line(error)}") from error
+
     def __call__(self) -> PostgresJournalStore:
         return PostgresJournalStore(self.conninfo, schema=self.schema, durability=self.durability)
 
     def writer(self) -> PostgresJournalStore:
         return self()
+
+
+def _line(error: psycopg.Error) -> str:
+    """libpq's message on one line (it spreads a failed connection's over several)."""
+    return " ".join(str(error).split())
 
 
 def _rows(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[tuple[Any, ...]]:
