@@ -585,7 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--durability",
         default="normal",
         choices=["normal", "full"],
-        help="SQLite synchronous setting: normal survives kill -9, full also a power cut",
+        help="journal commits: normal survives kill -9, full also a power cut (SQLite "
+        "synchronous; PostgreSQL synchronous_commit local or on)",
     )
     run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
     run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")
