@@ -16,6 +16,7 @@ smaller one commit later. A batch goes in by ``COPY``.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
@@ -49,6 +50,13 @@ DEFAULT_SCHEMA = "tradeactors"
 """Where the tables live unless the factory names another schema (one journal a schema)."""
 
 _READ_PAGE = 2_000
+_WRITER_KEY = 0x7472_6164  # the first int4 of the writer lock's key; the schema's hash is the other
+_WRITER_LOCK = f"SELECT pg_advisory_lock({_WRITER_KEY}, hashtext(%s))"
+_WRITER_HOLDER = (
+    "SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a "
+    f"USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {_WRITER_KEY} "
+    "AND l.objid = hashtext(%s)::oid AND l.objsubid = 2"
+)
 _CONNECT_TIMEOUT_S = 10
 
 # The meaning of each durability on a server: NORMAL waits for the commit's WAL to reach
@@ -123,7 +131,9 @@ class PostgresJournalStore:
 
     Opening creates the schema and its tables if they are missing (serialized by an
     advisory lock, so two first openers do not race) and sets ``synchronous_commit`` for
-    this connection to what ``durability`` means on a server.
+    this connection to what ``durability`` means on a server. With ``writer_wait_s`` it is
+    the journal's one writer (:meth:`PostgresStoreFactory.writer`), waiting that long for the
+    writer lock.
     """
 
     def __init__(
@@ -132,19 +142,25 @@ class PostgresJournalStore:
         *,
         schema: str = DEFAULT_SCHEMA,
         durability: Durability = Durability.NORMAL,
+        writer_wait_s: float | None = None,
     ):
         self.name = f"{describe(conninfo)} schema {schema}"
         self.schema = schema
         self.durability = durability
         try:
             self._conn = psycopg.connect(
-                conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                conninfo,
+                autocommit=True,
+                connect_timeout=_CONNECT_TIMEOUT_S,
+                application_name=f"tradeactors pid {os.getpid()}",
             )
         except psycopg.Error as error:
             raise JournalStoreError(f"cannot open journal {self.name}: {_line(error)}") from error
         try:
             with self._storage_errors("cannot open journal"):
                 self._prepare()
+                if writer_wait_s is not None:
+                    self._lock_writer(writer_wait_s)
         except BaseException:
             self._conn.close()
             raise
@@ -176,6 +192,24 @@ class PostgresJournalStore:
                 f"journal {self.name} has schema version {row and row[0]}, this code knows "
                 f"{SCHEMA_VERSION}"
             )
+
+    def _lock_writer(self, wait_s: float) -> None:
+        """Hold the journal's writer lock for the life of this connection, so two runtimes
+        (two data dirs, two nodes) never interleave one journal. The server drops it when
+        the connection ends, however the process died; a predecessor's is waited for a
+        while, since a closed connection's lock goes a moment after its close."""
+        conn = self._conn
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(wait_s * 1000)}ms",))
+        try:
+            conn.execute(_WRITER_LOCK, (self.schema,))
+        except psycopg.errors.LockNotAvailable as error:
+            holders = conn.execute(_WRITER_HOLDER, (self.schema,)).fetchall()
+            who = ", ".join(f"{name} at {addr or 'a local socket'}" for name, addr in holders)
+            raise JournalStoreError(
+                f"journal {self.name} is locked by another writer ({who or 'gone since'}): "
+                "stop it, or give this runtime another journal"
+            ) from error
+        conn.execute("SELECT set_config('lock_timeout', '0', false)")
 
     def append(self, entries: Sequence[NewEntry]) -> list[int | Duplicate | None]:
         """Store the batch in one transaction; see :meth:`JournalStore.append`.
@@ -379,6 +413,7 @@ class PostgresStoreFactory:
     conninfo: str
     schema: str = DEFAULT_SCHEMA
     durability: Durability = Durability.NORMAL
+    writer_wait_s: float = 5.0
 
     @property
     def name(self) -> str:
@@ -413,7 +448,13 @@ class PostgresStoreFactory:
         return PostgresJournalStore(self.conninfo, schema=self.schema, durability=self.durability)
 
     def writer(self) -> PostgresJournalStore:
-        return self()
+        """The one store that appends: it holds the journal's writer lock."""
+        return PostgresJournalStore(
+            self.conninfo,
+            schema=self.schema,
+            durability=self.durability,
+            writer_wait_s=self.writer_wait_s,
+        )
 
 
 def _line(error: psycopg.Error) -> str:

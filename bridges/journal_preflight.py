@@ -44,11 +44,11 @@ def check_journal(path: Path) -> None:
 
 
 def check_server(stores: PostgresStoreFactory) -> None:
-    """Raise :class:`DataDirError` unless the PostgreSQL journal opens (the server is up,
-    the schema is a journal of this version), so a bad ``--journal`` fails before any
-    actor starts, as a bad file does."""
+    """Raise :class:`DataDirError` unless the PostgreSQL journal opens for writing (the
+    server is up, the schema is a journal of this version, no other runtime writes it), so
+    a bad ``--journal`` fails before any actor starts, as a bad file does."""
     try:
-        stores().close()
+        stores.writer().close()
     except JournalStoreError as error:
         raise DataDirError(f"{error}; {storage_advice(str(error))}") from error
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import psycopg
 import pytest
 
 from actors.journal_store import CorruptRecordError, Durability, JournalStoreError, Snapshot
+from bridges.data_dir_lock import DataDirError
 from bridges.journal_postgres import (
     SCHEMA_VERSION,
     PostgresJournalStore,
     PostgresStoreFactory,
     describe,
 )
+from bridges.journal_preflight import check_server
 from tests.bridges.journal_store_suite import JournalStoreSuite, entry, record, stored
 
 pytestmark = pytest.mark.timeout(60)
@@ -167,3 +172,23 @@ def test_a_server_gone_mid_run_is_a_journal_store_error_and_nothing_half_stored(
         assert [r.dedup_key for r in again.read()] == ["a"]
     finally:
         again.close()
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_journal_and_admitted_after(
+    factory: PostgresStoreFactory,
+) -> None:
+    stores = attrs.evolve(factory, writer_wait_s=0.3)
+    first = stores.writer()
+    try:
+        started = time.monotonic()
+        with pytest.raises(JournalStoreError, match="locked by another writer") as raised:
+            stores.writer()
+        assert time.monotonic() - started >= 0.25  # it waited for a predecessor to go first
+        assert f"tradeactors pid {os.getpid()} at 127.0.0.1" in str(raised.value)
+        with pytest.raises(DataDirError, match="another process holds the journal's lock"):
+            check_server(stores)  # what a second runtime on this journal is told
+        reader = stores()  # readers take no lock
+        reader.close()
+    finally:
+        first.close()
+    stores.writer().close()
