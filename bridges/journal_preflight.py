@@ -5,17 +5,21 @@ SQLite takes an empty file for a new database, so a ``journal.sqlite`` truncated
 scratch as if nothing had ever been traded. A file that cannot be opened as a journal (not
 a database, another schema, not writable) fails here with one line that says what to do,
 rather than as a traceback from the first actor that touches it. A PostgreSQL journal is
-opened once the same way, so an unreachable server is one line too.
+opened once the same way (by the command line, before the runtime), so an unreachable
+server is one line too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actors.journal_store import JournalStoreError, storage_advice
 from bridges.data_dir_lock import DataDirError, DataDirLock
-from bridges.journal_postgres import PostgresStoreFactory
 from bridges.journal_sqlite import SqliteJournalStore
+
+if TYPE_CHECKING:  # psycopg is loaded only by a run on a PostgreSQL journal
+    from bridges.journal_postgres import PostgresStoreFactory
 
 
 class EmptyJournalError(DataDirError):

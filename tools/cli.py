@@ -234,7 +234,7 @@ def _announce(
 ) -> None:
     out.write(
         f"tradeactors: feed {feed} ({count or 'live'} records), "
-        f"journal {journal_option.where(config)}, "
+        f"journal {journal_option.name(args) or config.data_dir}, "
         + (
             "each record a lockstep step as it arrives"
             if live_venue.is_live(args)

@@ -3,18 +3,22 @@
 Without the flag the journal is ``journal.sqlite`` in the data dir (the embedded default);
 with ``--journal postgresql://user@host/db`` it is the ``tradeactors`` schema of that
 database (``?schema=NAME`` names another). The data dir still holds the runtime's lock and
-its other files either way.
+its other files either way. psycopg is imported only when the flag is given: every other
+run starts without it.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actors.journal_store import Durability, JournalStoreError
 from bridges.data_dir_lock import DataDirError, DataDirLock
-from bridges.journal_postgres import PostgresStoreFactory
-from supervisors.assembly.runtime_config import RuntimeConfig
+from bridges.journal_preflight import check_server
+
+if TYPE_CHECKING:
+    from bridges.journal_postgres import PostgresStoreFactory
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -29,23 +33,25 @@ def add_journal_flag(run: argparse.ArgumentParser) -> None:
 
 
 def stores(args: argparse.Namespace) -> PostgresStoreFactory | None:
-    """The store factory ``--journal`` names, or None for the data dir's file."""
-    if args.journal is None:
-        return None
-    return PostgresStoreFactory.from_url(args.journal, Durability(args.durability.upper()))
+    """The store factory ``--journal`` names, or None for the data dir's file. The journal
+    is opened once first, so a server that cannot be used fails the start in one line
+    (:class:`DataDirError`), before any actor starts."""
+    factory = _factory(args)
+    if factory is not None:
+        check_server(factory)
+    return factory
 
 
-def where(config: RuntimeConfig) -> str:
-    """Where the journal is, for the start-up line (never with a password)."""
-    if isinstance(config.journal_store, PostgresStoreFactory):
-        return config.journal_store.name
-    return str(config.data_dir)
+def name(args: argparse.Namespace) -> str | None:
+    """The ``--journal`` for the start-up line (never with its password), None without one."""
+    factory = _factory(args)
+    return None if factory is None else factory.name
 
 
 def clear(args: argparse.Namespace) -> None:
     """``--fresh`` with ``--journal``: drop the journal's schema, under the data dir's lock
     (as the file is deleted), so this data dir's running runtime never loses it."""
-    factory = stores(args)
+    factory = _factory(args)
     if factory is None:
         return
     lock = DataDirLock(Path(args.data_dir)).acquire()
@@ -55,6 +61,14 @@ def clear(args: argparse.Namespace) -> None:
         raise DataDirError(str(error)) from error
     finally:
         lock.release()
+
+
+def _factory(args: argparse.Namespace) -> PostgresStoreFactory | None:
+    if args.journal is None:
+        return None
+    from bridges.journal_postgres import PostgresStoreFactory  # noqa: PLC0415 (psycopg)
+
+    return PostgresStoreFactory.from_url(args.journal, Durability(args.durability.upper()))
 
 
 def _url(text: str) -> str:

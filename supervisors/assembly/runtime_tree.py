@@ -47,8 +47,7 @@ import pykka
 
 from bridges.data_dir_lock import DataDirLock
 from bridges.feed_codec import FeedRecord
-from bridges.journal_postgres import PostgresStoreFactory
-from bridges.journal_preflight import check_journal, check_server
+from bridges.journal_preflight import check_journal
 from bridges.journal_sqlite import SqliteStoreFactory
 from messages.fields import id_field, ts_init_field
 from messages.subscriptions import Subscribe
@@ -165,8 +164,6 @@ class RuntimeSupervisor(Supervisor):
         try:
             if isinstance(self.stores, SqliteStoreFactory):  # another store has no file
                 check_journal(self.stores.path)
-            elif isinstance(self.stores, PostgresStoreFactory):
-                check_server(self.stores)
         except BaseException:
             self._lock.release()
             raise
