@@ -192,3 +192,32 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_journal_and_admitt
     finally:
         first.close()
     stores.writer().close()
+
+
+def test_a_url_names_its_schema_with_a_query_parameter_the_server_never_sees(
+    postgres_url: str,
+) -> None:
+    factory = PostgresStoreFactory.from_url(
+        f"{postgres_url}?connect_timeout=5&schema=desk2", Durability.FULL
+    )
+    assert factory == PostgresStoreFactory(
+        f"{postgres_url}?connect_timeout=5", schema="desk2", durability=Durability.FULL
+    )
+    assert PostgresStoreFactory.from_url(postgres_url).schema == "tradeactors"
+    store = factory()
+    store.close()
+
+
+def test_drop_deletes_the_journal_and_the_next_store_starts_an_empty_one(
+    factory: PostgresStoreFactory,
+) -> None:
+    store = factory()
+    store.append([entry(1, key="a")])
+    store.close()
+    factory.drop()
+    again = factory()
+    try:
+        assert list(again.read()) == []
+        assert again.last_seq() == 0
+    finally:
+        again.close()
