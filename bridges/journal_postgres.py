@@ -221,18 +221,18 @@ class PostgresJournalStore:
         """
         result: list[int | Duplicate | None] = [None] * len(entries)
         fresh: list[tuple[int, NewEntry]] = []  # (position in the batch, entry) to store
-        first_of_key: dict[str, int] = {}  # key -> position of the batch's first entry with it
+        batch_keys: set[str] = set()
         repeats: list[tuple[int, NewEntry]] = []  # digest-carrying repeats within the batch
         for position, entry in enumerate(entries):
             if type(entry) is not NewEntry:
                 raise TypeError(f"journal entries must be NewEntry, got {type(entry).__name__}")
             key = entry.dedup_key
             if key is not None:
-                if key in first_of_key:
+                if key in batch_keys:
                     if entry.digest is not None:
                         repeats.append((position, entry))
                     continue
-                first_of_key[key] = position
+                batch_keys.add(key)
             fresh.append((position, entry))
         if not fresh:
             return result
@@ -263,13 +263,13 @@ class PostgresJournalStore:
             row = conn.execute(_LOCK).fetchone()
             assert row is not None  # the journal row is made with the schema, never deleted
             if check_keys:
-                keys = [entry.dedup_key for _position, entry in fresh if entry.dedup_key]
+                keys = [key for _position, entry in fresh if (key := entry.dedup_key) is not None]
                 rows = conn.execute(
                     f"SELECT {_COLUMNS}, checksum FROM events WHERE dedup_key = ANY(%s)", (keys,)
                 )
-                held = {
-                    record.dedup_key: record for record in map(_verified, rows) if record.dedup_key
-                }
+                for record in map(_verified, rows):
+                    assert record.dedup_key is not None  # selected by its key
+                    held[record.dedup_key] = record
                 fresh = [(p, entry) for p, entry in fresh if entry.dedup_key not in held]
             first: int = row[0] + 1
             if fresh:
