@@ -10,7 +10,8 @@ and a sequence's numbers are neither gap-free nor committed in order. The one ro
 ``journal`` table holds the high-water mark; every write transaction locks that row first,
 so writers (the journal actor, the snapshot writer, a loader's quarantine) are serialized as
 SQLite's ``BEGIN IMMEDIATE`` serializes them, and a reader that saw seq N never sees a
-smaller one commit later. A batch goes in by ``COPY``.
+smaller one commit later. A batch goes in by ``COPY``: 1.3 to 2.4 times the rate of
+``executemany`` (pipelined) for batches of 1 to 1000 entries, measured on the test server.
 """
 
 from __future__ import annotations
