@@ -113,7 +113,7 @@ def storage_advice(message: str) -> str:
     """What an operator can do about a :class:`JournalStoreError` with this message.
 
     Backends word their errors differently; these are the words of the common ones
-    (SQLite's and the OS's), and anything else gets the general advice.
+    (SQLite's, PostgreSQL's and the OS's), and anything else gets the general advice.
     """
     text = message.lower()
     if "readonly" in text or "read-only" in text or "unable to open" in text:
@@ -127,6 +127,11 @@ def storage_advice(message: str) -> str:
         )
     if "locked" in text or "busy" in text:
         return "another process holds the journal's lock: stop it and restart"
+    if "connection" in text or "could not connect" in text:
+        return (
+            "check that the journal's PostgreSQL server is up and reachable, and restart: "
+            "nothing acknowledged is lost"
+        )
     return "check the data dir and restart"
 
 

@@ -4,16 +4,22 @@ SQLite takes an empty file for a new database, so a ``journal.sqlite`` truncated
 (a botched copy, a full disk at the wrong moment) would silently replay the feed from
 scratch as if nothing had ever been traded. A file that cannot be opened as a journal (not
 a database, another schema, not writable) fails here with one line that says what to do,
-rather than as a traceback from the first actor that touches it.
+rather than as a traceback from the first actor that touches it. A PostgreSQL journal is
+opened once the same way (by the command line, before the runtime), so an unreachable
+server is one line too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from actors.journal_store import JournalStoreError, storage_advice
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
+
+if TYPE_CHECKING:  # psycopg is loaded only by a run on a PostgreSQL journal
+    from bridges.journal_postgres import PostgresStoreFactory
 
 
 class EmptyJournalError(DataDirError):
@@ -37,6 +43,16 @@ def check_journal(path: Path) -> None:
         )
     try:
         SqliteJournalStore(path).close()
+    except JournalStoreError as error:
+        raise DataDirError(f"{error}; {storage_advice(str(error))}") from error
+
+
+def check_server(stores: PostgresStoreFactory) -> None:
+    """Raise :class:`DataDirError` unless the PostgreSQL journal opens for writing (the
+    server is up, the schema is a journal of this version, no other runtime writes it), so
+    a bad ``--journal`` fails before any actor starts, as a bad file does."""
+    try:
+        stores.writer().close()
     except JournalStoreError as error:
         raise DataDirError(f"{error}; {storage_advice(str(error))}") from error
 

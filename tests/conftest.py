@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import structlog
 
 from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
+from tests.postgres_server import REQUIRED_ENV, NoPostgresError, postgres_server
 
 # The inner loop (`pytest -m fast`, under 30 s): plain cores, messages, codecs and small actor
 # tests. Marked here by module name, so a module keeps its mark when it moves between packages.
@@ -83,3 +85,16 @@ def journal_stores() -> MemoryJournal:
 def journal(journal_stores: MemoryJournal) -> pykka.ActorRef[Any]:
     """A real JournalActor, on the in-memory journal ``journal_stores``."""
     return JournalActor.start(journal_stores.writer())
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (``tests/postgres_server.py``); each
+    test keeps its journal in a schema of its own."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except NoPostgresError as error:
+        if os.environ.get(REQUIRED_ENV):
+            raise
+        pytest.skip(f"{error} (set {REQUIRED_ENV} to make this a failure)")

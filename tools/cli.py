@@ -52,7 +52,7 @@ from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import feedgen, live_venue, run_config
+from tools import feedgen, journal_option, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
@@ -273,7 +273,8 @@ def _announce(
     edge: ZmqEdge | None,
 ) -> None:
     out.write(
-        f"tradeactors: feed {feed} ({count or 'live'} records), journal {config.data_dir}, "
+        f"tradeactors: feed {feed} ({count or 'live'} records), "
+        f"journal {journal_option.name(args) or config.data_dir}, "
         + (
             "each record a lockstep step as it arrives"
             if live_venue.is_live(args)
@@ -327,6 +328,7 @@ def _config(
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
+        journal_store=journal_option.stores(args),
         journal=JournalConfig(
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
@@ -405,6 +407,7 @@ def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
     file in the data dir (``--fresh`` removes that file and the journal first)."""
     if args.fresh:
         _clear_data_dir(Path(args.data_dir))
+        journal_option.clear(args)
     if args.broker != "paper":
         return None
     return SimulatedBroker(
@@ -631,11 +634,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the journal lives; a second run continues from where the first stopped",
     )
     run.add_argument("--fresh", action="store_true", help="delete the journal and start over")
+    journal_option.add_journal_flag(run)
     run.add_argument(
         "--durability",
         default="normal",
         choices=["normal", "full"],
-        help="SQLite synchronous setting: normal survives kill -9, full also a power cut",
+        help="journal commits: normal survives kill -9, full also a power cut (SQLite "
+        "synchronous; PostgreSQL synchronous_commit local or on)",
     )
     run.add_argument("--snapshot-every", type=int, default=10_000, help="events per snapshot")
     run.add_argument("--snapshot-seconds", type=float, default=60.0, help="seconds per snapshot")

@@ -95,6 +95,7 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "heartbeat_s": ("--heartbeat-s", None),
     },
     "journal": {
+        "url": ("--journal", None),
         "durability": ("--durability", None),
         "snapshot_every": ("--snapshot-every", None),
         "snapshot_seconds": ("--snapshot-seconds", None),
