@@ -122,6 +122,12 @@ class NormalizerActor(Supervised, PublishingActor):
         self.reconciler = message.reconciler
         self._start_heartbeat()
 
+    @handles(PositionCallback)
+    def _position_pushed(self, message: PositionCallback) -> None:
+        """The broker pushed a position change: the position sync's trigger."""
+        if self.reconciler is not None:
+            self.reconciler.tell(message)
+
     @handles(SessionRenewed)
     def _session_renewed(self, message: SessionRenewed) -> None:
         """What the broker pushed while the session was down is lost: read its truth."""

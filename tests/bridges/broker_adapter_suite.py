@@ -150,7 +150,8 @@ class BrokerAdapterSuite:
         assert {thread for _, _, thread in taken}.isdisjoint({threading.get_ident()})
         deals = [args for kind, args, _ in taken if kind == "deal"]
         assert len(deals) == 1
-        deal_order, seq_no, match_ts, security_id, side, price, size = deals[0]
+        deal_order, seq_no, match_ts, security_id, side, price, size, *fee = deals[0]
+        assert fee in ([], [None]) or type(fee[0]) is Decimal, "the broker's own fee, if any"
         assert (deal_order, security_id, side, price, size) == (order_no, "S1", BUY, D("10.25"), 4)
         assert type(price) is Decimal
         assert type(size) is Decimal
@@ -191,8 +192,9 @@ class BrokerAdapterSuite:
         for _ in range(3):
             driver.fill(order_no, D("10"), D(2))
         edge.settle()
+        # Whether the adapter (IB's, by execId) or the normalizer drops the repeats is the
+        # adapter's business; that each deal and fill counts once is the runtime's.
         assert edge.book() == edge.truth() == {"S1": D(6)}
-        assert edge.normalizer.proxy().counters().get().duplicates >= 3
         keys = Counter(deal.fill_id for deal in booked(tmp_path / "journal.sqlite"))
         assert len(keys) == 3
         assert max(keys.values()) == 1
