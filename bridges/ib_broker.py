@@ -519,6 +519,8 @@ class IbBroker:
         registered[0](order_no, seq_no, status, self._clock_ns(), reason)
 
     def _position(self, position: Any) -> None:
+        if "positions" in self._ib.wrapper._results:
+            return  # an answer to our own reqPositions (ib_async emits those too), not a push
         with self._lock:
             registered = self._on_position
             if registered is None or registered[1] != self._session:
@@ -613,8 +615,11 @@ class IbBroker:
             latest[base] = fill
         deals = []
         for fill in latest.values():
-            report = fill.commissionReport
-            fee = _decimal(report.commission) if report.execId == fill.execution.execId else None
+            # ib_async keeps a commission report on the fill it saw first (live or listed),
+            # not on the copy a later reqExecutions answer lists.
+            exec_id = fill.execution.execId
+            report = self._ib.wrapper.fills.get(exec_id, fill).commissionReport
+            fee = _decimal(report.commission) if report.execId == exec_id else None
             deal = self._deal(fill, fee)
             if deal.match_ts >= since_ns:
                 deals.append(deal)
