@@ -30,6 +30,7 @@ from actors.strategy import StrategyActor
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
+from bridges.ib_broker import IbBroker
 from bridges.journal_preflight import remove_files
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
@@ -49,7 +50,7 @@ from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import feedgen, live_venue, run_config
+from tools import broker_choice, feedgen, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint
@@ -117,7 +118,9 @@ def _run(args: argparse.Namespace) -> int:
         stop.check()
         if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
             runtime.wait_idle(timeout_s=30.0)
-        broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
+        broker_report = (
+            _settle_with_broker(runtime, paper) if isinstance(paper, SimulatedBroker) else ""
+        )
         positions = runtime.positions()
         _hold(args, out, view, stop.requested, serving=edge is not None)
         stop.check()
@@ -155,14 +158,16 @@ def _start_runtime(
     limits: RiskLimits,
     records: list[FeedRecord],
     out: TextIO,
-) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None] | None:
-    """The configured runtime (and its paper broker, if any), started; None (and why, one
-    line on ``out``) if it cannot be."""
+) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | None] | None:
+    """The configured runtime (and its broker, if any), started; None (and why, one line on
+    ``out``) if it cannot be."""
+    broker = _paper_broker(args) or (broker_choice.ib_broker(args) if args.broker == "ib" else None)
     try:
-        paper = _paper_broker(args)
-        config = _config(args, limits, paper)
-        return config, Runtime(config).start(records), paper
+        config = _config(args, limits, broker)
+        return config, Runtime(config).start(records), broker
     except (DataDirError, RuntimeDownError) as error:
+        if broker is not None:
+            broker.close()
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
 
@@ -174,7 +179,7 @@ def _shut_down(
     edge: ZmqEdge | None,
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
-    paper: SimulatedBroker | None,
+    paper: SimulatedBroker | IbBroker | None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
     deadline.arm()
@@ -191,7 +196,7 @@ def _shut_down(
         deadline.stage("the live view")
         view.close()
     if paper is not None:
-        deadline.stage("the paper broker")
+        deadline.stage("the broker")
         paper.close()
     deadline.stage("the process's remaining threads")
     deadline.disarm_if_done()
@@ -204,6 +209,8 @@ def _inputs(
     try:
         if live_venue.is_live(args):
             live_venue.plan_of(args)
+        if args.broker == "ib":
+            broker_choice.check_ib_options(args)
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
@@ -270,7 +277,7 @@ def _replay(
 
 
 def _config(
-    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
+    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | IbBroker | None
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
 
@@ -284,6 +291,7 @@ def _config(
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
+        **({"account": args.ib_account} if isinstance(paper, IbBroker) else {}),
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
@@ -588,9 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper"],
-        help="trade through a paper broker (callbacks, reconciliation) instead of the venue",
+        choices=["none", "paper", "ib"],
+        help="trade through a broker (paper, or Interactive Brokers: --ib-*) instead of the venue",
     )
+    broker_choice.add_ib_flags(run)
     run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
     run.add_argument(
         "--duplicate-rate", type=float, default=0.0, help="paper broker: repeated callbacks"
