@@ -6,16 +6,20 @@ AAPL=AAPL:STK:SMART:USD,ES=conid:495512563`` (in the config file, ``contracts = 
 ``[broker]``). Only 127.0.0.1 is a default: another host is the operator's explicit choice.
 Keep the client id the same from run to run: IB numbers our orders per client id, and the
 runtime finds its orders by those numbers (and their ``orderRef``) after a restart.
+ib_async is imported only when a run asks for IB: it takes seconds, and every other command
+would pay for it.
 """
 
 from __future__ import annotations
 
 import argparse
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from ib_async import IB
+if TYPE_CHECKING:
+    from ib_async import IB
 
-from bridges.ib_broker import IbBroker, IbContract, IbContracts
+    from bridges.ib_broker import IbBroker, IbContracts
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7497  # TWS paper trading; 7496 live TWS, 4002 / 4001 IB Gateway paper / live
@@ -38,6 +42,8 @@ def add_ib_flags(parser: argparse.ArgumentParser) -> None:
 
 def parse_contracts(text: str) -> IbContracts:
     """``--ib-contracts``; ValueError naming the item that is not one."""
+    from bridges.ib_broker import IbContract, IbContracts  # noqa: PLC0415 (--broker ib only)
+
     contracts: dict[str, IbContract] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         security_id, _, spec = item.partition("=")
@@ -75,6 +81,10 @@ def check_ib_options(args: argparse.Namespace) -> IbContracts:
 
 def ib_broker(args: argparse.Namespace) -> IbBroker:
     """The adapter for ``--broker ib``; it connects (and reconnects) on its own thread."""
+    from ib_async import IB  # noqa: PLC0415 (--broker ib only)
+
+    from bridges.ib_broker import IbBroker  # noqa: PLC0415
+
     contracts = check_ib_options(args)
     host, port, client_id, account = args.ib_host, args.ib_port, args.ib_client_id, args.ib_account
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from actors.broker import Page
@@ -30,7 +30,6 @@ from actors.strategy import StrategyActor
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
-from bridges.ib_broker import IbBroker
 from bridges.journal_preflight import remove_files
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
@@ -62,6 +61,9 @@ from tools.logging_setup import configure_logging
 from tools.record import add_record_command
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
+
+if TYPE_CHECKING:
+    from bridges.ib_broker import IbBroker
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
@@ -291,7 +293,7 @@ def _config(
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
-        **({"account": args.ib_account} if isinstance(paper, IbBroker) else {}),
+        **({"account": args.ib_account} if args.broker == "ib" else {}),
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
