@@ -1,5 +1,6 @@
 """The broker edge for tests: the runtime's journal (SQLite), bus, account book, normalizer,
-broker venue and reconciler around a SimulatedBroker; a collector stands in for execution."""
+broker venue and reconciler around a broker adapter (a SimulatedBroker unless a test
+driver brings another); a collector stands in for execution."""
 
 from __future__ import annotations
 
