@@ -13,7 +13,6 @@ paged: ``page`` 0 first, then each ``Page.next_page`` until it is None.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import attrs
@@ -25,7 +24,6 @@ from messages.broker import (
     BrokerOrderStatus,
     BrokerPosition,
 )
-from messages.enums import OrderSide
 from messages.market_data import InstrumentBook
 
 T = TypeVar("T")
@@ -33,8 +31,14 @@ T = TypeVar("T")
 OrderCallback = Callable[[str, int, BrokerOrderStatus, int, str], None]
 """``on_order(order_no, seq_no, status, broker_ts_ns, reason)``."""
 
-DealCallback = Callable[[str, int, int, str, OrderSide, Decimal, Decimal], None]
-"""``on_deal(order_no, seq_no, match_ts, security_id, side, price, size)``."""
+DealCallback = Callable[..., None]
+"""``on_deal(order_no, seq_no, match_ts, security_id, side, price, size, fee=None)``: ``fee``
+(a Decimal) is the broker's own fee for the deal where it reports one (IB's commission
+report); without it the runtime charges its configured rate."""
+
+
+PositionUpdateCallback = Callable[[str, str], None]
+"""``on_position(account, security_id)``: the broker pushed a change of that position."""
 
 
 class BrokerError(Exception):
@@ -105,6 +109,15 @@ class MarketDataSink(Protocol):
     def update_book(
         self, market_id: str, book: InstrumentBook, now_ns: int | None = None
     ) -> None: ...
+
+
+@runtime_checkable
+class PositionPushes(Protocol):
+    """A broker that pushes position changes (IB's ``positionEvent``): each one triggers the
+    position sync of seed 002, debounced by the reconciler. Registered with the callbacks,
+    lost with them; ``unregister_callbacks`` stops it too."""
+
+    def register_position_callback(self, on_position: PositionUpdateCallback) -> None: ...
 
 
 @runtime_checkable

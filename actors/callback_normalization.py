@@ -360,7 +360,7 @@ class CallbackNormalizer:
         out: list[Decision],
         recv_ns: int | None = None,
     ) -> None:
-        fee = self.fee_rate * deal.price * deal.size
+        fee = self.fee_rate * deal.price * deal.size if deal.fee is None else deal.fee
         if self.dedup.first_terms(deal.key) == terms_of(deal):
             self.deals += 1  # not a conflict: that was counted as one, for the journal to refuse
         out.append(

@@ -41,6 +41,7 @@ from messages.reconciliation import (
     PositionCallback,
     ReconcileRequest,
     ReconcileWith,
+    SessionRenewed,
 )
 from messages.refs import Recipient
 from supervisors.kernel.base import PublishingActor, handles
@@ -120,6 +121,21 @@ class NormalizerActor(Supervised, PublishingActor):
         """The reconciler starts after this actor (it needs its ref), so it introduces itself."""
         self.reconciler = message.reconciler
         self._start_heartbeat()
+
+    @handles(PositionCallback)
+    def _position_pushed(self, message: PositionCallback) -> None:
+        """The broker pushed a position change: the position sync's trigger."""
+        if self.reconciler is not None:
+            self.reconciler.tell(message)
+
+    @handles(SessionRenewed)
+    def _session_renewed(self, message: SessionRenewed) -> None:
+        """What the broker pushed while the session was down is lost: read its truth."""
+        self.log.info("broker_session_renewed", session=message.session)
+        if self.reconciler is not None:
+            self.reconciler.tell(
+                ReconcileRequest(reason=f"broker session {message.session} after a lost one")
+            )
 
     @handles(OrderRouted)
     def _routed(self, routed: OrderRouted) -> None:

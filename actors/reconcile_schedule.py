@@ -4,7 +4,9 @@ The actor owns a ``ReconcileSchedule``, asks it what each trigger comes to and r
 queries it returns (``AccountJob``, ``OrdersJob``) on its worker; the schedule keeps:
 
 - the position sync's debounce as data: a deal callback runs a sync only at or after
-  ``next_sync_due`` (``min_sync_s`` after the last one; the startup reconcile counts);
+  ``next_sync_due`` (``min_sync_s`` after the last one; the startup reconcile counts), and
+  one it skipped is owed a sync at ``next_sync_due`` (``owes_sync``): seed 002 only skipped,
+  so the last change of a burst waited for the full sync, minutes later;
 - coalescing: an account reconcile of the same scope already at the broker is not doubled;
 - each account's watermark: a sync or a targeted reconcile reads fills from a margin before
   the start of the last full check of the account;
@@ -90,6 +92,7 @@ class ReconcileSchedule:
         self.coalesced = 0
         self.reconciles = self.failures = 0
         self.callback_triggers = self.syncs = self.skipped = self.full_syncs = 0
+        self.owes_sync = False
 
     @property
     def next_sync_due(self) -> float:
@@ -128,10 +131,21 @@ class ReconcileSchedule:
         self.callback_triggers += 1
         if now < self.next_sync_due:
             self.skipped += 1
+            self.owes_sync = True
             return []
+        return self._sync(now, "position callback")
+
+    def owed_sync(self, now: float) -> list[AccountJob]:
+        """The sync skipped callbacks are owed, once ``next_sync_due`` has come."""
+        if not self.owes_sync or now < self.next_sync_due:
+            return []
+        return self._sync(now, "position callbacks debounced")
+
+    def _sync(self, now: float, reason: str) -> list[AccountJob]:
         self._last_sync = now
+        self.owes_sync = False
         self.syncs += 1
-        return self._accounts(self.accounts, "position callback", full=False)
+        return self._accounts(self.accounts, reason, full=False)
 
     def full_sync(self) -> list[AccountJob]:
         self.full_syncs += 1

@@ -86,6 +86,11 @@ class _FullSync:
     """The periodic full sync is due."""
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class _OwedSync:
+    """The debounce is over: the sync skipped callbacks are owed is due."""
+
+
 class ReconcilerActor(Supervised, RuntimeActor):
     kind = "reconciler"
 
@@ -133,6 +138,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._timer: Timer | None = None
         self._worker: QueryWorker | None = None
         self._jobs = 0
+        self._owed_sync_timer = False
 
     def on_start(self) -> None:
         self.normalizer.tell(ReconcileWith(reconciler=self.actor_ref))
@@ -186,7 +192,16 @@ class ReconcilerActor(Supervised, RuntimeActor):
 
     @handles(PositionCallback)
     def _position_callback(self, _message: PositionCallback) -> None:
-        self._run(self.schedule.position_callback(self._now_s()))
+        now = self._now_s()
+        self._run(self.schedule.position_callback(now))
+        if self.schedule.owes_sync and not self._owed_sync_timer:
+            self._owed_sync_timer = True
+            self._later(self.schedule.next_sync_due - now, _OwedSync(), housekeeping=True)
+
+    @handles(_OwedSync)
+    def _owed_sync(self, _message: _OwedSync) -> None:
+        self._owed_sync_timer = False
+        self._run(self.schedule.owed_sync(self._now_s()))
 
     @handles(_FullSync)
     def _full_sync(self, _message: _FullSync) -> None:

@@ -7,7 +7,8 @@ callbacks find the order known. Reports do not come back through here: the broke
 the ``CallbackBridge``, which feeds the normalizer.
 
 Registration follows seed 002: register on start, retry until it succeeds, notice a
-disconnect and register again after it, unregister on stop. A paper broker that matches
+disconnect and register again after it (and have the normalizer ask for a reconcile: the
+callbacks of the lost session are gone), unregister on stop. A paper broker that matches
 against the runtime's books (``MarketDataSink``) gets the market data the venue would.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink
+from actors.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink, PositionPushes
 from actors.runtime_state import order_stream
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
@@ -29,6 +30,7 @@ from messages.market_data import MarketSnapshot
 from messages.markets import MarketClosed, MarketOpened
 from messages.order_commands import CancelOrder, SubmitOrder
 from messages.orders import CancelRejected, OrderRejected
+from messages.reconciliation import SessionRenewed
 from messages.stats import ActorStats
 from supervisors.kernel.base import PublishingActor, handles
 from supervisors.kernel.child_spec import SupervisedContext
@@ -148,14 +150,19 @@ class BrokerVenueActor(Supervised, PublishingActor):
         try:
             session = self.broker.session
             self.broker.register_callbacks(self.bridge.on_order, self.bridge.on_deal)
+            if isinstance(self.broker, PositionPushes):
+                self.broker.register_position_callback(self.bridge.on_position)
         except BrokerError as error:
             self.registration_failures += 1
             self.log.warning("broker_registration_failed", error=str(error))
             return
+        renewed = self.registrations > 0 or self.registration_failures > 0
         self.registered = True
         self._registered_session = session
         self.registrations += 1
         self.log.info("broker_callbacks_registered", registrations=self.registrations)
+        if renewed:
+            self.normalizer.tell(SessionRenewed(session=session))
 
     def _schedule_check(self) -> None:
         if self._timer is None:

@@ -24,6 +24,7 @@ import pykka
 from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
 from messages.broker_events import CallbackQuarantined
 from messages.enums import OrderSide
+from messages.reconciliation import PositionCallback
 
 
 class CallbackBridge:
@@ -45,8 +46,21 @@ class CallbackBridge:
         self._received("on_order", _order_event, args, kwargs)
 
     def on_deal(self, *args: Any, **kwargs: Any) -> None:
-        """``on_deal(order_no, seq_no, match_ts, security_id, side, price, size)``."""
+        """``on_deal(order_no, seq_no, match_ts, security_id, side, price, size, fee=None)``."""
         self._received("on_deal", _deal_event, args, kwargs)
+
+    def on_position(self, _account: str, _security_id: str) -> None:
+        """``on_position(account, security_id)`` (actors.broker.PositionPushes): a trigger of
+        the position sync; which position changed is the reconcile's to read."""
+        self.last_callback_ns = self.clock()
+        try:
+            self.sink.tell(PositionCallback())
+            lost = 0
+        except pykka.ActorDeadError:
+            lost = 1
+        with self._count:
+            self.received += 1
+            self.lost += lost
 
     def _received(
         self,
@@ -109,6 +123,7 @@ def _deal_event(  # noqa: PLR0917 - the broker's calling convention (actors.brok
     side: OrderSide,
     price: Decimal,
     size: Decimal,
+    fee: Decimal | None = None,
 ) -> RawDealEvent:
     return RawDealEvent(
         order_no=order_no,
@@ -119,4 +134,5 @@ def _deal_event(  # noqa: PLR0917 - the broker's calling convention (actors.brok
         price=price,
         size=size,
         recv_ns=recv_ns,
+        fee=fee,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -21,6 +22,13 @@ from messages.fields import (
     positive_decimal,
     text_field,
 )
+
+
+def _optional_fee(_instance: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    if type(value) is not Decimal or not value.is_finite() or value < 0:
+        raise ValueError(f"{attribute.name} must be None or a finite Decimal >= 0, got {value!r}")
 
 
 class BrokerOrderStatus(enum.Enum):
@@ -65,6 +73,8 @@ class RawDealEvent:
     price: Decimal = non_negative_decimal()
     size: Decimal = positive_decimal()
     recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+    fee: Decimal | None = attrs.field(default=None, validator=_optional_fee)
+    """The broker's own fee for the deal (IB's commission report); None: the runtime's rate."""
 
     @property
     def key(self) -> str:
@@ -124,6 +134,10 @@ class BrokerFill:
         validator=attrs.validators.optional(attrs.validators.instance_of(str)),
         metadata={ADDED_LATER: True},
     )
+    fee: Decimal | None = attrs.field(
+        default=None, validator=_optional_fee, metadata={ADDED_LATER: True}
+    )
+    """The broker's fee for the deal where it reports one; None: the runtime's rate."""
 
     @property
     def key(self) -> str:

@@ -102,6 +102,14 @@ class PositionCallback:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class SessionRenewed:
+    """Callbacks are registered in a broker session after a lost one (a reconnect, or a
+    start the broker was down for): what it pushed meanwhile is gone, so reconcile."""
+
+    session: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class TradingEnabled:
     """Startup reconciliation is done: execution may take signals."""
 

@@ -1,10 +1,12 @@
 """The broker edge for tests: the runtime's journal (SQLite), bus, account book, normalizer,
-broker venue and reconciler around a SimulatedBroker; a collector stands in for execution."""
+broker venue and reconciler around a broker adapter (a SimulatedBroker unless a test
+driver brings another); a collector stands in for execution."""
 
 from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.broker import DealCallback, OrderCallback
+from actors.broker import Broker, DealCallback, OrderCallback
 from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.simulated_broker import SimulatedBroker
 from messages.broker import BrokerFill, BrokerPosition
@@ -67,20 +69,27 @@ class Edge:
     """Start with ``start()``; ``stop()`` stops the actors (the broker is the test's).
 
     The children are the runtime's own (``subsystems.broker_edge_alone``) under a one_for_all
-    supervisor, as the root runs them; ``reports`` is what execution would hear.
+    supervisor, as the root runs them; ``reports`` is what execution would hear. ``idle``
+    waits until the broker delivered every callback it owes (a paper broker's ``wait_idle``
+    unless another adapter's test driver says how).
     """
 
     def __init__(
         self,
-        broker: SimulatedBroker,
+        broker: Broker,
         path: Path,
         *,
+        idle: Callable[[float], bool] | None = None,
         gap_s: float = 2.0,
         min_sync_s: float = 5.0,
         unrouted_grace_s: float = 30.0,
         scheduler: Scheduler = REAL_SCHEDULER,
     ) -> None:
         self.broker = broker
+        if idle is None:
+            assert isinstance(broker, SimulatedBroker), "say how to wait for this broker's idle"
+            idle = broker.wait_idle
+        self.idle = idle
         self.config = RuntimeConfig(
             account=ACCOUNT,
             strategy_name="test",
@@ -161,7 +170,7 @@ class Edge:
         appended is committed and delivered) and asks the account book; reconciliation's
         chains (deals booked, then a comparison, then corrections) take a few rounds.
         """
-        assert self.broker.wait_idle(timeout_s)
+        assert self.idle(timeout_s)
         for _ in range(rounds):
             self.normalizer.proxy().handled.get(timeout=timeout_s)
             ask(self.journal, Sync())

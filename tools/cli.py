@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 import pykka
@@ -52,7 +52,7 @@ from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import feedgen, journal_option, live_venue, run_config
+from tools import broker_choice, feedgen, journal_option, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
@@ -67,6 +67,9 @@ from tools.report import add_report_command
 from tools.run_record import RUNS_FILE, record_run
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
+
+if TYPE_CHECKING:
+    from bridges.ib_broker import IbBroker
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
@@ -125,7 +128,9 @@ def _run(args: argparse.Namespace) -> int:
         stop.check()
         if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
             runtime.wait_idle(timeout_s=30.0)
-        broker_report = _settle_with_broker(runtime, paper) if paper is not None else ""
+        broker_report = (
+            _settle_with_broker(runtime, paper) if isinstance(paper, SimulatedBroker) else ""
+        )
         positions = runtime.positions()
         _hold(args, out, view, stop.requested, serving=edge is not None)
         stop.check()
@@ -191,14 +196,16 @@ def _start_runtime(
     limits: RiskLimits,
     records: list[FeedRecord],
     out: TextIO,
-) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None] | None:
-    """The configured runtime (and its paper broker, if any), started; None (and why, one
-    line on ``out``) if it cannot be."""
+) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | None] | None:
+    """The configured runtime (and its broker, if any), started; None (and why, one line on
+    ``out``) if it cannot be."""
+    broker = _paper_broker(args) or (broker_choice.ib_broker(args) if args.broker == "ib" else None)
     try:
-        paper = _paper_broker(args)
-        config = _config(args, limits, paper)
-        return config, Runtime(config).start(records), paper
+        config = _config(args, limits, broker)
+        return config, Runtime(config).start(records), broker
     except (DataDirError, RuntimeDownError) as error:
+        if broker is not None:
+            broker.close()
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
 
@@ -210,7 +217,7 @@ def _shut_down(
     edge: ZmqEdge | None,
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
-    paper: SimulatedBroker | None,
+    paper: SimulatedBroker | IbBroker | None,
     recorder: pykka.ActorRef[Any] | None = None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
@@ -231,7 +238,7 @@ def _shut_down(
         deadline.stage("the live view")
         view.close()
     if paper is not None:
-        deadline.stage("the paper broker")
+        deadline.stage("the broker")
         paper.close()
     deadline.stage("the process's remaining threads")
     deadline.disarm_if_done()
@@ -244,6 +251,8 @@ def _inputs(
     try:
         if live_venue.is_live(args):
             live_venue.plan_of(args)
+        if args.broker == "ib":
+            broker_choice.check_ib_options(args)
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
@@ -311,7 +320,7 @@ def _replay(
 
 
 def _config(
-    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
+    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | IbBroker | None
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
 
@@ -325,6 +334,7 @@ def _config(
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
+        **({"account": args.ib_account} if args.broker == "ib" else {}),
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
@@ -590,15 +600,7 @@ def _add_service_flags(run: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = CliParser(prog="tradeactors", description=__doc__)
-    parser.add_argument(
-        "--version",
-        action="version",
-        version=f"%(prog)s {importlib.metadata.version('tradeactors')}",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="replay a feed through the whole runtime")
     run.add_argument(
         "--config", help="a TOML file of the run's settings (tools/run_config.py); flags win"
@@ -658,9 +660,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper"],
-        help="trade through a paper broker (callbacks, reconciliation) instead of the venue",
+        choices=["none", "paper", "ib"],
+        help="trade through a broker (paper, or Interactive Brokers: --ib-*) instead of the venue",
     )
+    broker_choice.add_ib_flags(run)
     run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
     run.add_argument(
         "--duplicate-rate", type=float, default=0.0, help="paper broker: repeated callbacks"
@@ -688,6 +691,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline of the shutdown once it begins (a signal, or the run's end)",
     )
     run.set_defaults(handler=_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = CliParser(prog="tradeactors", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {importlib.metadata.version('tradeactors')}",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_command(commands)
 
     chaos = commands.add_parser(
         "chaos", help="replay a feed with actors killed at random; compare with a clean run"

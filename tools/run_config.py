@@ -21,6 +21,11 @@ it does know; a float where money belongs is refused (write ``"0.05"``, not ``0.
     max_order_size = "100"
     daily_loss_limit = "250"
 
+    [broker]
+    name = "ib"                     # or "paper"; host, port, client_id, account, contracts
+    account = "DU1234567"
+    contracts = ["AAPL=AAPL:STK:SMART:USD", "ES=conid:495512563"]
+
     [endpoints]
     commands = "tcp://127.0.0.1:41550"
     events = "tcp://127.0.0.1:41551"
@@ -77,6 +82,11 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "callback_delay_ms": ("--callback-delay-ms", None),
         "seed": ("--broker-seed", None),
         "gap_s": ("--gap-s", None),
+        "host": ("--ib-host", None),
+        "port": ("--ib-port", None),
+        "client_id": ("--ib-client-id", None),
+        "account": ("--ib-account", None),
+        "contracts": ("--ib-contracts", None),
     },
     "strategy": {
         "path": ("--strategy", None),

@@ -186,3 +186,18 @@ def test_callback_syncs_run_at_least_min_sync_s_apart_and_skip_only_inside_it(
             assert now < last_sync + min_sync_s == plan.next_sync_due
     assert plan.callback_triggers == len(gaps)
     assert plan.syncs + plan.skipped == len(gaps)
+
+
+def test_a_callback_skipped_by_the_debounce_is_owed_a_sync_when_it_ends() -> None:
+    plan = schedule(min_sync_s=5.0)
+    plan.started(now=100.0)
+    assert plan.owed_sync(now=106.0) == [], "nothing skipped, nothing owed"
+    assert plan.position_callback(now=101.0) == []
+    assert plan.position_callback(now=102.0) == []
+    assert plan.owes_sync
+    assert plan.owed_sync(now=104.9) == [], "not before the debounce ends"
+    jobs = plan.owed_sync(now=105.0)
+    assert {job.account for job in jobs} == {"a", "b"}
+    assert jobs[0].reason == "position callbacks debounced"
+    assert (plan.syncs, plan.skipped, plan.owes_sync) == (1, 2, False)
+    assert plan.owed_sync(now=111.0) == [], "owed once"

@@ -489,6 +489,7 @@ BROKER_EXAMPLES: list[object] = [
     reconciliation.OrderTruth(orders=(), reason="gap"),
     reconciliation.OrdersMissing(order_nos=("B1", "B2")),
     reconciliation.PositionCallback(),
+    reconciliation.SessionRenewed(session=2),
     reconciliation.PositionsCompared(account="A1", corrected=2, unsettled=("AAPL",)),
     reconciliation.TradingEnabled(ts_init=15),
     broker_events.Correction(
