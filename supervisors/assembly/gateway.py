@@ -54,9 +54,8 @@ class Gateway:
     ) -> None:
         self.shards = shards
         self.read_wait_s = read_wait_s
-        self.actors = [
-            ray.get_actor(shard_name(index), namespace=cluster) for index in range(shards.count)
-        ]
+        self.cluster = cluster
+        self._actors: list[Any] = []
         self.server = ZmqServer(self.handle, commands=commands, events=events, **server_options)
         self.ingest = ingest
         self.instance = {"pid": os.getpid(), "started_ns": time.time_ns(), "gateway": True}
@@ -64,6 +63,17 @@ class Gateway:
         self._ready = threading.Event()
         self._bound_ingest = ingest
         self._thread: threading.Thread | None = None
+
+    @property
+    def actors(self) -> list[Any]:
+        """The shards' actor handles, found by name on first use (they may start after the
+        gateway, which gives them its ingest endpoint); Ray keeps a handle across restarts."""
+        if not self._actors:
+            self._actors = [
+                ray.get_actor(shard_name(index), namespace=self.cluster)
+                for index in range(self.shards.count)
+            ]
+        return self._actors
 
     @property
     def commands_endpoint(self) -> str:
@@ -92,8 +102,7 @@ class Gateway:
 
     def _forward(self) -> None:
         """Every shard's events, as they come, onto the clients' PUB socket."""
-        context = zmq.Context.instance()
-        sub = context.socket(zmq.SUB)
+        sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.bind(self.ingest)
@@ -127,7 +136,9 @@ class Gateway:
         if cmd in _MERGED_READS:
             return _merge(cmd, [self._read(index, cmd, args) for index in self._all()])
         if cmd in _BROADCAST_CHANGES:
-            return [self._change(index, cmd, args) for index in self._all()][0]
+            # Every shard applies it; each answers alike, with its own runtime's result.
+            answers = [self._change(index, cmd, args) for index in self._all()]
+            return answers[0]
         index = self.shards.of_args(args)
         # Arguments that name no shard are refused by a shard as a runtime refuses them.
         return self._change(0 if index is None else index, cmd, args)
@@ -163,7 +174,9 @@ class Gateway:
 
     def status(self) -> dict[str, Any]:
         """Every shard: where it runs, its restarts, and (if up) its runtime's status."""
-        pending = [(index, actor.handle.remote("status", {})) for index, actor in enumerate(self.actors)]
+        pending = [
+            (index, actor.handle.remote("status", {})) for index, actor in enumerate(self.actors)
+        ]
         infos = [actor.info.remote() for actor in self.actors]
         shards = []
         merged: dict[str, Any] = {

@@ -140,7 +140,7 @@ class ShardSpec:
         """The feed's records this shard trades on: its markets', or all (account shards)."""
         if self.feed is None:
             return []
-        records = read_feed(Path(self.feed))
+        records = list(read_feed(Path(self.feed)))
         if self.shards.accounts:
             return records
         return [r for r in records if self.shards.of_market(market_of(r)) == self.index]
@@ -204,6 +204,8 @@ class ShardHost:
         self._replayed = threading.Event()
         self._replay = threading.Thread(target=self._run_feed, name="shard-replay", daemon=True)
         self._replay.start()
+        self.ready_ns = time.time_ns()
+        """When this incarnation took its first call: recovered, its feed resumed."""
 
     def _run_feed(self) -> None:
         self.runtime.replay(self.records, stop=self._stop)
@@ -226,6 +228,7 @@ class ShardHost:
             "node": context.get_node_id(),
             "host": ray.util.get_node_ip_address(),
             "started_ns": self.started_ns,
+            "ready_ns": self.ready_ns,
             "resumed_at": self.resumed_at,
             "next_step": self.runtime.next_step,
             "records": len(self.records),
@@ -244,7 +247,9 @@ class ShardHost:
         self.runtime.stop()
 
 
-ShardActor = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=16)(ShardHost)
+ShardActor = ray.remote(  # type: ignore[call-overload]
+    max_restarts=-1, max_task_retries=0, max_concurrency=16
+)(ShardHost)
 """The shard as a Ray actor: threaded (concurrent commands, as the edge's worker pool),
 restarted without limit, its calls never retried (a change is not applied twice)."""
 
@@ -252,8 +257,8 @@ restarted without limit, its calls never retried (a change is not applied twice)
 def start_shards(
     specs: Sequence[ShardSpec], *, detached: bool = False, num_cpus: float = 1.0
 ) -> list[Any]:
-    """The shards' actors, named ``s<i>`` in their cluster's namespace (found, not doubled, if they run
-    already); ``detached`` ones outlive the process that started them (a joined cluster)."""
+    """The shards' actors, named ``s<i>`` in their cluster's namespace (found, not doubled,
+    if they run already); ``detached`` ones outlive the process that started them."""
     return [
         ShardActor.options(  # type: ignore[attr-defined]
             name=spec.shard_id,
