@@ -23,12 +23,11 @@ import zmq
 from ray._private import state as ray_state
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from bridges.shard_map import DEFAULT_INGEST, NAMESPACE, ShardMap, shard_name
 from bridges.zmq_protocol import CommandError, ErrorCode, Request
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, ZmqServer
-from supervisors.assembly.shard import NAMESPACE, ShardMap, shard_name
 from supervisors.assembly.zmq_commands import command_names
 
-DEFAULT_INGEST = "tcp://127.0.0.1:41552"
 READ_WAIT_S = 60.0
 """How long a read waits for a restarting shard (a core restart's wait in a runtime)."""
 CHANGE_WAIT_S = 15.0

@@ -17,8 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,13 @@ from ray._private import ray_constants
 
 from actors.journal import JournalConfig
 from bridges.feed_codec import FeedRecord, read_feed
+from bridges.shard_map import NAMESPACE, ShardMap, shard_name
 from bridges.zmq_events import topics_of
 from bridges.zmq_protocol import CommandError, Request, encode_event
 from messages.markets import MarketOpened
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.zmq_commands import Commands
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-
-NAMESPACE = "tradeactors"
-"""The Ray namespace of a cluster's named actors: a gateway finds its shards by name."""
 
 
 def start_local_ray(num_cpus: int = 2, **options: Any) -> None:
@@ -60,45 +57,8 @@ def start_local_ray(num_cpus: int = 2, **options: Any) -> None:
     )
 
 
-def shard_name(index: int) -> str:
-    return f"s{index}"
-
-
 def market_of(record: FeedRecord) -> str:
     return record.definition.market_id if isinstance(record, MarketOpened) else record.market_id
-
-
-@attrs.frozen(kw_only=True)
-class ShardMap:
-    """Which shard owns what: markets by a stable hash (crc32) of their id, or with
-    ``accounts`` one account per shard. Pure: the gateway routes without a table."""
-
-    count: int
-    accounts: tuple[str, ...] = ()
-
-    def __attrs_post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"a cluster has at least one shard, got {self.count}")
-        if self.accounts and len(self.accounts) != self.count:
-            raise ValueError(f"{len(self.accounts)} accounts for {self.count} shards")
-
-    def of_market(self, market_id: str) -> int:
-        return zlib.crc32(market_id.encode()) % self.count
-
-    def of_args(self, args: Mapping[str, Any]) -> int | None:
-        """The shard a command's arguments name (None: the arguments name none)."""
-        order_id = args.get("order_id")
-        if isinstance(order_id, str) and order_id.startswith("s") and "-O" in order_id:
-            number = order_id[1 : order_id.index("-O")]
-            if number.isdigit() and int(number) < self.count:
-                return int(number)
-        account = args.get("account")
-        if self.accounts and isinstance(account, str) and account in self.accounts:
-            return self.accounts.index(account)
-        market_id = args.get("market_id")
-        if not self.accounts and isinstance(market_id, str) and market_id:
-            return self.of_market(market_id)
-        return None
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,13 @@ import ray
 
 from bridges.feed_codec import write_feed
 from bridges.journal_sqlite import SqliteStoreFactory
+from bridges.shard_map import ShardMap
 from bridges.zmq_client import Client, EventSubscriber
 from messages.codec import decode
 from messages.positions import PositionSnapshot
 from supervisors.assembly.gateway import Gateway
 from supervisors.assembly.runtime import JOURNAL_FILE
-from supervisors.assembly.shard import ShardMap, ShardSpec, start_local_ray, start_shards
+from supervisors.assembly.shard import ShardSpec, start_shards
 from tools.chaos import JournalFacts, journal_facts
 from tools.console import positions_table
 from tools.feedgen import generate_feed
@@ -29,13 +29,6 @@ from tools.feedgen import generate_feed
 pytestmark = pytest.mark.timeout(180)
 SHARDS = ShardMap(count=2)
 A, B = 0, 1
-
-
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
-    start_local_ray(num_cpus=2, object_store_memory=80 * 1024 * 1024)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +99,7 @@ def _market_of(shard: int) -> str:
 
 
 def test_a_shard_killed_mid_feed_recovers_and_the_cluster_ends_as_if_never_killed(
-    local_ray: None, feed: Path, tmp_path: Path
+    local_ray: str, feed: Path, tmp_path: Path
 ) -> None:
     never_killed = Cluster("never-killed", tmp_path / "never-killed", feed)
     killed = Cluster("killed", tmp_path / "killed", feed)
