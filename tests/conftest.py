@@ -44,6 +44,7 @@ FAST_MODULES = frozenset(
         "test_risk_rules",
         "test_runtime_state",
         "test_scheduler",
+        "test_shard_map",
         "test_simulated_venue",
         "test_strategy",
         "test_venue_matching",

@@ -150,8 +150,9 @@ class Gateway:
         deadline = time.monotonic() + self.read_wait_s
         while True:
             try:
-                return _answer(ray.get(self.actors[index].handle.remote(cmd, args)))
-            except RayActorError as error:
+                call = self.actors[index].handle.remote(cmd, args)
+                return _answer(ray.get(call, timeout=CHANGE_WAIT_S))
+            except (RayActorError, GetTimeoutError) as error:
                 if time.monotonic() > deadline:
                     raise CommandError(
                         ErrorCode.UNAVAILABLE,
