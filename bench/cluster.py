@@ -15,6 +15,7 @@ The client is a second process (spawn) with one DEALER:
 2. Latency: the same ``submit``, one at a time, through the gateway to one shard, and
    through a ``ZmqEdge`` on a ``Runtime`` in this process (a single runtime's own edge).
    Target: the gateway within 1.5x at p50.
+   Beside them, the hop the gateway adds, bare: a Ray actor call that does nothing.
 3. Recovery: SIGKILL a shard's process (its journal holds the run's commands), then time
    until Ray has restarted it and it answers a call (its constructor recovered the
    journal first); beside it, when its new incarnation became ready.
@@ -33,6 +34,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import ray
 import zmq
@@ -140,6 +142,29 @@ def _drive(
         mine.close()
 
 
+@ray.remote(num_cpus=0)
+class _Echo:
+    """The floor of a gateway → shard hop: a Ray actor call that does nothing."""
+
+    def echo(self, value: Any) -> Any:
+        return value
+
+
+def _ray_call_floor(trips: int) -> list[float]:
+    """Round trips of a bare Ray actor call from this process, one at a time."""
+    echo = _Echo.remote()  # type: ignore[attr-defined]
+    try:
+        ray.get(echo.echo.remote(0), timeout=TIMEOUT_S * 2)
+        samples = []
+        for number in range(trips):
+            started = time.perf_counter()
+            ray.get(echo.echo.remote(("submit", {"market_id": f"m{number}"})))
+            samples.append(time.perf_counter() - started)
+        return samples
+    finally:
+        ray.kill(echo)
+
+
 class _Cluster:
     def __init__(self, count: int, root: Path) -> None:
         self.shards = ShardMap(count=count)
@@ -226,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as temp:
         root = Path(temp)
         _, floor = zmq_echo(0, 20_000)
+        ray_floor = _ray_call_floor(args.round_trips)
         for count in (1, 2):
             cluster = _Cluster(count, root)
             try:
@@ -260,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     _row("submit round trip, gateway, 1 shard", _p50_ms(latencies[1]))
     _row("submit round trip, a runtime's own edge (direct)", _p50_ms(direct))
     ratio = nearest_rank(latencies[1], 0.5) / nearest_rank(direct, 0.5)
+    _row("floor: bare Ray actor call, round trip", _p50_ms(ray_floor))
     _row("gateway over direct at p50 (target <= 1.5x)", f"{ratio:.2f}x", _verdict(ratio <= 1.5))
     if recovery is not None:
         _row("killed shard: SIGKILL to its first answered call", f"{recovery[0]:.2f} s")

@@ -104,41 +104,41 @@ def test_a_shard_killed_mid_feed_recovers_and_the_cluster_ends_as_if_never_kille
     never_killed = Cluster("never-killed", tmp_path / "never-killed", feed)
     killed = Cluster("killed", tmp_path / "killed", feed)
     events = EventSubscriber(killed.gateway.events_endpoint)
-
-    before = killed.info(A)
-    while before["next_step"] < before["records"] // 4:
+    try:
         before = killed.info(A)
-    os.kill(before["pid"], signal.SIGKILL)
-    with Client(killed.gateway.commands_endpoint, timeout_s=10) as client:
-        served = client.request(
-            "submit", market_id=_market_of(B), security_id="x", side="BUY", price="0.1", size="1"
-        )
-        served_ns = time.time_ns()
-        assert client.request("status")["shards"][B]["up"]
-        after = killed.info(A)
-        status = client.request("status")
+        while before["next_step"] < before["records"] // 4:
+            before = killed.info(A)
+        os.kill(before["pid"], signal.SIGKILL)
+        with Client(killed.gateway.commands_endpoint, timeout_s=10) as client:
+            order = {"security_id": "x", "side": "BUY", "price": "0.1", "size": "1"}
+            served = client.request("submit", market_id=_market_of(B), **order)
+            served_ns = time.time_ns()
+            assert client.request("status")["shards"][B]["up"]
+            after = killed.info(A)
+            status = client.request("status")
 
-    assert "denied" in served, served  # answered by shard B, whose market it is
-    assert served_ns < after["ready_ns"], "shard B answered only once shard A was back"
-    assert after["pid"] != before["pid"]
-    assert 0 < after["resumed_at"] < after["records"], "shard A resumed mid-feed"
-    assert [s["restarts"] for s in status["shards"]] == [1, 0]
-    assert {s["host"] for s in status["shards"]} == {"127.0.0.1"}
+        assert "denied" in served, served  # answered by shard B, whose market it is
+        assert served_ns < after["ready_ns"], "shard B answered only once shard A was back"
+        assert after["pid"] != before["pid"]
+        assert 0 < after["resumed_at"] < after["records"], "shard A resumed mid-feed"
+        assert [s["restarts"] for s in status["shards"]] == [1, 0]
+        assert {s["host"] for s in status["shards"]} == {"127.0.0.1"}
 
-    table, facts = killed.finish()
-    reference_table, reference_facts = never_killed.finish()
-    assert facts == reference_facts
-    assert table == reference_table
-    assert all(f.orders for f in facts), "both shards must trade for this test to mean much"
-    for shard_facts in facts:
-        fill_ids = [fill[0] for fill in shard_facts.fills]
-        assert len(fill_ids) == len(set(fill_ids)), "a fill was journaled twice"
-        assert len(shard_facts.applied) == len(set(shard_facts.applied)), "applied twice"
-    seen = []
-    while True:
-        try:
-            seen.append(events.next_event(timeout_s=0.2)[1].get("shard"))
-        except TimeoutError:
-            break
-    assert {"s0", "s1"} <= set(seen), "the gateway streams both shards' events"
-    events.close()
+        table, facts = killed.finish()
+        reference_table, reference_facts = never_killed.finish()
+        assert facts == reference_facts
+        assert table == reference_table
+        assert all(f.orders for f in facts), "both shards must trade for this test to mean much"
+        for shard_facts in facts:
+            fill_ids = [fill[0] for fill in shard_facts.fills]
+            assert len(fill_ids) == len(set(fill_ids)), "a fill was journaled twice"
+            assert len(shard_facts.applied) == len(set(shard_facts.applied)), "applied twice"
+        seen = []
+        while True:
+            try:
+                seen.append(events.next_event(timeout_s=0.2)[1].get("shard"))
+            except TimeoutError:
+                break
+        assert {"s0", "s1"} <= set(seen), "the gateway streams both shards' events"
+    finally:
+        events.close()
