@@ -1,13 +1,14 @@
 """One ZeroMQ edge for a cluster of shards: docs/PROTOCOL.md, unchanged, in front of N.
 
-Commands go to the shard their arguments name (``ShardMap``: market, account, order id);
+Commands go to the shard their arguments name (``ShardMap``: market, account, order id),
+over ZeroMQ to the shard's own command socket (which Ray tells: ``info``);
 ``status``, ``positions``, ``snapshot``, ``lookup`` ask every shard and merge;
 ``set_limits`` and ``reconcile`` go to every shard. Events: each shard's PUB connects to
 the gateway's ingest SUB; the gateway puts them out unchanged on its PUB, so each keeps
 its shard's ``seq`` and names its ``shard``.
 
 The gateway holds nothing a restart loses: the routing is a function, the shards are
-found by name in Ray, their state is in their journals.
+found by name in Ray and their endpoints asked of them, their state is in their journals.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from ray._private import state as ray_state
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from bridges.shard_map import DEFAULT_INGEST, NAMESPACE, ShardMap, shard_name
+from bridges.zmq_client import Client
 from bridges.zmq_protocol import CommandError, ErrorCode, Request
 from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, ZmqServer
 from supervisors.assembly.zmq_commands import command_names
 
+READ_TRY_S = 2.0
+"""How long a read waits for one try: then the shard's endpoint is asked again (it may
+have restarted elsewhere) and the read sent again."""
 READ_WAIT_S = 60.0
 """How long a read waits for a restarting shard (a core restart's wait in a runtime)."""
 CHANGE_WAIT_S = 15.0
@@ -55,6 +60,11 @@ class Gateway:
         self.read_wait_s = read_wait_s
         self.cluster = cluster
         self._actors: list[Any] = []
+        self._endpoints: dict[int, str] = {}
+        self._local = threading.local()
+        self._clients: set[Client] = set()
+        """Every worker thread's clients, closed when the gateway stops."""
+        self._clients_lock = threading.Lock()
         self.server = ZmqServer(self.handle, commands=commands, events=events, **server_options)
         self.ingest = ingest
         self.instance = {"pid": os.getpid(), "started_ns": time.time_ns(), "gateway": True}
@@ -98,6 +108,10 @@ class Gateway:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.server.stop()
+        with self._clients_lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
 
     def _forward(self) -> None:
         """Every shard's events, as they come, onto the clients' PUB socket."""
@@ -150,9 +164,8 @@ class Gateway:
         deadline = time.monotonic() + self.read_wait_s
         while True:
             try:
-                call = self.actors[index].handle.remote(cmd, args)
-                return _answer(ray.get(call, timeout=CHANGE_WAIT_S))
-            except (RayActorError, GetTimeoutError) as error:
+                return self._send(index, cmd, args, READ_TRY_S)
+            except (RayActorError, GetTimeoutError, TimeoutError) as error:
                 if time.monotonic() > deadline:
                     raise CommandError(
                         ErrorCode.UNAVAILABLE,
@@ -163,14 +176,36 @@ class Gateway:
     def _change(self, index: int, cmd: str, args: dict[str, Any]) -> Any:
         """A change, sent once: if its shard died meanwhile, the effect is unknown."""
         try:
-            reply = ray.get(self.actors[index].handle.remote(cmd, args), timeout=CHANGE_WAIT_S)
-        except (RayActorError, GetTimeoutError) as error:
+            return self._send(index, cmd, args, CHANGE_WAIT_S)
+        except (RayActorError, GetTimeoutError, TimeoutError) as error:
             raise CommandError(
                 ErrorCode.INTERNAL,
                 f"shard {shard_name(index)} did not answer {cmd} ({type(error).__name__}); "
                 "the effect is unknown: check state before sending it again",
             ) from None
-        return _answer(reply)
+
+    def _send(self, index: int, cmd: str, args: dict[str, Any], timeout_s: float) -> Any:
+        """One request to the shard's command socket, from this worker thread's own client
+        (a ZeroMQ socket is one thread's). No answer: the endpoint is asked again next."""
+        endpoint = self._endpoints.get(index)
+        if endpoint is None:
+            info = ray.get(self.actors[index].info.remote(), timeout=timeout_s)
+            endpoint = self._endpoints[index] = info["commands"]
+        clients: dict[str, Client] = self._local.__dict__.setdefault("clients", {})
+        client = clients.get(endpoint)
+        if client is None:
+            client = clients[endpoint] = Client(endpoint)
+            with self._clients_lock:
+                self._clients.add(client)
+        client.timeout_ms = int(timeout_s * 1000)
+        try:
+            return client.request(cmd, **args)
+        except TimeoutError:
+            self._endpoints.pop(index, None)
+            with self._clients_lock:
+                self._clients.discard(client)
+            clients.pop(endpoint).close()
+            raise
 
     def status(self) -> dict[str, Any]:
         """Every shard: where it runs, its restarts, and (if up) its runtime's status."""

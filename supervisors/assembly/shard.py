@@ -32,6 +32,7 @@ from bridges.feed_codec import FeedRecord, read_feed
 from bridges.shard_map import NAMESPACE, ShardMap, shard_name
 from bridges.zmq_events import topics_of
 from bridges.zmq_protocol import CommandError, Request, encode_event
+from bridges.zmq_server import ZmqServer
 from messages.markets import MarketOpened
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.zmq_commands import Commands
@@ -160,6 +161,12 @@ class ShardHost:
         self.commands = Commands(self.runtime)
         self.events = ShardEvents.start(spec.shard_id, spec.events)
         self.runtime.subscribe(self.events)
+        # The gateway's commands come over ZeroMQ, a hop far cheaper than a Ray call; its
+        # event socket stays unused (events go to the gateway's ingest).
+        host = ray.util.get_node_ip_address()
+        self.server = ZmqServer(
+            self.commands.handle, commands=f"tcp://{host}:*", events=f"tcp://{host}:*"
+        ).start()
         self._stop = threading.Event()
         self._replayed = threading.Event()
         self._replay = threading.Thread(target=self._run_feed, name="shard-replay", daemon=True)
@@ -172,8 +179,8 @@ class ShardHost:
         self._replayed.set()
 
     def handle(self, cmd: str, args: dict[str, Any]) -> tuple[Any, ...]:
-        """A client's command, answered as a single runtime answers it: ("ok", result) or
-        ("error", code, message) (plain values: Ray carries them between processes)."""
+        """A command over Ray (``status``, answered with Ray's own view of the shard):
+        ("ok", result) or ("error", code, message), plain values Ray carries."""
         try:
             return ("ok", self.commands.handle(Request(id="", cmd=cmd, args=args)))
         except CommandError as error:
@@ -194,6 +201,7 @@ class ShardHost:
             "records": len(self.records),
             "replayed": self._replayed.is_set(),
             "journal": str(self.spec.data_dir),
+            "commands": self.server.bound_commands,
         }
 
     def wait_replayed(self, timeout_s: float) -> bool:
@@ -203,6 +211,7 @@ class ShardHost:
         """Stop the feed and the tree: the journal commits and snapshots as it stops."""
         self._stop.set()
         self._replay.join(timeout=30)
+        self.server.stop()
         self.events.stop()
         self.runtime.stop()
 
