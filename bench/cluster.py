@@ -8,7 +8,7 @@ The client is a second process (spawn) with one DEALER:
 
 1. Throughput: ``submit`` requests for markets no shard has opened, spread evenly over the
    shards by their keys, each answered by its shard's execution (``denied: no position``)
-   after the whole path: gateway socket thread → worker → Ray call → the shard's command
+   after the whole path: gateway socket thread → worker → DEALER → the shard's command
    handler → execution → back. ``--window`` requests in flight, ``--seconds`` long.
    Floor: the bare pyzmq DEALER → ROUTER echo, pipelined (``bench.floors``). The target:
    2 shards ≥ 1.6x one shard.

@@ -3,9 +3,10 @@
 Ray places the actor, and when its process dies starts it again (``max_restarts=-1``), on
 any node. The constructor is the recovery: it opens the shard's own journal, rebuilds the
 tree from it and resumes the feed where the journal ends; Ray delivers no call before the
-constructor has returned, so a shard takes commands only once recovered. Calls are never
-retried by Ray (``max_task_retries=0``): a change the dead process may have journaled
-must not run a second time, so the gateway retries reads only.
+constructor has returned, and the gateway learns the shard's command socket from such a
+call (``info``), so a shard takes commands only once recovered. Nothing is sent twice:
+Ray never retries a call (``max_task_retries=0``), and the gateway resends reads only (a
+change the dead process may have journaled must not run a second time).
 
 A shard shares nothing mutable with another: its own journal, its own order ids
 (``<shard>-O<n>``), its own event sequence numbers, which it sends, with its id in each
