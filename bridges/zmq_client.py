@@ -91,7 +91,8 @@ class Client:
 
 class EventSubscriber:
     """``next_event(timeout_s)`` returns (topic, message) for the subscribed topic prefixes;
-    ``gaps`` counts jumps in a topic's ``seq`` (events lost: ask for a ``snapshot``)."""
+    ``gaps`` counts jumps in a topic's ``seq`` (events lost: ask for a ``snapshot``); behind
+    a cluster's gateway, in a topic's ``seq`` of one ``shard``."""
 
     def __init__(
         self,
@@ -108,6 +109,7 @@ class EventSubscriber:
             self.socket.setsockopt(zmq.SUBSCRIBE, topic.encode())
         self.socket.connect(endpoint)
         self.last_seq: dict[str, int] = {}
+        """The last ``seq`` per topic (``topic@shard`` for a cluster's events)."""
         self.gaps = 0
 
     def next_event(self, timeout_s: float = 5.0) -> tuple[str, dict[str, Any]]:
@@ -118,10 +120,12 @@ class EventSubscriber:
         message: dict[str, Any] = decode_json(payload)
         seq = message.get("seq")
         if isinstance(seq, int):
-            last = self.last_seq.get(topic)
+            shard = message.get("shard")
+            stream = topic if shard is None else f"{topic}@{shard}"
+            last = self.last_seq.get(stream)
             if last is not None and seq > last + 1:
                 self.gaps += 1
-            self.last_seq[topic] = seq
+            self.last_seq[stream] = seq
         return topic, message
 
     def close(self) -> None:

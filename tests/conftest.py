@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -46,6 +47,7 @@ FAST_MODULES = frozenset(
         "test_risk_rules",
         "test_runtime_state",
         "test_scheduler",
+        "test_shard_map",
         "test_simulated_venue",
         "test_strategy",
         "test_venue_matching",
@@ -73,6 +75,17 @@ def _restore_logging() -> Iterator[None]:
     before = structlog.get_config()
     yield
     structlog.configure(**before)
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[str]:
+    """One Ray instance on loopback for every test that needs one (it takes seconds to
+    start); yields its address, for a process that joins it."""
+    # Imported here: Ray takes seconds to import, and most tests never use it.
+    shard = importlib.import_module("supervisors.assembly.shard")
+    shard.start_local_ray(num_cpus=2, object_store_memory=80 * 1024 * 1024)
+    yield shard.ray.get_runtime_context().gcs_address
+    shard.ray.shutdown()
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
 from tools.client_cli import add_commands as add_client_commands
+from tools.cluster import add_cluster_command
 from tools.console import positions_table
 from tools.dashboard_live import RunView, open_view
 from tools.export import add_export_command
@@ -716,6 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.set_defaults(handler=_chaos)
 
     add_client_commands(commands)
+    add_cluster_command(commands, str(sample_feed_path()))
     add_verify_command(commands)
     add_record_command(commands)
     add_export_command(commands)

@@ -229,7 +229,7 @@ def _request_for(args: argparse.Namespace) -> dict[str, Any]:
 
 def _human(command: str, result: Any) -> str:
     if command in ("positions", "snapshot"):
-        snapshots = [_snapshot(plain) for plain in result["positions"]]
+        snapshots = [decode_snapshot(plain) for plain in result["positions"]]
         text = positions_table(snapshots)
         if command == "snapshot":
             text += f"\n{len(result['orders'])} orders"
@@ -250,6 +250,12 @@ def _human(command: str, result: Any) -> str:
             f"  {len(result['market_actors'])} market actors, {len(restarted)} restarted, "
             f"{result['routed_orders']} orders routed"
         )
+        lines += [
+            f"  shard {s['shard']:<4} {'up' if s['up'] else 'DOWN':<5} node {s['node']} "
+            f"({s['host']}), pid {s['pid']}, restarts {s['restarts']}"
+            + (f", record {s['next_step']} of {s['records']}" if s["up"] else "")
+            for s in result.get("shards", ())
+        ]
         if result["broker"]:
             broker = result["broker"]
             lines.append(
@@ -286,7 +292,7 @@ def _since(instance: dict[str, Any]) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _snapshot(plain: dict[str, Any]) -> PositionSnapshot:
+def decode_snapshot(plain: dict[str, Any]) -> PositionSnapshot:
     snapshot = decode("PositionSnapshot", json.dumps(plain, default=str))
     assert isinstance(snapshot, PositionSnapshot)
     return snapshot
@@ -414,7 +420,7 @@ def _seed(state: DashboardState, args: argparse.Namespace) -> None:
         state.note = f"no snapshot from {args.endpoint} ({error}): events from now on only"
         return
     state.seed(
-        [_snapshot(plain) for plain in answer["positions"]],
+        [decode_snapshot(plain) for plain in answer["positions"]],
         [_order(plain) for plain in answer["orders"]],
     )
     state.note = f"events from {args.events_endpoint} on a snapshot from {args.endpoint}"

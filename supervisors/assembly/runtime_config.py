@@ -80,6 +80,9 @@ class RuntimeConfig:
     risk: RiskLimits = attrs.field(factory=RiskLimits)
     journal_store: StoreFactory | None = None
     scheduler: Scheduler = REAL_SCHEDULER
+    order_prefix: str = "O"
+    """What execution's order ids start with: a shard of a cluster takes its own, so ids
+    are unique across shards and a ``cancel`` finds its shard by the id alone."""
 
     @property
     def journal_path(self) -> Path:

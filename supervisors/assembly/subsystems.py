@@ -249,6 +249,7 @@ def _start_execution(wiring: Wiring, context: SupervisedContext) -> Ref:
         venue=wiring.refs["venue"],
         bus=wiring.refs["bus"],
         journal=wiring.refs["journal"],
+        id_prefix=wiring.config.order_prefix,
         first_order_number=wiring.recovery().order_count + 1,
         risk=wiring.refs.get("risk"),
         trading_enabled=wiring.config.broker is None,
