@@ -42,7 +42,7 @@ class StrategyActor(Supervised, RuntimeActor):
         self.execution = execution
         self.name = name
         self.positions: dict[str, PositionSnapshot] = {}
-        self.evaluated: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self.evaluated: dict[str, tuple[object, ...]] = {}
         self.signals_sent = 0
 
     @handles(PositionSnapshot)
@@ -58,8 +58,13 @@ class StrategyActor(Supervised, RuntimeActor):
         if position is None or not snapshot.synced:
             return
         # A restarted market re-publishes its latest book: the one just evaluated (same
-        # time, same book sequences) is not evaluated twice.
-        key = (snapshot.ts_event, tuple(book.sequence for book in snapshot.books))
+        # time, same book sequences, same reference price) is not evaluated twice.
+        reference = snapshot.reference
+        key = (
+            snapshot.ts_event,
+            tuple(book.sequence for book in snapshot.books),
+            None if reference is None else (reference.ts_event, reference.price),
+        )
         if self.evaluated.get(snapshot.market_id) == key:
             return
         self.evaluated[snapshot.market_id] = key
