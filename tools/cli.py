@@ -26,7 +26,7 @@ from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
-from actors.strategy import StrategyActor
+from actors.strategy import Evaluate, StrategyActor
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
@@ -44,12 +44,12 @@ from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from supervisors.assembly.risk_config import RiskConfigError, limits_from_args
 from supervisors.assembly.risk_config import add_flags as add_risk_flags
 from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
-from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.assembly.runtime_config import FILL_SCHEDULES, BrokerConfig
 from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import feedgen, live_venue, run_config
+from tools import feedgen, live_venue, run_config, strategy_loader
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint
@@ -90,10 +90,10 @@ def _run(args: argparse.Namespace) -> int:
     inputs = _inputs(args, out)
     if inputs is None:
         return 2
-    feed_path, records, limits = inputs
+    feed_path, records, limits, strategy = inputs
     deadline = ShutdownDeadline(args.shutdown_s, out)
     stop = _StopRequest(deadline).install()
-    started = _start_runtime(args, limits, records, out)
+    started = _start_runtime(args, limits, records, out, strategy)
     if started is None:
         return EXIT_DATA_DIR
     config, runtime, paper = started
@@ -155,12 +155,13 @@ def _start_runtime(
     limits: RiskLimits,
     records: list[FeedRecord],
     out: TextIO,
+    strategy: tuple[Evaluate, str],
 ) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None] | None:
     """The configured runtime (and its paper broker, if any), started; None (and why, one
     line on ``out``) if it cannot be."""
     try:
         paper = _paper_broker(args)
-        config = _config(args, limits, paper)
+        config = _config(args, limits, paper, strategy)
         return config, Runtime(config).start(records), paper
     except (DataDirError, RuntimeDownError) as error:
         out.write(f"tradeactors: cannot start: {error}\n")
@@ -199,8 +200,9 @@ def _shut_down(
 
 def _inputs(
     args: argparse.Namespace, out: TextIO
-) -> tuple[str, list[FeedRecord], RiskLimits] | None:
-    """The feed and the risk limits the flags name; None (and why, on ``out``) if bad."""
+) -> tuple[str, list[FeedRecord], RiskLimits, tuple[Evaluate, str]] | None:
+    """The feed, the risk limits and the strategy the flags name; None (and why, on ``out``)
+    if bad."""
     try:
         if live_venue.is_live(args):
             live_venue.plan_of(args)
@@ -219,7 +221,10 @@ def _inputs(
     except RiskConfigError as error:
         out.write(f"tradeactors: bad risk limits: {error}\n")
         return None
-    return feed_path, records, limits
+    strategy = strategy_loader.from_args(args, out)
+    if strategy is None:
+        return None
+    return feed_path, records, limits, strategy
 
 
 def _announce(
@@ -270,7 +275,10 @@ def _replay(
 
 
 def _config(
-    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
+    args: argparse.Namespace,
+    limits: RiskLimits,
+    paper: SimulatedBroker | None,
+    strategy: tuple[Evaluate, str],
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
 
@@ -281,10 +289,13 @@ def _config(
     data_dir = Path(args.data_dir)
     on_kernel = args.speed <= 0 and not args.threaded and paper is None
     return RuntimeConfig(
+        evaluate=strategy[0],
+        strategy_name=strategy[1],
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
         latency_ns=int(args.latency_ms * 1_000_000),
+        fill_schedule=args.fill_schedule,
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
         journal=JournalConfig(
@@ -564,6 +575,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--records", type=int, help="stop after the feed's first N records (counted from 0)"
     )
     run.add_argument("--latency-ms", type=float, default=2.0, help="simulated venue latency")
+    run.add_argument(
+        "--fill-schedule",
+        default="immediate",
+        choices=FILL_SCHEDULES,
+        help="simulated venue: fill at once, or staged (seed 003: 30%% now, the rest after "
+        "the latency)",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the final positions")
     run.add_argument(
         "--plain",
@@ -603,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
+    strategy_loader.add_flags(run)
     live_venue.add_venue_flags(run)
     _add_service_flags(run)
     run.add_argument(

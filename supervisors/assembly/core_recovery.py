@@ -19,7 +19,7 @@ from actors.order_state import CLOSED_STATUSES
 from actors.position_accounting import PositionBook
 from actors.runtime_state import RuntimeState
 from bridges.feed_codec import FeedRecord
-from bridges.venue_matching import MatchingEngine
+from bridges.venue_matching import MatchingEngine, StagedFills
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.market_data import ReferencePrice
@@ -50,12 +50,16 @@ class Recovered:
 
 
 def recover_core(
-    store: JournalStore, *, fee_rate: Decimal, feed: Sequence[FeedRecord]
+    store: JournalStore,
+    *,
+    fee_rate: Decimal,
+    feed: Sequence[FeedRecord],
+    staged: StagedFills | None = None,
 ) -> Recovered:
     """Recover ``store`` (voiding a corrupt tail and a torn step) and rebuild the simulated
     venue's books from ``feed`` and the journal's orders."""
     state, report = recover_state(store)
-    engine = MatchingEngine(fee_rate=fee_rate)
+    engine = MatchingEngine(fee_rate=fee_rate, staged=staged)
     books = rebuild_venue(engine, state, feed, store)
     markets, orders, archived = _restorable(state, books, _references(state, feed))
     return Recovered(
