@@ -129,12 +129,18 @@ def test_seed003s_chain_trades_through_run_with_the_staged_fill_schedule(
 
 
 @pytest.mark.parametrize(
-    "strategy", ["my_strategy:evaluate", "actors.seed003:evaluate"], ids=["template", "seed003"]
+    ("strategy", "fills"),
+    [
+        ("my_strategy:evaluate", "immediate"),
+        ("actors.seed003:evaluate", "immediate"),
+        ("actors.seed003:evaluate", "staged"),
+    ],
+    ids=["template", "seed003", "seed003-staged"],
 )
 def test_a_run_stopped_and_resumed_ends_as_the_whole_run_did(
-    user_dir: Path, feed: Path, capsys: pytest.CaptureFixture[str], strategy: str
+    user_dir: Path, feed: Path, capsys: pytest.CaptureFixture[str], strategy: str, fills: str
 ) -> None:
-    args = ("--feed", str(feed), "--strategy", strategy)
+    args = ("--feed", str(feed), "--strategy", strategy, "--fill-schedule", fills)
     whole = _run(capsys, user_dir / "whole", *args)
     cut = user_dir / "cut"
     for records in ("60", "130", "200"):
