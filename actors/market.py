@@ -10,7 +10,7 @@ import pykka
 from actors.order_book import OrderBook
 from actors.runtime_state import market_data_stream
 from messages.journal_protocol import Route
-from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange
+from messages.market_data import BookSnapshot, MarketSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketDefinition
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
@@ -29,17 +29,20 @@ def empty_books(definition: MarketDefinition) -> dict[str, OrderBook]:
     }
 
 
-BooksLoader = Callable[[], tuple[dict[str, OrderBook], int, int]]
-"""Rebuilds a market's books from the journal: (books, last ts_event, journal seq covered)."""
+BooksLoader = Callable[[], tuple[dict[str, OrderBook], int, int, ReferencePrice | None]]
+"""Rebuilds a market's books from the journal: (books, last ts_event, journal seq covered,
+latest reference price)."""
 
 
 class MarketActor(Supervised, PublishingActor):
-    """Applies book snapshots and price changes; every change publishes a fresh snapshot.
+    """Applies book snapshots, price changes and reference prices; every change publishes a
+    fresh snapshot.
 
     Data for an instrument the market does not have is logged and dropped: it cannot be
     applied to any book, and a feed bug must not kill the market. A market started after a
     process restart is handed books warmed from the feed; one restarted by its supervisor
-    rebuilds them from the journal (a ``BooksLoader``) and re-points its stream.
+    rebuilds them from the journal (a ``BooksLoader``) and re-points its stream. The latest
+    reference price comes back the same two ways (``reference``, or the loader).
     """
 
     kind = "market"
@@ -50,6 +53,7 @@ class MarketActor(Supervised, PublishingActor):
         books: dict[str, OrderBook] | BooksLoader | None = None,
         *,
         journal: pykka.ActorRef[Any] | None = None,
+        reference: ReferencePrice | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(market_id=definition.market_id, supervision=supervision)
@@ -57,6 +61,7 @@ class MarketActor(Supervised, PublishingActor):
         self._source = books
         self.journal = journal
         self.books = books if isinstance(books, dict) else empty_books(definition)
+        self.reference = reference
         self.version = 0
         self.ts_event = 0
         self._snapshot = self._build_snapshot()
@@ -65,7 +70,7 @@ class MarketActor(Supervised, PublishingActor):
         """Rebuild the books from the journal first when restarted with a loader."""
         if not callable(self._source):
             return
-        self.books, self.ts_event, covered = self._source()
+        self.books, self.ts_event, covered, self.reference = self._source()
         self._snapshot = self._build_snapshot()
         if self.journal is not None:
             self.journal.tell(
@@ -102,6 +107,14 @@ class MarketActor(Supervised, PublishingActor):
                 "book_unsynced", security_id=message.security_id, sequence=message.sequence
             )
 
+    @handles(ReferencePrice)
+    def _reference_price(self, message: ReferencePrice) -> None:
+        if message.market_id != self.definition.market_id:
+            self.log.error("reference_price_for_other_market", data_market_id=message.market_id)
+            return
+        self.reference = message
+        self._changed(max(self.ts_event, message.ts_event))
+
     def _book_for(self, message: BookSnapshot | PriceChange) -> OrderBook | None:
         book = self.books.get(message.security_id)
         if book is None or message.market_id != self.definition.market_id:
@@ -125,4 +138,5 @@ class MarketActor(Supervised, PublishingActor):
             market_id=self.definition.market_id,
             version=self.version,
             books=tuple(book.view() for book in self.books.values()),
+            reference=self.reference,
         )

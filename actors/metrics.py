@@ -15,6 +15,11 @@ EXECUTION_EVENTS = Counter(
     "Events through execution: signals, orders created, denials, venue/broker reports",
     ["type"],
 )
+STRATEGY_FAILURES = Counter(
+    "strategy_failures",
+    "Evaluations of a strategy's function that raised or returned something not a signal list",
+    ["strategy", "kind"],
+)
 POSITION_DELTA_LATENCY_MS = Histogram(
     "position_delta_latency_ms",
     "Broker callback timestamp to the account position updated, in milliseconds",

@@ -39,7 +39,7 @@ from messages.journal import (
     StepCommitted,
     StepStarted,
 )
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketClosed, MarketDefinition, MarketOpened, MarketResolved
 from messages.mementos import (
     MarketMemento,
@@ -404,6 +404,7 @@ _HANDLERS: dict[type, Any] = {
     StepStarted: RuntimeState._step_started,
     BookSnapshot: RuntimeState._market_data,
     PriceChange: RuntimeState._market_data,
+    ReferencePrice: RuntimeState._market_data,
     StepCommitted: RuntimeState._step_committed,
     OrderRouted: RuntimeState._order_routed,
     DealBooked: RuntimeState._deal_booked,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 import pykka
 
+from actors.metrics import STRATEGY_FAILURES
 from messages.market_data import MarketSnapshot
 from messages.positions import PositionSnapshot
 from messages.signals import TradeSignal
@@ -23,8 +25,10 @@ class StrategyActor(Supervised, RuntimeActor):
 
     The user function sees immutable snapshots, so nothing it does can change runtime state;
     its signals go to the ExecutionActor, which may still deny them (pending order, closed
-    market). An exception in the user function is logged and the tick skipped: one bad
-    evaluation must not take the strategy down.
+    market). An exception in the user function, or a result that is not a list of
+    TradeSignals (None counts as none), is logged, counted (``failures``, and the
+    ``strategy_failures`` metric) and the tick skipped whole: one bad evaluation must not take
+    the strategy down, nor trade half of a result it could not read.
     """
 
     kind = "strategy"
@@ -42,8 +46,9 @@ class StrategyActor(Supervised, RuntimeActor):
         self.execution = execution
         self.name = name
         self.positions: dict[str, PositionSnapshot] = {}
-        self.evaluated: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self.evaluated: dict[str, tuple[object, ...]] = {}
         self.signals_sent = 0
+        self.failures: collections.Counter[str] = collections.Counter()
 
     @handles(PositionSnapshot)
     def _position(self, snapshot: PositionSnapshot) -> None:
@@ -58,15 +63,34 @@ class StrategyActor(Supervised, RuntimeActor):
         if position is None or not snapshot.synced:
             return
         # A restarted market re-publishes its latest book: the one just evaluated (same
-        # time, same book sequences) is not evaluated twice.
-        key = (snapshot.ts_event, tuple(book.sequence for book in snapshot.books))
+        # time, same book sequences, same reference price) is not evaluated twice.
+        reference = snapshot.reference
+        key = (
+            snapshot.ts_event,
+            tuple(book.sequence for book in snapshot.books),
+            None if reference is None else (reference.ts_event, reference.price),
+        )
         if self.evaluated.get(snapshot.market_id) == key:
             return
         self.evaluated[snapshot.market_id] = key
         try:
-            signals = self.evaluate(snapshot, position)
+            result = self.evaluate(snapshot, position)
         except Exception:
-            self.log.exception("evaluate_failed", market_id=snapshot.market_id)
+            self._failed("raised")
+            self.log.exception(
+                "evaluate_failed", market_id=snapshot.market_id, failures=self.failures["raised"]
+            )
+            return
+        signals = _signals(result)
+        if signals is None:
+            self._failed("bad_result")
+            self.log.error(
+                "evaluate_returned_garbage",
+                market_id=snapshot.market_id,
+                result=_describe(result),
+                want="a list of TradeSignal",
+                failures=self.failures["bad_result"],
+            )
             return
         for signal in signals:
             # A signal that names no strategy is this strategy's; execution denies one that
@@ -74,3 +98,27 @@ class StrategyActor(Supervised, RuntimeActor):
             named = signal if signal.strategy else attrs.evolve(signal, strategy=self.name)
             self.execution.tell(named)
             self.signals_sent += 1
+
+    def _failed(self, kind: str) -> None:
+        self.failures[kind] += 1
+        STRATEGY_FAILURES.labels(strategy=self.name, kind=kind).inc()
+
+
+def _signals(result: object) -> list[TradeSignal] | None:
+    """The signals of an evaluation's result; None unless it is None or a list or tuple
+    holding only TradeSignals."""
+    if result is None:
+        return []
+    if not isinstance(result, list | tuple):
+        return None
+    if not all(isinstance(signal, TradeSignal) for signal in result):
+        return None
+    return list(result)
+
+
+def _describe(result: object) -> str:
+    """A short text of a user's result for the log; its own ``repr`` may be broken too."""
+    try:
+        return repr(result)[:200]
+    except Exception:
+        return f"<{type(result).__name__} whose repr raised>"

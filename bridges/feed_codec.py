@@ -32,12 +32,14 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.strict_reader import shape_of
 from messages.wire import describe_value, strict, structure_decimal, structure_enum
 
-FeedRecord: TypeAlias = MarketOpened | BookSnapshot | PriceChange | MarketClosed | MarketResolved
+FeedRecord: TypeAlias = (
+    MarketOpened | BookSnapshot | PriceChange | ReferencePrice | MarketClosed | MarketResolved
+)
 
 TAG_FIELD = "type"
 """The key holding a record's type tag on the wire."""
@@ -46,6 +48,7 @@ RECORD_TAGS: Mapping[type[FeedRecord], str] = {
     MarketOpened: "market_opened",
     BookSnapshot: "book_snapshot",
     PriceChange: "price_change",
+    ReferencePrice: "reference_price",
     MarketClosed: "market_closed",
     MarketResolved: "market_resolved",
 }

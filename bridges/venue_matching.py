@@ -11,8 +11,10 @@ that level with another size (fresh liquidity), so displayed size is never fille
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TypeAlias
+
+import attrs
 
 from messages.enums import BookSide, OrderSide, OrderStatus
 from messages.fills import Fill
@@ -29,6 +31,29 @@ _CANCEL_REFUSALS = {
 }
 
 
+@attrs.frozen(kw_only=True)
+class StagedFills:
+    """Seed 003's fill schedule: an order takes at most ``first`` of its size when it
+    arrives; the rest trades only on its instrument's books ``delay_ns`` or more later (the
+    venue's latency), against whatever liquidity they then show.
+
+    Both moments are feed time, the venue's only clock, so a replay or a rebuilt venue
+    fills the same sizes at the same books.
+    """
+
+    first: Decimal = Decimal("0.3")
+    delay_ns: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.first <= 1 or self.delay_ns < 0:
+            raise ValueError(f"need 0 < first <= 1 and delay_ns >= 0; got {self}")
+
+    def first_part(self, size: Decimal) -> Decimal:
+        """``first`` of ``size``, rounded down to the size's own decimals."""
+        quantum = Decimal(1).scaleb(min(size.as_tuple().exponent, 0))  # type: ignore[arg-type]
+        return (size * self.first).quantize(quantum, rounding=ROUND_DOWN)
+
+
 class _Market:
     __slots__ = ("closed", "security_ids")
 
@@ -40,12 +65,21 @@ class _Market:
 class _WorkingOrder:
     """An accepted order and how much of it has traded; lives until filled or cancelled."""
 
-    __slots__ = ("fill_count", "filled", "order")
+    __slots__ = ("cap", "fill_count", "filled", "order", "whole_from")
 
-    def __init__(self, order: SubmitOrder) -> None:
+    def __init__(self, order: SubmitOrder, ts: int = 0, staged: StagedFills | None = None) -> None:
         self.order = order
         self.filled = Decimal(0)
         self.fill_count = 0
+        self.cap = order.size if staged is None else staged.first_part(order.size)
+        """What the order may trade before ``whole_from``."""
+        self.whole_from = ts if staged is None else ts + staged.delay_ns
+
+    def tradable(self, ts: int) -> Decimal:
+        """What the order may trade at ``ts``: its leaves, or less while it is staged."""
+        if ts >= self.whole_from:
+            return self.leaves
+        return max(min(self.leaves, self.cap - self.filled), Decimal(0))
 
     @property
     def leaves(self) -> Decimal:
@@ -58,6 +92,8 @@ class MatchingEngine:
     A BUY takes asks priced at or below its limit, best first; a SELL takes bids at or above
     it. Whatever cannot trade now rests and trades in ``update_book`` as liquidity appears.
     A book the feed marks unsynced is kept but offers no liquidity until a synced one comes.
+    ``staged``: fill in two parts as seed 003's simulator did (``StagedFills``); None fills
+    each order as far as the book allows at once.
     """
 
     def __init__(
@@ -66,6 +102,7 @@ class MatchingEngine:
         fee_rate: Decimal = Decimal("0.001"),
         fee_quantum: Decimal = Decimal("0.000001"),
         max_price: Decimal = Decimal(1),
+        staged: StagedFills | None = None,
     ) -> None:
         if fee_rate < 0 or fee_quantum <= 0 or max_price <= 0:
             raise ValueError(
@@ -75,6 +112,7 @@ class MatchingEngine:
         self._fee_rate = fee_rate
         self._fee_quantum = fee_quantum
         self._max_price = max_price
+        self._staged = staged
         self._markets: dict[str, _Market] = {}
         self._books: dict[str, InstrumentBook] = {}
         # security_id -> (book side, price) -> (size the feed showed, size we took from it)
@@ -163,7 +201,7 @@ class MatchingEngine:
             if not duplicate:
                 self._done[order.order_id] = OrderStatus.REJECTED
             return [OrderRejected(ts_init=ts, ts_event=ts, order_id=order.order_id, reason=reason)]
-        working = _WorkingOrder(order)
+        working = _WorkingOrder(order, ts, self._staged)
         events: list[VenueEvent] = [OrderAccepted(ts_init=ts, ts_event=ts, order_id=order.order_id)]
         events.extend(self._match(working, ts))
         if working.leaves:
@@ -235,12 +273,12 @@ class MatchingEngine:
         fills: list[Fill] = []
         for level in levels:
             _shown, taken = consumed.get((side, level.price), (level.size, Decimal(0)))
-            size = min(working.leaves, level.size - taken)
+            size = min(working.tradable(ts), level.size - taken)
             if size <= 0:
                 continue
             consumed[side, level.price] = (level.size, taken + size)
             fills.append(self._fill(working, level.price, size, ts))
-            if not working.leaves:
+            if not working.tradable(ts):
                 break
         return fills
 

@@ -25,7 +25,7 @@ from actors.runtime_state import RuntimeState, submit_for
 from bridges.feed_codec import FeedRecord
 from bridges.venue_matching import MatchingEngine
 from messages.journal import CancelRequested, OrderCreated, StepStarted
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketClosed, MarketOpened
 from messages.mementos import VenueCommandMemento
 
@@ -79,6 +79,11 @@ def rebuild_venue(
             if changed:
                 for each in books[record.market_id].values():
                     engine.update_book(record.market_id, each.view(), now)
+        elif isinstance(record, ReferencePrice) and record.market_id in live:
+            # The market publishes its books again with the new reference, and the venue
+            # matches against them as on any snapshot (a staged remainder may come due).
+            for each in books[record.market_id].values():
+                engine.update_book(record.market_id, each.view(), now)
         elif isinstance(record, MarketClosed) and record.market_id in live:
             engine.close_market(record.market_id, now)
         for command in commands.get(step, ()):

@@ -60,6 +60,26 @@ class PriceChange:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class ReferencePrice:
+    """A price from outside the market's books, the oracle input of seed 003's strategy (the
+    BTC spot price for a BTC up/down market): a feed record, journaled with the market's data.
+
+    ``strike`` is the level the market resolves against (YES wins above it), when known.
+    """
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    market_id: str = text_field()
+    source: str = text_field()
+    price: Decimal = positive_decimal()
+    strike: Decimal | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(Decimal)),
+    )
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class InstrumentBook:
     """An immutable view of one instrument's book inside a MarketSnapshot.
 
@@ -91,7 +111,10 @@ class InstrumentBook:
 
 @attrs.frozen(kw_only=True, slots=True)
 class MarketSnapshot:
-    """Everything known about one market's books at one moment, published by its MarketActor."""
+    """Everything known about one market's books at one moment, published by its MarketActor.
+
+    ``reference`` is the market's latest ReferencePrice, None until the feed brings one.
+    """
 
     id: str = id_field()
     ts_init: int = ts_init_field()
@@ -99,6 +122,10 @@ class MarketSnapshot:
     market_id: str = text_field()
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     books: tuple[InstrumentBook, ...] = tuple_of(InstrumentBook)
+    reference: ReferencePrice | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(ReferencePrice)),
+    )
 
     @property
     def synced(self) -> bool:

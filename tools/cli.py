@@ -28,7 +28,7 @@ from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.position_index import PositionIndexActor
 from actors.risk import RiskActor
-from actors.strategy import StrategyActor
+from actors.strategy import Evaluate, StrategyActor
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
 from bridges.feed_player import replay
@@ -47,12 +47,12 @@ from supervisors.assembly.market_lifecycle import MarketLifecycleActor
 from supervisors.assembly.risk_config import RiskConfigError, limits_from_args
 from supervisors.assembly.risk_config import add_flags as add_risk_flags
 from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig, RuntimeDownError
-from supervisors.assembly.runtime_config import BrokerConfig
+from supervisors.assembly.runtime_config import FILL_SCHEDULES, BrokerConfig
 from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import broker_choice, feedgen, journal_option, live_venue, run_config
+from tools import broker_choice, feedgen, journal_option, live_venue, run_config, strategy_loader
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
@@ -100,10 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     inputs = _inputs(args, out)
     if inputs is None:
         return 2
-    feed_path, records, limits = inputs
+    feed_path, records, limits, strategy = inputs
     deadline = ShutdownDeadline(args.shutdown_s, out)
     stop = _StopRequest(deadline).install()
-    started = _start_runtime(args, limits, records, out)
+    started = _start_runtime(args, limits, records, out, strategy)
     if started is None:
         return EXIT_DATA_DIR
     config, runtime, paper = started
@@ -197,12 +197,13 @@ def _start_runtime(
     limits: RiskLimits,
     records: list[FeedRecord],
     out: TextIO,
+    strategy: tuple[Evaluate, str],
 ) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | None] | None:
     """The configured runtime (and its broker, if any), started; None (and why, one line on
     ``out``) if it cannot be."""
     broker = _paper_broker(args) or (broker_choice.ib_broker(args) if args.broker == "ib" else None)
     try:
-        config = _config(args, limits, broker)
+        config = _config(args, limits, broker, strategy)
         return config, Runtime(config).start(records), broker
     except (DataDirError, RuntimeDownError) as error:
         if broker is not None:
@@ -247,8 +248,9 @@ def _shut_down(
 
 def _inputs(
     args: argparse.Namespace, out: TextIO
-) -> tuple[str, list[FeedRecord], RiskLimits] | None:
-    """The feed and the risk limits the flags name; None (and why, on ``out``) if bad."""
+) -> tuple[str, list[FeedRecord], RiskLimits, tuple[Evaluate, str]] | None:
+    """The feed, the risk limits and the strategy the flags name; None (and why, on ``out``)
+    if bad."""
     try:
         if live_venue.is_live(args):
             live_venue.plan_of(args)
@@ -269,7 +271,10 @@ def _inputs(
     except RiskConfigError as error:
         out.write(f"tradeactors: bad risk limits: {error}\n")
         return None
-    return feed_path, records, limits
+    strategy = strategy_loader.from_args(args, out)
+    if strategy is None:
+        return None
+    return feed_path, records, limits, strategy
 
 
 def _announce(
@@ -321,7 +326,10 @@ def _replay(
 
 
 def _config(
-    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | IbBroker | None
+    args: argparse.Namespace,
+    limits: RiskLimits,
+    paper: SimulatedBroker | IbBroker | None,
+    strategy: tuple[Evaluate, str],
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
 
@@ -332,11 +340,14 @@ def _config(
     data_dir = Path(args.data_dir)
     on_kernel = args.speed <= 0 and not args.threaded and paper is None
     return RuntimeConfig(
+        evaluate=strategy[0],
+        strategy_name=strategy[1],
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
         **({"account": args.ib_account} if args.broker == "ib" else {}),
         latency_ns=int(args.latency_ms * 1_000_000),
+        fill_schedule=args.fill_schedule,
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
         journal_store=journal_option.stores(args),
@@ -624,6 +635,13 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "--records", type=int, help="stop after the feed's first N records (counted from 0)"
     )
     run.add_argument("--latency-ms", type=float, default=2.0, help="simulated venue latency")
+    run.add_argument(
+        "--fill-schedule",
+        default="immediate",
+        choices=FILL_SCHEDULES,
+        help="simulated venue: fill at once, or staged (seed 003: 30%% now, the rest after "
+        "the latency)",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the final positions")
     run.add_argument(
         "--plain",
@@ -677,6 +695,7 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
+    strategy_loader.add_flags(run)
     live_venue.add_venue_flags(run)
     _add_service_flags(run)
     run.add_argument(

@@ -13,9 +13,11 @@ it does know; a float where money belongs is refused (write ``"0.05"``, not ``0.
     assets = ["YES_TOKEN", "NO_TOKEN"]
     # series = "btc-updown-15m-{start}"
     # period = 900
+    # fill_schedule = "staged"      # the simulated venue: 30 % at once, the rest after latency
 
     [strategy]
     path = "my_strategies.mean_reversion:evaluate"
+    # name = "mean_reversion"       # positions' strategy name; default: the module's last part
 
     [risk]
     max_order_size = "100"
@@ -67,6 +69,7 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "name": ("--venue", None),
         "feed": ("--feed", None),
         "latency_ms": ("--latency-ms", None),
+        "fill_schedule": ("--fill-schedule", None),
         "assets": ("--assets", None),
         "market_id": ("--market-id", None),
         "series": ("--series", None),

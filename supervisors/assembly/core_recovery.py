@@ -19,9 +19,10 @@ from actors.order_state import CLOSED_STATUSES
 from actors.position_accounting import PositionBook
 from actors.runtime_state import RuntimeState
 from bridges.feed_codec import FeedRecord
-from bridges.venue_matching import MatchingEngine
+from bridges.venue_matching import MatchingEngine, StagedFills
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
+from messages.market_data import ReferencePrice
 from messages.positions import PositionSnapshot
 from messages.risk import RiskLimits
 from supervisors.assembly.market_lifecycle import RestoredMarket
@@ -49,14 +50,18 @@ class Recovered:
 
 
 def recover_core(
-    store: JournalStore, *, fee_rate: Decimal, feed: Sequence[FeedRecord]
+    store: JournalStore,
+    *,
+    fee_rate: Decimal,
+    feed: Sequence[FeedRecord],
+    staged: StagedFills | None = None,
 ) -> Recovered:
     """Recover ``store`` (voiding a corrupt tail and a torn step) and rebuild the simulated
     venue's books from ``feed`` and the journal's orders."""
     state, report = recover_state(store)
-    engine = MatchingEngine(fee_rate=fee_rate)
+    engine = MatchingEngine(fee_rate=fee_rate, staged=staged)
     books = rebuild_venue(engine, state, feed, store)
-    markets, orders, archived = _restorable(state, books)
+    markets, orders, archived = _restorable(state, books, _references(state, feed))
     return Recovered(
         state=state,
         report=report,
@@ -78,8 +83,21 @@ def recover_core(
     )
 
 
+def _references(state: RuntimeState, feed: Sequence[FeedRecord]) -> dict[str, ReferencePrice]:
+    """Each live market's latest reference price in the committed steps of the feed, as its
+    MarketActor had it (its books are warmed from the same steps)."""
+    live = {record.definition.market_id for record in state.live_markets()}
+    latest: dict[str, ReferencePrice] = {}
+    for record in feed[: state.resume_step]:
+        if isinstance(record, ReferencePrice) and record.market_id in live:
+            latest[record.market_id] = record
+    return latest
+
+
 def _restorable(
-    state: RuntimeState, books: dict[str, dict[str, Any]]
+    state: RuntimeState,
+    books: dict[str, dict[str, Any]],
+    references: dict[str, ReferencePrice],
 ) -> tuple[list[RestoredMarket], tuple[Any, ...], list[PositionSnapshot]]:
     """Copies of the journal's state for the actors (the journal keeps its own objects)."""
     restored: list[RestoredMarket] = []
@@ -97,6 +115,7 @@ def _restorable(
                 if position is None
                 else PositionBook.from_memento(position.memento()),
                 books=books[record.definition.market_id],
+                reference=references.get(record.definition.market_id),
                 closed=record.closed,
                 winning_security_id=record.winning_security_id,
             )

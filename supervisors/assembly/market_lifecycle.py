@@ -40,7 +40,7 @@ from messages.enums import PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.journal_protocol import Append
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import (
     MarketClosed,
     MarketDefinition,
@@ -89,6 +89,7 @@ class RestoredMarket:
     books: dict[str, OrderBook]
     closed: bool
     winning_security_id: str | None
+    reference: ReferencePrice | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -160,15 +161,23 @@ def _position_factory(ports: _Ports, book: PositionBook) -> ChildFactory:
 
 
 def _market_factory(
-    ports: _Ports, definition: MarketDefinition, books: dict[str, OrderBook] | None
+    ports: _Ports,
+    definition: MarketDefinition,
+    books: dict[str, OrderBook] | None,
+    reference: ReferencePrice | None = None,
 ) -> ChildFactory:
-    """Start the market with ``books`` first, from its journaled data on every restart."""
+    """Start the market with ``books`` (and its reference price) first, from its journaled
+    data on every restart."""
     first_start = True
 
     def start(context: SupervisedContext) -> Ref:
         nonlocal first_start
-        source = books if first_start else market_loader(ports.stores, definition)
-        first_start = False
+        if first_start:
+            first_start = False
+            return MarketActor.start(
+                definition, books, journal=ports.journal, reference=reference, supervision=context
+            )
+        source = market_loader(ports.stores, definition)
         return MarketActor.start(definition, source, journal=ports.journal, supervision=context)
 
     return start
@@ -211,6 +220,7 @@ _IN_ORDER = frozenset(
         MarketOpened,
         BookSnapshot,
         PriceChange,
+        ReferencePrice,
         MarketClosed,
         MarketResolved,
         MarketDrained,
@@ -293,7 +303,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
             entry = self._enter(market.definition, market.position)
             entry.winning_security_id = market.winning_security_id
             book = market.position or self._create_position(entry)
-            self._spawn(entry, book, market.books)
+            self._spawn(entry, book, market.books, market.reference)
         self.execution.tell(AdoptOrders(orders=orders))
         for memento in orders:
             self._start_order(Order.from_memento(memento), submit=False)
@@ -415,11 +425,12 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         entry: _Market,
         book: PositionBook,
         books: dict[str, OrderBook] | None,
+        reference: ReferencePrice | None = None,
         announce: MarketOpened | None = None,
     ) -> None:
         """The position first, execution told its ref, and only then the market."""
         self._start_position(entry, book)
-        self._next(lambda: self._start_market(entry, books, announce))
+        self._next(lambda: self._start_market(entry, books, reference, announce))
 
     def _start_position(self, entry: _Market, book: PositionBook) -> None:
         market_id = entry.definition.market_id
@@ -442,7 +453,11 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self._add(spec, started)
 
     def _start_market(
-        self, entry: _Market, books: dict[str, OrderBook] | None, announce: MarketOpened | None
+        self,
+        entry: _Market,
+        books: dict[str, OrderBook] | None,
+        reference: ReferencePrice | None,
+        announce: MarketOpened | None,
     ) -> None:
         definition = entry.definition
 
@@ -456,7 +471,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
 
         spec = ChildSpec(
             id=market_child(definition.market_id),
-            start=_market_factory(self.ports, definition, books),
+            start=_market_factory(self.ports, definition, books, reference),
         )
         self._add(spec, started)
 
@@ -574,8 +589,8 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
 
     # -- market data and the end of a market ---------------------------------------------------
 
-    @handles(BookSnapshot, PriceChange)
-    def _market_data(self, message: BookSnapshot | PriceChange) -> None:
+    @handles(BookSnapshot, PriceChange, ReferencePrice)
+    def _market_data(self, message: BookSnapshot | PriceChange | ReferencePrice) -> None:
         entry = self.markets.get(message.market_id)
         if entry is None or entry.market is None:
             self.log.error("market_data_for_unknown_market", market_id=message.market_id)

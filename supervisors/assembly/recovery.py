@@ -34,7 +34,7 @@ from actors.runtime_state import (
 )
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Folded, GetFolded
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento, PositionMemento, RuntimeStateMemento
 
@@ -260,7 +260,7 @@ def _with_store(stores: StoreFactory, read: Callable[[JournalStore], Any]) -> An
 def market_loader(stores: StoreFactory, definition: MarketDefinition) -> BooksLoader:
     """For ``MarketActor``: rebuild a market's books from its journaled data, in its thread."""
 
-    def load() -> tuple[dict[str, OrderBook], int, int]:
+    def load() -> tuple[dict[str, OrderBook], int, int, ReferencePrice | None]:
         return _with_store(stores, lambda store: recover_books(store, definition))
 
     return load
@@ -268,8 +268,9 @@ def market_loader(stores: StoreFactory, definition: MarketDefinition) -> BooksLo
 
 def recover_books(
     store: JournalStore, definition: MarketDefinition
-) -> tuple[dict[str, OrderBook], int, int]:
-    """The market's books from its data stream: (books, ts_event of the last change, seq).
+) -> tuple[dict[str, OrderBook], int, int, ReferencePrice | None]:
+    """The market's books from its data stream: (books, ts_event of the last change, seq,
+    the latest reference price).
 
     The same books and ts_event the live MarketActor had after the same records, so its
     re-published snapshot is recognisably the one the strategies may already have seen.
@@ -279,13 +280,19 @@ def recover_books(
     """
     books = empty_books(definition)
     ts_event = covered = 0
+    reference: ReferencePrice | None = None
     snapshot = store.latest_snapshot()
     history_end = snapshot.seq if snapshot is not None else 0
     while True:
         try:
             for record in store.read(covered, stream=market_data_stream(definition.market_id)):
                 data = decode_trusted(record.kind, record.payload)
-                assert isinstance(data, BookSnapshot | PriceChange)
+                assert isinstance(data, BookSnapshot | PriceChange | ReferencePrice)
+                if isinstance(data, ReferencePrice):
+                    reference = data
+                    ts_event = max(ts_event, data.ts_event)
+                    covered = record.seq
+                    continue
                 book = books.get(data.security_id)
                 if book is not None:
                     changed = (
@@ -296,7 +303,7 @@ def recover_books(
                     if changed:
                         ts_event = data.ts_event
                 covered = record.seq
-            return books, ts_event, covered
+            return books, ts_event, covered, reference
         except CorruptRecordError as error:
             if error.seq > history_end:
                 raise

@@ -13,6 +13,7 @@ from actors.journal_store import Durability, StoreFactory
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.journal_sqlite import SqliteStoreFactory
+from bridges.venue_matching import StagedFills
 from messages.risk import RiskLimits
 from supervisors.kernel.child_spec import Backoff
 from supervisors.kernel.scheduler import REAL_SCHEDULER, Scheduler
@@ -24,6 +25,11 @@ JOURNAL_BACKOFF = Backoff(
 )
 """How the core restarts after its journal's storage failed (full, read-only, unreadable):
 spaced 0.1 s, 0.2 s, … 2 s, and given up after six (about 5 s) so the process can say why."""
+
+
+FILL_SCHEDULES = ("immediate", "staged")
+"""How the simulated venue fills an order: as far as the book allows at once, or seed 003's
+two parts (``RuntimeConfig.staged_fills``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -63,10 +69,14 @@ class RuntimeConfig:
     schedules; a test or a replay gives a ``ManualScheduler`` and advances it, and a
     ``VirtualTimeKernel`` runs the whole tree on one thread under virtual time (a lockstep
     replay: the facade then waits for the kernel's idle instead of asking for stats).
+    ``fill_schedule`` is the simulated venue's (``FILL_SCHEDULES``).
     """
 
     latency_ns: int = 0
     fee_rate: Decimal = Decimal("0.001")
+    fill_schedule: str = attrs.field(
+        default="immediate", validator=attrs.validators.in_(FILL_SCHEDULES)
+    )
     account: str = "paper"
     strategy_name: str = "synthetic_arbitrage"
     evaluate: Evaluate = attrs.field(factory=SyntheticArbitrage)
@@ -83,6 +93,13 @@ class RuntimeConfig:
     order_prefix: str = "O"
     """What execution's order ids start with: a shard of a cluster takes its own, so ids
     are unique across shards and a ``cancel`` finds its shard by the id alone."""
+
+    def staged_fills(self) -> StagedFills | None:
+        """The simulated venue's schedule: seed 003's (30 % at once, the rest ``latency_ns``
+        later) for ``fill_schedule="staged"``, else None (each order fills at once)."""
+        if self.fill_schedule == "staged":
+            return StagedFills(delay_ns=self.latency_ns)
+        return None
 
     @property
     def journal_path(self) -> Path:

@@ -170,7 +170,12 @@ def _start_journal(wiring: Wiring, context: SupervisedContext) -> Ref:
     wiring.refs = {}
     store = wiring.stores.writer()
     try:
-        recovered = recover_core(store, fee_rate=wiring.config.fee_rate, feed=wiring.feed)
+        recovered = recover_core(
+            store,
+            fee_rate=wiring.config.fee_rate,
+            feed=wiring.feed,
+            staged=wiring.config.staged_fills(),
+        )
     except Exception:
         store.close()
         raise

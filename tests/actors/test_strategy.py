@@ -130,3 +130,36 @@ def test_a_book_published_again_by_a_restarted_market_is_not_evaluated_twice() -
     strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=2))
     strategy.ask(GetStats(), timeout=5)
     assert [m.ts_event for m in calls] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [42, "BUY", [None], {"side": "BUY"}, [_market(("0.45", "80"), ("0.50", "30"))]],
+)
+def test_a_result_that_is_not_a_signal_list_is_counted_and_the_strategy_lives_on(
+    garbage: object,
+) -> None:
+    results = iter([garbage, None])
+
+    def evaluate(market: MarketSnapshot, position: PositionSnapshot) -> object:
+        return next(results, None) or SyntheticArbitrage()(market, position)
+
+    strategy, inbox = _strategy(evaluate)
+    strategy.tell(_position().snapshot())
+    for ts in (1, 2, 3):
+        strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=ts))
+    wait_for(inbox, lambda m: isinstance(m, TradeSignal))
+    assert strategy.is_alive()
+    assert strategy.proxy().failures.get(timeout=5) == {"bad_result": 1}
+    assert strategy.proxy().signals_sent.get(timeout=5) == 4  # ticks 2 and 3, both legs
+
+
+def test_a_raising_user_function_is_counted() -> None:
+    def evaluate(market: MarketSnapshot, position: PositionSnapshot) -> list[TradeSignal]:
+        raise ValueError("user bug")
+
+    strategy, _ = _strategy(evaluate)
+    strategy.tell(_position().snapshot())
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=1))
+    strategy.tell(_market(("0.45", "80"), ("0.50", "30"), ts=2))
+    assert strategy.proxy().failures.get(timeout=5) == {"raised": 2}

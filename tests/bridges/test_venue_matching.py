@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridges.venue_matching import MatchingEngine, VenueEvent
+from bridges.venue_matching import MatchingEngine, StagedFills, VenueEvent
 from messages.enums import BookSide, OrderSide, Outcome
 from messages.fills import Fill
 from messages.market_data import BookLevel, InstrumentBook
@@ -567,3 +567,50 @@ def test_random_streams_never_overfill_never_trade_through_a_limit_or_reuse_liqu
             assert len(events) == 1
         referee.check(events, ts)
         assert set(engine.resting_orders()) == set(referee.orders) - referee.closed
+
+
+def test_staged_fills_take_30_percent_at_once_and_the_rest_after_the_delay() -> None:
+    engine = MatchingEngine(staged=StagedFills(delay_ns=5))
+    engine.open_market(MID, (YES, NO))
+    engine.update_book(MID, book(asks=(("0.45", "100"),)), TS)
+
+    first = engine.submit(order("o1", BUY, "0.50", "45"), TS)
+    assert fills(first) == [fill("o1", 1, BUY, "0.45", "13")]  # 30 % of 45, whole shares
+    assert engine.update_book(MID, book(asks=(("0.45", "100"),)), TS + 4) == []
+    later = engine.update_book(MID, book(asks=(("0.45", "100"),)), TS + 5)
+
+    assert later == [fill("o1", 2, BUY, "0.45", "32", ts=TS + 5)]
+    assert engine.resting_orders() == ()
+
+
+def test_the_staged_remainder_takes_only_what_the_first_part_left_of_a_level() -> None:
+    engine = MatchingEngine(staged=StagedFills(delay_ns=5))
+    engine.open_market(MID, (YES, NO))
+    engine.update_book(MID, book(asks=(("0.45", "20"),)), TS)
+
+    assert fills(engine.submit(order("o1", BUY, "0.50", "10.5"), TS)) == [
+        fill("o1", 1, BUY, "0.45", "3.1")
+    ]
+    later = engine.update_book(MID, book(asks=(("0.45", "20"),)), TS + 9)
+
+    assert later == [fill("o1", 2, BUY, "0.45", "7.4", ts=TS + 9)]
+
+
+@given(
+    size=st.integers(min_value=1, max_value=500),
+    shown=st.integers(min_value=1, max_value=500),
+)
+@settings(max_examples=50, deadline=None)
+def test_a_staged_order_never_fills_more_early_than_its_first_part_nor_more_than_staged_total(
+    size: int, shown: int
+) -> None:
+    engine = MatchingEngine(staged=StagedFills(delay_ns=5))
+    engine.open_market(MID, (YES, NO))
+    engine.update_book(MID, book(asks=(("0.45", str(shown)),)), TS)
+    early = sum(f.size for f in fills(engine.submit(order("o1", BUY, "0.50", str(size)), TS)))
+    late = sum(
+        f.size for f in fills(engine.update_book(MID, book(asks=(("0.45", "999"),)), TS + 5))
+    )
+
+    assert early == min(Decimal(size * 3 // 10), Decimal(shown))
+    assert early + late == size
