@@ -20,7 +20,12 @@ from tools.cli_types import endpoint
 def add_cluster_command(commands: Any, sample_feed: str) -> None:
     cluster = commands.add_parser("cluster", help="shards on Ray behind one ZeroMQ gateway")
     cluster.add_argument("--shards", type=int, default=2, help="how many shards")
-    cluster.add_argument("--journal", required=True, help="root directory of the shards' journals")
+    cluster.add_argument(
+        "--journal",
+        required=True,
+        help="postgresql://user@host/db (a schema per shard), or a directory of the shards' "
+        "journals (one machine)",
+    )
     cluster.add_argument("--feed", default=sample_feed, help="feed each shard trades its part of")
     cluster.add_argument("--accounts", help="comma-separated: one account per shard (the key)")
     cluster.add_argument("--address", help="join this Ray cluster (detached shards)")

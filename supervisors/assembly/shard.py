@@ -16,6 +16,7 @@ event, to the gateway's ingest socket.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ import zmq
 from ray._private import ray_constants
 
 from actors.journal import JournalConfig
+from actors.journal_store import StoreFactory
 from bridges.feed_codec import FeedRecord, read_feed
 from bridges.shard_map import NAMESPACE, ShardMap, shard_name
 from bridges.zmq_events import topics_of
@@ -38,6 +40,8 @@ from messages.markets import MarketOpened
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.zmq_commands import Commands
 from supervisors.kernel.virtual_time import VirtualTimeKernel
+
+POSTGRESQL = ("postgresql://", "postgres://")
 
 
 def start_local_ray(num_cpus: int = 2, **options: Any) -> None:
@@ -67,9 +71,12 @@ def market_of(record: FeedRecord) -> str:
 class ShardSpec:
     """What one shard is: everything its constructor needs, so a restart rebuilds it.
 
-    ``journal`` is the root under which each shard keeps its own journal directory
-    (``<root>/<shard>``); on one machine it outlives a shard's process as a database
-    server would. ``events`` is the gateway's ingest endpoint the shard connects to.
+    ``journal`` is where the shards' journals live: a ``postgresql://`` URL (each shard's
+    journal is its own schema there, ``<schema>_<shard>``, so a shard restarted on any node
+    recovers from it; the data dir, which holds only the lock then, is under the node's
+    temp dir), or a directory under which each shard keeps its journal directory
+    (``<root>/<shard>``: on one machine it outlives a shard's process as a database server
+    would). ``events`` is the gateway's ingest endpoint the shard connects to.
     """
 
     index: int
@@ -86,13 +93,30 @@ class ShardSpec:
         return shard_name(self.index)
 
     @property
+    def on_postgresql(self) -> bool:
+        return self.journal.startswith(POSTGRESQL)
+
+    @property
     def data_dir(self) -> Path:
+        if self.on_postgresql:
+            return Path(tempfile.gettempdir()) / f"tradeactors-{self.cluster}" / self.shard_id
         scheme, _, rest = self.journal.partition("://")
         if not rest:
             return Path(self.journal) / self.shard_id
         if scheme == "file":
             return Path(rest) / self.shard_id
-        raise ValueError(f"journal {self.journal!r}: a shard's journal here is a directory")
+        raise ValueError(
+            f"journal {self.journal!r}: a shard's journal is a directory or a postgresql:// URL"
+        )
+
+    def journal_store(self) -> StoreFactory | None:
+        """The shard's own schema of the PostgreSQL journal; None for a journal directory."""
+        if not self.on_postgresql:
+            return None
+        from bridges.journal_postgres import PostgresStoreFactory  # noqa: PLC0415 (psycopg)
+
+        database = PostgresStoreFactory.from_url(self.journal)
+        return attrs.evolve(database, schema=f"{database.schema}_{self.shard_id}")
 
     @property
     def account(self) -> str:
@@ -111,6 +135,7 @@ class ShardSpec:
         return RuntimeConfig(
             scheduler=VirtualTimeKernel(),
             data_dir=self.data_dir,
+            journal_store=self.journal_store(),
             account=self.account,
             order_prefix=f"{self.shard_id}-O",
             journal=JournalConfig(snapshot_every=self.snapshot_every),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import ray
 
+from actors.journal_store import StoreFactory
 from bridges.feed_codec import write_feed
 from bridges.journal_sqlite import SqliteStoreFactory
 from bridges.shard_map import ShardMap
@@ -41,8 +42,8 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Cluster:
     """Two shards and their gateway, named apart from any other cluster on the Ray."""
 
-    def __init__(self, name: str, root: Path, feed: Path) -> None:
-        self.root = root
+    def __init__(self, name: str, journal: str, feed: Path) -> None:
+        self.journal = journal
         self.gateway = Gateway(
             SHARDS,
             commands="tcp://127.0.0.1:*",
@@ -55,14 +56,19 @@ class Cluster:
             ShardSpec(
                 index=index,
                 shards=SHARDS,
-                journal=str(root),
+                journal=journal,
                 events=self.gateway.ingest_endpoint,
                 feed=str(feed),
                 cluster=name,
             )
             for index in range(SHARDS.count)
         ]
+        self.specs = specs
         self.actors = start_shards(specs, num_cpus=0.5)
+
+    @staticmethod
+    def stores(spec: ShardSpec) -> StoreFactory:
+        return spec.journal_store() or SqliteStoreFactory(spec.data_dir / JOURNAL_FILE)
 
     def info(self, index: int) -> dict[str, Any]:
         """The shard's ``info``, once it answers (a restarting shard answers when recovered)."""
@@ -81,10 +87,7 @@ class Cluster:
         for actor in self.actors:
             ray.kill(actor)
         self.gateway.stop()
-        facts = [
-            journal_facts(SqliteStoreFactory(self.root / f"s{index}" / JOURNAL_FILE))
-            for index in range(SHARDS.count)
-        ]
+        facts = [journal_facts(self.stores(spec)) for spec in self.specs]
         return positions_table([_snapshot(p) for p in positions]), facts
 
 
@@ -99,10 +102,12 @@ def _market_of(shard: int) -> str:
 
 
 def test_a_shard_killed_mid_feed_recovers_and_the_cluster_ends_as_if_never_killed(
-    local_ray: str, feed: Path, tmp_path: Path
+    local_ray: str, postgres_url: str, feed: Path, tmp_path: Path
 ) -> None:
-    never_killed = Cluster("never-killed", tmp_path / "never-killed", feed)
-    killed = Cluster("killed", tmp_path / "killed", feed)
+    """The killed cluster journals on PostgreSQL (its restarted shard recovers from its
+    schema there), the reference on journal files: the end states must still agree."""
+    never_killed = Cluster("never-killed", str(tmp_path / "never-killed"), feed)
+    killed = Cluster("killed", f"{postgres_url}?schema=killed", feed)
     events = EventSubscriber(killed.gateway.events_endpoint)
     try:
         before = killed.info(A)
