@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
-from actors.broker import Page
+import attrs
+
+from actors.broker import BrokerError, Page
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor, JournalConfig
@@ -59,6 +61,7 @@ from tools.dashboard_live import RunView, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
 from tools.record import add_record_command
+from tools.shioaji_run import add_shioaji_flags, shioaji_broker
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -161,8 +164,16 @@ def _start_runtime(
     try:
         paper = _paper_broker(args)
         config = _config(args, limits, paper)
+        real = shioaji_broker(args)
+        if real is not None:
+            config = attrs.evolve(
+                config,
+                account=args.shioaji_account,
+                scheduler=REAL_SCHEDULER,
+                broker=BrokerConfig(broker=real, gap_s=args.gap_s),
+            )
         return config, Runtime(config).start(records), paper
-    except (DataDirError, RuntimeDownError) as error:
+    except (DataDirError, RuntimeDownError, BrokerError) as error:
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
 
@@ -588,9 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper"],
-        help="trade through a paper broker (callbacks, reconciliation) instead of the venue",
+        choices=["none", "paper", "shioaji"],
+        help="trade through a paper broker (callbacks, reconciliation) or Shioaji instead "
+        "of the venue",
     )
+    add_shioaji_flags(run)
     run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
     run.add_argument(
         "--duplicate-rate", type=float, default=0.0, help="paper broker: repeated callbacks"

@@ -78,6 +78,12 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "seed": ("--broker-seed", None),
         "gap_s": ("--gap-s", None),
     },
+    "shioaji": {
+        "credentials": ("--shioaji-credentials", None),
+        "account": ("--shioaji-account", None),
+        "odd_lot": ("--shioaji-odd-lot", None),
+        "simulation": ("--shioaji-simulation", SWITCH),
+    },
     "strategy": {
         "path": ("--strategy", None),
         "name": ("--strategy-name", None),
