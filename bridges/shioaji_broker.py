@@ -10,7 +10,8 @@ The adapter maps Shioaji's documented protocol onto the broker protocol and noth
   ``contract``) become ``on_order``; ``StockDeal`` / ``FuturesDeal`` messages (``trade_id``,
   ``exchange_seq``, ``code``, ``action``, ``price``, ``quantity``, ``order_lot``, ``ts``)
   become ``on_deal``, then the order's derived ``PARTIALLY_FILLED`` / ``FILLED`` (Shioaji
-  sends no order message for a fill). A deal's identity is ``(trade_id, exchange_seq, ts)``;
+  sends no order message for a fill); a futures deal's security is its ``full_code``
+  (``TXFL6``; ``code`` is the product). A deal's identity is ``(trade_id, exchange_seq, ts)``;
   an order message's ``seq_no`` is its ``exchange_ts`` in microseconds, so a repeated
   message has the same key and the normalizer drops it. A message that is not the
   documented shape is handed to the callback bridge as is, which quarantines it.
@@ -383,7 +384,7 @@ class ShioajiBroker:
         lot = SHARES_PER_LOT if order.get("order_lot", "") == "Common" else 1
         tracked = _Tracked(
             account=str(order["account"]["account_id"]),
-            security_id=str(contract["code"]),
+            security_id=str(contract.get("full_code") or contract["code"]),
             side=_side(order["action"]),
             price=_decimal(order["price"]),
             size=Decimal(int(order["quantity"]) * lot),
@@ -402,7 +403,10 @@ class ShioajiBroker:
         size = Decimal(int(msg["quantity"]) * lot)
         price = _decimal(msg["price"])
         side = _side(msg["action"])
-        on_deal(order_no, seq_no, match_ts, str(msg["code"]), side, price, size)
+        code = str(msg["code"])
+        if kind == "FuturesDeal":  # ``code`` is the product (TXF), ``full_code`` the contract
+            code = str(msg.get("full_code") or code)
+        on_deal(order_no, seq_no, match_ts, code, side, price, size)
         with self._lock:
             key = (order_no, seq_no, match_ts)
             tracked = self._orders.get(order_no)
@@ -480,9 +484,12 @@ class ShioajiBroker:
         )
 
     def list_settlements(self, account: str, page: int = 0) -> Page[BrokerSettlement]:
-        """T, T+1 and T+2 settlement amounts (stock accounts)."""
+        """T, T+1 and T+2 settlement amounts; none for a futures account (Shioaji settles
+        only stock accounts so; futures margin is ``api.margin``)."""
         _whole(page)
         acc = self._account(account)
+        if not self._is_stock_account(acc):
+            return Page(items=())
         settlement = self._query(lambda: self._api.list_settlements(acc))
         return Page(
             items=tuple(

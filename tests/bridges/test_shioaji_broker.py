@@ -223,6 +223,50 @@ def test_order_messages_map_to_statuses_and_a_fill_to_its_order_status() -> None
     ]
 
 
+def test_a_futures_deal_is_in_contracts_and_fills_its_order() -> None:
+    api = StandInShioaji()
+    broker = ShioajiBroker(api, CREDENTIALS)
+    orders: list[tuple[Any, ...]] = []
+    deals: list[tuple[Any, ...]] = []
+    broker.register_callbacks(lambda *a: orders.append(a), lambda *a: deals.append(a))
+    order_no = broker.place_order(request("2", security_id="TXFL6", side=OrderSide.SELL))
+    message = {
+        "event_id": "f1",
+        "trade_id": order_no,
+        "seqno": "000001",
+        "ordno": "tA0n4",
+        "exchange_seq": "55",
+        "broker_id": "F002000",
+        "account_id": "7654321",
+        "action": "Sell",
+        "code": "TXF",
+        "full_code": "TXFL6",
+        "price": 23150.0,
+        "quantity": 2,
+        "subaccount": "",
+        "security_type": "FUT",
+        "delivery_month": "202612",
+        "strike_price": 0.0,
+        "option_right": "Future",
+        "market_type": "Day",
+        "combo": False,
+        "ts": 1796000000.5,
+    }
+    api.send(sj.OrderState.FuturesDeal, message)
+    api.send(sj.OrderState.FuturesDeal, message)  # a repeat: the same key, one fill status
+    assert deals[0] == (
+        order_no,
+        55,
+        1_796_000_000_500_000_000,
+        "TXFL6",
+        OrderSide.SELL,
+        D("23150.0"),
+        D(2),
+    )
+    assert deals[0] == deals[1]
+    assert [o[2].value for o in orders] == ["filled"]
+
+
 # -- queries -----------------------------------------------------------------------------
 
 
@@ -245,6 +289,12 @@ def test_settlements_are_t_t1_and_t2() -> None:
     api.settlement.t2_money = -25500.0
     items = ShioajiBroker(api, CREDENTIALS).list_settlements(ACCOUNT).items
     assert [(s.days, s.amount) for s in items] == [(0, D(0)), (1, D(0)), (2, D("-25500.0"))]
+
+
+def test_a_futures_account_has_no_settlements_to_fail_a_reconcile() -> None:
+    api = StandInShioaji()
+    assert ShioajiBroker(api, CREDENTIALS).list_settlements("7654321").items == ()
+    assert api.queries == 0
 
 
 def test_portfolio_queries_keep_under_25_per_5_s_and_back_off_when_refused() -> None:
