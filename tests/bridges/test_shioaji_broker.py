@@ -338,6 +338,26 @@ def test_a_session_down_fails_calls_and_a_reconnect_registers_the_callback_once_
     assert len(api.logins) == 2
 
 
+def test_after_a_session_down_the_runtime_registers_once_more_and_books_what_follows(
+    tmp_path: Path,
+) -> None:
+    api = StandInShioaji(limit_calls=1000)
+    broker = ShioajiBroker(api, CREDENTIALS)
+    edge = Edge(broker, tmp_path / "journal.sqlite", account=ACCOUNT).start()
+    wait_until(edge.trading_enabled)
+    status = edge.venue.proxy().status
+    wait_until(lambda: status().get().registrations == 1, what="registered")
+    order_no = edge.submit("O1", "2890", OrderSide.BUY, "2000", price="25.5")
+    api.session_down()
+    broker.reconnect()
+    wait_until(lambda: status().get().registrations == 2, what="registered again")
+    api.fill(order_no, 2, 25.5)
+    wait_until(lambda: edge.book() == {"2890": D(2000)}, what="the deal after the reconnect")
+    edge.settle()
+    assert api.order_callbacks_set == 2
+    edge.stop()
+
+
 def test_an_auth_error_from_the_api_is_a_lost_session() -> None:
     api = StandInShioaji()
     broker = ShioajiBroker(api, CREDENTIALS)
