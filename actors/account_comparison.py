@@ -16,7 +16,13 @@ import attrs
 
 from actors.account_book import AccountBook, AccountKey
 from actors.position_accounting import Leg
-from messages.broker_events import Correction, CorrectionKind, DealBooked, PositionCorrected
+from messages.broker_events import (
+    Correction,
+    CorrectionKind,
+    DealBooked,
+    PnlMismatch,
+    PositionCorrected,
+)
 from messages.reconciliation import ComparePositions, PositionsCompared
 
 
@@ -40,14 +46,22 @@ class Comparison:
 
     adjustments: tuple[Adjustment, ...]
     answer: PositionsCompared
+    pnl_mismatches: tuple[PnlMismatch, ...] = ()
 
 
 class AccountComparison:
     """Books deals and corrections into ``book``; compares it with the broker's positions."""
 
-    def __init__(self, book: AccountBook, *, alert_notional: Decimal = Decimal(1000)) -> None:
+    def __init__(
+        self,
+        book: AccountBook,
+        *,
+        alert_notional: Decimal = Decimal(1000),
+        pnl_alert: Decimal = Decimal(100),
+    ) -> None:
         self.book = book
         self.alert_notional = alert_notional
+        self.pnl_alert = pnl_alert
         self.last_recv_ns: dict[AccountKey, int] = {}
         self.absent_once: set[AccountKey] = set()
 
@@ -105,7 +119,50 @@ class AccountComparison:
         answer = PositionsCompared(
             account=account, corrected=len(adjustments), unsettled=tuple(unsettled)
         )
-        return Comparison(adjustments=tuple(adjustments), answer=answer)
+        mismatches = self._compare_pnl(
+            message, skip=set(unsettled) | {a.event.security_id for a in adjustments}
+        )
+        return Comparison(adjustments=tuple(adjustments), answer=answer, pnl_mismatches=mismatches)
+
+    def _compare_pnl(self, message: ComparePositions, *, skip: set[str]) -> tuple[PnlMismatch, ...]:
+        """Realized PnL (gross of fees) against the broker's, where no deal is moving and no
+        position is being corrected; a difference over ``pnl_alert`` is a mismatch. Not
+        corrected: the book's PnL follows from its deals, so a difference is the broker's
+        to explain (a fee booked as PnL, a deal priced otherwise), and an operator's to see."""
+        if message.profit_loss is None:
+            return ()
+        account = message.account
+        broker = {p.security_id: p for p in message.profit_loss if p.account == account}
+        ours = {
+            security_id: leg.realized_pnl
+            for (owner, security_id), leg in self.book.legs.items()
+            if owner == account
+        }
+        scope = set(message.security_ids) or set(broker) | set(ours)
+        mismatches = []
+        for security_id in sorted(scope - skip):
+            if self.last_recv_ns.get((account, security_id), 0) > message.since_ns:
+                continue
+            truth = broker.get(security_id)
+            theirs = truth.realized_pnl if truth is not None else Decimal(0)
+            have = ours.get(security_id, Decimal(0))
+            difference = have - theirs
+            if abs(difference) <= self.pnl_alert:
+                continue
+            mismatches.append(
+                PnlMismatch(
+                    account=account,
+                    security_id=security_id,
+                    ours=have,
+                    broker=theirs,
+                    difference=difference,
+                    fee=truth.fee if truth is not None else Decimal(0),
+                    tax=truth.tax if truth is not None else Decimal(0),
+                    reason=f"{message.reason}: realized PnL differs from the broker's by "
+                    f"{difference}, over the threshold {self.pnl_alert}",
+                )
+            )
+        return tuple(mismatches)
 
     def _adjustment(
         self,

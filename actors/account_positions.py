@@ -21,7 +21,11 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_comparison import AccountComparison, Adjustment
-from actors.metrics import POSITION_DELTA_LATENCY_MS, RECONCILIATION_MISMATCH_ALERTS
+from actors.metrics import (
+    PNL_MISMATCH_ALERTS,
+    POSITION_DELTA_LATENCY_MS,
+    RECONCILIATION_MISMATCH_ALERTS,
+)
 from actors.position_accounting import Leg
 from actors.runtime_state import account_stream
 from messages.broker_events import (
@@ -30,6 +34,7 @@ from messages.broker_events import (
     Correction,
     DealBooked,
     DealRefused,
+    PnlMismatch,
     PositionCorrected,
 )
 from messages.journal_protocol import Append, DuplicateRefused, Forward
@@ -72,11 +77,12 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         journal: pykka.ActorRef[Any],
         bus: pykka.ActorRef[Any],
         alert_notional: Decimal = Decimal(1000),
+        pnl_alert: Decimal = Decimal(100),
         clock: Callable[[], int] = time.time_ns,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
-        self.accounts = AccountComparison(book, alert_notional=alert_notional)
+        self.accounts = AccountComparison(book, alert_notional=alert_notional, pnl_alert=pnl_alert)
         self.journal = journal
         self.bus = bus
         self.clock = clock
@@ -125,6 +131,8 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         comparison = self.accounts.compare(message)
         for adjustment in comparison.adjustments:
             self._correct(adjustment)
+        for mismatch in comparison.pnl_mismatches:
+            self._pnl_mismatch(mismatch)
         if message.reply_to is not None:
             # Answered once the corrections are applied here: through the journal, behind them.
             self.journal.tell(
@@ -167,6 +175,22 @@ class AccountPositionsActor(Supervised, RuntimeActor):
                 ours=record.old,
                 broker=record.new,
             )
+
+    def _pnl_mismatch(self, mismatch: PnlMismatch) -> None:
+        """An alert, not a correction: journaled for the audit trail and published."""
+        PNL_MISMATCH_ALERTS.labels(account=mismatch.account).inc()
+        self.log.error(
+            "pnl_mismatch",
+            account=mismatch.account,
+            security_id=mismatch.security_id,
+            ours=str(mismatch.ours),
+            broker=str(mismatch.broker),
+            difference=str(mismatch.difference),
+            fee=str(mismatch.fee),
+            tax=str(mismatch.tax),
+        )
+        self.journal.tell(Append(event=mismatch, stream=account_stream(mismatch.account)))
+        self.bus.tell(mismatch)
 
     def _record(self, correction: Correction) -> None:
         self.journal.tell(Append(event=correction, stream=account_stream(correction.account)))

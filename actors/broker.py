@@ -23,6 +23,8 @@ from messages.broker import (
     BrokerOrderRequest,
     BrokerOrderStatus,
     BrokerPosition,
+    BrokerProfitLoss,
+    BrokerSettlement,
 )
 from messages.market_data import InstrumentBook
 
@@ -126,3 +128,15 @@ class CallbackBacklog(Protocol):
     the runtime counts them as work in flight when it waits for idle."""
 
     def pending_callbacks(self) -> int: ...
+
+
+@runtime_checkable
+class ProfitLossQueries(Protocol):
+    """A broker that reports realized PnL and settlements (seed 001's ``list_profit_loss``
+    and ``list_settlements``): the reconciler compares them with the account book's."""
+
+    def list_profit_loss(self, account: str, page: int = 0) -> Page[BrokerProfitLoss]:
+        """Realized PnL per security (a query: rate limited)."""
+
+    def list_settlements(self, account: str, page: int = 0) -> Page[BrokerSettlement]:
+        """Cash to settle, per settlement date (a query: rate limited)."""

@@ -60,6 +60,15 @@ RECONCILIATION_MISMATCH_ALERTS = Counter(
     "Position differences with the broker above the alert threshold",
     ["account"],
 )
+PNL_MISMATCH_ALERTS = Counter(
+    "tradeactors_pnl_mismatch_alerts",
+    "Realized PnL differences with the broker above the alert threshold, per security compared",
+    ["account"],
+)
+RECOVERY_SLOW_ALERTS = Counter(
+    "tradeactors_recovery_slow_alerts",
+    "Startup recoveries that took longer than the limit (seed 001: 10 s) before trading resumed",
+)
 BROKER_CALLBACKS_QUARANTINED = Counter(
     "broker_callbacks_quarantined",
     "Broker callbacks whose arguments are malformed, quarantined instead of applied",

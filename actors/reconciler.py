@@ -3,7 +3,10 @@
 - **Startup**: every account's positions, open orders and session fills are read from the
   broker (paced under its rate limit, backing off on refusal), compared with what the
   journal holds, corrected with a reason — and only then is execution told
-  ``TradingEnabled``.
+  ``TradingEnabled``; a recovery longer than ``recovery_alert_s`` (seed 001: 10 s) is an
+  alert (``RecoverySlow``) published before it. A broker that reports realized PnL and
+  settlements (``ProfitLossQueries``) has those read too on every whole-account reconcile:
+  the account book compares the PnL, and a difference over its threshold is an alert.
 - **Runtime**: a targeted reconcile when the normalizer reports a callback gap with orders
   open or callbacks for unknown orders, a full one on ``ReconcileRequest``, and the
   position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
@@ -33,13 +36,20 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.broker import Broker
-from actors.metrics import RECONCILIATION_DURATION_MS
+from actors.broker import Broker, ProfitLossQueries
+from actors.metrics import RECONCILIATION_DURATION_MS, RECOVERY_SLOW_ALERTS
 from actors.query_pacer import QueryPacer
 from actors.query_worker import JobDone, JobFailed, QueryWorker
 from actors.reconcile_schedule import AccountJob, Job, OrdersJob, ReconcileSchedule, Retry
 from actors.reconciliation_findings import account_findings, orders_findings
-from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
+from messages.broker import (
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerProfitLoss,
+    BrokerSettlement,
+)
+from messages.broker_events import RecoverySlow
 from messages.journal_protocol import Forward
 from messages.reconciliation import (
     BookInferred,
@@ -110,6 +120,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         full_sync_s: float = 300.0,
         overlap_s: float = 5.0,
         retry_s: float = 0.5,
+        recovery_alert_s: float = 10.0,
         clock: Callable[[], int] = time.time_ns,
         scheduler: Scheduler = REAL_SCHEDULER,
         supervision: SupervisedContext | None = None,
@@ -125,6 +136,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self.session_start_ns = session_start_ns
         self.pacer = pacer if pacer is not None else QueryPacer()
         self.full_sync_s = full_sync_s
+        self.recovery_alert_s = recovery_alert_s
         self.clock = clock
         self.scheduler = scheduler
         self.schedule = ReconcileSchedule(
@@ -139,6 +151,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         self._worker: QueryWorker | None = None
         self._jobs = 0
         self._owed_sync_timer = False
+        self._started_ns = 0
 
     def on_start(self) -> None:
         self.normalizer.tell(ReconcileWith(reconciler=self.actor_ref))
@@ -148,6 +161,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             tell_quietly(ref, message)
 
         self._worker = QueryWorker(self.pacer, deliver)
+        self._started_ns = self.scheduler.now_ns()
         self.schedule.started(self._now_s())
         self._timer = self.scheduler.timer("reconciler")
         self._later(self.full_sync_s, _FullSync(), housekeeping=True)
@@ -220,7 +234,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         job = message.context
         self.schedule.done(job)
         if isinstance(job, AccountJob):
-            self._account_answer(job, *message.answer)
+            self._account_answer(job, message.answer)
             RECONCILIATION_DURATION_MS.observe((self.clock() - job.started_ns) / 1e6)
         elif isinstance(job, OrdersJob):
             self._orders_answer(job, *message.answer)
@@ -260,24 +274,44 @@ class ReconcilerActor(Supervised, RuntimeActor):
         broker = self.broker
         account, since_ns = job.account, job.since_ns
 
-        def read(pacer: QueryPacer) -> tuple[Any, Any, Any]:
-            return (
+        reports = isinstance(broker, ProfitLossQueries) and not job.scope
+
+        def read(pacer: QueryPacer) -> tuple[Any, ...]:
+            answer = (
                 pacer.all_pages(functools.partial(broker.list_positions, account)),
                 pacer.all_pages(functools.partial(broker.list_open_orders, account)),
                 pacer.all_pages(functools.partial(broker.list_fills, account, since_ns)),
             )
+            if not reports:
+                return (*answer, None, None)
+            assert isinstance(broker, ProfitLossQueries)
+            return (
+                *answer,
+                pacer.all_pages(functools.partial(broker.list_profit_loss, account)),
+                pacer.all_pages(functools.partial(broker.list_settlements, account)),
+            )
 
         self._submit(read, job)
 
-    def _account_answer(
-        self,
-        job: AccountJob,
-        positions: list[BrokerPosition],
-        open_orders: list[BrokerOrder],
-        fills: list[BrokerFill],
-    ) -> None:
-        """Hand the findings to the actors that own the state, in an order that holds."""
+    def _account_answer(self, job: AccountJob, answer: tuple[Any, ...]) -> None:
+        """Hand the findings to the actors that own the state, in an order that holds.
+
+        ``answer``: positions, open orders, fills, then realized PnL and settlements (None
+        when the broker reports none, or the job is scoped).
+        """
+        positions: list[BrokerPosition]
+        open_orders: list[BrokerOrder]
+        fills: list[BrokerFill]
+        profit_loss: list[BrokerProfitLoss] | None
+        settlements: list[BrokerSettlement] | None
+        positions, open_orders, fills, profit_loss, settlements = answer
         found = account_findings(job, positions, open_orders, fills)
+        if settlements is not None:
+            self.log.info(
+                "broker_settlements",
+                account=job.account,
+                settlements=[(s.date, s.days, str(s.amount)) for s in settlements],
+            )
         self.log.info(
             "reconciling",
             account=job.account,
@@ -297,6 +331,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             reason=job.reason,
             security_ids=job.scope,
             reply_to=self.actor_ref,
+            profit_loss=None if profit_loss is None else tuple(profit_loss),
         )
         self.normalizer.tell(
             BookInferred(
@@ -347,7 +382,15 @@ class ReconcilerActor(Supervised, RuntimeActor):
         return ActorStats(kind=self.kind, handled=self.handled, scheduled=self._jobs)
 
     def _enable_trading(self) -> None:
-        self.log.info("trading_enabled", accounts=list(self.accounts))
+        """Seed 001: a recovery over ``recovery_alert_s`` is an alert before trading resumes."""
+        duration_ms = (self.scheduler.now_ns() - self._started_ns) // 1_000_000
+        limit_ms = int(self.recovery_alert_s * 1000)
+        if duration_ms > limit_ms:
+            RECOVERY_SLOW_ALERTS.inc()
+            self.log.error("recovery_slow", duration_ms=duration_ms, limit_ms=limit_ms)
+            if self.bus is not None:
+                tell_quietly(self.bus, RecoverySlow(duration_ms=duration_ms, limit_ms=limit_ms))
+        self.log.info("trading_enabled", accounts=list(self.accounts), recovery_ms=duration_ms)
         enabled = TradingEnabled()
         for target in (self.execution, self.bus):
             if target is not None:

@@ -25,6 +25,7 @@ from messages.broker_events import (
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
+    PnlMismatch,
     PositionCorrected,
 )
 from messages.codec import encode
@@ -331,8 +332,9 @@ class RuntimeState:
     def _limits_changed(self, _stream: str, event: LimitsChanged) -> None:
         self.risk_limits = event.limits
 
-    def _correction(self, _stream: str, _event: Correction) -> None:
-        """The audit record of a reconciliation change; its effect is its own event."""
+    def _correction(self, _stream: str, _event: Correction | PnlMismatch) -> None:
+        """The audit record of a reconciliation change or alert; its effect (if any) is its
+        own event."""
 
     def _step_started(self, _stream: str, event: StepStarted) -> None:
         self.step = event.step
@@ -412,5 +414,6 @@ _HANDLERS: dict[type, Any] = {
     OpenOrderAdopted: RuntimeState._open_order_adopted,
     OpenOrderClosed: RuntimeState._open_order_closed,
     Correction: RuntimeState._correction,
+    PnlMismatch: RuntimeState._correction,
     LimitsChanged: RuntimeState._limits_changed,
 }

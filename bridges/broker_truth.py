@@ -23,6 +23,8 @@ from messages.broker import (
     BrokerOrder,
     BrokerOrderStatus,
     BrokerPosition,
+    BrokerProfitLoss,
+    BrokerSettlement,
     deal_key,
 )
 from messages.enums import OrderSide
@@ -124,22 +126,26 @@ class _Holding:
         self.quantity = quantity
         self.cost = cost
 
-    def trade(self, signed: Decimal, price: Decimal) -> None:
+    def trade(self, signed: Decimal, price: Decimal) -> Decimal:
+        """Net the trade in; returns the PnL it realized (what closing got back over cost)."""
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
             self._open(signed, price)
-            return
+            return Decimal(0)
         held = self.quantity.copy_abs()
         close = min(held, signed.copy_abs())
+        signed_close = close if signed > 0 else close.copy_negate()
         if close == held:
+            removed = self.cost
             self.quantity = Decimal(0)
             self.cost = Decimal(0)
         else:
             removed = PRO_RATA.divide(EXACT.multiply(self.cost, close), held)
             self.cost = EXACT.subtract(self.cost, removed)
-            self.quantity = EXACT.add(self.quantity, close if signed > 0 else -close)
+            self.quantity = EXACT.add(self.quantity, signed_close)
         rest = EXACT.subtract(signed.copy_abs(), close)
         if rest:
             self._open(rest if signed > 0 else -rest, price)
+        return EXACT.subtract(EXACT.multiply(signed_close.copy_negate(), price), removed)
 
     def avg_price(self) -> Decimal:
         return PRO_RATA.divide(self.cost, self.quantity).copy_abs()
@@ -160,6 +166,9 @@ class BrokerTruth:
         self._by_client: dict[tuple[str, str], str] = {}  # (account, client id) -> order_no
         self._fills: list[BrokerFill] = []
         self._holdings: dict[tuple[str, str], _Holding] = {}
+        self._realized: dict[tuple[str, str], Decimal] = {}  # realized PnL, flat or not
+        self.pnl_offsets: dict[str, Decimal] = {}
+        """What the PnL query adds to the truth, by security (a misreporting broker)."""
 
     def add_order(
         self,
@@ -302,9 +311,36 @@ class BrokerTruth:
         """The account's deals matched at or after ``since_ns``, in booking order."""
         return [f for f in self._fills if f.account == account and f.match_ts >= since_ns]
 
+    def profit_loss(self, account: str) -> list[BrokerProfitLoss]:
+        """The account's realized PnL by security, from its own deals (the paper broker
+        charges no fee or tax)."""
+        realized = {sid: pnl for (owner, sid), pnl in self._realized.items() if owner == account}
+        for security_id, offset in self.pnl_offsets.items():
+            realized[security_id] = EXACT.add(realized.get(security_id, Decimal(0)), offset)
+        return [
+            BrokerProfitLoss(
+                account=account,
+                security_id=security_id,
+                realized_pnl=pnl,
+                fee=Decimal(0),
+                tax=Decimal(0),
+            )
+            for security_id, pnl in sorted(realized.items())
+        ]
+
+    def settlements(self, account: str) -> list[BrokerSettlement]:
+        """The account's net cash of its deals, all settled on the day (T+0, dated "T")."""
+        cash = Decimal(0)
+        for fill in self._fills:
+            if fill.account == account:
+                cash = EXACT.subtract(cash, EXACT.multiply(fill.signed_size, fill.price))
+        return [BrokerSettlement(account=account, date="T", days=0, amount=cash)]
+
     def _trade(self, account: str, security_id: str, signed: Decimal, price: Decimal) -> None:
         key = (account, security_id)
         holding = self._holdings.setdefault(key, _Holding(Decimal(0), Decimal(0)))
-        holding.trade(signed, price)
+        realized = holding.trade(signed, price)
+        if realized or key in self._realized:
+            self._realized[key] = EXACT.add(self._realized.get(key, Decimal(0)), realized)
         if not holding.quantity:
             del self._holdings[key]

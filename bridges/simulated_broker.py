@@ -51,6 +51,8 @@ from messages.broker import (
     BrokerOrderRequest,
     BrokerOrderStatus,
     BrokerPosition,
+    BrokerProfitLoss,
+    BrokerSettlement,
 )
 from messages.enums import OrderSide
 from messages.fills import Fill
@@ -273,6 +275,23 @@ class SimulatedBroker:
         with self._lock:
             self._admit_query(page)
             return self._page(self._truth.fills(account, since_ns), page)
+
+    def list_profit_loss(self, account: str, page: int = 0) -> Page[BrokerProfitLoss]:
+        """Realized PnL per security from the broker's own deals (ProfitLossQueries)."""
+        with self._lock:
+            self._admit_query(page)
+            return self._page(self._truth.profit_loss(account), page)
+
+    def list_settlements(self, account: str, page: int = 0) -> Page[BrokerSettlement]:
+        with self._lock:
+            self._admit_query(page)
+            return self._page(self._truth.settlements(account), page)
+
+    def set_profit_loss_offset(self, security_id: str, offset: Decimal) -> None:
+        """Report realized PnL off by ``offset`` in ``security_id`` from now on (a broker
+        whose figures disagree with the deals it sent: reconciliation must say so)."""
+        with self._lock:
+            self._truth.pnl_offsets[security_id] = offset
 
     def order_status(self, order_no: str) -> BrokerOrder:
         """The order as the broker knows it; BrokerError for an unknown order number."""

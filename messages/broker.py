@@ -156,3 +156,25 @@ class BrokerPosition:
     security_id: str = text_field()
     quantity: Decimal = decimal_field()
     avg_price: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BrokerProfitLoss:
+    """The broker's realized PnL in one security: ``realized_pnl`` gross of the ``fee`` and
+    ``tax`` it charged (reported apart, as the account book keeps fees apart)."""
+
+    account: str = text_field()
+    security_id: str = text_field()
+    realized_pnl: Decimal = decimal_field()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BrokerSettlement:
+    """Cash the broker settles on ``date`` (T+``days``): signed, received when positive."""
+
+    account: str = text_field()
+    date: str = text_field()
+    days: int = attrs.field(validator=attrs.validators.instance_of(int))
+    amount: Decimal = decimal_field()

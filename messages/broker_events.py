@@ -188,3 +188,32 @@ class CallbackQuarantined:
     arguments: tuple[str, ...] = tuple_of(str)
     reason: str = text_field()
     recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PnlMismatch:
+    """The broker's realized PnL in a security differs from the account book's by more than
+    the alert threshold; ``difference`` is ours minus the broker's (both gross of fees),
+    ``fee`` and ``tax`` what the broker reports charging."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    ours: Decimal = decimal_field()
+    broker: Decimal = decimal_field()
+    difference: Decimal = decimal_field()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class RecoverySlow:
+    """The startup recovery took ``duration_ms``, over the ``limit_ms`` seed 001 allows;
+    published before trading resumes."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    duration_ms: int = attrs.field(validator=attrs.validators.instance_of(int))
+    limit_ms: int = attrs.field(validator=attrs.validators.instance_of(int))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from messages.broker import BrokerFill, BrokerOrder, BrokerPosition
+from messages.broker import BrokerFill, BrokerOrder, BrokerPosition, BrokerProfitLoss
 from messages.fields import id_field, text_field, ts_init_field, tuple_of
 from messages.journal_protocol import Forward
 from messages.refs import Recipient
@@ -66,6 +66,8 @@ class ComparePositions:
     security_ids: tuple[str, ...] = tuple_of(str, default=())
     reply_to: Recipient | None = attrs.field(default=None)
     pending: tuple[str, ...] = tuple_of(str, default=())
+    profit_loss: tuple[BrokerProfitLoss, ...] | None = attrs.field(default=None)
+    """The broker's realized PnL by security, to compare too; None when it reports none."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
+import attrs
 import pykka
 
-from actors.broker import Page
+from actors.broker import BrokerError, Page
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor, JournalConfig
@@ -66,11 +67,13 @@ from tools.progress import Progress
 from tools.record import add_record_command
 from tools.report import add_report_command
 from tools.run_record import RUNS_FILE, record_run
+from tools.shioaji_run import add_shioaji_flags, shioaji_broker
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
 if TYPE_CHECKING:
     from bridges.ib_broker import IbBroker
+    from bridges.shioaji_broker import ShioajiBroker
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
@@ -198,10 +201,14 @@ def _start_runtime(
     records: list[FeedRecord],
     out: TextIO,
     strategy: tuple[Evaluate, str],
-) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | None] | None:
+) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | ShioajiBroker | None] | None:
     """The configured runtime (and its broker, if any), started; None (and why, one line on
     ``out``) if it cannot be."""
-    broker = _paper_broker(args) or (broker_choice.ib_broker(args) if args.broker == "ib" else None)
+    try:
+        broker = _paper_broker(args) or _real_broker(args)
+    except BrokerError as error:
+        out.write(f"tradeactors: cannot start: {error}\n")
+        return None
     try:
         config = _config(args, limits, broker, strategy)
         return config, Runtime(config).start(records), broker
@@ -219,7 +226,7 @@ def _shut_down(
     edge: ZmqEdge | None,
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
-    paper: SimulatedBroker | IbBroker | None,
+    paper: SimulatedBroker | IbBroker | ShioajiBroker | None,
     recorder: pykka.ActorRef[Any] | None = None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
@@ -325,10 +332,26 @@ def _replay(
     )
 
 
+def _real_broker(args: argparse.Namespace) -> IbBroker | ShioajiBroker | None:
+    """The real broker ``--broker`` names (logged in or connecting), or None."""
+    if args.broker == "ib":
+        return broker_choice.ib_broker(args)
+    return shioaji_broker(args)
+
+
+def _account(args: argparse.Namespace) -> str:
+    """A real broker's account is the run's: the strategies and positions are booked to it;
+    else the runtime's own (paper) account."""
+    accounts = {"ib": "ib_account", "shioaji": "shioaji_account"}
+    if args.broker in accounts:
+        return str(getattr(args, accounts[args.broker]))
+    return str(attrs.fields(RuntimeConfig).account.default)
+
+
 def _config(
     args: argparse.Namespace,
     limits: RiskLimits,
-    paper: SimulatedBroker | IbBroker | None,
+    paper: SimulatedBroker | IbBroker | ShioajiBroker | None,
     strategy: tuple[Evaluate, str],
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
@@ -345,7 +368,7 @@ def _config(
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
         broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
-        **({"account": args.ib_account} if args.broker == "ib" else {}),
+        account=_account(args),
         latency_ns=int(args.latency_ms * 1_000_000),
         fill_schedule=args.fill_schedule,
         data_dir=data_dir,
@@ -679,10 +702,12 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper", "ib"],
-        help="trade through a broker (paper, or Interactive Brokers: --ib-*) instead of the venue",
+        choices=["none", "paper", "ib", "shioaji"],
+        help="trade through a broker (paper, Interactive Brokers: --ib-*, Shioaji: "
+        "--shioaji-*) instead of the venue",
     )
     broker_choice.add_ib_flags(run)
+    add_shioaji_flags(run)
     run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
     run.add_argument(
         "--duplicate-rate", type=float, default=0.0, help="paper broker: repeated callbacks"

@@ -91,6 +91,12 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "account": ("--ib-account", None),
         "contracts": ("--ib-contracts", None),
     },
+    "shioaji": {
+        "credentials": ("--shioaji-credentials", None),
+        "account": ("--shioaji-account", None),
+        "odd_lot": ("--shioaji-odd-lot", None),
+        "simulation": ("--shioaji-simulation", SWITCH),
+    },
     "strategy": {
         "path": ("--strategy", None),
         "name": ("--strategy-name", None),

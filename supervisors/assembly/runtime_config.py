@@ -42,6 +42,8 @@ class BrokerConfig:
     ``since_ns``: the session's start, from which the broker's fills are compared.
     ``unrouted_grace_s``: how long a deal of our order waits for its routing to be journaled
     before it is booked as an outside one.
+    ``pnl_alert``: a realized PnL differing from the broker's by more is an alert (brokers
+    that report PnL). ``recovery_alert_s``: a startup recovery longer is an alert (seed 001).
     """
 
     broker: Broker
@@ -53,6 +55,8 @@ class BrokerConfig:
     rate_limit_calls: int = 25
     rate_limit_period_s: float = 5.0
     unrouted_grace_s: float = 30.0
+    pnl_alert: Decimal = Decimal(100)
+    recovery_alert_s: float = 10.0
 
 
 @attrs.frozen(kw_only=True)

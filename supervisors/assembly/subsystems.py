@@ -406,6 +406,7 @@ def _start_account_positions(wiring: Wiring, context: SupervisedContext) -> Ref:
             journal=wiring.refs["journal"],
             bus=wiring.refs["bus"],
             alert_notional=wiring.broker().alert_notional,
+            pnl_alert=wiring.broker().pnl_alert,
             supervision=context,
         ),
     )
@@ -465,6 +466,7 @@ def _start_reconciler(wiring: Wiring, context: SupervisedContext) -> Ref:
             pacer=QueryPacer(calls=broker.rate_limit_calls, period_s=broker.rate_limit_period_s),
             min_sync_s=broker.min_sync_s,
             full_sync_s=broker.full_sync_s,
+            recovery_alert_s=broker.recovery_alert_s,
             scheduler=wiring.config.scheduler,
             supervision=context,
         ),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from actors.account_book import AccountBook
 from actors.account_comparison import AccountComparison, Comparison
-from messages.broker import BrokerPosition
+from messages.broker import BrokerPosition, BrokerProfitLoss
 from messages.broker_events import CorrectionKind, DealBooked
 from messages.enums import OrderSide
 from messages.reconciliation import ComparePositions, PositionsCompared
@@ -190,3 +190,69 @@ def test_two_comparisons_with_their_adjustments_applied_leave_the_book_equal_to_
     assert accounts.book.quantities(ACCOUNT) == {b.security_id: b.quantity for b in broker}
     settled = compare(accounts, *broker)
     assert settled.answer == PositionsCompared(account=ACCOUNT, corrected=0, unsettled=())
+
+
+def pnl(security_id: str, realized: str, account: str = ACCOUNT) -> BrokerProfitLoss:
+    return BrokerProfitLoss(
+        account=account,
+        security_id=security_id,
+        realized_pnl=D(realized),
+        fee=D("0.5"),
+        tax=D("1.5"),
+    )
+
+
+def compare_pnl(
+    accounts: AccountComparison, *figures: BrokerProfitLoss, since_ns: int = 100
+) -> Comparison:
+    book = accounts.book
+    positions = tuple(
+        held(security_id, str(leg.quantity), str(leg.avg_open_price))
+        for (_, security_id), leg in book.legs.items()
+        if leg.quantity
+    )
+    return accounts.compare(
+        ComparePositions(
+            account=ACCOUNT,
+            positions=positions,
+            since_ns=since_ns,
+            reason="startup",
+            profit_loss=figures,
+        )
+    )
+
+
+def test_realized_pnl_within_the_threshold_is_no_mismatch_and_beyond_it_is_one() -> None:
+    accounts = AccountComparison(AccountBook(), pnl_alert=D(5))
+    accounts.book_deal(deal("A", "10", price="2"))
+    accounts.book_deal(deal("A", "10", side=OrderSide.SELL, price="3"))  # realized 10
+    accounts.book_deal(deal("B", "4", price="1"))  # open, nothing realized
+    assert compare_pnl(accounts, pnl("A", "15")).pnl_mismatches == ()
+    [mismatch] = compare_pnl(accounts, pnl("A", "4"), pnl("B", "0")).pnl_mismatches
+    assert (mismatch.security_id, mismatch.ours, mismatch.broker, mismatch.difference) == (
+        "A",
+        D(10),
+        D(4),
+        D(6),
+    )
+    assert (mismatch.fee, mismatch.tax) == (D("0.5"), D("1.5"))
+
+
+def test_pnl_a_broker_lists_and_the_book_lacks_is_a_mismatch_too() -> None:
+    accounts = AccountComparison(AccountBook(), pnl_alert=D(5))
+    [mismatch] = compare_pnl(accounts, pnl("Z", "-50")).pnl_mismatches
+    assert (mismatch.security_id, mismatch.ours, mismatch.difference) == ("Z", D(0), D(50))
+
+
+def test_pnl_of_a_security_whose_deals_moved_during_the_query_is_not_compared() -> None:
+    accounts = AccountComparison(AccountBook(), pnl_alert=D(5))
+    accounts.book_deal(deal("A", "10", price="2", recv_ns=10))
+    accounts.book_deal(deal("A", "10", side=OrderSide.SELL, price="3", recv_ns=500))
+    assert compare_pnl(accounts, pnl("A", "0"), since_ns=100).pnl_mismatches == ()
+
+
+def test_without_broker_figures_pnl_is_not_compared() -> None:
+    accounts = AccountComparison(AccountBook(), pnl_alert=D(0))
+    accounts.book_deal(deal("A", "10", price="2"))
+    accounts.book_deal(deal("A", "10", side=OrderSide.SELL, price="3"))
+    assert compare(accounts).pnl_mismatches == ()

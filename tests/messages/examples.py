@@ -413,6 +413,22 @@ BROKER_EXAMPLES: list[object] = [
         client_order_id="O1",
     ),
     broker.BrokerPosition(account="A1", security_id="AAPL", quantity=D("-4"), avg_price=D("1.5")),
+    broker.BrokerProfitLoss(
+        account="A1", security_id="2890", realized_pnl=D("-12.5"), fee=D("20"), tax=D("36")
+    ),
+    broker.BrokerSettlement(account="A1", date="2026-12-03", days=2, amount=D("-1234.5")),
+    broker_events.PnlMismatch(
+        ts_init=31,
+        account="A1",
+        security_id="2890",
+        ours=D("10"),
+        broker=D("-2.5"),
+        difference=D("12.5"),
+        fee=D("1"),
+        tax=D("3"),
+        reason="startup",
+    ),
+    broker_events.RecoverySlow(ts_init=32, duration_ms=12_000, limit_ms=10_000),
     ROUTED,
     broker_events.DealBooked(
         ts_init=10,
