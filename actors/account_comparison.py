@@ -103,7 +103,10 @@ class AccountComparison:
             price = truth.avg_price if truth is not None else self._avg(account, security_id)
             adjustments.append(self._adjustment(message, security_id, have, want, price))
         answer = PositionsCompared(
-            account=account, corrected=len(adjustments), unsettled=tuple(unsettled)
+            account=account,
+            corrected=len(adjustments),
+            unsettled=tuple(unsettled),
+            reason=message.reason if unsettled else "",
         )
         return Comparison(adjustments=tuple(adjustments), answer=answer)
 
