@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
-from actors.broker import Page
+from actors.broker import Broker, Page
 from actors.event_bus import EventBusActor
 from actors.execution import ExecutionActor
 from actors.journal import JournalActor, JournalConfig
@@ -35,6 +35,8 @@ from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
+from bridges.polymarket_clob_broker import PolymarketBroker
+from bridges.polymarket_credentials import CredentialsError
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
@@ -49,7 +51,7 @@ from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import feedgen, live_venue, run_config
+from tools import feedgen, live_broker, live_venue, run_config
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint
@@ -96,13 +98,13 @@ def _run(args: argparse.Namespace) -> int:
     started = _start_runtime(args, limits, records, out)
     if started is None:
         return EXIT_DATA_DIR
-    config, runtime, paper = started
+    config, runtime, paper, live = started
     view: RunView | None = None
     try:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
         edge, metrics = _start_services(args, runtime, on_down=lambda _: stop.requested.set())
     except (RuntimeError, OSError) as error:
-        runtime.stop()
+        _stop_early(runtime, live)
         out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq / --no-metrics)\n")
         return 2
     try:
@@ -137,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         out.write(f"\ntradeactors: the runtime stopped: {error}; {storage_advice(str(error))}\n")
         return EXIT_DATA_DIR
     finally:
-        _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper)
+        _shut_down(deadline, runtime, edge=edge, metrics=metrics, view=view, paper=paper, live=live)
     out.write(_fed(args, sent, start, len(records)))
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
@@ -155,16 +157,29 @@ def _start_runtime(
     limits: RiskLimits,
     records: list[FeedRecord],
     out: TextIO,
-) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None] | None:
-    """The configured runtime (and its paper broker, if any), started; None (and why, one
-    line on ``out``) if it cannot be."""
+) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | None, PolymarketBroker | None] | None:
+    """The configured runtime (and its paper or live broker, if any), started; None (and
+    why, one line on ``out``) if it cannot be."""
+    live = None
     try:
         paper = _paper_broker(args)
-        config = _config(args, limits, paper)
-        return config, Runtime(config).start(records), paper
-    except (DataDirError, RuntimeDownError) as error:
+        live = live_broker.broker_of(args)
+        config = _config(args, limits, paper or live)
+        runtime = Runtime(config).start(records)
+        live_broker.wire(live, runtime)
+        return config, runtime, paper, live
+    except (DataDirError, RuntimeDownError, CredentialsError) as error:
+        if live is not None:
+            live.close()
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
+
+
+def _stop_early(runtime: Runtime, live: PolymarketBroker | None) -> None:
+    """The runtime and the live broker's channel, when the run cannot go on to start."""
+    runtime.stop()
+    if live is not None:
+        live.close()
 
 
 def _shut_down(
@@ -175,6 +190,7 @@ def _shut_down(
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
     paper: SimulatedBroker | None,
+    live: PolymarketBroker | None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
     deadline.arm()
@@ -193,6 +209,9 @@ def _shut_down(
     if paper is not None:
         deadline.stage("the paper broker")
         paper.close()
+    if live is not None:
+        deadline.stage("the Polymarket user channel")
+        live.close()
     deadline.stage("the process's remaining threads")
     deadline.disarm_if_done()
 
@@ -204,6 +223,7 @@ def _inputs(
     try:
         if live_venue.is_live(args):
             live_venue.plan_of(args)
+        live_broker.check(args)
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
@@ -269,9 +289,7 @@ def _replay(
     )
 
 
-def _config(
-    args: argparse.Namespace, limits: RiskLimits, paper: SimulatedBroker | None
-) -> RuntimeConfig:
+def _config(args: argparse.Namespace, limits: RiskLimits, broker: Broker | None) -> RuntimeConfig:
     """The run's configuration from its flags.
 
     A lockstep replay runs on the virtual-time kernel unless ``--threaded``, or with a
@@ -279,11 +297,11 @@ def _config(
     idle cannot see.
     """
     data_dir = Path(args.data_dir)
-    on_kernel = args.speed <= 0 and not args.threaded and paper is None
+    on_kernel = args.speed <= 0 and not args.threaded and broker is None
     return RuntimeConfig(
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
-        broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
+        broker=BrokerConfig(broker=broker, gap_s=args.gap_s) if broker is not None else None,
         latency_ns=int(args.latency_ms * 1_000_000),
         data_dir=data_dir,
         durability=Durability(args.durability.upper()),
@@ -588,8 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper"],
-        help="trade through a paper broker (callbacks, reconciliation) instead of the venue",
+        choices=["none", "paper", live_broker.POLYMARKET],
+        help="trade through a paper broker (callbacks, reconciliation) instead of the venue, "
+        "or live on Polymarket (with --venue polymarket)",
     )
     run.add_argument("--drop-rate", type=float, default=0.0, help="paper broker: lost callbacks")
     run.add_argument(
@@ -604,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--broker-seed", type=int, default=1, help="paper broker: seed of its faults")
     add_risk_flags(run)
     live_venue.add_venue_flags(run)
+    live_broker.add_flags(run)
     _add_service_flags(run)
     run.add_argument(
         "--hold", type=float, default=0.0, help="keep serving commands this long after the replay"

@@ -77,6 +77,9 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "callback_delay_ms": ("--callback-delay-ms", None),
         "seed": ("--broker-seed", None),
         "gap_s": ("--gap-s", None),
+        "credentials": ("--credentials", None),
+        "clob_url": ("--clob-url", None),
+        "user_ws_url": ("--user-ws-url", None),
     },
     "strategy": {
         "path": ("--strategy", None),
