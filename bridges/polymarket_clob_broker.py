@@ -74,6 +74,7 @@ from messages.broker import (
 from messages.enums import OrderSide
 
 PUBLIC_CLOB = "https://clob.polymarket.com"
+"""Also in ``tools.live_broker``, which must not import this module to name it."""
 TICKS = Decimal(1000)
 """Ticks per unit of price: seed 003's 0-1000."""
 

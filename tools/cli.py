@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from actors.broker import Broker, Page
@@ -35,7 +35,6 @@ from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
-from bridges.polymarket_clob_broker import PolymarketBroker
 from bridges.polymarket_credentials import CredentialsError
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
@@ -63,6 +62,9 @@ from tools.logging_setup import configure_logging
 from tools.record import add_record_command
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
+
+if TYPE_CHECKING:  # py-clob-client loads in seconds: only a run with its broker imports it
+    from bridges.polymarket_clob_broker import PolymarketBroker
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")

@@ -10,16 +10,21 @@ a reconcile with its reason, which corrects the account to the venue's truth.
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from bridges.polymarket_clob_broker import PUBLIC_CLOB, PolymarketBroker, clob_client
 from bridges.polymarket_credentials import load
 from bridges.polymarket_user_channel import PUBLIC_USER_CHANNEL
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 
+if TYPE_CHECKING:
+    from bridges.polymarket_clob_broker import PolymarketBroker
+
 POLYMARKET = "polymarket"
+PUBLIC_CLOB = "https://clob.polymarket.com"
 
 
 def add_flags(run: argparse.ArgumentParser) -> None:
@@ -44,12 +49,16 @@ def broker_of(args: argparse.Namespace) -> PolymarketBroker | None:
     if args.broker != POLYMARKET:
         return None
     credentials = load(Path(args.credentials) if args.credentials else None)
-    return PolymarketBroker(
+    # Loaded here: py-clob-client takes seconds to import, which every other command (the
+    # client commands start a process each) would pay.
+    adapter = importlib.import_module("bridges.polymarket_clob_broker")
+    broker: PolymarketBroker = adapter.PolymarketBroker(
         credentials,
-        clob_client(credentials, host=args.clob_url),
+        adapter.clob_client(credentials, host=args.clob_url),
         user_url=args.user_ws_url,
         account=str(attrs.fields(RuntimeConfig).account.default),  # the strategies' account
-    ).start()
+    )
+    return broker.start()
 
 
 def wire(broker: PolymarketBroker | None, runtime: Runtime) -> None:
