@@ -41,10 +41,19 @@ END_CURSOR = "LTE="
 
 
 class ClobVenue:
-    def __init__(self, *, tick_size: str = "0.01", answer: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tick_size: str = "0.01",
+        answer: dict[str, Any] | None = None,
+        match_on_post: bool = False,
+    ) -> None:
         self.tick_size = tick_size
         self.answer = answer
         """What ``POST /order`` answers instead of accepting (a refusal)."""
+        self.match_on_post = match_on_post
+        """Push the order's MATCHED trade on the channel before ``POST /order`` answers, as a
+        marketable order's trade can overtake the answer."""
         self.posted: list[dict[str, Any]] = []
         self.orders: dict[str, dict[str, Any]] = {}
         self.trades: list[dict[str, Any]] = []
@@ -167,6 +176,8 @@ class ClobVenue:
             "order_type": body["orderType"],
             "associate_trades": [],
         }
+        if self.match_on_post:
+            self.push(self.trade(order_no, f"t-{order_no[-4:]}", "MATCHED"))
         return {
             "success": True,
             "errorMsg": "",

@@ -176,6 +176,19 @@ def test_a_failed_trade_after_it_matched_is_reversed_with_a_reason_and_leaves_th
     assert len(heard.deals) == 1
 
 
+def test_a_trade_that_overtakes_the_orders_answer_is_booked_once_the_order_is_known(
+    heard: Heard,
+) -> None:
+    with ClobVenue(match_on_post=True) as venue:
+        broker = started(venue, heard)
+        try:
+            order_no = broker.place_order(request())
+            wait_until(lambda: len(heard.deals) == 1, what="the early trade booked")
+            assert heard.deals[0][0] == order_no
+        finally:
+            broker.close()
+
+
 def test_a_trade_that_fails_before_it_is_heard_matched_is_never_booked(
     venue: ClobVenue, broker: PolymarketBroker, heard: Heard
 ) -> None:
