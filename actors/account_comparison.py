@@ -117,7 +117,10 @@ class AccountComparison:
             price = truth.avg_price if truth is not None else self._avg(account, security_id)
             adjustments.append(self._adjustment(message, security_id, have, want, price))
         answer = PositionsCompared(
-            account=account, corrected=len(adjustments), unsettled=tuple(unsettled)
+            account=account,
+            corrected=len(adjustments),
+            unsettled=tuple(unsettled),
+            reason=message.reason if unsettled else "",
         )
         mismatches = self._compare_pnl(
             message, skip=set(unsettled) | {a.event.security_id for a in adjustments}

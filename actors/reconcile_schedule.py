@@ -188,8 +188,7 @@ class ReconcileSchedule:
             retry = Retry(
                 after_s=self.retry_s,
                 request=ReconcileRequest(
-                    reason="deals moved during the last comparison",
-                    security_ids=message.unsettled,
+                    reason=_retry_reason(message.reason), security_ids=message.unsettled
                 ),
             )
         if message.account in self._startup_waiting:
@@ -235,3 +234,13 @@ class ReconcileSchedule:
         if checked is None:
             return self.session_start_ns
         return max(self.session_start_ns, checked - self.overlap_ns)
+
+
+_MOVED = "deals moved during the last comparison"
+
+
+def _retry_reason(reason: str) -> str:
+    """The retry says why the first comparison ran (a FAILED trade's reversal, say), once."""
+    if not reason:
+        return _MOVED
+    return reason if reason.startswith(_MOVED) else f"{_MOVED} ({reason})"

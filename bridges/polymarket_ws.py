@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,13 +64,24 @@ class MarketChannelClient:
         on_frame: Callable[[str], None],
         on_lost: Callable[[], None],
         sleep: Sleep = asyncio.sleep,
+        hello: str | None = None,
+        on_subscribed: Callable[[], None] = lambda: None,
+        name: str = "market_channel",
+        wire_logger: logging.Logger | None = None,
     ) -> None:
+        """``hello`` replaces the market subscription (the user channel's, which carries
+        credentials: it is sent, never logged); ``on_subscribed`` runs once it is sent;
+        ``wire_logger`` is the one ``websockets`` writes frames to at DEBUG."""
         self.config = config
         self.on_frame = on_frame
         self.on_lost = on_lost
         self.sleep = sleep
+        self.hello = hello if hello is not None else subscription(config.assets)
+        self.on_subscribed = on_subscribed
+        self.name = name
+        self.wire_logger = wire_logger
         self.stats = ChannelStats()
-        self.log = structlog.get_logger("tradeactors", actor="polymarket_market_channel")
+        self.log = structlog.get_logger("tradeactors", actor=f"polymarket_{name}")
 
     async def run(self, stop: asyncio.Event) -> None:
         failures_in_a_row = 0
@@ -80,12 +92,14 @@ class MarketChannelClient:
                     open_timeout=self.config.open_timeout_s,
                     ping_interval=None,
                     max_size=MAX_FRAME_BYTES,
+                    logger=self.wire_logger,
                 ) as connection:
-                    await connection.send(subscription(self.config.assets))
+                    await connection.send(self.hello)
                     self.stats.connections += 1
                     failures_in_a_row = 0
+                    self.on_subscribed()
                     self.log.info(
-                        "market_channel_subscribed",
+                        f"{self.name}_subscribed",
                         url=self.config.url,
                         assets=len(self.config.assets),
                         connection=self.stats.connections,
@@ -94,9 +108,7 @@ class MarketChannelClient:
             except InvalidURI:
                 raise
             except (OSError, TimeoutError, InvalidHandshake, WebSocketException) as error:
-                self.log.warning(
-                    "market_channel_lost", url=self.config.url, error=repr(error)[:200]
-                )
+                self.log.warning(f"{self.name}_lost", url=self.config.url, error=repr(error)[:200])
             if stop.is_set():
                 return
             self.stats.failures += 1
@@ -106,7 +118,7 @@ class MarketChannelClient:
                 self.config.backoff_initial_s * 2**failures_in_a_row,
             )
             failures_in_a_row += 1
-            self.log.info("market_channel_reconnecting", delay_s=delay)
+            self.log.info(f"{self.name}_reconnecting", delay_s=delay)
             await run_until(stop, self.sleep(delay))
 
     async def _session(self, connection: ClientConnection, stop: asyncio.Event) -> None:

@@ -77,6 +77,8 @@ class PositionsCompared:
     account: str = text_field()
     corrected: int = attrs.field(validator=attrs.validators.instance_of(int))
     unsettled: tuple[str, ...] = tuple_of(str)
+    reason: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    """The comparison's reason, which a retry of the unsettled keys carries on."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

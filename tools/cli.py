@@ -39,6 +39,7 @@ from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
 from bridges.metrics_exporter import serve_metrics
 from bridges.paper_broker_store import PAPER_BROKER_FILE
 from bridges.parquet_snapshots import DEFAULT_INTERVAL_S, PositionSnapshotRecorder
+from bridges.polymarket_credentials import CredentialsError
 from bridges.simulated_broker import SimulatedBroker
 from bridges.simulated_venue import SimulatedVenueActor
 from bridges.zmq_protocol import DEFAULT_MAX_FRAME
@@ -53,7 +54,15 @@ from supervisors.assembly.zmq_edge import DEFAULT_HEARTBEAT_S, ZmqEdge
 from supervisors.kernel.base import RuntimeActor
 from supervisors.kernel.scheduler import REAL_SCHEDULER
 from supervisors.kernel.virtual_time import VirtualTimeKernel
-from tools import broker_choice, feedgen, journal_option, live_venue, run_config, strategy_loader
+from tools import (
+    broker_choice,
+    feedgen,
+    journal_option,
+    live_broker,
+    live_venue,
+    run_config,
+    strategy_loader,
+)
 from tools.broker_verdict import broker_verdict
 from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
@@ -73,7 +82,11 @@ from tools.verify import add_verify_command
 
 if TYPE_CHECKING:
     from bridges.ib_broker import IbBroker
+    from bridges.polymarket_clob_broker import PolymarketBroker
     from bridges.shioaji_broker import ShioajiBroker
+
+    AnyBroker = SimulatedBroker | IbBroker | ShioajiBroker | PolymarketBroker
+    """What ``--broker`` starts: each is closed at the run's end."""
 
 SAMPLE_FEED = "sample_feed.jsonl.gz"
 T = TypeVar("T")
@@ -116,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         # An edge that keeps dying stops the run, which then exits 1 (never trades on mute).
         edge, metrics = _start_services(args, runtime, on_down=lambda _: stop.requested.set())
     except (RuntimeError, OSError) as error:
-        runtime.stop()
+        _stop_early(runtime, paper)
         out.write(f"tradeactors: {error} (choose other endpoints, or --no-zmq / --no-metrics)\n")
         return 2
     recorder = _start_recorder(args, runtime)
@@ -201,22 +214,32 @@ def _start_runtime(
     records: list[FeedRecord],
     out: TextIO,
     strategy: tuple[Evaluate, str],
-) -> tuple[RuntimeConfig, Runtime, SimulatedBroker | IbBroker | ShioajiBroker | None] | None:
+) -> tuple[RuntimeConfig, Runtime, AnyBroker | None] | None:
     """The configured runtime (and its broker, if any), started; None (and why, one line on
     ``out``) if it cannot be."""
     try:
         broker = _paper_broker(args) or _real_broker(args)
-    except BrokerError as error:
+    except (BrokerError, CredentialsError) as error:
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
     try:
         config = _config(args, limits, broker, strategy)
-        return config, Runtime(config).start(records), broker
+        runtime = Runtime(config).start(records)
+        if args.broker == live_broker.POLYMARKET:
+            live_broker.wire(broker, runtime)  # type: ignore[arg-type]  # --broker polymarket
+        return config, runtime, broker
     except (DataDirError, RuntimeDownError) as error:
         if broker is not None:
             broker.close()
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
+
+
+def _stop_early(runtime: Runtime, broker: AnyBroker | None) -> None:
+    """The runtime and its broker, when the run cannot go on to start."""
+    runtime.stop()
+    if broker is not None:
+        broker.close()
 
 
 def _shut_down(
@@ -226,7 +249,7 @@ def _shut_down(
     edge: ZmqEdge | None,
     metrics: tuple[WSGIServer, threading.Thread] | None,
     view: RunView | None,
-    paper: SimulatedBroker | IbBroker | ShioajiBroker | None,
+    paper: AnyBroker | None,
     recorder: pykka.ActorRef[Any] | None = None,
 ) -> None:
     """Stop everything the run started, each stage named for the shutdown's deadline."""
@@ -263,6 +286,7 @@ def _inputs(
             live_venue.plan_of(args)
         if args.broker == "ib":
             broker_choice.check_ib_options(args)
+        live_broker.check(args)
         feed_path, records = _load_feed(args)
     except FeedError as error:
         out.write(f"tradeactors: bad feed: {error}\n")
@@ -332,10 +356,12 @@ def _replay(
     )
 
 
-def _real_broker(args: argparse.Namespace) -> IbBroker | ShioajiBroker | None:
+def _real_broker(args: argparse.Namespace) -> AnyBroker | None:
     """The real broker ``--broker`` names (logged in or connecting), or None."""
     if args.broker == "ib":
         return broker_choice.ib_broker(args)
+    if args.broker == live_broker.POLYMARKET:
+        return live_broker.broker_of(args)
     return shioaji_broker(args)
 
 
@@ -351,7 +377,7 @@ def _account(args: argparse.Namespace) -> str:
 def _config(
     args: argparse.Namespace,
     limits: RiskLimits,
-    paper: SimulatedBroker | IbBroker | ShioajiBroker | None,
+    broker: AnyBroker | None,
     strategy: tuple[Evaluate, str],
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
@@ -361,13 +387,13 @@ def _config(
     idle cannot see.
     """
     data_dir = Path(args.data_dir)
-    on_kernel = args.speed <= 0 and not args.threaded and paper is None
+    on_kernel = args.speed <= 0 and not args.threaded and broker is None
     return RuntimeConfig(
         evaluate=strategy[0],
         strategy_name=strategy[1],
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
-        broker=BrokerConfig(broker=paper, gap_s=args.gap_s) if paper is not None else None,
+        broker=BrokerConfig(broker=broker, gap_s=args.gap_s) if broker is not None else None,
         account=_account(args),
         latency_ns=int(args.latency_ms * 1_000_000),
         fill_schedule=args.fill_schedule,
@@ -702,9 +728,9 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument(
         "--broker",
         default="none",
-        choices=["none", "paper", "ib", "shioaji"],
+        choices=["none", "paper", "ib", "shioaji", live_broker.POLYMARKET],
         help="trade through a broker (paper, Interactive Brokers: --ib-*, Shioaji: "
-        "--shioaji-*) instead of the venue",
+        "--shioaji-*, Polymarket with --venue polymarket) instead of the venue",
     )
     broker_choice.add_ib_flags(run)
     add_shioaji_flags(run)
@@ -722,6 +748,7 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     add_risk_flags(run)
     strategy_loader.add_flags(run)
     live_venue.add_venue_flags(run)
+    live_broker.add_flags(run)
     _add_service_flags(run)
     run.add_argument(
         "--hold", type=float, default=0.0, help="keep serving commands this long after the replay"

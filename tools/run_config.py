@@ -90,6 +90,9 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "client_id": ("--ib-client-id", None),
         "account": ("--ib-account", None),
         "contracts": ("--ib-contracts", None),
+        "credentials": ("--credentials", None),
+        "clob_url": ("--clob-url", None),
+        "user_ws_url": ("--user-ws-url", None),
     },
     "shioaji": {
         "credentials": ("--shioaji-credentials", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +64,19 @@ def test_a_comparison_with_deals_moving_is_retried_for_those_securities() -> Non
     assert retry.after_s == 0.25
     assert retry.request is not None
     assert retry.request.security_ids == ("yes",)
+
+
+def test_a_retry_says_once_why_the_comparison_it_retries_ran() -> None:
+    plan = schedule()
+    first = PositionsCompared(account="a", corrected=0, unsettled=("yes",), reason="trade failed")
+    retry = plan.compared(first)
+    assert retry is not None
+    assert retry.request is not None
+    assert retry.request.reason == "deals moved during the last comparison (trade failed)"
+    again = plan.compared(attrs.evolve(first, reason=retry.request.reason))
+    assert again is not None
+    assert again.request is not None
+    assert again.request.reason == retry.request.reason
 
 
 def test_the_same_reconcile_already_at_the_broker_is_coalesced_until_it_answers() -> None:
