@@ -11,10 +11,16 @@ from typing import Any
 import pykka
 import pytest
 import structlog
+from hypothesis import HealthCheck, settings
 
 from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
 from tests.postgres_server import REQUIRED_ENV, NoPostgresError, postgres_server
+
+# How fast hypothesis generates data depends on what else the machine runs (two pytest
+# workers, other jobs): its too_slow health check is about the machine, never the code.
+settings.register_profile("tradeactors", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tradeactors")
 
 # The inner loop (`pytest -m fast`, under 30 s): plain cores, messages, codecs and small actor
 # tests. Marked here by module name, so a module keeps its mark when it moves between packages.

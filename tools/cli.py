@@ -219,7 +219,7 @@ def _start_runtime(
     ``out``) if it cannot be."""
     try:
         broker = _paper_broker(args) or _real_broker(args)
-    except (BrokerError, CredentialsError) as error:
+    except (DataDirError, BrokerError, CredentialsError) as error:  # --fresh on a held dir
         out.write(f"tradeactors: cannot start: {error}\n")
         return None
     try:
