@@ -286,13 +286,17 @@ class Runtime:
         duration_s: float | None = None,
         during: Callable[[int], object] | None = None,
         stop: threading.Event | None = None,
+        pace: Callable[[FeedRecord], float] | None = None,
     ) -> int:
         """Lockstep replay of ``records`` from ``next_step`` to ``end``; returns steps committed.
 
         Each record is a unit of work (``feed_and_wait``); a torn one is fed again. ``stop``,
-        once set, ends the replay between two records.
+        once set, ends the replay between two records. ``pace`` (seconds until a record is
+        due) makes it a paced replay of the same steps (``bridges.feed_player.FeedPace``).
         """
-        return self.driver.replay(records, end=end, duration_s=duration_s, during=during, stop=stop)
+        return self.driver.replay(
+            records, end=end, duration_s=duration_s, during=during, stop=stop, pace=pace
+        )
 
     def drive(
         self, records: Iterable[FeedRecord | None], *, stop: threading.Event | None = None
