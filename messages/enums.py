@@ -44,6 +44,14 @@ class OrderStatus(enum.Enum):
     REJECTED = "REJECTED"
 
 
+class MarketPhase(enum.Enum):
+    """Where a market is in its life: trading, closed to new orders, or resolved."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    RESOLVED = "resolved"
+
+
 class PositionStatus(enum.Enum):
     """Lifecycle of a position: open while its market trades, settled at resolution."""
 

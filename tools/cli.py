@@ -55,7 +55,7 @@ from tools.chaos import run_chaos
 from tools.cli_types import CliParser, add_log_level, endpoint
 from tools.client_cli import add_commands as add_client_commands
 from tools.console import positions_table
-from tools.dashboard_live import RunView, open_view
+from tools.dashboard_live import RunView, Snapshot, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
 from tools.record import add_record_command
@@ -112,8 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         out.write(_nothing_left(args, start, len(records), config.data_dir))
         if not args.quiet:
-            view = open_view(out, plain=args.plain)
-            runtime.subscribe(view.ref)
+            view = _open_view(args, out, runtime)
         sent = _replay(args, runtime, records, start, stop.requested)
         stop.check()
         if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
@@ -143,6 +142,24 @@ def _run(args: argparse.Namespace) -> int:
     out.write(positions_table(positions) + "\n")
     out.write(broker_report)
     return 0
+
+
+def _open_view(args: argparse.Namespace, out: TextIO, runtime: Runtime) -> RunView:
+    """The run's view, on what the runtime already holds: a resumed run shows the journal's
+    positions, orders and markets, not only what happens from now on. Seeded after it
+    subscribes, so an event newer than the snapshot still counts (an older one changes
+    nothing)."""
+    view = open_view(out, plain=args.plain)
+    try:
+        runtime.subscribe(view.ref)
+        held = Snapshot(
+            positions=runtime.positions(), orders=runtime.orders(), markets=runtime.markets()
+        )
+        view.seed(held)
+    except BaseException:
+        view.close()
+        raise
+    return view
 
 
 def _nothing_left(args: argparse.Namespace, start: int, count: int, data_dir: Path | None) -> str:

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import attrs
 
+from messages.enums import MarketPhase
 from tools.console import decimal_text
-from tools.dashboard import RATE_KINDS, DashboardState, MarketPhase
+from tools.dashboard import RATE_KINDS, DashboardState
 
 _GAP = "  "
 

@@ -29,6 +29,7 @@ from messages.broker_events import AccountPosition
 from messages.journal_protocol import Sync
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
+from messages.queries import MarketState
 from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits
 from messages.subscriptions import Subscribe
@@ -340,6 +341,10 @@ class Runtime:
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
         return self.view.positions()
+
+    def markets(self) -> tuple[MarketState, ...]:
+        """Every market and its phase: archived ones, then live ones; the current one last."""
+        return self.view.markets()
 
     def account_positions(self) -> tuple[AccountPosition, ...]:
         """The broker-account view (with a broker configured): per (account, security)."""

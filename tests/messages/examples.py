@@ -32,7 +32,7 @@ from messages import (
     subscriptions,
     supervision,
 )
-from messages.enums import BookSide, OrderSide, OrderStatus, Outcome, PositionStatus
+from messages.enums import BookSide, MarketPhase, OrderSide, OrderStatus, Outcome, PositionStatus
 from messages.fills import Fill
 from messages.refs import Recipient
 from messages.signals import TradeSignal
@@ -170,6 +170,13 @@ def _examples() -> list[object]:
         queries.GetSnapshot(),
         queries.ListRoutedOrders(),
         queries.ListPositions(),
+        queries.ListMarkets(),
+        queries.MarketState(
+            market_id="m1", phase=MarketPhase.RESOLVED, winning_security_id="m1-YES"
+        ),
+        queries.MarketStates(
+            markets=(queries.MarketState(market_id="m2", phase=MarketPhase.CLOSED),)
+        ),
         position_commands.MarkPending(order_id="O1", security_id="m1-YES", side=OrderSide.SELL),
         markets.MarketDrained(market_id="m1"),
         orders.OrderClosed(order_id="O1", market_id="m1"),
