@@ -153,6 +153,7 @@ class Order:
         side: OrderSide,
         price: Decimal,
         size: Decimal,
+        manual: bool = False,
     ) -> None:
         _check_decimal("price", price, positive=False)
         _check_decimal("size", size, positive=True)
@@ -165,6 +166,8 @@ class Order:
         self.side = side
         self.price = price
         self.size = size
+        self.manual = manual
+        """A client submitted it, not a strategy (``OrderSnapshot.manual``)."""
         self._machine = OrderStateMachine()
         self._fills: dict[str, Fill] = {}
         self._filled = Decimal(0)
@@ -328,6 +331,7 @@ class Order:
             fill_count=len(self._fills),
             last_fill_id=next(reversed(self._fills), None),
             version=self._version,
+            manual=self.manual,
         )
 
     def memento(self) -> OrderMemento:
@@ -349,6 +353,7 @@ class Order:
             accepted=self._accepted,
             version=self._version,
             fills=tuple(self._fills.values()),
+            manual=self.manual,
         )
 
     @classmethod
@@ -368,6 +373,7 @@ class Order:
             side=memento.side,
             price=memento.price,
             size=memento.size,
+            manual=memento.manual,
         )
         status = memento.status
         if status is OrderStatus.PENDING and memento.accepted:

@@ -241,6 +241,16 @@ class DashboardState:
             case ChildRestarted(child_id=child_id) | Restarted(child_id=child_id):
                 self.restarts[restart_kind(child_id)] += 1
 
+    def standing_aside(self) -> dict[str, OrderSnapshot]:
+        """Per market, the first open manual order: while it is open the pending-flag guard
+        keeps the strategy off its security and side, and the shipped strategy (which buys
+        both legs together) stands aside in the whole market."""
+        aside: dict[str, OrderSnapshot] = {}
+        for order in self.open_orders.values():
+            if order.manual:
+                aside.setdefault(order.market_id, order)
+        return aside
+
     def rate(self, kind: str) -> float:
         """Events of ``kind`` (one of ``RATE_KINDS``) per second, over the window."""
         return self.rates.per_second(kind)

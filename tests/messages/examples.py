@@ -110,6 +110,7 @@ ORDER = orders.OrderSnapshot(
     fill_count=1,
     last_fill_id="F1",
     version=2,
+    manual=True,
 )
 LEG_MEMENTO = mementos.LegMemento(
     security_id="m1-YES",
@@ -131,6 +132,7 @@ CREATED = journal.OrderCreated(
     side=BUY,
     price=D("0.40"),
     size=D("10"),
+    manual=True,
 )
 ORDER_MEMENTO = mementos.OrderMemento(
     order_id="O1",
@@ -149,6 +151,7 @@ ORDER_MEMENTO = mementos.OrderMemento(
     accepted=True,
     version=3,
     fills=(FILL,),
+    manual=True,
 )
 
 

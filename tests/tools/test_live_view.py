@@ -431,3 +431,39 @@ def test_a_resumed_run_s_dashboard_starts_from_the_journal_s_truth(tmp_path: Pat
             assert out.wait_for(lambda frame: "net PnL 2.9430" in frame)
         finally:
             view.close()
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.usefixtures("terminal_120x30")
+def test_a_manual_order_that_makes_the_strategy_stand_aside_says_so_on_both_dashboards(
+    edge: tuple[Runtime, ZmqEdge],
+) -> None:
+    runtime, server = edge
+    run_out, watch_out = TerminalOut(), TerminalOut()
+    view = _open_view(build_parser().parse_args(["run"]), run_out, runtime)
+    thread, stop = watching(server, watch_out)
+    aside = "strategy stands aside: manual order O1 BUY m1-YES is open (pending-flag guard)"
+    try:
+        assert watch_out.wait_for(lambda frame: "on a snapshot from" in frame)
+        with Client(server.commands_endpoint) as client:
+            answer = client.request(
+                "submit", market_id="m1", security_id="m1-YES", side="BUY", price="0.10", size="5"
+            )
+            assert answer == {"order_id": "O1"}
+            runtime.wait_idle()  # its pending flag is on the position the strategy reads
+            runtime.replay(FEED, end=5)  # an arbitrage the strategy would take: it stands aside
+            runtime.wait_idle()
+            assert [order.order_id for order in runtime.orders()] == ["O1"]
+            for out in (run_out, watch_out):
+                assert out.wait_for(lambda frame: aside in frame)
+                frame = out.frame()
+                assert "(strategy aside: manual O1 open)" in frame.splitlines()[0]
+                assert re.search(r"O1 \(manual\) +m1-YES +BUY +0\.10 +0/5 +ACCEPTED", frame)
+            client.request("cancel", order_id="O1")
+            for out in (run_out, watch_out):
+                assert out.wait_for(lambda frame: "OPEN ORDERS: none" in frame)
+                assert "stands aside" not in out.frame()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        view.close()
