@@ -215,7 +215,8 @@ class ExecutionActor(Supervised, RuntimeActor):
     def _create(self, signal: TradeSignal) -> None:
         """The signal becomes an order: journaled first, then supervised, then sent."""
         EXECUTION_EVENTS.labels(type="OrderCreated").inc()
-        created = self.book.create(signal)
+        # A client waits on the answer to its own signal: a strategy's has no one waiting.
+        created = self.book.create(signal, manual=signal.id in self._answers)
         order_id = created.order_id
         self.journal.tell(
             Append(

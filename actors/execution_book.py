@@ -207,8 +207,9 @@ class ExecutionBook:
         self._release(signal)
         return Denial(signal=signal, reason=f"risk: {reason}")
 
-    def create(self, signal: TradeSignal) -> OrderCreated:
-        """Number an order for the admitted ``signal``; it holds the side from here on."""
+    def create(self, signal: TradeSignal, *, manual: bool = False) -> OrderCreated:
+        """Number an order for the admitted ``signal`` (``manual``: a client's); it holds
+        the side from here on."""
         order_id = f"{self.id_prefix}{self.next_order_number}"
         self.next_order_number += 1
         self.open_orders[(signal.security_id, signal.side)] = order_id
@@ -224,6 +225,7 @@ class ExecutionBook:
             side=signal.side,
             price=signal.price,
             size=signal.size,
+            manual=manual,
         )
 
     # Orders.

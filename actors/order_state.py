@@ -36,12 +36,13 @@ _log = structlog.get_logger("tradeactors", actor="order_state")
 class OrderTrigger(enum.Enum):
     """What can happen to an order; each one fires at most one transition."""
 
-    ACCEPT = "ACCEPT"  # the venue acknowledged the order (informational; state unchanged)
+    ACCEPT = "ACCEPT"  # the venue acknowledged the order: it rests there (PENDING -> ACCEPTED)
     PARTIAL_FILL = "PARTIAL_FILL"  # a fill that leaves size open
     FILL = "FILL"  # a fill that completes the order's size
     CANCEL_REQUEST = "CANCEL_REQUEST"  # we asked the venue to cancel
     CANCEL_ACK = "CANCEL_ACK"  # the venue cancelled, asked or on its own (e.g. market close)
     CANCEL_REFUSED = "CANCEL_REFUSED"  # the venue refused our cancel and nothing had filled
+    CANCEL_REFUSED_ACCEPTED = "CANCEL_REFUSED_ACCEPTED"  # same, the venue had acknowledged it
     CANCEL_REFUSED_PARTIAL = "CANCEL_REFUSED_PARTIAL"  # refused, and some had filled
     REJECT = "REJECT"  # the venue rejected the order
 
@@ -51,12 +52,19 @@ _T = OrderTrigger
 
 TRANSITIONS: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus] = types.MappingProxyType(
     {
-        (_S.PENDING, _T.ACCEPT): _S.PENDING,
+        (_S.PENDING, _T.ACCEPT): _S.ACCEPTED,
         (_S.PENDING, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
         (_S.PENDING, _T.FILL): _S.FILLED,
         (_S.PENDING, _T.CANCEL_REQUEST): _S.PENDING_CANCEL,
         (_S.PENDING, _T.CANCEL_ACK): _S.CANCELLED,
         (_S.PENDING, _T.REJECT): _S.REJECTED,
+        (_S.ACCEPTED, _T.ACCEPT): _S.ACCEPTED,
+        (_S.ACCEPTED, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
+        (_S.ACCEPTED, _T.FILL): _S.FILLED,
+        (_S.ACCEPTED, _T.CANCEL_REQUEST): _S.PENDING_CANCEL,
+        (_S.ACCEPTED, _T.CANCEL_ACK): _S.CANCELLED,
+        # A broker's callbacks may come out of order: its rejection after its ack.
+        (_S.ACCEPTED, _T.REJECT): _S.REJECTED,
         (_S.PARTIALLY_FILLED, _T.ACCEPT): _S.PARTIALLY_FILLED,
         (_S.PARTIALLY_FILLED, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
         (_S.PARTIALLY_FILLED, _T.FILL): _S.FILLED,
@@ -67,6 +75,7 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus] = types.Mapp
         (_S.PENDING_CANCEL, _T.FILL): _S.FILLED,
         (_S.PENDING_CANCEL, _T.CANCEL_ACK): _S.CANCELLED,
         (_S.PENDING_CANCEL, _T.CANCEL_REFUSED): _S.PENDING,
+        (_S.PENDING_CANCEL, _T.CANCEL_REFUSED_ACCEPTED): _S.ACCEPTED,
         (_S.PENDING_CANCEL, _T.CANCEL_REFUSED_PARTIAL): _S.PARTIALLY_FILLED,
         (_S.PENDING_CANCEL, _T.REJECT): _S.REJECTED,
         # Late fills: the venue filled before our cancel took effect. The order stays
@@ -144,6 +153,7 @@ class Order:
         side: OrderSide,
         price: Decimal,
         size: Decimal,
+        manual: bool = False,
     ) -> None:
         _check_decimal("price", price, positive=False)
         _check_decimal("size", size, positive=True)
@@ -156,6 +166,8 @@ class Order:
         self.side = side
         self.price = price
         self.size = size
+        self.manual = manual
+        """A client submitted it, not a strategy (``OrderSnapshot.manual``)."""
         self._machine = OrderStateMachine()
         self._fills: dict[str, Fill] = {}
         self._filled = Decimal(0)
@@ -274,9 +286,13 @@ class Order:
         """
         if self.status is not OrderStatus.PENDING_CANCEL:
             return
-        self._machine.fire(
-            OrderTrigger.CANCEL_REFUSED_PARTIAL if self._filled > 0 else OrderTrigger.CANCEL_REFUSED
-        )
+        if self._filled > 0:
+            trigger = OrderTrigger.CANCEL_REFUSED_PARTIAL
+        elif self._accepted:
+            trigger = OrderTrigger.CANCEL_REFUSED_ACCEPTED
+        else:
+            trigger = OrderTrigger.CANCEL_REFUSED
+        self._machine.fire(trigger)
         self._version += 1
 
     def reject(self) -> None:
@@ -315,6 +331,7 @@ class Order:
             fill_count=len(self._fills),
             last_fill_id=next(reversed(self._fills), None),
             version=self._version,
+            manual=self.manual,
         )
 
     def memento(self) -> OrderMemento:
@@ -336,6 +353,7 @@ class Order:
             accepted=self._accepted,
             version=self._version,
             fills=tuple(self._fills.values()),
+            manual=self.manual,
         )
 
     @classmethod
@@ -355,8 +373,13 @@ class Order:
             side=memento.side,
             price=memento.price,
             size=memento.size,
+            manual=memento.manual,
         )
-        order._machine = OrderStateMachine(memento.status)
+        status = memento.status
+        if status is OrderStatus.PENDING and memento.accepted:
+            # Written before ACCEPTED existed, when an acknowledged order stayed PENDING.
+            status = OrderStatus.ACCEPTED
+        order._machine = OrderStateMachine(status)
         order._fills = {fill.fill_id: fill for fill in memento.fills}
         order._filled = memento.filled
         order._fees = memento.fees

@@ -370,6 +370,7 @@ def order_from_created(event: OrderCreated) -> Order:
         side=event.side,
         price=event.price,
         size=event.size,
+        manual=event.manual,
     )
 
 

@@ -59,3 +59,27 @@ def replay(
         if after_each is not None:
             after_each()
     return sent
+
+
+class FeedPace:
+    """When each record of a paced lockstep replay is due: its feed time since the first
+    record asked about, divided by ``speed``, after the wall time that one was asked at.
+
+    Only the wait between steps depends on it; what the steps do does not, so a paced
+    replay ends exactly as a ``--speed 0`` one.
+    """
+
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if speed <= 0:
+            raise ValueError(f"a pace needs a positive speed, got {speed}")
+        self.speed = speed
+        self._clock = clock
+        self._first: tuple[int, float] | None = None
+
+    def __call__(self, record: FeedRecord) -> float:
+        """Seconds until ``record`` is due (0 or less: now)."""
+        now = self._clock()
+        if self._first is None:
+            self._first = (record.ts_event, now)
+        first_ts, started = self._first
+        return started + (record.ts_event - first_ts) / 1e9 / self.speed - now

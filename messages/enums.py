@@ -34,11 +34,22 @@ class OrderStatus(enum.Enum):
     """States of the order state machine (see ``actors.order_state``)."""
 
     PENDING = "PENDING"
+    """Created and sent; the venue has not acknowledged it yet."""
+    ACCEPTED = "ACCEPTED"
+    """The venue acknowledged it: it rests there, nothing filled (NautilusTrader's name)."""
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
     PENDING_CANCEL = "PENDING_CANCEL"
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
+
+
+class MarketPhase(enum.Enum):
+    """Where a market is in its life: trading, closed to new orders, or resolved."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    RESOLVED = "resolved"
 
 
 class PositionStatus(enum.Enum):

@@ -75,6 +75,13 @@ def added_later_text() -> Any:
     )
 
 
+def added_later_flag() -> Any:
+    """A boolean field added after journals were written: False in their records."""
+    return attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool), metadata={ADDED_LATER: True}
+    )
+
+
 def text_field(**kwargs: Any) -> Any:
     """A non-empty string (ids, names)."""
     return attrs.field(

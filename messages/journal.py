@@ -9,6 +9,7 @@ import attrs
 
 from messages.enums import OrderSide
 from messages.fields import (
+    added_later_flag,
     added_later_text,
     enum_field,
     id_field,
@@ -49,6 +50,8 @@ class OrderCreated:
     side: OrderSide = enum_field(OrderSide)
     price: Decimal = non_negative_decimal()
     size: Decimal = positive_decimal()
+    manual: bool = added_later_flag()
+    """A client submitted it (not a strategy): the strategy stands aside while it is open."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -17,6 +17,7 @@ from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.enums import OrderSide, OrderStatus, PositionStatus
 from messages.fields import (
     ADDED_LATER,
+    added_later_flag,
     decimal_field,
     enum_field,
     non_negative_decimal,
@@ -62,6 +63,7 @@ class OrderMemento:
     accepted: bool = attrs.field(validator=attrs.validators.instance_of(bool))
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     fills: tuple[Fill, ...] = _fills_field()
+    manual: bool = added_later_flag()
 
 
 @attrs.frozen(kw_only=True, slots=True)

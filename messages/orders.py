@@ -10,6 +10,7 @@ import attrs
 
 from messages.enums import OrderSide, OrderStatus
 from messages.fields import (
+    added_later_flag,
     enum_field,
     id_field,
     non_negative_decimal,
@@ -49,6 +50,9 @@ class OrderSnapshot:
         validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
+    manual: bool = added_later_flag()
+    """A client submitted it: while it is open the pending-flag guard keeps the strategy
+    from trading its security and side (the shipped strategy stands aside in the market)."""
 
     @property
     def leaves(self) -> Decimal:

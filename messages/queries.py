@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from messages.fields import tuple_of
+from messages.enums import MarketPhase
+from messages.fields import enum_field, optional_text_field, text_field, tuple_of
 from messages.journal import OrderCreated
 from messages.positions import PositionSnapshot
 from messages.refs import Recipient
@@ -47,3 +48,25 @@ class PositionRefs:
         validator=attrs.validators.instance_of(tuple)
     )
     archived: tuple[PositionSnapshot, ...] = tuple_of(PositionSnapshot)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ListMarkets:
+    """Ask the market lifecycle actor where every market of the run is in its life."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MarketState:
+    """One market's phase; ``winning_security_id`` once it resolved (if known)."""
+
+    market_id: str = text_field()
+    phase: MarketPhase = enum_field(MarketPhase)
+    winning_security_id: str | None = optional_text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class MarketStates:
+    """The answer to ListMarkets: archived markets, then live ones, each group in the order
+    they opened; the last is the one opened last (the current market)."""
+
+    markets: tuple[MarketState, ...] = tuple_of(MarketState)

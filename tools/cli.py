@@ -32,7 +32,7 @@ from actors.risk import RiskActor
 from actors.strategy import Evaluate, StrategyActor
 from bridges.data_dir_lock import DataDirError
 from bridges.feed_codec import FeedError, FeedRecord, read_feed
-from bridges.feed_player import replay
+from bridges.feed_player import FeedPace, replay
 from bridges.journal_preflight import remove_files
 from bridges.metrics_exporter import DEFAULT_ADDRESS as METRICS_ADDRESS
 from bridges.metrics_exporter import DEFAULT_PORT as METRICS_PORT
@@ -69,7 +69,7 @@ from tools.cli_types import CliParser, add_log_level, endpoint, positive_seconds
 from tools.client_cli import add_commands as add_client_commands
 from tools.cluster import add_cluster_command
 from tools.console import positions_table
-from tools.dashboard_live import RunView, open_view
+from tools.dashboard_live import RunView, Snapshot, open_view
 from tools.export import add_export_command
 from tools.logging_setup import configure_logging
 from tools.progress import Progress
@@ -138,9 +138,9 @@ def _run(args: argparse.Namespace) -> int:
         _announce(
             out, args, feed=feed_path, count=len(records), config=config, start=start, edge=edge
         )
+        out.write(_nothing_left(args, start, len(records), config.data_dir))
         if not args.quiet:
-            view = open_view(out, plain=args.plain)
-            runtime.subscribe(view.ref)
+            view = _open_view(args, out, runtime)
         sent = _replay(args, runtime, records, start, stop.requested)
         stop.check()
         if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
@@ -200,6 +200,36 @@ def _start_recorder(args: argparse.Namespace, runtime: Runtime) -> pykka.ActorRe
     for position in runtime.positions():
         recorder.tell(position)
     return recorder
+
+
+def _open_view(args: argparse.Namespace, out: TextIO, runtime: Runtime) -> RunView:
+    """The run's view, on what the runtime already holds: a resumed run shows the journal's
+    positions, orders and markets, not only what happens from now on. Seeded after it
+    subscribes, so an event newer than the snapshot still counts (an older one changes
+    nothing)."""
+    view = open_view(out, plain=args.plain)
+    try:
+        runtime.subscribe(view.ref)
+        held = Snapshot(
+            positions=runtime.positions(), orders=runtime.orders(), markets=runtime.markets()
+        )
+        view.seed(held)
+    except BaseException:
+        view.close()
+        raise
+    return view
+
+
+def _nothing_left(args: argparse.Namespace, start: int, count: int, data_dir: Path | None) -> str:
+    """What to say when the journal has already taken every record this run would replay
+    (a second run on the same data dir): else it replays nothing without a word of why."""
+    end = count if args.records is None else min(count, args.records)
+    if live_venue.is_live(args) or start == 0 or start < end:
+        return ""
+    return (
+        f"tradeactors: the journal in {data_dir} has already taken the feed's first {start} "
+        f"records, so there is nothing to replay; --fresh starts over\n"
+    )
 
 
 def _fed(args: argparse.Namespace, sent: int, start: int, count: int) -> str:
@@ -348,8 +378,9 @@ def _replay(
     if live_venue.is_live(args):
         return live_venue.drive_live(args, runtime, live_venue.plan_of(args), stop)
     end = len(records) if args.records is None else min(len(records), args.records)
-    if args.speed <= 0:
-        runtime.replay(records, end=end, duration_s=args.duration, stop=stop)
+    if args.speed <= 0 or runtime.kernel is not None:
+        pace = FeedPace(args.speed) if args.speed > 0 else None
+        runtime.replay(records, end=end, duration_s=args.duration, stop=stop, pace=pace)
         return runtime.next_step - start
     return replay(
         records[start:end], runtime.feed, speed=args.speed, duration_s=args.duration, stop=stop
@@ -382,12 +413,13 @@ def _config(
 ) -> RuntimeConfig:
     """The run's configuration from its flags.
 
-    A lockstep replay runs on the virtual-time kernel unless ``--threaded``, or with a
-    broker: its callbacks and queries come from threads of its own, which the kernel's
-    idle cannot see.
+    A replay runs on the virtual-time kernel, paced or not (a paced one is the same lockstep
+    steps with pauses between them, so every speed ends the same), unless ``--threaded``,
+    live, or with a broker: its callbacks and queries come from threads of its own, which
+    the kernel's idle cannot see.
     """
     data_dir = Path(args.data_dir)
-    on_kernel = args.speed <= 0 and not args.threaded and broker is None
+    on_kernel = not (args.threaded or broker is not None or live_venue.is_live(args))
     return RuntimeConfig(
         evaluate=strategy[0],
         strategy_name=strategy[1],
@@ -676,8 +708,8 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument(
         "--threaded",
         action="store_true",
-        help="at --speed 0, run each actor on its own thread instead of the one-thread "
-        "virtual-time kernel (the results are the same)",
+        help="run each actor on its own thread instead of the one-thread virtual-time "
+        "kernel (at --speed 0 the results are the same; paced, they vary with timing)",
     )
     run.add_argument("--duration", type=float, help="stop the replay after this many seconds")
     run.add_argument(

@@ -28,6 +28,7 @@ from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS
 from messages.codec import CodecError, decode
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
+from messages.queries import MarketState
 from messages.risk import RiskLimits
 from tools.cli_types import endpoint
 from tools.console import positions_table
@@ -304,6 +305,12 @@ def _order(plain: dict[str, Any]) -> OrderSnapshot:
     return order
 
 
+def _market(plain: dict[str, Any]) -> MarketState:
+    market = decode("MarketState", json.dumps(plain, default=str))
+    assert isinstance(market, MarketState)
+    return market
+
+
 def stream_event(message: dict[str, Any]) -> object:
     """The message object a stream event carries, so the dashboard folds the very classes
     `tradeactors run` folds; ``Restarted`` for a restart (its actor ref did not travel),
@@ -422,6 +429,8 @@ def _seed(state: DashboardState, args: argparse.Namespace) -> None:
     state.seed(
         [decode_snapshot(plain) for plain in answer["positions"]],
         [_order(plain) for plain in answer["orders"]],
+        # A server older than the markets in its snapshot: the markets come with events.
+        [_market(plain) for plain in answer.get("markets", [])],
     )
     state.note = f"events from {args.events_endpoint} on a snapshot from {args.endpoint}"
 

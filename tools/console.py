@@ -56,10 +56,16 @@ class ConsoleView(pykka.ThreadingActor):
             case MarketResolved(market_id=market_id, winning_security_id=winner):
                 return f"== market {market_id} resolved: {winner} wins"
             case OrderUpdated(cause="submitted", order=order):
-                return (
+                line = (
                     f"   order {order.order_id} {order.side.value} {order.size} "
                     f"{order.security_id} @ {order.price}"
                 )
+                if order.manual:
+                    line += (
+                        f" (manual: the strategy stands aside in {order.market_id} while it "
+                        "is open, pending-flag guard)"
+                    )
+                return line
             case OrderUpdated(cause="fill", order=order):
                 return (
                     f"   fill  {order.order_id} filled {order.filled}/{order.size} "

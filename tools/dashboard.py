@@ -11,7 +11,6 @@ Orders and positions carry a ``version``: an event older than what the state alr
 from __future__ import annotations
 
 import collections
-import enum
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -19,7 +18,7 @@ from decimal import Decimal
 import attrs
 
 from actors.order_state import CLOSED_STATUSES
-from messages.enums import PositionStatus
+from messages.enums import MarketPhase, PositionStatus
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.orders import FillRefused, OrderDenied, OrderSnapshot, OrderUpdated
 from messages.positions import (
@@ -30,6 +29,7 @@ from messages.positions import (
     PositionSettled,
     PositionSnapshot,
 )
+from messages.queries import MarketState
 from supervisors.kernel.events import ChildRestarted
 
 WINDOW_S = 5.0
@@ -37,14 +37,6 @@ WINDOW_S = 5.0
 
 RATE_KINDS = ("events", "orders", "fills", "deltas")
 """What the rates count: every event, new orders, applied fills, position deltas."""
-
-
-class MarketPhase(enum.Enum):
-    """Where a market is in its life, as far as the events seen say."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-    RESOLVED = "resolved"
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -184,12 +176,32 @@ class DashboardState:
         """Seconds since the dashboard started (not the runtime: it may have joined late)."""
         return self.clock() - self.started
 
-    def seed(self, positions: Iterable[PositionSnapshot], orders: Iterable[OrderSnapshot]) -> None:
-        """Start from a ``snapshot`` answer: what happened before the stream was joined."""
+    def seed(
+        self,
+        positions: Iterable[PositionSnapshot],
+        orders: Iterable[OrderSnapshot],
+        markets: Iterable[MarketState] = (),
+    ) -> None:
+        """Start from a ``snapshot`` answer: what happened before the stream was joined (or
+        before a resumed run started). Positions and orders older than what events already
+        brought change nothing; nor does a market an event already showed."""
         for position in positions:
             self._position(position)
         for order in orders:
             self._order(order)
+        last = None
+        for market in markets:
+            last = market.market_id
+            self.markets.setdefault(
+                market.market_id,
+                MarketRow(
+                    market_id=market.market_id,
+                    phase=market.phase,
+                    winner=market.winning_security_id,
+                ),
+            )
+        if self.current_market is None:
+            self.current_market = last
 
     def apply(self, event: object) -> None:
         """Fold one event; kinds the dashboard does not show only count as events."""
@@ -228,6 +240,16 @@ class DashboardState:
                 self._position(position)
             case ChildRestarted(child_id=child_id) | Restarted(child_id=child_id):
                 self.restarts[restart_kind(child_id)] += 1
+
+    def standing_aside(self) -> dict[str, OrderSnapshot]:
+        """Per market, the first open manual order: while it is open the pending-flag guard
+        keeps the strategy off its security and side, and the shipped strategy (which buys
+        both legs together) stands aside in the whole market."""
+        aside: dict[str, OrderSnapshot] = {}
+        for order in self.open_orders.values():
+            if order.manual:
+                aside.setdefault(order.market_id, order)
+        return aside
 
     def rate(self, kind: str) -> float:
         """Events of ``kind`` (one of ``RATE_KINDS``) per second, over the window."""

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
 import attrs
 import pykka
 
-from tools.console import ConsoleView, Note
+from messages.orders import OrderSnapshot
+from messages.positions import PositionSnapshot
+from messages.queries import MarketState
+from tools.console import ConsoleView, Note, decimal_text
 from tools.dashboard import DashboardState
 from tools.dashboard_render import render
 from tools.dashboard_screen import REDRAW_S, Screen, is_terminal, terminal_size
@@ -36,8 +39,35 @@ class RunView(Protocol):
     def say(self, text: str) -> None:
         """Show a line of the command's own, in turn with the events."""
 
+    def seed(self, snapshot: Snapshot) -> None:
+        """Start from what the runtime already holds (a resumed run's journal)."""
+
     def close(self) -> None:
         """Stop the view and give the output back; safe to call twice."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Snapshot:
+    """What a runtime holds when a view starts: its positions, orders and markets."""
+
+    positions: Sequence[PositionSnapshot]
+    orders: Sequence[OrderSnapshot]
+    markets: Sequence[MarketState]
+
+
+def resumed_line(snapshot: Snapshot) -> str | None:
+    """One line on what a resumed run starts from; None when it starts from nothing."""
+    if not snapshot.markets:
+        return None
+    state = DashboardState()
+    state.seed(snapshot.positions, snapshot.orders, snapshot.markets)
+    market = state.current_market
+    assert market is not None
+    return (
+        f"== resumed from the journal: markets {len(state.markets)} (current {market} "
+        f"{state.markets[market].phase.value}), open orders {len(state.open_orders)}, "
+        f"net PnL {decimal_text(state.total().net)}"
+    )
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -59,6 +89,8 @@ class DashboardView(pykka.ThreadingActor):
                 return render(self.state, width, height)
             case Note(text=text):
                 self.state.note = text
+            case Snapshot(positions=positions, orders=orders, markets=markets):
+                self.state.seed(positions, orders, markets)
             case _:
                 self.state.apply(message)
         return None
@@ -89,6 +121,9 @@ class LiveDashboard:
 
     def say(self, text: str) -> None:
         self.ref.tell(Note(text=text))
+
+    def seed(self, snapshot: Snapshot) -> None:
+        self.ref.tell(snapshot)
 
     def close(self) -> None:
         if self._closing.is_set():
@@ -125,6 +160,11 @@ class PlainView:
 
     def say(self, text: str) -> None:
         self.ref.tell(Note(text=text))
+
+    def seed(self, snapshot: Snapshot) -> None:
+        line = resumed_line(snapshot)
+        if line is not None:
+            self.say(line)
 
     def close(self) -> None:
         self.ref.stop(timeout=_STOP_S)

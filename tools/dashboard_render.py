@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import attrs
 
+from messages.enums import MarketPhase
 from tools.console import decimal_text
-from tools.dashboard import RATE_KINDS, DashboardState, MarketPhase
+from tools.dashboard import RATE_KINDS, DashboardState
 
 _GAP = "  "
 
@@ -118,6 +119,9 @@ def _header(state: DashboardState) -> list[str]:
     where = "no market event yet"
     if market is not None:
         where = f"market {market} {state.markets[market].phase.value}"
+        manual = state.standing_aside().get(market)
+        if manual is not None:
+            where += f" (strategy aside: manual {manual.order_id} open)"
     rates = _GAP.join(f"{state.rate(kind):.1f} {kind}" for kind in RATE_KINDS)
     counts = _GAP.join(f"{state.counts[kind]} {kind}" for kind in state.counts)
     restarts = _GAP.join(
@@ -144,12 +148,19 @@ def _header(state: DashboardState) -> list[str]:
 
 def _markets(state: DashboardState) -> _Section:
     width = max((len(market_id) for market_id in state.markets), default=0)
+    aside = state.standing_aside()
     rows = []
     for row in state.markets.values():
         mark = "*" if row.market_id == state.current_market else " "
         line = f"{mark} {row.market_id.ljust(width)}  {row.phase.value}"
         if row.phase is MarketPhase.RESOLVED:
             line += f"  {row.winner} wins"
+        manual = aside.get(row.market_id)
+        if manual is not None:
+            line += (
+                f"  strategy stands aside: manual order {manual.order_id} "
+                f"{manual.side.value} {manual.security_id} is open (pending-flag guard)"
+            )
         rows.append(line)
     return _Section(title="MARKETS", rows=tuple(rows))
 
@@ -157,7 +168,7 @@ def _markets(state: DashboardState) -> _Section:
 def _orders(state: DashboardState, width: int) -> _Section:
     cells = [
         (
-            order.order_id,
+            f"{order.order_id} (manual)" if order.manual else order.order_id,
             order.security_id,
             order.side.value,
             str(order.price),

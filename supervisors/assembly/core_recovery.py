@@ -22,8 +22,10 @@ from bridges.feed_codec import FeedRecord
 from bridges.venue_matching import MatchingEngine, StagedFills
 from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
+from messages.enums import MarketPhase
 from messages.market_data import ReferencePrice
 from messages.positions import PositionSnapshot
+from messages.queries import MarketState
 from messages.risk import RiskLimits
 from supervisors.assembly.market_lifecycle import RestoredMarket
 from supervisors.assembly.recovery import RecoveryReport, recover_state
@@ -40,6 +42,7 @@ class Recovered:
     markets: list[RestoredMarket]
     orders: tuple[Any, ...]
     archived: list[PositionSnapshot]
+    archived_markets: tuple[MarketState, ...]
     accounts: AccountBook
     routed: tuple[OrderRouted, ...]
     open_order_ids: frozenset[str]
@@ -69,6 +72,15 @@ def recover_core(
         markets=markets,
         orders=orders,
         archived=archived,
+        archived_markets=tuple(
+            MarketState(
+                market_id=record.definition.market_id,
+                phase=MarketPhase.RESOLVED,
+                winning_security_id=record.winning_security_id,
+            )
+            for record in state.markets.values()
+            if record.archived
+        ),
         accounts=AccountBook.from_memento(state.accounts.memento(), state.accounts.deals),
         routed=tuple(state.routed.values()),
         open_order_ids=frozenset(

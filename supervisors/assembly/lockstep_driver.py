@@ -171,9 +171,14 @@ class LockstepDriver:
         duration_s: float | None = None,
         during: Callable[[int], object] | None = None,
         stop: threading.Event | None = None,
+        pace: Callable[[FeedRecord], float] | None = None,
     ) -> int:
         """Lockstep replay of ``records`` from ``next_step`` to ``end``; returns steps
-        committed. A torn step is fed again; ``stop`` ends the replay between two records."""
+        committed. A torn step is fed again; ``stop`` ends the replay between two records.
+
+        ``pace`` says how long to wait before a record is due (a paced replay): the same
+        steps, with pauses between them where client units run, so the results do not
+        depend on the speed."""
         end = len(records) if end is None else min(end, len(records))
         stop_at = self._clock() + duration_s if duration_s is not None else float("inf")
         committed = 0
@@ -183,6 +188,10 @@ class LockstepDriver:
                 and self._clock() < stop_at
                 and not (stop is not None and stop.is_set())
             ):
+                delay = 0.0 if pace is None else pace(records[self.next_step])
+                if delay > 0:
+                    self.units.pause(min(delay, stop_at - self._clock()), stop, self._clock)
+                    continue  # the record is due now, unless the duration or stop ended it
                 with self.units.lock:
                     self.units.between_steps()
                     committed += self.feed_and_wait(records[self.next_step], during=during)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_PAUSE_SLICE_S = 0.1
+"""How often a pause looks at its stop event while no client unit arrives."""
 
 Work = Callable[[], Any]
 RunUnit = Callable[[Work], Any]
@@ -33,7 +37,7 @@ class LockstepUnits:
     def __init__(self, run_unit: RunUnit) -> None:
         self._run_unit = run_unit
         self.lock = threading.RLock()
-        self._state = threading.Lock()
+        self._state = threading.Condition()
         self._driving = False
         self._pending: collections.deque[tuple[Work, concurrent.futures.Future[Any]]] = (
             collections.deque()
@@ -48,6 +52,7 @@ class LockstepUnits:
             if driving:
                 future: concurrent.futures.Future[Any] = concurrent.futures.Future()
                 self._pending.append((work, future))
+                self._state.notify_all()
         if not driving:
             return work()
         try:
@@ -58,6 +63,25 @@ class LockstepUnits:
                     f"the lockstep replay did not reach the command in {timeout_s} s"
                 ) from None
             return future.result()  # type: ignore[no-any-return]  # running: it ends
+
+    def pause(
+        self,
+        seconds: float,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Wait ``seconds`` between two steps (a paced replay keeping pace), running each
+        client unit as it arrives rather than after the wait; ``stop`` cuts the wait short."""
+        deadline = clock() + seconds
+        while True:
+            with self.lock:
+                self.between_steps()
+            remaining = deadline - clock()
+            if remaining <= 0 or (stop is not None and stop.is_set()):
+                return
+            with self._state:
+                if not self._pending:
+                    self._state.wait(min(remaining, _PAUSE_SLICE_S))
 
     def queued(self) -> int:
         """How many units wait for the next gap."""

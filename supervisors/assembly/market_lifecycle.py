@@ -36,7 +36,7 @@ from actors.order_state import Order
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from actors.runtime_state import market_stream, order_from_created, position_stream
-from messages.enums import PositionStatus
+from messages.enums import MarketPhase, PositionStatus
 from messages.journal import MarketArchived, PositionCreated, PositionSettlement
 from messages.journal_protocol import Append
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
@@ -50,7 +50,7 @@ from messages.markets import (
 )
 from messages.mementos import OrderMemento
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
-from messages.queries import ListPositions, PositionRefs
+from messages.queries import ListMarkets, ListPositions, MarketState, MarketStates, PositionRefs
 from messages.subscriptions import Subscribe, Unsubscribe
 from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
 from supervisors.assembly.recovery import market_loader, order_loader, position_loader
@@ -123,7 +123,19 @@ class _Market:
     market: Ref | None = None
     orders: dict[str, _OrderChild] = attrs.field(factory=dict)
     drained: bool = False
+    closed: bool = False
     winning_security_id: str | None = None
+
+    def state(self) -> MarketState:
+        if self.winning_security_id is not None:
+            phase = MarketPhase.RESOLVED
+        else:
+            phase = MarketPhase.CLOSED if self.closed else MarketPhase.OPEN
+        return MarketState(
+            market_id=self.definition.market_id,
+            phase=phase,
+            winning_security_id=self.winning_security_id,
+        )
 
 
 def position_child(market_id: str) -> str:
@@ -254,6 +266,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         restored: Sequence[RestoredMarket] = (),
         restored_orders: tuple[OrderMemento, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
+        archived_markets: Sequence[MarketState] = (),
         index: Ref | None = None,
         risk: Ref | None = None,
         supervision: SupervisedContext | None = None,
@@ -279,6 +292,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         )
         self.markets: dict[str, _Market] = {}
         self.archived: list[PositionSnapshot] = list(archived)
+        self.archived_markets: list[MarketState] = list(archived_markets)
         self._order_markets: dict[str, str] = {}
         self._restored = list(restored)
         self._restored_orders = restored_orders
@@ -302,6 +316,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         for market in restored:
             entry = self._enter(market.definition, market.position)
             entry.winning_security_id = market.winning_security_id
+            entry.closed = market.closed
             book = market.position or self._create_position(entry)
             self._spawn(entry, book, market.books, market.reference)
         self.execution.tell(AdoptOrders(orders=orders))
@@ -603,6 +618,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         if message.market_id not in self.markets:
             self.log.error("close_for_unknown_market", market_id=message.market_id)
             return
+        self.markets[message.market_id].closed = True
         self.venue.tell(message)
         self.execution.tell(CloseMarket(market_id=message.market_id, notify=self.actor_ref))
         self.bus.tell(message)
@@ -647,6 +663,11 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
             archived=tuple(self.archived),
         )
 
+    @handles(ListMarkets, reads_only=True)
+    def _list_markets(self, _message: ListMarkets) -> MarketStates:
+        live = (entry.state() for entry in self.markets.values())
+        return MarketStates(markets=(*self.archived_markets, *live))
+
     def _settle_or_close(self, market: RestoredMarket) -> None:
         """What recovery found settled is archived; what it found closed is closed again."""
         market_id = market.definition.market_id
@@ -689,6 +710,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
             self._order_markets.pop(order_id, None)
             self._remove(order_child(order_id))
         self.archived.append(final)
+        self.archived_markets.append(entry.state())
         # The replies come in the order asked: after the last one, all of them have stopped.
         self._remove(position_child(market_id), lambda _removed: self._archived(market_id, final))
 

@@ -19,8 +19,11 @@ from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.queries import (
     GetSnapshot,
+    ListMarkets,
     ListPositions,
     ListRoutedOrders,
+    MarketState,
+    MarketStates,
     PositionRefs,
     RoutedOrders,
 )
@@ -59,6 +62,15 @@ class QueryView:
             refs: PositionRefs = ask(self.follower.require().market_lifecycle, ListPositions())
             live = [ask(ref, GetSnapshot()) for _, ref in refs.live]
             return [*refs.archived, *live]
+
+        return self._retrying(read)
+
+    def markets(self) -> tuple[MarketState, ...]:
+        """Every market of the run and its phase, archived first; the last opened last."""
+
+        def read() -> tuple[MarketState, ...]:
+            states: MarketStates = ask(self.follower.require().market_lifecycle, ListMarkets())
+            return states.markets
 
         return self._retrying(read)
 

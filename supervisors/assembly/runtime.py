@@ -29,6 +29,7 @@ from messages.broker_events import AccountPosition
 from messages.journal_protocol import Sync
 from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
+from messages.queries import MarketState
 from messages.reconciliation import ReconcileRequest
 from messages.risk import PositionMeta, RiskLimits, SetLimits
 from messages.subscriptions import Subscribe
@@ -286,13 +287,17 @@ class Runtime:
         duration_s: float | None = None,
         during: Callable[[int], object] | None = None,
         stop: threading.Event | None = None,
+        pace: Callable[[FeedRecord], float] | None = None,
     ) -> int:
         """Lockstep replay of ``records`` from ``next_step`` to ``end``; returns steps committed.
 
         Each record is a unit of work (``feed_and_wait``); a torn one is fed again. ``stop``,
-        once set, ends the replay between two records.
+        once set, ends the replay between two records. ``pace`` (seconds until a record is
+        due) makes it a paced replay of the same steps (``bridges.feed_player.FeedPace``).
         """
-        return self.driver.replay(records, end=end, duration_s=duration_s, during=during, stop=stop)
+        return self.driver.replay(
+            records, end=end, duration_s=duration_s, during=during, stop=stop, pace=pace
+        )
 
     def drive(
         self, records: Iterable[FeedRecord | None], *, stop: threading.Event | None = None
@@ -336,6 +341,10 @@ class Runtime:
     def positions(self) -> list[PositionSnapshot]:
         """Every position: archived (settled) ones and the live ones, oldest market first."""
         return self.view.positions()
+
+    def markets(self) -> tuple[MarketState, ...]:
+        """Every market and its phase: archived ones, then live ones; the current one last."""
+        return self.view.markets()
 
     def account_positions(self) -> tuple[AccountPosition, ...]:
         """The broker-account view (with a broker configured): per (account, security)."""

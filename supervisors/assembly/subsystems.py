@@ -369,6 +369,7 @@ def _start_market_lifecycle(wiring: Wiring, context: SupervisedContext) -> Ref:
             restored=recovered.markets,
             restored_orders=recovered.orders,
             archived=recovered.archived,
+            archived_markets=recovered.archived_markets,
             index=refs["index"],
             risk=refs["risk"],
             supervision=context,

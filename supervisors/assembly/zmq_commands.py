@@ -290,6 +290,7 @@ def _snapshot(commands: Commands, args: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "positions": [plain(snapshot) for snapshot in runtime.positions()],
         "orders": [plain(order) for order in runtime.orders()],
+        "markets": [plain(market) for market in runtime.markets()],
         "account_positions": [],
     }
     if runtime.config.broker is not None:

@@ -211,6 +211,7 @@ def test_an_order_takes_its_terms_from_the_signal_and_its_owner_from_the_route()
         "side": SELL,
         "price": trade.price,
         "size": trade.size,
+        "manual": False,
     }
 
 

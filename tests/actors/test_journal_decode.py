@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ from actors.journal_decode import decode_trusted
 from messages.codec import CodecError, decode, encode, kind_of
 from messages.fills import Fill
 from messages.journal import FillApplied
-from tests.messages.examples import EXAMPLES, FILL
+from tests.messages.examples import CREATED, EXAMPLES, FILL, ORDER_MEMENTO
 from tests.messages.test_codec import any_fill
 
 pytestmark = pytest.mark.timeout(30)
@@ -41,6 +42,16 @@ def test_a_record_missing_a_field_added_later_takes_the_strict_path() -> None:
 
     assert isinstance(old, FillApplied)
     assert old.correlation_id == ""
+
+
+def test_an_order_journaled_before_manual_orders_were_marked_reads_as_a_strategy_s() -> None:
+    for kind, message in (("OrderCreated", CREATED), ("OrderMemento", ORDER_MEMENTO)):
+        fields = json.loads(encode(message))
+        assert fields.pop("manual") is True
+
+        old = decode_trusted(kind, json.dumps(fields))
+
+        assert old == attrs.evolve(message, manual=False)
 
 
 @pytest.mark.parametrize(

@@ -32,12 +32,18 @@ T = OrderTrigger
 
 # The specification, written out independently of the module so the test can disagree with it.
 EXPECTED_TABLE = {
-    (S.PENDING, T.ACCEPT): S.PENDING,
+    (S.PENDING, T.ACCEPT): S.ACCEPTED,
     (S.PENDING, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.PENDING, T.FILL): S.FILLED,
     (S.PENDING, T.CANCEL_REQUEST): S.PENDING_CANCEL,
     (S.PENDING, T.CANCEL_ACK): S.CANCELLED,
     (S.PENDING, T.REJECT): S.REJECTED,
+    (S.ACCEPTED, T.ACCEPT): S.ACCEPTED,
+    (S.ACCEPTED, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.ACCEPTED, T.FILL): S.FILLED,
+    (S.ACCEPTED, T.CANCEL_REQUEST): S.PENDING_CANCEL,
+    (S.ACCEPTED, T.CANCEL_ACK): S.CANCELLED,
+    (S.ACCEPTED, T.REJECT): S.REJECTED,
     (S.PARTIALLY_FILLED, T.ACCEPT): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, T.FILL): S.FILLED,
@@ -48,6 +54,7 @@ EXPECTED_TABLE = {
     (S.PENDING_CANCEL, T.FILL): S.FILLED,
     (S.PENDING_CANCEL, T.CANCEL_ACK): S.CANCELLED,
     (S.PENDING_CANCEL, T.CANCEL_REFUSED): S.PENDING,
+    (S.PENDING_CANCEL, T.CANCEL_REFUSED_ACCEPTED): S.ACCEPTED,
     (S.PENDING_CANCEL, T.CANCEL_REFUSED_PARTIAL): S.PARTIALLY_FILLED,
     (S.PENDING_CANCEL, T.REJECT): S.REJECTED,
     (S.CANCELLED, T.PARTIAL_FILL): S.CANCELLED,
@@ -100,7 +107,9 @@ def order_in(status: OrderStatus, *, filled: Decimal = Decimal(0)) -> Order:
     order = make_order()
     if filled:
         assert order.apply_fill(make_fill("setup", size=filled)).applied
-    if status is S.PENDING_CANCEL:
+    if status is S.ACCEPTED:
+        order.accept()
+    elif status is S.PENDING_CANCEL:
         assert order.request_cancel() is None
     elif status is S.CANCELLED:
         order.cancelled()
@@ -303,11 +312,35 @@ def test_snapshot_lists_fill_ids_in_application_order() -> None:
 # --- acknowledgements and cancels --------------------------------------------------------
 
 
-def test_first_accept_bumps_version_and_repeats_do_not() -> None:
+def test_first_accept_makes_the_order_accepted_and_repeats_change_nothing() -> None:
     order = make_order()
     order.accept()
     order.accept()
-    assert (order.status, order.version) == (S.PENDING, 1)
+    assert (order.status, order.version) == (S.ACCEPTED, 1)
+
+
+def test_an_accepted_order_whose_cancel_is_refused_is_accepted_again() -> None:
+    order = order_in(S.ACCEPTED)
+    assert order.request_cancel() is None
+    order.cancel_refused()
+    assert (order.status, order.version) == (S.ACCEPTED, 3)
+
+
+def test_an_ack_that_arrives_while_a_cancel_is_pending_is_remembered_if_it_is_refused() -> None:
+    order = order_in(S.PENDING_CANCEL)
+    order.accept()
+    assert order.status is S.PENDING_CANCEL
+    order.cancel_refused()
+    assert order.status is S.ACCEPTED
+
+
+def test_a_memento_written_before_accepted_existed_restores_an_acked_order_as_accepted() -> None:
+    order = order_in(S.ACCEPTED)
+    old = attrs.evolve(order.memento(), status=S.PENDING)  # how such a journal recorded it
+    restored = Order.from_memento(old)
+    assert (restored.status, restored.version) == (S.ACCEPTED, order.version)
+    unacked = Order.from_memento(make_order().memento())
+    assert unacked.status is S.PENDING
 
 
 def test_accept_after_a_fill_keeps_partially_filled() -> None:
@@ -345,7 +378,7 @@ def test_second_cancel_request_is_refused() -> None:
     assert (order.status, order.version) == (S.PENDING_CANCEL, version)
 
 
-@pytest.mark.parametrize("status", [S.PENDING, S.PARTIALLY_FILLED, S.PENDING_CANCEL])
+@pytest.mark.parametrize("status", [S.PENDING, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL])
 def test_cancel_ack_cancels_any_open_order(status: OrderStatus) -> None:
     order = order_in(status, filled=Decimal(10) if status is S.PARTIALLY_FILLED else Decimal(0))
     version = order.version
@@ -518,7 +551,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     @rule()
     def request_cancel(self) -> None:
         def operation() -> bool:
-            was_open = self.order.status in (S.PENDING, S.PARTIALLY_FILLED)
+            was_open = self.order.status in (S.PENDING, S.ACCEPTED, S.PARTIALLY_FILLED)
             reason = self.order.request_cancel()
             assert (reason is None) is was_open
             return was_open
@@ -576,6 +609,13 @@ class OrderLifecycle(RuleBasedStateMachine):
     @invariant()
     def order_is_filled_exactly_when_filled_reaches_size(self) -> None:
         assert (self.order.status is S.FILLED) is (self.order.filled == self.order.size)
+
+    @invariant()
+    def an_order_rests_accepted_exactly_when_acked_and_nothing_filled_or_asked(self) -> None:
+        status = self.order.status
+        if status in (S.ACCEPTED, S.PENDING):
+            assert self.accepted is (status is S.ACCEPTED)
+            assert self.order.filled == 0
 
     @invariant()
     def a_rejected_order_has_no_fills(self) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bridges.feed_player import replay
+from bridges.feed_player import FeedPace, replay
 from messages.markets import MarketClosed
 
 pytestmark = pytest.mark.timeout(10)
@@ -85,3 +85,16 @@ def test_a_stop_request_ends_the_replay_between_records_even_while_it_waits() ->
     assert count == 2
     assert [r.market_id for r in sent] == ["m0", "m1"]
     assert time.monotonic() - began < 5  # not the hour the third record was due after
+
+
+def test_a_feed_pace_says_how_long_until_each_record_is_due_at_its_speed() -> None:
+    clock = FakeClock()
+    pace = FeedPace(speed=2.0, clock=clock)
+    first, second, third = _records(10.0, 12.0, 16.0)
+    assert pace(first) == 0.0
+    assert pace(second) == 1.0
+    clock.now += 1.5
+    assert pace(second) == -0.5  # late: due now
+    assert pace(third) == 1.5
+    with pytest.raises(ValueError, match="positive speed"):
+        FeedPace(speed=0)

@@ -32,7 +32,7 @@ from messages import (
     subscriptions,
     supervision,
 )
-from messages.enums import BookSide, OrderSide, OrderStatus, Outcome, PositionStatus
+from messages.enums import BookSide, MarketPhase, OrderSide, OrderStatus, Outcome, PositionStatus
 from messages.fills import Fill
 from messages.refs import Recipient
 from messages.signals import TradeSignal
@@ -110,6 +110,7 @@ ORDER = orders.OrderSnapshot(
     fill_count=1,
     last_fill_id="F1",
     version=2,
+    manual=True,
 )
 LEG_MEMENTO = mementos.LegMemento(
     security_id="m1-YES",
@@ -131,6 +132,7 @@ CREATED = journal.OrderCreated(
     side=BUY,
     price=D("0.40"),
     size=D("10"),
+    manual=True,
 )
 ORDER_MEMENTO = mementos.OrderMemento(
     order_id="O1",
@@ -149,6 +151,7 @@ ORDER_MEMENTO = mementos.OrderMemento(
     accepted=True,
     version=3,
     fills=(FILL,),
+    manual=True,
 )
 
 
@@ -170,6 +173,13 @@ def _examples() -> list[object]:
         queries.GetSnapshot(),
         queries.ListRoutedOrders(),
         queries.ListPositions(),
+        queries.ListMarkets(),
+        queries.MarketState(
+            market_id="m1", phase=MarketPhase.RESOLVED, winning_security_id="m1-YES"
+        ),
+        queries.MarketStates(
+            markets=(queries.MarketState(market_id="m2", phase=MarketPhase.CLOSED),)
+        ),
         position_commands.MarkPending(order_id="O1", security_id="m1-YES", side=OrderSide.SELL),
         markets.MarketDrained(market_id="m1"),
         orders.OrderClosed(order_id="O1", market_id="m1"),

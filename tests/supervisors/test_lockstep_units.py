@@ -233,3 +233,26 @@ def test_with_no_replay_driving_the_caller_runs_its_unit_itself_and_gets_its_err
 
     with pytest.raises(ValueError, match="bad args"):
         units.run(refused, 5)
+
+
+def test_a_pause_between_paced_steps_runs_a_client_unit_as_it_arrives_not_at_its_end() -> None:
+    ran: list[str] = []
+    units = LockstepUnits(lambda work: work())
+    answered = threading.Event()
+
+    def client() -> None:
+        assert units.run(lambda: ran.append("unit"), timeout_s=5.0) is None
+        answered.set()
+
+    with units.driving():
+        thread = threading.Thread(target=client)
+        thread.start()
+        stop = threading.Event()
+        pausing = threading.Thread(target=units.pause, args=(30.0, stop))
+        pausing.start()
+        assert answered.wait(5.0), "the unit waited for the pause to end"
+        stop.set()
+        pausing.join(5.0)
+        assert not pausing.is_alive()
+        thread.join(5.0)
+    assert ran == ["unit"]

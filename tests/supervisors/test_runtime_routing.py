@@ -207,7 +207,7 @@ def test_after_a_position_restart_an_open_order_addresses_its_fills_to_the_new_p
             change("m1-NO", BookSide.BID, "0.47", "10", sequence=1),
         ):
             runtime.feed_and_wait(record)
-        (resting,) = [o for o in runtime.orders() if o.status is OrderStatus.PENDING]
+        (resting,) = [o for o in runtime.orders() if o.status is OrderStatus.ACCEPTED]
         lifecycle = runtime.market_lifecycle
         assert lifecycle is not None
         ((_, old),) = ask(lifecycle, ListPositions()).live

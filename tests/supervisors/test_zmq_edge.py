@@ -65,6 +65,9 @@ def test_ping_status_positions_snapshot_and_lookup_answer_from_the_runtime(edge:
         assert c.request("positions", market_id="nope")["positions"] == []
         snapshot = c.request("snapshot")
         assert len(snapshot["orders"]) == 4
+        assert snapshot["markets"] == [
+            {"market_id": "m1", "phase": "open", "winning_security_id": None}
+        ]
         (tracker,) = c.request("lookup", security_id="m1-YES")["trackers"]
         assert Decimal(tracker["quantity"]) == Decimal(60)
 

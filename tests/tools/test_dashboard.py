@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bridges.zmq_protocol import encode_json, plain
-from messages.enums import OrderStatus, PositionStatus
+from messages.enums import MarketPhase, OrderStatus, PositionStatus
 from messages.positions import PositionOpened, PositionSnapshot
 from supervisors.kernel.events import ChildTerminated
 from tests.stubs import D, opened
@@ -29,7 +29,7 @@ from tests.tools.dashboard_events import (
     whole_run,
 )
 from tools.client_cli import stream_event
-from tools.dashboard import DashboardState, MarketPhase, PnL, Restarted, Unknown
+from tools.dashboard import DashboardState, PnL, Restarted, Unknown
 from tools.dashboard_render import render
 
 pytestmark = pytest.mark.timeout(10)

@@ -23,14 +23,16 @@ from typing import Any
 import pytest
 
 from bridges.feed_codec import write_feed
+from bridges.journal_sqlite import SqliteJournalStore
 from bridges.zmq_client import Client
 from messages.supervision import InjectFault
-from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
 from supervisors.assembly.subsystems import CORE_CHILDREN
 from supervisors.assembly.zmq_edge import ZmqEdge
 from tests.stubs import arbitrage_feed
 from tests.tools.dashboard_events import whole_run
-from tools.cli import build_parser
+from tools.cli import _open_view, build_parser
 from tools.client_cli import watch
 from tools.dashboard import Unknown
 from tools.dashboard_live import LiveDashboard, PlainView, open_view
@@ -369,3 +371,99 @@ def test_watch_plain_on_a_terminal_writes_a_line_per_event(
     (line,) = out.getvalue().splitlines()
     assert line.split()[1:3] == ["order.zz", "OrderDenied"]
     assert "denied:" in line  # what happened, not only its kind
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.usefixtures("terminal_100x30")
+def test_watch_joining_mid_run_shows_the_open_market_from_the_snapshot(
+    edge: tuple[Runtime, ZmqEdge],
+) -> None:
+    _, server = edge  # m1 opened before the watch started: no event of it will come
+    out = TerminalOut()
+    thread, stop = watching(server, out)
+    try:
+        assert out.wait_for(lambda frame: "on a snapshot from" in frame)
+        frame = out.frame()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert "market m1 open" in frame.splitlines()[0]
+    assert "MARKETS (1)" in frame
+    assert "* m1  open" in frame
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("terminal_100x30")
+def test_a_resumed_run_s_dashboard_starts_from_the_journal_s_truth(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Runtime(RuntimeConfig(data_dir=data)).start(FEED) as first:
+        first.replay(FEED, end=5)  # m1 open, 3 orders filled, the NO one resting
+    state, _ = recover_state(SqliteJournalStore(data / JOURNAL_FILE))
+    (book,) = state.positions.values()
+    journal = {leg.security_id: leg for leg in book.snapshot().legs}
+    assert journal["m1-YES"].quantity == 60
+    with Runtime(RuntimeConfig(data_dir=data)).start(FEED) as runtime:
+        # Marked at the mids of the books rebuilt from the feed: the journal keeps no marks.
+        (marked,) = runtime.positions()
+        net = sum(leg.realized_pnl + leg.unrealized_pnl - leg.fees for leg in marked.legs)
+        out = TerminalOut()
+        view = _open_view(build_parser().parse_args(["run"]), out, runtime)
+        try:
+            assert out.wait_for(lambda frame: f"net PnL {net:.4f}" in frame)
+            frame = out.frame()
+            assert "market m1 open" in frame.splitlines()[0]
+            shown = rows(frame, "m1")
+            for leg in marked.legs:
+                truth = journal[leg.security_id]
+                row = shown[leg.security_id.removeprefix("m1-")]
+                assert row[3] == str(truth.quantity)
+                assert row[5:] == [
+                    f"{truth.realized_pnl:.4f}",
+                    f"{leg.unrealized_pnl:.4f}",
+                    f"{truth.fees:.4f}",
+                    f"{truth.realized_pnl + leg.unrealized_pnl - truth.fees:.4f}",
+                ]
+            assert "OPEN ORDERS (1)" in frame
+            assert re.search(r"O4 +m1-NO +BUY +0\.50 +0/30 +ACCEPTED", frame)
+            runtime.replay(FEED)  # the resumed run goes on: a fill, the close, the resolution
+            runtime.wait_idle()
+            assert out.wait_for(lambda frame: "m1  resolved  m1-YES wins" in frame)
+            assert out.wait_for(lambda frame: "net PnL 2.9430" in frame)
+        finally:
+            view.close()
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.usefixtures("terminal_120x30")
+def test_a_manual_order_that_makes_the_strategy_stand_aside_says_so_on_both_dashboards(
+    edge: tuple[Runtime, ZmqEdge],
+) -> None:
+    runtime, server = edge
+    run_out, watch_out = TerminalOut(), TerminalOut()
+    view = _open_view(build_parser().parse_args(["run"]), run_out, runtime)
+    thread, stop = watching(server, watch_out)
+    aside = "strategy stands aside: manual order O1 BUY m1-YES is open (pending-flag guard)"
+    try:
+        assert watch_out.wait_for(lambda frame: "on a snapshot from" in frame)
+        with Client(server.commands_endpoint) as client:
+            answer = client.request(
+                "submit", market_id="m1", security_id="m1-YES", side="BUY", price="0.10", size="5"
+            )
+            assert answer == {"order_id": "O1"}
+            runtime.wait_idle()  # its pending flag is on the position the strategy reads
+            runtime.replay(FEED, end=5)  # an arbitrage the strategy would take: it stands aside
+            runtime.wait_idle()
+            assert [order.order_id for order in runtime.orders()] == ["O1"]
+            for out in (run_out, watch_out):
+                assert out.wait_for(lambda frame: aside in frame)
+                frame = out.frame()
+                assert "(strategy aside: manual O1 open)" in frame.splitlines()[0]
+                assert re.search(r"O1 \(manual\) +m1-YES +BUY +0\.10 +0/5 +ACCEPTED", frame)
+            client.request("cancel", order_id="O1")
+            for out in (run_out, watch_out):
+                assert out.wait_for(lambda frame: "OPEN ORDERS: none" in frame)
+                assert "stands aside" not in out.frame()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        view.close()
