@@ -406,15 +406,27 @@ def _follow_lines(
 
 
 def _follow_dashboard(
-    events: Iterator[_Event | None], out: TextIO, args: argparse.Namespace
+    events: Iterator[_Event | None],
+    out: TextIO,
+    args: argparse.Namespace,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    with PacedDashboard(out) as dashboard:
+    """The dashboard on a snapshot, then the events; its note line says when the server
+    goes silent and when it is back, as ``--plain`` does in a line."""
+    with PacedDashboard(out, clock=clock) as dashboard:
         dashboard.state.note = f"asking {args.endpoint} for a snapshot"
         dashboard.draw()
         _seed(dashboard.state, args)
+        liveness = ServerLiveness(args.events_endpoint, clock())
         for event in events:
-            if event is not None:
+            if event is None:
+                note = liveness.check(clock())
+            else:
+                note = liveness.heard(event[0], event[1], clock())
                 dashboard.state.apply(stream_event(event[1]))
+            if note is not None:
+                dashboard.state.note = note.removeprefix("-- ")
+                dashboard.draw()
             dashboard.tick()
 
 

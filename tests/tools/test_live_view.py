@@ -467,3 +467,28 @@ def test_a_manual_order_that_makes_the_strategy_stand_aside_says_so_on_both_dash
         stop.set()
         thread.join(timeout=5)
         view.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.usefixtures("terminal_100x30")
+def test_the_watch_dashboard_says_when_the_server_goes_away_and_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    with Runtime(RuntimeConfig(data_dir=tmp_path / "data")).start(FEED) as runtime:
+        first = ZmqEdge(runtime, commands=LOCAL, events=LOCAL, heartbeat_s=0.1).start()
+        commands, events = first.commands_endpoint, first.events_endpoint
+        out = TerminalOut()
+        thread, stop = watching(first, out)
+        second: ZmqEdge | None = None
+        try:
+            assert out.wait_for(lambda frame: "on a snapshot from" in frame)
+            first.stop()
+            assert out.wait_for(lambda frame: "the server is gone or stopped" in frame)
+            second = ZmqEdge(runtime, commands=commands, events=events, heartbeat_s=0.1).start()
+            assert out.wait_for(lambda frame: f"{events} is back" in frame)
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            if second is not None:
+                second.stop()
+    assert not thread.is_alive()
