@@ -20,8 +20,7 @@ import contextlib
 import os
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import attrs
 import psycopg
@@ -30,16 +29,15 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from actors.journal_store import (
-    CorruptRecordError,
     Duplicate,
     Durability,
     JournalRecord,
     JournalStoreError,
     NewEntry,
     Snapshot,
-    record_checksum,
     snapshot_checksum,
 )
+from bridges.journal_rows import COLUMNS, duplicate_of, record_of, rows_of, verified, voided_of
 
 SCHEMA_VERSION = 1
 """Stored in the ``journal`` row; a schema of another version is refused, not guessed at."""
@@ -99,17 +97,16 @@ _SCHEMA = (
         ON CONFLICT DO NOTHING""",
 )
 
-_COLUMNS = "seq, stream, kind, payload, dedup_key, ts_ns, digest"
-_COPY = f"COPY events ({_COLUMNS}, checksum) FROM STDIN"
+_COPY = f"COPY events ({COLUMNS}, checksum) FROM STDIN"
 _LOCK = "SELECT high_water FROM journal FOR UPDATE"
-_READ_ALL = f"SELECT {_COLUMNS}, checksum FROM events WHERE seq > %s ORDER BY seq LIMIT %s"
+_READ_ALL = f"SELECT {COLUMNS}, checksum FROM events WHERE seq > %s ORDER BY seq LIMIT %s"
 _READ_STREAM = (
-    f"SELECT {_COLUMNS}, checksum FROM events WHERE stream = %s AND seq > %s ORDER BY seq LIMIT %s"
+    f"SELECT {COLUMNS}, checksum FROM events WHERE stream = %s AND seq > %s ORDER BY seq LIMIT %s"
 )
 _MOVE = (
     "WITH moved AS (DELETE FROM events WHERE {where} RETURNING *) "
-    f"INSERT INTO voided ({_COLUMNS}, checksum, reason, voided_ns) "
-    f"SELECT {_COLUMNS}, checksum, %s, %s FROM moved"
+    f"INSERT INTO voided ({COLUMNS}, checksum, reason, voided_ns) "
+    f"SELECT {COLUMNS}, checksum, %s, %s FROM moved"
 )
 
 _log = structlog.get_logger("tradeactors", component="journal_postgres")
@@ -245,12 +242,12 @@ class PostgresJournalStore:
         for seq, (position, entry) in enumerate(stored, first):
             result[position] = seq
             if entry.dedup_key is not None:
-                held.setdefault(entry.dedup_key, _record(seq, entry))
+                held.setdefault(entry.dedup_key, record_of(seq, entry))
         kept = {position for position, _entry in stored}
         dropped = [(position, entry) for position, entry in fresh if position not in kept]
         for position, entry in (*dropped, *repeats):
             if entry.digest is not None and entry.dedup_key is not None:
-                result[position] = _duplicate(entry, held[entry.dedup_key])
+                result[position] = duplicate_of(entry, held[entry.dedup_key])
         return result
 
     def _insert(
@@ -266,16 +263,16 @@ class PostgresJournalStore:
             if check_keys:
                 keys = [key for _position, entry in fresh if (key := entry.dedup_key) is not None]
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS}, checksum FROM events WHERE dedup_key = ANY(%s)", (keys,)
+                    f"SELECT {COLUMNS}, checksum FROM events WHERE dedup_key = ANY(%s)", (keys,)
                 )
-                for record in map(_verified, rows):
+                for record in map(verified, rows):
                     assert record.dedup_key is not None  # selected by its key
                     held[record.dedup_key] = record
                 fresh = [(p, entry) for p, entry in fresh if entry.dedup_key not in held]
             first: int = row[0] + 1
             if fresh:
                 with conn.cursor().copy(_COPY) as copy:
-                    for values in _rows(fresh, first):
+                    for values in rows_of(fresh, first):
                         copy.write_row(values)
                 conn.execute("UPDATE journal SET high_water = %s", (first + len(fresh) - 1,))
         return first, fresh, held
@@ -291,7 +288,7 @@ class PostgresJournalStore:
                     _READ_ALL if stream is None else _READ_STREAM, params
                 ).fetchall()
             for row in rows:
-                yield _verified(row)
+                yield verified(row)
             if len(rows) < _READ_PAGE:
                 return
             after = rows[-1][0]
@@ -337,22 +334,8 @@ class PostgresJournalStore:
     def voided(self) -> list[tuple[JournalRecord, str]]:
         """The quarantined records as they were stored (unverified), with their reasons."""
         with self._storage_errors("cannot read journal"):
-            rows = self._conn.execute(f"SELECT {_COLUMNS}, reason FROM voided ORDER BY seq")
-            return [
-                (
-                    JournalRecord(
-                        seq=seq,
-                        stream=stream,
-                        kind=kind,
-                        payload=payload,
-                        dedup_key=key,
-                        ts_ns=ts_ns,
-                        digest=digest,
-                    ),
-                    reason,
-                )
-                for seq, stream, kind, payload, key, ts_ns, digest, reason in rows
-            ]
+            rows = self._conn.execute(f"SELECT {COLUMNS}, reason FROM voided ORDER BY seq")
+            return voided_of(rows)
 
     def write_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` and drop all but the latest :data:`SNAPSHOTS_KEPT`."""
@@ -461,71 +444,3 @@ class PostgresStoreFactory:
 def _line(error: psycopg.Error) -> str:
     """libpq's message on one line (it spreads a failed connection's over several)."""
     return " ".join(str(error).split())
-
-
-def _rows(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[tuple[Any, ...]]:
-    """COPY rows, checksummed inside the transaction that assigns the seqs."""
-    for seq, (_position, entry) in enumerate(fresh, first_seq):
-        checksum = record_checksum(
-            seq=seq,
-            stream=entry.stream,
-            kind=entry.kind,
-            payload=entry.payload,
-            dedup_key=entry.dedup_key,
-            ts_ns=entry.ts_ns,
-            digest=entry.digest,
-        )
-        yield (
-            seq,
-            entry.stream,
-            entry.kind,
-            entry.payload,
-            entry.dedup_key,
-            entry.ts_ns,
-            entry.digest,
-            checksum,
-        )
-
-
-def _record(seq: int, entry: NewEntry) -> JournalRecord:
-    """What reading ``entry`` back at ``seq`` gives."""
-    return JournalRecord(
-        seq=seq,
-        stream=entry.stream,
-        kind=entry.kind,
-        payload=entry.payload,
-        dedup_key=entry.dedup_key,
-        ts_ns=entry.ts_ns,
-        digest=entry.digest,
-    )
-
-
-def _duplicate(entry: NewEntry, stored: JournalRecord) -> Duplicate:
-    identical = None if stored.digest is None else stored.digest == entry.digest
-    return Duplicate(stored=stored, identical=identical)
-
-
-def _verified(row: Any) -> JournalRecord:
-    """The record of a stored row, or :class:`CorruptRecordError` if it fails its checksum
-    (the column types are the server's to enforce, so only the content can be wrong)."""
-    seq, stream, kind, payload, key, ts_ns, digest, checksum = row
-    computed = record_checksum(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )
-    if computed != checksum:
-        raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
-    return JournalRecord(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )

@@ -22,7 +22,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,9 @@ from actors.journal_store import (
     JournalStoreError,
     NewEntry,
     Snapshot,
-    record_checksum,
     snapshot_checksum,
 )
+from bridges.journal_rows import COLUMNS, duplicate_of, record_of, rows_of, verified, voided_of
 from bridges.wal_checkpointer import WalCheckpointer
 
 SCHEMA_VERSION = 2
@@ -91,16 +91,15 @@ _MIGRATIONS = {
     "1": ("ALTER TABLE events ADD COLUMN digest TEXT", "ALTER TABLE voided ADD COLUMN digest"),
 }
 
-_COLUMNS = "seq, stream, kind, payload, dedup_key, ts_ns, digest"
-_INSERT = f"INSERT INTO events ({_COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO events ({COLUMNS}, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _HIGH_WATER = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
-_READ_ALL = f"SELECT {_COLUMNS}, checksum FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+_READ_ALL = f"SELECT {COLUMNS}, checksum FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
 _READ_STREAM = (
-    f"SELECT {_COLUMNS}, checksum FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?"
+    f"SELECT {COLUMNS}, checksum FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?"
 )
 _SEQS_ALL = "SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
 _SEQS_STREAM = "SELECT seq FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?"
-_READ_ONE = f"SELECT {_COLUMNS}, checksum FROM events WHERE seq = ?"
+_READ_ONE = f"SELECT {COLUMNS}, checksum FROM events WHERE seq = ?"
 
 _log = structlog.get_logger("tradeactors", component="journal_sqlite")
 
@@ -225,10 +224,10 @@ class SqliteJournalStore:
         for seq, (position, entry) in enumerate(stored, first):
             result[position] = seq
             if repeated and entry.dedup_key in repeated:
-                held[entry.dedup_key] = _record(seq, entry)
+                held[entry.dedup_key] = record_of(seq, entry)
         for position, entry in (*_dropped(fresh, stored), *repeats):
             if entry.digest is not None and entry.dedup_key is not None:
-                result[position] = _duplicate(entry, held[entry.dedup_key])
+                result[position] = duplicate_of(entry, held[entry.dedup_key])
         return result
 
     def _insert(
@@ -246,7 +245,7 @@ class SqliteJournalStore:
                 fresh, held = self._without_stored_keys(fresh, compared)
             row = self._conn.execute(_HIGH_WATER).fetchone()
             first: int = (row[0] if row else 0) + 1
-            self._conn.executemany(_INSERT, _rows(fresh, first))
+            self._conn.executemany(_INSERT, rows_of(fresh, first))
         return first, fresh, held
 
     def _without_stored_keys(
@@ -255,8 +254,8 @@ class SqliteJournalStore:
         keys = [entry.dedup_key for _position, entry in fresh if entry.dedup_key is not None]
         stored = {key for (key,) in self._rows_with_keys("dedup_key", keys)}
         held: dict[str, JournalRecord] = {}
-        for row in self._rows_with_keys(f"{_COLUMNS}, checksum", sorted(stored & compared)):
-            held[row[4]] = _verified(row)  # row[4]: the dedup key
+        for row in self._rows_with_keys(f"{COLUMNS}, checksum", sorted(stored & compared)):
+            held[row[4]] = verified(row)  # row[4]: the dedup key
         kept = [(position, entry) for position, entry in fresh if entry.dedup_key not in stored]
         return kept, held
 
@@ -291,7 +290,7 @@ class SqliteJournalStore:
                     raise JournalStoreError(f"cannot read journal {self.path}: {error}") from error
                 rows, failure = self._rows_one_by_one(seq_query, params)
             for row in rows:
-                yield _verified(row)
+                yield verified(row)
             if failure is not None:
                 raise failure
             if len(rows) < _READ_PAGE:
@@ -336,8 +335,8 @@ class SqliteJournalStore:
         """Move the tail after ``seq`` to ``voided``; see :meth:`JournalStore.void_after`."""
         with self._storage_errors("cannot void journal records"), self._transaction():
             moved = self._conn.execute(
-                f"INSERT INTO voided ({_COLUMNS}, checksum, reason, voided_ns) "
-                f"SELECT {_COLUMNS}, checksum, ?, ? FROM events WHERE seq > ? ORDER BY seq",
+                f"INSERT INTO voided ({COLUMNS}, checksum, reason, voided_ns) "
+                f"SELECT {COLUMNS}, checksum, ?, ? FROM events WHERE seq > ? ORDER BY seq",
                 (reason, time.time_ns(), seq),
             ).rowcount
             self._conn.execute("DELETE FROM events WHERE seq > ?", (seq,))
@@ -353,8 +352,8 @@ class SqliteJournalStore:
         text); see :meth:`JournalStore.quarantine`."""
         with self._storage_errors("cannot quarantine a journal record"), self._transaction():
             moved = self._conn.execute(
-                f"INSERT INTO voided ({_COLUMNS}, checksum, reason, voided_ns) "
-                f"SELECT {_COLUMNS}, checksum, ?, ? FROM events WHERE seq = ?",
+                f"INSERT INTO voided ({COLUMNS}, checksum, reason, voided_ns) "
+                f"SELECT {COLUMNS}, checksum, ?, ? FROM events WHERE seq = ?",
                 (reason, time.time_ns(), seq),
             ).rowcount
             self._conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
@@ -372,25 +371,11 @@ class SqliteJournalStore:
         try:
             with self._storage_errors("cannot read journal"):
                 rows = self._conn.execute(
-                    f"SELECT {_COLUMNS}, reason FROM voided ORDER BY seq"
+                    f"SELECT {COLUMNS}, reason FROM voided ORDER BY seq"
                 ).fetchall()
         finally:
             self._conn.text_factory = str
-        return [
-            (
-                JournalRecord(
-                    seq=seq,
-                    stream=stream,
-                    kind=kind,
-                    payload=payload,
-                    dedup_key=key,
-                    ts_ns=ts_ns,
-                    digest=digest,
-                ),
-                reason,
-            )
-            for seq, stream, kind, payload, key, ts_ns, digest, reason in rows
-        ]
+        return voided_of(rows)
 
     def write_snapshot(self, snapshot: Snapshot) -> None:
         """Store ``snapshot`` and drop all but the latest :data:`SNAPSHOTS_KEPT`."""
@@ -502,42 +487,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _rows(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[tuple[Any, ...]]:
-    """Insert parameters, checksummed lazily inside the transaction that assigns the seqs."""
-    for seq, (_position, entry) in enumerate(fresh, first_seq):
-        stream, kind, payload, key, ts_ns, digest = (
-            entry.stream,
-            entry.kind,
-            entry.payload,
-            entry.dedup_key,
-            entry.ts_ns,
-            entry.digest,
-        )
-        checksum = record_checksum(
-            seq=seq,
-            stream=stream,
-            kind=kind,
-            payload=payload,
-            dedup_key=key,
-            ts_ns=ts_ns,
-            digest=digest,
-        )
-        yield seq, stream, kind, payload, key, ts_ns, digest, checksum
-
-
-def _record(seq: int, entry: NewEntry) -> JournalRecord:
-    """What reading ``entry`` back at ``seq`` gives."""
-    return JournalRecord(
-        seq=seq,
-        stream=entry.stream,
-        kind=entry.kind,
-        payload=entry.payload,
-        dedup_key=entry.dedup_key,
-        ts_ns=entry.ts_ns,
-        digest=entry.digest,
-    )
-
-
 def _dropped(
     fresh: list[tuple[int, NewEntry]], stored: list[tuple[int, NewEntry]]
 ) -> list[tuple[int, NewEntry]]:
@@ -546,41 +495,3 @@ def _dropped(
         return []
     kept = {position for position, _entry in stored}
     return [(position, entry) for position, entry in fresh if position not in kept]
-
-
-def _duplicate(entry: NewEntry, stored: JournalRecord) -> Duplicate:
-    identical = None if stored.digest is None else stored.digest == entry.digest
-    return Duplicate(stored=stored, identical=identical)
-
-
-def _verified(row: Any) -> JournalRecord:
-    """The record of a stored row, or :class:`CorruptRecordError` if the row is damaged."""
-    seq, stream, kind, payload, key, ts_ns, digest, checksum = row
-    for name, value in (("stream", stream), ("kind", kind), ("payload", payload)):
-        if type(value) is not str:
-            raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
-    for name, value in (("dedup_key", key), ("digest", digest)):
-        if value is not None and type(value) is not str:
-            raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
-    if type(ts_ns) is not int or type(checksum) is not int:
-        raise CorruptRecordError(seq, "ts_ns or checksum is not an integer")
-    computed = record_checksum(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )
-    if computed != checksum:
-        raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
-    return JournalRecord(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )
