@@ -5,7 +5,9 @@ Shioaji 1.7.9's portfolio records (``StockPosition``, ``StockProfitLoss``,
 ``StockProfitDetail``, ``Settlement``, ``Trade``, ``Deal``) are Rust classes Python cannot
 create (``TypeError: cannot create 'builtins.StockPosition' instances``), so the records
 here are attrs classes with exactly their fields (``shioaji/_core.pyi``). Callbacks run on
-a thread of their own, as Shioaji's do; the broker tells the test what it was asked.
+a thread of their own, as Shioaji's do; the broker tells the test what it was asked. Deals
+move the positions ``list_positions`` answers; a session that is down delivers nothing;
+``drop`` / ``duplicate`` / ``reorder`` say how callbacks travel (held ones go at ``flush``).
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ class Trade:
     status: OrderStatusInfo
 
 
+_CANCELLABLE = {sj.OrderStatus.PendingSubmit, sj.OrderStatus.Submitted, sj.OrderStatus.PartFilled}
+
+
 class _Contracts:
     def __init__(self) -> None:
         self.Stocks = {"2890": sj.Stock(exchange=sj.Exchange.TSE, code="2890")}
@@ -154,8 +159,10 @@ class StandInShioaji:
         limit_calls: int = 25,
         limit_period_s: float = 5.0,
         monotonic: Callable[[], float] | None = None,
+        stock_account: Any = STOCK_ACCOUNT,
     ) -> None:
         self.Contracts = _Contracts()
+        self.stock_account = stock_account
         self.positions: list[StockPosition] = []
         self.profit_loss: list[StockProfitLoss] = []
         self.profit_details: dict[int, list[StockProfitDetail]] = {}
@@ -175,6 +182,9 @@ class StandInShioaji:
         self._monotonic = monotonic or (lambda: 0.0)
         self._window: deque[float] = deque()
         self._next = 0
+        self.down = False
+        self.drop = self.duplicate = self.reorder = False
+        self._held: list[tuple[Any, Any]] = []
 
     # -- auth and callbacks ------------------------------------------------------------------
 
@@ -187,7 +197,8 @@ class StandInShioaji:
         force_refresh: bool = False,
     ) -> list[Any]:
         self.logins.append((api_key, secret_key))
-        return [STOCK_ACCOUNT, FUTURES_ACCOUNT]
+        self.down = False
+        return [self.stock_account, FUTURES_ACCOUNT]
 
     def logout(self) -> bool:
         self.logouts += 1
@@ -229,6 +240,9 @@ class StandInShioaji:
         return trade
 
     def cancel_order(self, trade: Trade, timeout: int | None = 30000, cb: Any = None) -> Trade:
+        """The exchange cancels what is left of an open order and says so."""
+        if trade.status.status in _CANCELLABLE:
+            self.cancelled(trade.order.id)
         return trade
 
     def update_status(
@@ -298,10 +312,36 @@ class StandInShioaji:
         trade.status.status = sj.OrderStatus.Cancelled
         self.send(sj.OrderState.StockOrder, self.order_message(trade_id, "Cancel"))
 
+    def outside_order(
+        self, contract: Any, action: Any, price: float, quantity: int, order_lot: Any
+    ) -> str:
+        """An order placed elsewhere (the broker's app): open, listed by ``list_trades``, and
+        reported to the order callback as Shioaji reports every order of the account."""
+        order = sj.StockOrder(
+            action=action,
+            price=price,
+            quantity=quantity,
+            price_type=sj.StockPriceType.LMT,
+            time_in_force=sj.TimeInForce.ROD,
+            order_lot=order_lot,
+            account=self.stock_account,
+        )
+        trade_id = self.place_order(contract, order).order.id
+        self.placed.pop()
+        self.accept(trade_id)
+        return trade_id
+
+    def seed_position(self, code: str, shares: int, price: float) -> None:
+        """A position held before the run (``shares`` signed: below zero is short)."""
+        self._book(code, shares, price)
+
     def fill(self, trade_id: str, quantity: int, price: float, *, send: bool = True) -> Any:
-        """A deal: recorded in the trade's status, and (unless ``send`` is False, a dropped
-        callback) sent as a StockDeal message; returns the message."""
+        """A deal: recorded in the trade's status and the positions, and (unless ``send`` is
+        False, a dropped callback) sent as a StockDeal message; returns the message."""
         trade = self.trades[trade_id]
+        lot = 1000 if trade.order.order_lot == sj.StockOrderLot.Common else 1
+        buy = trade.order.action == sj.Action.Buy
+        self._book(trade.contract.code, quantity * lot if buy else -quantity * lot, price)
         self.ts += 1.25
         seq = f"{len(trade.status.deals) + 1:06d}"
         trade.status.deals.append(Deal(seq=seq, price=price, quantity=quantity, ts=self.ts))
@@ -314,8 +354,8 @@ class StandInShioaji:
             "seqno": trade.order.seqno,
             "ordno": trade.order.ordno,
             "exchange_seq": seq,
-            "broker_id": STOCK_ACCOUNT.broker_id,
-            "account_id": STOCK_ACCOUNT.account_id,
+            "broker_id": self.stock_account.broker_id,
+            "account_id": self.stock_account.account_id,
             "action": trade.order.action.value,
             "code": trade.contract.code,
             "order_cond": "Cash",
@@ -346,11 +386,11 @@ class StandInShioaji:
                 "ordno": order.ordno,
                 "account": {
                     "account_type": "S",
-                    "person_id": STOCK_ACCOUNT.person_id,
-                    "broker_id": STOCK_ACCOUNT.broker_id,
-                    "account_id": STOCK_ACCOUNT.account_id,
+                    "person_id": self.stock_account.person_id,
+                    "broker_id": self.stock_account.broker_id,
+                    "account_id": self.stock_account.account_id,
                     "signed": True,
-                    "username": STOCK_ACCOUNT.username,
+                    "username": self.stock_account.username,
                 },
                 "action": order.action.value,
                 "price": order.price,
@@ -381,7 +421,31 @@ class StandInShioaji:
         }
 
     def send(self, state: Any, message: Any) -> None:
-        """Call the registered order callback on a thread of the broker's, and wait."""
+        """Call the registered order callback on a thread of the broker's, and wait; or
+        lose it (session down, ``drop``), send it twice, or hold it for ``flush``."""
+        if self.down or self.drop:
+            return
+        if self.reorder:
+            self._held.append((state, message))
+            return
+        for _ in range(2 if self.duplicate else 1):
+            self._deliver(state, message)
+
+    def flush(self) -> None:
+        """Deliver the held callbacks, last first."""
+        held, self._held = self._held, []
+        for state, message in reversed(held):
+            for _ in range(2 if self.duplicate else 1):
+                self._deliver(state, message)
+
+    def session_down(self) -> None:
+        """The session drops: held callbacks are lost, none is delivered until a login."""
+        self.down = True
+        self._held = []
+        if self.session_down_callback is not None:
+            self.session_down_callback()
+
+    def _deliver(self, state: Any, message: Any) -> None:
         callback = self.order_callback
         if callback is None:
             return
@@ -389,9 +453,32 @@ class StandInShioaji:
         thread.start()
         thread.join(timeout=5)
 
-    def session_down(self) -> None:
-        if self.session_down_callback is not None:
-            self.session_down_callback()
+    def _book(self, code: str, shares: int, price: float) -> None:
+        """Net a position by ``shares`` (signed), as ``list_positions`` in shares shows it."""
+        held = next((p for p in self.positions if p.code == code), None)
+        signed = 0
+        if held is not None:
+            signed = held.quantity if held.direction == sj.Action.Buy else -held.quantity
+            self.positions.remove(held)
+        net = signed + shares
+        if not net:
+            return
+        average = price  # a new position, or one that turned the other way
+        if held is not None and (signed > 0) == (net > 0):
+            added = abs(net) > abs(signed)
+            average = (
+                (abs(signed) * held.price + abs(shares) * price) / abs(net) if added else held.price
+            )
+        direction = sj.Action.Buy if net > 0 else sj.Action.Sell
+        self.positions.append(
+            StockPosition(
+                id=len(self.positions),
+                code=code,
+                direction=direction,
+                quantity=abs(net),
+                price=average,
+            )
+        )
 
     def _admit(self) -> None:
         now = self._monotonic()
