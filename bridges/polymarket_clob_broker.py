@@ -8,6 +8,8 @@ is ``DELETE /order``. Fills come from the authenticated user channel
 registered ``on_order`` / ``on_deal`` as a broker thread does; a trade that FAILED on chain
 after it was booked is a ``Reversal``, handed to ``on_reversal`` with its reason (the run
 asks for a reconcile with that reason, which corrects the account to the venue's truth).
+Every trade on the authenticated channel is the account's: a leg of an order placed
+elsewhere (another client, the web app) is booked too, as the trade names it.
 
 The truth queries read the CLOB: ``get_orders`` (``GET /data/orders``, the open orders),
 ``get_trades`` (``GET /data/trades``, the trade history; FAILED trades never happened),
@@ -253,7 +255,9 @@ class PolymarketBroker:
         answer = self._call(self.client.cancel, order_no)
         refused = answer.get("not_canceled", {}) if isinstance(answer, dict) else {}
         if order_no in refused:
+            # The CLOB answers an unknown or finished order's cancel 200, in ``not_canceled``.
             self.log.warning("cancel_refused", order_no=order_no, reason=str(refused[order_no]))
+            raise BrokerError(f"the CLOB refused the cancel: {refused[order_no]}")
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -393,6 +397,7 @@ class PolymarketBroker:
 
     def _frame(self, text: str) -> None:
         with self._lock:
+            self._adopt(text)
             rejected = len(self.book.rejected)
             notes = self.book.on_frame(text)
             for why in self.book.rejected[rejected:]:
@@ -400,6 +405,38 @@ class PolymarketBroker:
             if not notes:
                 self._keep_unclaimed(text)
             self._deliver(notes)
+
+    def _adopt(self, text: str) -> None:
+        """Track the account's orders placed elsewhere (another client, the web app) that a
+        trade names as the API key's: their legs are the account's deals too."""
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return
+        for message in parsed if isinstance(parsed, list) else [parsed]:
+            if not (isinstance(message, dict) and message.get("event_type") == "trade"):
+                continue
+            try:
+                taker = str(message.get("taker_order_id") or "")
+                side = OrderSide(str(message["side"]).upper())
+                if message.get("trader_side") == "TAKER" and taker not in self.book.orders:
+                    self.book.track(
+                        OurOrder(order_no=taker, security_id=str(message["asset_id"]), side=side)
+                    )
+                for maker in message.get("maker_orders") or ():
+                    order_no = str(maker.get("order_id") or "")
+                    if maker.get("owner") != self._api_key or order_no in self.book.orders:
+                        continue
+                    own = maker.get("side")
+                    self.book.track(
+                        OurOrder(
+                            order_no=order_no,
+                            security_id=str(maker.get("asset_id") or message["asset_id"]),
+                            side=OrderSide(str(own).upper()) if own else _opposite(side),
+                        )
+                    )
+            except (KeyError, ValueError):
+                continue  # the book rejects and logs the malformed message
 
     def _keep_unclaimed(self, text: str) -> None:
         """A trade for an order whose ``post_order`` has not returned yet: kept for it."""

@@ -9,8 +9,11 @@ expected ``POLY_API_KEY``; anything else is a 401.
 
 The WebSocket side is the user channel: the first message must be the subscription with
 the expected ``auth``; ``PING`` is answered ``PONG``; ``push`` sends ``order`` / ``trade``
-messages to every subscribed connection, ``drop`` closes them without a closing handshake.
-Both run on one thread of their own, so a threaded runtime can trade against them.
+messages to every subscribed connection, ``drop`` closes them without a closing handshake
+(``refusing`` turns new connections away until it is cleared). ``rate_limit`` (calls,
+period) answers the ``/data`` queries past it HTTP 429, as the real CLOB throttles; an
+unknown order's cancel is answered in ``not_canceled``, as the CLOB does. Both run on one
+thread of their own, so a threaded runtime can trade against them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,7 +51,18 @@ class ClobVenue:
         tick_size: str = "0.01",
         answer: dict[str, Any] | None = None,
         match_on_post: bool = False,
+        page_size: int = 1,
+        rate_limit: tuple[int, float] | None = None,
     ) -> None:
+        self.page_size = page_size
+        self.rate_limit = rate_limit
+        self.limited = 0
+        """Queries answered 429."""
+        self.refusing = False
+        self.sent = 0
+        """Frames sent on the user channel (pushes and PONGs), for a driver's idle check."""
+        self._queries: list[float] = []
+        self._queries_lock = threading.Lock()
         self.tick_size = tick_size
         self.answer = answer
         """What ``POST /order`` answers instead of accepting (a refusal)."""
@@ -110,6 +125,7 @@ class ClobVenue:
             for connection in list(self._connections):
                 for frame in frames:
                     await connection.send(frame)
+                    self.sent += 1
 
         asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
 
@@ -127,6 +143,9 @@ class ClobVenue:
         return await serve(self._serve, "127.0.0.1", 0, logger=WIRE_LOG)
 
     async def _serve(self, connection: ServerConnection) -> None:
+        if self.refusing:
+            await connection.close(1013, "try again later")
+            return
         subscription = json.loads(await connection.recv())
         self.subscriptions.append(subscription)
         expected = {
@@ -143,6 +162,7 @@ class ClobVenue:
                 if message == "PING":
                     self.pings += 1
                     await connection.send("PONG")
+                    self.sent += 1
         except ConnectionClosed:
             pass  # a dropped connection ends here
         finally:
@@ -186,6 +206,41 @@ class ClobVenue:
             "status": "live",
         }
 
+    def throttled(self) -> bool:
+        """Whether this query is past ``rate_limit`` (a sliding window)."""
+        if self.rate_limit is None:
+            return False
+        calls, period_s = self.rate_limit
+        with self._queries_lock:
+            now = time.monotonic()
+            self._queries = [t for t in self._queries if now - t < period_s]
+            if len(self._queries) >= calls:
+                self.limited += 1
+                return True
+            self._queries.append(now)
+            return False
+
+    def outside_order(self, token_id: str, side: str, price: Decimal, size: Decimal) -> str:
+        """An open order of the account's that this process did not post (another client's)."""
+        order_no = f"0x{next(self._numbers):064x}"
+        self.orders[order_no] = {
+            "id": order_no,
+            "status": "LIVE",
+            "owner": CREDENTIALS.api_key,
+            "market": "0xmarket",
+            "asset_id": token_id,
+            "side": side,
+            "original_size": str(size.normalize()),
+            "size_matched": "0",
+            "price": str(price.normalize()),
+            "outcome": "YES",
+            "created_at": 1_700_000_000,
+            "expiration": "0",
+            "order_type": "GTC",
+            "associate_trades": [],
+        }
+        return order_no
+
     def trade(self, order_no: str, trade_id: str, status: str, *, size: str | None = None) -> dict:
         """A ``trade`` message in which ``order_no`` is the taker, also kept for the
         trade query (its last status)."""
@@ -220,9 +275,12 @@ class ClobVenue:
                 }
             ],
         }
+        known = any(t["id"] == trade_id for t in self.trades)
         self.trades = [t for t in self.trades if t["id"] != trade_id] + [message]
-        if status != "FAILED":
-            order["size_matched"] = message["size"]
+        if status != "FAILED" and order["size_matched"] != order["original_size"]:
+            if not known:
+                matched = Decimal(order["size_matched"]) + Decimal(message["size"])
+                order["size_matched"] = str(matched.normalize())
             if order["size_matched"] == order["original_size"]:
                 order["status"] = "MATCHED"
         else:
@@ -247,6 +305,8 @@ def _handler(venue: ClobVenue) -> type[BaseHTTPRequestHandler]:
                 return self._json({"base_fee": 0})
             if not self._authorized():
                 return None
+            if url.path.startswith("/data/") and venue.throttled():
+                return self._json({"error": "Too Many Requests"}, 429)
             if url.path == "/data/orders":
                 live = [o for o in venue.orders.values() if o["status"] == "LIVE"]
                 return self._page(live, query)
@@ -263,6 +323,10 @@ def _handler(venue: ClobVenue) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             if urlparse(self.path).path == "/order" and self._authorized():
                 order_no = self._body()["orderID"]
+                if order_no not in venue.orders:
+                    not_found = {order_no: "order can't be found - already canceled or matched"}
+                    self._json({"canceled": [], "not_canceled": not_found})
+                    return
                 venue.cancelled.append(order_no)
                 venue.orders[order_no]["status"] = "CANCELED"
                 self._json({"canceled": [order_no], "not_canceled": {}})
@@ -280,13 +344,13 @@ def _handler(venue: ClobVenue) -> type[BaseHTTPRequestHandler]:
         def _page(self, items: list[dict[str, Any]], query: dict[str, list[str]]) -> None:
             cursor = query.get("next_cursor", ["MA=="])[0]
             at = 0 if cursor == "MA==" else int(cursor)
-            more = at + 1 < len(items)
+            end = at + venue.page_size
             self._json(
                 {
-                    "data": items[at : at + 1],
-                    "next_cursor": str(at + 1) if more else END_CURSOR,
-                    "limit": 1,
-                    "count": len(items[at : at + 1]),
+                    "data": items[at:end],
+                    "next_cursor": str(end) if end < len(items) else END_CURSOR,
+                    "limit": venue.page_size,
+                    "count": len(items[at:end]),
                 }
             )
 
