@@ -4,7 +4,7 @@ its SQL and its transactions; what a row holds, and when it is damaged, is decid
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from actors.journal_store import (
@@ -23,37 +23,13 @@ def rows_of(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[t
     """The stored columns (``COLUMNS``, then the checksum) of each new entry at its seq: a
     backend inserts or copies them inside the transaction that assigns the seqs."""
     for seq, (_position, entry) in enumerate(fresh, first_seq):
-        stream, kind, payload, key, ts_ns, digest = (
-            entry.stream,
-            entry.kind,
-            entry.payload,
-            entry.dedup_key,
-            entry.ts_ns,
-            entry.digest,
-        )
-        checksum = record_checksum(
-            seq=seq,
-            stream=stream,
-            kind=kind,
-            payload=payload,
-            dedup_key=key,
-            ts_ns=ts_ns,
-            digest=digest,
-        )
-        yield seq, stream, kind, payload, key, ts_ns, digest, checksum
+        columns = _columns(seq, entry)
+        yield (*columns, _checksum(*columns))
 
 
 def record_of(seq: int, entry: NewEntry) -> JournalRecord:
     """What reading ``entry`` back at ``seq`` gives."""
-    return JournalRecord(
-        seq=seq,
-        stream=entry.stream,
-        kind=entry.kind,
-        payload=entry.payload,
-        dedup_key=entry.dedup_key,
-        ts_ns=entry.ts_ns,
-        digest=entry.digest,
-    )
+    return _record(*_columns(seq, entry))
 
 
 def duplicate_of(entry: NewEntry, stored: JournalRecord) -> Duplicate:
@@ -61,7 +37,7 @@ def duplicate_of(entry: NewEntry, stored: JournalRecord) -> Duplicate:
     return Duplicate(stored=stored, identical=identical)
 
 
-def verified(row: Any) -> JournalRecord:
+def verified(row: Sequence[Any]) -> JournalRecord:
     """The record of a stored row (``COLUMNS``, then the checksum), or
     :class:`CorruptRecordError` if the row is damaged: a column of the wrong type (SQLite
     stores whatever it is handed), or content that fails its checksum."""
@@ -74,17 +50,33 @@ def verified(row: Any) -> JournalRecord:
             raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
     if type(ts_ns) is not int or type(checksum) is not int:
         raise CorruptRecordError(seq, "ts_ns or checksum is not an integer")
-    computed = record_checksum(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )
+    computed = _checksum(seq, stream, kind, payload, key, ts_ns, digest)
     if computed != checksum:
         raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
+    return _record(seq, stream, kind, payload, key, ts_ns, digest)
+
+
+def voided_of(rows: Iterable[Sequence[Any]]) -> list[tuple[JournalRecord, str]]:
+    """Quarantined rows (``COLUMNS``, then the reason) as records, unverified."""
+    return [(_record(*columns), reason) for *columns, reason in rows]
+
+
+def _columns(seq: int, entry: NewEntry) -> tuple[Any, ...]:
+    """``COLUMNS`` of ``entry`` at ``seq``."""
+    return (
+        seq,
+        entry.stream,
+        entry.kind,
+        entry.payload,
+        entry.dedup_key,
+        entry.ts_ns,
+        entry.digest,
+    )
+
+
+def _record(  # noqa: PLR0917 - COLUMNS, in their order
+    seq: int, stream: str, kind: str, payload: str, key: str | None, ts_ns: int, digest: str | None
+) -> JournalRecord:
     return JournalRecord(
         seq=seq,
         stream=stream,
@@ -96,20 +88,15 @@ def verified(row: Any) -> JournalRecord:
     )
 
 
-def voided_of(rows: Iterable[Any]) -> list[tuple[JournalRecord, str]]:
-    """Quarantined rows (``COLUMNS``, then the reason) as records, unverified."""
-    return [
-        (
-            JournalRecord(
-                seq=seq,
-                stream=stream,
-                kind=kind,
-                payload=payload,
-                dedup_key=key,
-                ts_ns=ts_ns,
-                digest=digest,
-            ),
-            reason,
-        )
-        for seq, stream, kind, payload, key, ts_ns, digest, reason in rows
-    ]
+def _checksum(  # noqa: PLR0917 - COLUMNS, in their order
+    seq: int, stream: str, kind: str, payload: str, key: str | None, ts_ns: int, digest: str | None
+) -> int:
+    return record_checksum(
+        seq=seq,
+        stream=stream,
+        kind=kind,
+        payload=payload,
+        dedup_key=key,
+        ts_ns=ts_ns,
+        digest=digest,
+    )
