@@ -52,11 +52,11 @@ from actors.broker import (
     Page,
     RateLimitedError,
 )
+from bridges.broker_truth import OrderNotice
 from bridges.polymarket_credentials import PolymarketCredentials
 from bridges.polymarket_user_channel import (
     PUBLIC_USER_CHANNEL,
-    DealNote,
-    OrderNote,
+    Note,
     OurOrder,
     Reversal,
     TradeStatus,
@@ -452,7 +452,7 @@ class PolymarketBroker:
                 if not any(leg in self.book.orders for leg in legs):
                     self._unclaimed = [*self._unclaimed[-999:], message]
 
-    def _deliver(self, notes: list[DealNote | OrderNote | Reversal]) -> None:
+    def _deliver(self, notes: list[Note]) -> None:
         callbacks = self._callbacks
         for note in notes:
             if isinstance(note, Reversal):
@@ -469,8 +469,8 @@ class PolymarketBroker:
             if callbacks is None:
                 continue  # no one registered: reconciliation lists it
             on_order, on_deal = callbacks
-            if isinstance(note, OrderNote):
-                on_order(note.order_no, note.seq_no, note.status, note.ts_ns, note.reason)
+            if isinstance(note, OrderNotice):
+                on_order(note.order_no, note.seq_no, note.status, note.broker_ts_ns, note.reason)
             else:
                 on_deal(
                     note.order_no,

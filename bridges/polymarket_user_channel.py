@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from bridges.broker_truth import OrderNotice
 from messages.broker import BrokerOrderStatus, deal_key
 from messages.enums import OrderSide
 
@@ -73,17 +74,6 @@ class DealNote:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class OrderNote:
-    """An order status to report: the arguments of ``on_order``."""
-
-    order_no: str
-    seq_no: int
-    status: BrokerOrderStatus
-    ts_ns: int
-    reason: str = ""
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class Reversal:
     """A booked leg whose trade FAILED on chain: it did not happen after all."""
 
@@ -91,7 +81,9 @@ class Reversal:
     reason: str
 
 
-Note = DealNote | OrderNote | Reversal
+Note = DealNote | OrderNotice | Reversal
+"""What a user-channel message asks to report: an order status is the paper broker's
+``OrderNotice`` (``on_order``'s arguments); a leg keeps its trade id for a reversal."""
 
 
 def subscription(api_key: str, secret: str, passphrase: str, markets: tuple[str, ...]) -> str:
@@ -236,10 +228,10 @@ class UserChannelBook:
         else:
             raise ValueError(f"unknown order message type {kind!r}")
         return [
-            OrderNote(
+            OrderNotice(
                 order_no=order_no,
                 seq_no=trade_seq_no(f"{kind}:{matched}"),
                 status=status,
-                ts_ns=seconds_ns(order.get("timestamp") or 0),
+                broker_ts_ns=seconds_ns(order.get("timestamp") or 0),
             )
         ]
