@@ -33,9 +33,10 @@ from bridges.zmq_server import (
 from messages.subscriptions import Subscribe
 from supervisors.assembly.runtime import Runtime
 from supervisors.assembly.zmq_commands import Commands
-from supervisors.kernel.base import RuntimeActor, handles
+from supervisors.kernel.base import RuntimeActor, ask, handles
 from supervisors.kernel.child_spec import ChildSpec, SupervisedContext
 from supervisors.kernel.events import IntensityExceeded
+from supervisors.kernel.protocol import WhichChildren
 from supervisors.kernel.supervised import Supervised
 from supervisors.kernel.supervisor import Supervisor
 
@@ -169,6 +170,10 @@ class ZmqEdge:
             period_s=self.period_s,
             events=self.stream,
         )
+        # The supervisor starts its child in its own on_start, after this start() returned:
+        # until the child has taken the running thread (its on_exit), a thread that died
+        # would be started again unsupervised and never counted. An ask waits for that.
+        ask(self.supervisor, WhichChildren())
         self.supervisor.tell(Subscribe(subscriber=self._alarm))
         self.runtime.subscribe(self.stream)
         return self

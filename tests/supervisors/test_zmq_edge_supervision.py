@@ -4,6 +4,7 @@ themselves, and an idle server sends heartbeats (issue 14, points 1, 3 and 12)."
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bridges.zmq_client import Client, EventSubscriber
 from bridges.zmq_protocol import Request, parse_request
 from messages.supervision import InjectFault
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
-from supervisors.assembly.zmq_edge import ZmqEdge
+from supervisors.assembly.zmq_edge import ZmqEdge, ZmqServerActor
 from supervisors.kernel.base import ask
 from supervisors.kernel.protocol import WhichChildren
 from tests.bridges.zmq_stubs import (
@@ -90,6 +91,29 @@ def test_a_socket_thread_that_dies_is_restarted_on_the_same_endpoints_and_counte
         assert edge.down is None
         with Client(endpoint) as client:
             assert client.request("positions")["positions"]
+    finally:
+        edge.stop()
+
+
+@pytest.mark.usefixtures("killable")
+def test_a_thread_killed_as_soon_as_the_edge_started_is_a_supervised_restart(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge's start returns only once its supervisor's child owns the running thread:
+    a child slow to take it (a busy machine) must not leave a death unsupervised."""
+    take = ZmqServerActor.on_start
+
+    def slow_take(actor: ZmqServerActor) -> None:
+        time.sleep(0.3)  # widens the window a busy machine opens; no timing is asserted
+        take(actor)
+
+    monkeypatch.setattr(ZmqServerActor, "on_start", slow_take)
+    edge = ZmqEdge(runtime, commands=LOCAL, events=LOCAL).start()
+    try:
+        before = _restarts()
+        _kill(edge.commands_endpoint)
+        ping_until_served(edge.commands_endpoint)
+        wait_until(lambda: _restarts() == before + 1, "the restart counted", attempts=2000)
     finally:
         edge.stop()
 
