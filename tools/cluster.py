@@ -36,6 +36,13 @@ def add_cluster_command(commands: Any, sample_feed: str) -> None:
         "--ingest-endpoint", type=endpoint, default=DEFAULT_INGEST, help="shards' events in"
     )
     cluster.add_argument(
+        "--cluster-keys",
+        help="directory of the cluster's CURVE pair (keygen DIR --name cluster): CURVE "
+        "between the gateway and its shards",
+    )
+    cluster.add_argument("--curve-secret", help="gateway's secret key file: CURVE for clients")
+    cluster.add_argument("--curve-clients", help="directory of allowed clients' public keys")
+    cluster.add_argument(
         "--hold", type=float, help="serve this long after the feeds end (default: until ^C)"
     )
     cluster.set_defaults(handler=_run)

@@ -7,12 +7,15 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 import ray
 
+from bridges.cluster_keys import ClusterKeys
 from bridges.shard_map import ShardMap
 from bridges.zmq_protocol import CommandError, Request, decode_json, encode_json
+from bridges.zmq_server import CurveConfig
 from supervisors.assembly.gateway import Gateway
 from supervisors.assembly.shard import ShardSpec, start_local_ray, start_shards
 from tools.client_cli import decode_snapshot
@@ -23,6 +26,8 @@ def run_cluster(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     accounts = tuple(args.accounts.split(",")) if args.accounts else ()
     try:
         shards = ShardMap(count=args.shards, accounts=accounts)
+        keys = None if args.cluster_keys is None else ClusterKeys(args.cluster_keys).check()
+        curve = _client_curve(args)
     except ValueError as error:
         out.write(f"tradeactors: {error}\n")
         return 2
@@ -40,6 +45,8 @@ def run_cluster(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         events=args.events_endpoint,
         ingest=args.ingest_endpoint,
         cluster=args.namespace,
+        keys=keys,
+        curve=curve,
     )
     try:
         gateway.start()
@@ -55,6 +62,7 @@ def run_cluster(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             events=gateway.ingest_endpoint,
             feed=args.feed,
             cluster=args.namespace,
+            keys=keys,
         )
         for index in range(shards.count)
     ]
@@ -78,6 +86,17 @@ def run_cluster(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             ray.get([actor.stop.remote() for actor in actors])
         ray.shutdown()
     return 0
+
+
+def _client_curve(args: argparse.Namespace) -> CurveConfig | None:
+    """CURVE on the gateway's client sockets, as ``run --curve-secret`` puts it on its own."""
+    if not (args.curve_secret or args.curve_clients):
+        return None
+    if not (args.curve_secret and args.curve_clients):
+        raise ValueError("CURVE needs both --curve-secret and --curve-clients")
+    return CurveConfig(
+        server_secret_file=Path(args.curve_secret), allowed_clients_dir=Path(args.curve_clients)
+    )
 
 
 def _report(gateway: Gateway, out: TextIO) -> None:

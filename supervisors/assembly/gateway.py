@@ -5,7 +5,8 @@ over ZeroMQ to the shard's own command socket (which Ray tells: ``info``);
 ``status``, ``positions``, ``snapshot``, ``lookup`` ask every shard and merge;
 ``set_limits`` and ``reconcile`` go to every shard. Events: each shard's PUB connects to
 the gateway's ingest SUB; the gateway puts them out unchanged on its PUB, so each keeps
-its shard's ``seq`` and names its ``shard``.
+its shard's ``seq`` and names its ``shard``. With ``keys`` (``ClusterKeys``) both links
+between the gateway and its shards are CURVE, as the clients' sockets are with ``curve``.
 
 The gateway holds nothing a restart loses: the routing is a function, the shards are
 found by name in Ray and their endpoints asked of them, their state is in their journals.
@@ -23,7 +24,9 @@ import ray
 import zmq
 from ray._private import state as ray_state
 from ray.exceptions import GetTimeoutError, RayActorError
+from zmq.auth.thread import ThreadAuthenticator
 
+from bridges.cluster_keys import ClusterKeys
 from bridges.shard_map import DEFAULT_INGEST, NAMESPACE, ShardMap, shard_name
 from bridges.zmq_client import Client
 from bridges.zmq_protocol import CommandError, ErrorCode, Request
@@ -54,9 +57,11 @@ class Gateway:
         ingest: str = DEFAULT_INGEST,
         read_wait_s: float = READ_WAIT_S,
         cluster: str = NAMESPACE,
+        keys: ClusterKeys | None = None,
         **server_options: Any,
     ) -> None:
         self.shards = shards
+        self.keys = keys
         self.read_wait_s = read_wait_s
         self.cluster = cluster
         self._actors: list[Any] = []
@@ -115,9 +120,11 @@ class Gateway:
 
     def _forward(self) -> None:
         """Every shard's events, as they come, onto the clients' PUB socket."""
-        sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+        context = zmq.Context()
+        sub: zmq.Socket[bytes] = context.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
+        auth = self._admit_members(context, sub)
         sub.bind(self.ingest)
         self._bound_ingest = sub.getsockopt_string(zmq.LAST_ENDPOINT)
         self._ready.set()
@@ -132,6 +139,25 @@ class Gateway:
                         self.server.publish(topic.decode(), payload)
         finally:
             sub.close(0)
+            if auth is not None:
+                auth.stop()
+            context.term()
+
+    def _admit_members(
+        self, context: zmq.Context[zmq.Socket[bytes]], sub: zmq.Socket[bytes]
+    ) -> ThreadAuthenticator | None:
+        """With cluster keys, the ingest takes events from holders of the cluster's key only."""
+        if self.keys is None:
+            return None
+        server = self.keys.server()
+        auth = ThreadAuthenticator(context)
+        auth.start()
+        auth.configure_curve(domain="*", location=str(server.allowed_clients_dir))
+        public, secret = zmq.auth.load_certificate(server.server_secret_file)
+        sub.curve_secretkey = secret
+        sub.curve_publickey = public
+        sub.curve_server = True
+        return auth
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -194,7 +220,8 @@ class Gateway:
         clients: dict[str, Client] = self._local.__dict__.setdefault("clients", {})
         client = clients.get(endpoint)
         if client is None:
-            client = clients[endpoint] = Client(endpoint)
+            curve = None if self.keys is None else self.keys.client()
+            client = clients[endpoint] = Client(endpoint, curve=curve)
             with self._clients_lock:
                 self._clients.add(client)
         client.timeout_ms = int(timeout_s * 1000)

@@ -31,6 +31,7 @@ from ray._private import ray_constants
 
 from actors.journal import JournalConfig
 from actors.journal_store import StoreFactory
+from bridges.cluster_keys import ClusterKeys
 from bridges.feed_codec import FeedRecord, read_feed
 from bridges.shard_map import NAMESPACE, ShardMap, shard_name
 from bridges.zmq_events import topics_of
@@ -87,6 +88,8 @@ class ShardSpec:
     snapshot_every: int = 40
     cluster: str = NAMESPACE
     """The Ray namespace the cluster's actors are named in (two clusters on one Ray)."""
+    keys: ClusterKeys | None = None
+    """CURVE on the shard's command socket and event PUB (the gateway's ``keys``)."""
 
     @property
     def shard_id(self) -> str:
@@ -146,9 +149,10 @@ class ShardEvents(pykka.ThreadingActor):
     """The shard's event stream: each event with ``seq`` per topic and ``shard``, on a PUB
     socket connected to the gateway (it reconnects by itself if the gateway restarts)."""
 
-    def __init__(self, shard_id: str, endpoint: str) -> None:
+    def __init__(self, shard_id: str, endpoint: str, keys: ClusterKeys | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
+        self.keys = keys
         self.suffix = f',"shard":"{shard_id}"}}'.encode()
         self.seq: dict[str, int] = {}
         self.socket: zmq.Socket[bytes] | None = None
@@ -156,6 +160,8 @@ class ShardEvents(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.socket = zmq.Context.instance().socket(zmq.PUB)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if self.keys is not None:
+            self.keys.apply_client(self.socket)
         self.socket.connect(self.endpoint)
 
     def on_stop(self) -> None:
@@ -185,13 +191,16 @@ class ShardHost:
         self.runtime = Runtime(spec.config()).start(self.records)
         self.resumed_at = self.runtime.next_step
         self.commands = Commands(self.runtime)
-        self.events = ShardEvents.start(spec.shard_id, spec.events)
+        self.events = ShardEvents.start(spec.shard_id, spec.events, spec.keys)
         self.runtime.subscribe(self.events)
         # The gateway's commands come over ZeroMQ, a hop far cheaper than a Ray call; its
         # event socket stays unused (events go to the gateway's ingest).
         host = ray.util.get_node_ip_address()
         self.server = ZmqServer(
-            self.commands.handle, commands=f"tcp://{host}:*", events=f"tcp://{host}:*"
+            self.commands.handle,
+            commands=f"tcp://{host}:*",
+            events=f"tcp://{host}:*",
+            curve=None if spec.keys is None else spec.keys.server(),
         ).start()
         self._stop = threading.Event()
         self._replayed = threading.Event()

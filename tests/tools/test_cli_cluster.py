@@ -1,5 +1,5 @@
-"""`tradeactors cluster` joined to a running Ray: its gateway answers `tradeactors status`
-with every shard, its node and its restarts."""
+"""`tradeactors cluster` joined to a running Ray, CURVE on every link: its gateway answers
+`tradeactors status` with every shard, its node and its restarts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import ray
 
 from bridges.feed_codec import write_feed
-from tools.cli import build_parser
+from tools.cli import build_parser, main
 from tools.client_cli import run_client
 from tools.feedgen import generate_feed
 
@@ -25,6 +25,8 @@ pytestmark = pytest.mark.timeout(120)
 def test_cluster_serves_status_of_every_shard_through_one_gateway(
     local_ray: str, tmp_path: Path
 ) -> None:
+    for name, directory in (("cluster", "cluster"), ("server", "gateway"), ("me", "clients")):
+        assert main(["keygen", str(tmp_path / directory), "--name", name]) == 0
     feed = tmp_path / "feed.jsonl"
     write_feed(generate_feed(seed=3, markets=4, updates_per_market=20), feed)
     any_port = "tcp://127.0.0.1:*"
@@ -33,6 +35,9 @@ def test_cluster_serves_status_of_every_shard_through_one_gateway(
         "--namespace", "cli-cluster", "--shards", "2", "--journal", str(tmp_path / "journal"),
         "--feed", str(feed), "--hold", "60", "--commands-endpoint", any_port,
         "--events-endpoint", any_port, "--ingest-endpoint", any_port,
+        "--cluster-keys", str(tmp_path / "cluster"),
+        "--curve-secret", str(tmp_path / "gateway" / "server.key_secret"),
+        "--curve-clients", str(tmp_path / "clients"),
     ]  # fmt: skip
     environment = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
@@ -44,9 +49,12 @@ def test_cluster_serves_status_of_every_shard_through_one_gateway(
         assert process.stdout.readline() == "tradeactors: every shard replayed its feed\n"
 
         out = io.StringIO()
+        server_key = str(tmp_path / "gateway" / "server.key")
+        client_key = str(tmp_path / "clients" / "me.key_secret")
         args = build_parser().parse_args(
-            ["status", "--endpoint", commands.group(1), "--timeout", "30"]
-        )
+            ["status", "--endpoint", commands.group(1), "--timeout", "30",
+             "--server-key", server_key, "--client-key", client_key]
+        )  # fmt: skip
         status = run_client(args, out)
 
         shown = out.getvalue()
