@@ -8,13 +8,14 @@ The client is a second process (spawn) with one DEALER:
 
 1. Throughput: ``submit`` requests for markets no shard has opened, spread evenly over the
    shards by their keys, each answered by its shard's execution (``denied: no position``)
-   after the whole path: gateway socket thread → worker → DEALER → the shard's command
-   handler → execution → back. ``--window`` requests in flight, ``--seconds`` long.
+   after the whole path: gateway socket thread → its DEALER to the shard (the relay) → the
+   shard's command handler → execution → back. ``--window`` requests in flight, ``--seconds`` long.
    Floor: the bare pyzmq DEALER → ROUTER echo, pipelined (``bench.floors``). The target:
    2 shards ≥ 1.6x one shard.
 2. Latency: the same ``submit``, one at a time, through the gateway to one shard, and
-   through a ``ZmqEdge`` on a ``Runtime`` in this process (a single runtime's own edge).
-   Target: the gateway within 1.5x at p50.
+   straight to that shard's own command socket (the direct connection). Target: the
+   gateway within 1.5x at p50. Beside them, a ``ZmqEdge`` on a ``Runtime`` in this process
+   (a single runtime's own edge, no Ray worker around it).
    Beside them, the hop the gateway adds, bare: a Ray actor call that does nothing.
 3. Recovery: SIGKILL a shard's process (its journal holds the run's commands), then time
    until Ray has restarted it and it answers a call (its constructor recovered the
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     start_local_ray(num_cpus=2)
     rates: dict[int, float] = {}
     latencies: dict[int, list[float]] = {}
+    to_shard: list[float] = []
     recovery: tuple[float, float] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as temp:
         root = Path(temp)
@@ -263,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     trips=args.round_trips,
                 )
+                if count == 1:
+                    shard = ray.get(cluster.actors[0].info.remote())["commands"]
+                    to_shard, _ = _drive(
+                        shard, requests, window=1, seconds=0, trips=args.round_trips
+                    )
                 if count == 2:
                     recovery = _recovery(cluster)
             finally:
@@ -284,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     scaling = rates[2] / rates[1]
     _row("2 shards over 1 (target >= 1.6x)", f"{scaling:.2f}x", _verdict(scaling >= 1.6))
     _row("submit round trip, gateway, 1 shard", _p50_ms(latencies[1]))
-    _row("submit round trip, a runtime's own edge (direct)", _p50_ms(direct))
-    ratio = nearest_rank(latencies[1], 0.5) / nearest_rank(direct, 0.5)
+    _row("submit round trip, straight to the shard (direct)", _p50_ms(to_shard))
+    _row("submit round trip, a runtime's own edge in this process", _p50_ms(direct))
+    ratio = nearest_rank(latencies[1], 0.5) / nearest_rank(to_shard, 0.5)
     _row("floor: bare Ray actor call, round trip", _p50_ms(ray_floor))
     _row("gateway over direct at p50 (target <= 1.5x)", f"{ratio:.2f}x", _verdict(ratio <= 1.5))
     if recovery is not None:

@@ -3,7 +3,8 @@
 ZeroMQ sockets belong to one thread, so one thread owns both; nothing else touches them.
 Requests are parsed there (a malformed one is answered at once) and handled by a small
 pool of workers, because a handler may wait on the actors and one slow command must not
-stall the others; ``ping``, which waits on nothing, is answered on the socket thread. The
+stall the others; ``ping``, which waits on nothing, is answered on the socket thread, and
+so is a request a ``relay`` passes on to another server (``bridges.zmq_relay``). The
 workers serve clients in turn (``FairQueue``), and a client with ``per_client`` requests
 already waiting is answered ``busy``. Finished replies and events to publish come back
 through an outbox bounded in bytes, with a pipe byte to wake the poller. Sends never
@@ -23,7 +24,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from bridges.zmq_protocol import (
     reply_error,
     reply_ok,
 )
+from bridges.zmq_relay import Relay, Reply, Upstreams
 from supervisors.kernel.supervised import describe_exception
 
 _log = structlog.get_logger("tradeactors", actor="zmq_server")
@@ -101,12 +103,16 @@ class ZmqServer:
         heartbeat_s: float = DEFAULT_HEARTBEAT_S,
         clock: Callable[[], float] = time.monotonic,
         inline: frozenset[str] = frozenset({"ping"}),
+        relay: Relay | None = None,
     ) -> None:
         if heartbeat_s <= 0:
             raise ValueError(f"heartbeat_s must be > 0, got {heartbeat_s}")
         self.handle = handle
         self.inline = inline
         """Commands answered on the socket thread itself: they must wait on nothing."""
+        self.relay = relay
+        self._upstreams: Upstreams | None = None
+        self._poller = zmq.Poller()
         self.commands_endpoint = commands
         self.events_endpoint = events
         self.max_frame = max_frame
@@ -237,6 +243,9 @@ class ZmqServer:
                     socket.curve_secretkey = secret
                     socket.curve_publickey = public
                     socket.curve_server = True
+            self._poller = zmq.Poller()  # a restart's sockets are new: so is its poller
+            if self.relay is not None:
+                self._upstreams = Upstreams(self.relay, context, self._poller)
             router.bind(self.commands_endpoint)
             pub.bind(self.events_endpoint)
             self.bound_commands = router.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -258,6 +267,8 @@ class ZmqServer:
         finally:
             router.close(0)
             pub.close(0)
+            if self._upstreams is not None:
+                self._upstreams.close()
             if auth is not None:
                 auth.stop()
             context.term()
@@ -265,7 +276,7 @@ class ZmqServer:
             self.on_exit(failure)
 
     def _loop(self, router: zmq.Socket[bytes], pub: zmq.Socket[bytes]) -> None:
-        poller = zmq.Poller()
+        poller = self._poller
         poller.register(router, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         next_beat = self.clock()
@@ -274,13 +285,29 @@ class ZmqServer:
             if now >= next_beat:
                 self._heartbeat(pub)
                 next_beat = now + self.heartbeat_s
-            timeout_ms = min(1000, max(0, int((next_beat - now) * 1000)))
+            wake_at = next_beat
+            if self._upstreams is not None:
+                self._relayed(router, self._upstreams.expire(now))
+                wake_at = min(wake_at, self._upstreams.next_deadline() or wake_at)
+            timeout_ms = min(1000, max(0, int((wake_at - now) * 1000)))
             ready = dict(poller.poll(timeout_ms))
             if router in ready:
                 self._receive(router)
             if self._wake_r in ready:
                 os.read(self._wake_r, 65536)
                 self._drain(router, pub)
+            if self._upstreams is not None:
+                for upstream in self._upstreams.sockets.values():
+                    if upstream in ready:
+                        self._relayed(router, self._upstreams.receive(upstream))
+
+    def _relayed(self, router: zmq.Socket[bytes], replies: Iterable[Reply]) -> None:
+        for reply in replies:
+            ZMQ_COMMANDS.labels(cmd=reply.cmd, code=reply.code).inc()
+            if reply.code != "ok":
+                with self._lock:
+                    self._errors += 1
+            self._send(router, reply.identity, reply.delimited, reply.payload)
 
     def _heartbeat(self, pub: zmq.Socket[bytes]) -> None:
         with self._lock:
@@ -327,7 +354,13 @@ class ZmqServer:
             _log.warning("bad_request", code=error.code, detail=error.message)
             self._refuse(router, identity, delimited, error)
             return
-        if request.cmd in self.inline:
+        endpoint = None if self.relay is None else self.relay.route(request)
+        if endpoint is not None and self._upstreams is not None:
+            try:
+                self._upstreams.forward(identity, delimited, request, endpoint, self.clock())
+            except CommandError as error:
+                self._refuse(router, identity, delimited, error, cmd=request.cmd)
+        elif request.cmd in self.inline:
             # On this thread, which owns the socket: the answer goes straight out.
             self._send(router, identity, delimited, self._answer(request))
         elif self._queue.put(identity, (delimited, request)):

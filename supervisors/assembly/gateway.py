@@ -8,6 +8,11 @@ the gateway's ingest SUB; the gateway puts them out unchanged on its PUB, so eac
 its shard's ``seq`` and names its ``shard``. With ``keys`` (``ClusterKeys``) both links
 between the gateway and its shards are CURVE, as the clients' sockets are with ``curve``.
 
+A command for one shard whose endpoint the gateway knows is passed on by the socket thread
+itself (``bridges.zmq_relay``: no worker thread waits on the shard); the first one for a
+shard, and any after a shard stopped answering, goes by a worker, which asks Ray where the
+shard is now.
+
 The gateway holds nothing a restart loses: the routing is a function, the shards are
 found by name in Ray and their endpoints asked of them, their state is in their journals.
 """
@@ -43,6 +48,29 @@ CHANGE_WAIT_S = 15.0
 
 _BROADCAST_CHANGES = frozenset({"set_limits", "reconcile"})
 _MERGED_READS = frozenset({"positions", "snapshot", "lookup"})
+_NOT_ONE_SHARDS = frozenset({"ping", "status"}) | _BROADCAST_CHANGES | _MERGED_READS
+
+
+class _ShardRelay:
+    """The gateway's ``Relay``: a command for one shard goes straight to the shard's command
+    socket once the gateway knows it; a shard that left one unanswered is asked of Ray again."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.timeout_s = CHANGE_WAIT_S
+        self.curve = None if gateway.keys is None else gateway.keys.client()
+        self.commands = frozenset(command_names()) - _NOT_ONE_SHARDS
+
+    def route(self, request: Request) -> str | None:
+        if request.cmd not in self.commands:
+            return None
+        index = self.gateway.shards.of_args(request.args)
+        return self.gateway.endpoints.get(0 if index is None else index)
+
+    def lost(self, endpoint: str) -> None:
+        for index, known in list(self.gateway.endpoints.items()):
+            if known == endpoint:
+                self.gateway.endpoints.pop(index, None)
 
 
 class Gateway:
@@ -65,12 +93,20 @@ class Gateway:
         self.read_wait_s = read_wait_s
         self.cluster = cluster
         self._actors: list[Any] = []
-        self._endpoints: dict[int, str] = {}
+        self.endpoints: dict[int, str] = {}
+        """Each shard's command socket, as Ray last told it (workers and the relay share it:
+        single dict operations)."""
         self._local = threading.local()
         self._clients: set[Client] = set()
         """Every worker thread's clients, closed when the gateway stops."""
         self._clients_lock = threading.Lock()
-        self.server = ZmqServer(self.handle, commands=commands, events=events, **server_options)
+        self.server = ZmqServer(
+            self.handle,
+            commands=commands,
+            events=events,
+            relay=_ShardRelay(self),
+            **server_options,
+        )
         self.ingest = ingest
         self.instance = {"pid": os.getpid(), "started_ns": time.time_ns(), "gateway": True}
         self._stopping = threading.Event()
@@ -213,10 +249,10 @@ class Gateway:
     def _send(self, index: int, cmd: str, args: dict[str, Any], timeout_s: float) -> Any:
         """One request to the shard's command socket, from this worker thread's own client
         (a ZeroMQ socket is one thread's). No answer: the endpoint is asked again next."""
-        endpoint = self._endpoints.get(index)
+        endpoint = self.endpoints.get(index)
         if endpoint is None:
             info = ray.get(self.actors[index].info.remote(), timeout=timeout_s)
-            endpoint = self._endpoints[index] = info["commands"]
+            endpoint = self.endpoints[index] = info["commands"]
         clients: dict[str, Client] = self._local.__dict__.setdefault("clients", {})
         client = clients.get(endpoint)
         if client is None:
@@ -228,7 +264,7 @@ class Gateway:
         try:
             return client.request(cmd, **args)
         except TimeoutError:
-            self._endpoints.pop(index, None)
+            self.endpoints.pop(index, None)
             with self._clients_lock:
                 self._clients.discard(client)
             clients.pop(endpoint).close()
