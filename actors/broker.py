@@ -39,6 +39,11 @@ DealCallback = Callable[..., None]
 report); without it the runtime charges its configured rate."""
 
 
+ReversalCallback = Callable[[str, int, int, str], None]
+"""``on_reversal(order_no, seq_no, match_ts, reason)``: the broker took back a deal it
+reported before (``on_deal``'s identity), e.g. a trade that failed to settle on chain."""
+
+
 PositionUpdateCallback = Callable[[str, str], None]
 """``on_position(account, security_id)``: the broker pushed a change of that position."""
 
@@ -120,6 +125,15 @@ class PositionPushes(Protocol):
     lost with them; ``unregister_callbacks`` stops it too."""
 
     def register_position_callback(self, on_position: PositionUpdateCallback) -> None: ...
+
+
+@runtime_checkable
+class DealReversals(Protocol):
+    """A broker that can take a reported deal back (Polymarket: a trade that FAILED on chain
+    after it MATCHED): each reversal is the runtime's ``FillReversed``. Registered with the
+    callbacks, lost with them; ``unregister_callbacks`` stops it too."""
+
+    def register_reversal_callback(self, on_reversal: ReversalCallback) -> None: ...
 
 
 @runtime_checkable

@@ -18,6 +18,13 @@ told us about yet. Here each raw event is:
 - quarantined when its order is unknown, with a targeted reconcile asked for, and released
   once the order is known (routed, or adopted by reconciliation) — never dropped.
 
+A reversal (``RawDealReversal``: the broker took back a booked deal, a Polymarket trade that
+FAILED on chain) of our own order's deal becomes a ``FillReversed`` published to execution,
+which journals it for the order like a fill; the order is open again in the registry, so
+reconciliation follows it. A repeated reversal is refused (a ``FillReversalRefused`` with
+the reason, a warning, a count); one whose deal this process never saw goes on, for the
+order (whose fills the journal rebuilt) to take back or refuse.
+
 A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
 placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
 places the same order id again, which the broker answers with the same number. Until then
@@ -48,11 +55,19 @@ from actors.normalization_decisions import (
     Decision,
     Publish,
     RecordCorrection,
+    Refuse,
     Reply,
     SendOn,
     note,
 )
-from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.broker import (
+    BrokerFill,
+    BrokerOrder,
+    BrokerOrderStatus,
+    RawDealEvent,
+    RawDealReversal,
+    RawOrderEvent,
+)
 from messages.broker_events import (
     CallbackQuarantined,
     Correction,
@@ -62,9 +77,15 @@ from messages.broker_events import (
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal_protocol import Forward
-from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
+from messages.orders import (
+    FillRefusal,
+    FillReversalRefused,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+)
 from messages.reconciliation import (
     BookInferred,
     ComparePositions,
@@ -108,6 +129,10 @@ class NormalizerStats:
     """Broker orders of ours (by client order id) still waiting for their ``OrderRouted``."""
     malformed: int = 0
     """Callbacks quarantined as malformed (``CallbackQuarantined``): never applied."""
+    reversals: int = 0
+    """Reversals sent on to be taken back (our orders' deals)."""
+    reversals_refused: int = 0
+    """Reversals refused here: a deal reversed before, or one of an order not ours."""
 
 
 @attrs.define
@@ -154,7 +179,11 @@ class CallbackNormalizer:
         for order in adopted:
             self._adopt(order)
         self.dedup = CallbackDedup()
-        self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent]] = defaultdict(list)
+        self.quarantine: dict[str, list[RawOrderEvent | RawDealEvent | RawDealReversal]] = (
+            defaultdict(list)
+        )
+        self.reversed: set[str] = set()
+        """Deal keys reversed in this process (the journal's keys say so across restarts)."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
@@ -168,6 +197,7 @@ class CallbackNormalizer:
         self._gap_wait_ns = self.gap_ns
         self.deals = self.order_events = self.duplicates = self.conflicts = 0
         self.quarantined = self.released = self.inferred = self.late = 0
+        self.reversals = self.reversals_refused = 0
 
     @property
     def tick_ns(self) -> int:
@@ -188,6 +218,8 @@ class CallbackNormalizer:
             last_callback_ns=self.last_callback_ns,
             unrouted=len(self.unrouted),
             malformed=len(self.malformed),
+            reversals=self.reversals,
+            reversals_refused=self.reversals_refused,
         )
 
     # -- the intent registry ---------------------------------------------------------------
@@ -232,7 +264,10 @@ class CallbackNormalizer:
         for raw in self.quarantine.pop(order_no, ()):
             self.released += 1
             out.append(note("info", "quarantine_released", order_no=order_no, kind=_kind(raw)))
-            self._raw(raw, dedup=False, out=out)
+            if isinstance(raw, RawDealReversal):
+                self._reversal(raw, out)
+            else:
+                self._raw(raw, dedup=False, out=out)
 
     def _holds(self, order_no: str, client_order_id: str | None) -> bool:
         """Whether a listed order or deal is one of ours waiting for its ``OrderRouted``."""
@@ -284,6 +319,55 @@ class CallbackNormalizer:
         self._raw(raw, dedup=True, out=out)
         return out
 
+    def reversal(self, raw: RawDealReversal) -> list[Decision]:
+        """A booked deal the broker took back; see the module docstring."""
+        out: list[Decision] = []
+        self.last_callback_ns = max(self.last_callback_ns, raw.recv_ns)
+        self._gap_wait_ns = self.gap_ns
+        self._reversal(raw, out)
+        return out
+
+    def _reversal(self, raw: RawDealReversal, out: list[Decision]) -> None:
+        intent = self.intents.get(raw.order_no)
+        if intent is None:
+            self._quarantine(raw, out)
+            return
+        key = raw.key
+        if intent.order_id is None or intent.market_id is None:
+            # An outside order's deal: only the account view held it (its reconcile).
+            self.reversals_refused += 1
+            out.append(note("warning", "reversal_of_outside_deal", order_no=raw.order_no, key=key))
+            return
+        reversal = FillReversed(
+            fill_id=key,
+            ts_event=raw.recv_ns,
+            order_id=intent.order_id,
+            market_id=intent.market_id,
+            security_id=intent.security_id,
+            reason=raw.reason,
+        )
+        if key in self.reversed:
+            self.reversals_refused += 1
+            out.append(note("warning", "repeated_reversal_refused", order_no=raw.order_no, key=key))
+            out.append(
+                Refuse(
+                    refusal=FillReversalRefused(
+                        correlation_id=intent.order_id,
+                        reversal=reversal,
+                        reason=FillRefusal.ALREADY_REVERSED,
+                        detail=f"deal {key} was reversed before",
+                    )
+                )
+            )
+            return
+        self.reversed.add(key)
+        self.reversals += 1
+        intent.open = True
+        out.append(
+            note("warning", "deal_reversed", order_no=raw.order_no, key=key, reason=raw.reason)
+        )
+        out.append(Publish(report=reversal))
+
     def malformed_callback(self, quarantined: CallbackQuarantined) -> None:
         """Kept and counted; the broker was heard from, whatever it said."""
         self.last_callback_ns = max(self.last_callback_ns, quarantined.recv_ns)
@@ -332,7 +416,9 @@ class CallbackNormalizer:
         )
         return True
 
-    def _quarantine(self, raw: RawDealEvent | RawOrderEvent, out: list[Decision]) -> None:
+    def _quarantine(
+        self, raw: RawDealEvent | RawOrderEvent | RawDealReversal, out: list[Decision]
+    ) -> None:
         """Hold it; if its order is still unknown after ``grace_s``, ``tick`` asks for a
         reconcile of that order.
 
@@ -671,5 +757,5 @@ class CallbackNormalizer:
         )
 
 
-def _kind(raw: RawDealEvent | RawOrderEvent) -> str:
+def _kind(raw: RawDealEvent | RawOrderEvent | RawDealReversal) -> str:
     return type(raw).__name__

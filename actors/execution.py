@@ -11,7 +11,7 @@ from actors.execution_book import Denial, ExecutionBook, MarketRoute
 from actors.metrics import EXECUTION_EVENTS
 from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.client_requests import AwaitMarket, SubmitSignal
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal import OrderCreated
 from messages.journal_protocol import Append
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
@@ -22,6 +22,7 @@ from messages.orders import (
     CancelRejected,
     FillRefusal,
     FillRefused,
+    FillReversalRefused,
     OrderAccepted,
     OrderCancelled,
     OrderClosed,
@@ -38,13 +39,15 @@ from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
 
-VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill
+VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill | FillReversed
 
 
 def report_key(report: VenueReport) -> str:
     """The dedup key of a venue report: each can happen once per order (or per fill)."""
     if isinstance(report, Fill):
         return f"fill:{report.fill_id}"
+    if isinstance(report, FillReversed):
+        return f"reversed:{report.fill_id}"
     return f"{type(report).__name__}:{report.order_id}"
 
 
@@ -256,7 +259,7 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.book.trading_enabled = True
         self.log.info("trading_enabled")
 
-    @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill)
+    @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill, FillReversed)
     def _venue_report(self, report: VenueReport) -> None:
         EXECUTION_EVENTS.labels(type=type(report).__name__).inc()
         order = self.book.orders.get(report.order_id)
@@ -280,6 +283,15 @@ class ExecutionActor(Supervised, RuntimeActor):
                 FillRefused(
                     correlation_id=report.order_id,
                     fill=report,
+                    reason=FillRefusal.UNKNOWN_ORDER,
+                    detail=f"no order {report.order_id}",
+                )
+            )
+        elif isinstance(report, FillReversed):
+            self.bus.tell(
+                FillReversalRefused(
+                    correlation_id=report.order_id,
+                    reversal=report,
                     reason=FillRefusal.UNKNOWN_ORDER,
                     detail=f"no order {report.order_id}",
                 )

@@ -74,3 +74,9 @@ BROKER_CALLBACKS_QUARANTINED = Counter(
     "Broker callbacks whose arguments are malformed, quarantined instead of applied",
     ["callback"],
 )
+FILL_REVERSALS = Counter(
+    "fill_reversals",
+    "Fills taken back (a trade that failed to settle), by who took it back (order, position) "
+    "and outcome (applied, or the refusal's reason)",
+    ["by", "outcome"],
+)

@@ -12,8 +12,8 @@ from typing import Any, TypeAlias
 import attrs
 
 from messages.broker_events import Correction, DealBooked, OpenOrderAdopted, OpenOrderClosed
-from messages.fills import Fill
-from messages.orders import OrderAccepted, OrderCancelled, OrderRejected
+from messages.fills import Fill, FillReversed
+from messages.orders import FillReversalRefused, OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import OrdersMissing, ReconcileRequest
 
 
@@ -43,7 +43,14 @@ class RecordCorrection:
 class Publish:
     """A report of our own order, for execution to journal for the order."""
 
-    report: Fill | OrderAccepted | OrderCancelled | OrderRejected
+    report: Fill | FillReversed | OrderAccepted | OrderCancelled | OrderRejected
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Refuse:
+    """Put a refused reversal on the event stream: it changed nothing, and says why."""
+
+    refusal: FillReversalRefused
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -94,6 +101,7 @@ Decision: TypeAlias = (
     | AppendAccountEvent
     | RecordCorrection
     | Publish
+    | Refuse
     | SendOn
     | AskReconcile
     | DealCallback

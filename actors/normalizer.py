@@ -17,7 +17,7 @@ import attrs
 import pykka
 
 from actors.callback_normalization import CallbackNormalizer, NormalizerStats
-from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS
+from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS, FILL_REVERSALS
 from actors.normalization_decisions import (
     AppendAccountEvent,
     AppendDeal,
@@ -27,11 +27,12 @@ from actors.normalization_decisions import (
     Note,
     Publish,
     RecordCorrection,
+    Refuse,
     Reply,
     SendOn,
 )
 from actors.runtime_state import account_stream
-from messages.broker import RawDealEvent, RawOrderEvent
+from messages.broker import RawDealEvent, RawDealReversal, RawOrderEvent
 from messages.broker_events import CallbackQuarantined, OpenOrderAdopted, OrderRouted
 from messages.journal_protocol import Append
 from messages.reconciliation import (
@@ -56,8 +57,9 @@ class _Tick:
 
 
 class NormalizerActor(Supervised, PublishingActor):
-    """Publishes our orders' reports (fills, accepts, cancels, rejects) to its subscribers:
-    execution, which journals them for the order, as it does the simulated venue's."""
+    """Publishes our orders' reports (fills, reversals, accepts, cancels, rejects) to its
+    subscribers: execution, which journals them for the order, as it does the simulated
+    venue's."""
 
     kind = "normalizer"
 
@@ -149,6 +151,10 @@ class NormalizerActor(Supervised, PublishingActor):
     def _callback(self, raw: RawDealEvent | RawOrderEvent) -> None:
         self._carry_out(self.core.callback(raw))
 
+    @handles(RawDealReversal)
+    def _reversal(self, raw: RawDealReversal) -> None:
+        self._carry_out(self.core.reversal(raw))
+
     @handles(CallbackQuarantined)
     def _malformed(self, quarantined: CallbackQuarantined) -> None:
         """Kept, counted, logged, on the event stream; a reconcile books what it may have
@@ -219,6 +225,10 @@ class NormalizerActor(Supervised, PublishingActor):
                         self.bus.tell(correction)
                 case Publish(report=report):
                     self.publish(report)
+                case Refuse(refusal=refusal):
+                    FILL_REVERSALS.labels(by="normalizer", outcome=refusal.reason.value).inc()
+                    if self.bus is not None:
+                        self.bus.tell(refusal)
                 case SendOn(command=command):
                     self.journal.tell(command)
                 case AskReconcile(request=request):

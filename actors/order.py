@@ -8,10 +8,11 @@ from typing import Any
 import pykka
 
 from actors.fill_outcome import FillOutcome, FillResult, refused
+from actors.metrics import FILL_REVERSALS
 from actors.order_state import Order, apply_order_event
 from actors.runtime_state import order_stream, position_stream
-from messages.fills import Fill
-from messages.journal import CancelRequested, FillApplied
+from messages.fills import Fill, FillReversed
+from messages.journal import CancelRequested, FillApplied, ReversalApplied
 from messages.journal_protocol import Append, DuplicateRefused, Route
 from messages.order_commands import CancelOrder
 from messages.orders import (
@@ -19,6 +20,7 @@ from messages.orders import (
     CancelRejected,
     FillRefusal,
     FillRefused,
+    FillReversalRefused,
     OrderAccepted,
     OrderCancelled,
     OrderClosed,
@@ -26,10 +28,10 @@ from messages.orders import (
     OrderSnapshot,
     OrderUpdated,
 )
-from messages.position_commands import ClearPending
+from messages.position_commands import ClearPending, MarkPending
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
-from messages.supervision import PositionRestarted
+from messages.supervision import AdoptOrders, PositionRestarted
 from supervisors.kernel.base import RuntimeActor, handles
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
@@ -51,7 +53,10 @@ class OrderActor(Supervised, RuntimeActor):
     one of the order's market, fixed at creation, so a late fill after a market switch lands
     on the old market; when that position is restarted, the supervisor tells the order the
     new ref). A closed order stays alive and addressable: a fill the venue made
-    before a cancel took effect can still arrive, and is applied. Given a loader instead of
+    before a cancel took effect can still arrive, and is applied; so can a reversal (a fill
+    the venue took back), journaled again as ReversalApplied for the position. A reversal
+    that opens a closed order again marks its side pending again and has execution guard
+    it, and its next close is reported anew. Given a loader instead of
     an order (``supervisors.assembly.recovery.order_loader``), it rebuilds itself from the journal
     before it takes a message.
     """
@@ -121,6 +126,11 @@ class OrderActor(Supervised, RuntimeActor):
         """
         for fill in self.order.memento().fills:
             self._apply_to_position(fill)
+        for entry in self.order.reversed_fills:
+            self._apply_to_position(entry.fill)
+            self._reverse_on_position(entry.reversal)
+        if self.order.reopened and not self.order.is_closed:
+            self._reopen()
         self.log.info("order_recovered", status=self.order.status)
         self._publish("recovered")
 
@@ -155,6 +165,56 @@ class OrderActor(Supervised, RuntimeActor):
             self.log.info("duplicate_fill_ignored", fill_id=fill.fill_id)
             return
         self._refuse(fill, outcome)
+
+    @handles(FillReversed)
+    def _fill_reversed(self, reversal: FillReversed) -> None:
+        was_closed = self.order.is_closed
+        outcome = apply_order_event(self.order, reversal)
+        assert outcome is not None
+        FILL_REVERSALS.labels(
+            by="order", outcome=outcome.refusal.value if outcome.refusal else "applied"
+        ).inc()
+        if not outcome.applied:
+            assert outcome.refusal is not None
+            self.log.error(
+                "fill_reversal_refused",
+                fill_id=reversal.fill_id,
+                reason=outcome.refusal.value,
+                detail=outcome.detail,
+            )
+            self.bus.tell(
+                FillReversalRefused(
+                    correlation_id=self.order.correlation_id,
+                    reversal=reversal,
+                    reason=outcome.refusal,
+                    detail=outcome.detail,
+                )
+            )
+            return
+        self.log.warning(
+            "fill_reversed",
+            fill_id=reversal.fill_id,
+            reason=reversal.reason,
+            filled=self.order.filled,
+            status=self.order.status,
+        )
+        self._reverse_on_position(reversal)
+        if was_closed and not self.order.is_closed:
+            self._reopen()
+        self._publish(f"fill reversed: {reversal.reason}")
+
+    def _reopen(self) -> None:
+        """Open again: the side is pending on the position and guarded by execution."""
+        self._close_reported = False
+        self._journal_for_position(
+            MarkPending(
+                order_id=self.order.order_id,
+                security_id=self.order.security_id,
+                side=self.order.side,
+            ),
+            dedup_key=f"pending:{self.order.order_id}:{self.order.reopened}",
+        )
+        self.execution.tell(AdoptOrders(orders=(self.order.memento(),)))
 
     @handles(DuplicateRefused)
     def _duplicate_refused(self, message: DuplicateRefused[Fill]) -> None:
@@ -231,6 +291,16 @@ class OrderActor(Supervised, RuntimeActor):
             dedup_key=f"applied:{fill.fill_id}",
         )
 
+    def _reverse_on_position(self, reversal: FillReversed) -> None:
+        self._journal_for_position(
+            ReversalApplied(
+                position_id=self.position_id,
+                reversal=reversal,
+                correlation_id=self.order.correlation_id,
+            ),
+            dedup_key=f"unapplied:{reversal.fill_id}",
+        )
+
     def _journal_for_position(self, event: object, dedup_key: str | None = None) -> None:
         self.journal.tell(
             Append(
@@ -247,9 +317,11 @@ class OrderActor(Supervised, RuntimeActor):
             OrderUpdated(correlation_id=self.order.correlation_id, cause=cause, order=snapshot)
         )
         if self.order.is_closed and not self._close_reported:
+            # Each close after a reopening is its own fact, so its key counts them.
+            reopened = self.order.reopened
             self._journal_for_position(
                 ClearPending(order_id=self.order.order_id),
-                dedup_key=f"cleared:{self.order.order_id}",
+                dedup_key=f"cleared:{self.order.order_id}" + (f":{reopened}" if reopened else ""),
             )
             self.execution.tell(
                 OrderClosed(order_id=self.order.order_id, market_id=self.order.market_id)

@@ -18,9 +18,9 @@ import structlog
 from actors.errors import InvalidTransitionError
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, OrderStatus
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal import CancelRequested
-from messages.mementos import OrderMemento
+from messages.mementos import OrderMemento, ReversedFill
 from messages.orders import (
     CancelRejected,
     FillRefusal,
@@ -45,6 +45,8 @@ class OrderTrigger(enum.Enum):
     CANCEL_REFUSED_ACCEPTED = "CANCEL_REFUSED_ACCEPTED"  # same, the venue had acknowledged it
     CANCEL_REFUSED_PARTIAL = "CANCEL_REFUSED_PARTIAL"  # refused, and some had filled
     REJECT = "REJECT"  # the venue rejected the order
+    REVERSE_PART = "REVERSE_PART"  # a fill taken back, and some filled quantity remains
+    REVERSE_ALL = "REVERSE_ALL"  # a fill taken back, and nothing filled remains
 
 
 _S = OrderStatus
@@ -82,6 +84,17 @@ TRANSITIONS: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus] = types.Mapp
         # addressable and the fill is applied, or the position would silently drift.
         (_S.CANCELLED, _T.PARTIAL_FILL): _S.CANCELLED,
         (_S.CANCELLED, _T.FILL): _S.FILLED,
+        # A reversal (a trade that failed to settle) takes back filled quantity: the order
+        # is as if that fill never came, so what it gave back is open again, unless a
+        # cancel was asked for or done (then that stands). Only states that hold fills.
+        (_S.PARTIALLY_FILLED, _T.REVERSE_PART): _S.PARTIALLY_FILLED,
+        (_S.PARTIALLY_FILLED, _T.REVERSE_ALL): _S.ACCEPTED,
+        (_S.FILLED, _T.REVERSE_PART): _S.PARTIALLY_FILLED,
+        (_S.FILLED, _T.REVERSE_ALL): _S.ACCEPTED,
+        (_S.PENDING_CANCEL, _T.REVERSE_PART): _S.PENDING_CANCEL,
+        (_S.PENDING_CANCEL, _T.REVERSE_ALL): _S.PENDING_CANCEL,
+        (_S.CANCELLED, _T.REVERSE_PART): _S.CANCELLED,
+        (_S.CANCELLED, _T.REVERSE_ALL): _S.CANCELLED,
     }
 )
 """Every legal ``(state, trigger) -> next state``; any pair not here is invalid."""
@@ -175,6 +188,8 @@ class Order:
         self._notional = Decimal(0)
         self._accepted = False
         self._version = 0
+        self._reversed: dict[str, ReversedFill] = {}
+        self._reopened = 0
 
     @property
     def status(self) -> OrderStatus:
@@ -224,6 +239,8 @@ class Order:
         repeat = repeat_outcome(self._fills, fill)
         if repeat is not None:
             return repeat
+        if fill.fill_id in self._reversed:
+            return refused(FillRefusal.ALREADY_REVERSED, f"fill {fill.fill_id} was reversed before")
         if self.status is OrderStatus.REJECTED:
             return refused(FillRefusal.ORDER_REJECTED, f"order {self.order_id} is REJECTED")
         filled = self._filled + fill.size
@@ -240,6 +257,56 @@ class Order:
         self._notional += fill.notional
         self._version += 1
         return APPLIED
+
+    def apply_reversal(self, reversal: FillReversed) -> FillOutcome:
+        """Take back an applied fill: filled, fees and average price as if it never came.
+
+        The state follows ``TRANSITIONS``: a FILLED or PARTIALLY_FILLED order whose fill is
+        reversed is open again for what it gave back (PARTIALLY_FILLED while some fill
+        remains, else ACCEPTED); a cancel asked for or done stands. A repeated reversal, or
+        one of a fill this order never applied, is refused and changes nothing.
+        """
+        if reversal.order_id != self.order_id:
+            return refused(
+                FillRefusal.MISMATCHED_ORDER,
+                f"reversal of {reversal.fill_id} is for order {reversal.order_id}, "
+                f"not {self.order_id}",
+            )
+        if reversal.fill_id in self._reversed:
+            return refused(
+                FillRefusal.ALREADY_REVERSED, f"fill {reversal.fill_id} was reversed before"
+            )
+        fill = self._fills.get(reversal.fill_id)
+        if fill is None:
+            return refused(
+                FillRefusal.UNKNOWN_FILL,
+                f"order {self.order_id} applied no fill {reversal.fill_id}",
+            )
+        closed = self.is_closed
+        remaining = len(self._fills) > 1
+        self._machine.fire(OrderTrigger.REVERSE_PART if remaining else OrderTrigger.REVERSE_ALL)
+        del self._fills[fill.fill_id]
+        self._reversed[fill.fill_id] = ReversedFill(fill=fill, reversal=reversal)
+        # Summed again over the fills left, in their order: the very sums that never saw it.
+        self._filled = self._fees = self._notional = Decimal(0)
+        for kept in self._fills.values():
+            self._filled += kept.size
+            self._fees += kept.fee
+            self._notional += kept.notional
+        if closed and not self.is_closed:
+            self._reopened += 1
+        self._version += 1
+        return APPLIED
+
+    @property
+    def reopened(self) -> int:
+        """How often a reversal took this closed order back open."""
+        return self._reopened
+
+    @property
+    def reversed_fills(self) -> tuple[ReversedFill, ...]:
+        """The fills taken back, in the order they were reversed."""
+        return tuple(self._reversed.values())
 
     def accept(self) -> None:
         """Record the venue's acknowledgement; only the first one is a change.
@@ -354,6 +421,8 @@ class Order:
             version=self._version,
             fills=tuple(self._fills.values()),
             manual=self.manual,
+            reversed=tuple(self._reversed.values()),
+            reopened=self._reopened,
         )
 
     @classmethod
@@ -386,6 +455,8 @@ class Order:
         order._notional = memento.notional
         order._accepted = memento.accepted
         order._version = memento.version
+        order._reversed = {entry.fill.fill_id: entry for entry in memento.reversed}
+        order._reopened = memento.reopened
         return order
 
     def __repr__(self) -> str:
@@ -396,7 +467,13 @@ class Order:
 
 
 OrderEvent: TypeAlias = (
-    Fill | OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | CancelRequested
+    Fill
+    | FillReversed
+    | OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | CancelRejected
+    | CancelRequested
 )
 """What the journal's ``order:<id>`` stream holds after the order's ``OrderCreated``."""
 
@@ -404,12 +481,15 @@ OrderEvent: TypeAlias = (
 def apply_order_event(order: Order, event: OrderEvent) -> FillOutcome | None:
     """One journaled order event, applied: the only code the OrderActor and the fold use.
 
-    A fill answers its outcome; the other events answer None (compare ``version`` to see a
-    change). A venue rejection that lost a race with a fill or a cancel is logged and
-    changes nothing. Any other kind raises ``TypeError``: a stream that holds it is a bug.
+    A fill or a reversal answers its outcome; the other events answer None (compare
+    ``version`` to see a change). A venue rejection that lost a race with a fill or a
+    cancel is logged and changes nothing. Any other kind raises ``TypeError``: a stream
+    that holds it is a bug.
     """
     if isinstance(event, Fill):
         return order.apply_fill(event)
+    if isinstance(event, FillReversed):
+        return order.apply_reversal(event)
     if isinstance(event, OrderAccepted):
         order.accept()
     elif isinstance(event, OrderRejected):

@@ -8,15 +8,22 @@ from typing import Any
 import pykka
 
 from actors.fill_outcome import FillResult
+from actors.metrics import FILL_REVERSALS
 from actors.position_accounting import PositionBook, apply_position_event
 from actors.runtime_state import position_stream
 from messages.enums import PositionStatus
-from messages.journal import FillApplied, PositionSettlement
+from messages.journal import FillApplied, PositionSettlement, ReversalApplied
 from messages.journal_protocol import Route
 from messages.market_data import MarketSnapshot
-from messages.orders import FillRefused
+from messages.orders import FillRefused, FillReversalRefused
 from messages.position_commands import ClearPending, MarkPending
-from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+from messages.positions import (
+    PositionDelta,
+    PositionFillReversed,
+    PositionOpened,
+    PositionSettled,
+    PositionSnapshot,
+)
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
 from supervisors.kernel.base import PublishingActor, handles, tell_quietly
@@ -32,9 +39,9 @@ class PositionActor(Supervised, PublishingActor):
     instead of a book (``supervisors.assembly.recovery.position_loader``), the actor rebuilds itself
     from the journal before it takes a message. Subscribers
     (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
-    the position index and then the event bus get PositionDelta per fill and the lifecycle
-    events (opened, settled). Mark-only changes
-    are not pushed (they follow every book tick); ask GetSnapshot for them.
+    the position index and then the event bus get PositionDelta per fill,
+    PositionFillReversed per fill taken back, and the lifecycle events (opened, settled).
+    Mark-only changes are not pushed (they follow every book tick); ask GetSnapshot for them.
     """
 
     kind = "position"
@@ -137,7 +144,60 @@ class PositionActor(Supervised, PublishingActor):
         if self.subscribers:
             self.publish(self.book.snapshot())
 
-    def _lifecycle(self, event: PositionOpened | PositionDelta | PositionSettled) -> None:
+    @handles(ReversalApplied)
+    def _reversal(self, message: ReversalApplied) -> None:
+        reversal = message.reversal
+        outcome = apply_position_event(self.book, message)
+        assert outcome is not None
+        FILL_REVERSALS.labels(
+            by="position", outcome=outcome.refusal.value if outcome.refusal else "applied"
+        ).inc()
+        if not outcome.applied:
+            assert outcome.refusal is not None
+            self.log.error(
+                "fill_reversal_refused",
+                fill_id=reversal.fill_id,
+                order_id=reversal.order_id,
+                reason=outcome.refusal.value,
+                detail=outcome.detail,
+            )
+            self.bus.tell(
+                FillReversalRefused(
+                    correlation_id=reversal.order_id,
+                    reversal=reversal,
+                    reason=outcome.refusal,
+                    detail=outcome.detail,
+                )
+            )
+            return
+        leg = self.book.leg_snapshot(reversal.security_id)
+        correlation_id = message.correlation_id or reversal.order_id
+        self.log.warning(
+            "fill_reversal_booked",
+            order_id=reversal.order_id,
+            correlation_id=correlation_id,
+            fill_id=reversal.fill_id,
+            security_id=reversal.security_id,
+            quantity=leg.quantity,
+            realized_pnl=leg.realized_pnl,
+            reason=reversal.reason,
+        )
+        self._lifecycle(
+            PositionFillReversed(
+                correlation_id=correlation_id,
+                position_id=self.book.position_id,
+                market_id=self.book.market_id,
+                version=self.book.version,
+                reversal=reversal,
+                leg=leg,
+            )
+        )
+        if self.subscribers:
+            self.publish(self.book.snapshot())
+
+    def _lifecycle(
+        self, event: PositionOpened | PositionDelta | PositionFillReversed | PositionSettled
+    ) -> None:
         """The index hears a change first, then the bus; subscribers after both, so nothing
         a change causes can reach risk before the index has it."""
         if self.index is not None:

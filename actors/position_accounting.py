@@ -19,8 +19,8 @@ from typing import TypeAlias
 from actors.exact_decimal import EXACT, PRO_RATA
 from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
 from messages.enums import OrderSide, PositionStatus
-from messages.fills import Fill
-from messages.journal import FillApplied, PositionSettlement
+from messages.fills import Fill, FillReversed
+from messages.journal import FillApplied, PositionSettlement, ReversalApplied
 from messages.market_data import MarketSnapshot
 from messages.mementos import LegMemento, PositionMemento
 from messages.orders import FillRefusal
@@ -186,6 +186,7 @@ class PositionBook:
         self.security_ids = security_ids
         self._legs = {security_id: Leg(security_id) for security_id in security_ids}
         self._fills: dict[str, Fill] = {}
+        self._reversed: list[str] = []
         self._pending: dict[str, tuple[str, OrderSide]] = {}
         self._status = PositionStatus.OPEN
         self._version = 0
@@ -217,6 +218,8 @@ class PositionBook:
         repeat = repeat_outcome(self._fills, fill)
         if repeat is not None:
             return repeat
+        if fill.fill_id in self._reversed:
+            return refused(FillRefusal.ALREADY_REVERSED, f"fill {fill.fill_id} was reversed before")
         if self._status is PositionStatus.SETTLED:
             return refused(
                 FillRefusal.POSITION_SETTLED,
@@ -224,6 +227,40 @@ class PositionBook:
             )
         self._legs[fill.security_id].apply(fill)
         self._fills[fill.fill_id] = fill
+        self._version += 1
+        return APPLIED
+
+    def apply_reversal(self, reversal: FillReversed) -> FillOutcome:
+        """Take back an applied fill: its leg is netted again from the fills that remain.
+
+        Quantity, cost, realized PnL and fees are then exactly what they would be had the
+        fill never come (a close's pro-rata rounding depends on what came before it, so the
+        leg is recomputed, not unwound); the mark stays. A settled position paid out on the
+        quantity it held, so it refuses, as it does a fill; a repeated reversal, or one of a
+        fill it never applied, is refused and changes nothing.
+        """
+        fill_id = reversal.fill_id
+        if fill_id in self._reversed:
+            return refused(FillRefusal.ALREADY_REVERSED, f"fill {fill_id} was reversed before")
+        fill = self._fills.get(fill_id)
+        if fill is None:
+            return refused(
+                FillRefusal.UNKNOWN_FILL, f"position {self.position_id} applied no fill {fill_id}"
+            )
+        if self._status is PositionStatus.SETTLED:
+            return refused(
+                FillRefusal.POSITION_SETTLED,
+                f"reversal of {fill_id} arrived after position {self.position_id} settled",
+            )
+        del self._fills[fill_id]
+        self._reversed.append(fill_id)
+        old = self._legs[fill.security_id]
+        leg = Leg(fill.security_id)
+        for kept in self._fills.values():
+            if kept.security_id == leg.security_id:
+                leg.apply(kept)
+        leg.mark = old.mark
+        self._legs[fill.security_id] = leg
         self._version += 1
         return APPLIED
 
@@ -323,6 +360,7 @@ class PositionBook:
                 for order_id, (security_id, side) in self._pending.items()
             ),
             fills=tuple(self._fills.values()),
+            reversed=tuple(self._reversed),
         )
 
     @classmethod
@@ -341,6 +379,7 @@ class PositionBook:
         )
         book._legs = {leg.security_id: Leg.from_memento(leg) for leg in memento.legs}
         book._fills = {fill.fill_id: fill for fill in memento.fills}
+        book._reversed = list(memento.reversed)
         book._pending = {
             order_id: (security_id, side) for order_id, security_id, side in memento.pending
         }
@@ -355,19 +394,24 @@ class PositionBook:
         )
 
 
-PositionEvent: TypeAlias = FillApplied | MarkPending | ClearPending | PositionSettlement
+PositionEvent: TypeAlias = (
+    FillApplied | ReversalApplied | MarkPending | ClearPending | PositionSettlement
+)
 """What the journal's ``position:<id>`` stream holds after the position's creation."""
 
 
 def apply_position_event(book: PositionBook, event: PositionEvent) -> FillOutcome | None:
     """One journaled position event, applied: the only code the PositionActor and the fold use.
 
-    A fill answers its outcome; the other events answer None (compare ``version`` to see a
-    change). Raises what the book raises for a broken invariant (a pending flag or a winner
-    on an instrument it does not hold), and ``TypeError`` for any other kind.
+    A fill or a reversal answers its outcome; the other events answer None (compare
+    ``version`` to see a change). Raises what the book raises for a broken invariant (a
+    pending flag or a winner on an instrument it does not hold), and ``TypeError`` for any
+    other kind.
     """
     if isinstance(event, FillApplied):
         return book.apply_fill(event.fill)
+    if isinstance(event, ReversalApplied):
+        return book.apply_reversal(event.reversal)
     if isinstance(event, MarkPending):
         book.mark_pending(event.order_id, event.security_id, event.side)
     elif isinstance(event, ClearPending):

@@ -14,7 +14,13 @@ from typing import Any
 
 from actors.position_index_book import PositionIndex
 from messages.market_data import MarketSnapshot
-from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
+from messages.positions import (
+    PositionArchived,
+    PositionDelta,
+    PositionFillReversed,
+    PositionOpened,
+    PositionSettled,
+)
 from messages.risk import PositionMeta, Trackers, TrackersFor
 from supervisors.kernel.base import RuntimeActor, handles
 from supervisors.kernel.child_spec import SupervisedContext
@@ -39,8 +45,8 @@ class PositionIndexActor(Supervised, RuntimeActor):
     def _opened(self, message: PositionOpened) -> None:
         self.index.opened(message.position)
 
-    @handles(PositionDelta)
-    def _delta(self, message: PositionDelta) -> None:
+    @handles(PositionDelta, PositionFillReversed)
+    def _delta(self, message: PositionDelta | PositionFillReversed) -> None:
         if not self.index.leg_changed(message.position_id, message.leg, message.version):
             self.log.warning(
                 "delta_for_unindexed_position",

@@ -29,7 +29,7 @@ from messages.broker_events import (
     PositionCorrected,
 )
 from messages.codec import encode
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal import (
     CancelRequested,
     FillApplied,
@@ -37,6 +37,7 @@ from messages.journal import (
     OrderCreated,
     PositionCreated,
     PositionSettlement,
+    ReversalApplied,
     StepCommitted,
     StepStarted,
 )
@@ -396,9 +397,11 @@ _HANDLERS: dict[type, Any] = {
     MarkPending: RuntimeState._position_event,
     ClearPending: RuntimeState._position_event,
     FillApplied: RuntimeState._position_event,
+    ReversalApplied: RuntimeState._position_event,
     PositionSettlement: RuntimeState._position_event,
     OrderCreated: RuntimeState._order_created,
     Fill: RuntimeState._order_event,
+    FillReversed: RuntimeState._order_event,
     OrderAccepted: RuntimeState._order_event,
     OrderRejected: RuntimeState._order_event,
     OrderCancelled: RuntimeState._order_event,

@@ -20,7 +20,14 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.broker import Broker, BrokerError, CallbackBacklog, MarketDataSink, PositionPushes
+from actors.broker import (
+    Broker,
+    BrokerError,
+    CallbackBacklog,
+    DealReversals,
+    MarketDataSink,
+    PositionPushes,
+)
 from actors.runtime_state import order_stream
 from bridges.callback_bridge import CallbackBridge
 from messages.broker import BrokerOrderRequest
@@ -152,6 +159,8 @@ class BrokerVenueActor(Supervised, PublishingActor):
             self.broker.register_callbacks(self.bridge.on_order, self.bridge.on_deal)
             if isinstance(self.broker, PositionPushes):
                 self.broker.register_position_callback(self.bridge.on_position)
+            if isinstance(self.broker, DealReversals):
+                self.broker.register_reversal_callback(self.bridge.on_reversal)
         except BrokerError as error:
             self.registration_failures += 1
             self.log.warning("broker_registration_failed", error=str(error))

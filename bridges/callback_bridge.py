@@ -21,14 +21,15 @@ from typing import Any
 
 import pykka
 
-from messages.broker import BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.broker import BrokerOrderStatus, RawDealEvent, RawDealReversal, RawOrderEvent
 from messages.broker_events import CallbackQuarantined
 from messages.enums import OrderSide
 from messages.reconciliation import PositionCallback
 
 
 class CallbackBridge:
-    """``on_order`` and ``on_deal`` are what the broker is registered with."""
+    """``on_order`` and ``on_deal`` (and ``on_reversal``, ``on_position`` where the broker
+    has them) are what the broker is registered with."""
 
     def __init__(self, sink: pykka.ActorRef[Any], clock: Callable[[], int] = time.time_ns) -> None:
         self.sink = sink
@@ -49,6 +50,10 @@ class CallbackBridge:
         """``on_deal(order_no, seq_no, match_ts, security_id, side, price, size, fee=None)``."""
         self._received("on_deal", _deal_event, args, kwargs)
 
+    def on_reversal(self, *args: Any, **kwargs: Any) -> None:
+        """``on_reversal(order_no, seq_no, match_ts, reason)`` (actors.broker.DealReversals)."""
+        self._received("on_reversal", _reversal_event, args, kwargs)
+
     def on_position(self, _account: str, _security_id: str) -> None:
         """``on_position(account, security_id)`` (actors.broker.PositionPushes): a trigger of
         the position sync; which position changed is the reconcile's to read."""
@@ -65,14 +70,16 @@ class CallbackBridge:
     def _received(
         self,
         callback: str,
-        build: Callable[..., RawOrderEvent | RawDealEvent],
+        build: Callable[..., RawOrderEvent | RawDealEvent | RawDealReversal],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> None:
         now = self.clock()
         self.last_callback_ns = now
         try:
-            event: RawOrderEvent | RawDealEvent | CallbackQuarantined = build(now, *args, **kwargs)
+            event: RawOrderEvent | RawDealEvent | RawDealReversal | CallbackQuarantined = build(
+                now, *args, **kwargs
+            )
             malformed = 0
         except Exception as error:  # the broker's thread must never see one
             event = CallbackQuarantined(
@@ -135,4 +142,12 @@ def _deal_event(  # noqa: PLR0917 - the broker's calling convention (actors.brok
         size=size,
         recv_ns=recv_ns,
         fee=fee,
+    )
+
+
+def _reversal_event(
+    recv_ns: int, order_no: str, seq_no: int, match_ts: int, reason: str
+) -> RawDealReversal:
+    return RawDealReversal(
+        order_no=order_no, seq_no=seq_no, match_ts=match_ts, reason=reason, recv_ns=recv_ns
     )

@@ -6,8 +6,10 @@ signs an ``OrderArgs`` with the wallet key (EIP-712), ``post_order`` sends it
 is ``DELETE /order``. Fills come from the authenticated user channel
 (``bridges.polymarket_user_channel``) on a thread of the adapter's own, which calls the
 registered ``on_order`` / ``on_deal`` as a broker thread does; a trade that FAILED on chain
-after it was booked is a ``Reversal``, handed to ``on_reversal`` with its reason (the run
-asks for a reconcile with that reason, which corrects the account to the venue's truth).
+after it was booked is a ``Reversal``: the registered reversal callback
+(``actors.broker.DealReversals``) hears it, so the order and its position take the fill
+back, and ``on_reversal`` hears it with its reason (the run asks for a reconcile with that
+reason, which corrects the account to the venue's truth).
 Every trade on the authenticated channel is the account's: a leg of an order placed
 elsewhere (another client, the web app) is booked too, as the trade names it.
 
@@ -51,6 +53,7 @@ from actors.broker import (
     OrderCallback,
     Page,
     RateLimitedError,
+    ReversalCallback,
 )
 from bridges.broker_truth import OrderNotice
 from bridges.polymarket_credentials import PolymarketCredentials
@@ -157,6 +160,7 @@ class PolymarketBroker:
         self._api_key = credentials.api_key
         self._lock = threading.RLock()
         self._callbacks: tuple[OrderCallback, DealCallback] | None = None
+        self._reversal_callback: ReversalCallback | None = None
         self._connected = False
         self._session = 0
         self._by_client_id: dict[str, str] = {}
@@ -203,9 +207,14 @@ class PolymarketBroker:
                 raise BrokerDisconnectedError("the user channel is not connected")
             self._callbacks = (on_order, on_deal)
 
+    def register_reversal_callback(self, on_reversal: ReversalCallback) -> None:
+        with self._lock:
+            self._reversal_callback = on_reversal
+
     def unregister_callbacks(self) -> None:
         with self._lock:
             self._callbacks = None
+            self._reversal_callback = None
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -394,6 +403,7 @@ class PolymarketBroker:
             self._connected = False
             self._session += 1
             self._callbacks = None
+            self._reversal_callback = None
 
     def _frame(self, text: str) -> None:
         with self._lock:
@@ -463,6 +473,9 @@ class PolymarketBroker:
                     key=note.deal.key,
                     reason=note.reason,
                 )
+                deal = note.deal
+                if self._reversal_callback is not None:
+                    self._reversal_callback(deal.order_no, deal.seq_no, deal.match_ts, note.reason)
                 if self.on_reversal is not None:
                     self.on_reversal(note)
                 continue

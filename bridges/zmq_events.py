@@ -20,8 +20,14 @@ from bridges.zmq_protocol import encode_event
 from bridges.zmq_server import ZmqServer
 from messages.broker_events import AccountPositionChanged, Correction, DealRefused
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
-from messages.orders import FillRefused, OrderDenied, OrderUpdated
-from messages.positions import PositionArchived, PositionDelta, PositionOpened, PositionSettled
+from messages.orders import FillRefused, FillReversalRefused, OrderDenied, OrderUpdated
+from messages.positions import (
+    PositionArchived,
+    PositionDelta,
+    PositionFillReversed,
+    PositionOpened,
+    PositionSettled,
+)
 from supervisors.kernel.events import (
     ChildAbandoned,
     ChildRestarted,
@@ -51,8 +57,15 @@ def topics_of(event: Any) -> list[tuple[str, Any]]:
         return [(f"order.{event.signal.market_id}", event)]
     if isinstance(event, PositionDelta):
         return [(f"position.{event.market_id}", event), (f"fill.{event.market_id}", event.fill)]
+    if isinstance(event, PositionFillReversed):
+        return [
+            (f"position.{event.market_id}", event),
+            (f"fill.{event.market_id}", event.reversal),
+        ]
     if isinstance(event, FillRefused):
         return [(f"fill.{event.fill.market_id}", event)]
+    if isinstance(event, FillReversalRefused):
+        return [(f"fill.{event.reversal.market_id}", event)]
     if isinstance(event, PositionOpened | PositionSettled | PositionArchived):
         return [(f"snapshot.{event.position.market_id}", event)]
     if isinstance(event, MarketOpened):

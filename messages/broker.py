@@ -81,6 +81,22 @@ class RawDealEvent:
         return deal_key(self.order_no, self.seq_no, self.match_ts)
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class RawDealReversal:
+    """A reversal callback: the broker took back deal ``(order_no, seq_no, match_ts)``,
+    booked before (a trade that failed to settle), for ``reason``."""
+
+    order_no: str = text_field()
+    seq_no: int = attrs.field(validator=attrs.validators.instance_of(int))
+    match_ts: int = attrs.field(validator=attrs.validators.instance_of(int))
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @property
+    def key(self) -> str:
+        return deal_key(self.order_no, self.seq_no, self.match_ts)
+
+
 def deal_key(order_no: str, seq_no: int, match_ts: int) -> str:
     """A broker deal's identity, and the fill id it gets here: the same from a callback and
     from a reconciliation query, so one deal is booked once whichever arrives first."""

@@ -42,3 +42,21 @@ class Fill:
     @property
     def notional(self) -> Decimal:
         return self.price * self.size
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FillReversed:
+    """The venue took back fill ``fill_id`` of order ``order_id`` after it was booked (a
+    Polymarket trade that FAILED on chain): the order and its position hold it no more.
+
+    Keyed on ``fill_id`` like the fill itself; equality leaves out ``ts_init``, so a
+    redelivered reversal compares equal.
+    """
+
+    fill_id: str = text_field()
+    ts_init: int = ts_init_field()
+    ts_event: int = attrs.field(validator=attrs.validators.instance_of(int))
+    order_id: str = text_field()
+    market_id: str = text_field()
+    security_id: str = text_field()
+    reason: str = text_field()

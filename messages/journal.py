@@ -1,5 +1,6 @@
-"""Events that exist for the journal: order creation, cancel requests, fills applied to a
-position, settlement, and the markers of a lockstep replay's units of work."""
+"""Events that exist for the journal: order creation, cancel requests, fills applied to (and
+taken back from) a position, settlement, and the markers of a lockstep replay's units of
+work."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -77,6 +78,18 @@ class FillApplied:
     position_id: str = text_field()
     fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
     correlation_id: str = added_later_text()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReversalApplied:
+    """An order took back the fill ``reversal`` names; the position ``position_id`` takes it
+    back too, in journal order (``FillApplied``'s counterpart)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    position_id: str = text_field()
+    reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
+    correlation_id: str = text_field()
 
 
 @attrs.frozen(kw_only=True, slots=True)

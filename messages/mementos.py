@@ -26,7 +26,7 @@ from messages.fields import (
     tuple_members,
     tuple_of,
 )
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal import CancelRequested, OrderCreated
 from messages.markets import MarketDefinition
 from messages.risk import RiskLimits
@@ -41,6 +41,14 @@ def _distinct_fill_ids(_instance: Any, attribute: attrs.Attribute[Any], fills: A
 def _fills_field() -> Any:
     """The applied fills in application order; their ids key the dedup, so they are unique."""
     return attrs.field(validator=[tuple_members(Fill), _distinct_fill_ids])
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReversedFill:
+    """A fill an order applied and then took back, with the reversal that took it."""
+
+    fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
+    reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -64,6 +72,14 @@ class OrderMemento:
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     fills: tuple[Fill, ...] = _fills_field()
     manual: bool = added_later_flag()
+    reversed: tuple[ReversedFill, ...] = tuple_of(
+        ReversedFill, default=(), metadata={ADDED_LATER: True}
+    )
+    """Fills taken back, in the order they were reversed."""
+    reopened: int = attrs.field(
+        default=0, validator=attrs.validators.instance_of(int), metadata={ADDED_LATER: True}
+    )
+    """How often a reversal took the closed order back open (each close is reported anew)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -140,6 +156,8 @@ class PositionMemento:
         ]
     )
     fills: tuple[Fill, ...] = _fills_field()
+    reversed: tuple[str, ...] = tuple_of(str, default=(), metadata={ADDED_LATER: True})
+    """Ids of the fills taken back, in the order they were reversed."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

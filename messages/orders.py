@@ -18,7 +18,7 @@ from messages.fields import (
     text_field,
     ts_init_field,
 )
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.signals import TradeSignal
 
 
@@ -136,6 +136,10 @@ class FillRefusal(enum.Enum):
     MISMATCHED_ORDER = "mismatched_order"
     ORDER_REJECTED = "order_rejected"
     POSITION_SETTLED = "position_settled"
+    UNKNOWN_FILL = "unknown_fill"
+    """A reversal names a fill the order (or position) never applied."""
+    ALREADY_REVERSED = "already_reversed"
+    """A reversal, or a fill, names a fill that was reversed before."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -146,6 +150,19 @@ class FillRefused:
     ts_init: int = ts_init_field()
     correlation_id: str = text_field()
     fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
+    reason: FillRefusal = enum_field(FillRefusal)
+    detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FillReversalRefused:
+    """A reversal that changed nothing (its order, or its fill, is unknown, or the fill was
+    reversed already), with the reason: published, never raised."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
     reason: FillRefusal = enum_field(FillRefusal)
     detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 

@@ -16,7 +16,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -89,6 +89,21 @@ class PositionDelta:
     market_id: str = text_field()
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     fill: Fill = attrs.field(validator=attrs.validators.instance_of(Fill))
+    leg: LegSnapshot = attrs.field(validator=attrs.validators.instance_of(LegSnapshot))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionFillReversed:
+    """One leg changed because ``reversal`` took a fill back; carries the leg as it is now,
+    recomputed from the fills that remain (``PositionDelta``'s counterpart)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    position_id: str = text_field()
+    market_id: str = text_field()
+    version: int = attrs.field(validator=attrs.validators.instance_of(int))
+    reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
     leg: LegSnapshot = attrs.field(validator=attrs.validators.instance_of(LegSnapshot))
 
 

@@ -35,6 +35,7 @@ FAST_MODULES = frozenset(
         "test_execution_book",
         "test_feed_codec",
         "test_feed_player",
+        "test_fill_reversal",
         "test_journal_memory",
         "test_lockstep_driver",
         "test_market_actor",
@@ -58,6 +59,7 @@ FAST_MODULES = frozenset(
         "test_strategy",
         "test_venue_matching",
         "test_zmq_fair_queue",
+        "test_zmq_reversal_topics",
     }
 )
 

@@ -3,8 +3,9 @@
 The live books come from the market channel (``tools.live_venue``); orders go to the CLOB
 through ``bridges.polymarket_clob_broker.PolymarketBroker`` and fills come back on the user
 channel, reconciled like any broker's. Credentials come from the environment, or from
-``--credentials FILE`` (readable by its owner alone). A trade that FAILED on chain asks for
-a reconcile with its reason, which corrects the account to the venue's truth.
+``--credentials FILE`` (readable by its owner alone). A trade that FAILED on chain is taken
+back from its order and position (the broker's reversal callback), and asks for a
+reconcile with its reason, which corrects the account to the venue's truth.
 """
 
 from __future__ import annotations

@@ -25,10 +25,18 @@ from actors.normalization_decisions import (
     Note,
     Publish,
     RecordCorrection,
+    Refuse,
     Reply,
     SendOn,
 )
-from messages.broker import BrokerFill, BrokerOrder, BrokerOrderStatus, RawDealEvent, RawOrderEvent
+from messages.broker import (
+    BrokerFill,
+    BrokerOrder,
+    BrokerOrderStatus,
+    RawDealEvent,
+    RawDealReversal,
+    RawOrderEvent,
+)
 from messages.broker_events import (
     CallbackQuarantined,
     CorrectionKind,
@@ -37,9 +45,9 @@ from messages.broker_events import (
     OrderRouted,
 )
 from messages.enums import OrderSide
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.journal_protocol import Forward
-from messages.orders import OrderAccepted, OrderCancelled
+from messages.orders import FillRefusal, OrderAccepted, OrderCancelled
 from messages.reconciliation import (
     BookInferred,
     ComparePositions,
@@ -197,6 +205,66 @@ def test_a_repeated_callback_is_dropped_counted_and_logged() -> None:
     assert booked(decisions) == []
     assert core.stats().duplicates == 1
     assert core.stats().deals == 1
+
+
+def reversal(order_no: str = "B1", seq_no: int = 1) -> RawDealReversal:
+    return RawDealReversal(
+        order_no=order_no,
+        seq_no=seq_no,
+        match_ts=100 + seq_no,
+        reason="trade t1 FAILED on chain after MATCHED",
+        recv_ns=9,
+    )
+
+
+def test_a_reversal_of_our_deal_is_published_once_and_a_repeat_is_refused_and_counted() -> None:
+    core = normalizer(routed=(routed(),))
+    core.callback(deal())
+    core.callback(order_event(BrokerOrderStatus.FILLED))
+    decisions = core.reversal(reversal())
+    [published] = [d.report for d in decisions if isinstance(d, Publish)]
+    assert published == FillReversed(
+        fill_id="B1:1:101",
+        ts_event=9,
+        order_id="o1",
+        market_id="m1",
+        security_id="yes",
+        reason="trade t1 FAILED on chain after MATCHED",
+    )
+    assert notes(decisions) == ["deal_reversed"]
+    assert core.intents["B1"].open  # reconciliation follows it again
+
+    again = core.reversal(reversal())
+    [refused] = [d.refusal for d in again if isinstance(d, Refuse)]
+    assert (refused.reason, refused.reversal) == (FillRefusal.ALREADY_REVERSED, published)
+    assert notes(again) == ["repeated_reversal_refused"]
+    assert not [d for d in again if isinstance(d, Publish)]
+    assert (core.stats().reversals, core.stats().reversals_refused) == (1, 1)
+
+
+def test_a_reversal_for_an_unknown_order_waits_in_quarantine_until_the_order_is_known() -> None:
+    core = normalizer()
+    held = core.reversal(reversal())
+    assert notes(held) == ["callback_for_unknown_order_quarantined"]
+    released = core.routed(routed())
+    assert [d.report.fill_id for d in released if isinstance(d, Publish)] == ["B1:1:101"]
+
+
+def test_a_reversal_of_an_outside_orders_deal_is_counted_and_reaches_no_order() -> None:
+    outside = OpenOrderAdopted(
+        order_no="B1",
+        account=ACCOUNT,
+        security_id="yes",
+        side=OrderSide.BUY,
+        price=Decimal("0.50"),
+        size=Decimal(10),
+        filled=Decimal(0),
+    )
+    core = normalizer(adopted=(outside,))
+    decisions = core.reversal(reversal())
+    assert notes(decisions) == ["reversal_of_outside_deal"]
+    assert not [d for d in decisions if isinstance(d, Publish)]
+    assert core.stats().reversals_refused == 1
 
 
 def test_a_callback_resets_the_heartbeat_to_its_receipt_time() -> None:

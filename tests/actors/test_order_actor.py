@@ -13,19 +13,22 @@ from actors.order import OrderActor
 from actors.order_state import Order
 from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, OrderStatus
-from messages.journal import FillApplied
+from messages.fills import FillReversed
+from messages.journal import FillApplied, ReversalApplied
 from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
     FillRefusal,
     FillRefused,
+    FillReversalRefused,
     OrderCancelled,
     OrderClosed,
     OrderRejected,
     OrderUpdated,
 )
-from messages.position_commands import ClearPending
+from messages.position_commands import ClearPending, MarkPending
 from messages.queries import GetSnapshot
+from messages.supervision import AdoptOrders
 from tests.stubs import collector, fill, state_with_positions, wait_for
 
 pytestmark = pytest.mark.timeout(10)
@@ -137,3 +140,54 @@ def test_a_venue_reject_after_fills_is_logged_and_the_order_survives(wired) -> N
     snapshot = order.ask(GetSnapshot(), timeout=5)
     assert snapshot.status is OrderStatus.PARTIALLY_FILLED
     assert order.is_alive()
+
+
+def _reversal(fill_id: str) -> FillReversed:
+    return FillReversed(
+        fill_id=fill_id,
+        ts_event=3,
+        order_id="O1",
+        market_id="m1",
+        security_id="m1-YES",
+        reason=f"trade {fill_id} FAILED on chain after MATCHED",
+    )
+
+
+def test_a_reversed_fill_reopens_the_filled_order_and_is_taken_back_from_its_position(
+    wired,
+) -> None:
+    order, position_inbox, execution_inbox, _, bus_inbox = wired
+    order.tell(fill("F1", size="100"))
+    wait_for(position_inbox, _applied)
+    assert isinstance(wait_for(position_inbox, lambda m: True), ClearPending)
+    wait_for(execution_inbox, lambda m: isinstance(m, OrderClosed))
+
+    order.tell(_reversal("F1"))
+    taken_back = wait_for(position_inbox, lambda m: isinstance(m, ReversalApplied))
+    assert (taken_back.reversal.fill_id, taken_back.position_id) == ("F1", "m1/p")
+    # Open again: the side is pending on the position and execution guards it again.
+    pending = wait_for(position_inbox, lambda m: isinstance(m, MarkPending))
+    assert (pending.order_id, pending.side) == ("O1", OrderSide.BUY)
+    adopted = wait_for(execution_inbox, lambda m: isinstance(m, AdoptOrders))
+    assert [o.status for o in adopted.orders] == [OrderStatus.ACCEPTED]
+    update = wait_for(
+        bus_inbox, lambda m: isinstance(m, OrderUpdated) and m.cause.startswith("fill reversed")
+    )
+    assert (update.order.status, update.order.filled) == (OrderStatus.ACCEPTED, Decimal(0))
+
+    # The venue cancels what it gave back: that close is reported anew.
+    order.tell(OrderCancelled(ts_event=4, order_id="O1", reason="cancelled at broker"))
+    assert isinstance(wait_for(position_inbox, lambda m: True), ClearPending)
+    assert wait_for(execution_inbox, lambda m: isinstance(m, OrderClosed)).order_id == "O1"
+
+
+def test_a_reversal_of_a_fill_the_order_never_had_is_refused_published_and_not_fatal(
+    wired,
+) -> None:
+    order, position_inbox, _, _, bus_inbox = wired
+    order.tell(_reversal("F9"))
+    refused = wait_for(bus_inbox, lambda m: isinstance(m, FillReversalRefused))
+    assert (refused.reason, refused.reversal.fill_id) == (FillRefusal.UNKNOWN_FILL, "F9")
+    assert order.is_alive()
+    assert order.ask(GetSnapshot(), timeout=5).version == 0
+    assert position_inbox.empty()

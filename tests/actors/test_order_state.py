@@ -59,6 +59,14 @@ EXPECTED_TABLE = {
     (S.PENDING_CANCEL, T.REJECT): S.REJECTED,
     (S.CANCELLED, T.PARTIAL_FILL): S.CANCELLED,
     (S.CANCELLED, T.FILL): S.FILLED,
+    (S.PARTIALLY_FILLED, T.REVERSE_PART): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, T.REVERSE_ALL): S.ACCEPTED,
+    (S.FILLED, T.REVERSE_PART): S.PARTIALLY_FILLED,
+    (S.FILLED, T.REVERSE_ALL): S.ACCEPTED,
+    (S.PENDING_CANCEL, T.REVERSE_PART): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.REVERSE_ALL): S.PENDING_CANCEL,
+    (S.CANCELLED, T.REVERSE_PART): S.CANCELLED,
+    (S.CANCELLED, T.REVERSE_ALL): S.CANCELLED,
 }
 
 ALL_PAIRS = list(itertools.product(OrderStatus, OrderTrigger))
@@ -162,8 +170,10 @@ def test_a_new_state_machine_starts_pending() -> None:
     assert OrderStateMachine().state is S.PENDING
 
 
-def test_filled_and_rejected_are_dead_ends() -> None:
-    assert not any(state in (S.FILLED, S.REJECTED) for state, _ in TRANSITIONS)
+def test_rejected_is_a_dead_end_and_filled_leaves_only_by_a_reversal() -> None:
+    assert not any(state is S.REJECTED for state, _ in TRANSITIONS)
+    leaving_filled = {trigger for state, trigger in TRANSITIONS if state is S.FILLED}
+    assert leaving_filled == {T.REVERSE_PART, T.REVERSE_ALL}
 
 
 # --- fills -------------------------------------------------------------------------------

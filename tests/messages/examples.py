@@ -33,7 +33,7 @@ from messages import (
     supervision,
 )
 from messages.enums import BookSide, MarketPhase, OrderSide, OrderStatus, Outcome, PositionStatus
-from messages.fills import Fill
+from messages.fills import Fill, FillReversed
 from messages.refs import Recipient
 from messages.signals import TradeSignal
 from tests.stubs import definition, levels
@@ -52,6 +52,15 @@ FILL = Fill(
     price=D("0.40"),
     size=D("10"),
     fee=D("0.01"),
+)
+REVERSAL = FillReversed(
+    fill_id="F0",
+    ts_init=113,
+    ts_event=8,
+    order_id="O1",
+    market_id="m1",
+    security_id="m1-YES",
+    reason="trade T0 FAILED on chain after MATCHED",
 )
 SIGNAL = TradeSignal(
     ts_init=112,
@@ -152,6 +161,12 @@ ORDER_MEMENTO = mementos.OrderMemento(
     version=3,
     fills=(FILL,),
     manual=True,
+    reversed=(
+        mementos.ReversedFill(
+            fill=attrs.evolve(FILL, fill_id="F0", size=D("2")), reversal=REVERSAL
+        ),
+    ),
+    reopened=1,
 )
 
 
@@ -199,6 +214,30 @@ def _examples() -> list[object]:
         supervision.InjectFault(reason="chaos"),
         journal.CancelRequested(ts_init=5, order_id="O1", reason="switch"),
         journal.FillApplied(ts_init=6, position_id="P1", fill=FILL),
+        journal.ReversalApplied(
+            ts_init=6, position_id="P1", reversal=REVERSAL, correlation_id="S1"
+        ),
+        REVERSAL,
+        ORDER_MEMENTO.reversed[0],
+        broker.RawDealReversal(
+            order_no="B1", seq_no=2, match_ts=7, reason="trade FAILED on chain", recv_ns=9
+        ),
+        orders.FillReversalRefused(
+            ts_init=21,
+            correlation_id="O1",
+            reversal=REVERSAL,
+            reason=orders.FillRefusal.ALREADY_REVERSED,
+            detail="reversed before",
+        ),
+        positions.PositionFillReversed(
+            ts_init=28,
+            correlation_id="O1",
+            position_id="P1",
+            market_id="m1",
+            version=6,
+            reversal=REVERSAL,
+            leg=LEG,
+        ),
         journal.MarketArchived(ts_init=7, market_id="m1"),
         CREATED,
         supervision.SuperviseOrder(created=CREATED),
@@ -296,6 +335,7 @@ def _examples() -> list[object]:
             legs=(LEG_MEMENTO,),
             pending=(("O2", "m1-YES", OrderSide.SELL), ("O3", "m1-YES", BUY)),
             fills=(FILL,),
+            reversed=("F0",),
         ),
         MARKET_MEMENTO,
         mementos.RuntimeStateMemento(

@@ -1,6 +1,7 @@
 """The whole runtime trading on a local Polymarket CLOB: orders placed by the strategy are
 posted through py-clob-client, filled by user-channel trades, one fill per trade leg
-whatever the channel repeats, and a trade that FAILED on chain reversed with its reason."""
+whatever the channel repeats, and a trade that FAILED on chain reversed with its reason:
+the account corrected, the order and the market position as if it never filled."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ from typing import Any
 
 import pytest
 
+from bridges.journal_sqlite import SqliteJournalStore
 from bridges.polymarket_clob_broker import PolymarketBroker, clob_client
 from bridges.polymarket_ws import MarketChannelConfig
 from messages.broker_events import DealBooked, PositionCorrected
 from messages.enums import BookSide, OrderStatus, Outcome
+from messages.fills import FillReversed
+from messages.journal import ReversalApplied
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
 from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.supervision import InjectFault
+from supervisors.assembly.recovery import recover_state
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
 from supervisors.assembly.runtime_config import JOURNAL_FILE, BrokerConfig
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import WhichChildren
 from tests.actors.test_broker_edge import journaled
 from tests.bridges.polymarket_clob_venue import CREDENTIALS, ClobVenue
 from tests.broker_edge import wait_until
@@ -141,5 +149,115 @@ def test_an_order_fills_once_through_the_user_channel_and_a_failed_trade_is_reve
         (corrected,) = journaled(tmp_path / JOURNAL_FILE, PositionCorrected)
         assert (corrected.security_id, corrected.quantity) == (NO, Decimal(-30))
         assert "(trade t-no FAILED on chain after MINED)" in corrected.reason
+    finally:
+        broker.close()
+
+
+def children(supervisor: Any) -> dict[str, Any]:
+    return {info.child_id: info for info in ask(supervisor, WhichChildren())}
+
+
+def legs(runtime: Runtime) -> dict[str, tuple[Decimal, ...]]:
+    """Each market leg's numbers a fill moves."""
+    return {
+        leg.security_id: (leg.quantity, leg.cost, leg.realized_pnl, leg.fees)
+        for position in runtime.positions()
+        for leg in position.legs
+    }
+
+
+def orders_by_token(runtime: Runtime) -> dict[str, tuple[Any, ...]]:
+    return {
+        o.security_id: (o.status, o.filled, o.fees, o.avg_fill_price, o.fill_count)
+        for o in runtime.orders()
+    }
+
+
+def polymarket(venue: ClobVenue, runtime_of: Any) -> PolymarketBroker:
+    """The live broker, its reversals also asking the run for a reconcile (as ``tools``
+    wires it), so the account view is corrected too."""
+    return PolymarketBroker(
+        CREDENTIALS,
+        clob_client(CREDENTIALS, host=venue.http_url),
+        channel=MarketChannelConfig(url=venue.ws_url, backoff_initial_s=0.01),
+        account=ACCOUNT,
+        on_reversal=lambda reversal: runtime_of().reconcile(reversal.reason),
+    ).start()
+
+
+def test_a_failed_trade_leaves_order_and_market_position_as_if_unfilled_also_after_a_restart(
+    venue: ClobVenue, tmp_path: Path
+) -> None:
+    runtimes: list[Runtime] = []
+    broker = polymarket(venue, lambda: runtimes[-1])
+    config = RuntimeConfig(data_dir=tmp_path, broker=BrokerConfig(broker=broker, gap_s=30.0))
+    try:
+        runtimes.append(Runtime(config))
+        with runtimes[-1].start(FEED) as runtime:
+            wait_until(lambda: enabled(runtime), what="the startup reconciliation")
+            runtime.replay(FEED)
+            wait_until(lambda: len(venue.orders) == 2, what="both orders posted")
+            by_token = {order["asset_id"]: no for no, order in venue.orders.items()}
+            venue.push(
+                venue.trade(by_token[YES], "t-yes", "MATCHED"),
+                venue.trade(by_token[NO], "t-no", "MATCHED"),
+            )
+            wait_until(
+                lambda: all(o.status is OrderStatus.FILLED for o in runtime.orders()),
+                what="both orders filled",
+            )
+            runtime.wait_idle(timeout_s=10.0)
+            filled_yes = legs(runtime)[YES]
+            yes_order = orders_by_token(runtime)[YES]
+
+            venue.push(venue.trade(by_token[NO], "t-no", "FAILED"))
+            wait_until(lambda: legs(runtime)[NO][0] == 0, what="the NO fill taken back")
+            wait_until(lambda: account_book(runtime).get(NO) == 0, what="the account corrected")
+            runtime.wait_idle(timeout_s=10.0)
+            # As if the NO order never filled: open again at the venue's price, nothing booked.
+            assert legs(runtime) == {NO: (Decimal(0),) * 4, YES: filled_yes}
+            assert orders_by_token(runtime) == {
+                NO: (OrderStatus.ACCEPTED, Decimal(0), Decimal(0), None, 0),
+                YES: yes_order,
+            }
+            assert counters(runtime).reversals == 1
+            live = (legs(runtime), orders_by_token(runtime), account_book(runtime))
+
+            # The position and the order restarted: each rebuilt from the journal, the same.
+            (no_order,) = [o.order_id for o in runtime.orders() if o.security_id == NO]
+            assert runtime.supervisor is not None
+            markets = children(runtime.supervisor)
+            for child_id in ("position:m1", f"order:{no_order}"):
+                markets[child_id].ref.tell(InjectFault(reason="test"))
+            wait_until(
+                lambda: all(
+                    children(runtime.supervisor)[c].restarts == 1
+                    for c in ("position:m1", f"order:{no_order}")
+                ),
+                what="both restarted",
+            )
+            runtime.wait_idle(timeout_s=10.0)
+            assert (legs(runtime), orders_by_token(runtime), account_book(runtime)) == live
+        (reversed_fill,) = journaled(tmp_path / JOURNAL_FILE, FillReversed)
+        assert "trade t-no FAILED on chain after MATCHED" in reversed_fill.reason
+        assert len(journaled(tmp_path / JOURNAL_FILE, ReversalApplied)) == 1
+
+        # The journal's fold, and a runtime started again from it, say the same.
+        store = SqliteJournalStore(tmp_path / JOURNAL_FILE)
+        try:
+            state, _ = recover_state(store)
+        finally:
+            store.close()
+        (position,) = state.positions.values()
+        assert position.leg(NO).quantity == 0
+        assert {o.security_id: o.filled for o in state.orders.values()} == {
+            NO: Decimal(0),
+            YES: Decimal(30),
+        }
+        runtimes.append(Runtime(config))
+        with runtimes[-1].start(FEED) as again:
+            wait_until(lambda: enabled(again), what="the startup reconciliation")
+            again.wait_idle(timeout_s=10.0)
+            assert (legs(again), orders_by_token(again), account_book(again)) == live
     finally:
         broker.close()
