@@ -103,9 +103,8 @@ def test_a_silent_destination_answers_that_the_effect_is_unknown() -> None:
     endpoint = silent.getsockopt_string(zmq.LAST_ENDPOINT)
     front = Front(OneDestination(endpoint, timeout_s=0.2))
     try:
-        with Client(front.server.bound_commands) as client:
-            with pytest.raises(CommandError) as refused:
-                client.request("submit", market_id="M1")
+        with Client(front.server.bound_commands) as client, pytest.raises(CommandError) as refused:
+            client.request("submit", market_id="M1")
         assert refused.value.code == "internal"
         assert "the effect is unknown" in refused.value.message
         assert front.relay.lost_endpoints == [endpoint]
