@@ -475,7 +475,8 @@ OrderEvent: TypeAlias = (
     | CancelRejected
     | CancelRequested
 )
-"""What the journal's ``order:<id>`` stream holds after the order's ``OrderCreated``."""
+"""The order's own events on the journal's ``order:<id>`` stream, after its ``OrderCreated``
+(a broker run's stream also holds the intent registry's ``OrderRouted``, not the order's)."""
 
 
 def apply_order_event(order: Order, event: OrderEvent) -> FillOutcome | None:

@@ -26,8 +26,10 @@ class SyntheticArbitrage:
     margin: Decimal = Decimal("0.02")
     max_order_size: Decimal = Decimal(50)
     max_position: Decimal = Decimal(500)
-    strategy: str = "synthetic_arbitrage"
-    account: str = "paper"
+    strategy: str | None = None
+    account: str | None = None
+    """Left None, the signals are for the market's position, whichever strategy name and
+    account the run gave it (a named one that differs is denied as misaddressed)."""
 
     def __call__(self, market: MarketSnapshot, position: PositionSnapshot) -> list[TradeSignal]:
         yes, no = market.book_for(Outcome.YES), market.book_for(Outcome.NO)

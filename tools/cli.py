@@ -402,6 +402,8 @@ def _account(args: argparse.Namespace) -> str:
     accounts = {"ib": "ib_account", "shioaji": "shioaji_account"}
     if args.broker in accounts:
         return str(getattr(args, accounts[args.broker]))
+    if args.broker == live_broker.POLYMARKET:
+        return live_broker.ACCOUNT
     return str(attrs.fields(RuntimeConfig).account.default)
 
 

@@ -23,7 +23,7 @@ from typing import TextIO
 
 from actors.journal_decode import decode_trusted
 from actors.journal_store import JournalRecord, JournalStore, JournalStoreError
-from actors.order_state import Order, apply_order_event
+from actors.order_state import Order, OrderEvent, apply_order_event
 from actors.runtime_state import RuntimeState, decode_state, order_from_created, order_stream
 from bridges.data_dir_lock import DataDirError, DataDirLock
 from bridges.journal_sqlite import SqliteJournalStore
@@ -149,8 +149,8 @@ def every_order(store: JournalStore, progress: Progress | None = None) -> list[O
         event = decode_trusted(record.kind, record.payload)
         if isinstance(event, OrderCreated):
             orders[event.order_id] = order_from_created(event)
-        elif record.stream.removeprefix(ORDER_STREAM) in orders:
-            apply_order_event(orders[record.stream.removeprefix(ORDER_STREAM)], event)  # type: ignore[arg-type]
+        elif record.stream.removeprefix(ORDER_STREAM) in orders and isinstance(event, OrderEvent):
+            apply_order_event(orders[record.stream.removeprefix(ORDER_STREAM)], event)
     return list(orders.values())
 
 

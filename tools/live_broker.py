@@ -15,16 +15,17 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import attrs
-
 from bridges.polymarket_credentials import load
 from bridges.polymarket_user_channel import PUBLIC_USER_CHANNEL
-from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime import Runtime
 
 if TYPE_CHECKING:
     from bridges.polymarket_clob_broker import PolymarketBroker
 
 POLYMARKET = "polymarket"
+ACCOUNT = "polymarket"
+"""The account a live Polymarket run books its orders, fills and positions to (the API
+key's), never the runtime's default ``paper``: a real position must not read as a paper one."""
 PUBLIC_CLOB = "https://clob.polymarket.com"
 
 
@@ -57,7 +58,7 @@ def broker_of(args: argparse.Namespace) -> PolymarketBroker | None:
         credentials,
         adapter.clob_client(credentials, host=args.clob_url),
         user_url=args.user_ws_url,
-        account=str(attrs.fields(RuntimeConfig).account.default),  # the strategies' account
+        account=ACCOUNT,
     )
     return broker.start()
 

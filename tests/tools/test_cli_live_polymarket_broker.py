@@ -5,6 +5,7 @@ environment, and no secret reaches the output."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import threading
 from collections.abc import Iterator
@@ -77,6 +78,13 @@ def test_a_live_run_posts_the_strategys_orders_to_the_clob_and_prints_no_secret(
     assert len(clob.subscriptions) >= 1
     for secret in CREDENTIALS.secrets:
         assert secret not in output.out + output.err
+    # Real orders are booked to the live account, never to the default paper one.
+    orders = tmp_path / "orders.csv"
+    export = ["export", "orders", "--data-dir", str(tmp_path / "data"), "--out", str(orders)]
+    assert main(export) == 0
+    with orders.open() as table:
+        accounts = {row["account"] for row in csv.DictReader(table)}
+    assert accounts == {"polymarket"}, accounts
 
 
 def test_a_credentials_file_others_can_read_stops_the_run_with_one_clear_line(
