@@ -89,10 +89,12 @@ def decode(kind: str, payload: str) -> object:
             return read(payload)
         except Exception:  # cattrs says what is wrong, or reads it
             pass
-    entry = _STRUCTURE.get(kind)
-    if entry is None:
+    cls = KINDS.get(kind)
+    if cls is None:
         raise CodecError(f"unknown message kind {kind!r}")
-    cls, structure = entry
+    # Built on the first refusal of a kind (cattrs caches it): building every kind's hook at
+    # import cost each process a quarter of a second, and most records never need one.
+    structure = _converter.get_structure_hook(cls)
     try:
         fields = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -219,9 +221,6 @@ KINDS: Mapping[str, type] = types.MappingProxyType(dict(sorted(_discover().items
 """Every registered kind and its class; :func:`decode` knows exactly these."""
 
 _CLASSES: frozenset[type] = frozenset(KINDS.values())
-_STRUCTURE: Mapping[str, tuple[type, _Structure]] = {
-    kind: (cls, _converter.get_structure_hook(cls)) for kind, cls in KINDS.items()
-}
 _READERS: Mapping[str, Callable[[str], object]] = {
     kind: read for kind, cls in KINDS.items() if (read := reader(cls)) is not None
 }

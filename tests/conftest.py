@@ -6,12 +6,14 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
 import structlog
 from hypothesis import HealthCheck, settings
+from xdist.scheduler import LoadScopeScheduling
 
 from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
@@ -64,10 +66,57 @@ FAST_MODULES = frozenset(
 )
 
 
+# Tests that share an xdist worker, by module: those of a server that takes seconds to start
+# (Ray about 20 s, PostgreSQL 2 s; session-scoped, so once per worker that needs it), and those
+# whose module-scoped fixture is a reference run of its own (a kill -9 test's never-killed
+# run), which would otherwise run once on each worker. Named by module, as the controller
+# that schedules sees node ids only; collection checks that every server test is listed.
+SERVER_FIXTURES = frozenset({"local_ray", "postgres_url"})
+SERVER_MODULES = frozenset(
+    {"test_cluster", "test_cli_cluster", "test_journal_postgres", "test_cli_journal_postgres"}
+)
+REFERENCE_RUN_MODULES = frozenset({"test_crash_recovery", "test_crash_recovery_broker"})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m fast`` a module outside FAST_MODULES holds no selected test (the mark goes
+    by module): it is not imported at all, which was most of the inner loop's time."""
+    if config.getoption("markexpr") != "fast" or collection_path.suffix != ".py":
+        return None
+    if collection_path.stem.startswith("test_") and collection_path.stem not in FAST_MODULES:
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.stem in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
+        uses = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses and item.path.stem not in SERVER_MODULES:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {', '.join(sorted(uses))}: add {item.path.stem} to "
+                "SERVER_MODULES in tests/conftest.py, so the server starts on one worker"
+            )
+
+
+class _SharedWorkerScheduling(LoadScopeScheduling):
+    """xdist's load scheduling, test by test, except the modules above: one work unit each
+    (the servers' modules one between them). xdist's own ``xdist_group`` marks do nothing
+    under pytest 9.2, which no longer lets xdist rename a test's node id."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        stem = Path(module).stem
+        if stem in SERVER_MODULES:
+            return "servers"
+        return module if stem in REFERENCE_RUN_MODULES else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    if config.getvalue("dist") != "load":
+        return None  # a --dist the caller chose
+    return _SharedWorkerScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -96,7 +96,11 @@ def _imports() -> list[Import]:
     return found
 
 
-IMPORTS = _imports()
+@pytest.fixture(scope="module")
+def imports() -> list[Import]:
+    """Every import, parsed once for the module's tests: at collection, parsing every module
+    cost each xdist worker and each ``-m fast`` run seconds."""
+    return _imports()
 
 
 def downward_violations(imports: list[Import]) -> list[str]:
@@ -138,9 +142,9 @@ def mutual_violations(imports: list[Import]) -> list[str]:
     return broken
 
 
-def test_the_walk_sees_every_package_and_their_imports() -> None:
+def test_the_walk_sees_every_package_and_their_imports(imports: list[Import]) -> None:
     layers: defaultdict[str | None, int] = defaultdict(int)
-    for edge in IMPORTS:
+    for edge in imports:
         layers[layer_of(edge.importer)] += 1
     assert set(LAYERS) - {"messages"} <= set(layers)
     assert "supervisors.kernel.supervisor" in MODULES
@@ -152,22 +156,24 @@ def test_every_module_belongs_to_a_layer() -> None:
     assert not lost, f"modules in no layer ({ORDER}): {lost}"
 
 
-def test_no_import_runs_up_a_layer() -> None:
-    broken = downward_violations(IMPORTS)
+def test_no_import_runs_up_a_layer(imports: list[Import]) -> None:
+    broken = downward_violations(imports)
     assert not broken, "imports that run up a layer:\n" + "\n".join(broken)
 
 
-def test_no_two_packages_import_each_other() -> None:
-    broken = mutual_violations(IMPORTS)
+def test_no_two_packages_import_each_other(imports: list[Import]) -> None:
+    broken = mutual_violations(imports)
     assert not broken, "packages that import each other:\n" + "\n".join(broken)
 
 
-def test_the_supervision_library_imports_nothing_but_messages_and_itself() -> None:
+def test_the_supervision_library_imports_nothing_but_messages_and_itself(
+    imports: list[Import],
+) -> None:
     allowed = {"messages", "supervisors.kernel"}
     broken = [
         f"{edge.where}: {edge.importer} imports {edge.imported}: the supervision library "
         f"imports nothing but messages and its own modules"
-        for edge in IMPORTS
+        for edge in imports
         if layer_of(edge.importer) == "supervisors.kernel"
         and layer_of(edge.imported) not in allowed
     ]
