@@ -38,27 +38,53 @@ def decode_trusted(kind: str, payload: str) -> object:
     return decode(kind, payload)
 
 
-def _builder(kind: str, cls: type) -> _Build | None:
-    """Decode into a struct shaped like ``cls``, then give its values to a bare ``cls``."""
+def _shape(kind: str, cls: type) -> tuple[type, Callable[[Any], object]]:
+    """A struct shaped like ``cls`` and the function that turns one into a bare ``cls``.
+
+    A field typed as an attrs class (a ``FillApplied``'s ``Fill``) gets a struct of its
+    own too: msgspec would build it through its constructor, validators and all.
+    """
     fields = attrs.fields(attrs.resolve_types(cls))
-    shape = msgspec.defstruct(
-        f"{kind}Record",
-        [(field.name, field.type) for field in fields],
-        forbid_unknown_fields=True,
-    )
-    try:
-        decoder = msgspec.json.Decoder(type=shape)
-    except TypeError:
-        return None
+    types: list[tuple[str, Any]] = []
+    nested: list[tuple[int, Callable[[Any], object]]] = []
+    for index, field in enumerate(fields):
+        if isinstance(field.type, type) and attrs.has(field.type):
+            inner, inner_convert = _shape(f"{kind}_{field.name}", field.type)
+            types.append((field.name, inner))
+            nested.append((index, inner_convert))
+        else:
+            types.append((field.name, field.type))
+    shape = msgspec.defstruct(f"{kind}Record", types, forbid_unknown_fields=True)
     values = msgspec.structs.astuple
     new = object.__new__
     # attrs' pickling hook: sets every field, in field order, past the frozen guard.
     set_state: Callable[[Any, tuple[Any, ...]], None] = cls.__setstate__  # type: ignore[attr-defined]
 
-    def build(payload: str) -> object:
+    def convert(record: Any) -> object:
         message: object = new(cls)
-        set_state(message, values(decoder.decode(payload)))
+        state = values(record)
+        if nested:
+            listed = list(state)
+            for index, convert_field in nested:
+                listed[index] = convert_field(listed[index])
+            state = tuple(listed)
+        set_state(message, state)
         return message
+
+    return shape, convert
+
+
+def _builder(kind: str, cls: type) -> _Build | None:
+    """Decode into a struct shaped like ``cls``, then give its values to a bare ``cls``."""
+    shape, convert = _shape(kind, cls)
+    try:
+        decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(type=shape)
+    except TypeError:
+        return None
+    decode_struct = decoder.decode
+
+    def build(payload: str) -> object:
+        return convert(decode_struct(payload))
 
     return build
 

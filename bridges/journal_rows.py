@@ -12,7 +12,7 @@ from actors.journal_store import (
     Duplicate,
     JournalRecord,
     NewEntry,
-    record_checksum,
+    columns_checksum,
 )
 
 COLUMNS = "seq, stream, kind, payload, dedup_key, ts_ns, digest"
@@ -24,7 +24,7 @@ def rows_of(fresh: Iterable[tuple[int, NewEntry]], first_seq: int) -> Iterator[t
     backend inserts or copies them inside the transaction that assigns the seqs."""
     for seq, (_position, entry) in enumerate(fresh, first_seq):
         columns = _columns(seq, entry)
-        yield (*columns, _checksum(*columns))
+        yield (*columns, columns_checksum(*columns))
 
 
 def record_of(seq: int, entry: NewEntry) -> JournalRecord:
@@ -42,6 +42,26 @@ def verified(row: Sequence[Any]) -> JournalRecord:
     :class:`CorruptRecordError` if the row is damaged: a column of the wrong type (SQLite
     stores whatever it is handed), or content that fails its checksum."""
     seq, stream, kind, payload, key, ts_ns, digest, checksum = row
+    if not (
+        type(stream) is str
+        and type(kind) is str
+        and type(payload) is str
+        and (key is None or type(key) is str)
+        and (digest is None or type(digest) is str)
+        and type(ts_ns) is int
+        and type(checksum) is int
+    ):
+        _check_types(row)
+    computed = columns_checksum(seq, stream, kind, payload, key, ts_ns, digest)
+    if computed != checksum:
+        raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
+    return _record(seq, stream, kind, payload, key, ts_ns, digest)
+
+
+def _check_types(row: Sequence[Any]) -> None:
+    """Raise :class:`CorruptRecordError` naming the first column of the wrong type: the
+    slow path of :func:`verified`, taken only by a damaged row."""
+    seq, stream, kind, payload, key, ts_ns, digest, checksum = row
     for name, value in (("stream", stream), ("kind", kind), ("payload", payload)):
         if type(value) is not str:
             raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
@@ -50,10 +70,6 @@ def verified(row: Sequence[Any]) -> JournalRecord:
             raise CorruptRecordError(seq, f"{name} is {type(value).__name__}, not text")
     if type(ts_ns) is not int or type(checksum) is not int:
         raise CorruptRecordError(seq, "ts_ns or checksum is not an integer")
-    computed = _checksum(seq, stream, kind, payload, key, ts_ns, digest)
-    if computed != checksum:
-        raise CorruptRecordError(seq, f"checksum mismatch (stored {checksum}, computed {computed})")
-    return _record(seq, stream, kind, payload, key, ts_ns, digest)
 
 
 def voided_of(rows: Iterable[Sequence[Any]]) -> list[tuple[JournalRecord, str]]:
@@ -78,20 +94,6 @@ def _record(  # noqa: PLR0917 - COLUMNS, in their order
     seq: int, stream: str, kind: str, payload: str, key: str | None, ts_ns: int, digest: str | None
 ) -> JournalRecord:
     return JournalRecord(
-        seq=seq,
-        stream=stream,
-        kind=kind,
-        payload=payload,
-        dedup_key=key,
-        ts_ns=ts_ns,
-        digest=digest,
-    )
-
-
-def _checksum(  # noqa: PLR0917 - COLUMNS, in their order
-    seq: int, stream: str, kind: str, payload: str, key: str | None, ts_ns: int, digest: str | None
-) -> int:
-    return record_checksum(
         seq=seq,
         stream=stream,
         kind=kind,

@@ -83,3 +83,19 @@ def test_any_fill_applied_comes_back_digit_for_digit(fill: Fill, correlation_id:
         value = getattr(decoded.fill, name)
         assert type(value) is Decimal
         assert value.as_tuple() == getattr(fill, name).as_tuple()
+
+
+def test_a_fill_applied_s_fill_is_not_validated_again() -> None:
+    """The nested Fill gets a struct of its own: msgspec would run its validators (most of
+    a FillApplied's decode), which a journaled record passed when it was built."""
+    fields = json.loads(encode(FillApplied(position_id="P1", fill=FILL, correlation_id="S1")))
+    fields["fill"]["size"] = "-1"  # a value the constructor refuses
+    payload = json.dumps(fields)
+    with pytest.raises(CodecError):
+        decode("FillApplied", payload)
+
+    decoded = decode_trusted("FillApplied", payload)
+
+    assert isinstance(decoded, FillApplied)
+    assert type(decoded.fill) is Fill
+    assert decoded.fill.size == Decimal(-1)
