@@ -105,9 +105,9 @@ FROM_NOTHING = "nothing"
 FROM_SNAPSHOT = "snapshot + tail"
 RECOVERY_EVENTS = 1_000_000
 RECOVERY_TARGET = Target(
-    text="cold recovery of 1M journaled events ≤ 5 s",
+    text="cold recovery of 1M journaled events ≤ 4 s",
     statistic=Statistic.MEDIAN,
-    limit=5.0,
+    limit=4.0,
     at_most=True,
 )
 
