@@ -159,6 +159,8 @@ class VirtualTimeKernel:
         """How many times the dispatching thread holds ``_dispatching`` (0: nobody)."""
         self._outside = False
         """An entry from outside the kernel waits for whoever dispatches to run it."""
+        self._waiters = 0
+        """Threads in ``_cond.wait``: with none, a push need not notify."""
         self._busy: list[KernelActor] = []
         self.dispatched = 0
         """Entries run so far: deliveries and timer callbacks."""
@@ -246,44 +248,50 @@ class VirtualTimeKernel:
 
     def _push(self, delay_ns: int, item: _Delivery | _Call) -> None:
         with self._cond:
-            if isinstance(item, _Delivery):
+            if type(item) is _Delivery:
                 item.actor.actor_inbox.waiting += 1  # type: ignore[attr-defined]
-            due = self._now_ns + max(delay_ns, 0)
+            due = self._now_ns + delay_ns if delay_ns > 0 else self._now_ns
             heapq.heappush(self._queue, (due, next(self._order), item))
             self._changes += 1
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _notify(self) -> None:
         with self._cond:
             self._changes += 1
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _pop_runnable(self) -> _Delivery | _Call | None:
         """The first entry that may run now: due within the horizon, its actor not busy."""
         with self._cond:
-            deferred = []
+            queue = self._queue
+            deferred: list[tuple[int, int, _Delivery | _Call]] = []
             found: _Delivery | _Call | None = None
-            while self._queue:
-                due, order, item = self._queue[0]
-                if isinstance(item, _Call) and item.entry.done:
-                    heapq.heappop(self._queue)  # cancelled: never runs, never moves time
+            while queue:
+                head = queue[0]
+                due, item = head[0], head[2]
+                delivery = type(item) is _Delivery
+                if not delivery and item.entry.done:  # type: ignore[union-attr]
+                    heapq.heappop(queue)  # cancelled: never runs, never moves time
                     continue
-                if self._horizon_ns is not None:
-                    if due > max(self._horizon_ns, self._now_ns):
+                if due > self._now_ns:
+                    if self._horizon_ns is not None:
+                        if due > self._horizon_ns:
+                            break
+                    elif not self._work_queued():
                         break
-                elif due > self._now_ns and not self._work_queued():
-                    break
-                heapq.heappop(self._queue)
-                if isinstance(item, _Delivery) and item.actor in self._busy:
-                    deferred.append((due, order, item))
+                heapq.heappop(queue)
+                if delivery and item.actor in self._busy:  # type: ignore[union-attr]
+                    deferred.append(head)
                     continue
                 self._now_ns = max(self._now_ns, due)
-                if isinstance(item, _Delivery):
-                    item.actor.actor_inbox.waiting -= 1  # type: ignore[attr-defined]
+                if delivery:
+                    item.actor.actor_inbox.waiting -= 1  # type: ignore[union-attr]
                 found = item
                 break
             for entry in deferred:
-                heapq.heappush(self._queue, entry)
+                heapq.heappush(queue, entry)
             return found
 
     def _work_queued(self) -> bool:
@@ -370,7 +378,11 @@ class VirtualTimeKernel:
             if remaining is not None and remaining <= 0:
                 raise pykka.Timeout("no answer: nothing left to run on the virtual-time kernel")
             # Another thread may be dispatching, or one outside the kernel may answer.
-            self._cond.wait(timeout=_WAIT_S if remaining is None else min(remaining, _WAIT_S))
+            self._waiters += 1
+            try:
+                self._cond.wait(timeout=_WAIT_S if remaining is None else min(remaining, _WAIT_S))
+            finally:
+                self._waiters -= 1
 
     def _deliver(self, actor: KernelActor, envelope: Envelope[Any]) -> None:
         """pykka's loop body for one message, then the loop's end if the actor stopped."""
