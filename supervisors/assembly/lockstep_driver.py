@@ -315,11 +315,12 @@ class LockstepDriver:
             return False
         append = Append(event=committed, stream=RUNTIME_STREAM)
         with self._queueing():
-            if durable:
-                ask(core.journal, Sync(last=append))
-            else:
-                core.journal.tell(append)
-        self._unsynced = 0 if durable else self._unsynced + 1
+            if not durable:
+                core.journal.tell(append)  # a death from here on tears the next step
+                self._unsynced += 1
+                return True
+            ask(core.journal, Sync(last=append))
+        self._unsynced = 0
         return self.follower.unchanged(core)
 
     def _feed(

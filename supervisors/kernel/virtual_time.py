@@ -35,7 +35,7 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -61,14 +61,23 @@ def active_kernel() -> VirtualTimeKernel | None:
     return stack[-1] if stack else None
 
 
-@contextlib.contextmanager
-def _activated(kernel: VirtualTimeKernel) -> Iterator[None]:
-    stack: list[VirtualTimeKernel] = _local.__dict__.setdefault("kernels", [])
-    stack.append(kernel)
-    try:
-        yield
-    finally:
-        stack.pop()
+class _activated:  # noqa: N801  (used as a function: ``with _activated(kernel):``)
+    """The kernel on this thread's stack for a block; a class, not a generator, because
+    every dispatch enters one."""
+
+    __slots__ = ("_kernel", "_stack")
+
+    def __init__(self, kernel: VirtualTimeKernel) -> None:
+        self._kernel = kernel
+        self._stack: list[VirtualTimeKernel] = []
+
+    def __enter__(self) -> VirtualTimeKernel:
+        self._stack = _local.__dict__.setdefault("kernels", [])
+        self._stack.append(self._kernel)
+        return self._kernel
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stack.pop()
 
 
 @attrs.define(eq=False)
@@ -176,11 +185,9 @@ class VirtualTimeKernel:
 
     # -- driving ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[VirtualTimeKernel]:
+    def active(self) -> contextlib.AbstractContextManager[VirtualTimeKernel]:
         """Actors started (and futures asked for) on this thread in the block use the kernel."""
-        with _activated(self):
-            yield self
+        return _activated(self)
 
     def pending(self) -> int:
         """Entries queued and not yet run (cancelled timer callbacks included until due)."""
