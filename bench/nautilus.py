@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markets", type=int, nargs="+", default=[5, 50], help="feed sizes")
     args = parser.parse_args(argv)
     configure_logging("warning")
-    floor = replay._ask_rate(replay.FLOOR_ROUND_TRIPS)
+    floor = replay.ask_rate(replay.FLOOR_ROUND_TRIPS)
     print(f"floor: bare pykka ask round trips {floor:,.0f}/s")
     print(f"{'feed':>16} {'tradeactors':>14} {'NautilusTrader':>16} {'slower by':>10}")
     with tempfile.TemporaryDirectory(prefix="bench-nautilus-") as tmp:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             records = generate_feed(seed=7, markets=markets, updates_per_market=300)
             feed = Path(tmp) / f"feed-{markets}.jsonl"
             write_feed(records, feed)
-            ours = replay._replay(records, kernel=True, profile=None).per_s
+            ours = replay.replay(records, kernel=True, profile=None).per_s
             pykka.ActorRegistry.stop_all()
             theirs = nautilus(args.nautilus_python, feed)
             their_rate = len(records) / float(str(theirs["run_s"]))

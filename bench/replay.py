@@ -60,9 +60,9 @@ class _Replay:
     table: str
 
 
-def _replay(
-    records: list[FeedRecord], *, kernel: bool, profile: cProfile.Profile | None
-) -> _Replay:
+def replay(records: list[FeedRecord], *, kernel: bool, profile: cProfile.Profile | None) -> _Replay:
+    """``records`` through a fresh runtime, lockstep, timed from the first record to the
+    last (``bench.nautilus`` times NautilusTrader's backtest the same way)."""
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as data_dir:
         config = RuntimeConfig(
             data_dir=Path(data_dir),
@@ -84,19 +84,20 @@ def _replay(
     return _Replay(len(records), len(records) / elapsed, table)
 
 
-def _ask_rate(round_trips: int) -> float:
+def ask_rate(round_trips: int) -> float:
+    """Bare pykka ask round trips a second, one at a time: a lockstep step's floor."""
     rtt, _ = floors.pykka_actor(round_trips, 1)
     return len(rtt) / sum(rtt)
 
 
 def measure(sizes: tuple[str, ...], *, profile: cProfile.Profile | None = None) -> dict[str, float]:
     """Rates by figure name: the floor, then each feed threaded and on the kernel."""
-    rates = {FLOOR: _ask_rate(FLOOR_ROUND_TRIPS)}
+    rates = {FLOOR: ask_rate(FLOOR_ROUND_TRIPS)}
     for size in sizes:
         records = generate_feed(seed=7, markets=SIZES[size], updates_per_market=300)
-        threaded = _replay(records, kernel=False, profile=None)
+        threaded = replay(records, kernel=False, profile=None)
         pykka.ActorRegistry.stop_all()
-        on_kernel = _replay(records, kernel=True, profile=profile)
+        on_kernel = replay(records, kernel=True, profile=profile)
         pykka.ActorRegistry.stop_all()
         if on_kernel.table != threaded.table:
             raise AssertionError(f"{size}: the kernel's positions differ from the threaded run's")
