@@ -57,7 +57,7 @@ from actors.broker import (
     Page,
     RateLimitedError,
 )
-from actors.query_pacer import QueryPacer
+from actors.query_pacer import PacerStats, QueryPacer
 from messages.broker import (
     BrokerFill,
     BrokerOrder,
@@ -258,6 +258,10 @@ class ShioajiBroker:
     def session(self) -> int:
         with self._lock:
             return self._session
+
+    def pacer_stats(self) -> PacerStats:
+        """The adapter's own pacing: calls, waits and the refusals it retried."""
+        return self._pacer.stats()
 
     def register_callbacks(self, on_order: OrderCallback, on_deal: DealCallback) -> None:
         """Set Shioaji's order callback once per session, pointed at these."""

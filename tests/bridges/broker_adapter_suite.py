@@ -27,6 +27,11 @@ callbacks ib_async's wrapper receives, Shioaji's callback messages), and nothing
 
 ``make_driver(rate_limit_calls=, rate_limit_period_s=)`` sets the pacing limit the broker
 enforces on queries (``RateLimitedError`` past it). The account is ``tests.broker_edge.ACCOUNT``.
+
+The suite's orders are in the broker's own terms (:class:`SuiteTerms`, from ``terms()``): a
+broker whose security ids are not free text (Polymarket's token ids) or whose prices live on
+a grid of its own (Polymarket's 0.01 ticks in (0, 1)) overrides ``terms`` so that every case
+places orders the broker's library accepts.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
 import pytest
 
 from actors.broker import Broker, BrokerError
@@ -84,6 +90,31 @@ class BrokerDriver(Protocol):
     def close(self) -> None: ...
 
 
+@attrs.frozen(kw_only=True)
+class SuiteTerms:
+    """The suite's orders in one broker's terms.
+
+    ``security(name)`` is the broker's id for the suite's security ``name`` ("S1", "P07");
+    ``price`` is a valid limit price and ``tick`` a valid step from it (the suite prices at
+    most ten steps up or down); sizes are multiples of ``lot``.
+    """
+
+    price: Decimal = attrs.field(default=Decimal(10))
+    tick: Decimal = attrs.field(default=Decimal("0.05"))
+    lot: Decimal = attrs.field(default=Decimal(1))
+    securities: dict[str, str] = attrs.field(factory=dict)
+
+    def security(self, name: str) -> str:
+        return self.securities.get(name, name)
+
+    def at(self, steps: int) -> Decimal:
+        """``price`` moved ``steps`` ticks."""
+        return self.price + steps * self.tick
+
+    def size(self, lots: int) -> Decimal:
+        return lots * self.lot
+
+
 def booked(path: Path) -> list[DealBooked]:
     store = SqliteJournalStore(path)
     try:
@@ -103,6 +134,19 @@ class BrokerAdapterSuite:
         self, *, rate_limit_calls: int = 25, rate_limit_period_s: float = 5.0
     ) -> BrokerDriver:
         raise NotImplementedError
+
+    def terms(self) -> SuiteTerms:
+        """The broker's security ids, prices and sizes; free text, 10 and 1 by default."""
+        return SuiteTerms()
+
+    def refused_inside(self, _driver: BrokerDriver) -> int:
+        """Refusals the adapter took and retried itself, out of the reconciler's sight (a
+        broker library's own pacer); none by default."""
+        return 0
+
+    @pytest.fixture
+    def t(self) -> SuiteTerms:
+        return self.terms()
 
     @pytest.fixture
     def drivers(self) -> Iterator[list[BrokerDriver]]:
@@ -126,7 +170,7 @@ class BrokerAdapterSuite:
     # -- the adapter's own promises ------------------------------------------------------
 
     def test_callbacks_come_on_a_thread_of_the_brokers_with_the_protocols_types(
-        self, driver: BrokerDriver
+        self, driver: BrokerDriver, t: SuiteTerms
     ) -> None:
         calls: queue.Queue[tuple[str, tuple[Any, ...], int]] = queue.Queue()
         driver.broker.register_callbacks(
@@ -136,13 +180,13 @@ class BrokerAdapterSuite:
         request = BrokerOrderRequest(
             client_order_id="C1",
             account=ACCOUNT,
-            security_id="S1",
+            security_id=t.security("S1"),
             side=BUY,
-            price=D("10.5"),
-            size=D(4),
+            price=t.at(2),
+            size=t.size(4),
         )
         order_no = driver.broker.place_order(request)
-        driver.fill(order_no, D("10.25"), D(4))
+        driver.fill(order_no, t.at(1), t.size(4))
         assert driver.idle(10)
         taken = []
         while not calls.empty():
@@ -152,7 +196,13 @@ class BrokerAdapterSuite:
         assert len(deals) == 1
         deal_order, seq_no, match_ts, security_id, side, price, size, *fee = deals[0]
         assert fee in ([], [None]) or type(fee[0]) is Decimal, "the broker's own fee, if any"
-        assert (deal_order, security_id, side, price, size) == (order_no, "S1", BUY, D("10.25"), 4)
+        assert (deal_order, security_id, side, price, size) == (
+            order_no,
+            t.security("S1"),
+            BUY,
+            t.at(1),
+            t.size(4),
+        )
         assert type(price) is Decimal
         assert type(size) is Decimal
         assert isinstance(seq_no, int)
@@ -169,10 +219,10 @@ class BrokerAdapterSuite:
             driver.broker.cancel_order("999777")
 
     def test_a_cancel_comes_back_as_a_cancelled_status_and_the_order_is_no_longer_open(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
         edge = self.edge(driver, tmp_path)
-        order_no = edge.submit("O1", "S1", BUY, "5")
+        order_no = edge.submit("O1", t.security("S1"), BUY, str(t.size(5)), str(t.price))
         driver.broker.cancel_order(order_no)
         wait_until(
             lambda: driver.broker.order_status(order_no).status is BrokerOrderStatus.CANCELLED,
@@ -184,17 +234,18 @@ class BrokerAdapterSuite:
     # -- through the runtime's machinery ---------------------------------------------------
 
     def test_every_deal_is_booked_once_when_every_callback_comes_twice(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
+        s1 = t.security("S1")
         edge = self.edge(driver, tmp_path, min_sync_s=3600)
         driver.set_delivery(duplicate=True)
-        order_no = edge.submit("O1", "S1", BUY, "6")
+        order_no = edge.submit("O1", s1, BUY, str(t.size(6)), str(t.price))
         for _ in range(3):
-            driver.fill(order_no, D("10"), D(2))
+            driver.fill(order_no, t.price, t.size(2))
         edge.settle()
         # Whether the adapter (IB's, by execId) or the normalizer drops the repeats is the
         # adapter's business; that each deal and fill counts once is the runtime's.
-        assert edge.book() == edge.truth() == {"S1": D(6)}
+        assert edge.book() == edge.truth() == {s1: t.size(6)}
         keys = Counter(deal.fill_id for deal in booked(tmp_path / "journal.sqlite"))
         assert len(keys) == 3
         assert max(keys.values()) == 1
@@ -203,72 +254,77 @@ class BrokerAdapterSuite:
         edge.stop()
 
     def test_deals_whose_callbacks_were_lost_are_booked_by_a_reconcile_once(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
+        s2 = t.security("S2")
         edge = self.edge(driver, tmp_path, gap_s=3600, min_sync_s=3600)
-        order_no = edge.submit("O1", "S2", SELL, "5")
+        order_no = edge.submit("O1", s2, SELL, str(t.size(5)), str(t.at(-2)))
         edge.settle()
         driver.set_delivery(drop=True)
-        driver.fill(order_no, D("7"), D(2))
-        driver.fill(order_no, D("7.5"), D(3))
+        driver.fill(order_no, t.at(-2), t.size(2))
+        driver.fill(order_no, t.at(-1), t.size(3))
         edge.settle()
         assert edge.book() == {}
         for attempt in range(2):
             edge.reconciler.tell(ReconcileRequest(reason=f"pass {attempt}"))
             wait_until(lambda: edge.book() == edge.truth(), what="the reconcile")
             edge.settle()
-        assert edge.book() == edge.truth() == {"S2": D(-5)}
+        assert edge.book() == edge.truth() == {s2: -t.size(5)}
         keys = Counter(deal.fill_id for deal in booked(tmp_path / "journal.sqlite"))
         assert len(keys) == 2
         assert max(keys.values()) == 1
         edge.stop()
 
     def test_callbacks_out_of_order_end_at_the_brokers_position_and_fill_our_order(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
+        s3 = t.security("S3")
         edge = self.edge(driver, tmp_path, min_sync_s=3600)
         driver.set_delivery(reorder=True)
-        order_no = edge.submit("O1", "S3", BUY, "10")
-        for price in ("10", "10.1", "10.2", "10.3", "10.4"):
-            driver.fill(order_no, D(price), D(2))
+        order_no = edge.submit("O1", s3, BUY, str(t.size(10)), str(t.at(4)))
+        for steps in range(5):
+            driver.fill(order_no, t.at(steps), t.size(2))
         edge.settle()
-        assert edge.book() == edge.truth() == {"S3": D(10)}
+        assert edge.book() == edge.truth() == {s3: t.size(10)}
         fills = [r for r in _drain(edge.reports) if type(r) is Fill]
-        assert (len(fills), sum(f.size for f in fills)) == (5, D(10))
+        assert (len(fills), sum(f.size for f in fills)) == (5, t.size(10))
         assert {f.order_id for f in fills} == {"O1"}
+        assert sorted(f.price for f in fills) == [t.at(steps) for steps in range(5)]
         edge.stop()
 
     def test_a_deal_of_an_order_placed_elsewhere_is_booked_to_the_account(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
+        s9 = t.security("S9")
         edge = self.edge(driver, tmp_path)
-        outside = driver.outside_order("S9", SELL, D("3"), D("6"))
-        driver.fill(outside, D("3"), D(2))
-        wait_until(lambda: edge.book() == {"S9": D(-2)}, what="the outside deal booked")
-        driver.fill(outside, D("3"), D(4))
-        wait_until(lambda: edge.book() == {"S9": D(-6)}, what="its next deal")
+        outside = driver.outside_order(s9, SELL, t.price, t.size(6))
+        driver.fill(outside, t.price, t.size(2))
+        wait_until(lambda: edge.book() == {s9: -t.size(2)}, what="the outside deal booked")
+        driver.fill(outside, t.price, t.size(4))
+        wait_until(lambda: edge.book() == {s9: -t.size(6)}, what="its next deal")
         edge.settle()
         assert edge.book() == edge.truth()
         assert not [r for r in _drain(edge.reports) if type(r) is Fill], "not our order"
         edge.stop()
 
     def test_after_a_reconnect_callbacks_are_registered_again_and_a_reconcile_books_the_gap(
-        self, driver: BrokerDriver, tmp_path: Path
+        self, driver: BrokerDriver, t: SuiteTerms, tmp_path: Path
     ) -> None:
+        s4 = t.security("S4")
         # No gap reconcile and no sync: only the reconnect's reconcile can find the deal.
         edge = self.edge(driver, tmp_path, gap_s=3600, min_sync_s=3600)
-        order_no = edge.submit("O1", "S4", BUY, "8")
+        order_no = edge.submit("O1", s4, BUY, str(t.size(8)), str(t.price))
         edge.settle()
         status = edge.venue.proxy().status
         reconciles = edge.reconciler.proxy().counters().get().reconciles
         driver.disconnect()
-        driver.fill(order_no, D("4"), D(3))  # while we are away: no callback reaches us
+        driver.fill(order_no, t.price, t.size(3))  # while we are away: no callback reaches us
         driver.reconnect()
         wait_until(lambda: status().get().registrations == 2, what="registered again")
-        wait_until(lambda: edge.book() == {"S4": D(3)}, what="the reconnect's reconcile")
+        wait_until(lambda: edge.book() == {s4: t.size(3)}, what="the reconnect's reconcile")
         assert edge.reconciler.proxy().counters().get().reconciles > reconciles
-        driver.fill(order_no, D("4"), D(5))
-        wait_until(lambda: edge.book() == {"S4": D(8)}, what="callbacks after re-registration")
+        driver.fill(order_no, t.price, t.size(5))
+        wait_until(lambda: edge.book() == {s4: t.size(8)}, what="callbacks after re-registration")
         edge.settle()
         assert status().get().registrations == 2, "registered once per session"
         assert edge.book() == edge.truth()
@@ -278,22 +334,24 @@ class BrokerAdapterSuite:
         edge.stop()
 
     def test_startup_rebuilds_positions_through_a_tight_pacing_limit_never_reading_flat(
-        self, drivers: list[BrokerDriver], tmp_path: Path
+        self, drivers: list[BrokerDriver], t: SuiteTerms, tmp_path: Path
     ) -> None:
         drivers.append(self.make_driver(rate_limit_calls=1, rate_limit_period_s=0.2))
         driver = drivers[-1]
-        truth = {f"P{number:02d}": D(number + 1) for number in range(30)}
+        truth = {t.security(f"P{number:02d}"): t.size(number + 1) for number in range(30)}
         for security_id, quantity in truth.items():
-            driver.seed_position(security_id, quantity, D("2.5"))
-        outside = driver.outside_order("P00", BUY, D("2"), D("1"))
+            driver.seed_position(security_id, quantity, t.at(1))
+        p00 = t.security("P00")
+        outside = driver.outside_order(p00, BUY, t.price, t.size(1))
         started = time.monotonic()
         edge = self.edge(driver, tmp_path)
         assert edge.book() == truth, "trading enabled only on the broker's positions"
-        assert edge.reconciler.proxy().counters().get().refused >= 1, "the limit must bite"
+        refused = edge.reconciler.proxy().counters().get().refused + self.refused_inside(driver)
+        assert refused >= 1, "the limit must bite"
         assert edge.normalizer.proxy().counters().get().open_orders == 1
         assert time.monotonic() - started < 30
-        driver.fill(outside, D("2"), D(1))
-        wait_until(lambda: edge.book()["P00"] == D(2), what="the adopted order's deal")
+        driver.fill(outside, t.price, t.size(1))
+        wait_until(lambda: edge.book()[p00] == t.size(2), what="the adopted order's deal")
         edge.stop()
 
 

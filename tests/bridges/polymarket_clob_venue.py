@@ -241,10 +241,19 @@ class ClobVenue:
         }
         return order_no
 
-    def trade(self, order_no: str, trade_id: str, status: str, *, size: str | None = None) -> dict:
-        """A ``trade`` message in which ``order_no`` is the taker, also kept for the
-        trade query (its last status)."""
+    def trade(
+        self,
+        order_no: str,
+        trade_id: str,
+        status: str,
+        *,
+        size: str | None = None,
+        price: str | None = None,
+    ) -> dict:
+        """A ``trade`` message in which ``order_no`` is the taker (at its own price unless
+        ``price`` says), also kept for the trade query (its last status)."""
         order = self.orders[order_no]
+        price = price or order["price"]
         message = {
             "event_type": "trade",
             "type": "TRADE",
@@ -254,7 +263,7 @@ class ClobVenue:
             "asset_id": order["asset_id"],
             "side": order["side"],
             "size": size or order["original_size"],
-            "price": order["price"],
+            "price": price,
             "fee_rate_bps": "0",
             "status": status,
             "match_time": "1700000100",
@@ -269,7 +278,7 @@ class ClobVenue:
                     "owner": "someone-else",
                     "maker_address": "0x" + "1" * 40,
                     "matched_amount": size or order["original_size"],
-                    "price": order["price"],
+                    "price": price,
                     "asset_id": order["asset_id"],
                     "outcome": order["outcome"],
                 }
@@ -277,16 +286,30 @@ class ClobVenue:
         }
         known = any(t["id"] == trade_id for t in self.trades)
         self.trades = [t for t in self.trades if t["id"] != trade_id] + [message]
-        if status != "FAILED" and order["size_matched"] != order["original_size"]:
-            if not known:
-                matched = Decimal(order["size_matched"]) + Decimal(message["size"])
-                order["size_matched"] = str(matched.normalize())
-            if order["size_matched"] == order["original_size"]:
-                order["status"] = "MATCHED"
-        else:
+        if status == "FAILED":
             order["size_matched"] = "0"
             order["status"] = "LIVE"
+        elif not known:
+            matched = Decimal(order["size_matched"]) + Decimal(message["size"])
+            order["size_matched"] = str(matched.normalize())
+            if order["size_matched"] == order["original_size"]:
+                order["status"] = "MATCHED"
         return message
+
+    def order_update(self, order_no: str) -> dict[str, Any]:
+        """The ``order`` UPDATE message the channel sends when a trade matched the order."""
+        order = self.orders[order_no]
+        return {
+            "event_type": "order",
+            "type": "UPDATE",
+            "id": order_no,
+            "asset_id": order["asset_id"],
+            "side": order["side"],
+            "price": order["price"],
+            "original_size": order["original_size"],
+            "size_matched": order["size_matched"],
+            "timestamp": "1700000100",
+        }
 
 
 def _handler(venue: ClobVenue) -> type[BaseHTTPRequestHandler]:

@@ -17,8 +17,9 @@ from actors.metrics import CALLBACK_GAP_SECONDS
 from bridges.ib_broker import IbBroker, IbContract, IbContracts
 from messages.broker import BrokerOrderRequest, BrokerOrderStatus
 from messages.enums import OrderSide
+from messages.fills import Fill
 from supervisors.kernel.scheduler import ManualScheduler
-from tests.bridges.broker_adapter_suite import BrokerAdapterSuite, booked
+from tests.bridges.broker_adapter_suite import BrokerAdapterSuite, _drain, booked
 from tests.bridges.tws_peer import FakeTws
 from tests.broker_edge import ACCOUNT, Edge, wait_until
 
@@ -191,6 +192,23 @@ def test_a_deal_is_delivered_with_ibs_commission_once_its_report_came(ib: IbDriv
     assert deal[5:] == (D("10.5"), D(400), D("2.0"))  # IB's commission, not our rate
     (listed,) = ib.broker.list_fills(ACCOUNT, 0).items
     assert (listed.key, listed.fee) == (f"{deal[0]}:{deal[1]}:{deal[2]}", D("2.0"))
+
+
+def test_the_booked_fee_is_ibs_commission_in_the_deal_the_fill_and_the_account_book(
+    ib: IbDriver, tmp_path: Path
+) -> None:
+    edge = Edge(ib.broker, tmp_path / "journal.sqlite", idle=ib.idle).start()
+    wait_until(edge.trading_enabled)
+    order_no = edge.submit("O1", "S1", OrderSide.BUY, "400")
+    ib.fill(order_no, D("10.5"), D(400))  # TWS reports a commission of 2.0 for it
+    edge.settle()
+    (deal,) = booked(tmp_path / "journal.sqlite")
+    assert deal.fee == D("2.0"), "IB's commission, not the run's fee rate (4.2)"
+    (fill,) = [r for r in _drain(edge.reports) if type(r) is Fill]
+    assert fill.fee == D("2.0")
+    (position,) = edge.account_positions.proxy().positions().get()
+    assert position.fees == D("2.0")
+    edge.stop()
 
 
 def test_an_execution_whose_commission_never_comes_is_delivered_after_the_wait_without_a_fee(

@@ -1,31 +1,42 @@
 """The Polymarket broker passes the shared broker suite, driven through the local CLOB venue.
 
 The venue is ``tests.bridges.polymarket_clob_venue``: a fill is a user-channel trade
-(MATCHED, then CONFIRMED) for the order, an outside order one the venue lists that we did
-not post, a seeded position trade history the venue already holds (the adapter nets it).
+(MATCHED, then CONFIRMED) for the order and the order's UPDATE, an outside order one the
+venue lists that we did not post, a seeded position trade history the venue already holds
+(the adapter nets it). The suite's orders are in Polymarket's terms: its securities are
+token ids (uint256 decimals py-clob-client signs), its prices 0.01 ticks in (0, 1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from bridges.polymarket_clob_broker import PolymarketBroker, clob_client
 from bridges.polymarket_ws import MarketChannelConfig
 from messages.enums import OrderSide
-from tests.bridges.broker_adapter_suite import BrokerAdapterSuite
+from tests.bridges.broker_adapter_suite import BrokerAdapterSuite, SuiteTerms
 from tests.bridges.polymarket_clob_venue import CREDENTIALS, ClobVenue
 from tests.broker_edge import ACCOUNT, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
-UNSIGNABLE = (
-    "the suite places its own orders on security ids like 'S1' at prices of 10: a Polymarket "
-    "order signs a uint256 token id at a price in (0, 1), so py-clob-client refuses it before "
-    "it is posted"
+
+def token_id(name: str) -> str:
+    """A token id for the suite's security ``name``: a uint256, as Polymarket's are."""
+    return str(int.from_bytes(hashlib.sha256(name.encode()).digest(), "big"))
+
+
+TERMS = SuiteTerms(
+    price=Decimal("0.45"),
+    tick=Decimal("0.01"),
+    securities={
+        name: token_id(name)
+        for name in (*(f"S{n}" for n in range(10)), *(f"P{n:02d}" for n in range(50)))
+    },
 )
 
 
@@ -49,13 +60,16 @@ class PolymarketDriver:
         )
 
     def fill(self, order_no: str, price: Decimal, size: Decimal) -> None:
-        """A trade at the order's own price (the venue's), MATCHED then CONFIRMED."""
+        """A trade at ``price``, MATCHED then CONFIRMED, and the order's UPDATE after it."""
         self._trades += 1
         trade_id = f"t{self._trades}-{order_no[-6:]}"
         messages = [
-            self.venue.trade(order_no, trade_id, status, size=str(size.normalize()))
+            self.venue.trade(
+                order_no, trade_id, status, size=str(size.normalize()), price=str(price)
+            )
             for status in ("MATCHED", "CONFIRMED")
         ]
+        messages.append(self.venue.order_update(order_no))
         if self.drop:
             return
         if self.reorder:
@@ -113,14 +127,5 @@ class TestPolymarketBrokerAdapter(BrokerAdapterSuite):
             rate_limit_calls=rate_limit_calls, rate_limit_period_s=rate_limit_period_s
         )
 
-    def _unsignable(self, *_args: Any, **_kwargs: Any) -> None:
-        pytest.skip(UNSIGNABLE)
-
-    test_callbacks_come_on_a_thread_of_the_brokers_with_the_protocols_types = _unsignable
-    test_a_cancel_comes_back_as_a_cancelled_status_and_the_order_is_no_longer_open = _unsignable
-    test_every_deal_is_booked_once_when_every_callback_comes_twice = _unsignable
-    test_deals_whose_callbacks_were_lost_are_booked_by_a_reconcile_once = _unsignable
-    test_callbacks_out_of_order_end_at_the_brokers_position_and_fill_our_order = _unsignable
-    test_after_a_reconnect_callbacks_are_registered_again_and_a_reconcile_books_the_gap = (
-        _unsignable
-    )
+    def terms(self) -> SuiteTerms:
+        return TERMS

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,7 @@ import shioaji as sj
 from actors.query_pacer import QueryPacer
 from bridges.shioaji_broker import OddLot, ShioajiBroker, ShioajiCredentials
 from messages.enums import OrderSide
-from tests.bridges.broker_adapter_suite import BrokerAdapterSuite
+from tests.bridges.broker_adapter_suite import BrokerAdapterSuite, BrokerDriver
 from tests.bridges.shioaji_standin import STOCK_ACCOUNT, StandInShioaji
 from tests.broker_edge import ACCOUNT
 
@@ -22,19 +22,38 @@ NAMES = (*(f"S{n}" for n in range(10)), *(f"P{n:02d}" for n in range(50)))
 """The suite's securities, listed on the TSE; its sizes are shares under a lot: odd lots."""
 
 
+class InjectedTime:
+    """A monotonic clock that a sleep moves on at once; thread-safe (the adapter's calls
+    come from the reconciler's worker and the test's thread)."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(seconds, 0.0)
+
+
 class ShioajiDriver:
     """A stand-in ``sj.Shioaji`` on the suite's account, with the adapter around it.
 
-    The stand-in enforces the pacing limit on the real clock. The adapter's own pacer keeps
-    Shioaji's published window but hands a refusal straight up (one attempt), so the
-    runtime's reconciler backs off from it as it does from the paper broker's and IB's.
+    The stand-in enforces the pacing limit on an injected clock, and the adapter's own pacer
+    runs with the settings a real run has (``QueryPacer()``: 25 calls / 5 s, backoff from
+    0.5 s, 8 attempts) on that clock: its waits and backoffs move the clock instead of
+    sleeping, so a refusal is retried inside the adapter as it is in a real run.
     """
 
     def __init__(self, *, rate_limit_calls: int, rate_limit_period_s: float) -> None:
+        self.clock = InjectedTime()
         self.api = StandInShioaji(
             limit_calls=rate_limit_calls,
             limit_period_s=rate_limit_period_s,
-            monotonic=time.monotonic,
+            monotonic=self.clock.monotonic,
             stock_account=sj.Account(
                 account_type=sj.AccountType.Stock,
                 person_id=STOCK_ACCOUNT.person_id,
@@ -50,7 +69,7 @@ class ShioajiDriver:
             self.api,
             ShioajiCredentials(api_key="key", secret_key="secret"),
             odd_lot=OddLot.INTRADAY,
-            pacer=QueryPacer(max_attempts=1),
+            pacer=QueryPacer(monotonic=self.clock.monotonic, sleep=self.clock.sleep),
         )
 
     def fill(self, order_no: str, price: Decimal, size: Decimal) -> None:
@@ -87,6 +106,10 @@ class ShioajiDriver:
         self.api.flush()
         return True
 
+    def refused(self) -> int:
+        """Refusals the adapter's own pacer took and retried (the reconciler never sees them)."""
+        return self.broker.pacer_stats().refused
+
     def close(self) -> None:
         self.broker.close()
 
@@ -98,3 +121,7 @@ class TestShioajiBrokerAdapter(BrokerAdapterSuite):
         return ShioajiDriver(
             rate_limit_calls=rate_limit_calls, rate_limit_period_s=rate_limit_period_s
         )
+
+    def refused_inside(self, driver: BrokerDriver) -> int:
+        assert isinstance(driver, ShioajiDriver)
+        return driver.refused()
