@@ -19,9 +19,12 @@ from actors.journal import JournalActor
 from bridges.journal_memory import MemoryJournal
 from tests.postgres_server import REQUIRED_ENV, NoPostgresError, postgres_server
 
-# How fast hypothesis generates data depends on what else the machine runs (two pytest
-# workers, other jobs): its too_slow health check is about the machine, never the code.
-settings.register_profile("tradeactors", suppress_health_check=[HealthCheck.too_slow])
+# How fast hypothesis generates data and runs an example depends on what else the machine
+# runs (two pytest workers, other jobs): its too_slow health check and its 200 ms deadline
+# per example are about the machine, never the code (a deadline flaked on a loaded CI run).
+settings.register_profile(
+    "tradeactors", suppress_health_check=[HealthCheck.too_slow], deadline=None
+)
 settings.load_profile("tradeactors")
 
 # The inner loop (`pytest -m fast`, under 30 s): plain cores, messages, codecs and small actor
