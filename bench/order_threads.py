@@ -19,10 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from messages.client_requests import SubmitSignal
-from messages.enums import OrderSide
+from messages.enums import OrderSide, Outcome
+from messages.market_data import BookLevel, BookSnapshot
+from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.signals import TradeSignal
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
-from tests.stubs import book, opened
 
 THREADS_TARGET = 300
 
@@ -57,6 +58,29 @@ class _Sampler:
         self._thread.join()
 
 
+def _market(orders: int) -> list[MarketOpened | BookSnapshot]:
+    """Market m1, and on both outcomes an ask deep enough to fill every order."""
+    definition = MarketDefinition(
+        market_id="m1",
+        instruments=tuple(
+            Instrument(security_id=f"m1-{outcome.name}", outcome=outcome)
+            for outcome in (Outcome.YES, Outcome.NO)
+        ),
+    )
+    books = [
+        BookSnapshot(
+            ts_event=1,
+            market_id="m1",
+            security_id=f"m1-{outcome}",
+            sequence=0,
+            bids=(BookLevel(price=Decimal("0.40"), size=Decimal(1)),),
+            asks=(BookLevel(price=Decimal("0.45"), size=Decimal(orders * 2)),),
+        )
+        for outcome in ("YES", "NO")
+    ]
+    return [MarketOpened(ts_event=1, definition=definition), *books]
+
+
 def _submit(runtime: Runtime, security_id: str) -> bool:
     """One BUY at the ask; False when its side still has an order open (denied)."""
     answer: concurrent.futures.Future[dict[str, str]] = concurrent.futures.Future()
@@ -75,34 +99,34 @@ def _submit(runtime: Runtime, security_id: str) -> bool:
 
 def run(orders: int) -> dict[str, float]:
     """The figures of one run of ``orders`` orders."""
-    with tempfile.TemporaryDirectory() as data_dir:
-        with Runtime(RuntimeConfig(data_dir=Path(data_dir))).start() as runtime:
-            runtime.feed_and_wait(opened("m1"))
-            for security_id in ("m1-YES", "m1-NO"):
-                asks = (("0.45", str(orders * 2)),)
-                runtime.feed_and_wait(book(security_id, bids=(("0.40", "1"),), asks=asks))
-            runtime.wait_idle()
-            floor_threads = threading.active_count()
-            floor_rss = _rss_mib()
-            started = time.perf_counter()
-            made = 0
-            with _Sampler() as sampler:
-                while made < orders:
-                    for security_id in ("m1-YES", "m1-NO"):
-                        if made < orders and _submit(runtime, security_id):
-                            made += 1
-                runtime.wait_idle(timeout_s=120)
-            elapsed = time.perf_counter() - started
-            return {
-                "orders": made,
-                "orders_per_s": made / elapsed,
-                "floor_threads": floor_threads,
-                "peak_threads": sampler.peak_threads,
-                "end_threads": threading.active_count(),
-                "floor_rss_mib": floor_rss,
-                "peak_rss_mib": sampler.peak_rss_mib,
-                "end_rss_mib": _rss_mib(),
-            }
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        Runtime(RuntimeConfig(data_dir=Path(data_dir))).start() as runtime,
+    ):
+        for record in _market(orders):
+            runtime.feed_and_wait(record)
+        runtime.wait_idle()
+        floor_threads = threading.active_count()
+        floor_rss = _rss_mib()
+        started = time.perf_counter()
+        made = 0
+        with _Sampler() as sampler:
+            while made < orders:
+                for security_id in ("m1-YES", "m1-NO"):
+                    if made < orders and _submit(runtime, security_id):
+                        made += 1
+            runtime.wait_idle(timeout_s=120)
+        elapsed = time.perf_counter() - started
+        return {
+            "orders": made,
+            "orders_per_s": made / elapsed,
+            "floor_threads": floor_threads,
+            "peak_threads": sampler.peak_threads,
+            "end_threads": threading.active_count(),
+            "floor_rss_mib": floor_rss,
+            "peak_rss_mib": sampler.peak_rss_mib,
+            "end_rss_mib": _rss_mib(),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
