@@ -50,7 +50,6 @@ from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLIC
 from actors.runtime_state import RuntimeState, encode_state
 from actors.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
-from messages.journal import StepCommitted
 from messages.journal_protocol import (
     Append,
     DuplicateRefused,
@@ -246,10 +245,6 @@ class JournalActor(Supervised, RuntimeActor):
                 raise JournalFailedError(f"the journal failed: {error}") from error
             if message.deliver_to is not None:
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
-            if type(message.event) is StepCommitted and self._snapshot_due():
-                # A batch may end inside the next step (a replay's markers wait for its
-                # first commit): the snapshot is due where a step ended.
-                self._snapshot()
         if self._snapshot_due():
             self._snapshot()
 

@@ -56,14 +56,11 @@ class Root(RuntimeActor):
 
 
 def assemble(
-    root: pykka.ActorRef[Any],
-    generation: int = 1,
-    resume_step: int = 0,
-    journal_class: type[JournalActor] = JournalActor,
+    root: pykka.ActorRef[Any], generation: int = 1, resume_step: int = 0
 ) -> tuple[CoreRefs, MemoryJournal]:
     """A core of one journal and one recorder, made ``root``'s current core."""
     memory = MemoryJournal()
-    journal = journal_class.start(memory.writer())
+    journal = JournalActor.start(memory.writer())
     other = Recorder.start()
     report = RecoveryReport(
         snapshot_seq=None,
