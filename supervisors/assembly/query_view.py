@@ -85,13 +85,12 @@ class QueryView:
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone); an order
-        whose actor is still starting is as it was created, a stopped one as it closed."""
+        whose actor is still starting is as it was created."""
 
         def read() -> list[OrderSnapshot]:
             routed: RoutedOrders = ask(self.follower.require().execution, ListRoutedOrders())
             running = [ask(ref, GetSnapshot()) for _, ref in routed.running]
-            starting = [order_from_created(created).snapshot() for created in routed.starting]
-            return running + starting + list(routed.closed)
+            return running + [order_from_created(created).snapshot() for created in routed.starting]
 
         return self._retrying(read)
 
