@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from messages.fills import Fill
-from messages.orders import FillRefusal
+from messages.fills import Fill, FillReversed
+from messages.orders import FillRefusal, FillReversalRefused
 
 
 class FillResult(enum.Enum):
@@ -28,6 +28,21 @@ class FillOutcome:
     @property
     def applied(self) -> bool:
         return self.result is FillResult.APPLIED
+
+    @property
+    def label(self) -> str:
+        """The outcome as a metric label: the refusal's reason, else the result."""
+        return self.refusal.value if self.refusal is not None else self.result.value
+
+    def reversal_refused(self, reversal: FillReversed, correlation_id: str) -> FillReversalRefused:
+        """The event that says this refused outcome of ``reversal``, for the bus."""
+        assert self.refusal is not None
+        return FillReversalRefused(
+            correlation_id=correlation_id,
+            reversal=reversal,
+            reason=self.refusal,
+            detail=self.detail,
+        )
 
 
 APPLIED = FillOutcome(result=FillResult.APPLIED)

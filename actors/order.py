@@ -20,7 +20,6 @@ from messages.orders import (
     CancelRejected,
     FillRefusal,
     FillRefused,
-    FillReversalRefused,
     OrderAccepted,
     OrderCancelled,
     OrderClosed,
@@ -171,9 +170,7 @@ class OrderActor(Supervised, RuntimeActor):
         was_closed = self.order.is_closed
         outcome = apply_order_event(self.order, reversal)
         assert outcome is not None
-        FILL_REVERSALS.labels(
-            by="order", outcome=outcome.refusal.value if outcome.refusal else "applied"
-        ).inc()
+        FILL_REVERSALS.labels(by="order", outcome=outcome.label).inc()
         if not outcome.applied:
             assert outcome.refusal is not None
             self.log.error(
@@ -182,14 +179,7 @@ class OrderActor(Supervised, RuntimeActor):
                 reason=outcome.refusal.value,
                 detail=outcome.detail,
             )
-            self.bus.tell(
-                FillReversalRefused(
-                    correlation_id=self.order.correlation_id,
-                    reversal=reversal,
-                    reason=outcome.refusal,
-                    detail=outcome.detail,
-                )
-            )
+            self.bus.tell(outcome.reversal_refused(reversal, self.order.correlation_id))
             return
         self.log.warning(
             "fill_reversed",

@@ -15,7 +15,7 @@ from messages.enums import PositionStatus
 from messages.journal import FillApplied, PositionSettlement, ReversalApplied
 from messages.journal_protocol import Route
 from messages.market_data import MarketSnapshot
-from messages.orders import FillRefused, FillReversalRefused
+from messages.orders import FillRefused
 from messages.position_commands import ClearPending, MarkPending
 from messages.positions import (
     PositionDelta,
@@ -149,9 +149,7 @@ class PositionActor(Supervised, PublishingActor):
         reversal = message.reversal
         outcome = apply_position_event(self.book, message)
         assert outcome is not None
-        FILL_REVERSALS.labels(
-            by="position", outcome=outcome.refusal.value if outcome.refusal else "applied"
-        ).inc()
+        FILL_REVERSALS.labels(by="position", outcome=outcome.label).inc()
         if not outcome.applied:
             assert outcome.refusal is not None
             self.log.error(
@@ -161,14 +159,7 @@ class PositionActor(Supervised, PublishingActor):
                 reason=outcome.refusal.value,
                 detail=outcome.detail,
             )
-            self.bus.tell(
-                FillReversalRefused(
-                    correlation_id=reversal.order_id,
-                    reversal=reversal,
-                    reason=outcome.refusal,
-                    detail=outcome.detail,
-                )
-            )
+            self.bus.tell(outcome.reversal_refused(reversal, reversal.order_id))
             return
         leg = self.book.leg_snapshot(reversal.security_id)
         correlation_id = message.correlation_id or reversal.order_id
