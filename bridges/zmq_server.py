@@ -78,6 +78,22 @@ class ServerStats:
     heartbeats: int
 
 
+def serve_curve(
+    context: zmq.Context[zmq.Socket[bytes]], curve: CurveConfig, *sockets: zmq.Socket[bytes]
+) -> ThreadAuthenticator:
+    """``sockets`` serve CURVE with ``curve``'s key and admit its allowed clients only; the
+    authenticator (``stop`` it with the context) checks every one that connects."""
+    auth = ThreadAuthenticator(context)
+    auth.start()
+    auth.configure_curve(domain="*", location=str(curve.allowed_clients_dir))
+    public, secret = zmq.auth.load_certificate(curve.server_secret_file)
+    for socket in sockets:
+        socket.curve_secretkey = secret
+        socket.curve_publickey = public
+        socket.curve_server = True
+    return auth
+
+
 HEARTBEAT_TOPIC = "heartbeat"
 DEFAULT_HEARTBEAT_S = 1.0
 DEFAULT_EVENT_HWM = 10_000
@@ -235,14 +251,7 @@ class ZmqServer:
             pub.setsockopt(zmq.LINGER, 0)
             pub.setsockopt(zmq.SNDHWM, self.event_hwm)
             if self.curve is not None:
-                auth = ThreadAuthenticator(context)
-                auth.start()
-                auth.configure_curve(domain="*", location=str(self.curve.allowed_clients_dir))
-                public, secret = zmq.auth.load_certificate(self.curve.server_secret_file)
-                for socket in (router, pub):
-                    socket.curve_secretkey = secret
-                    socket.curve_publickey = public
-                    socket.curve_server = True
+                auth = serve_curve(context, self.curve, router, pub)
             self._poller = zmq.Poller()  # a restart's sockets are new: so is its poller
             if self.relay is not None:
                 self._upstreams = Upstreams(self.relay, context, self._poller)

@@ -29,13 +29,12 @@ import ray
 import zmq
 from ray._private import state as ray_state
 from ray.exceptions import GetTimeoutError, RayActorError
-from zmq.auth.thread import ThreadAuthenticator
 
 from bridges.cluster_keys import ClusterKeys
 from bridges.shard_map import DEFAULT_INGEST, NAMESPACE, ShardMap, shard_name
 from bridges.zmq_client import Client
 from bridges.zmq_protocol import CommandError, ErrorCode, Request
-from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, ZmqServer
+from bridges.zmq_server import DEFAULT_COMMANDS, DEFAULT_EVENTS, ZmqServer, serve_curve
 from supervisors.assembly.zmq_commands import command_names
 
 READ_TRY_S = 2.0
@@ -160,7 +159,8 @@ class Gateway:
         sub: zmq.Socket[bytes] = context.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
-        auth = self._admit_members(context, sub)
+        # With cluster keys, the ingest takes events from holders of the cluster's key only.
+        auth = None if self.keys is None else serve_curve(context, self.keys.server(), sub)
         sub.bind(self.ingest)
         self._bound_ingest = sub.getsockopt_string(zmq.LAST_ENDPOINT)
         self._ready.set()
@@ -178,22 +178,6 @@ class Gateway:
             if auth is not None:
                 auth.stop()
             context.term()
-
-    def _admit_members(
-        self, context: zmq.Context[zmq.Socket[bytes]], sub: zmq.Socket[bytes]
-    ) -> ThreadAuthenticator | None:
-        """With cluster keys, the ingest takes events from holders of the cluster's key only."""
-        if self.keys is None:
-            return None
-        server = self.keys.server()
-        auth = ThreadAuthenticator(context)
-        auth.start()
-        auth.configure_curve(domain="*", location=str(server.allowed_clients_dir))
-        public, secret = zmq.auth.load_certificate(server.server_secret_file)
-        sub.curve_secretkey = secret
-        sub.curve_publickey = public
-        sub.curve_server = True
-        return auth
 
     # -- commands ----------------------------------------------------------------------------
 
