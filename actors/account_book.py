@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.position_accounting import Leg
-from messages.broker_events import DealBooked, PositionCorrected
+from messages.broker_events import DealBooked, FeeBooked, PositionCorrected
 from messages.mementos import AccountLegMemento
 
 AccountKey = tuple[str, str]
@@ -30,6 +30,12 @@ class AccountBook:
         leg = self._leg(deal.account, deal.security_id)
         leg.trade(deal.signed_size, deal.price, deal.fee)
         self.deals += 1
+        return leg
+
+    def charge(self, fee: FeeBooked) -> Leg:
+        """The broker's fee and tax for a booked deal, in place of the fee it was booked with."""
+        leg = self._leg(fee.account, fee.security_id)
+        leg.fees += fee.change
         return leg
 
     def correct(self, correction: PositionCorrected) -> Leg:

@@ -11,7 +11,13 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from messages.broker_events import Correction, DealBooked, OpenOrderAdopted, OpenOrderClosed
+from messages.broker_events import (
+    Correction,
+    DealBooked,
+    FeeBooked,
+    OpenOrderAdopted,
+    OpenOrderClosed,
+)
 from messages.fills import Fill, FillReversed
 from messages.orders import FillReversalRefused, OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import OrdersMissing, ReconcileRequest
@@ -22,6 +28,14 @@ class AppendDeal:
     """Journal a deal on its account's stream (dedup key = its identity) for the account book."""
 
     booked: DealBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendFee:
+    """Journal a deal's fee and tax from the broker on its account's stream (dedup key
+    ``fee:<fill_id>``: once per deal) for the account book."""
+
+    booked: FeeBooked
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -98,6 +112,7 @@ def note(level: str, event: str, **fields: Any) -> Note:
 
 Decision: TypeAlias = (
     AppendDeal
+    | AppendFee
     | AppendAccountEvent
     | RecordCorrection
     | Publish

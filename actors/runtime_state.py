@@ -22,6 +22,7 @@ from actors.position_accounting import PositionBook, apply_position_event
 from messages.broker_events import (
     Correction,
     DealBooked,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
@@ -321,6 +322,9 @@ class RuntimeState:
     def _deal_booked(self, _stream: str, event: DealBooked) -> None:
         self.accounts.book(event)
 
+    def _fee_booked(self, _stream: str, event: FeeBooked) -> None:
+        self.accounts.charge(event)
+
     def _position_corrected(self, _stream: str, event: PositionCorrected) -> None:
         self.accounts.correct(event)
 
@@ -414,6 +418,7 @@ _HANDLERS: dict[type, Any] = {
     StepCommitted: RuntimeState._step_committed,
     OrderRouted: RuntimeState._order_routed,
     DealBooked: RuntimeState._deal_booked,
+    FeeBooked: RuntimeState._fee_booked,
     PositionCorrected: RuntimeState._position_corrected,
     OpenOrderAdopted: RuntimeState._open_order_adopted,
     OpenOrderClosed: RuntimeState._open_order_closed,

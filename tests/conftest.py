@@ -53,6 +53,7 @@ FAST_MODULES = frozenset(
         "test_position_accounting",
         "test_position_actor",
         "test_progress",
+        "test_query_pacer",
         "test_query_view",
         "test_reconcile_schedule",
         "test_reconciliation_findings",
