@@ -20,8 +20,10 @@ told us about yet. Here each raw event is:
 
 A reversal (``RawDealReversal``: the broker took back a booked deal, a Polymarket trade that
 FAILED on chain) of our own order's deal becomes a ``FillReversed`` published to execution,
-which journals it for the order like a fill; the order is open again in the registry, so
-reconciliation follows it. A repeated reversal is refused (a ``FillReversalRefused`` with
+which journals it for the order like a fill; the order is open again in the registry, and
+a reconcile of that order is asked for with the reversal's reason, so the order follows
+what the broker then says of it (closed as cancelled, with the reversal's reason, when the
+broker has it closed). A repeated reversal is refused (a ``FillReversalRefused`` with
 the reason, a warning, a count); one whose deal this process never saw goes on, for the
 order (whose fills the journal rebuilt) to take back or refuse.
 
@@ -184,6 +186,8 @@ class CallbackNormalizer:
         )
         self.reversed: set[str] = set()
         """Deal keys reversed in this process (the journal's keys say so across restarts)."""
+        self.reversal_reasons: dict[str, str] = {}
+        """Our orders' last reversal reason by order number: why the broker closed them."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
@@ -363,10 +367,14 @@ class CallbackNormalizer:
         self.reversed.add(key)
         self.reversals += 1
         intent.open = True
+        self.reversal_reasons[raw.order_no] = raw.reason
         out.append(
             note("warning", "deal_reversed", order_no=raw.order_no, key=key, reason=raw.reason)
         )
         out.append(Publish(report=reversal))
+        out.append(
+            AskReconcile(request=ReconcileRequest(reason=raw.reason, order_nos=(raw.order_no,)))
+        )
 
     def malformed_callback(self, quarantined: CallbackQuarantined) -> None:
         """Kept and counted; the broker was heard from, whatever it said."""
@@ -593,7 +601,8 @@ class CallbackNormalizer:
     def _correct_status(
         self, intent: Intent, order: BrokerOrder, reason: str, out: list[Decision]
     ) -> None:
-        self._order_event(intent, order.status, self.clock(), f"reconciled: {reason}", out)
+        why = self.reversal_reasons.get(order.order_no, reason)
+        self._order_event(intent, order.status, self.clock(), f"reconciled: {why}", out)
         out.append(
             RecordCorrection(
                 correction=Correction(

@@ -21,6 +21,7 @@ from messages.fills import FillReversed
 from messages.journal import ReversalApplied
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
 from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.orders import OrderCancelled
 from messages.supervision import InjectFault
 from supervisors.assembly.recovery import recover_state
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
@@ -261,3 +262,53 @@ def test_a_failed_trade_leaves_order_and_market_position_as_if_unfilled_also_aft
             assert (legs(again), orders_by_token(again), account_book(again)) == live
     finally:
         broker.close()
+
+
+def test_an_order_the_clob_keeps_matched_after_its_trade_failed_ends_cancelled_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    runtimes: list[Runtime] = []
+    with ClobVenue(keeps_matched=True) as venue:
+        broker = polymarket(venue, lambda: runtimes[-1])
+        config = RuntimeConfig(data_dir=tmp_path, broker=BrokerConfig(broker=broker, gap_s=30.0))
+        try:
+            runtimes.append(Runtime(config))
+            with runtimes[-1].start(FEED) as runtime:
+                wait_until(lambda: enabled(runtime), what="the startup reconciliation")
+                runtime.replay(FEED)
+                wait_until(lambda: len(venue.orders) == 2, what="both orders posted")
+                by_token = {order["asset_id"]: no for no, order in venue.orders.items()}
+                venue.push(
+                    venue.trade(by_token[YES], "t-yes", "MATCHED"),
+                    venue.trade(by_token[NO], "t-no", "MATCHED"),
+                )
+                wait_until(
+                    lambda: all(o.status is OrderStatus.FILLED for o in runtime.orders()),
+                    what="both orders filled",
+                )
+                runtime.wait_idle(timeout_s=10.0)
+                yes_order = orders_by_token(runtime)[YES]
+
+                venue.push(venue.trade(by_token[NO], "t-no", "FAILED"))
+                wait_until(
+                    lambda: orders_by_token(runtime)[NO][0] is OrderStatus.CANCELLED,
+                    what="the NO order closed after the reconcile of it",
+                )
+                wait_until(lambda: account_book(runtime).get(NO) == 0, what="the account too")
+                runtime.wait_idle(timeout_s=10.0)
+                assert venue.orders[by_token[NO]]["status"] == "MATCHED"  # the CLOB's ghost
+                assert orders_by_token(runtime) == {
+                    NO: (OrderStatus.CANCELLED, Decimal(0), Decimal(0), None, 0),
+                    YES: yes_order,
+                }
+                assert legs(runtime)[NO] == (Decimal(0),) * 4
+                live = orders_by_token(runtime)
+            (cancelled,) = journaled(tmp_path / JOURNAL_FILE, OrderCancelled)
+            assert cancelled.reason == "reconciled: trade t-no FAILED on chain after MATCHED"
+            runtimes.append(Runtime(config))
+            with runtimes[-1].start(FEED) as again:
+                wait_until(lambda: enabled(again), what="the startup reconciliation")
+                again.wait_idle(timeout_s=10.0)
+                assert orders_by_token(again) == live  # closed for good: no open order left
+        finally:
+            broker.close()
