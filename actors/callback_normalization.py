@@ -23,9 +23,10 @@ FAILED on chain) of our own order's deal becomes a ``FillReversed`` published to
 which journals it for the order like a fill; the order is open again in the registry, and
 a reconcile of that order is asked for with the reversal's reason, so the order follows
 what the broker then says of it (closed as cancelled, with the reversal's reason, when the
-broker has it closed). A repeated reversal is refused (a ``FillReversalRefused`` with
-the reason, a warning, a count); one whose deal this process never saw goes on, for the
-order (whose fills the journal rebuilt) to take back or refuse.
+broker has it closed). The deal is taken back on its account too (a ``DealReversed`` for
+the account book), an outside order's as well. A repeated reversal is refused (a
+``FillReversalRefused`` with the reason, a warning, a count); one whose deal this process
+never saw goes on, for the order (whose fills the journal rebuilt) to take back or refuse.
 
 A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
 placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
@@ -53,6 +54,7 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Publish,
@@ -75,6 +77,7 @@ from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealReversed,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
@@ -338,9 +341,12 @@ class CallbackNormalizer:
             return
         key = raw.key
         if intent.order_id is None or intent.market_id is None:
-            # An outside order's deal: only the account view held it (its reconcile).
+            # An outside order's deal: only the account view held it.
             self.reversals_refused += 1
             out.append(note("warning", "reversal_of_outside_deal", order_no=raw.order_no, key=key))
+            if key not in self.reversed:
+                self.reversed.add(key)
+                out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
             return
         reversal = FillReversed(
             fill_id=key,
@@ -371,6 +377,7 @@ class CallbackNormalizer:
         out.append(
             note("warning", "deal_reversed", order_no=raw.order_no, key=key, reason=raw.reason)
         )
+        out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
         out.append(Publish(report=reversal))
         out.append(
             AskReconcile(request=ReconcileRequest(reason=raw.reason, order_nos=(raw.order_no,)))
@@ -768,3 +775,14 @@ class CallbackNormalizer:
 
 def _kind(raw: RawDealEvent | RawOrderEvent | RawDealReversal) -> str:
     return type(raw).__name__
+
+
+def _deal_reversed(intent: Intent, raw: RawDealReversal) -> DealReversed:
+    return DealReversed(
+        fill_id=raw.key,
+        order_no=raw.order_no,
+        account=intent.account,
+        security_id=intent.security_id,
+        reason=raw.reason,
+        recv_ns=raw.recv_ns,
+    )

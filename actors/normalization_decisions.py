@@ -11,7 +11,13 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from messages.broker_events import Correction, DealBooked, OpenOrderAdopted, OpenOrderClosed
+from messages.broker_events import (
+    Correction,
+    DealBooked,
+    DealReversed,
+    OpenOrderAdopted,
+    OpenOrderClosed,
+)
 from messages.fills import Fill, FillReversed
 from messages.orders import FillReversalRefused, OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import OrdersMissing, ReconcileRequest
@@ -22,6 +28,13 @@ class AppendDeal:
     """Journal a deal on its account's stream (dedup key = its identity) for the account book."""
 
     booked: DealBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendReversedDeal:
+    """Journal a deal the broker took back on its account's stream, for the account book."""
+
+    reversed: DealReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -98,6 +111,7 @@ def note(level: str, event: str, **fields: Any) -> Note:
 
 Decision: TypeAlias = (
     AppendDeal
+    | AppendReversedDeal
     | AppendAccountEvent
     | RecordCorrection
     | Publish

@@ -20,6 +20,7 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Note,
@@ -235,6 +236,8 @@ def test_a_reversal_of_our_deal_is_published_once_and_a_repeat_is_refused_and_co
     assert core.intents["B1"].open  # reconciliation follows it again
     [ask] = [d.request for d in decisions if isinstance(d, AskReconcile)]
     assert (ask.order_nos, ask.reason) == (("B1",), "trade t1 FAILED on chain after MATCHED")
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert (account.fill_id, account.account, account.security_id) == ("B1:1:101", ACCOUNT, "yes")
 
     again = core.reversal(reversal())
     [refused] = [d.refusal for d in again if isinstance(d, Refuse)]
@@ -266,7 +269,10 @@ def test_a_reversal_of_an_outside_orders_deal_is_counted_and_reaches_no_order() 
     decisions = core.reversal(reversal())
     assert notes(decisions) == ["reversal_of_outside_deal"]
     assert not [d for d in decisions if isinstance(d, Publish)]
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert account.fill_id == "B1:1:101"  # only the account view held it: it takes it back
     assert core.stats().reversals_refused == 1
+    assert not [d for d in core.reversal(reversal()) if isinstance(d, AppendReversedDeal)]
 
 
 def test_a_callback_resets_the_heartbeat_to_its_receipt_time() -> None:
