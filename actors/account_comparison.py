@@ -20,6 +20,7 @@ from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealReversed,
     PnlMismatch,
     PositionCorrected,
 )
@@ -87,6 +88,15 @@ class AccountComparison:
     def correct(self, correction: PositionCorrected) -> Leg:
         """Apply a journaled adjustment."""
         return self.book.correct(correction)
+
+    def reverse(self, reversal: DealReversed) -> Leg | None:
+        """Take a booked deal back (None if the book holds no such deal); the leg moved, so
+        a comparison read before the reversal leaves it unsettled."""
+        leg = self.book.reverse(reversal)
+        if leg is not None:
+            key = (reversal.account, reversal.security_id)
+            self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), reversal.recv_ns)
+        return leg
 
     def compare(self, message: ComparePositions) -> Comparison:
         """Every difference no booked deal explains, as an adjustment to the broker's

@@ -34,6 +34,7 @@ from messages.broker_events import (
     Correction,
     DealBooked,
     DealRefused,
+    DealReversed,
     FeeBooked,
     PnlMismatch,
     PositionCorrected,
@@ -133,6 +134,20 @@ class AccountPositionsActor(Supervised, RuntimeActor):
                 detail=message.detail,
             )
         )
+
+    @handles(DealReversed)
+    def _deal_reversed(self, reversal: DealReversed) -> None:
+        """The broker took a booked deal back: its leg as if the deal never came."""
+        leg = self.accounts.reverse(reversal)
+        if leg is None:
+            self.log.warning(
+                "account_reversal_of_unbooked_deal",
+                fill_id=reversal.fill_id,
+                account=reversal.account,
+                reason=reversal.reason,
+            )
+            return
+        self._changed(reversal.account, leg, reversal.recv_ns)
 
     @handles(PositionCorrected)
     def _corrected(self, correction: PositionCorrected) -> None:

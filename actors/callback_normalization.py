@@ -20,10 +20,13 @@ told us about yet. Here each raw event is:
 
 A reversal (``RawDealReversal``: the broker took back a booked deal, a Polymarket trade that
 FAILED on chain) of our own order's deal becomes a ``FillReversed`` published to execution,
-which journals it for the order like a fill; the order is open again in the registry, so
-reconciliation follows it. A repeated reversal is refused (a ``FillReversalRefused`` with
-the reason, a warning, a count); one whose deal this process never saw goes on, for the
-order (whose fills the journal rebuilt) to take back or refuse.
+which journals it for the order like a fill; the order is open again in the registry, and
+a reconcile of that order is asked for with the reversal's reason, so the order follows
+what the broker then says of it (closed as cancelled, with the reversal's reason, when the
+broker has it closed). The deal is taken back on its account too (a ``DealReversed`` for
+the account book), an outside order's as well. A repeated reversal is refused (a
+``FillReversalRefused`` with the reason, a warning, a count); one whose deal this process
+never saw goes on, for the order (whose fills the journal rebuilt) to take back or refuse.
 
 A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
 placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
@@ -52,6 +55,7 @@ from actors.normalization_decisions import (
     AppendAccountEvent,
     AppendDeal,
     AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Publish,
@@ -75,6 +79,7 @@ from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealReversed,
     FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
@@ -193,6 +198,8 @@ class CallbackNormalizer:
         self.charged: set[str] = set()
         """Deal keys whose broker charge was journaled in this process (the journal's
         ``fee:`` keys say so across restarts)."""
+        self.reversal_reasons: dict[str, str] = {}
+        """Our orders' last reversal reason by order number: why the broker closed them."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
@@ -343,9 +350,12 @@ class CallbackNormalizer:
             return
         key = raw.key
         if intent.order_id is None or intent.market_id is None:
-            # An outside order's deal: only the account view held it (its reconcile).
+            # An outside order's deal: only the account view held it.
             self.reversals_refused += 1
             out.append(note("warning", "reversal_of_outside_deal", order_no=raw.order_no, key=key))
+            if key not in self.reversed:
+                self.reversed.add(key)
+                out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
             return
         reversal = FillReversed(
             fill_id=key,
@@ -372,10 +382,15 @@ class CallbackNormalizer:
         self.reversed.add(key)
         self.reversals += 1
         intent.open = True
+        self.reversal_reasons[raw.order_no] = raw.reason
         out.append(
             note("warning", "deal_reversed", order_no=raw.order_no, key=key, reason=raw.reason)
         )
+        out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
         out.append(Publish(report=reversal))
+        out.append(
+            AskReconcile(request=ReconcileRequest(reason=raw.reason, order_nos=(raw.order_no,)))
+        )
 
     def malformed_callback(self, quarantined: CallbackQuarantined) -> None:
         """Kept and counted; the broker was heard from, whatever it said."""
@@ -626,7 +641,8 @@ class CallbackNormalizer:
     def _correct_status(
         self, intent: Intent, order: BrokerOrder, reason: str, out: list[Decision]
     ) -> None:
-        self._order_event(intent, order.status, self.clock(), f"reconciled: {reason}", out)
+        why = self.reversal_reasons.get(order.order_no, reason)
+        self._order_event(intent, order.status, self.clock(), f"reconciled: {why}", out)
         out.append(
             RecordCorrection(
                 correction=Correction(
@@ -792,3 +808,14 @@ class CallbackNormalizer:
 
 def _kind(raw: RawDealEvent | RawOrderEvent | RawDealReversal) -> str:
     return type(raw).__name__
+
+
+def _deal_reversed(intent: Intent, raw: RawDealReversal) -> DealReversed:
+    return DealReversed(
+        fill_id=raw.key,
+        order_no=raw.order_no,
+        account=intent.account,
+        security_id=intent.security_id,
+        reason=raw.reason,
+        recv_ns=raw.recv_ns,
+    )

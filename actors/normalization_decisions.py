@@ -14,6 +14,7 @@ import attrs
 from messages.broker_events import (
     Correction,
     DealBooked,
+    DealReversed,
     FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
@@ -36,6 +37,13 @@ class AppendFee:
     ``fee:<fill_id>``: once per deal) for the account book."""
 
     booked: FeeBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendReversedDeal:
+    """Journal a deal the broker took back on its account's stream, for the account book."""
+
+    reversed: DealReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -113,6 +121,7 @@ def note(level: str, event: str, **fields: Any) -> Note:
 Decision: TypeAlias = (
     AppendDeal
     | AppendFee
+    | AppendReversedDeal
     | AppendAccountEvent
     | RecordCorrection
     | Publish

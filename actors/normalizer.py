@@ -22,6 +22,7 @@ from actors.normalization_decisions import (
     AppendAccountEvent,
     AppendDeal,
     AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     DealCallback,
     Decision,
@@ -218,6 +219,15 @@ class NormalizerActor(Supervised, PublishingActor):
                             event=booked,
                             stream=account_stream(booked.account),
                             dedup_key=f"fee:{booked.fill_id}",
+                            deliver_to=self.account_positions,
+                        )
+                    )
+                case AppendReversedDeal(reversed=reversal):
+                    self.journal.tell(
+                        Append(
+                            event=reversal,
+                            stream=account_stream(reversal.account),
+                            dedup_key=f"deal_reversed:{reversal.fill_id}",
                             deliver_to=self.account_positions,
                         )
                     )

@@ -22,6 +22,7 @@ from actors.position_accounting import PositionBook, apply_position_event
 from messages.broker_events import (
     Correction,
     DealBooked,
+    DealReversed,
     FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
@@ -328,6 +329,9 @@ class RuntimeState:
     def _position_corrected(self, _stream: str, event: PositionCorrected) -> None:
         self.accounts.correct(event)
 
+    def _deal_reversed(self, _stream: str, event: DealReversed) -> None:
+        self.accounts.reverse(event)
+
     def _open_order_adopted(self, _stream: str, event: OpenOrderAdopted) -> None:
         self.adopted[event.order_no] = event
 
@@ -420,6 +424,7 @@ _HANDLERS: dict[type, Any] = {
     DealBooked: RuntimeState._deal_booked,
     FeeBooked: RuntimeState._fee_booked,
     PositionCorrected: RuntimeState._position_corrected,
+    DealReversed: RuntimeState._deal_reversed,
     OpenOrderAdopted: RuntimeState._open_order_adopted,
     OpenOrderClosed: RuntimeState._open_order_closed,
     Correction: RuntimeState._correction,

@@ -1,7 +1,8 @@
 """What the broker edge journals: routed orders, booked deals, and reconciliation's work.
 
 ``DealBooked`` is one broker deal on an account, booked once whether its callback or a
-reconciliation query brought it (``fill_id`` is the broker's deal key). ``PositionCorrected``
+reconciliation query brought it (``fill_id`` is the broker's deal key), and
+``DealReversed`` when the broker took it back. ``PositionCorrected``
 and ``OpenOrderAdopted`` bring the account's book to broker truth where no deal explains
 the difference. ``Correction`` says, for clients and the audit trail, what differed, the
 old and new value and why.
@@ -90,6 +91,22 @@ class FeeBooked:
     @property
     def change(self) -> Decimal:
         return self.fee + self.tax - self.booked_fee
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DealReversed:
+    """A booked deal the broker took back (a Polymarket trade that FAILED on chain): the
+    account book nets the deal's leg again without it, as if it never came."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    """The deal's key, its ``DealBooked.fill_id``."""
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -97,11 +97,28 @@ class LegMemento:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class AccountEntry:
+    """One entry an account leg is netted from: a deal (its ``fill_id``) or an adjustment
+    (None), with the signed quantity, price and fee it traded."""
+
+    fill_id: str | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    quantity: Decimal = decimal_field()
+    price: Decimal = non_negative_decimal()
+    fee: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class AccountLegMemento:
-    """One leg of an ``actors.account_book.AccountBook``: an account's position in a security."""
+    """One leg of an ``actors.account_book.AccountBook``: an account's position in a security,
+    and the entries it was netted from (what a reversed deal's leg is netted again from)."""
 
     account: str = text_field()
     leg: LegMemento = attrs.field(validator=attrs.validators.instance_of(LegMemento))
+    entries: tuple[AccountEntry, ...] = tuple_of(
+        AccountEntry, default=(), metadata={ADDED_LATER: True}
+    )
 
 
 def _legs_match_security_ids(

@@ -77,6 +77,8 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "ws_url": ("--ws-url", None),
         "gamma_url": ("--gamma-url", None),
         "save_feed": ("--save-feed", None),
+        "reference": ("--reference", None),
+        "rtds_url": ("--rtds-url", None),
     },
     "broker": {
         "name": ("--broker", None),

@@ -21,6 +21,7 @@ from actors.normalization_decisions import (
     AppendAccountEvent,
     AppendDeal,
     AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Note,
@@ -277,6 +278,10 @@ def test_a_reversal_of_our_deal_is_published_once_and_a_repeat_is_refused_and_co
     )
     assert notes(decisions) == ["deal_reversed"]
     assert core.intents["B1"].open  # reconciliation follows it again
+    [ask] = [d.request for d in decisions if isinstance(d, AskReconcile)]
+    assert (ask.order_nos, ask.reason) == (("B1",), "trade t1 FAILED on chain after MATCHED")
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert (account.fill_id, account.account, account.security_id) == ("B1:1:101", ACCOUNT, "yes")
 
     again = core.reversal(reversal())
     [refused] = [d.refusal for d in again if isinstance(d, Refuse)]
@@ -308,7 +313,10 @@ def test_a_reversal_of_an_outside_orders_deal_is_counted_and_reaches_no_order() 
     decisions = core.reversal(reversal())
     assert notes(decisions) == ["reversal_of_outside_deal"]
     assert not [d for d in decisions if isinstance(d, Publish)]
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert account.fill_id == "B1:1:101"  # only the account view held it: it takes it back
     assert core.stats().reversals_refused == 1
+    assert not [d for d in core.reversal(reversal()) if isinstance(d, AppendReversedDeal)]
 
 
 def test_a_callback_resets_the_heartbeat_to_its_receipt_time() -> None:
@@ -583,6 +591,21 @@ def test_an_order_the_broker_says_is_closed_is_corrected_and_reported() -> None:
     assert correct.correction.kind is CorrectionKind.ORDER_STATUS
     assert (correct.correction.old, correct.correction.new) == ("open", "cancelled")
     assert core.order_truth(OrderTruth(orders=(closed,), reason="again")) == []
+
+
+def test_a_reversed_order_the_broker_closed_is_cancelled_with_the_reversals_reason() -> None:
+    core = normalizer(routed=(routed(),))
+    core.callback(deal())
+    core.callback(order_event(BrokerOrderStatus.FILLED))
+    core.reversal(reversal())
+    closed = broker_order("B1", status=BrokerOrderStatus.CANCELLED)
+
+    decisions = core.order_truth(OrderTruth(orders=(closed,), reason="open here, not there"))
+
+    [report] = [d.report for d in decisions if isinstance(d, Publish)]
+    assert isinstance(report, OrderCancelled)
+    assert report.reason == "reconciled: trade t1 FAILED on chain after MATCHED"
+    assert not core.intents["B1"].open
 
 
 # -- properties ----------------------------------------------------------------------------

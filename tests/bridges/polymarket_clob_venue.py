@@ -12,8 +12,10 @@ the expected ``auth``; ``PING`` is answered ``PONG``; ``push`` sends ``order`` /
 messages to every subscribed connection, ``drop`` closes them without a closing handshake
 (``refusing`` turns new connections away until it is cleared). ``rate_limit`` (calls,
 period) answers the ``/data`` queries past it HTTP 429, as the real CLOB throttles; an
-unknown order's cancel is answered in ``not_canceled``, as the CLOB does. Both run on one
-thread of their own, so a threaded runtime can trade against them.
+unknown order's cancel is answered in ``not_canceled``, as the CLOB does. A FAILED trade
+reopens its order (``LIVE``, nothing matched) unless ``keeps_matched``: then the order stays
+``MATCHED`` with its ``size_matched``, as the real CLOB keeps it (py-clob-client-v2 issue
+#34). Both run on one thread of their own, so a threaded runtime can trade against them.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class ClobVenue:
         match_on_post: bool = False,
         page_size: int = 1,
         rate_limit: tuple[int, float] | None = None,
+        keeps_matched: bool = False,
     ) -> None:
         self.page_size = page_size
+        self.keeps_matched = keeps_matched
         self.rate_limit = rate_limit
         self.limited = 0
         """Queries answered 429."""
@@ -287,6 +291,8 @@ class ClobVenue:
         known = any(t["id"] == trade_id for t in self.trades)
         self.trades = [t for t in self.trades if t["id"] != trade_id] + [message]
         if status == "FAILED":
+            if self.keeps_matched:
+                return message
             order["size_matched"] = "0"
             order["status"] = "LIVE"
         elif not known:

@@ -356,6 +356,7 @@ def _examples() -> list[object]:
         ),
         VENUE_CANCEL,
         ACCOUNT_LEG,
+        ACCOUNT_LEG.entries[0],
         journal_protocol.GetFolded(stream="position:P1"),
         journal_protocol.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
@@ -392,6 +393,10 @@ ACCOUNT_LEG = mementos.AccountLegMemento(
         realized_pnl=D("0.5"),
         fees=D("0.01"),
         mark=None,
+    ),
+    entries=(
+        mementos.AccountEntry(fill_id="B1:1:7", quantity=D("-4"), price=D("1.5"), fee=D("0.01")),
+        mementos.AccountEntry(fill_id=None, quantity=D("0"), price=D("1.5"), fee=D("0")),
     ),
 )
 ACCOUNT_POSITION = broker_events.AccountPosition(
@@ -549,6 +554,15 @@ BROKER_EXAMPLES: list[object] = [
         ),
         reason=orders.FillRefusal.CONFLICTING_DUPLICATE,
         detail="size 5 (journaled 4)",
+    ),
+    broker_events.DealReversed(
+        ts_init=10,
+        fill_id="B1:1:7",
+        order_no="B1",
+        account="A1",
+        security_id="AAPL",
+        reason="trade t1 FAILED on chain after MATCHED",
+        recv_ns=9,
     ),
     broker_events.PositionCorrected(
         ts_init=11,
