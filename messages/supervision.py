@@ -8,6 +8,7 @@ import attrs
 from messages.fields import text_field, tuple_of
 from messages.journal import OrderCreated
 from messages.mementos import OrderMemento
+from messages.orders import OrderSnapshot
 from messages.refs import Recipient
 
 
@@ -29,6 +30,38 @@ class OrderStarted:
     order_id: str = text_field()
     ref: Recipient = attrs.field()
     submit: bool = attrs.field(validator=attrs.validators.instance_of(bool))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class QuiesceOrder:
+    """Execution, through the journal's ``Forward``: this closed order's actor has had every
+    event journaled for it, and no more will be routed to it; it answers ``OrderQuiesced``."""
+
+    order_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OrderQuiesced:
+    """A closed order's actor, to execution: its final snapshot, kept once the actor stops."""
+
+    order_id: str = text_field()
+    snapshot: OrderSnapshot = attrs.field(validator=attrs.validators.instance_of(OrderSnapshot))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class StopOrder:
+    """Execution asks the market's supervisor to stop a quiesced closed order's actor, so a
+    run of many orders holds threads only for the open ones."""
+
+    order_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ReviveOrder:
+    """Execution asks the market's supervisor to start a stopped order's actor again, from the
+    journal: a late report (a fill the venue made before a cancel took effect) came for it."""
+
+    order_id: str = text_field()
 
 
 @attrs.frozen(kw_only=True, slots=True)

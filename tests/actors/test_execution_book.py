@@ -233,17 +233,17 @@ def test_a_cancel_for_an_order_still_starting_is_held_until_it_starts() -> None:
     book = routed("m1")
     order = created(book, signal("m1-YES"))
     cancel = CancelOrder(order_id=order.order_id, reason="now")
-    assert not book.hold_cancel(cancel)
+    assert not book.hold(order.order_id, cancel)
     assert book.begin(order) is book.markets["m1"]
-    assert book.hold_cancel(cancel)
-    assert book.started(order.order_id, "order-ref") == Started(created=order, cancels=(cancel,))
+    assert book.hold(order.order_id, cancel)
+    assert book.started(order.order_id, "order-ref") == Started(created=order, held=(cancel,))
     assert book.orders == {order.order_id: "order-ref"}
     assert book.starting == {}
-    assert not book.hold_cancel(cancel)
+    assert not book.hold(order.order_id, cancel)
 
 
 def test_an_adopted_order_starts_with_nothing_to_submit() -> None:
-    assert ExecutionBook().started("O1", "order-ref") == Started(created=None, cancels=())
+    assert ExecutionBook().started("O1", "order-ref") == Started(created=None, held=())
 
 
 def test_an_order_created_for_an_archived_market_has_no_route_and_is_not_starting() -> None:

@@ -241,6 +241,10 @@ def _examples() -> list[object]:
         journal.MarketArchived(ts_init=7, market_id="m1"),
         CREATED,
         supervision.SuperviseOrder(created=CREATED),
+        supervision.QuiesceOrder(order_id="O1"),
+        supervision.OrderQuiesced(order_id="O1", snapshot=ORDER),
+        supervision.StopOrder(order_id="O1"),
+        supervision.ReviveOrder(order_id="O1"),
         journal.PositionCreated(
             ts_init=9,
             position_id="P1",
