@@ -104,7 +104,7 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
-        self.book.adopt(message.orders)
+        self.book.adopt(message.orders, message.closed)
 
     @handles(OrderStarted)
     def _order_started(self, message: OrderStarted) -> None:
@@ -116,7 +116,7 @@ class ExecutionActor(Supervised, RuntimeActor):
                 self._cancel(held)
             else:
                 self._venue_report(held)
-        if started.retire:
+        if started.retire and self.book.retire(message.order_id) is not None:
             self._quiesce(message.order_id, message.ref)
 
     def _submit(self, created: OrderCreated) -> None:

@@ -240,12 +240,16 @@ class ExecutionBook:
 
     # Orders.
 
-    def adopt(self, orders: Iterable[OrderMemento]) -> None:
-        """Take over recovered orders (their supervisor starts the actors): guard open sides."""
+    def adopt(self, orders: Iterable[OrderMemento], closed: Iterable[OrderSnapshot] = ()) -> None:
+        """Take over recovered orders (their supervisor starts the actors): guard open sides;
+        ``closed`` ones get no actor, their snapshots stand for them as for stopped ones."""
         for memento in orders:
             self.order_markets[memento.order_id] = memento.market_id
             if memento.status not in CLOSED_STATUSES:
                 self.open_orders[(memento.security_id, memento.side)] = memento.order_id
+        for snapshot in closed:
+            self.order_markets[snapshot.order_id] = snapshot.market_id
+            self.closed[snapshot.order_id] = snapshot
 
     def begin(self, created: OrderCreated) -> MarketRoute | None:
         """The journaled order waits for its actor; the route whose supervisor starts it,
@@ -291,20 +295,31 @@ class ExecutionBook:
         for side, holder in list(self.open_orders.items()):
             if holder == order_id:
                 del self.open_orders[side]
-        order = self.orders.pop(order_id, None)
+        order = self.retire(order_id)
         if order is None:
             stopped = order_id in self.retiring or order_id in self.closed
             if not stopped or order_id in self._held:
                 self._closed_early.add(order_id)
-            return None
-        self.retiring[order_id] = order
+        return order
+
+    def retire(self, order_id: str) -> Any:
+        """Route nothing more to the closed order's running actor, which is quiesced next:
+        its ref, or None when it has none running."""
+        order = self.orders.pop(order_id, None)
+        if order is not None:
+            self.retiring[order_id] = order
         return order
 
     def quiesced(self, order_id: str, snapshot: OrderSnapshot) -> tuple[Any, bool]:
         """The closed order's actor has taken all it was routed: the supervisor that stops
         it (None if its market is gone) and whether to revive it at once for what was held
-        meanwhile. Its snapshot answers queries from here on."""
-        if self.retiring.pop(order_id, None) is None:
+        meanwhile. Its snapshot answers queries from here on. One that a report held for it
+        opened again (a reversal) is routed to again instead, and keeps its actor."""
+        order = self.retiring.pop(order_id, None)
+        if order is None:
+            return None, False
+        if snapshot.status not in CLOSED_STATUSES:
+            self.orders[order_id] = order
             return None, False
         self.closed[order_id] = snapshot
         route = self.markets.get(self.order_markets.get(order_id, ""))

@@ -78,9 +78,12 @@ class PositionRestarted:
 
 @attrs.frozen(kw_only=True, slots=True)
 class AdoptOrders:
-    """Recovery hands execution the orders the journal holds (as immutable mementos)."""
+    """Recovery hands execution the orders the journal holds: those whose actors start (as
+    immutable mementos), and the closed ones whose effects the journal holds in full, as
+    their last snapshots, with no actor (a late fill revives one from the journal)."""
 
     orders: tuple[OrderMemento, ...] = tuple_of(OrderMemento)
+    closed: tuple[OrderSnapshot, ...] = tuple_of(OrderSnapshot, default=())
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -49,6 +49,7 @@ from messages.markets import (
     MarketResolved,
 )
 from messages.mementos import OrderMemento
+from messages.orders import OrderSnapshot
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
 from messages.queries import ListMarkets, ListPositions, MarketState, MarketStates, PositionRefs
 from messages.subscriptions import Subscribe, Unsubscribe
@@ -276,6 +277,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
         restored_orders: tuple[OrderMemento, ...] = (),
+        restored_closed: tuple[OrderSnapshot, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
         archived_markets: Sequence[MarketState] = (),
         index: Ref | None = None,
@@ -307,13 +309,15 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self._order_markets: dict[str, str] = {}
         self._restored = list(restored)
         self._restored_orders = restored_orders
+        self._restored_closed = restored_closed
         self._awaiting: dict[str, Callable[[Reply], None]] = {}
         self._backlog: collections.deque[Callable[[], None]] = collections.deque()
         self._starting = False
 
     def on_start(self) -> None:
-        """Start every recovered market's actors (execution told), then their orders', then
-        settle or close what recovery found settled or closed.
+        """Start every recovered market's actors (execution told), then their orders' (none
+        for a closed order whose effects the journal holds: execution keeps its snapshot),
+        then settle or close what recovery found settled or closed.
 
         Here, before this actor takes any message, it asks the children supervisor and waits
         for each answer (the supervisor never asks back): the root starts the next child
@@ -323,6 +327,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self.children.tell(Subscribe(subscriber=self.actor_ref, welcome=False))
         restored, self._restored = self._restored, []
         orders, self._restored_orders = self._restored_orders, ()
+        closed, self._restored_closed = self._restored_closed, ()
         self._starting = True
         for market in restored:
             entry = self._enter(market.definition, market.position)
@@ -330,7 +335,9 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
             entry.closed = market.closed
             book = market.position or self._create_position(entry)
             self._spawn(entry, book, market.books, market.reference)
-        self.execution.tell(AdoptOrders(orders=orders))
+        self.execution.tell(AdoptOrders(orders=orders, closed=closed))
+        for snapshot in closed:
+            self._order_markets[snapshot.order_id] = snapshot.market_id
         for memento in orders:
             order = Order.from_memento(memento)
             self._start_order(order.order_id, order.market_id, order, submit=False)

@@ -327,7 +327,7 @@ def _examples() -> list[object]:
         positions.PositionOpened(ts_init=29, position=POSITION),
         positions.PositionSettled(ts_init=30, position=POSITION),
         ORDER_MEMENTO,
-        supervision.AdoptOrders(orders=(ORDER_MEMENTO,)),
+        supervision.AdoptOrders(orders=(ORDER_MEMENTO,), closed=(ORDER,)),
         mementos.PositionMemento(
             position_id="P1",
             market_id="m1",
