@@ -368,6 +368,7 @@ def _start_market_lifecycle(wiring: Wiring, context: SupervisedContext) -> Ref:
             account=config.account,
             restored=recovered.markets,
             restored_orders=recovered.orders,
+            restored_closed=recovered.closed_orders,
             archived=recovered.archived,
             archived_markets=recovered.archived_markets,
             index=refs["index"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,26 @@ def test_the_journal_hands_its_snapshots_to_the_writer_and_they_decode_to_its_st
     assert final.seq == seq == 24  # the last one, written as the journal stopped
     assert decode_state(final.payload).committed_step == 11
     reader.close()
+
+
+def test_a_written_snapshots_state_is_not_kept_while_the_writer_waits(tmp_path: Path) -> None:
+    """A snapshot holds every order of the live markets: kept until the next one, it was a
+    second copy of the run's state."""
+
+    class State:
+        pass
+
+    path = tmp_path / "journal.sqlite"
+    store = SqliteJournalStore(path)
+    store.append([entry(1)])
+    writer = SnapshotWriter(SqliteStoreFactory(path)).start()
+    try:
+        state = State()
+        alive = weakref.ref(state)
+        writer.submit(1, 10, functools.partial(lambda _state: "payload", state))
+        del state
+        assert writer.flush(timeout_s=5)
+        assert alive() is None
+    finally:
+        writer.close()
+        store.close()
