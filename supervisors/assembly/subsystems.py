@@ -197,6 +197,7 @@ def _start_journal(wiring: Wiring, context: SupervisedContext) -> Ref:
             state=recovered.state,
             config=wiring.config.journal,
             snapshots=snapshots,
+            void_after=report.torn_void,
             supervision=context,
         ),
     )
