@@ -350,12 +350,14 @@ def _examples() -> list[object]:
             record_step=12,
             account_legs=(ACCOUNT_LEG,),
             account_deals=3,
+            account_cash=(ACCOUNT_CASH,),
             routed=(ROUTED,),
             adopted=(ADOPTED,),
             venue_commands=(VENUE_CANCEL,),
         ),
         VENUE_CANCEL,
         ACCOUNT_LEG,
+        ACCOUNT_CASH,
         journal_protocol.GetFolded(stream="position:P1"),
         journal_protocol.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
@@ -394,6 +396,7 @@ ACCOUNT_LEG = mementos.AccountLegMemento(
         mark=None,
     ),
 )
+ACCOUNT_CASH = mementos.AccountCashMemento(account="A1", hour=498_961, amount=D("-25525.5"))
 ACCOUNT_POSITION = broker_events.AccountPosition(
     account="A1",
     security_id="AAPL",
@@ -500,6 +503,15 @@ BROKER_EXAMPLES: list[object] = [
         reason="startup",
     ),
     broker_events.RecoverySlow(ts_init=32, duration_ms=12_000, limit_ms=10_000),
+    broker_events.SettlementMismatch(
+        ts_init=34,
+        account="A1",
+        date="2026-12-07",
+        ours=D("-25525.5"),
+        broker=D("-25700"),
+        difference=D("174.5"),
+        reason="full sync",
+    ),
     ROUTED,
     broker_events.DealBooked(
         ts_init=10,
