@@ -20,21 +20,25 @@ from decimal import Decimal
 import attrs
 
 from actors.position_accounting import Leg
+from actors.settlement_calendar import deal_cash, hour_of
 from messages.broker_events import DealBooked, DealReversed, FeeBooked, PositionCorrected
-from messages.mementos import AccountEntry, AccountLegMemento
+from messages.mementos import AccountCashMemento, AccountEntry, AccountLegMemento
 
 AccountKey = tuple[str, str]
 """(account, security_id)."""
 
 
 class AccountBook:
-    """Net quantity, cost, realized PnL and fees per (account, security)."""
+    """Net quantity, cost, realized PnL and fees per (account, security); and the cash the
+    deals settle, per (account, UTC hour of match time), to date by the exchange's calendar
+    when it is compared with the broker's settlements."""
 
     def __init__(self) -> None:
         self.legs: dict[AccountKey, Leg] = {}
         self.entries: dict[AccountKey, list[AccountEntry]] = {}
         self.untracked: set[AccountKey] = set()
         """Legs whose entries are unknown (restored from a snapshot that had none)."""
+        self.cash: dict[tuple[str, int], Decimal] = {}
         self.deals = 0
 
     def book(self, deal: DealBooked) -> Leg:
@@ -45,6 +49,9 @@ class AccountBook:
             fill_id=deal.fill_id, quantity=deal.signed_size, price=deal.price, fee=deal.fee
         )
         self._keep((deal.account, deal.security_id), entry)
+        self._settle(
+            deal.account, deal.match_ts, deal_cash(deal.side, deal.price, deal.size, deal.fee)
+        )
         self.deals += 1
         return leg
 
@@ -57,6 +64,7 @@ class AccountBook:
             _charged(entry, fee) if entry.fill_id == fee.fill_id else entry
             for entry in self.entries[key]
         ]
+        self._settle(fee.account, fee.match_ts, -fee.change)
         return leg
 
     def correct(self, correction: PositionCorrected) -> Leg:
@@ -106,8 +114,19 @@ class AccountBook:
             for (account, security_id), leg in self.legs.items()
         )
 
+    def cash_memento(self) -> tuple[AccountCashMemento, ...]:
+        return tuple(
+            AccountCashMemento(account=account, hour=hour, amount=amount)
+            for (account, hour), amount in self.cash.items()
+        )
+
     @classmethod
-    def from_memento(cls, legs: tuple[AccountLegMemento, ...], deals: int = 0) -> AccountBook:
+    def from_memento(
+        cls,
+        legs: tuple[AccountLegMemento, ...],
+        deals: int = 0,
+        cash: tuple[AccountCashMemento, ...] = (),
+    ) -> AccountBook:
         book = cls()
         for entry in legs:
             key = (entry.account, entry.leg.security_id)
@@ -116,12 +135,17 @@ class AccountBook:
             leg = entry.leg
             if not entry.entries and (leg.quantity or leg.cost or leg.realized_pnl or leg.fees):
                 book.untracked.add(key)
+        book.cash = {(entry.account, entry.hour): entry.amount for entry in cash}
         book.deals = deals
         return book
 
     def _keep(self, key: AccountKey, entry: AccountEntry) -> None:
         if key not in self.untracked:
             self.entries[key].append(entry)
+
+    def _settle(self, account: str, match_ts: int, amount: Decimal) -> None:
+        key = (account, hour_of(match_ts))
+        self.cash[key] = self.cash.get(key, Decimal(0)) + amount
 
     def _leg(self, account: str, security_id: str) -> Leg:
         key = (account, security_id)

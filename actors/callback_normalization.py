@@ -610,6 +610,7 @@ class CallbackNormalizer:
                     booked_fee=deal.fee,
                     fee=charge.fee,
                     tax=charge.tax,
+                    match_ts=deal.match_ts,
                 )
             )
         )

@@ -65,6 +65,11 @@ PNL_MISMATCH_ALERTS = Counter(
     "Realized PnL differences with the broker above the alert threshold, per security compared",
     ["account"],
 )
+SETTLEMENT_MISMATCH_ALERTS = Counter(
+    "tradeactors_settlement_mismatch_alerts",
+    "Settlement amounts differing from the broker's above the alert threshold, per date compared",
+    ["account"],
+)
 RECOVERY_SLOW_ALERTS = Counter(
     "tradeactors_recovery_slow_alerts",
     "Startup recoveries that took longer than the limit (seed 001: 10 s) before trading resumed",

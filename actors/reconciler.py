@@ -6,7 +6,8 @@
   ``TradingEnabled``; a recovery longer than ``recovery_alert_s`` (seed 001: 10 s) is an
   alert (``RecoverySlow``) published before it. A broker that reports realized PnL and
   settlements (``ProfitLossQueries``) has those read too on every whole-account reconcile:
-  the account book compares the PnL, and a difference over its threshold is an alert.
+  the account book compares the PnL and the cash to settle per date, and a difference over
+  its threshold is an alert.
 - **Runtime**: a targeted reconcile when the normalizer reports a callback gap with orders
   open or callbacks for unknown orders, a full one on ``ReconcileRequest``, and the
   position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
@@ -314,12 +315,6 @@ class ReconcilerActor(Supervised, RuntimeActor):
         charged: list[BrokerDealCharge]
         positions, open_orders, fills, profit_loss, settlements, charged = answer
         found = account_findings(job, positions, open_orders, fills)
-        if settlements is not None:
-            self.log.info(
-                "broker_settlements",
-                account=job.account,
-                settlements=[(s.date, s.days, str(s.amount)) for s in settlements],
-            )
         self.log.info(
             "reconciling",
             account=job.account,
@@ -340,6 +335,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             security_ids=job.scope,
             reply_to=self.actor_ref,
             profit_loss=None if profit_loss is None else tuple(profit_loss),
+            settlements=None if settlements is None else tuple(settlements),
         )
         self.normalizer.tell(
             BookInferred(

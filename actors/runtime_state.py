@@ -29,6 +29,7 @@ from messages.broker_events import (
     OrderRouted,
     PnlMismatch,
     PositionCorrected,
+    SettlementMismatch,
 )
 from messages.codec import encode
 from messages.fills import Fill, FillReversed
@@ -124,6 +125,7 @@ class RuntimeState:
             step_open=self.step_open,
             account_legs=self.accounts.memento(),
             account_deals=self.accounts.deals,
+            account_cash=self.accounts.cash_memento(),
             routed=tuple(self.routed.values()),
             adopted=tuple(self.adopted.values()),
             risk_limits=self.risk_limits,
@@ -156,7 +158,9 @@ class RuntimeState:
         state.committed_step = memento.committed_step
         state.record_step = memento.record_step
         state.step_open = memento.step_open
-        state.accounts = AccountBook.from_memento(memento.account_legs, memento.account_deals)
+        state.accounts = AccountBook.from_memento(
+            memento.account_legs, memento.account_deals, memento.account_cash
+        )
         state.routed = {routed.order_no: routed for routed in memento.routed}
         state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
         state.risk_limits = memento.risk_limits
@@ -341,7 +345,9 @@ class RuntimeState:
     def _limits_changed(self, _stream: str, event: LimitsChanged) -> None:
         self.risk_limits = event.limits
 
-    def _correction(self, _stream: str, _event: Correction | PnlMismatch) -> None:
+    def _correction(
+        self, _stream: str, _event: Correction | PnlMismatch | SettlementMismatch
+    ) -> None:
         """The audit record of a reconciliation change or alert; its effect (if any) is its
         own event."""
 
@@ -429,5 +435,6 @@ _HANDLERS: dict[type, Any] = {
     OpenOrderClosed: RuntimeState._open_order_closed,
     Correction: RuntimeState._correction,
     PnlMismatch: RuntimeState._correction,
+    SettlementMismatch: RuntimeState._correction,
     LimitsChanged: RuntimeState._limits_changed,
 }

@@ -18,6 +18,7 @@ import attrs
 from messages.broker import BrokerOrderStatus
 from messages.enums import OrderSide
 from messages.fields import (
+    ADDED_LATER,
     decimal_field,
     enum_field,
     id_field,
@@ -87,6 +88,10 @@ class FeeBooked:
     booked_fee: Decimal = non_negative_decimal()
     fee: Decimal = non_negative_decimal()
     tax: Decimal = non_negative_decimal()
+    match_ts: int = attrs.field(
+        default=0, validator=attrs.validators.instance_of(int), metadata={ADDED_LATER: True}
+    )
+    """The deal's match time: the day its cash, and so this change, settles."""
 
     @property
     def change(self) -> Decimal:
@@ -243,6 +248,22 @@ class PnlMismatch:
     difference: Decimal = decimal_field()
     fee: Decimal = non_negative_decimal()
     tax: Decimal = non_negative_decimal()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SettlementMismatch:
+    """The cash the broker settles on ``date`` differs from what the account book's deals
+    settle then by more than the alert threshold; ``difference`` is ours minus the broker's
+    (both signed: received is positive)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    account: str = text_field()
+    date: str = text_field()
+    ours: Decimal = decimal_field()
+    broker: Decimal = decimal_field()
+    difference: Decimal = decimal_field()
     reason: str = text_field()
 
 

@@ -121,6 +121,15 @@ class AccountLegMemento:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class AccountCashMemento:
+    """The cash an account's deals settle, for the deals matched in one UTC hour."""
+
+    account: str = text_field()
+    hour: int = attrs.field(validator=attrs.validators.instance_of(int))
+    amount: Decimal = decimal_field()
+
+
 def _legs_match_security_ids(
     instance: PositionMemento, attribute: attrs.Attribute[Any], legs: tuple[LegMemento, ...]
 ) -> None:
@@ -232,6 +241,9 @@ class RuntimeStateMemento:
     step_open: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     account_legs: tuple[AccountLegMemento, ...] = tuple_of(AccountLegMemento, default=())
     account_deals: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    account_cash: tuple[AccountCashMemento, ...] = tuple_of(
+        AccountCashMemento, default=(), metadata={ADDED_LATER: True}
+    )
     routed: tuple[OrderRouted, ...] = tuple_of(OrderRouted, default=())
     adopted: tuple[OpenOrderAdopted, ...] = tuple_of(OpenOrderAdopted, default=())
     risk_limits: RiskLimits | None = attrs.field(

@@ -14,6 +14,7 @@ from messages.broker import (
     BrokerOrder,
     BrokerPosition,
     BrokerProfitLoss,
+    BrokerSettlement,
 )
 from messages.fields import id_field, text_field, ts_init_field, tuple_of
 from messages.journal_protocol import Forward
@@ -76,6 +77,8 @@ class ComparePositions:
     pending: tuple[str, ...] = tuple_of(str, default=())
     profit_loss: tuple[BrokerProfitLoss, ...] | None = attrs.field(default=None)
     """The broker's realized PnL by security, to compare too; None when it reports none."""
+    settlements: tuple[BrokerSettlement, ...] | None = attrs.field(default=None)
+    """The broker's cash to settle by date, to compare too; None when it reports none."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

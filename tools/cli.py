@@ -76,7 +76,7 @@ from tools.progress import Progress
 from tools.record import add_record_command
 from tools.report import add_report_command
 from tools.run_record import RUNS_FILE, record_run
-from tools.shioaji_run import add_shioaji_flags, shioaji_broker
+from tools.shioaji_run import add_shioaji_flags, settlement_calendar, shioaji_broker
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -429,7 +429,7 @@ def _config(
         strategy_name=strategy[1],
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
-        broker=BrokerConfig(broker=broker, gap_s=args.gap_s) if broker is not None else None,
+        broker=_broker_config(args, broker) if broker is not None else None,
         account=_account(args),
         latency_ns=int(args.latency_ms * 1_000_000),
         fill_schedule=args.fill_schedule,
@@ -440,6 +440,13 @@ def _config(
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
     )
+
+
+def _broker_config(args: argparse.Namespace, broker: AnyBroker) -> BrokerConfig:
+    if args.broker == "shioaji":
+        calendar = settlement_calendar(args)
+        return BrokerConfig(broker=broker, gap_s=args.gap_s, settlement_calendar=calendar)
+    return BrokerConfig(broker=broker, gap_s=args.gap_s)
 
 
 def _clear_data_dir(data_dir: Path) -> None:

@@ -101,6 +101,7 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "account": ("--shioaji-account", None),
         "odd_lot": ("--shioaji-odd-lot", None),
         "simulation": ("--shioaji-simulation", SWITCH),
+        "holidays": ("--shioaji-holidays", None),
     },
     "strategy": {
         "path": ("--strategy", None),

@@ -410,6 +410,8 @@ def _start_account_positions(wiring: Wiring, context: SupervisedContext) -> Ref:
             bus=wiring.refs["bus"],
             alert_notional=wiring.broker().alert_notional,
             pnl_alert=wiring.broker().pnl_alert,
+            calendar=wiring.broker().settlement_calendar,
+            settlement_alert=wiring.broker().settlement_alert,
             supervision=context,
         ),
     )

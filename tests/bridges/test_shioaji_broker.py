@@ -15,6 +15,7 @@ import structlog
 
 from actors.broker import BrokerDisconnectedError, BrokerError
 from actors.query_pacer import QueryPacer
+from actors.runtime_state import RuntimeState
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.shioaji_broker import (
     CredentialsError,
@@ -24,7 +25,7 @@ from bridges.shioaji_broker import (
     load_credentials,
 )
 from messages.broker import BrokerOrderRequest
-from messages.broker_events import DealBooked, FeeBooked
+from messages.broker_events import DealBooked, FeeBooked, SettlementMismatch
 from messages.codec import decode
 from messages.enums import OrderSide
 from messages.reconciliation import ReconcileRequest
@@ -253,6 +254,48 @@ def test_the_broker_s_fee_and_tax_replace_the_run_s_rate_once_across_reconciles_
     assert fees(restarted) == D(186)  # from the journal's fold; the startup's charges dropped
     assert len(journaled(path, FeeBooked)) == 3
     restarted.stop()
+
+
+def test_the_cash_our_deals_settle_t_plus_2_is_compared_with_shioajis_settlements(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    api = StandInShioaji(limit_calls=1000)
+    api.ts = 1_796_259_600.0  # Thursday 3 December 2026, 09:00 in Taipei: T+2 is Monday the 7th
+    edge = Edge(ShioajiBroker(api, CREDENTIALS), path, account=ACCOUNT).start()
+    wait_until(edge.trading_enabled)
+    wait_until(lambda: api.order_callback is not None, what="the order callback set")
+    # Ours: -(25,500 + the run's fee 25.5) on Monday. T and T+1 settle trades of the 1st and
+    # 2nd, before this journal's first deal: not compared, whatever they are.
+    api.settlement.t_money, api.settlement.t1_money = -99_999.0, 12_345.0
+    api.settlement.t2_money = -25_525.0  # within the threshold (100)
+    buy = edge.submit("O1", "2890", OrderSide.BUY, "1000", price="25.5")
+    api.accept(buy)
+    api.fill(buy, 1, 25.5)
+    wait_until(lambda: edge.book() == {"2890": D(1000)}, what="the deal")
+    edge.reconciler.tell(ReconcileRequest(reason="within"))
+    edge.settle()
+    assert journaled(path, SettlementMismatch) == []
+    api.settlement.t2_money = -25_700.0
+    edge.reconciler.tell(ReconcileRequest(reason="over"))
+    wait_until(lambda: journaled(path, SettlementMismatch), what="the settlement alert")
+    edge.stop()
+    [mismatch] = journaled(path, SettlementMismatch)
+    assert (mismatch.date, mismatch.ours, mismatch.broker, mismatch.difference) == (
+        "2026-12-07",
+        D("-25525.5"),
+        D("-25700.0"),
+        D("174.5"),
+    )
+    folded = RuntimeState()
+    store = SqliteJournalStore(path)
+    try:
+        for record in store.read():
+            folded.apply(record.seq, record.stream, decode(record.kind, record.payload))
+    finally:
+        store.close()
+    restored = RuntimeState.from_memento(folded.memento()).accounts.cash
+    assert list(restored.values()) == list(folded.accounts.cash.values()) == [D("-25525.5")]
 
 
 def fees(edge: Edge) -> Decimal:

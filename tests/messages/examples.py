@@ -354,6 +354,7 @@ def _examples() -> list[object]:
             record_step=12,
             account_legs=(ACCOUNT_LEG,),
             account_deals=3,
+            account_cash=(ACCOUNT_CASH,),
             routed=(ROUTED,),
             adopted=(ADOPTED,),
             venue_commands=(VENUE_CANCEL,),
@@ -361,6 +362,7 @@ def _examples() -> list[object]:
         VENUE_CANCEL,
         ACCOUNT_LEG,
         ACCOUNT_LEG.entries[0],
+        ACCOUNT_CASH,
         journal_protocol.GetFolded(stream="position:P1"),
         journal_protocol.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
@@ -403,6 +405,7 @@ ACCOUNT_LEG = mementos.AccountLegMemento(
         mementos.AccountEntry(fill_id=None, quantity=D("0"), price=D("1.5"), fee=D("0")),
     ),
 )
+ACCOUNT_CASH = mementos.AccountCashMemento(account="A1", hour=498_961, amount=D("-25525.5"))
 ACCOUNT_POSITION = broker_events.AccountPosition(
     account="A1",
     security_id="AAPL",
@@ -509,6 +512,15 @@ BROKER_EXAMPLES: list[object] = [
         reason="startup",
     ),
     broker_events.RecoverySlow(ts_init=32, duration_ms=12_000, limit_ms=10_000),
+    broker_events.SettlementMismatch(
+        ts_init=34,
+        account="A1",
+        date="2026-12-07",
+        ours=D("-25525.5"),
+        broker=D("-25700"),
+        difference=D("174.5"),
+        reason="full sync",
+    ),
     ROUTED,
     broker_events.DealBooked(
         ts_init=10,

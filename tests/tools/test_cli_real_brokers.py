@@ -58,7 +58,9 @@ class FillingShioaji(StandInShioaji):
         for code in SECURITIES:
             self.Contracts.Stocks[code] = sj.Stock(exchange=sj.Exchange.TSE, code=code)
         self.owed: queue.Queue[str | None] = queue.Queue()
-        self.exchange = threading.Thread(target=self._trade, name="standin-exchange")
+        # A daemon: the run's shutdown deadline stays armed while a thread would hold up
+        # the interpreter's exit, and it ends the process.
+        self.exchange = threading.Thread(target=self._trade, name="exchange", daemon=True)
         self.exchange.start()
 
     def place_order(self, contract: Any, order: Any, timeout: int | None = 30000, cb: Any = None):  # type: ignore[no-untyped-def]
