@@ -120,9 +120,10 @@ def test_a_recording_with_a_reference_keeps_each_price_with_the_strike_and_repla
     ) as rtds:
         process = record(venue, out, "--duration", "2", "--reference", "binance:btcusdt",
                          "--rtds-url", rtds.url)  # fmt: skip
-        _stdout, stderr = process.communicate(timeout=30)
+        stdout, stderr = process.communicate(timeout=30)
 
     assert process.returncode == 0, stderr
+    assert f"; {len(script)} reference prices (binance:btcusdt)" in stdout
     records = list(read_feed(out))
     references = [r for r in records if isinstance(r, ReferencePrice)]
     assert [(r.ts_event // 10**6, r.price) for r in references] == [
