@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
+
 from actors.position_accounting import Leg
-from messages.broker_events import DealBooked, DealReversed, PositionCorrected
+from messages.broker_events import DealBooked, DealReversed, FeeBooked, PositionCorrected
 from messages.mementos import AccountEntry, AccountLegMemento
 
 AccountKey = tuple[str, str]
@@ -44,6 +46,19 @@ class AccountBook:
         )
         self._keep((deal.account, deal.security_id), entry)
         self.deals += 1
+        return leg
+
+    def charge(self, fee: FeeBooked) -> Leg:
+        """The broker's fee and tax for a booked deal, in place of the fee it was booked with
+        (in the deal's entry too, so a leg netted again after a reversal keeps it)."""
+        key = (fee.account, fee.security_id)
+        leg = self._leg(*key)
+        leg.fees += fee.change
+        entries = self.entries[key]
+        for index, entry in enumerate(entries):
+            if entry.fill_id == fee.fill_id:
+                entries[index] = attrs.evolve(entry, fee=entry.fee + fee.change)
+                break
         return leg
 
     def correct(self, correction: PositionCorrected) -> Leg:

@@ -35,6 +35,7 @@ from messages.broker_events import (
     DealBooked,
     DealRefused,
     DealReversed,
+    FeeBooked,
     PnlMismatch,
     PositionCorrected,
 )
@@ -101,6 +102,18 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             POSITION_DELTA_LATENCY_MS.observe((applied_ns - deal.recv_ns) / 1e6)
         if correction is not None:
             self._record(correction)
+
+    @handles(FeeBooked)
+    def _fee(self, fee: FeeBooked) -> None:
+        leg = self.accounts.book.charge(fee)
+        self.log.info(
+            "deal_fee_booked",
+            fill_id=fee.fill_id,
+            booked_fee=str(fee.booked_fee),
+            fee=str(fee.fee),
+            tax=str(fee.tax),
+        )
+        self._changed(fee.account, leg, 0)
 
     @handles(DuplicateRefused)
     def _deal_refused(self, message: DuplicateRefused[DealBooked]) -> None:

@@ -54,6 +54,7 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendFee,
     AppendReversedDeal,
     AskReconcile,
     Decision,
@@ -65,6 +66,7 @@ from actors.normalization_decisions import (
     note,
 )
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderStatus,
@@ -78,6 +80,7 @@ from messages.broker_events import (
     CorrectionKind,
     DealBooked,
     DealReversed,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
@@ -191,6 +194,12 @@ class CallbackNormalizer:
         """Deal keys reversed in this process (the journal's keys say so across restarts)."""
         self.reversal_reasons: dict[str, str] = {}
         """Our orders' last reversal reason by order number: why the broker closed them."""
+        self.booked: dict[str, DealBooked] = {}
+        """Each deal booked in this process (a restart's startup reconcile lists them again),
+        with the fee it was booked with: what a broker's charge for it replaces."""
+        self.charged: set[str] = set()
+        """Deal keys whose broker charge was journaled in this process (the journal's
+        ``fee:`` keys say so across restarts)."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
@@ -464,25 +473,23 @@ class CallbackNormalizer:
         fee = self.fee_rate * deal.price * deal.size if deal.fee is None else deal.fee
         if self.dedup.first_terms(deal.key) == terms_of(deal):
             self.deals += 1  # not a conflict: that was counted as one, for the journal to refuse
-        out.append(
-            AppendDeal(
-                booked=DealBooked(
-                    fill_id=deal.key,
-                    order_no=deal.order_no,
-                    order_id=intent.order_id,
-                    account=intent.account,
-                    strategy=intent.strategy,
-                    security_id=deal.security_id,
-                    side=deal.side,
-                    price=deal.price,
-                    size=deal.size,
-                    fee=fee,
-                    match_ts=deal.match_ts,
-                    recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
-                    inferred=inferred,
-                )
-            )
+        booked = DealBooked(
+            fill_id=deal.key,
+            order_no=deal.order_no,
+            order_id=intent.order_id,
+            account=intent.account,
+            strategy=intent.strategy,
+            security_id=deal.security_id,
+            side=deal.side,
+            price=deal.price,
+            size=deal.size,
+            fee=fee,
+            match_ts=deal.match_ts,
+            recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
+            inferred=inferred,
         )
+        self.booked.setdefault(deal.key, booked)
+        out.append(AppendDeal(booked=booked))
         if intent.order_id is not None and intent.market_id is not None:
             out.append(
                 Publish(
@@ -573,6 +580,8 @@ class CallbackNormalizer:
                     reason=message.reason,
                 )
             )
+        for charge in message.charges:
+            self._charge(charge, out)
         then = message.then
         if held and isinstance(then, Forward) and isinstance(then.message, ComparePositions):
             pending = tuple(sorted(held.union(then.message.pending)))
@@ -580,6 +589,30 @@ class CallbackNormalizer:
         if then is not None:
             out.append(SendOn(command=then))
         return out
+
+    def _charge(self, charge: BrokerDealCharge, out: list[Decision]) -> None:
+        """Book the broker's fee and tax for a deal booked here, once; one we have not booked
+        (yet) or whose terms differ is left for a later reconcile, noted."""
+        if charge.key in self.charged:
+            return
+        deal = self.booked.get(charge.key)
+        if deal is None or (deal.price, deal.size) != (charge.price, charge.size):
+            out.append(note("info", "deal_charge_unmatched", key=charge.key))
+            return
+        self.charged.add(charge.key)
+        out.append(
+            AppendFee(
+                booked=FeeBooked(
+                    fill_id=charge.key,
+                    order_no=deal.order_no,
+                    account=deal.account,
+                    security_id=deal.security_id,
+                    booked_fee=deal.fee,
+                    fee=charge.fee,
+                    tax=charge.tax,
+                )
+            )
+        )
 
     def _intent_of(self, fill: BrokerFill) -> Intent:
         """The registry's entry for a listed deal's order; an outside order's if unknown."""

@@ -15,6 +15,7 @@ from messages.broker_events import (
     Correction,
     DealBooked,
     DealReversed,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
 )
@@ -35,6 +36,14 @@ class AppendReversedDeal:
     """Journal a deal the broker took back on its account's stream, for the account book."""
 
     reversed: DealReversed
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendFee:
+    """Journal a deal's fee and tax from the broker on its account's stream (dedup key
+    ``fee:<fill_id>``: once per deal) for the account book."""
+
+    booked: FeeBooked
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -112,6 +121,7 @@ def note(level: str, event: str, **fields: Any) -> Note:
 Decision: TypeAlias = (
     AppendDeal
     | AppendReversedDeal
+    | AppendFee
     | AppendAccountEvent
     | RecordCorrection
     | Publish

@@ -23,6 +23,7 @@ from messages.broker_events import (
     Correction,
     DealBooked,
     DealReversed,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
@@ -322,6 +323,9 @@ class RuntimeState:
     def _deal_booked(self, _stream: str, event: DealBooked) -> None:
         self.accounts.book(event)
 
+    def _fee_booked(self, _stream: str, event: FeeBooked) -> None:
+        self.accounts.charge(event)
+
     def _position_corrected(self, _stream: str, event: PositionCorrected) -> None:
         self.accounts.correct(event)
 
@@ -418,6 +422,7 @@ _HANDLERS: dict[type, Any] = {
     StepCommitted: RuntimeState._step_committed,
     OrderRouted: RuntimeState._order_routed,
     DealBooked: RuntimeState._deal_booked,
+    FeeBooked: RuntimeState._fee_booked,
     PositionCorrected: RuntimeState._position_corrected,
     DealReversed: RuntimeState._deal_reversed,
     OpenOrderAdopted: RuntimeState._open_order_adopted,

@@ -89,6 +89,27 @@ class DealReversed:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class FeeBooked:
+    """The broker's own fee and tax for a booked deal, replacing the ``booked_fee`` the deal
+    was booked with (the run's rate: the broker's deal message carried none). Journaled once
+    per deal (dedup key ``fee:<fill_id>``); the deal's leg's fees change by ``change``."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    booked_fee: Decimal = non_negative_decimal()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+
+    @property
+    def change(self) -> Decimal:
+        return self.fee + self.tax - self.booked_fee
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class DealRefused:
     """A broker deal that was not booked: its identity (``fill_id``) is booked already with
     other data, as ``booked`` shows; ``detail`` names the differences. The account book,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from actors.account_book import AccountBook
 from actors.position_accounting import Leg
-from messages.broker_events import DealBooked, DealReversed, PositionCorrected
+from messages.broker_events import DealBooked, DealReversed, FeeBooked, PositionCorrected
 from messages.enums import OrderSide
 from messages.mementos import AccountLegMemento, LegMemento
 
@@ -143,3 +143,20 @@ def test_a_leg_from_a_snapshot_without_entries_is_left_for_the_reconcile() -> No
     assert book.reverse(reversal(later)) is None  # no history: nothing recomputed wrongly
     assert numbers(book.legs[(ACCOUNT, "A")]) == (D(10), D("4.50"), D(0), D(0))
     assert book.memento()[0].entries == ()
+
+
+def test_a_brokers_fee_for_a_deal_stays_when_another_deal_of_the_leg_is_reversed() -> None:
+    kept, gone = deal(1, "A", D(5), D("0.40"), D("0.01")), deal(2, "A", D(-2), D("0.45"), D(0))
+    charge = FeeBooked(
+        fill_id=kept.fill_id, order_no=kept.order_no, account=ACCOUNT, security_id="A",
+        booked_fee=D("0.01"), fee=D("0.02"), tax=D("0.005"),
+    )  # fmt: skip
+    book = book_of([kept, gone])
+    book.charge(charge)
+    never = book_of([kept])
+    never.charge(charge)
+
+    book.reverse(reversal(gone))
+
+    assert numbers(book.legs[(ACCOUNT, "A")]) == numbers(never.legs[(ACCOUNT, "A")])
+    assert book.legs[(ACCOUNT, "A")].fees == D("0.025")

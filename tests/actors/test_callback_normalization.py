@@ -20,6 +20,7 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendFee,
     AppendReversedDeal,
     AskReconcile,
     Decision,
@@ -31,6 +32,7 @@ from actors.normalization_decisions import (
     SendOn,
 )
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderStatus,
@@ -196,6 +198,48 @@ def test_a_deal_of_our_order_is_journaled_with_its_fee_published_and_triggers_a_
     assert publish.report.fee == append.booked.fee
     assert sync == DEAL_CALLBACK
     assert core.stats().deals == 1
+
+
+def charge(seq_no: int = 1, *, size: str = "10", fee: str = "0.02") -> BrokerDealCharge:
+    return BrokerDealCharge(
+        order_no="B1",
+        seq_no=seq_no,
+        match_ts=100 + seq_no,
+        account=ACCOUNT,
+        security_id="yes",
+        price=Decimal("0.50"),
+        size=Decimal(size),
+        fee=Decimal(fee),
+        tax=Decimal("0.01"),
+    )
+
+
+def charged(core: CallbackNormalizer, *charges: BrokerDealCharge) -> list[Decision]:
+    return core.book_inferred(BookInferred(fills=(), reason="r", recv_ns=9, charges=charges))
+
+
+def test_the_broker_s_charge_for_a_booked_deal_replaces_its_fee_once() -> None:
+    core = normalizer(routed=(routed(),), open_order_ids=frozenset({"o1"}))
+    core.callback(deal())
+    [append] = charged(core, charge(), charge())
+    assert isinstance(append, AppendFee)
+    fee = append.booked
+    assert (fee.fill_id, fee.account, fee.security_id) == ("B1:1:101", ACCOUNT, "yes")
+    assert (fee.booked_fee, fee.fee, fee.tax, fee.change) == (
+        Decimal("0.00500"),
+        Decimal("0.02"),
+        Decimal("0.01"),
+        Decimal("0.02500"),
+    )
+    assert charged(core, charge()) == []
+
+
+def test_a_charge_for_a_deal_not_booked_or_in_other_terms_waits_for_a_later_reconcile() -> None:
+    core = normalizer(routed=(routed(),), open_order_ids=frozenset({"o1"}))
+    assert notes(charged(core, charge())) == ["deal_charge_unmatched"]
+    core.callback(deal())
+    assert notes(charged(core, charge(size="9"))) == ["deal_charge_unmatched"]
+    assert [type(d) for d in charged(core, charge())] == [AppendFee]
 
 
 def test_a_repeated_callback_is_dropped_counted_and_logged() -> None:

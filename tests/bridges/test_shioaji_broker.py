@@ -24,7 +24,7 @@ from bridges.shioaji_broker import (
     load_credentials,
 )
 from messages.broker import BrokerOrderRequest
-from messages.broker_events import DealBooked
+from messages.broker_events import DealBooked, FeeBooked
 from messages.codec import decode
 from messages.enums import OrderSide
 from messages.reconciliation import ReconcileRequest
@@ -32,6 +32,7 @@ from tests.bridges.shioaji_standin import (
     STOCK_ACCOUNT,
     StandInShioaji,
     StockPosition,
+    StockPositionDetail,
     StockProfitDetail,
     StockProfitLoss,
 )
@@ -205,6 +206,69 @@ def test_callbacks_duplicates_drops_and_reordering_book_each_deal_once(tmp_path:
     assert broker.malformed == 1
     assert edge.normalizer.proxy().counters().get().malformed == 1
     edge.stop()
+
+
+def test_the_broker_s_fee_and_tax_replace_the_run_s_rate_once_across_reconciles_and_restarts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    api = StandInShioaji(limit_calls=1000)
+    edge = Edge(ShioajiBroker(api, CREDENTIALS), path, account=ACCOUNT).start()
+    wait_until(edge.trading_enabled)
+    wait_until(lambda: api.order_callback is not None, what="the order callback set")
+    buy = edge.submit("O1", "2890", OrderSide.BUY, "2000", price="25.5")
+    api.accept(buy)
+    api.fill(buy, 1, 25.5)
+    api.fill(buy, 1, 25.0)
+    sell = edge.submit("O2", "2890", OrderSide.SELL, "1000", price="26")
+    api.accept(sell)
+    api.fill(sell, 1, 26.0)
+    wait_until(lambda: edge.book() == {"2890": D(1000)}, what="the three deals")
+    assert fees(edge) == D("76.5")  # the run's rate: 0.001 of 25,500 + 25,000 + 26,000
+    # Shioaji's details, a lot a row under the deal's ordno: the sold lot (fee and tax), the
+    # two lots bought (a fee each; one still held), and a row of no deal of ours.
+    ordno = {order_no: api.trades[order_no].order.ordno for order_no in (buy, sell)}
+    api.profit_loss = [StockProfitLoss(id=4, code="2890", quantity=1, pnl=635.0)]
+    api.profit_details = {
+        4: [profit_row(ordno[sell], 26.0, fee=37, tax=78), profit_row("Z9999", 26.0, 1, 1)]
+    }
+    [held] = api.positions
+    api.position_details = {
+        held.id: [position_row(ordno[buy], 25.5, fee=36.0), position_row(ordno[buy], 25.0, 35.0)]
+    }
+    for attempt in ("fees", "the same fees again"):
+        edge.reconciler.tell(ReconcileRequest(reason=attempt))
+        wait_until(lambda: fees(edge) == D(186), what="the broker's fees and tax")
+        edge.settle()
+    edge.stop()
+    assert sorted((f.fee, f.tax, f.booked_fee) for f in journaled(path, FeeBooked)) == [
+        (D(35), D(0), D("25.000")),
+        (D(36), D(0), D("25.500")),
+        (D(37), D(78), D("26.000")),
+    ]
+
+    restarted = Edge(ShioajiBroker(api, CREDENTIALS), path, account=ACCOUNT).start()
+    wait_until(restarted.trading_enabled)
+    restarted.settle()
+    assert fees(restarted) == D(186)  # from the journal's fold; the startup's charges dropped
+    assert len(journaled(path, FeeBooked)) == 3
+    restarted.stop()
+
+
+def fees(edge: Edge) -> Decimal:
+    return sum((p.fees for p in edge.account_positions.proxy().positions().get()), D(0))
+
+
+def profit_row(dseq: str, price: float, fee: int, tax: int) -> StockProfitDetail:
+    return StockProfitDetail(
+        date="2026-12-03", code="2890", quantity=1, dseq=dseq, fee=fee, tax=tax, price=price
+    )
+
+
+def position_row(dseq: str, price: float, fee: float) -> StockPositionDetail:
+    return StockPositionDetail(
+        date="2026-12-03", code="2890", quantity=1, price=price, dseq=dseq, fee=fee
+    )
 
 
 def journaled(path: Path, kind: type) -> list[Any]:

@@ -472,6 +472,27 @@ BROKER_EXAMPLES: list[object] = [
         account="A1", security_id="2890", realized_pnl=D("-12.5"), fee=D("20"), tax=D("36")
     ),
     broker.BrokerSettlement(account="A1", date="2026-12-03", days=2, amount=D("-1234.5")),
+    broker.BrokerDealCharge(
+        order_no="B1",
+        seq_no=2,
+        match_ts=7,
+        account="A1",
+        security_id="2890",
+        price=D("25.5"),
+        size=D("1000"),
+        fee=D("36"),
+        tax=D("0"),
+    ),
+    broker_events.FeeBooked(
+        ts_init=33,
+        fill_id="B1:2:7",
+        order_no="B1",
+        account="A1",
+        security_id="2890",
+        booked_fee=D("25.5"),
+        fee=D("36"),
+        tax=D("76"),
+    ),
     broker_events.PnlMismatch(
         ts_init=31,
         account="A1",

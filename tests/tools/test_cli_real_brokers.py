@@ -1,0 +1,165 @@
+"""``tradeactors run --broker shioaji`` and ``--broker ib``: the shipped strategy trades a feed
+through each real adapter, its library driven by the local stand-in for its broker (Shioaji's
+``sj.Shioaji`` stand-in, a TWS behind ib_async's own client), and the run ends with the
+account book equal to the broker's positions, as its closing verdict says.
+
+Each broker fills every order whole at its limit price right after it takes it. The run
+is in process (``tools.cli.main``) so the library's entry point can be pointed at the
+stand-in: ``sj.Shioaji`` for Shioaji, ``IB.connectAsync`` for IB.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shioaji as sj
+from ib_async import IB
+
+from bridges.feed_codec import write_feed
+from bridges.ib_broker import IbContract
+from messages.markets import MarketOpened
+from tests.bridges.shioaji_standin import STOCK_ACCOUNT, StandInShioaji
+from tests.bridges.tws_peer import CLIENT_ID, FakeTws
+from tools.cli import main
+from tools.feedgen import generate_feed
+
+pytestmark = pytest.mark.timeout(120)
+
+QUIET = ("--quiet", "--no-zmq", "--no-metrics")
+RECORDS = generate_feed(seed=3, markets=2, updates_per_market=80)
+SECURITIES = tuple(
+    instrument.security_id
+    for record in RECORDS
+    if isinstance(record, MarketOpened)
+    for instrument in record.definition.instruments
+)
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Path:
+    path = tmp_path / "feed.jsonl"
+    write_feed(RECORDS, path)
+    return path
+
+
+class FillingShioaji(StandInShioaji):
+    """The stand-in as an exchange that takes every order and fills it whole at its price,
+    on a thread of its own once the order is placed (its messages may beat the placement's
+    return, as Shioaji's can). Positions and order status are answered after the fills owed."""
+
+    def __init__(self) -> None:
+        super().__init__(limit_calls=1000)
+        for code in SECURITIES:
+            self.Contracts.Stocks[code] = sj.Stock(exchange=sj.Exchange.TSE, code=code)
+        self.owed: queue.Queue[str | None] = queue.Queue()
+        self.exchange = threading.Thread(target=self._trade, name="standin-exchange")
+        self.exchange.start()
+
+    def place_order(self, contract: Any, order: Any, timeout: int | None = 30000, cb: Any = None):  # type: ignore[no-untyped-def]
+        trade = super().place_order(contract, order, timeout, cb)
+        self.owed.put(trade.order.id)
+        return trade
+
+    def update_status(self, account: Any = None, **kwargs: Any) -> None:
+        self.owed.join()
+        super().update_status(account, **kwargs)
+
+    def list_positions(self, account: Any = None, unit: Any = None, **kwargs: Any) -> Any:
+        self.owed.join()
+        return super().list_positions(account, unit, **kwargs)
+
+    def close(self) -> None:
+        self.owed.put(None)
+        self.exchange.join(timeout=10)
+
+    def _trade(self) -> None:
+        while (trade_id := self.owed.get()) is not None:
+            order = self.trades[trade_id].order
+            self.accept(trade_id)
+            self.fill(trade_id, order.quantity, order.price)
+            self.owed.task_done()
+
+
+@pytest.fixture
+def shioaji(monkeypatch: pytest.MonkeyPatch) -> Iterator[FillingShioaji]:
+    api = FillingShioaji()
+    monkeypatch.setattr(sj, "Shioaji", lambda simulation=False: api)
+    monkeypatch.setenv("SHIOAJI_API_KEY", "key")
+    monkeypatch.setenv("SHIOAJI_SECRET_KEY", "secret-never-printed")
+    yield api
+    api.close()
+
+
+def verdict(out: str, broker: str) -> str:
+    return out.split(f"{broker} broker:")[1]
+
+
+def test_the_shipped_strategy_through_shioaji_ends_with_the_book_equal_to_the_broker(
+    feed: Path, tmp_path: Path, shioaji: FillingShioaji, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = shioaji
+    account = STOCK_ACCOUNT.account_id
+    argv = ["run", "--feed", str(feed), "--speed", "0", "--data-dir", str(tmp_path / "data"),
+            "--broker", "shioaji", "--shioaji-account", account, *QUIET]  # fmt: skip
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert api.placed  # the strategy traded through the adapter
+    assert len(api.logins) == 1
+    assert api.positions  # and the stand-in holds what it filled
+    report = verdict(out, "shioaji")
+    assert f"normalizer: {len(api.placed)} deals booked" in report, out  # one fill an order
+    assert "the account book EQUALS the broker's positions" in report, out
+    assert "the run EQUALS the broker's truth" in report, out
+    assert "secret-never-printed" not in out
+
+
+class FillingTws(FakeTws):
+    """TWS filling every order whole at its limit price once it has taken it."""
+
+    def _placed(self, order_id: int) -> None:
+        super()._placed(order_id)
+        order = self.ib.wrapper.trades[(CLIENT_ID, order_id)].order  # type: ignore[union-attr]
+        price = Decimal(repr(order.lmtPrice))
+        self.fill(f"{CLIENT_ID}.{order_id}", price, Decimal(repr(order.totalQuantity)))
+
+
+@pytest.fixture
+def tws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FillingTws]:
+    contracts = {
+        name: IbContract(con_id=1000 + n, symbol=name) for n, name in enumerate(SECURITIES)
+    }
+    peer = FillingTws("DU1234567", contracts)
+    asked: list[tuple[str, int, int]] = []
+
+    async def connect(ib: IB, host: str = "", port: int = 0, **kwargs: Any) -> None:
+        asked.append((host, port, kwargs["clientId"]))
+        await peer.connect(ib)
+
+    monkeypatch.setattr(IB, "connectAsync", connect)
+    yield peer
+    assert asked
+    assert set(asked) == {("127.0.0.1", 4002, CLIENT_ID)}
+
+
+def test_the_shipped_strategy_through_ib_ends_with_the_book_equal_to_the_broker(
+    feed: Path, tmp_path: Path, tws: FillingTws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contracts = ",".join(f"{name}=conid:{1000 + n}" for n, name in enumerate(SECURITIES))
+    argv = ["run", "--feed", str(feed), "--speed", "0", "--data-dir", str(tmp_path / "data"),
+            "--broker", "ib", "--ib-account", "DU1234567", "--ib-port", "4002",
+            "--ib-contracts", contracts, *QUIET]  # fmt: skip
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert tws.executions  # the strategy traded through TWS
+    report = verdict(out, "ib")
+    assert f"normalizer: {len(tws.executions)} deals booked" in report, out
+    assert "the account book EQUALS the broker's positions" in report, out
+    assert "the run EQUALS the broker's truth" in report, out
