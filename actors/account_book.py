@@ -49,16 +49,14 @@ class AccountBook:
         return leg
 
     def charge(self, fee: FeeBooked) -> Leg:
-        """The broker's fee and tax for a booked deal, in place of the fee it was booked with
-        (in the deal's entry too, so a leg netted again after a reversal keeps it)."""
+        """The broker's fee and tax for a booked deal, in place of the fee it was booked with."""
         key = (fee.account, fee.security_id)
         leg = self._leg(*key)
         leg.fees += fee.change
-        entries = self.entries[key]
-        for index, entry in enumerate(entries):
-            if entry.fill_id == fee.fill_id:
-                entries[index] = attrs.evolve(entry, fee=entry.fee + fee.change)
-                break
+        self.entries[key] = [
+            _charged(entry, fee) if entry.fill_id == fee.fill_id else entry
+            for entry in self.entries[key]
+        ]
         return leg
 
     def correct(self, correction: PositionCorrected) -> Leg:
@@ -132,3 +130,8 @@ class AccountBook:
             leg = self.legs[key] = Leg(security_id)
             self.entries[key] = []
         return leg
+
+
+def _charged(entry: AccountEntry, fee: FeeBooked) -> AccountEntry:
+    """The entry of a deal with the broker's charge in place of the fee it was booked with."""
+    return attrs.evolve(entry, fee=entry.fee + fee.change)

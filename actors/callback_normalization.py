@@ -192,14 +192,14 @@ class CallbackNormalizer:
         )
         self.reversed: set[str] = set()
         """Deal keys reversed in this process (the journal's keys say so across restarts)."""
-        self.reversal_reasons: dict[str, str] = {}
-        """Our orders' last reversal reason by order number: why the broker closed them."""
         self.booked: dict[str, DealBooked] = {}
         """Each deal booked in this process (a restart's startup reconcile lists them again),
         with the fee it was booked with: what a broker's charge for it replaces."""
         self.charged: set[str] = set()
         """Deal keys whose broker charge was journaled in this process (the journal's
         ``fee:`` keys say so across restarts)."""
+        self.reversal_reasons: dict[str, str] = {}
+        """Our orders' last reversal reason by order number: why the broker closed them."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""

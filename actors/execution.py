@@ -13,7 +13,7 @@ from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.client_requests import AwaitMarket, SubmitSignal
 from messages.fills import Fill, FillReversed
 from messages.journal import OrderCreated
-from messages.journal_protocol import Append
+from messages.journal_protocol import Append, Forward
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
 from messages.markets import MarketDrained
 from messages.order_commands import CancelOrder
@@ -34,7 +34,16 @@ from messages.queries import ListRoutedOrders, RoutedOrders
 from messages.reconciliation import TradingEnabled
 from messages.risk import CheckSignal, RiskApproved, RiskDenied
 from messages.signals import TradeSignal
-from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
+from messages.supervision import (
+    AdoptOrders,
+    OrderQuiesced,
+    OrderStarted,
+    PositionRestarted,
+    QuiesceOrder,
+    ReviveOrder,
+    StopOrder,
+    SuperviseOrder,
+)
 from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
@@ -95,15 +104,20 @@ class ExecutionActor(Supervised, RuntimeActor):
 
     @handles(AdoptOrders)
     def _adopt_orders(self, message: AdoptOrders) -> None:
-        self.book.adopt(message.orders)
+        self.book.adopt(message.orders, message.closed)
 
     @handles(OrderStarted)
     def _order_started(self, message: OrderStarted) -> None:
         started = self.book.started(message.order_id, message.ref)
         if message.submit and started.created is not None:
             self._submit(started.created)
-        for cancel in started.cancels:
-            self._cancel(cancel)
+        for held in started.held:
+            if isinstance(held, CancelOrder):
+                self._cancel(held)
+            else:
+                self._venue_report(held)
+        if started.retire and self.book.retire(message.order_id) is not None:
+            self._quiesce(message.order_id, message.ref)
 
     def _submit(self, created: OrderCreated) -> None:
         """The order runs: mark the side pending on its position, then send it."""
@@ -263,6 +277,13 @@ class ExecutionActor(Supervised, RuntimeActor):
     def _venue_report(self, report: VenueReport) -> None:
         EXECUTION_EVENTS.labels(type=type(report).__name__).inc()
         order = self.book.orders.get(report.order_id)
+        if order is None and self.book.hold(report.order_id, report):
+            return
+        supervisor = None if order is not None else self.book.revive(report.order_id, report)
+        if supervisor is not None:
+            self.log.info("order_revived", order_id=report.order_id, kind=type(report).__name__)
+            supervisor.tell(ReviveOrder(order_id=report.order_id))
+            return
         if order is not None:
             self.journal.tell(
                 Append(
@@ -303,11 +324,16 @@ class ExecutionActor(Supervised, RuntimeActor):
 
         The denial is published and also returned, for a caller that asked.
         """
-        if self.book.hold_cancel(message):
+        if self.book.hold(message.order_id, message):
             return None
         order = self.book.orders.get(message.order_id)
+        closed = self.book.closed.get(message.order_id)
         reason = None
-        if order is None:
+        if closed is not None:
+            # What its actor would answer (``Order.cancel_refusal``): a closed order is closed.
+            reason = f"order is {closed.status.name}"
+            self.log.info("cancel_denied", order_id=message.order_id, reason=reason)
+        elif order is None:
             reason = f"no order {message.order_id}"
         elif not tell_quietly(order, message):
             reason = f"order {message.order_id} is restarting; ask again"
@@ -320,13 +346,31 @@ class ExecutionActor(Supervised, RuntimeActor):
     @handles(ListRoutedOrders, reads_only=True)
     def _list_routed(self, _message: ListRoutedOrders) -> RoutedOrders:
         return RoutedOrders(
-            running=tuple(self.book.orders.items()), starting=tuple(self.book.starting.values())
+            running=(*self.book.orders.items(), *self.book.retiring.items()),
+            starting=tuple(self.book.starting.values()),
+            closed=tuple(self.book.closed.values()),
         )
 
     @handles(OrderClosed)
     def _order_closed(self, message: OrderClosed) -> None:
-        self.book.order_closed(message.order_id)
+        order = self.book.order_closed(message.order_id)
+        if order is not None:
+            self._quiesce(message.order_id, order)
         self._notify_if_drained(message.market_id)
+
+    def _quiesce(self, order_id: str, order: Any) -> None:
+        """Through the journal, so the order hears it after every event routed to it."""
+        self.journal.tell(Forward(message=QuiesceOrder(order_id=order_id), deliver_to=order))
+
+    @handles(OrderQuiesced)
+    def _order_quiesced(self, message: OrderQuiesced) -> None:
+        """Stop the closed order's actor; revive it at once if a report came meanwhile."""
+        supervisor, revive = self.book.quiesced(message.order_id, message.snapshot)
+        if supervisor is None:
+            return
+        supervisor.tell(StopOrder(order_id=message.order_id))
+        if revive:
+            supervisor.tell(ReviveOrder(order_id=message.order_id))
 
     @handles(CloseMarket)
     def _close_market(self, message: CloseMarket) -> None:

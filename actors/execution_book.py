@@ -20,7 +20,7 @@ from messages.enums import OrderSide
 from messages.journal import OrderCreated
 from messages.markets import MarketDefinition
 from messages.mementos import OrderMemento
-from messages.order_commands import CancelOrder
+from messages.orders import OrderSnapshot
 from messages.signals import TradeSignal
 
 Side = tuple[str, OrderSide]
@@ -71,10 +71,12 @@ class Denial:
 @attrs.frozen(kw_only=True, slots=True)
 class Started:
     """An order's actor runs: the order to submit (None if it was adopted, not created
-    here) and the cancels that arrived while it was starting, in arrival order."""
+    here), the cancels and venue reports that arrived while it had no actor, in arrival
+    order, and whether it closed meanwhile (its actor is then quiesced at once)."""
 
     created: OrderCreated | None
-    cancels: tuple[CancelOrder, ...]
+    held: tuple[Any, ...]
+    retire: bool = False
 
 
 def _risk_check(signal: TradeSignal) -> str:
@@ -111,7 +113,12 @@ class ExecutionBook:
         """Order id -> the running order's actor ref."""
         self.starting: dict[str, OrderCreated] = {}
         """Orders journaled and handed to their supervisor, whose actor does not run yet."""
-        self._early_cancels: dict[str, list[CancelOrder]] = {}
+        self.retiring: dict[str, Any] = {}
+        """Closed orders told ``QuiesceOrder`` through the journal: order id -> actor ref."""
+        self.closed: dict[str, OrderSnapshot] = {}
+        """Closed orders whose actor is stopped (or being revived): their last snapshot."""
+        self._held: dict[str, list[Any]] = {}
+        self._closed_early: set[str] = set()
 
     # Routes.
 
@@ -168,6 +175,9 @@ class ExecutionBook:
         for order_id in [o for o, m in self.order_markets.items() if m == market_id]:
             del self.order_markets[order_id]
             self.orders.pop(order_id, None)
+            self.retiring.pop(order_id, None)
+            self.closed.pop(order_id, None)
+            self._held.pop(order_id, None)
 
     # Signals.
 
@@ -230,12 +240,16 @@ class ExecutionBook:
 
     # Orders.
 
-    def adopt(self, orders: Iterable[OrderMemento]) -> None:
-        """Take over recovered orders (their supervisor starts the actors): guard open sides."""
+    def adopt(self, orders: Iterable[OrderMemento], closed: Iterable[OrderSnapshot] = ()) -> None:
+        """Take over recovered orders (their supervisor starts the actors): guard open sides;
+        ``closed`` ones get no actor, their snapshots stand for them as for stopped ones."""
         for memento in orders:
             self.order_markets[memento.order_id] = memento.market_id
             if memento.status not in CLOSED_STATUSES:
                 self.open_orders[(memento.security_id, memento.side)] = memento.order_id
+        for snapshot in closed:
+            self.order_markets[snapshot.order_id] = snapshot.market_id
+            self.closed[snapshot.order_id] = snapshot
 
     def begin(self, created: OrderCreated) -> MarketRoute | None:
         """The journaled order waits for its actor; the route whose supervisor starts it,
@@ -248,23 +262,68 @@ class ExecutionBook:
     def started(self, order_id: str, order: Any) -> Started:
         """The order's actor runs: route to it, and hand back what waited for it."""
         self.orders[order_id] = order
+        self.closed.pop(order_id, None)
+        retire = self.retiring.pop(order_id, None) is not None or order_id in self._closed_early
+        self._closed_early.discard(order_id)
         return Started(
             created=self.starting.pop(order_id, None),
-            cancels=tuple(self._early_cancels.pop(order_id, ())),
+            held=tuple(self._held.pop(order_id, ())),
+            retire=retire,
         )
 
-    def hold_cancel(self, cancel: CancelOrder) -> bool:
-        """Keep a cancel for an order still starting, for ``started``; False if it is not."""
-        if cancel.order_id not in self.starting:
+    def hold(self, order_id: str, message: Any) -> bool:
+        """Keep a cancel or report for an order that has no actor to take it now (starting,
+        quiescing or being revived), for ``started``; False if it has one or is unknown."""
+        waiting = order_id in self.starting or order_id in self.retiring
+        if not waiting and order_id not in self._held:
             return False
-        self._early_cancels.setdefault(cancel.order_id, []).append(cancel)
+        self._held.setdefault(order_id, []).append(message)
         return True
 
-    def order_closed(self, order_id: str) -> None:
-        """The order has nothing open at the venue: its side is free."""
+    def revive(self, order_id: str, report: Any) -> Any:
+        """A report for a stopped order: held for its revived actor; the supervisor to ask
+        for it, or None when the order is not a stopped one."""
+        market_id = self.order_markets.get(order_id)
+        if order_id not in self.closed or market_id not in self.markets:
+            return None
+        self._held[order_id] = [report]
+        return self.markets[market_id].supervisor
+
+    def order_closed(self, order_id: str) -> Any:
+        """The order has nothing open at the venue: its side is free. Its running actor's
+        ref, now no longer routed to (quiesce it), or None when it has none yet."""
         for side, holder in list(self.open_orders.items()):
             if holder == order_id:
                 del self.open_orders[side]
+        order = self.retire(order_id)
+        if order is None:
+            stopped = order_id in self.retiring or order_id in self.closed
+            if not stopped or order_id in self._held:
+                self._closed_early.add(order_id)
+        return order
+
+    def retire(self, order_id: str) -> Any:
+        """Route nothing more to the closed order's running actor, which is quiesced next:
+        its ref, or None when it has none running."""
+        order = self.orders.pop(order_id, None)
+        if order is not None:
+            self.retiring[order_id] = order
+        return order
+
+    def quiesced(self, order_id: str, snapshot: OrderSnapshot) -> tuple[Any, bool]:
+        """The closed order's actor has taken all it was routed: the supervisor that stops
+        it (None if its market is gone) and whether to revive it at once for what was held
+        meanwhile. Its snapshot answers queries from here on. One that a report held for it
+        opened again (a reversal) is routed to again instead, and keeps its actor."""
+        order = self.retiring.pop(order_id, None)
+        if order is None:
+            return None, False
+        if snapshot.status not in CLOSED_STATUSES:
+            self.orders[order_id] = order
+            return None, False
+        self.closed[order_id] = snapshot
+        route = self.markets.get(self.order_markets.get(order_id, ""))
+        return (None if route is None else route.supervisor), order_id in self._held
 
     def _release(self, signal: TradeSignal) -> None:
         side = (signal.security_id, signal.side)

@@ -50,6 +50,7 @@ from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLIC
 from actors.runtime_state import RuntimeState, encode_state
 from actors.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
+from messages.journal import StepCommitted
 from messages.journal_protocol import (
     Append,
     DuplicateRefused,
@@ -105,10 +106,14 @@ class JournalActor(Supervised, RuntimeActor):
         config: JournalConfig | None = None,
         clock: Callable[[], int] = time.time_ns,
         snapshots: SnapshotWriter | None = None,
+        void_after: tuple[int, str] | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self.store = store
+        self.void_after = void_after
+        """A torn step recovery left out of ``state``: ``JournalStore.void_after``'s arguments,
+        done first in ``on_start``, where a storage failure is a failed commit's."""
         self.snapshots = snapshots
         self.state = state if state is not None else RuntimeState()
         self.config = config if config is not None else JournalConfig()
@@ -137,6 +142,16 @@ class JournalActor(Supervised, RuntimeActor):
         if self.failed is not None:
             raise JournalStoreError(str(self.failed))
         return super().on_receive(message)
+
+    def on_start(self) -> None:
+        if self.void_after is None:
+            return
+        try:
+            voided = self.store.void_after(*self.void_after)
+        except JournalStoreError as error:
+            self._failed(error, 0)
+            return
+        self.log.warning("torn_step_voided", after_seq=self.void_after[0], voided=voided)
 
     def on_stop(self) -> None:
         try:
@@ -245,6 +260,10 @@ class JournalActor(Supervised, RuntimeActor):
                 raise JournalFailedError(f"the journal failed: {error}") from error
             if message.deliver_to is not None:
                 self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
+            if type(message.event) is StepCommitted and self._snapshot_due():
+                # A batch may end inside the next step (a replay's markers wait for its
+                # first commit): the snapshot is due where a step ended.
+                self._snapshot()
         if self._snapshot_due():
             self._snapshot()
 

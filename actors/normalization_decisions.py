@@ -32,18 +32,18 @@ class AppendDeal:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class AppendReversedDeal:
-    """Journal a deal the broker took back on its account's stream, for the account book."""
-
-    reversed: DealReversed
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class AppendFee:
     """Journal a deal's fee and tax from the broker on its account's stream (dedup key
     ``fee:<fill_id>``: once per deal) for the account book."""
 
     booked: FeeBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendReversedDeal:
+    """Journal a deal the broker took back on its account's stream, for the account book."""
+
+    reversed: DealReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -120,8 +120,8 @@ def note(level: str, event: str, **fields: Any) -> Note:
 
 Decision: TypeAlias = (
     AppendDeal
-    | AppendReversedDeal
     | AppendFee
+    | AppendReversedDeal
     | AppendAccountEvent
     | RecordCorrection
     | Publish

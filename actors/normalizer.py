@@ -213,21 +213,21 @@ class NormalizerActor(Supervised, PublishingActor):
                             deliver_to=self.account_positions,
                         )
                     )
-                case AppendReversedDeal(reversed=reversal):
-                    self.journal.tell(
-                        Append(
-                            event=reversal,
-                            stream=account_stream(reversal.account),
-                            dedup_key=f"deal_reversed:{reversal.fill_id}",
-                            deliver_to=self.account_positions,
-                        )
-                    )
                 case AppendFee(booked=booked):
                     self.journal.tell(
                         Append(
                             event=booked,
                             stream=account_stream(booked.account),
                             dedup_key=f"fee:{booked.fill_id}",
+                            deliver_to=self.account_positions,
+                        )
+                    )
+                case AppendReversedDeal(reversed=reversal):
+                    self.journal.tell(
+                        Append(
+                            event=reversal,
+                            stream=account_stream(reversal.account),
+                            dedup_key=f"deal_reversed:{reversal.fill_id}",
                             deliver_to=self.account_positions,
                         )
                     )

@@ -30,7 +30,7 @@ from messages.orders import (
 from messages.position_commands import ClearPending, MarkPending
 from messages.queries import GetSnapshot
 from messages.refs import Recipient
-from messages.supervision import AdoptOrders, PositionRestarted
+from messages.supervision import AdoptOrders, OrderQuiesced, PositionRestarted, QuiesceOrder
 from supervisors.kernel.base import RuntimeActor, handles
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
@@ -51,8 +51,9 @@ class OrderActor(Supervised, RuntimeActor):
     An applied fill is journaled again as FillApplied for the order's own PositionActor (the
     one of the order's market, fixed at creation, so a late fill after a market switch lands
     on the old market; when that position is restarted, the supervisor tells the order the
-    new ref). A closed order stays alive and addressable: a fill the venue made
-    before a cancel took effect can still arrive, and is applied; so can a reversal (a fill
+    new ref). A closed order is quiesced and stopped (execution keeps its last snapshot); a
+    fill the venue made before a cancel took effect can still arrive: execution has the
+    actor started again from the journal, and the fill is applied; so can a reversal (a fill
     the venue took back), journaled again as ReversalApplied for the position. A reversal
     that opens a closed order again marks its side pending again and has execution guard
     it, and its next close is reported anew. Given a loader instead of
@@ -136,6 +137,13 @@ class OrderActor(Supervised, RuntimeActor):
     @handles(GetSnapshot, reads_only=True)
     def _get_snapshot(self, _message: GetSnapshot) -> OrderSnapshot:
         return self.order.snapshot()
+
+    @handles(QuiesceOrder)
+    def _quiesce(self, _message: QuiesceOrder) -> None:
+        """Everything routed here is handled: hand execution the snapshot to keep."""
+        self.execution.tell(
+            OrderQuiesced(order_id=self.order.order_id, snapshot=self.order.snapshot())
+        )
 
     @handles(PositionRestarted)
     def _position_restarted(self, message: PositionRestarted) -> None:

@@ -22,7 +22,7 @@ from messages.enums import OrderSide, PositionStatus
 from messages.fills import Fill, FillReversed
 from messages.journal import FillApplied, PositionSettlement, ReversalApplied
 from messages.market_data import MarketSnapshot
-from messages.mementos import LegMemento, PositionMemento
+from messages.mementos import LegMemento, OrderMemento, PositionMemento
 from messages.orders import FillRefusal
 from messages.position_commands import ClearPending, MarkPending
 from messages.positions import LegSnapshot, PositionSnapshot
@@ -279,6 +279,16 @@ class PositionBook:
         """Forget an order that reached a terminal state; an unknown order is a no-op."""
         if self._pending.pop(order_id, None) is not None:
             self._version += 1
+
+    def carries(self, order: OrderMemento) -> bool:
+        """Whether every effect of ``order`` is here: each of its fills applied, each it
+        took back applied and reversed, and the order no longer pending. A closed order
+        that a recovered position carries has nothing to journal for it again."""
+        return (
+            order.order_id not in self._pending
+            and all(fill.fill_id in self._fills for fill in order.fills)
+            and all(entry.fill.fill_id in self._reversed for entry in order.reversed)
+        )
 
     def is_pending(self, security_id: str, side: OrderSide) -> bool:
         """True while any open order works ``side`` of the leg ``security_id``."""

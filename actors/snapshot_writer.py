@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import structlog
 
-from actors.journal_store import JournalStoreError, Snapshot, StoreFactory
+from actors.journal_store import JournalStore, JournalStoreError, Snapshot, StoreFactory
 
 _log = structlog.get_logger("tradeactors", actor="snapshot_writer")
 
@@ -75,18 +75,24 @@ class SnapshotWriter:
                     self._changed.wait_for(lambda: self._pending is not None or self._closing)
                     if self._pending is None:
                         return
-                    (seq, ts_ns, encode), self._pending = self._pending, None
+                    job, self._pending = self._pending, None
                     self._busy = True
                 try:
-                    store.write_snapshot(Snapshot(seq=seq, payload=encode(), ts_ns=ts_ns))
-                    self.written += 1
-                    _log.info("snapshot_written", seq=seq)
-                except (JournalStoreError, ValueError, TypeError) as error:
-                    # Recovery then starts from an older snapshot: slower, nothing lost.
-                    _log.error("snapshot_failed", seq=seq, error=str(error))
+                    self._write(store, *job)
                 finally:
+                    # Not kept while it waits for the next: the job holds the whole state.
+                    del job
                     with self._changed:
                         self._busy = False
                         self._changed.notify_all()
         finally:
             store.close()
+
+    def _write(self, store: JournalStore, seq: int, ts_ns: int, encode: Encode) -> None:
+        try:
+            store.write_snapshot(Snapshot(seq=seq, payload=encode(), ts_ns=ts_ns))
+            self.written += 1
+            _log.info("snapshot_written", seq=seq)
+        except (JournalStoreError, ValueError, TypeError) as error:
+            # Recovery then starts from an older snapshot: slower, nothing lost.
+            _log.error("snapshot_failed", seq=seq, error=str(error))

@@ -73,22 +73,6 @@ class DealBooked:
 
 
 @attrs.frozen(kw_only=True, slots=True)
-class DealReversed:
-    """A booked deal the broker took back (a Polymarket trade that FAILED on chain): the
-    account book nets the deal's leg again without it, as if it never came."""
-
-    id: str = id_field()
-    ts_init: int = ts_init_field()
-    fill_id: str = text_field()
-    """The deal's key, its ``DealBooked.fill_id``."""
-    order_no: str = text_field()
-    account: str = text_field()
-    security_id: str = text_field()
-    reason: str = text_field()
-    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
-
-
-@attrs.frozen(kw_only=True, slots=True)
 class FeeBooked:
     """The broker's own fee and tax for a booked deal, replacing the ``booked_fee`` the deal
     was booked with (the run's rate: the broker's deal message carried none). Journaled once
@@ -107,6 +91,22 @@ class FeeBooked:
     @property
     def change(self) -> Decimal:
         return self.fee + self.tax - self.booked_fee
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DealReversed:
+    """A booked deal the broker took back (a Polymarket trade that FAILED on chain): the
+    account book nets the deal's leg again without it, as if it never came."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    """The deal's key, its ``DealBooked.fill_id``."""
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -7,6 +7,7 @@ import attrs
 from messages.enums import MarketPhase
 from messages.fields import enum_field, optional_text_field, text_field, tuple_of
 from messages.journal import OrderCreated
+from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.refs import Recipient
 
@@ -26,12 +27,13 @@ class RoutedOrders:
     """Execution's answer to ``ListRoutedOrders``, read in one handler so no order is in both
     lists or in neither: the running orders' OrderActors by order id, and the journaled
     ``OrderCreated`` of those whose actor is still starting (a client told the order id may
-    already ask)."""
+    already ask), and the last snapshots of closed orders whose actors were stopped."""
 
     running: tuple[tuple[str, Recipient], ...] = attrs.field(
         validator=attrs.validators.instance_of(tuple)
     )
     starting: tuple[OrderCreated, ...] = tuple_of(OrderCreated)
+    closed: tuple[OrderSnapshot, ...] = tuple_of(OrderSnapshot, default=())
 
 
 @attrs.frozen(kw_only=True, slots=True)

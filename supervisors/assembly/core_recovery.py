@@ -24,6 +24,8 @@ from bridges.venue_replay import rebuild_venue
 from messages.broker_events import OpenOrderAdopted, OrderRouted
 from messages.enums import MarketPhase
 from messages.market_data import ReferencePrice
+from messages.mementos import OrderMemento
+from messages.orders import OrderSnapshot
 from messages.positions import PositionSnapshot
 from messages.queries import MarketState
 from messages.risk import RiskLimits
@@ -40,7 +42,11 @@ class Recovered:
     report: RecoveryReport
     engine: MatchingEngine
     markets: list[RestoredMarket]
-    orders: tuple[Any, ...]
+    orders: tuple[OrderMemento, ...]
+    """The orders whose actors start: open ones, and closed ones whose effects are not all
+    journaled (their actors journal them again, then stop as any closed order's does)."""
+    closed_orders: tuple[OrderSnapshot, ...]
+    """Closed orders whose positions carry every effect: no actor, the snapshot stands."""
     archived: list[PositionSnapshot]
     archived_markets: tuple[MarketState, ...]
     accounts: AccountBook
@@ -59,18 +65,21 @@ def recover_core(
     feed: Sequence[FeedRecord],
     staged: StagedFills | None = None,
 ) -> Recovered:
-    """Recover ``store`` (voiding a corrupt tail and a torn step) and rebuild the simulated
-    venue's books from ``feed`` and the journal's orders."""
-    state, report = recover_state(store)
+    """Recover ``store`` (voiding a corrupt tail; a torn step is left out and voided by the
+    journal actor started with ``report.torn_void``) and rebuild the simulated venue's
+    books from ``feed`` and the journal's orders."""
+    state, report = recover_state(store, void_torn=False)
     engine = MatchingEngine(fee_rate=fee_rate, staged=staged)
     books = rebuild_venue(engine, state, feed, store)
-    markets, orders, archived = _restorable(state, books, _references(state, feed))
+    markets, archived = _restorable(state, books, _references(state, feed))
+    orders, closed_orders = _restorable_orders(state)
     return Recovered(
         state=state,
         report=report,
         engine=engine,
         markets=markets,
         orders=orders,
+        closed_orders=closed_orders,
         archived=archived,
         archived_markets=tuple(
             MarketState(
@@ -110,7 +119,7 @@ def _restorable(
     state: RuntimeState,
     books: dict[str, dict[str, Any]],
     references: dict[str, ReferencePrice],
-) -> tuple[list[RestoredMarket], tuple[Any, ...], list[PositionSnapshot]]:
+) -> tuple[list[RestoredMarket], list[PositionSnapshot]]:
     """Copies of the journal's state for the actors (the journal keeps its own objects)."""
     restored: list[RestoredMarket] = []
     archived: list[PositionSnapshot] = []
@@ -132,5 +141,22 @@ def _restorable(
                 winning_security_id=record.winning_security_id,
             )
         )
-    orders = tuple(order.memento() for order in state.orders.values())
-    return restored, orders, archived
+    return restored, archived
+
+
+def _restorable_orders(
+    state: RuntimeState,
+) -> tuple[tuple[OrderMemento, ...], tuple[OrderSnapshot, ...]]:
+    """The orders to start an actor for, and the closed ones that need none: a run of many
+    orders recovers with threads for its open ones only."""
+    started: list[OrderMemento] = []
+    closed: list[OrderSnapshot] = []
+    for order in state.orders.values():
+        memento = order.memento()
+        market = state.markets.get(order.market_id)
+        position = None if market is None else state.positions.get(market.position_id or "")
+        if order.is_closed and position is not None and position.carries(memento):
+            closed.append(order.snapshot())
+        else:
+            started.append(memento)
+    return tuple(started), tuple(closed)

@@ -49,10 +49,18 @@ from messages.markets import (
     MarketResolved,
 )
 from messages.mementos import OrderMemento
+from messages.orders import OrderSnapshot
 from messages.positions import PositionArchived, PositionSettled, PositionSnapshot
 from messages.queries import ListMarkets, ListPositions, MarketState, MarketStates, PositionRefs
 from messages.subscriptions import Subscribe, Unsubscribe
-from messages.supervision import AdoptOrders, OrderStarted, PositionRestarted, SuperviseOrder
+from messages.supervision import (
+    AdoptOrders,
+    OrderStarted,
+    PositionRestarted,
+    ReviveOrder,
+    StopOrder,
+    SuperviseOrder,
+)
 from supervisors.assembly.recovery import market_loader, order_loader, position_loader
 from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
 from supervisors.kernel.child_spec import ChildFactory, ChildSpec, SupervisedContext
@@ -195,16 +203,18 @@ def _market_factory(
     return start
 
 
-def _order_factory(ports: _Ports, order: Order, position: Ref, position_id: str) -> ChildFactory:
-    """Start the order as given first, from the journal on every restart."""
-    first_start = True
+def _order_factory(
+    ports: _Ports, order_id: str, order: Order | None, position: Ref, position_id: str
+) -> ChildFactory:
+    """Start the order as given first (if given), from the journal on every restart."""
+    first: Order | None = order
 
     def start(context: SupervisedContext) -> Ref:
-        nonlocal first_start
-        source: Order | Callable[[], tuple[Order, int]] = order
-        if not first_start:
-            source = order_loader(ports.stores, order.order_id, ports.journal)
-        first_start = False
+        nonlocal first
+        source: Order | Callable[[], tuple[Order, int]] = (
+            first if first is not None else order_loader(ports.stores, order_id, ports.journal)
+        )
+        first = None
         return OrderActor.start(
             source,
             position=position,
@@ -238,6 +248,8 @@ _IN_ORDER = frozenset(
         MarketDrained,
         PositionSettled,
         SuperviseOrder,
+        StopOrder,
+        ReviveOrder,
     }
 )
 """What waits in the backlog while a reply is due: each may need a child started before."""
@@ -265,6 +277,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         account: str = "paper",
         restored: Sequence[RestoredMarket] = (),
         restored_orders: tuple[OrderMemento, ...] = (),
+        restored_closed: tuple[OrderSnapshot, ...] = (),
         archived: Sequence[PositionSnapshot] = (),
         archived_markets: Sequence[MarketState] = (),
         index: Ref | None = None,
@@ -296,13 +309,15 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self._order_markets: dict[str, str] = {}
         self._restored = list(restored)
         self._restored_orders = restored_orders
+        self._restored_closed = restored_closed
         self._awaiting: dict[str, Callable[[Reply], None]] = {}
         self._backlog: collections.deque[Callable[[], None]] = collections.deque()
         self._starting = False
 
     def on_start(self) -> None:
-        """Start every recovered market's actors (execution told), then their orders', then
-        settle or close what recovery found settled or closed.
+        """Start every recovered market's actors (execution told), then their orders' (none
+        for a closed order whose effects the journal holds: execution keeps its snapshot),
+        then settle or close what recovery found settled or closed.
 
         Here, before this actor takes any message, it asks the children supervisor and waits
         for each answer (the supervisor never asks back): the root starts the next child
@@ -312,6 +327,7 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self.children.tell(Subscribe(subscriber=self.actor_ref, welcome=False))
         restored, self._restored = self._restored, []
         orders, self._restored_orders = self._restored_orders, ()
+        closed, self._restored_closed = self._restored_closed, ()
         self._starting = True
         for market in restored:
             entry = self._enter(market.definition, market.position)
@@ -319,9 +335,12 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
             entry.closed = market.closed
             book = market.position or self._create_position(entry)
             self._spawn(entry, book, market.books, market.reference)
-        self.execution.tell(AdoptOrders(orders=orders))
+        self.execution.tell(AdoptOrders(orders=orders, closed=closed))
+        for snapshot in closed:
+            self._order_markets[snapshot.order_id] = snapshot.market_id
         for memento in orders:
-            self._start_order(Order.from_memento(memento), submit=False)
+            order = Order.from_memento(memento)
+            self._start_order(order.order_id, order.market_id, order, submit=False)
         for market in restored:
             self._settle_or_close(market)
         self._starting = False
@@ -510,28 +529,47 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
 
     @handles(SuperviseOrder)
     def _supervise_order(self, message: SuperviseOrder) -> None:
-        self._start_order(order_from_created(message.created), submit=True)
+        created = message.created
+        self._start_order(created.order_id, created.market_id, order_from_created(created))
 
-    def _start_order(self, order: Order, *, submit: bool) -> None:
-        """Start an order as a child of its market; execution gets the ref once it runs."""
-        entry = self.markets.get(order.market_id)
+    @handles(StopOrder)
+    def _stop_order(self, message: StopOrder) -> None:
+        """A closed, quiesced order: its thread goes; its market is kept for a revival."""
+        entry = self.markets.get(self._order_markets.get(message.order_id, ""))
+        if entry is None or entry.orders.pop(message.order_id, None) is None:
+            return
+        self._remove(order_child(message.order_id))
+
+    @handles(ReviveOrder)
+    def _revive_order(self, message: ReviveOrder) -> None:
+        """A late report for a stopped order: its actor again, rebuilt from the journal."""
+        market_id = self._order_markets.get(message.order_id)
+        if market_id is None:
+            self.log.error("revive_for_unknown_order", order_id=message.order_id)
+            return
+        self._start_order(message.order_id, market_id, None, submit=False)
+
+    def _start_order(
+        self, order_id: str, market_id: str, order: Order | None, *, submit: bool = True
+    ) -> None:
+        """Start an order as a child of its market (from the journal when ``order`` is
+        None); execution gets the ref once it runs."""
+        entry = self.markets.get(market_id)
         if entry is None or entry.position is None:
-            self.log.error("order_for_unknown_market", order_id=order.order_id)
+            self.log.error("order_for_unknown_market", order_id=order_id)
             return
         position = entry.position
 
         def started(answer: Reply) -> None:
             if not isinstance(answer, ChildInfo) or answer.ref is None:
-                self.log.error("order_did_not_start", order_id=order.order_id, detail=str(answer))
+                self.log.error("order_did_not_start", order_id=order_id, detail=str(answer))
                 return
-            entry.orders[order.order_id] = _OrderChild(ref=answer.ref, position=position)
-            self._order_markets[order.order_id] = order.market_id
-            self.execution.tell(
-                OrderStarted(order_id=order.order_id, ref=answer.ref, submit=submit)
-            )
+            entry.orders[order_id] = _OrderChild(ref=answer.ref, position=position)
+            self._order_markets[order_id] = market_id
+            self.execution.tell(OrderStarted(order_id=order_id, ref=answer.ref, submit=submit))
 
-        factory = _order_factory(self.ports, order, position, entry.position_id)
-        self._add(ChildSpec(id=order_child(order.order_id), start=factory), started)
+        factory = _order_factory(self.ports, order_id, order, position, entry.position_id)
+        self._add(ChildSpec(id=order_child(order_id), start=factory), started)
 
     # -- restarts ------------------------------------------------------------------------------
 
@@ -707,8 +745,9 @@ class MarketLifecycleActor(Supervised, RuntimeActor):
         self.execution.tell(ArchiveMarket(market_id=market_id))
         self._remove(market_child(market_id))
         for order_id in entry.orders:
-            self._order_markets.pop(order_id, None)
             self._remove(order_child(order_id))
+        for order_id in [o for o, m in self._order_markets.items() if m == market_id]:
+            del self._order_markets[order_id]
         self.archived.append(final)
         self.archived_markets.append(entry.state())
         # The replies come in the order asked: after the last one, all of them have stopped.

@@ -85,12 +85,13 @@ class QueryView:
 
     def orders(self) -> list[OrderSnapshot]:
         """Every order execution still routes (archived markets' orders are gone); an order
-        whose actor is still starting is as it was created."""
+        whose actor is still starting is as it was created, a stopped one as it closed."""
 
         def read() -> list[OrderSnapshot]:
             routed: RoutedOrders = ask(self.follower.require().execution, ListRoutedOrders())
             running = [ask(ref, GetSnapshot()) for _, ref in routed.running]
-            return running + [order_from_created(created).snapshot() for created in routed.starting]
+            starting = [order_from_created(created).snapshot() for created in routed.starting]
+            return running + starting + list(routed.closed)
 
         return self._retrying(read)
 

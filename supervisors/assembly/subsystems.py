@@ -197,6 +197,7 @@ def _start_journal(wiring: Wiring, context: SupervisedContext) -> Ref:
             state=recovered.state,
             config=wiring.config.journal,
             snapshots=snapshots,
+            void_after=report.torn_void,
             supervision=context,
         ),
     )
@@ -368,6 +369,7 @@ def _start_market_lifecycle(wiring: Wiring, context: SupervisedContext) -> Ref:
             account=config.account,
             restored=recovered.markets,
             restored_orders=recovered.orders,
+            restored_closed=recovered.closed_orders,
             archived=recovered.archived,
             archived_markets=recovered.archived_markets,
             index=refs["index"],

@@ -12,11 +12,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from actors.execution_book import Denial, ExecutionBook, MarketRoute, Started
 from actors.runtime_state import order_from_created
-from messages.enums import OrderSide
+from messages.enums import OrderSide, OrderStatus
 from messages.journal import OrderCreated
 from messages.mementos import OrderMemento
 from messages.order_commands import CancelOrder
 from messages.signals import TradeSignal
+from tests.messages.examples import ORDER
 from tests.stubs import definition, signal
 
 pytestmark = pytest.mark.timeout(60)
@@ -233,17 +234,17 @@ def test_a_cancel_for_an_order_still_starting_is_held_until_it_starts() -> None:
     book = routed("m1")
     order = created(book, signal("m1-YES"))
     cancel = CancelOrder(order_id=order.order_id, reason="now")
-    assert not book.hold_cancel(cancel)
+    assert not book.hold(order.order_id, cancel)
     assert book.begin(order) is book.markets["m1"]
-    assert book.hold_cancel(cancel)
-    assert book.started(order.order_id, "order-ref") == Started(created=order, cancels=(cancel,))
+    assert book.hold(order.order_id, cancel)
+    assert book.started(order.order_id, "order-ref") == Started(created=order, held=(cancel,))
     assert book.orders == {order.order_id: "order-ref"}
     assert book.starting == {}
-    assert not book.hold_cancel(cancel)
+    assert not book.hold(order.order_id, cancel)
 
 
 def test_an_adopted_order_starts_with_nothing_to_submit() -> None:
-    assert ExecutionBook().started("O1", "order-ref") == Started(created=None, cancels=())
+    assert ExecutionBook().started("O1", "order-ref") == Started(created=None, held=())
 
 
 def test_an_order_created_for_an_archived_market_has_no_route_and_is_not_starting() -> None:
@@ -373,3 +374,38 @@ ExecutionLifecycle.TestCase.settings = settings(
     max_examples=100, stateful_step_count=30, deadline=None
 )
 TestAnySequenceKeepsOneReservationPerSideAndNumbersUnique = ExecutionLifecycle.TestCase
+
+
+def test_recovered_closed_orders_are_routed_as_their_snapshots_and_hold_no_side() -> None:
+    book = routed("m1")
+    closed = attrs.evolve(ORDER, order_id="O7", market_id="m1")
+    book.adopt((), (closed,))
+    assert book.closed == {"O7": closed}
+    assert book.order_markets == {"O7": "m1"}
+    assert book.open_orders == {}
+    # A late report for it: held for the actor its market's supervisor revives.
+    assert book.revive("O7", "late fill") == "supervisor-m1"
+
+
+def test_an_order_that_closed_before_its_actor_ran_is_quiesced_once_it_runs() -> None:
+    book = routed("m1")
+    book.adopt((), (attrs.evolve(ORDER, order_id="O7", market_id="m1"),))
+    book.revive("O7", "late fill")
+    assert book.order_closed("O7") is None  # the revived actor reports its close first
+    started = book.started("O7", "order-ref")
+    assert started == Started(created=None, held=("late fill",), retire=True)
+    assert book.retire("O7") == "order-ref"
+    assert book.retiring == {"O7": "order-ref"}
+    assert book.orders == {}
+    assert book.quiesced("O7", attrs.evolve(ORDER, order_id="O7")) == ("supervisor-m1", False)
+    assert set(book.closed) == {"O7"}
+
+
+def test_a_quiescing_order_that_a_held_reversal_opened_again_keeps_its_actor() -> None:
+    book = routed("m1")
+    book.started("O7", "order-ref")
+    assert book.order_closed("O7") == "order-ref"
+    reopened = attrs.evolve(ORDER, order_id="O7", status=OrderStatus.PARTIALLY_FILLED)
+    assert book.quiesced("O7", reopened) == (None, False)
+    assert book.orders == {"O7": "order-ref"}
+    assert book.closed == {}

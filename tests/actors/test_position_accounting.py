@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from actors.fill_outcome import APPLIED, DUPLICATE, FillResult
 from actors.position_accounting import Leg, PositionBook
-from messages.enums import OrderSide, Outcome, PositionStatus
-from messages.fills import Fill
+from messages.enums import OrderSide, OrderStatus, Outcome, PositionStatus
+from messages.fills import Fill, FillReversed
 from messages.market_data import BookLevel, InstrumentBook, MarketSnapshot
+from messages.mementos import OrderMemento, ReversedFill
 from messages.orders import FillRefusal
 
 MARKET = "market-1"
@@ -635,3 +636,48 @@ def test_redelivering_every_fill_changes_nothing(specs: list[FillSpec]) -> None:
     assert outcomes == [DUPLICATE] * len(fills)
     assert book_state(book) == before
     assert book.version == len(fills)
+
+
+def test_a_position_carries_an_order_once_it_holds_each_fill_and_reversal_and_no_pending() -> None:
+    book = make_book()
+    kept, taken_back = make_fill(BUY, 2, "0.40"), make_fill(BUY, 1, "0.40")
+    reversal = FillReversed(
+        fill_id=taken_back.fill_id,
+        ts_event=2,
+        order_id="order-1",
+        market_id=MARKET,
+        security_id=YES,
+        reason="failed on chain",
+    )
+    order = OrderMemento(
+        order_id="order-1",
+        correlation_id="s1",
+        market_id=MARKET,
+        security_id=YES,
+        account="paper",
+        strategy="default",
+        side=BUY,
+        price=Decimal("0.40"),
+        size=Decimal(2),
+        status=OrderStatus.FILLED,
+        filled=Decimal(2),
+        fees=Decimal(0),
+        notional=Decimal("0.80"),
+        accepted=True,
+        version=4,
+        fills=(kept,),
+        reversed=(ReversedFill(fill=taken_back, reversal=reversal),),
+        reopened=1,
+    )
+    book.mark_pending("order-1", YES, BUY)
+    book.apply_fill(kept)
+    book.apply_fill(taken_back)
+    book.apply_reversal(reversal)
+    assert not book.carries(order)  # its close never cleared the side
+    book.clear_pending("order-1")
+    assert book.carries(order)
+    assert not make_book().carries(order)  # none of its fills came
+    unreversed = make_book()
+    unreversed.apply_fill(kept)
+    unreversed.apply_fill(taken_back)
+    assert not unreversed.carries(order)  # the reversal never came

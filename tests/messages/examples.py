@@ -241,6 +241,10 @@ def _examples() -> list[object]:
         journal.MarketArchived(ts_init=7, market_id="m1"),
         CREATED,
         supervision.SuperviseOrder(created=CREATED),
+        supervision.QuiesceOrder(order_id="O1"),
+        supervision.OrderQuiesced(order_id="O1", snapshot=ORDER),
+        supervision.StopOrder(order_id="O1"),
+        supervision.ReviveOrder(order_id="O1"),
         journal.PositionCreated(
             ts_init=9,
             position_id="P1",
@@ -323,7 +327,7 @@ def _examples() -> list[object]:
         positions.PositionOpened(ts_init=29, position=POSITION),
         positions.PositionSettled(ts_init=30, position=POSITION),
         ORDER_MEMENTO,
-        supervision.AdoptOrders(orders=(ORDER_MEMENTO,)),
+        supervision.AdoptOrders(orders=(ORDER_MEMENTO,), closed=(ORDER,)),
         mementos.PositionMemento(
             position_id="P1",
             market_id="m1",

@@ -47,6 +47,7 @@ def _view(recovered: Recovered) -> tuple[Any, ...]:
         recovered.adopted,
         recovered.risk_limits,
         recovered.orders,
+        recovered.closed_orders,
         [
             (snapshot.position_id, snapshot.version, snapshot.legs)
             for snapshot in recovered.archived
@@ -75,7 +76,9 @@ def test_recover_core_on_a_journal_with_events_returns_what_the_runtime_recovers
         runtime.replay(FEED, end=5)  # a position open, an order resting
     expected = recover_core(journal.writer(), fee_rate=config.fee_rate, feed=FEED)
     assert expected.open_order_ids == {"O4"}
-    assert len(expected.orders) == 4
+    # The closed orders' positions hold every effect: only the resting one gets an actor.
+    assert [order.order_id for order in expected.orders] == ["O4"]
+    assert [order.order_id for order in expected.closed_orders] == ["O1", "O2", "O3"]
     assert len(expected.markets) == 1
     assert expected.resume_step == 5
 
