@@ -178,6 +178,7 @@ class LiveMarketFeed:
 
     async def _main(self) -> None:
         references = asyncio.ensure_future(self._references())
+        references.add_done_callback(self._references_ended)
         try:
             await self._markets()
         finally:
@@ -199,6 +200,11 @@ class LiveMarketFeed:
             self.reference, on_ticks=on_ticks, log=self.log, sleep=self.sleep
         )
         await self.reference_client.run(asyncio.Event())
+
+    def _references_ended(self, task: asyncio.Future[None]) -> None:
+        """The books go on without their reference, loudly (an endpoint that is no URL)."""
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("reference_feed_failed", error=repr(task.exception()))
 
     async def _markets(self) -> None:
         if isinstance(self.plan, FixedMarket):

@@ -98,7 +98,8 @@ def reference_of(args: argparse.Namespace) -> ReferenceFeed | None:
 
 def describe(args: argparse.Namespace) -> str:
     what = f"series {args.series}" if args.series else f"tokens {args.assets}"
-    return f"polymarket live ({what}, {args.ws_url})"
+    reference = f", reference {args.reference} from {args.rtds_url}" if args.reference else ""
+    return f"polymarket live ({what}, {args.ws_url}{reference})"
 
 
 def drive_live(

@@ -81,6 +81,7 @@ class FeedRecorder:
         self.start_ns = start_ns
         """The market's start, the strike's moment: the recording's start."""
         self.written = 0
+        self.references = 0
         self.log = structlog.get_logger("tradeactors", actor="recorder")
 
     def open(self, now_ns: int) -> None:
@@ -99,12 +100,16 @@ class FeedRecorder:
     def on_ticks(self, ticks: tuple[ReferenceTick, ...]) -> None:
         assert self.track is not None
         for tick in ticks:
-            self.write(self.track.on_tick(tick))
+            records = self.track.on_tick(tick)
+            self.references += len(records)
+            self.write(records)
 
     def _reference_opens(self) -> None:
         market_id = self.session.books.market_id
         if self.track is not None and self.session.opened and market_id is not None:
-            self.write(self.track.open(market_id, self.start_ns))
+            records = self.track.open(market_id, self.start_ns)
+            self.references += len(records)
+            self.write(records)
 
     def write(self, records: Sequence[FeedRecord]) -> None:
         for record in records:
@@ -149,7 +154,10 @@ def record_polymarket(args: argparse.Namespace) -> int:
             clients.append(prices)
         asyncio.run(_record(clients, args.duration))
         recorder.write(session.close(time.time_ns()))
-    sys.stdout.write(_summary(args.out, session.books, client, recorder.written) + "\n")
+    summary = _summary(args.out, session.books, client, recorder.written)
+    if reference is not None:
+        summary += f"; {recorder.references} reference prices ({reference.source.label})"
+    sys.stdout.write(summary + "\n")
     return 0
 
 

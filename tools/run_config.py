@@ -13,6 +13,7 @@ it does know; a float where money belongs is refused (write ``"0.05"``, not ``0.
     assets = ["YES_TOKEN", "NO_TOKEN"]
     # series = "btc-updown-15m-{start}"
     # period = 900
+    # reference = "chainlink:btc/usd"  # the oracle's reference price, from Polymarket's RTDS
     # fill_schedule = "staged"      # the simulated venue: 30 % at once, the rest after latency
 
     [strategy]

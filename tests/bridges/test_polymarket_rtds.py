@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from bridges.polymarket_gamma import GammaClient
-from bridges.polymarket_live import LiveMarketFeed, ReferenceFeed, SeriesMarkets
+from bridges.polymarket_live import FixedMarket, LiveMarketFeed, ReferenceFeed, SeriesMarkets
 from bridges.polymarket_rtds import ReferenceSource, ReferenceTick, ReferenceTrack, RtdsPrices
 from bridges.polymarket_ws import MarketChannelConfig
 from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
@@ -245,3 +246,23 @@ def test_a_series_gets_each_markets_strike_through_a_dropped_rtds_connection() -
         (Decimal("97160"), Decimal("97150.25")),
     ]
     assert all(taken.index(r) > opened2 for r in in_second)
+
+
+def test_a_reference_endpoint_that_is_no_url_is_logged_and_the_books_go_on() -> None:
+    only = PolymarketVenue(("31", "32"), seed=4, changes=5)
+    spare = PolymarketVenue(("99", "98"), changes=0)
+    with Venues(only, spare) as venues, capture_logs() as logs:
+        feed = LiveMarketFeed(
+            FixedMarket(assets=("31", "32"), market_id="m-31"),
+            MarketChannelConfig(url=venues.first.url, ping_interval_s=3600),
+            reference=ReferenceFeed(source=CHAINLINK, url="ws://"),
+        ).start()
+        records = feed.records(poll_s=0.02)
+        during = take(records, lambda t: only.done.is_set() and books(t, "m-31") == data_of(only),
+                      "the market's script")  # fmt: skip
+        feed.stop()
+        take(records, lambda _t: False, "the end")
+        feed.join()
+
+    assert not [r for r in during if isinstance(r, ReferencePrice)]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["reference_feed_failed"]

@@ -118,16 +118,24 @@ def test_a_recording_with_a_reference_keeps_each_price_with_the_strike_and_repla
     with serving(
         RtdsServer(provider="binance", symbol="btcusdt", script=script, drop_after=4)
     ) as rtds:
-        process = record(venue, out, "--duration", "2", "--reference", "binance:btcusdt",
-                         "--rtds-url", rtds.url)  # fmt: skip
-        _stdout, stderr = process.communicate(timeout=30)
+        process = record(venue, out, "--reference", "binance:btcusdt", "--rtds-url", rtds.url)
+        last = f'"price":"{script[-1][1]}"'
+        deadline = time.monotonic() + 30
+        while not (venue.done.is_set() and out.exists() and last in out.read_text()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the last reference price never came"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
 
     assert process.returncode == 0, stderr
     records = list(read_feed(out))
     references = [r for r in records if isinstance(r, ReferencePrice)]
-    assert [(r.ts_event // 10**6, r.price) for r in references] == [
-        (ts, Decimal(value)) for ts, value in script
-    ]
+    assert f"; {len(references)} reference prices (binance:btcusdt)" in stdout
+    sent = [(ts, Decimal(value)) for ts, value in script]
+    got = [(r.ts_event // 10**6, r.price) for r in references]
+    assert got == sent[len(sent) - len(got) :]  # those before the market opened: only the last
+    assert len(rtds.subscriptions) == 2  # through the dropped connection
     assert {(r.market_id, r.source, r.strike) for r in references} == {
         (venue.market, "binance:btcusdt", Decimal("67234.5"))
     }
