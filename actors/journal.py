@@ -53,6 +53,7 @@ from messages.codec import encode, kind_of
 from messages.journal import StepCommitted
 from messages.journal_protocol import (
     Append,
+    AppendAll,
     DuplicateRefused,
     Folded,
     Forward,
@@ -178,6 +179,12 @@ class JournalActor(Supervised, RuntimeActor):
     @handles(Append)
     def _append(self, message: Append) -> None:
         self._pend(message)
+        self._commit_if_quiet()
+
+    @handles(AppendAll)
+    def _append_all(self, message: AppendAll) -> None:
+        for append in message.appends:
+            self._pend(append)
         self._commit_if_quiet()
 
     def _pend(self, message: Append) -> None:

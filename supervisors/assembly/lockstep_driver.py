@@ -23,7 +23,7 @@ from actors.journal_store import JournalStoreError
 from actors.runtime_state import RUNTIME_STREAM, market_data_stream, market_stream
 from bridges.feed_codec import FeedRecord
 from messages.journal import StepCommitted, StepStarted
-from messages.journal_protocol import Append, Sync
+from messages.journal_protocol import Append, AppendAll, Sync
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.stats import GetStats
 from supervisors.assembly.core_follower import RESTART_WAIT_S, CoreFollower, RuntimeDownError
@@ -342,34 +342,34 @@ class LockstepDriver:
         self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
     ) -> None:
         started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
+        appends = (Append(event=started, stream=RUNTIME_STREAM), self._routed(core, record))
         with self._queueing():
-            core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
-            self._route(core, record)
+            core.journal.tell(AppendAll(appends=appends))
+
+    @classmethod
+    def _route(cls, core: CoreRefs, record: FeedRecord) -> None:
+        core.journal.tell(cls._routed(core, record))
 
     @staticmethod
-    def _route(core: CoreRefs, record: FeedRecord) -> None:
+    def _routed(core: CoreRefs, record: FeedRecord) -> Append:
+        """The Append that journals ``record`` and hands it to the market lifecycle actor."""
         if isinstance(record, LIFECYCLE):
             market_id = (
                 record.definition.market_id
                 if isinstance(record, MarketOpened)
                 else record.market_id
             )
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_stream(market_id),
-                    dedup_key=f"{type(record).__name__}:{market_id}",
-                    deliver_to=core.market_lifecycle,
-                )
+            return Append(
+                event=record,
+                stream=market_stream(market_id),
+                dedup_key=f"{type(record).__name__}:{market_id}",
+                deliver_to=core.market_lifecycle,
             )
-        else:
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_data_stream(record.market_id),
-                    deliver_to=core.market_lifecycle,
-                )
-            )
+        return Append(
+            event=record,
+            stream=market_data_stream(record.market_id),
+            deliver_to=core.market_lifecycle,
+        )
 
     @staticmethod
     def _stats_round() -> dict[str, int] | None:

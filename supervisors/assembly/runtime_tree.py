@@ -39,6 +39,7 @@ strategy to it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,9 +119,14 @@ class CoreRefs:
         )
         return (*core, *self.extras.values())
 
+    @functools.cached_property
+    def _watched(self) -> tuple[pykka.ActorRef[Any], ...]:
+        return (self.root, *self.actors())
+
     def intact(self) -> bool:
-        """True while neither the root nor any of this incarnation's actors has died."""
-        return self.root.is_alive() and all(ref.is_alive() for ref in self.actors())
+        """True while neither the root nor any of this incarnation's actors has died (once a
+        lockstep step: the refs' stop flags, read directly)."""
+        return all(not ref.actor_stopped.is_set() for ref in self._watched)
 
 
 class RuntimeSupervisor(Supervisor):

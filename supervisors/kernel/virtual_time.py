@@ -160,7 +160,10 @@ class VirtualTimeKernel:
         self._horizon_ns: int | None = None if free_running else start_ns
         self._queue: list[tuple[int, int, _Delivery | _Call]] = []
         self._order = itertools.count()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        """``_cond``'s lock, entered directly where no one waits (a push, a pop): the
+        Condition's own ``with`` is a Python call on every delivery."""
+        self._cond = threading.Condition(self._lock)
         self._changes = 0
         """Counts pushes and answers, so a waiter never misses the one it waits for."""
         self._dispatching = threading.RLock()
@@ -254,7 +257,7 @@ class VirtualTimeKernel:
     # -- internals -------------------------------------------------------------------------
 
     def _push(self, delay_ns: int, item: _Delivery | _Call) -> None:
-        with self._cond:
+        with self._lock:
             if type(item) is _Delivery:
                 item.actor.actor_inbox.waiting += 1  # type: ignore[attr-defined]
             due = self._now_ns + delay_ns if delay_ns > 0 else self._now_ns
@@ -264,14 +267,14 @@ class VirtualTimeKernel:
                 self._cond.notify_all()
 
     def _notify(self) -> None:
-        with self._cond:
+        with self._lock:
             self._changes += 1
             if self._waiters:
                 self._cond.notify_all()
 
     def _pop_runnable(self) -> _Delivery | _Call | None:
         """The first entry that may run now: due within the horizon, its actor not busy."""
-        with self._cond:
+        with self._lock:
             queue = self._queue
             deferred: list[tuple[int, int, _Delivery | _Call]] = []
             found: _Delivery | _Call | None = None
