@@ -26,8 +26,18 @@ from bridges.shioaji_broker import (
 from messages.broker import BrokerOrderRequest
 from messages.broker_events import DealBooked, FeeBooked
 from messages.codec import decode
-from messages.enums import OrderSide
+from messages.enums import OrderSide, OrderStatus, Outcome
+from messages.fills import FillCharged
+from messages.journal import ChargeApplied
+from messages.market_data import BookLevel, BookSnapshot
+from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.reconciliation import ReconcileRequest
+from messages.supervision import InjectFault
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import JOURNAL_FILE, BrokerConfig
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import WhichChildren
 from tests.bridges.shioaji_standin import (
     STOCK_ACCOUNT,
     StandInShioaji,
@@ -253,6 +263,145 @@ def test_the_broker_s_fee_and_tax_replace_the_run_s_rate_once_across_reconciles_
     assert fees(restarted) == D(186)  # from the journal's fold; the startup's charges dropped
     assert len(journaled(path, FeeBooked)) == 3
     restarted.stop()
+
+
+# The shipped strategy's arbitrage (as on the Polymarket CLOB's test): YES ask 0.45 + NO ask
+# 0.50 < 0.98 buys 50 of each, here two stocks' odd lots.
+YES, NO = "1001", "1002"
+FEED = [
+    MarketOpened(
+        ts_event=1,
+        definition=MarketDefinition(
+            market_id="m1",
+            instruments=(
+                Instrument(security_id=YES, outcome=Outcome.YES),
+                Instrument(security_id=NO, outcome=Outcome.NO),
+            ),
+        ),
+    ),
+    *(
+        BookSnapshot(
+            ts_event=1,
+            market_id="m1",
+            security_id=code,
+            sequence=0,
+            bids=(BookLevel(price=D(bid), size=D(100)),),
+            asks=(BookLevel(price=D(ask), size=D(100)),),
+        )
+        for code, bid, ask in ((YES, "0.40", "0.45"), (NO, "0.46", "0.50"))
+    ),
+]
+
+
+def market_fees(runtime: Runtime) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """Per security: the market leg's fees, its order's, and the account book's."""
+    orders = {o.security_id: o.fees for o in runtime.orders()}
+    book = {p.security_id: p.fees for p in runtime.account_positions()}
+    return {
+        leg.security_id: (leg.fees, orders[leg.security_id], book[leg.security_id])
+        for position in runtime.positions()
+        for leg in position.legs
+    }
+
+
+def gross(runtime: Runtime) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    return {
+        leg.security_id: (leg.quantity, leg.cost, leg.realized_pnl)
+        for position in runtime.positions()
+        for leg in position.legs
+    }
+
+
+def test_the_broker_s_charge_is_the_market_position_s_fee_live_in_the_fold_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    api = StandInShioaji(limit_calls=1000)
+    for code in (YES, NO):
+        api.Contracts.Stocks[code] = sj.Stock(exchange=sj.Exchange.TSE, code=code)
+    config = RuntimeConfig(
+        data_dir=tmp_path,
+        account=ACCOUNT,
+        broker=BrokerConfig(broker=ShioajiBroker(api, CREDENTIALS), gap_s=30.0),
+    )
+    broker_fees = {YES: D(20), NO: D(21)}  # Shioaji's minimum fee a deal, no tax on a buy
+    with Runtime(config).start(FEED) as runtime:
+        wait_until(lambda: runtime_enabled(runtime), what="the startup reconciliation")
+        runtime.replay(FEED)
+        wait_until(lambda: len(api.trades) == 2, what="both orders placed")
+        for trade_id, trade in list(api.trades.items()):
+            api.accept(trade_id)
+            api.fill(trade_id, trade.order.quantity, trade.order.price)
+        wait_until(
+            lambda: all(o.status is OrderStatus.FILLED for o in runtime.orders()),
+            what="both orders filled",
+        )
+        runtime.wait_idle(timeout_s=10.0)
+        at_rate = market_fees(runtime)
+        assert at_rate[YES] == (D("0.0225"),) * 3  # the run's rate: 0.001 of 50 x 0.45
+        before = gross(runtime)
+        api.position_details = {
+            held.id: [
+                StockPositionDetail(
+                    date="2026-12-03",
+                    code=held.code,
+                    quantity=trade.order.quantity,
+                    price=trade.order.price,
+                    dseq=trade.order.ordno,
+                    fee=float(broker_fees[held.code]),
+                )
+                for trade in api.trades.values()
+                if trade.contract.code == held.code
+            ]
+            for held in api.positions
+        }
+        for attempt in ("fees", "the same fees again"):
+            runtime.reconcile(attempt)
+            wait_until(
+                lambda: market_fees(runtime) == {c: (f,) * 3 for c, f in broker_fees.items()},
+                what="the broker's fees on the order, the market position and the account",
+            )
+            runtime.wait_idle(timeout_s=10.0)
+        assert gross(runtime) == before  # quantity, cost and realized PnL are the fills'
+        live = market_fees(runtime)
+
+        # The market position restarted: rebuilt from the journal, charges and all.
+        assert runtime.supervisor is not None
+        (position_child,) = [
+            c for c in ask(runtime.supervisor, WhichChildren()) if c.child_id == "position:m1"
+        ]
+        position_child.ref.tell(InjectFault(reason="test"))
+        wait_until(
+            lambda: any(
+                c.child_id == "position:m1" and c.restarts == 1
+                for c in ask(runtime.supervisor, WhichChildren())
+            ),
+            what="the position restarted",
+        )
+        runtime.wait_idle(timeout_s=10.0)
+        assert market_fees(runtime) == live
+    assert len(journaled(tmp_path / JOURNAL_FILE, FillCharged)) == 2
+    assert len(journaled(tmp_path / JOURNAL_FILE, ChargeApplied)) == 2
+
+    store = SqliteJournalStore(tmp_path / JOURNAL_FILE)
+    try:
+        state, _ = recover_state(store)
+    finally:
+        store.close()
+    (position,) = state.positions.values()
+    assert {code: position.leg(code).fees for code in broker_fees} == broker_fees
+    assert {o.security_id: o.fees for o in state.orders.values()} == broker_fees
+
+    with Runtime(config).start(FEED) as restarted:
+        wait_until(lambda: runtime_enabled(restarted), what="the restart's reconciliation")
+        restarted.wait_idle(timeout_s=10.0)
+        assert market_fees(restarted) == live
+    assert len(journaled(tmp_path / JOURNAL_FILE, FillCharged)) == 2
+
+
+def runtime_enabled(runtime: Runtime) -> bool:
+    reconciler = runtime.extra("reconciler")
+    assert reconciler is not None
+    return bool(reconciler.proxy().trading_enabled.get())
 
 
 def fees(edge: Edge) -> Decimal:
