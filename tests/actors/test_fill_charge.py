@@ -171,9 +171,11 @@ def test_a_reversal_after_charges_nets_the_leg_as_if_the_reversed_fill_and_its_c
         security_id="2890",
         reason="test",
     )
-    assert apply_position_event(
+    outcome = apply_position_event(
         book, ReversalApplied(position_id="P1", reversal=reversal, correlation_id="S1")
-    ).applied  # type: ignore[union-attr]
+    )
+    assert outcome is not None
+    assert outcome.applied
     for fill in fills[1:]:
         never.apply_fill(fill)
         if fill.fill_id in charges:
