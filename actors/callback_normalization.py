@@ -85,7 +85,7 @@ from messages.broker_events import (
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal_protocol import Forward
 from messages.orders import (
     FillRefusal,
@@ -591,8 +591,9 @@ class CallbackNormalizer:
         return out
 
     def _charge(self, charge: BrokerDealCharge, out: list[Decision]) -> None:
-        """Book the broker's fee and tax for a deal booked here, once; one we have not booked
-        (yet) or whose terms differ is left for a later reconcile, noted."""
+        """Book the broker's fee and tax for a deal booked here, once, on its account and,
+        for our order's deal, as a ``FillCharged`` for its order and position; one we have
+        not booked (yet) or whose terms differ is left for a later reconcile, noted."""
         if charge.key in self.charged:
             return
         deal = self.booked.get(charge.key)
@@ -614,6 +615,21 @@ class CallbackNormalizer:
                 )
             )
         )
+        intent = self.intents.get(deal.order_no)
+        if deal.order_id is not None and intent is not None and intent.market_id is not None:
+            out.append(
+                Publish(
+                    report=FillCharged(
+                        fill_id=charge.key,
+                        order_id=deal.order_id,
+                        market_id=intent.market_id,
+                        security_id=deal.security_id,
+                        booked_fee=deal.fee,
+                        fee=charge.fee,
+                        tax=charge.tax,
+                    )
+                )
+            )
 
     def _intent_of(self, fill: BrokerFill) -> Intent:
         """The registry's entry for a listed deal's order; an outside order's if unknown."""

@@ -85,3 +85,9 @@ FILL_REVERSALS = Counter(
     "and outcome (applied, or the refusal's reason)",
     ["by", "outcome"],
 )
+FILL_CHARGES = Counter(
+    "fill_charges",
+    "Broker charges (fee and tax) for a fill that replaced the fee it was booked with, by who "
+    "took it (order, position) and outcome (applied, duplicate, or the refusal's reason)",
+    ["by", "outcome"],
+)

@@ -19,7 +19,7 @@ from messages.broker_events import (
     OpenOrderAdopted,
     OpenOrderClosed,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.orders import FillReversalRefused, OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import OrdersMissing, ReconcileRequest
 
@@ -65,7 +65,7 @@ class RecordCorrection:
 class Publish:
     """A report of our own order, for execution to journal for the order."""
 
-    report: Fill | FillReversed | OrderAccepted | OrderCancelled | OrderRejected
+    report: Fill | FillReversed | FillCharged | OrderAccepted | OrderCancelled | OrderRejected
 
 
 @attrs.frozen(kw_only=True, slots=True)

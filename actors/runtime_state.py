@@ -32,9 +32,10 @@ from messages.broker_events import (
     SettlementMismatch,
 )
 from messages.codec import encode
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import (
     CancelRequested,
+    ChargeApplied,
     FillApplied,
     MarketArchived,
     OrderCreated,
@@ -412,10 +413,12 @@ _HANDLERS: dict[type, Any] = {
     ClearPending: RuntimeState._position_event,
     FillApplied: RuntimeState._position_event,
     ReversalApplied: RuntimeState._position_event,
+    ChargeApplied: RuntimeState._position_event,
     PositionSettlement: RuntimeState._position_event,
     OrderCreated: RuntimeState._order_created,
     Fill: RuntimeState._order_event,
     FillReversed: RuntimeState._order_event,
+    FillCharged: RuntimeState._order_event,
     OrderAccepted: RuntimeState._order_event,
     OrderRejected: RuntimeState._order_event,
     OrderCancelled: RuntimeState._order_event,

@@ -26,7 +26,7 @@ from messages.fields import (
     tuple_members,
     tuple_of,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import CancelRequested, OrderCreated
 from messages.markets import MarketDefinition
 from messages.risk import RiskLimits
@@ -80,6 +80,10 @@ class OrderMemento:
         default=0, validator=attrs.validators.instance_of(int), metadata={ADDED_LATER: True}
     )
     """How often a reversal took the closed order back open (each close is reported anew)."""
+    charges: tuple[FillCharged, ...] = tuple_of(
+        FillCharged, default=(), metadata={ADDED_LATER: True}
+    )
+    """The broker's charges for fills held, in the order they came (in ``fees`` already)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -184,6 +188,10 @@ class PositionMemento:
     fills: tuple[Fill, ...] = _fills_field()
     reversed: tuple[str, ...] = tuple_of(str, default=(), metadata={ADDED_LATER: True})
     """Ids of the fills taken back, in the order they were reversed."""
+    charges: tuple[FillCharged, ...] = tuple_of(
+        FillCharged, default=(), metadata={ADDED_LATER: True}
+    )
+    """The broker's charges for fills held, in the order they came (in the legs' fees)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

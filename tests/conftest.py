@@ -41,6 +41,7 @@ FAST_MODULES = frozenset(
         "test_execution_book",
         "test_feed_codec",
         "test_feed_player",
+        "test_fill_charge",
         "test_fill_reversal",
         "test_journal_memory",
         "test_lockstep_driver",

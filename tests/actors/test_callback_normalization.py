@@ -48,7 +48,7 @@ from messages.broker_events import (
     OrderRouted,
 )
 from messages.enums import OrderSide
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal_protocol import Forward
 from messages.orders import FillRefusal, OrderAccepted, OrderCancelled
 from messages.reconciliation import (
@@ -221,8 +221,18 @@ def charged(core: CallbackNormalizer, *charges: BrokerDealCharge) -> list[Decisi
 def test_the_broker_s_charge_for_a_booked_deal_replaces_its_fee_once() -> None:
     core = normalizer(routed=(routed(),), open_order_ids=frozenset({"o1"}))
     core.callback(deal())
-    [append] = charged(core, charge(), charge())
+    [append, publish] = charged(core, charge(), charge())
     assert isinstance(append, AppendFee)
+    assert isinstance(publish, Publish)
+    assert publish.report == FillCharged(
+        fill_id="B1:1:101",
+        order_id="o1",
+        market_id="m1",
+        security_id="yes",
+        booked_fee=Decimal("0.00500"),
+        fee=Decimal("0.02"),
+        tax=Decimal("0.01"),
+    )
     fee = append.booked
     assert (fee.fill_id, fee.account, fee.security_id) == ("B1:1:101", ACCOUNT, "yes")
     assert (fee.booked_fee, fee.fee, fee.tax, fee.change) == (
@@ -239,6 +249,12 @@ def test_a_charge_for_a_deal_not_booked_or_in_other_terms_waits_for_a_later_reco
     assert notes(charged(core, charge())) == ["deal_charge_unmatched"]
     core.callback(deal())
     assert notes(charged(core, charge(size="9"))) == ["deal_charge_unmatched"]
+    assert [type(d) for d in charged(core, charge())] == [AppendFee, Publish]
+
+
+def test_a_charge_for_an_outside_order_s_deal_is_for_the_account_book_only() -> None:
+    core = normalizer()
+    core.book_inferred(BookInferred(fills=(listed(),), reason="r", recv_ns=9))
     assert [type(d) for d in charged(core, charge())] == [AppendFee]
 
 

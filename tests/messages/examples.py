@@ -33,7 +33,7 @@ from messages import (
     supervision,
 )
 from messages.enums import BookSide, MarketPhase, OrderSide, OrderStatus, Outcome, PositionStatus
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.refs import Recipient
 from messages.signals import TradeSignal
 from tests.stubs import definition, levels
@@ -61,6 +61,16 @@ REVERSAL = FillReversed(
     market_id="m1",
     security_id="m1-YES",
     reason="trade T0 FAILED on chain after MATCHED",
+)
+CHARGE = FillCharged(
+    fill_id="F1",
+    ts_init=114,
+    order_id="O1",
+    market_id="m1",
+    security_id="m1-YES",
+    booked_fee=D("0.01"),
+    fee=D("0.02"),
+    tax=D("0.03"),
 )
 SIGNAL = TradeSignal(
     ts_init=112,
@@ -167,6 +177,7 @@ ORDER_MEMENTO = mementos.OrderMemento(
         ),
     ),
     reopened=1,
+    charges=(CHARGE,),
 )
 
 
@@ -218,6 +229,24 @@ def _examples() -> list[object]:
             ts_init=6, position_id="P1", reversal=REVERSAL, correlation_id="S1"
         ),
         REVERSAL,
+        CHARGE,
+        journal.ChargeApplied(ts_init=6, position_id="P1", charge=CHARGE, correlation_id="S1"),
+        orders.FillChargeRefused(
+            ts_init=22,
+            correlation_id="O1",
+            charge=CHARGE,
+            reason=orders.FillRefusal.UNKNOWN_FILL,
+            detail="applied no fill F1",
+        ),
+        positions.PositionFillCharged(
+            ts_init=29,
+            correlation_id="O1",
+            position_id="P1",
+            market_id="m1",
+            version=7,
+            charge=CHARGE,
+            leg=LEG,
+        ),
         ORDER_MEMENTO.reversed[0],
         broker.RawDealReversal(
             order_no="B1", seq_no=2, match_ts=7, reason="trade FAILED on chain", recv_ns=9
@@ -340,6 +369,7 @@ def _examples() -> list[object]:
             pending=(("O2", "m1-YES", OrderSide.SELL), ("O3", "m1-YES", BUY)),
             fills=(FILL,),
             reversed=("F0",),
+            charges=(CHARGE,),
         ),
         MARKET_MEMENTO,
         mementos.RuntimeStateMemento(

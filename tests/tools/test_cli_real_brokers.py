@@ -23,8 +23,8 @@ from ib_async import IB
 
 from bridges.feed_codec import write_feed
 from bridges.ib_broker import IbContract
-from messages.markets import MarketOpened
-from tests.bridges.shioaji_standin import STOCK_ACCOUNT, StandInShioaji
+from messages.markets import MarketOpened, MarketResolved
+from tests.bridges.shioaji_standin import STOCK_ACCOUNT, StandInShioaji, StockPositionDetail
 from tests.bridges.tws_peer import CLIENT_ID, FakeTws
 from tools.cli import main
 from tools.feedgen import generate_feed
@@ -51,10 +51,14 @@ def feed(tmp_path: Path) -> Path:
 class FillingShioaji(StandInShioaji):
     """The stand-in as an exchange that takes every order and fills it whole at its price,
     on a thread of its own once the order is placed (its messages may beat the placement's
-    return, as Shioaji's can). Positions and order status are answered after the fills owed."""
+    return, as Shioaji's can). Positions and order status are answered after the fills owed.
+    With ``fee``, ``list_position_detail`` reports that fee for each deal of the held stock,
+    a lot a row (Shioaji charges a minimum fee a deal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fee: float | None = None) -> None:
         super().__init__(limit_calls=1000)
+        self.fee = fee
+        self.lots: dict[str, list[StockPositionDetail]] = {}
         for code in SECURITIES:
             self.Contracts.Stocks[code] = sj.Stock(exchange=sj.Exchange.TSE, code=code)
         self.owed: queue.Queue[str | None] = queue.Queue()
@@ -76,6 +80,14 @@ class FillingShioaji(StandInShioaji):
         self.owed.join()
         return super().list_positions(account, unit, **kwargs)
 
+    def list_position_detail(
+        self, account: Any = None, detail_id: int = 0, timeout: int | None = 30000, cb: Any = None
+    ) -> list[StockPositionDetail]:
+        super().list_position_detail(account, detail_id, timeout, cb)
+        # The stand-in numbers positions by their place in its list, so two can share an id.
+        held = {p.code for p in self.positions if p.id == detail_id}
+        return [lot for code in sorted(held) for lot in self.lots.get(code, [])]
+
     def close(self) -> None:
         self.owed.put(None)
         self.exchange.join(timeout=10)
@@ -85,12 +97,26 @@ class FillingShioaji(StandInShioaji):
             order = self.trades[trade_id].order
             self.accept(trade_id)
             self.fill(trade_id, order.quantity, order.price)
+            if self.fee is not None:
+                code = self.trades[trade_id].contract.code
+                self.lots.setdefault(code, []).append(
+                    StockPositionDetail(
+                        date="2026-12-04",
+                        code=code,
+                        quantity=order.quantity,
+                        price=order.price,
+                        dseq=order.ordno,
+                        fee=self.fee,
+                    )
+                )
             self.owed.task_done()
 
 
 @pytest.fixture
-def shioaji(monkeypatch: pytest.MonkeyPatch) -> Iterator[FillingShioaji]:
-    api = FillingShioaji()
+def shioaji(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[FillingShioaji]:
+    api = FillingShioaji(fee=getattr(request, "param", None))
     monkeypatch.setattr(sj, "Shioaji", lambda simulation=False: api)
     monkeypatch.setenv("SHIOAJI_API_KEY", "key")
     monkeypatch.setenv("SHIOAJI_SECRET_KEY", "secret-never-printed")
@@ -120,6 +146,37 @@ def test_the_shipped_strategy_through_shioaji_ends_with_the_book_equal_to_the_br
     assert "the account book EQUALS the broker's positions" in report, out
     assert "the run EQUALS the broker's truth" in report, out
     assert "secret-never-printed" not in out
+
+
+@pytest.mark.parametrize("shioaji", [20.0], indirect=True)
+def test_a_shioaji_run_s_positions_table_shows_the_fee_the_broker_charged_each_deal(
+    tmp_path: Path, shioaji: FillingShioaji, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A trading day of stocks: the markets close and never resolve, so the positions are
+    # open when the end of the run's reconcile reads Shioaji's fees (a settled one keeps
+    # the fees it settled with).
+    feed = tmp_path / "feed.jsonl"
+    write_feed([r for r in RECORDS if not isinstance(r, MarketResolved)], feed)
+    account = STOCK_ACCOUNT.account_id
+    argv = ["run", "--feed", str(feed), "--speed", "0", "--data-dir", str(tmp_path / "data"),
+            "--broker", "shioaji", "--shioaji-account", account, *QUIET]  # fmt: skip
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    deals: dict[str, int] = {}
+    for trade in shioaji.trades.values():
+        deals[trade.contract.code] = deals.get(trade.contract.code, 0) + 1
+    assert deals
+    table = out.split("TOTAL")[0].splitlines()
+    legs = {cells[2]: cells for cells in (line.split() for line in table) if len(cells) == 9}
+    for code, count in deals.items():
+        (instrument,) = [name for name in legs if code.endswith(name)]
+        realized, unrealized, fees, net = (Decimal(v) for v in legs[instrument][5:])
+        assert fees == 20 * count, out  # the broker's fee, not the run's rate
+        assert net == realized + unrealized - fees
+    total = out.split("TOTAL")[1].split()
+    assert Decimal(total[2]) == 20 * len(shioaji.placed), out
+    assert "the account book EQUALS the broker's positions" in verdict(out, "shioaji"), out
 
 
 class FillingTws(FakeTws):
