@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bridges.polymarket_clob_broker import WIRE_LOG
 from bridges.polymarket_credentials import PolymarketCredentials
+from tests.bridges.polymarket_gamma_server import SHUTDOWN_POLL_S
 
 CREDENTIALS = PolymarketCredentials(
     # A well-known development key (Hardhat's first account): it signs, it holds nothing.
@@ -86,7 +87,9 @@ class ClobVenue:
         self._ws: Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True
+        )
 
     def __enter__(self) -> ClobVenue:
         self._thread.start()
