@@ -7,6 +7,7 @@ from typing import Any
 
 import pykka
 
+from actors.batch_delivery import BatchReceiver
 from actors.fill_outcome import FillOutcome, FillResult, refused
 from actors.metrics import FILL_CHARGES, FILL_REVERSALS
 from actors.order_state import Order, apply_order_event
@@ -44,7 +45,7 @@ _CAUSES = {
 }
 
 
-class OrderActor(Supervised, RuntimeActor):
+class OrderActor(BatchReceiver, Supervised, RuntimeActor):
     """Applies journaled venue reports to its Order and tells others what changed.
 
     Every event reaches this actor from the journal, after it is durable, in journal order.

@@ -7,6 +7,7 @@ from typing import Any
 
 import pykka
 
+from actors.batch_delivery import BatchReceiver
 from actors.fill_outcome import FillResult
 from actors.metrics import FILL_CHARGES, FILL_REVERSALS
 from actors.position_accounting import PositionBook, apply_position_event
@@ -32,7 +33,7 @@ from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
 
 
-class PositionActor(Supervised, PublishingActor):
+class PositionActor(BatchReceiver, Supervised, PublishingActor):
     """Applies journaled fills, pending flags and settlement; marks legs at the mid.
 
     Everything that changes the position reaches it from the journal, in journal order, so

@@ -125,3 +125,15 @@ class Folded:
         )
     )
     seq: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Delivered:
+    """Events one commit delivers to one actor, in journal order: one message instead of one
+    an event, applied in one turn, each as if told alone (``supervisors.kernel.base``).
+
+    Told only to an actor whose class sets ``takes_batches``; a commit with one event for it
+    tells the event alone. No validator: only the journal builds it, from what it committed.
+    """
+
+    events: tuple[object, ...] = attrs.field()

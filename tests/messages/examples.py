@@ -740,6 +740,7 @@ def holding_refs(ref: Recipient) -> list[object]:
                 journal_protocol.Append(event=FILL, stream="order:O2", deliver_to=ref),
             )
         ),
+        journal_protocol.Delivered(events=(FILL, REVERSAL)),
         journal_protocol.Route(stream="order:O1", subscriber=ref, after_seq=3),
         market_commands.CloseMarket(ts_init=1, market_id="m1", notify=ref),
         market_commands.SwitchMarket(
