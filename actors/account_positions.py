@@ -21,6 +21,7 @@ import pykka
 
 from actors.account_book import AccountBook
 from actors.account_comparison import AccountComparison, Adjustment
+from actors.batch_delivery import BatchReceiver
 from actors.metrics import (
     PNL_MISMATCH_ALERTS,
     POSITION_DELTA_LATENCY_MS,
@@ -72,7 +73,7 @@ class _Answer:
     answer: PositionsCompared
 
 
-class AccountPositionsActor(Supervised, RuntimeActor):
+class AccountPositionsActor(BatchReceiver, Supervised, RuntimeActor):
     kind = "account_positions"
 
     def __init__(

@@ -36,7 +36,7 @@ class Leg:
     both gross and net PnL.
     """
 
-    __slots__ = ("cost", "fees", "mark", "quantity", "realized_pnl", "security_id")
+    __slots__ = ("_snapshot", "cost", "fees", "mark", "quantity", "realized_pnl", "security_id")
 
     def __init__(self, security_id: str) -> None:
         self.security_id = security_id
@@ -45,6 +45,7 @@ class Leg:
         self.realized_pnl = Decimal(0)
         self.fees = Decimal(0)
         self.mark: Decimal | None = None
+        self._snapshot: tuple[tuple[object, ...], LegSnapshot] | None = None
 
     @property
     def avg_open_price(self) -> Decimal:
@@ -114,8 +115,25 @@ class Leg:
         self.mark = price
 
     def snapshot(self, *, pending_buy: bool, pending_sell: bool) -> LegSnapshot:
-        """The leg as an immutable message; the book knows the pending orders, so it says."""
-        return LegSnapshot(
+        """The leg as an immutable message; the book knows the pending orders, so it says.
+
+        The last one is handed out again while the leg holds the very same numbers (the same
+        objects, so digit for digit): a position's snapshot after a fill rebuilds only the
+        leg the fill changed, not every leg (issue 16's per-fill cost).
+        """
+        state = (
+            self.quantity,
+            self.cost,
+            self.realized_pnl,
+            self.fees,
+            self.mark,
+            pending_buy,
+            pending_sell,
+        )
+        cached = self._snapshot
+        if cached is not None and all(a is b for a, b in zip(cached[0], state, strict=True)):
+            return cached[1]
+        snapshot = LegSnapshot(
             security_id=self.security_id,
             quantity=self.quantity,
             cost=self.cost,
@@ -127,6 +145,8 @@ class Leg:
             pending_buy=pending_buy,
             pending_sell=pending_sell,
         )
+        self._snapshot = (state, snapshot)
+        return snapshot
 
     def memento(self) -> LegMemento:
         """The leg's numbers, digit for digit, for a position's memento."""

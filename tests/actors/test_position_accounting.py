@@ -681,3 +681,19 @@ def test_a_position_carries_an_order_once_it_holds_each_fill_and_reversal_and_no
     unreversed.apply_fill(kept)
     unreversed.apply_fill(taken_back)
     assert not unreversed.carries(order)  # the reversal never came
+
+
+def test_a_snapshot_rebuilds_only_the_legs_that_changed_and_equals_a_fresh_one() -> None:
+    book = make_book()
+    book.apply_fill(make_fill(BUY, 10, "0.40", security_id=YES))
+    before = book.snapshot()
+    book.apply_fill(make_fill(BUY, 5, "0.55", security_id=NO))
+    after = book.snapshot()
+    assert after.legs[0] is before.legs[0]  # YES did not change: the same snapshot
+    assert after.legs[1] is not before.legs[1]
+    fresh = [
+        Leg.from_memento(leg).snapshot(pending_buy=False, pending_sell=False)
+        for leg in book.memento().legs
+    ]
+    assert list(after.legs) == fresh
+    assert [leg.quantity for leg in after.legs] == [Decimal(10), Decimal(5)]
