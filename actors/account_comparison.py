@@ -10,18 +10,23 @@ is corrected to nothing only when two answers in a row omit it). ``compare`` dec
 
 from __future__ import annotations
 
+import datetime
+from collections import defaultdict
 from decimal import Decimal
 
 import attrs
 
 from actors.account_book import AccountBook, AccountKey
 from actors.position_accounting import Leg
+from actors.settlement_calendar import SettlementCalendar
 from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealReversed,
     PnlMismatch,
     PositionCorrected,
+    SettlementMismatch,
 )
 from messages.reconciliation import ComparePositions, PositionsCompared
 
@@ -47,6 +52,7 @@ class Comparison:
     adjustments: tuple[Adjustment, ...]
     answer: PositionsCompared
     pnl_mismatches: tuple[PnlMismatch, ...] = ()
+    settlement_mismatches: tuple[SettlementMismatch, ...] = ()
 
 
 class AccountComparison:
@@ -58,10 +64,14 @@ class AccountComparison:
         *,
         alert_notional: Decimal = Decimal(1000),
         pnl_alert: Decimal = Decimal(100),
+        calendar: SettlementCalendar | None = None,
+        settlement_alert: Decimal = Decimal(100),
     ) -> None:
         self.book = book
         self.alert_notional = alert_notional
         self.pnl_alert = pnl_alert
+        self.calendar = calendar if calendar is not None else SettlementCalendar()
+        self.settlement_alert = settlement_alert
         self.last_recv_ns: dict[AccountKey, int] = {}
         self.absent_once: set[AccountKey] = set()
 
@@ -87,6 +97,15 @@ class AccountComparison:
     def correct(self, correction: PositionCorrected) -> Leg:
         """Apply a journaled adjustment."""
         return self.book.correct(correction)
+
+    def reverse(self, reversal: DealReversed) -> Leg | None:
+        """Take a booked deal back (None if the book holds no such deal); the leg moved, so
+        a comparison read before the reversal leaves it unsettled."""
+        leg = self.book.reverse(reversal)
+        if leg is not None:
+            key = (reversal.account, reversal.security_id)
+            self.last_recv_ns[key] = max(self.last_recv_ns.get(key, 0), reversal.recv_ns)
+        return leg
 
     def compare(self, message: ComparePositions) -> Comparison:
         """Every difference no booked deal explains, as an adjustment to the broker's
@@ -125,7 +144,64 @@ class AccountComparison:
         mismatches = self._compare_pnl(
             message, skip=set(unsettled) | {a.event.security_id for a in adjustments}
         )
-        return Comparison(adjustments=tuple(adjustments), answer=answer, pnl_mismatches=mismatches)
+        return Comparison(
+            adjustments=tuple(adjustments),
+            answer=answer,
+            pnl_mismatches=mismatches,
+            settlement_mismatches=self._compare_settlements(message),
+        )
+
+    def _compare_settlements(self, message: ComparePositions) -> tuple[SettlementMismatch, ...]:
+        """The cash our deals settle on each date the broker reports, against its amount,
+        while no deal of the account is moving. A date whose cash comes from trade dates
+        before the book's first deal is not compared: the broker's amount holds deals this
+        journal never saw."""
+        if message.settlements is None:
+            return ()
+        account = message.account
+        if any(
+            recv_ns > message.since_ns
+            for (owner, _), recv_ns in self.last_recv_ns.items()
+            if owner == account
+        ):
+            return ()
+        by_date: defaultdict[datetime.date, Decimal] = defaultdict(Decimal)
+        for (owner, hour), amount in self.book.cash.items():
+            if owner == account:
+                by_date[self.calendar.trade_date(hour)] += amount
+        if not by_date:
+            return ()
+        first = min(by_date)
+        ours: defaultdict[datetime.date, Decimal] = defaultdict(Decimal)
+        for trade_date, amount in by_date.items():
+            ours[self.calendar.settles_on(trade_date)] += amount
+        mismatches = []
+        for settlement in message.settlements:
+            if settlement.account != account:
+                continue
+            try:
+                day = datetime.date.fromisoformat(settlement.date)
+            except ValueError:
+                continue  # a broker's date we cannot read is not ours to compare
+            traded = self.calendar.first_trade_date(day)
+            if traded is None or traded < first:
+                continue
+            difference = ours[day] - settlement.amount
+            if abs(difference) <= self.settlement_alert:
+                continue
+            mismatches.append(
+                SettlementMismatch(
+                    account=account,
+                    date=settlement.date,
+                    ours=ours[day],
+                    broker=settlement.amount,
+                    difference=difference,
+                    reason=f"{message.reason}: the cash settling on {settlement.date} differs "
+                    f"from the broker's by {difference}, over the threshold "
+                    f"{self.settlement_alert}",
+                )
+            )
+        return tuple(mismatches)
 
     def _compare_pnl(self, message: ComparePositions, *, skip: set[str]) -> tuple[PnlMismatch, ...]:
         """Realized PnL (gross of fees) against the broker's, where no deal is moving and no

@@ -25,17 +25,22 @@ from actors.metrics import (
     PNL_MISMATCH_ALERTS,
     POSITION_DELTA_LATENCY_MS,
     RECONCILIATION_MISMATCH_ALERTS,
+    SETTLEMENT_MISMATCH_ALERTS,
 )
 from actors.position_accounting import Leg
 from actors.runtime_state import account_stream
+from actors.settlement_calendar import SettlementCalendar
 from messages.broker_events import (
     AccountPosition,
     AccountPositionChanged,
     Correction,
     DealBooked,
     DealRefused,
+    DealReversed,
+    FeeBooked,
     PnlMismatch,
     PositionCorrected,
+    SettlementMismatch,
 )
 from messages.journal_protocol import Append, DuplicateRefused, Forward
 from messages.orders import FillRefusal
@@ -78,11 +83,19 @@ class AccountPositionsActor(Supervised, RuntimeActor):
         bus: pykka.ActorRef[Any],
         alert_notional: Decimal = Decimal(1000),
         pnl_alert: Decimal = Decimal(100),
+        calendar: SettlementCalendar | None = None,
+        settlement_alert: Decimal = Decimal(100),
         clock: Callable[[], int] = time.time_ns,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
-        self.accounts = AccountComparison(book, alert_notional=alert_notional, pnl_alert=pnl_alert)
+        self.accounts = AccountComparison(
+            book,
+            alert_notional=alert_notional,
+            pnl_alert=pnl_alert,
+            calendar=calendar,
+            settlement_alert=settlement_alert,
+        )
         self.journal = journal
         self.bus = bus
         self.clock = clock
@@ -100,6 +113,18 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             POSITION_DELTA_LATENCY_MS.observe((applied_ns - deal.recv_ns) / 1e6)
         if correction is not None:
             self._record(correction)
+
+    @handles(FeeBooked)
+    def _fee(self, fee: FeeBooked) -> None:
+        leg = self.accounts.book.charge(fee)
+        self.log.info(
+            "deal_fee_booked",
+            fill_id=fee.fill_id,
+            booked_fee=str(fee.booked_fee),
+            fee=str(fee.fee),
+            tax=str(fee.tax),
+        )
+        self._changed(fee.account, leg, 0)
 
     @handles(DuplicateRefused)
     def _deal_refused(self, message: DuplicateRefused[DealBooked]) -> None:
@@ -121,6 +146,20 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             )
         )
 
+    @handles(DealReversed)
+    def _deal_reversed(self, reversal: DealReversed) -> None:
+        """The broker took a booked deal back: its leg as if the deal never came."""
+        leg = self.accounts.reverse(reversal)
+        if leg is None:
+            self.log.warning(
+                "account_reversal_of_unbooked_deal",
+                fill_id=reversal.fill_id,
+                account=reversal.account,
+                reason=reversal.reason,
+            )
+            return
+        self._changed(reversal.account, leg, reversal.recv_ns)
+
     @handles(PositionCorrected)
     def _corrected(self, correction: PositionCorrected) -> None:
         leg = self.accounts.correct(correction)
@@ -133,6 +172,8 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             self._correct(adjustment)
         for mismatch in comparison.pnl_mismatches:
             self._pnl_mismatch(mismatch)
+        for settlement in comparison.settlement_mismatches:
+            self._settlement_mismatch(settlement)
         if message.reply_to is not None:
             # Answered once the corrections are applied here: through the journal, behind them.
             self.journal.tell(
@@ -188,6 +229,20 @@ class AccountPositionsActor(Supervised, RuntimeActor):
             difference=str(mismatch.difference),
             fee=str(mismatch.fee),
             tax=str(mismatch.tax),
+        )
+        self.journal.tell(Append(event=mismatch, stream=account_stream(mismatch.account)))
+        self.bus.tell(mismatch)
+
+    def _settlement_mismatch(self, mismatch: SettlementMismatch) -> None:
+        """An alert like a PnL mismatch: journaled, published, logged and counted."""
+        SETTLEMENT_MISMATCH_ALERTS.labels(account=mismatch.account).inc()
+        self.log.error(
+            "settlement_mismatch",
+            account=mismatch.account,
+            date=mismatch.date,
+            ours=str(mismatch.ours),
+            broker=str(mismatch.broker),
+            difference=str(mismatch.difference),
         )
         self.journal.tell(Append(event=mismatch, stream=account_stream(mismatch.account)))
         self.bus.tell(mismatch)

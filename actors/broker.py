@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 import attrs
 
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderRequest,
@@ -154,3 +155,13 @@ class ProfitLossQueries(Protocol):
 
     def list_settlements(self, account: str, page: int = 0) -> Page[BrokerSettlement]:
         """Cash to settle, per settlement date (a query: rate limited)."""
+
+
+@runtime_checkable
+class DealCharges(Protocol):
+    """A broker whose deal messages carry no fee, but whose portfolio queries report the fee
+    and tax of each deal later (Shioaji): the reconciler books them over the run's rate."""
+
+    def list_deal_charges(self, account: str, page: int = 0) -> Page[BrokerDealCharge]:
+        """The fee and tax of the account's deals the broker has charged (queries: rate
+        limited)."""

@@ -20,10 +20,13 @@ told us about yet. Here each raw event is:
 
 A reversal (``RawDealReversal``: the broker took back a booked deal, a Polymarket trade that
 FAILED on chain) of our own order's deal becomes a ``FillReversed`` published to execution,
-which journals it for the order like a fill; the order is open again in the registry, so
-reconciliation follows it. A repeated reversal is refused (a ``FillReversalRefused`` with
-the reason, a warning, a count); one whose deal this process never saw goes on, for the
-order (whose fills the journal rebuilt) to take back or refuse.
+which journals it for the order like a fill; the order is open again in the registry, and
+a reconcile of that order is asked for with the reversal's reason, so the order follows
+what the broker then says of it (closed as cancelled, with the reversal's reason, when the
+broker has it closed). The deal is taken back on its account too (a ``DealReversed`` for
+the account book), an outside order's as well. A repeated reversal is refused (a
+``FillReversalRefused`` with the reason, a warning, a count); one whose deal this process
+never saw goes on, for the order (whose fills the journal rebuilt) to take back or refuse.
 
 A broker order that carries a client order id but that no ``OrderRouted`` names is ours,
 placed in a lockstep step a crash tore: the journal voided the step, and feeding it again
@@ -51,6 +54,8 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Publish,
@@ -61,6 +66,7 @@ from actors.normalization_decisions import (
     note,
 )
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderStatus,
@@ -73,11 +79,13 @@ from messages.broker_events import (
     Correction,
     CorrectionKind,
     DealBooked,
+    DealReversed,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal_protocol import Forward
 from messages.orders import (
     FillRefusal,
@@ -184,6 +192,14 @@ class CallbackNormalizer:
         )
         self.reversed: set[str] = set()
         """Deal keys reversed in this process (the journal's keys say so across restarts)."""
+        self.booked: dict[str, DealBooked] = {}
+        """Each deal booked in this process (a restart's startup reconcile lists them again),
+        with the fee it was booked with: what a broker's charge for it replaces."""
+        self.charged: set[str] = set()
+        """Deal keys whose broker charge was journaled in this process (the journal's
+        ``fee:`` keys say so across restarts)."""
+        self.reversal_reasons: dict[str, str] = {}
+        """Our orders' last reversal reason by order number: why the broker closed them."""
         self.quarantined_at: dict[str, int] = {}
         self.unrouted: dict[str, dict[str, BrokerFill]] = {}
         """Our broker orders no ``OrderRouted`` names yet, with their listed deals by key."""
@@ -334,9 +350,12 @@ class CallbackNormalizer:
             return
         key = raw.key
         if intent.order_id is None or intent.market_id is None:
-            # An outside order's deal: only the account view held it (its reconcile).
+            # An outside order's deal: only the account view held it.
             self.reversals_refused += 1
             out.append(note("warning", "reversal_of_outside_deal", order_no=raw.order_no, key=key))
+            if key not in self.reversed:
+                self.reversed.add(key)
+                out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
             return
         reversal = FillReversed(
             fill_id=key,
@@ -363,10 +382,15 @@ class CallbackNormalizer:
         self.reversed.add(key)
         self.reversals += 1
         intent.open = True
+        self.reversal_reasons[raw.order_no] = raw.reason
         out.append(
             note("warning", "deal_reversed", order_no=raw.order_no, key=key, reason=raw.reason)
         )
+        out.append(AppendReversedDeal(reversed=_deal_reversed(intent, raw)))
         out.append(Publish(report=reversal))
+        out.append(
+            AskReconcile(request=ReconcileRequest(reason=raw.reason, order_nos=(raw.order_no,)))
+        )
 
     def malformed_callback(self, quarantined: CallbackQuarantined) -> None:
         """Kept and counted; the broker was heard from, whatever it said."""
@@ -449,25 +473,23 @@ class CallbackNormalizer:
         fee = self.fee_rate * deal.price * deal.size if deal.fee is None else deal.fee
         if self.dedup.first_terms(deal.key) == terms_of(deal):
             self.deals += 1  # not a conflict: that was counted as one, for the journal to refuse
-        out.append(
-            AppendDeal(
-                booked=DealBooked(
-                    fill_id=deal.key,
-                    order_no=deal.order_no,
-                    order_id=intent.order_id,
-                    account=intent.account,
-                    strategy=intent.strategy,
-                    security_id=deal.security_id,
-                    side=deal.side,
-                    price=deal.price,
-                    size=deal.size,
-                    fee=fee,
-                    match_ts=deal.match_ts,
-                    recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
-                    inferred=inferred,
-                )
-            )
+        booked = DealBooked(
+            fill_id=deal.key,
+            order_no=deal.order_no,
+            order_id=intent.order_id,
+            account=intent.account,
+            strategy=intent.strategy,
+            security_id=deal.security_id,
+            side=deal.side,
+            price=deal.price,
+            size=deal.size,
+            fee=fee,
+            match_ts=deal.match_ts,
+            recv_ns=deal.recv_ns if isinstance(deal, RawDealEvent) else (recv_ns or 0),
+            inferred=inferred,
         )
+        self.booked.setdefault(deal.key, booked)
+        out.append(AppendDeal(booked=booked))
         if intent.order_id is not None and intent.market_id is not None:
             out.append(
                 Publish(
@@ -558,6 +580,8 @@ class CallbackNormalizer:
                     reason=message.reason,
                 )
             )
+        for charge in message.charges:
+            self._charge(charge, out)
         then = message.then
         if held and isinstance(then, Forward) and isinstance(then.message, ComparePositions):
             pending = tuple(sorted(held.union(then.message.pending)))
@@ -565,6 +589,47 @@ class CallbackNormalizer:
         if then is not None:
             out.append(SendOn(command=then))
         return out
+
+    def _charge(self, charge: BrokerDealCharge, out: list[Decision]) -> None:
+        """Book the broker's fee and tax for a deal booked here, once, on its account and,
+        for our order's deal, as a ``FillCharged`` for its order and position; one we have
+        not booked (yet) or whose terms differ is left for a later reconcile, noted."""
+        if charge.key in self.charged:
+            return
+        deal = self.booked.get(charge.key)
+        if deal is None or (deal.price, deal.size) != (charge.price, charge.size):
+            out.append(note("info", "deal_charge_unmatched", key=charge.key))
+            return
+        self.charged.add(charge.key)
+        out.append(
+            AppendFee(
+                booked=FeeBooked(
+                    fill_id=charge.key,
+                    order_no=deal.order_no,
+                    account=deal.account,
+                    security_id=deal.security_id,
+                    booked_fee=deal.fee,
+                    fee=charge.fee,
+                    tax=charge.tax,
+                    match_ts=deal.match_ts,
+                )
+            )
+        )
+        intent = self.intents.get(deal.order_no)
+        if deal.order_id is not None and intent is not None and intent.market_id is not None:
+            out.append(
+                Publish(
+                    report=FillCharged(
+                        fill_id=charge.key,
+                        order_id=deal.order_id,
+                        market_id=intent.market_id,
+                        security_id=deal.security_id,
+                        booked_fee=deal.fee,
+                        fee=charge.fee,
+                        tax=charge.tax,
+                    )
+                )
+            )
 
     def _intent_of(self, fill: BrokerFill) -> Intent:
         """The registry's entry for a listed deal's order; an outside order's if unknown."""
@@ -593,7 +658,8 @@ class CallbackNormalizer:
     def _correct_status(
         self, intent: Intent, order: BrokerOrder, reason: str, out: list[Decision]
     ) -> None:
-        self._order_event(intent, order.status, self.clock(), f"reconciled: {reason}", out)
+        why = self.reversal_reasons.get(order.order_no, reason)
+        self._order_event(intent, order.status, self.clock(), f"reconciled: {why}", out)
         out.append(
             RecordCorrection(
                 correction=Correction(
@@ -759,3 +825,14 @@ class CallbackNormalizer:
 
 def _kind(raw: RawDealEvent | RawOrderEvent | RawDealReversal) -> str:
     return type(raw).__name__
+
+
+def _deal_reversed(intent: Intent, raw: RawDealReversal) -> DealReversed:
+    return DealReversed(
+        fill_id=raw.key,
+        order_no=raw.order_no,
+        account=intent.account,
+        security_id=intent.security_id,
+        reason=raw.reason,
+        recv_ns=raw.recv_ns,
+    )

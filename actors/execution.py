@@ -11,7 +11,7 @@ from actors.execution_book import Denial, ExecutionBook, MarketRoute
 from actors.metrics import EXECUTION_EVENTS
 from actors.runtime_state import order_stream, position_stream, submit_for
 from messages.client_requests import AwaitMarket, SubmitSignal
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import OrderCreated
 from messages.journal_protocol import Append, Forward
 from messages.market_commands import ArchiveMarket, CloseMarket, SwitchMarket
@@ -20,6 +20,7 @@ from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
     CancelRejected,
+    FillChargeRefused,
     FillRefusal,
     FillRefused,
     FillReversalRefused,
@@ -48,7 +49,15 @@ from supervisors.kernel.base import RuntimeActor, handles, tell_quietly
 from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
 
-VenueReport = OrderAccepted | OrderRejected | OrderCancelled | CancelRejected | Fill | FillReversed
+VenueReport = (
+    OrderAccepted
+    | OrderRejected
+    | OrderCancelled
+    | CancelRejected
+    | Fill
+    | FillReversed
+    | FillCharged
+)
 
 
 def report_key(report: VenueReport) -> str:
@@ -57,6 +66,8 @@ def report_key(report: VenueReport) -> str:
         return f"fill:{report.fill_id}"
     if isinstance(report, FillReversed):
         return f"reversed:{report.fill_id}"
+    if isinstance(report, FillCharged):
+        return f"charged:{report.fill_id}"
     return f"{type(report).__name__}:{report.order_id}"
 
 
@@ -273,7 +284,15 @@ class ExecutionActor(Supervised, RuntimeActor):
         self.book.trading_enabled = True
         self.log.info("trading_enabled")
 
-    @handles(OrderAccepted, OrderRejected, OrderCancelled, CancelRejected, Fill, FillReversed)
+    @handles(
+        OrderAccepted,
+        OrderRejected,
+        OrderCancelled,
+        CancelRejected,
+        Fill,
+        FillReversed,
+        FillCharged,
+    )
     def _venue_report(self, report: VenueReport) -> None:
         EXECUTION_EVENTS.labels(type=type(report).__name__).inc()
         order = self.book.orders.get(report.order_id)
@@ -313,6 +332,15 @@ class ExecutionActor(Supervised, RuntimeActor):
                 FillReversalRefused(
                     correlation_id=report.order_id,
                     reversal=report,
+                    reason=FillRefusal.UNKNOWN_ORDER,
+                    detail=f"no order {report.order_id}",
+                )
+            )
+        elif isinstance(report, FillCharged):
+            self.bus.tell(
+                FillChargeRefused(
+                    correlation_id=report.order_id,
+                    charge=report,
                     reason=FillRefusal.UNKNOWN_ORDER,
                     detail=f"no order {report.order_id}",
                 )

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from messages.fills import Fill, FillReversed
-from messages.orders import FillRefusal, FillReversalRefused
+from messages.fills import Fill, FillCharged, FillReversed
+from messages.orders import FillChargeRefused, FillRefusal, FillReversalRefused
 
 
 class FillResult(enum.Enum):
@@ -44,6 +44,16 @@ class FillOutcome:
             detail=self.detail,
         )
 
+    def charge_refused(self, charge: FillCharged, correlation_id: str) -> FillChargeRefused:
+        """The event that says this refused outcome of ``charge``, for the bus."""
+        assert self.refusal is not None
+        return FillChargeRefused(
+            correlation_id=correlation_id,
+            charge=charge,
+            reason=self.refusal,
+            detail=self.detail,
+        )
+
 
 APPLIED = FillOutcome(result=FillResult.APPLIED)
 DUPLICATE = FillOutcome(result=FillResult.DUPLICATE)
@@ -51,6 +61,20 @@ DUPLICATE = FillOutcome(result=FillResult.DUPLICATE)
 
 def refused(refusal: FillRefusal, detail: str) -> FillOutcome:
     return FillOutcome(result=FillResult.REFUSED, refusal=refusal, detail=detail)
+
+
+def charge_repeat(charged: Mapping[str, FillCharged], charge: FillCharged) -> FillOutcome | None:
+    """DUPLICATE or a conflict refusal when ``charge``'s fill was charged before, else None:
+    a broker charges a deal once, so other figures for it are refused, not guessed at."""
+    known = charged.get(charge.fill_id)
+    if known is None:
+        return None
+    if known == charge:
+        return DUPLICATE
+    return refused(
+        FillRefusal.CONFLICTING_DUPLICATE,
+        f"fill {charge.fill_id} was already charged fee {known.fee} and tax {known.tax}",
+    )
 
 
 def repeat_outcome(applied: Mapping[str, Fill], fill: Fill) -> FillOutcome | None:

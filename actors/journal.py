@@ -50,8 +50,11 @@ from actors.metrics import JOURNAL_BATCH_SIZE, JOURNAL_COMMIT_MS, JOURNAL_DUPLIC
 from actors.runtime_state import RuntimeState, encode_state
 from actors.snapshot_writer import SnapshotWriter
 from messages.codec import encode, kind_of
+from messages.journal import StepCommitted
 from messages.journal_protocol import (
     Append,
+    AppendAll,
+    Delivered,
     DuplicateRefused,
     Folded,
     Forward,
@@ -94,6 +97,41 @@ class _CommitFailed:
     """Told by the journal to itself after a failed commit, so that it surely ends."""
 
 
+class _Outbox:
+    """What one commit delivers: an actor that takes batches gets its events in one
+    ``Delivered``, in journal order, told where its last event would have been told; every
+    other recipient gets each event alone, where it was. So whatever the journal delivered
+    before an event is still told before it (what an actor caused cannot overtake it)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[Recipient, str | None]] = []
+        self.batches: dict[str | None, list[object]] = {}
+        self.singles: list[object] = []
+
+    def add(self, target: Recipient, event: object) -> None:
+        key = None
+        if isinstance(target, pykka.ActorRef) and getattr(
+            target.actor_class, "takes_batches", False
+        ):
+            key = target.actor_urn
+            self.batches.setdefault(key, []).append(event)
+        else:
+            self.singles.append(event)
+        self.told.append((target, key))
+
+    def flush(self, deliver: Callable[[Recipient, object], None]) -> None:
+        left = {key: len(events) for key, events in self.batches.items()}
+        singles = iter(self.singles)
+        for target, key in self.told:
+            if key is None:
+                deliver(target, next(singles))
+                continue
+            left[key] -= 1
+            if left[key] == 0:
+                events = self.batches[key]
+                deliver(target, events[0] if len(events) == 1 else Delivered(events=tuple(events)))
+
+
 class JournalActor(Supervised, RuntimeActor):
     kind = "journal"
 
@@ -105,10 +143,14 @@ class JournalActor(Supervised, RuntimeActor):
         config: JournalConfig | None = None,
         clock: Callable[[], int] = time.time_ns,
         snapshots: SnapshotWriter | None = None,
+        void_after: tuple[int, str] | None = None,
         supervision: SupervisedContext | None = None,
     ) -> None:
         super().__init__(supervision=supervision)
         self.store = store
+        self.void_after = void_after
+        """A torn step recovery left out of ``state``: ``JournalStore.void_after``'s arguments,
+        done first in ``on_start``, where a storage failure is a failed commit's."""
         self.snapshots = snapshots
         self.state = state if state is not None else RuntimeState()
         self.config = config if config is not None else JournalConfig()
@@ -138,6 +180,16 @@ class JournalActor(Supervised, RuntimeActor):
             raise JournalStoreError(str(self.failed))
         return super().on_receive(message)
 
+    def on_start(self) -> None:
+        if self.void_after is None:
+            return
+        try:
+            voided = self.store.void_after(*self.void_after)
+        except JournalStoreError as error:
+            self._failed(error, 0)
+            return
+        self.log.warning("torn_step_voided", after_seq=self.void_after[0], voided=voided)
+
     def on_stop(self) -> None:
         try:
             if self.fold_error is None and self.failed is None:
@@ -163,6 +215,12 @@ class JournalActor(Supervised, RuntimeActor):
     @handles(Append)
     def _append(self, message: Append) -> None:
         self._pend(message)
+        self._commit_if_quiet()
+
+    @handles(AppendAll)
+    def _append_all(self, message: AppendAll) -> None:
+        for append in message.appends:
+            self._pend(append)
         self._commit_if_quiet()
 
     def _pend(self, message: Append) -> None:
@@ -229,12 +287,27 @@ class JournalActor(Supervised, RuntimeActor):
         JOURNAL_COMMIT_MS.observe((time.perf_counter() - started) * 1000)
         JOURNAL_BATCH_SIZE.observe(len(batch))
         self.batches += 1
+        outbox = _Outbox()
+        try:
+            self._apply_committed(seqs, batch, outbox)
+        finally:
+            # What the fold applied before a failure is delivered; nothing after it.
+            outbox.flush(self._deliver)
+        if self._snapshot_due():
+            self._snapshot()
+
+    def _apply_committed(
+        self,
+        seqs: list[int | Duplicate | None],
+        batch: list[tuple[NewEntry, Append]],
+        outbox: _Outbox,
+    ) -> None:
         for seq, (entry, message) in zip(seqs, batch, strict=True):
             if seq is None:
                 self._duplicate(entry, "not_compared")
                 continue
             if isinstance(seq, Duplicate):
-                self._compared(seq, entry, message)
+                self._compared(seq, entry, message, outbox)
                 continue
             self.appended += 1
             self.since_snapshot += 1
@@ -244,9 +317,11 @@ class JournalActor(Supervised, RuntimeActor):
                 self._fold_failed(error)
                 raise JournalFailedError(f"the journal failed: {error}") from error
             if message.deliver_to is not None:
-                self._deliver(self.routes.get(entry.stream, message.deliver_to), message.event)
-        if self._snapshot_due():
-            self._snapshot()
+                outbox.add(self.routes.get(entry.stream, message.deliver_to), message.event)
+            if type(message.event) is StepCommitted and self._snapshot_due():
+                # A batch may end inside the next step (a replay's markers wait for its
+                # first commit): the snapshot is due where a step ended.
+                self._snapshot()
 
     def _duplicate(self, entry: NewEntry, content: str) -> None:
         self.duplicates += 1
@@ -255,7 +330,9 @@ class JournalActor(Supervised, RuntimeActor):
             "duplicate_event_dropped", kind=entry.kind, key=entry.dedup_key, content=content
         )
 
-    def _compared(self, duplicate: Duplicate, entry: NewEntry, message: Append) -> None:
+    def _compared(
+        self, duplicate: Duplicate, entry: NewEntry, message: Append, outbox: _Outbox
+    ) -> None:
         """A redelivery is dropped; a conflict is refused, loudly, and changes nothing."""
         stored = duplicate.stored
         if duplicate.identical:
@@ -287,7 +364,7 @@ class JournalActor(Supervised, RuntimeActor):
                 dedup_key=entry.dedup_key,
                 detail=detail,
             )
-            self._deliver(self.routes.get(entry.stream, message.deliver_to), refusal)
+            outbox.add(self.routes.get(entry.stream, message.deliver_to), refusal)
 
     def _fold_failed(self, error: FoldError) -> None:
         """Nothing after the failed event is delivered, and no snapshot of this state is
@@ -319,10 +396,11 @@ class JournalActor(Supervised, RuntimeActor):
         try:
             target.tell(event)
         except pykka.ActorDeadError:
+            kind = type(event).__name__
+            if type(event) is Delivered:
+                kind = f"{len(event.events)} x {type(event.events[0]).__name__}"
             self.log.warning(
-                "delivery_to_dead_actor",
-                kind=type(event).__name__,
-                target=target.actor_class.__name__,
+                "delivery_to_dead_actor", kind=kind, target=target.actor_class.__name__
             )
 
     def _snapshot_due(self) -> bool:

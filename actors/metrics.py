@@ -65,6 +65,11 @@ PNL_MISMATCH_ALERTS = Counter(
     "Realized PnL differences with the broker above the alert threshold, per security compared",
     ["account"],
 )
+SETTLEMENT_MISMATCH_ALERTS = Counter(
+    "tradeactors_settlement_mismatch_alerts",
+    "Settlement amounts differing from the broker's above the alert threshold, per date compared",
+    ["account"],
+)
 RECOVERY_SLOW_ALERTS = Counter(
     "tradeactors_recovery_slow_alerts",
     "Startup recoveries that took longer than the limit (seed 001: 10 s) before trading resumed",
@@ -78,5 +83,11 @@ FILL_REVERSALS = Counter(
     "fill_reversals",
     "Fills taken back (a trade that failed to settle), by who took it back (order, position) "
     "and outcome (applied, or the refusal's reason)",
+    ["by", "outcome"],
+)
+FILL_CHARGES = Counter(
+    "fill_charges",
+    "Broker charges (fee and tax) for a fill that replaced the fee it was booked with, by who "
+    "took it (order, position) and outcome (applied, duplicate, or the refusal's reason)",
     ["by", "outcome"],
 )

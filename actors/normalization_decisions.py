@@ -11,8 +11,15 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from messages.broker_events import Correction, DealBooked, OpenOrderAdopted, OpenOrderClosed
-from messages.fills import Fill, FillReversed
+from messages.broker_events import (
+    Correction,
+    DealBooked,
+    DealReversed,
+    FeeBooked,
+    OpenOrderAdopted,
+    OpenOrderClosed,
+)
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.orders import FillReversalRefused, OrderAccepted, OrderCancelled, OrderRejected
 from messages.reconciliation import OrdersMissing, ReconcileRequest
 
@@ -22,6 +29,21 @@ class AppendDeal:
     """Journal a deal on its account's stream (dedup key = its identity) for the account book."""
 
     booked: DealBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendFee:
+    """Journal a deal's fee and tax from the broker on its account's stream (dedup key
+    ``fee:<fill_id>``: once per deal) for the account book."""
+
+    booked: FeeBooked
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AppendReversedDeal:
+    """Journal a deal the broker took back on its account's stream, for the account book."""
+
+    reversed: DealReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -43,7 +65,7 @@ class RecordCorrection:
 class Publish:
     """A report of our own order, for execution to journal for the order."""
 
-    report: Fill | FillReversed | OrderAccepted | OrderCancelled | OrderRejected
+    report: Fill | FillReversed | FillCharged | OrderAccepted | OrderCancelled | OrderRejected
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -98,6 +120,8 @@ def note(level: str, event: str, **fields: Any) -> Note:
 
 Decision: TypeAlias = (
     AppendDeal
+    | AppendFee
+    | AppendReversedDeal
     | AppendAccountEvent
     | RecordCorrection
     | Publish

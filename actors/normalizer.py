@@ -21,6 +21,8 @@ from actors.metrics import BROKER_CALLBACKS_QUARANTINED, CALLBACK_GAP_SECONDS, F
 from actors.normalization_decisions import (
     AppendAccountEvent,
     AppendDeal,
+    AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     DealCallback,
     Decision,
@@ -208,6 +210,24 @@ class NormalizerActor(Supervised, PublishingActor):
                             event=booked,
                             stream=account_stream(booked.account),
                             dedup_key=f"deal:{booked.fill_id}",
+                            deliver_to=self.account_positions,
+                        )
+                    )
+                case AppendFee(booked=booked):
+                    self.journal.tell(
+                        Append(
+                            event=booked,
+                            stream=account_stream(booked.account),
+                            dedup_key=f"fee:{booked.fill_id}",
+                            deliver_to=self.account_positions,
+                        )
+                    )
+                case AppendReversedDeal(reversed=reversal):
+                    self.journal.tell(
+                        Append(
+                            event=reversal,
+                            stream=account_stream(reversal.account),
+                            dedup_key=f"deal_reversed:{reversal.fill_id}",
                             deliver_to=self.account_positions,
                         )
                     )

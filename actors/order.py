@@ -7,12 +7,13 @@ from typing import Any
 
 import pykka
 
+from actors.batch_delivery import BatchReceiver
 from actors.fill_outcome import FillOutcome, FillResult, refused
-from actors.metrics import FILL_REVERSALS
+from actors.metrics import FILL_CHARGES, FILL_REVERSALS
 from actors.order_state import Order, apply_order_event
 from actors.runtime_state import order_stream, position_stream
-from messages.fills import Fill, FillReversed
-from messages.journal import CancelRequested, FillApplied, ReversalApplied
+from messages.fills import Fill, FillCharged, FillReversed
+from messages.journal import CancelRequested, ChargeApplied, FillApplied, ReversalApplied
 from messages.journal_protocol import Append, DuplicateRefused, Route
 from messages.order_commands import CancelOrder
 from messages.orders import (
@@ -44,7 +45,7 @@ _CAUSES = {
 }
 
 
-class OrderActor(Supervised, RuntimeActor):
+class OrderActor(BatchReceiver, Supervised, RuntimeActor):
     """Applies journaled venue reports to its Order and tells others what changed.
 
     Every event reaches this actor from the journal, after it is durable, in journal order.
@@ -54,7 +55,8 @@ class OrderActor(Supervised, RuntimeActor):
     new ref). A closed order is quiesced and stopped (execution keeps its last snapshot); a
     fill the venue made before a cancel took effect can still arrive: execution has the
     actor started again from the journal, and the fill is applied; so can a reversal (a fill
-    the venue took back), journaled again as ReversalApplied for the position. A reversal
+    the venue took back), journaled again as ReversalApplied for the position, and so can a
+    broker's charge for a fill (FillCharged), journaled again as ChargeApplied. A reversal
     that opens a closed order again marks its side pending again and has execution guard
     it, and its next close is reported anew. Given a loader instead of
     an order (``supervisors.assembly.recovery.order_loader``), it rebuilds itself from the journal
@@ -126,6 +128,8 @@ class OrderActor(Supervised, RuntimeActor):
         """
         for fill in self.order.memento().fills:
             self._apply_to_position(fill)
+        for charge in self.order.charges:
+            self._charge_on_position(charge)
         for entry in self.order.reversed_fills:
             self._apply_to_position(entry.fill)
             self._reverse_on_position(entry.reversal)
@@ -200,6 +204,34 @@ class OrderActor(Supervised, RuntimeActor):
         if was_closed and not self.order.is_closed:
             self._reopen()
         self._publish(f"fill reversed: {reversal.reason}")
+
+    @handles(FillCharged)
+    def _fill_charged(self, charge: FillCharged) -> None:
+        outcome = apply_order_event(self.order, charge)
+        assert outcome is not None
+        FILL_CHARGES.labels(by="order", outcome=outcome.label).inc()
+        if outcome.result is FillResult.DUPLICATE:
+            self.log.info("duplicate_charge_ignored", fill_id=charge.fill_id)
+            return
+        if not outcome.applied:
+            self.log.error(
+                "fill_charge_refused",
+                fill_id=charge.fill_id,
+                reason=outcome.label,
+                detail=outcome.detail,
+            )
+            self.bus.tell(outcome.charge_refused(charge, self.order.correlation_id))
+            return
+        self.log.info(
+            "fill_charged",
+            fill_id=charge.fill_id,
+            booked_fee=charge.booked_fee,
+            fee=charge.fee,
+            tax=charge.tax,
+            fees=self.order.fees,
+        )
+        self._charge_on_position(charge)
+        self._publish("fill charged")
 
     def _reopen(self) -> None:
         """Open again: the side is pending on the position and guarded by execution."""
@@ -297,6 +329,16 @@ class OrderActor(Supervised, RuntimeActor):
                 correlation_id=self.order.correlation_id,
             ),
             dedup_key=f"unapplied:{reversal.fill_id}",
+        )
+
+    def _charge_on_position(self, charge: FillCharged) -> None:
+        self._journal_for_position(
+            ChargeApplied(
+                position_id=self.position_id,
+                charge=charge,
+                correlation_id=self.order.correlation_id,
+            ),
+            dedup_key=f"charge_applied:{charge.fill_id}",
         )
 
     def _journal_for_position(self, event: object, dedup_key: str | None = None) -> None:

@@ -16,9 +16,9 @@ from typing import TypeAlias
 import structlog
 
 from actors.errors import InvalidTransitionError
-from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
+from actors.fill_outcome import APPLIED, FillOutcome, charge_repeat, refused, repeat_outcome
 from messages.enums import OrderSide, OrderStatus
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import CancelRequested
 from messages.mementos import OrderMemento, ReversedFill
 from messages.orders import (
@@ -190,6 +190,7 @@ class Order:
         self._version = 0
         self._reversed: dict[str, ReversedFill] = {}
         self._reopened = 0
+        self._charges: dict[str, FillCharged] = {}
 
     @property
     def status(self) -> OrderStatus:
@@ -287,16 +288,49 @@ class Order:
         self._machine.fire(OrderTrigger.REVERSE_PART if remaining else OrderTrigger.REVERSE_ALL)
         del self._fills[fill.fill_id]
         self._reversed[fill.fill_id] = ReversedFill(fill=fill, reversal=reversal)
+        self._charges.pop(fill.fill_id, None)
         # Summed again over the fills left, in their order: the very sums that never saw it.
         self._filled = self._fees = self._notional = Decimal(0)
         for kept in self._fills.values():
             self._filled += kept.size
             self._fees += kept.fee
             self._notional += kept.notional
+        for charge in self._charges.values():
+            self._fees += charge.change
         if closed and not self.is_closed:
             self._reopened += 1
         self._version += 1
         return APPLIED
+
+    def apply_charge(self, charge: FillCharged) -> FillOutcome:
+        """The broker's fee and tax for an applied fill, in place of the fee it was booked
+        with: ``fees`` change by ``charge.change``, once; nothing else does. A repeat is a
+        duplicate; other figures for a charged fill, or a charge of a fill this order does
+        not hold (never applied, or reversed), are refused and change nothing.
+        """
+        if charge.order_id != self.order_id:
+            return refused(
+                FillRefusal.MISMATCHED_ORDER,
+                f"charge of {charge.fill_id} is for order {charge.order_id}, not {self.order_id}",
+            )
+        repeat = charge_repeat(self._charges, charge)
+        if repeat is not None:
+            return repeat
+        if charge.fill_id in self._reversed:
+            return refused(FillRefusal.ALREADY_REVERSED, f"fill {charge.fill_id} was reversed")
+        if charge.fill_id not in self._fills:
+            return refused(
+                FillRefusal.UNKNOWN_FILL, f"order {self.order_id} applied no fill {charge.fill_id}"
+            )
+        self._charges[charge.fill_id] = charge
+        self._fees += charge.change
+        self._version += 1
+        return APPLIED
+
+    @property
+    def charges(self) -> tuple[FillCharged, ...]:
+        """The broker's charges for the fills held, in the order they came."""
+        return tuple(self._charges.values())
 
     @property
     def reopened(self) -> int:
@@ -423,6 +457,7 @@ class Order:
             manual=self.manual,
             reversed=tuple(self._reversed.values()),
             reopened=self._reopened,
+            charges=tuple(self._charges.values()),
         )
 
     @classmethod
@@ -457,6 +492,7 @@ class Order:
         order._version = memento.version
         order._reversed = {entry.fill.fill_id: entry for entry in memento.reversed}
         order._reopened = memento.reopened
+        order._charges = {charge.fill_id: charge for charge in memento.charges}
         return order
 
     def __repr__(self) -> str:
@@ -469,6 +505,7 @@ class Order:
 OrderEvent: TypeAlias = (
     Fill
     | FillReversed
+    | FillCharged
     | OrderAccepted
     | OrderRejected
     | OrderCancelled
@@ -482,7 +519,7 @@ OrderEvent: TypeAlias = (
 def apply_order_event(order: Order, event: OrderEvent) -> FillOutcome | None:
     """One journaled order event, applied: the only code the OrderActor and the fold use.
 
-    A fill or a reversal answers its outcome; the other events answer None (compare
+    A fill, a reversal or a charge answers its outcome; the other events answer None (compare
     ``version`` to see a change). A venue rejection that lost a race with a fill or a
     cancel is logged and changes nothing. Any other kind raises ``TypeError``: a stream
     that holds it is a bug.
@@ -491,6 +528,8 @@ def apply_order_event(order: Order, event: OrderEvent) -> FillOutcome | None:
         return order.apply_fill(event)
     if isinstance(event, FillReversed):
         return order.apply_reversal(event)
+    if isinstance(event, FillCharged):
+        return order.apply_charge(event)
     if isinstance(event, OrderAccepted):
         order.accept()
     elif isinstance(event, OrderRejected):

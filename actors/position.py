@@ -7,18 +7,20 @@ from typing import Any
 
 import pykka
 
+from actors.batch_delivery import BatchReceiver
 from actors.fill_outcome import FillResult
-from actors.metrics import FILL_REVERSALS
+from actors.metrics import FILL_CHARGES, FILL_REVERSALS
 from actors.position_accounting import PositionBook, apply_position_event
 from actors.runtime_state import position_stream
 from messages.enums import PositionStatus
-from messages.journal import FillApplied, PositionSettlement, ReversalApplied
+from messages.journal import ChargeApplied, FillApplied, PositionSettlement, ReversalApplied
 from messages.journal_protocol import Route
 from messages.market_data import MarketSnapshot
 from messages.orders import FillRefused
 from messages.position_commands import ClearPending, MarkPending
 from messages.positions import (
     PositionDelta,
+    PositionFillCharged,
     PositionFillReversed,
     PositionOpened,
     PositionSettled,
@@ -31,7 +33,7 @@ from supervisors.kernel.child_spec import SupervisedContext
 from supervisors.kernel.supervised import Supervised
 
 
-class PositionActor(Supervised, PublishingActor):
+class PositionActor(BatchReceiver, Supervised, PublishingActor):
     """Applies journaled fills, pending flags and settlement; marks legs at the mid.
 
     Everything that changes the position reaches it from the journal, in journal order, so
@@ -40,7 +42,8 @@ class PositionActor(Supervised, PublishingActor):
     from the journal before it takes a message. Subscribers
     (strategies) get a PositionSnapshot on every fill, pending-flag change and settlement;
     the position index and then the event bus get PositionDelta per fill,
-    PositionFillReversed per fill taken back, and the lifecycle events (opened, settled).
+    PositionFillReversed per fill taken back, PositionFillCharged per broker's charge for a
+    fill, and the lifecycle events (opened, settled).
     Mark-only changes are not pushed (they follow every book tick); ask GetSnapshot for them.
     """
 
@@ -186,8 +189,56 @@ class PositionActor(Supervised, PublishingActor):
         if self.subscribers:
             self.publish(self.book.snapshot())
 
+    @handles(ChargeApplied)
+    def _charge(self, message: ChargeApplied) -> None:
+        charge = message.charge
+        outcome = apply_position_event(self.book, message)
+        assert outcome is not None
+        FILL_CHARGES.labels(by="position", outcome=outcome.label).inc()
+        if outcome.result is FillResult.DUPLICATE:
+            self.log.info("duplicate_charge_ignored", fill_id=charge.fill_id)
+            return
+        if not outcome.applied:
+            self.log.error(
+                "fill_charge_refused",
+                fill_id=charge.fill_id,
+                order_id=charge.order_id,
+                reason=outcome.label,
+                detail=outcome.detail,
+            )
+            self.bus.tell(outcome.charge_refused(charge, charge.order_id))
+            return
+        leg = self.book.leg_snapshot(charge.security_id)
+        correlation_id = message.correlation_id or charge.order_id
+        self.log.info(
+            "fill_charge_booked",
+            order_id=charge.order_id,
+            correlation_id=correlation_id,
+            fill_id=charge.fill_id,
+            security_id=charge.security_id,
+            change=charge.change,
+            fees=leg.fees,
+        )
+        self._lifecycle(
+            PositionFillCharged(
+                correlation_id=correlation_id,
+                position_id=self.book.position_id,
+                market_id=self.book.market_id,
+                version=self.book.version,
+                charge=charge,
+                leg=leg,
+            )
+        )
+        if self.subscribers:
+            self.publish(self.book.snapshot())
+
     def _lifecycle(
-        self, event: PositionOpened | PositionDelta | PositionFillReversed | PositionSettled
+        self,
+        event: PositionOpened
+        | PositionDelta
+        | PositionFillReversed
+        | PositionFillCharged
+        | PositionSettled,
     ) -> None:
         """The index hears a change first, then the bus; subscribers after both, so nothing
         a change causes can reach risk before the index has it."""

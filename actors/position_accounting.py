@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import TypeAlias
 
 from actors.exact_decimal import EXACT, PRO_RATA
-from actors.fill_outcome import APPLIED, FillOutcome, refused, repeat_outcome
+from actors.fill_outcome import APPLIED, FillOutcome, charge_repeat, refused, repeat_outcome
 from messages.enums import OrderSide, PositionStatus
-from messages.fills import Fill, FillReversed
-from messages.journal import FillApplied, PositionSettlement, ReversalApplied
+from messages.fills import Fill, FillCharged, FillReversed
+from messages.journal import ChargeApplied, FillApplied, PositionSettlement, ReversalApplied
 from messages.market_data import MarketSnapshot
 from messages.mementos import LegMemento, OrderMemento, PositionMemento
 from messages.orders import FillRefusal
@@ -187,6 +187,7 @@ class PositionBook:
         self._legs = {security_id: Leg(security_id) for security_id in security_ids}
         self._fills: dict[str, Fill] = {}
         self._reversed: list[str] = []
+        self._charges: dict[str, FillCharged] = {}
         self._pending: dict[str, tuple[str, OrderSide]] = {}
         self._status = PositionStatus.OPEN
         self._version = 0
@@ -254,13 +255,52 @@ class PositionBook:
             )
         del self._fills[fill_id]
         self._reversed.append(fill_id)
+        self._charges.pop(fill_id, None)
         old = self._legs[fill.security_id]
         leg = Leg(fill.security_id)
         for kept in self._fills.values():
             if kept.security_id == leg.security_id:
                 leg.apply(kept)
+        for charge in self._charges.values():
+            if charge.security_id == leg.security_id:
+                leg.fees = EXACT.add(leg.fees, charge.change)
         leg.mark = old.mark
         self._legs[fill.security_id] = leg
+        self._version += 1
+        return APPLIED
+
+    def apply_charge(self, charge: FillCharged) -> FillOutcome:
+        """The broker's fee and tax for an applied fill, in place of the fee it was booked
+        with: its leg's fees change by ``charge.change``, once; quantity, cost and realized
+        PnL (gross of fees) do not. A repeat is a duplicate; other figures for a charged
+        fill, a charge of a fill this position does not hold (never applied, or reversed),
+        or one after settlement (it paid out, its fees are final) are refused and change
+        nothing.
+        """
+        fill_id = charge.fill_id
+        repeat = charge_repeat(self._charges, charge)
+        if repeat is not None:
+            return repeat
+        if fill_id in self._reversed:
+            return refused(FillRefusal.ALREADY_REVERSED, f"fill {fill_id} was reversed")
+        fill = self._fills.get(fill_id)
+        if fill is None:
+            return refused(
+                FillRefusal.UNKNOWN_FILL, f"position {self.position_id} applied no fill {fill_id}"
+            )
+        if self._status is PositionStatus.SETTLED:
+            return refused(
+                FillRefusal.POSITION_SETTLED,
+                f"charge of {fill_id} arrived after position {self.position_id} settled",
+            )
+        if charge.security_id != fill.security_id:
+            return refused(
+                FillRefusal.MISMATCHED_ORDER,
+                f"charge of {fill_id} is for {charge.security_id}, its fill {fill.security_id}",
+            )
+        leg = self._legs[fill.security_id]
+        leg.fees = EXACT.add(leg.fees, charge.change)
+        self._charges[fill_id] = charge
         self._version += 1
         return APPLIED
 
@@ -281,12 +321,14 @@ class PositionBook:
             self._version += 1
 
     def carries(self, order: OrderMemento) -> bool:
-        """Whether every effect of ``order`` is here: each of its fills applied, each it
-        took back applied and reversed, and the order no longer pending. A closed order
-        that a recovered position carries has nothing to journal for it again."""
+        """Whether every effect of ``order`` is here: each of its fills applied (and
+        charged), each it took back applied and reversed, and the order no longer pending.
+        A closed order that a recovered position carries has nothing to journal for it
+        again."""
         return (
             order.order_id not in self._pending
             and all(fill.fill_id in self._fills for fill in order.fills)
+            and all(charge.fill_id in self._charges for charge in order.charges)
             and all(entry.fill.fill_id in self._reversed for entry in order.reversed)
         )
 
@@ -371,6 +413,7 @@ class PositionBook:
             ),
             fills=tuple(self._fills.values()),
             reversed=tuple(self._reversed),
+            charges=tuple(self._charges.values()),
         )
 
     @classmethod
@@ -390,6 +433,7 @@ class PositionBook:
         book._legs = {leg.security_id: Leg.from_memento(leg) for leg in memento.legs}
         book._fills = {fill.fill_id: fill for fill in memento.fills}
         book._reversed = list(memento.reversed)
+        book._charges = {charge.fill_id: charge for charge in memento.charges}
         book._pending = {
             order_id: (security_id, side) for order_id, security_id, side in memento.pending
         }
@@ -405,7 +449,7 @@ class PositionBook:
 
 
 PositionEvent: TypeAlias = (
-    FillApplied | ReversalApplied | MarkPending | ClearPending | PositionSettlement
+    FillApplied | ReversalApplied | ChargeApplied | MarkPending | ClearPending | PositionSettlement
 )
 """What the journal's ``position:<id>`` stream holds after the position's creation."""
 
@@ -413,7 +457,7 @@ PositionEvent: TypeAlias = (
 def apply_position_event(book: PositionBook, event: PositionEvent) -> FillOutcome | None:
     """One journaled position event, applied: the only code the PositionActor and the fold use.
 
-    A fill or a reversal answers its outcome; the other events answer None (compare
+    A fill, a reversal or a charge answers its outcome; the other events answer None (compare
     ``version`` to see a change). Raises what the book raises for a broken invariant (a
     pending flag or a winner on an instrument it does not hold), and ``TypeError`` for any
     other kind.
@@ -422,6 +466,8 @@ def apply_position_event(book: PositionBook, event: PositionEvent) -> FillOutcom
         return book.apply_fill(event.fill)
     if isinstance(event, ReversalApplied):
         return book.apply_reversal(event.reversal)
+    if isinstance(event, ChargeApplied):
+        return book.apply_charge(event.charge)
     if isinstance(event, MarkPending):
         book.mark_pending(event.order_id, event.security_id, event.side)
     elif isinstance(event, ClearPending):

@@ -17,6 +17,7 @@ from messages.market_data import MarketSnapshot
 from messages.positions import (
     PositionArchived,
     PositionDelta,
+    PositionFillCharged,
     PositionFillReversed,
     PositionOpened,
     PositionSettled,
@@ -45,8 +46,8 @@ class PositionIndexActor(Supervised, RuntimeActor):
     def _opened(self, message: PositionOpened) -> None:
         self.index.opened(message.position)
 
-    @handles(PositionDelta, PositionFillReversed)
-    def _delta(self, message: PositionDelta | PositionFillReversed) -> None:
+    @handles(PositionDelta, PositionFillReversed, PositionFillCharged)
+    def _delta(self, message: PositionDelta | PositionFillReversed | PositionFillCharged) -> None:
         if not self.index.leg_changed(message.position_id, message.leg, message.version):
             self.log.warning(
                 "delta_for_unindexed_position",

@@ -6,12 +6,21 @@ never refused (``margin_s`` covers the time between our clock and the broker's).
 broker refuses regardless (another client on the same account), it waits
 ``initial_backoff_s``, doubling up to ``max_backoff_s``, and tries again. A disconnect is
 not retried here: it propagates, and the caller decides.
+
+The window is kept in integer nanoseconds: in float seconds a slot freed at
+``first + period + margin`` could read as not yet free after sleeping exactly until then
+(``5.05 - 5.0 - 0.05 < 0``), and the next wait came out as 0 s, forever, on a clock that only
+sleeps move. A pause also sets a floor under the clock (a sleep lasts at least its length),
+so a wait always ends in a free slot. Several threads may share one pacer (the reconciler's
+worker and the runtime's own calls): a lock makes taking a slot one step, and a thread
+waiting for a slot holds it, so callers take slots in turn. A backoff sleeps outside it.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -22,6 +31,8 @@ import structlog
 from actors.broker import Page, RateLimitedError
 
 T = TypeVar("T")
+
+_NS_PER_S = 1_000_000_000
 
 _log = structlog.get_logger("tradeactors", actor="query_pacer")
 
@@ -59,30 +70,38 @@ class QueryPacer:
         self.margin_s = margin_s
         self.monotonic = monotonic
         self.sleep = sleep
-        self._window: collections.deque[float] = collections.deque()
+        self._span_ns = _ns(period_s) + _ns(margin_s)
+        self._lock = threading.Lock()
+        self._window: collections.deque[int] = collections.deque()
+        self._floor_ns = 0
         self._made = self._waits = self._refused = 0
-        self._waited_s = 0.0
+        self._waited_ns = 0
 
     def stats(self) -> PacerStats:
-        return PacerStats(
-            calls=self._made, waits=self._waits, waited_s=self._waited_s, refused=self._refused
-        )
+        with self._lock:
+            return PacerStats(
+                calls=self._made,
+                waits=self._waits,
+                waited_s=self._waited_ns / _NS_PER_S,
+                refused=self._refused,
+            )
 
     def call(self, query: Callable[[], T]) -> T:
         """Run ``query`` when the window has room; on a refusal, back off and run it again."""
         backoff_s = self.initial_backoff_s
         for attempt in range(1, self.max_attempts + 1):
-            self._wait_for_slot()
-            self._window.append(self.monotonic())
-            self._made += 1
+            self._take_slot()
             try:
                 return query()
             except RateLimitedError:
-                self._refused += 1
+                with self._lock:
+                    self._refused += 1
                 if attempt == self.max_attempts:
                     raise
                 _log.warning("query_refused_backing_off", backoff_s=backoff_s, attempt=attempt)
-                self._pause(backoff_s)
+                with self._lock:
+                    self._waited_ns += _ns(backoff_s)
+                self.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, self.max_backoff_s)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -96,16 +115,28 @@ class QueryPacer:
             page = answer.next_page
         return items
 
-    def _wait_for_slot(self) -> None:
-        while True:
-            now = self.monotonic()
-            while self._window and self._window[0] <= now - self.period_s - self.margin_s:
-                self._window.popleft()
-            if len(self._window) < self.calls:
-                return
-            self._waits += 1
-            self._pause(self._window[0] + self.period_s + self.margin_s - now)
+    def _take_slot(self) -> None:
+        """Wait until the window has room and record the call in it; one thread at a time,
+        so two callers never take the same free slot."""
+        with self._lock:
+            while True:
+                now = self._now_ns()
+                while self._window and self._window[0] + self._span_ns <= now:
+                    self._window.popleft()
+                if len(self._window) < self.calls:
+                    self._window.append(now)
+                    self._made += 1
+                    return
+                wait_ns = self._window[0] + self._span_ns - now
+                self._waits += 1
+                self._waited_ns += wait_ns
+                self._floor_ns = now + wait_ns  # no other thread reads the clock meanwhile
+                self.sleep(wait_ns / _NS_PER_S)
 
-    def _pause(self, seconds: float) -> None:
-        self._waited_s += seconds
-        self.sleep(seconds)
+    def _now_ns(self) -> int:
+        return max(_ns(self.monotonic()), self._floor_ns)
+
+
+def _ns(seconds: float) -> int:
+    """Seconds as whole nanoseconds, so the window's sums and comparisons are exact."""
+    return round(seconds * _NS_PER_S)

@@ -6,7 +6,8 @@
   ``TradingEnabled``; a recovery longer than ``recovery_alert_s`` (seed 001: 10 s) is an
   alert (``RecoverySlow``) published before it. A broker that reports realized PnL and
   settlements (``ProfitLossQueries``) has those read too on every whole-account reconcile:
-  the account book compares the PnL, and a difference over its threshold is an alert.
+  the account book compares the PnL and the cash to settle per date, and a difference over
+  its threshold is an alert.
 - **Runtime**: a targeted reconcile when the normalizer reports a callback gap with orders
   open or callbacks for unknown orders, a full one on ``ReconcileRequest``, and the
   position sync of seed 002: a deal callback triggers one, debounced to ``min_sync_s``
@@ -36,13 +37,14 @@ from typing import Any
 import attrs
 import pykka
 
-from actors.broker import Broker, ProfitLossQueries
+from actors.broker import Broker, DealCharges, ProfitLossQueries
 from actors.metrics import RECONCILIATION_DURATION_MS, RECOVERY_SLOW_ALERTS
 from actors.query_pacer import QueryPacer
 from actors.query_worker import JobDone, JobFailed, QueryWorker
 from actors.reconcile_schedule import AccountJob, Job, OrdersJob, ReconcileSchedule, Retry
 from actors.reconciliation_findings import account_findings, orders_findings
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerPosition,
@@ -275,6 +277,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
         account, since_ns = job.account, job.since_ns
 
         reports = isinstance(broker, ProfitLossQueries) and not job.scope
+        charges = isinstance(broker, DealCharges) and not job.scope
 
         def read(pacer: QueryPacer) -> tuple[Any, ...]:
             answer = (
@@ -282,13 +285,18 @@ class ReconcilerActor(Supervised, RuntimeActor):
                 pacer.all_pages(functools.partial(broker.list_open_orders, account)),
                 pacer.all_pages(functools.partial(broker.list_fills, account, since_ns)),
             )
+            charged: list[BrokerDealCharge] = []
+            if charges:
+                assert isinstance(broker, DealCharges)
+                charged = pacer.all_pages(functools.partial(broker.list_deal_charges, account))
             if not reports:
-                return (*answer, None, None)
+                return (*answer, None, None, charged)
             assert isinstance(broker, ProfitLossQueries)
             return (
                 *answer,
                 pacer.all_pages(functools.partial(broker.list_profit_loss, account)),
                 pacer.all_pages(functools.partial(broker.list_settlements, account)),
+                charged,
             )
 
         self._submit(read, job)
@@ -297,21 +305,16 @@ class ReconcilerActor(Supervised, RuntimeActor):
         """Hand the findings to the actors that own the state, in an order that holds.
 
         ``answer``: positions, open orders, fills, then realized PnL and settlements (None
-        when the broker reports none, or the job is scoped).
+        when the broker reports none, or the job is scoped), then the deals' charges.
         """
         positions: list[BrokerPosition]
         open_orders: list[BrokerOrder]
         fills: list[BrokerFill]
         profit_loss: list[BrokerProfitLoss] | None
         settlements: list[BrokerSettlement] | None
-        positions, open_orders, fills, profit_loss, settlements = answer
+        charged: list[BrokerDealCharge]
+        positions, open_orders, fills, profit_loss, settlements, charged = answer
         found = account_findings(job, positions, open_orders, fills)
-        if settlements is not None:
-            self.log.info(
-                "broker_settlements",
-                account=job.account,
-                settlements=[(s.date, s.days, str(s.amount)) for s in settlements],
-            )
         self.log.info(
             "reconciling",
             account=job.account,
@@ -332,6 +335,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
             security_ids=job.scope,
             reply_to=self.actor_ref,
             profit_loss=None if profit_loss is None else tuple(profit_loss),
+            settlements=None if settlements is None else tuple(settlements),
         )
         self.normalizer.tell(
             BookInferred(
@@ -339,6 +343,7 @@ class ReconcilerActor(Supervised, RuntimeActor):
                 reason=job.reason,
                 recv_ns=self.clock(),
                 then=Forward(message=compare, deliver_to=self.account_positions),
+                charges=tuple(c for c in charged if c.account == job.account),
             )
         )
 

@@ -22,16 +22,20 @@ from actors.position_accounting import PositionBook, apply_position_event
 from messages.broker_events import (
     Correction,
     DealBooked,
+    DealReversed,
+    FeeBooked,
     OpenOrderAdopted,
     OpenOrderClosed,
     OrderRouted,
     PnlMismatch,
     PositionCorrected,
+    SettlementMismatch,
 )
 from messages.codec import encode
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import (
     CancelRequested,
+    ChargeApplied,
     FillApplied,
     MarketArchived,
     OrderCreated,
@@ -122,6 +126,7 @@ class RuntimeState:
             step_open=self.step_open,
             account_legs=self.accounts.memento(),
             account_deals=self.accounts.deals,
+            account_cash=self.accounts.cash_memento(),
             routed=tuple(self.routed.values()),
             adopted=tuple(self.adopted.values()),
             risk_limits=self.risk_limits,
@@ -154,7 +159,9 @@ class RuntimeState:
         state.committed_step = memento.committed_step
         state.record_step = memento.record_step
         state.step_open = memento.step_open
-        state.accounts = AccountBook.from_memento(memento.account_legs, memento.account_deals)
+        state.accounts = AccountBook.from_memento(
+            memento.account_legs, memento.account_deals, memento.account_cash
+        )
         state.routed = {routed.order_no: routed for routed in memento.routed}
         state.adopted = {adopted.order_no: adopted for adopted in memento.adopted}
         state.risk_limits = memento.risk_limits
@@ -321,8 +328,14 @@ class RuntimeState:
     def _deal_booked(self, _stream: str, event: DealBooked) -> None:
         self.accounts.book(event)
 
+    def _fee_booked(self, _stream: str, event: FeeBooked) -> None:
+        self.accounts.charge(event)
+
     def _position_corrected(self, _stream: str, event: PositionCorrected) -> None:
         self.accounts.correct(event)
+
+    def _deal_reversed(self, _stream: str, event: DealReversed) -> None:
+        self.accounts.reverse(event)
 
     def _open_order_adopted(self, _stream: str, event: OpenOrderAdopted) -> None:
         self.adopted[event.order_no] = event
@@ -333,7 +346,9 @@ class RuntimeState:
     def _limits_changed(self, _stream: str, event: LimitsChanged) -> None:
         self.risk_limits = event.limits
 
-    def _correction(self, _stream: str, _event: Correction | PnlMismatch) -> None:
+    def _correction(
+        self, _stream: str, _event: Correction | PnlMismatch | SettlementMismatch
+    ) -> None:
         """The audit record of a reconciliation change or alert; its effect (if any) is its
         own event."""
 
@@ -398,10 +413,12 @@ _HANDLERS: dict[type, Any] = {
     ClearPending: RuntimeState._position_event,
     FillApplied: RuntimeState._position_event,
     ReversalApplied: RuntimeState._position_event,
+    ChargeApplied: RuntimeState._position_event,
     PositionSettlement: RuntimeState._position_event,
     OrderCreated: RuntimeState._order_created,
     Fill: RuntimeState._order_event,
     FillReversed: RuntimeState._order_event,
+    FillCharged: RuntimeState._order_event,
     OrderAccepted: RuntimeState._order_event,
     OrderRejected: RuntimeState._order_event,
     OrderCancelled: RuntimeState._order_event,
@@ -414,10 +431,13 @@ _HANDLERS: dict[type, Any] = {
     StepCommitted: RuntimeState._step_committed,
     OrderRouted: RuntimeState._order_routed,
     DealBooked: RuntimeState._deal_booked,
+    FeeBooked: RuntimeState._fee_booked,
     PositionCorrected: RuntimeState._position_corrected,
+    DealReversed: RuntimeState._deal_reversed,
     OpenOrderAdopted: RuntimeState._open_order_adopted,
     OpenOrderClosed: RuntimeState._open_order_closed,
     Correction: RuntimeState._correction,
     PnlMismatch: RuntimeState._correction,
+    SettlementMismatch: RuntimeState._correction,
     LimitsChanged: RuntimeState._limits_changed,
 }

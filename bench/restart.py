@@ -440,7 +440,9 @@ def _size_rows(
     built = book.snapshot()
     store = SqliteJournalStore(path)
     recovered = recover_core(store, fee_rate=RuntimeConfig().fee_rate, feed=())
-    journal = JournalActor.start(store, state=recovered.state)
+    journal = JournalActor.start(
+        store, state=recovered.state, void_after=recovered.report.torn_void
+    )
     plan: list[tuple[str, bool, tuple[str, ...]]] = [(FOLD, True, KILLS), (FILE, False, KILLS)]
     rows = []
     try:

@@ -310,7 +310,7 @@ class PostgresJournalStore:
     def void_after(self, seq: int, reason: str) -> int:
         """Move the tail after ``seq`` to ``voided`` in one statement; see
         :meth:`JournalStore.void_after`."""
-        with self._storage_errors("cannot void journal records"), self._write():
+        with self._storage_errors("cannot void records in journal"), self._write():
             moved = self._conn.execute(
                 _MOVE.format(where="seq > %s"), (seq, reason, time.time_ns())
             ).rowcount

@@ -333,7 +333,7 @@ class SqliteJournalStore:
 
     def void_after(self, seq: int, reason: str) -> int:
         """Move the tail after ``seq`` to ``voided``; see :meth:`JournalStore.void_after`."""
-        with self._storage_errors("cannot void journal records"), self._transaction():
+        with self._storage_errors("cannot void records in journal"), self._transaction():
             moved = self._conn.execute(
                 f"INSERT INTO voided ({COLUMNS}, checksum, reason, voided_ns) "
                 f"SELECT {COLUMNS}, checksum, ?, ? FROM events WHERE seq > ? ORDER BY seq",

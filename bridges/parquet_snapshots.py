@@ -32,6 +32,7 @@ from bridges.table_files import Row, write_parquet_table
 from messages.positions import (
     PositionArchived,
     PositionDelta,
+    PositionFillCharged,
     PositionFillReversed,
     PositionOpened,
     PositionSettled,
@@ -110,8 +111,8 @@ class PositionSnapshotRecorder(RuntimeActor):
     def _lifecycle(self, message: PositionOpened | PositionSettled | PositionArchived) -> None:
         self._keep(message.position)
 
-    @handles(PositionDelta, PositionFillReversed)
-    def _delta(self, message: PositionDelta | PositionFillReversed) -> None:
+    @handles(PositionDelta, PositionFillReversed, PositionFillCharged)
+    def _delta(self, message: PositionDelta | PositionFillReversed | PositionFillCharged) -> None:
         known = self.positions.get(message.position_id)
         if known is None:
             self.log.warning(

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
+import attrs
 import structlog
 from py_clob_client.client import ClobClient
 from py_clob_client.clob_types import (
@@ -277,7 +278,23 @@ class PolymarketBroker:
         return Page(items=tuple(self._order(o) for o in orders if str(o.get("status")) == "LIVE"))
 
     def order_status(self, order_no: str) -> BrokerOrder:
-        return self._order(self._call(self.client.get_order, order_no))
+        """The order as the CLOB has it, but for one thing: the CLOB keeps an order MATCHED,
+        with its ``size_matched``, after a trade that matched it FAILED on chain
+        (py-clob-client-v2 issue #34). Such an order trades no more, so when a FAILED trade
+        names it, what its other trades did not fill is reported cancelled."""
+        order = self._call(self.client.get_order, order_no)
+        found = self._order(order)
+        if str(order.get("status")) != "MATCHED":
+            return found
+        trades = self._call(self.client.get_trades, TradeParams(asset_id=found.security_id))
+        mentioned = [trade for trade in trades if _mentions(trade, order_no)]
+        if not any(t.get("status") == TradeStatus.FAILED.value for t in mentioned):
+            return found
+        legs = [fill for trade in mentioned for fill in self._fills(trade)]
+        settled = sum((fill.size for fill in legs if fill.order_no == order_no), Decimal(0))
+        if settled >= found.size:
+            return found
+        return attrs.evolve(found, filled=settled, status=BrokerOrderStatus.CANCELLED)
 
     def list_fills(self, account: str, since_ns: int, page: int = 0) -> Page[BrokerFill]:
         if not self._answers(account, page):

@@ -61,9 +61,12 @@ class MarketSeries:
             raise ValueError(f"a series period is a positive number of seconds, not {value}")
 
     def slug_at(self, now_ns: int, *, windows_ahead: int = 0) -> str:
+        return self.template.format(start=self.start_at(now_ns, windows_ahead=windows_ahead))
+
+    def start_at(self, now_ns: int, *, windows_ahead: int = 0) -> int:
+        """The start (Unix seconds) of the window that holds ``now_ns``, or of a later one."""
         seconds = now_ns // 1_000_000_000
-        start = (seconds // self.period_s + windows_ahead) * self.period_s
-        return self.template.format(start=start)
+        return (seconds // self.period_s + windows_ahead) * self.period_s
 
 
 Fetch = Callable[[str], bytes]

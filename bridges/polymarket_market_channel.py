@@ -142,7 +142,7 @@ class MarketChannelBooks:
             self.counts["pong"] += 1
             return Translation()
         try:
-            decoded = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            decoded = json.loads(text, parse_float=Decimal, parse_constant=refuse_constant)
         except (ValueError, RecursionError) as error:
             return self._rejected(
                 Rejection(
@@ -365,7 +365,8 @@ def log_rejections(log: Any, translation: Translation) -> None:
         )
 
 
-def _refuse_constant(text: str) -> Any:
+def refuse_constant(text: str) -> Any:
+    """For ``json.loads``: ``NaN`` and ``Infinity`` are refused, not made floats."""
     raise ValueError(f"{text} is not a number")
 
 

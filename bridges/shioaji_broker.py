@@ -25,6 +25,10 @@ The adapter maps Shioaji's documented protocol onto the broker protocol and noth
   (the day's, with each record's fee and tax from ``list_profit_loss_detail``),
   ``list_settlements``; and ``list_open_orders``, ``list_fills``, ``order_status`` from
   ``update_status`` and ``list_trades``.
+- **Fees and taxes**: a deal message carries neither; ``list_deal_charges`` reads them from
+  the portfolio details (``list_profit_loss_detail``, ``list_position_detail``), each row a
+  lot of the order ``dseq`` (the trade's ``ordno``), matched to that order's deal of the
+  same quantity and price.
 - **Session**: ``set_session_down_callback`` ends the session (calls fail, registration is
   lost); ``reconnect`` logs in again, and the next ``register_callbacks`` sets the order
   callback once more.
@@ -59,6 +63,7 @@ from actors.broker import (
 )
 from actors.query_pacer import PacerStats, QueryPacer
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderRequest,
@@ -66,6 +71,7 @@ from messages.broker import (
     BrokerPosition,
     BrokerProfitLoss,
     BrokerSettlement,
+    deal_key,
 )
 from messages.enums import OrderSide
 
@@ -497,6 +503,52 @@ class ShioajiBroker:
         return list(
             self._query(lambda: self._api.list_profit_loss_detail(acc, detail_id=detail_id))
         )
+
+    def list_deal_charges(self, account: str, page: int = 0) -> Page[BrokerDealCharge]:
+        """Each deal's fee and tax as the broker charged them: the rows of
+        ``list_profit_loss_detail`` for every PnL record (lots closed: fee and tax), then of
+        ``list_position_detail`` for every position (lots held: the fee). A row is a lot of
+        the order ``dseq`` (its ``ordno``), matched to one deal of that order with the same
+        quantity and price, each deal once (the first row wins); a row that is no single
+        deal (a lot of several) is left out. None for a futures account, whose PnL records
+        name no order."""
+        _whole(page)
+        acc = self._account(account)
+        if not self._is_stock_account(acc):
+            return Page(items=())
+        rows: list[Any] = []
+        for record in self._query(lambda: self._api.list_profit_loss(acc)):
+            rows.extend(self.list_profit_loss_detail(account, int(record.id)))
+        for held in self._query(lambda: self._api.list_positions(acc, unit=sj.Unit.Share)):
+            rows.extend(self._position_detail(acc, int(held.id)))
+        trades = {str(trade.order.ordno): trade for trade in self._trades_of(account)}
+        charges: dict[str, BrokerDealCharge] = {}
+        for row in rows:
+            trade = trades.get(str(row.dseq))
+            if trade is None:
+                continue
+            terms = (int(row.quantity), _decimal(row.price))
+            lot = self._lot(trade)
+            for deal in list(trade.status.deals):
+                key = deal_key(str(trade.order.id), int(deal.seq), _ns(deal.ts))
+                if key in charges or (int(deal.quantity), _decimal(deal.price)) != terms:
+                    continue
+                charges[key] = BrokerDealCharge(
+                    order_no=str(trade.order.id),
+                    seq_no=int(deal.seq),
+                    match_ts=_ns(deal.ts),
+                    account=account,
+                    security_id=str(trade.contract.code),
+                    price=_decimal(deal.price),
+                    size=Decimal(int(deal.quantity) * lot),
+                    fee=_decimal(row.fee),
+                    tax=_decimal(getattr(row, "tax", 0)),
+                )
+                break
+        return Page(items=tuple(charges.values()))
+
+    def _position_detail(self, acc: Any, detail_id: int) -> list[Any]:
+        return list(self._query(lambda: self._api.list_position_detail(acc, detail_id=detail_id)))
 
     def list_settlements(self, account: str, page: int = 0) -> Page[BrokerSettlement]:
         """T, T+1 and T+2 settlement amounts; none for a futures account (Shioaji settles

@@ -8,6 +8,14 @@ checkpoints off and this thread runs a PASSIVE checkpoint every ``interval_s`` o
 connection. A PASSIVE checkpoint never waits for the writer, and the sqlite3 module lets
 go of the GIL while it copies pages, so commits go on meanwhile.
 
+A PASSIVE checkpoint never restarts the WAL either: SQLite writes it from the start again
+only once a writer finds every frame checkpointed, and a writer that never pauses (a
+lockstep replay commits every few hundred microseconds) never does, so the file grew by
+about 30 KiB a record (455 MiB for a 15k-record replay whose journal is 12 MiB). Past
+``RESTART_FRAMES`` the thread therefore runs one RESTART checkpoint, which waits at most
+``RESTART_WAIT_S`` for the writer and the readers: commits pause that long at worst, once
+per that many frames, and the WAL stays within about that size.
+
 Durability is unchanged: a commit is in the WAL either way, and a crash between
 checkpoints leaves a WAL that the next open replays.
 """
@@ -23,6 +31,11 @@ import structlog
 _log = structlog.get_logger("tradeactors", actor="wal_checkpointer")
 
 DEFAULT_INTERVAL_S = 0.25
+RESTART_FRAMES = 4096
+"""WAL frames (pages: 16 MiB at 4 KiB) past which a checkpoint makes the writer start the
+WAL again."""
+RESTART_WAIT_S = 0.05
+"""How long a RESTART checkpoint waits for the writer and readers before it gives up."""
 
 
 class WalCheckpointer:
@@ -33,7 +46,10 @@ class WalCheckpointer:
         self.interval_s = interval_s
         self.checkpoints = 0
         self._stop = threading.Event()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(
+            path, timeout=RESTART_WAIT_S, isolation_level=None, check_same_thread=False
+        )
+        self.restarts = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, name=f"wal-checkpointer:{path.name}", daemon=True
@@ -50,6 +66,13 @@ class WalCheckpointer:
             self.checkpoints += 1
         return busy, log, done
 
+    def restart_now(self) -> tuple[int, int, int]:
+        """One RESTART checkpoint (busy 1 if the writer or a reader held on too long)."""
+        with self._lock:
+            busy, log, done = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            self.restarts += 1
+        return busy, log, done
+
     def stop(self) -> None:
         """Stop the thread and close its connection (the writer's close checkpoints last)."""
         self._stop.set()
@@ -61,7 +84,9 @@ class WalCheckpointer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.checkpoint_now()
+                _busy, log, _done = self.checkpoint_now()
+                if log >= RESTART_FRAMES:
+                    self.restart_now()
             except sqlite3.Error as error:
                 # A failed checkpoint loses nothing (the WAL keeps the commits); the next
                 # one tries again, and the writer's close checkpoints in any case.

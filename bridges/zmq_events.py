@@ -20,10 +20,17 @@ from bridges.zmq_protocol import encode_event
 from bridges.zmq_server import ZmqServer
 from messages.broker_events import AccountPositionChanged, Correction, DealRefused
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
-from messages.orders import FillRefused, FillReversalRefused, OrderDenied, OrderUpdated
+from messages.orders import (
+    FillChargeRefused,
+    FillRefused,
+    FillReversalRefused,
+    OrderDenied,
+    OrderUpdated,
+)
 from messages.positions import (
     PositionArchived,
     PositionDelta,
+    PositionFillCharged,
     PositionFillReversed,
     PositionOpened,
     PositionSettled,
@@ -62,10 +69,14 @@ def topics_of(event: Any) -> list[tuple[str, Any]]:
             (f"position.{event.market_id}", event),
             (f"fill.{event.market_id}", event.reversal),
         ]
+    if isinstance(event, PositionFillCharged):
+        return [(f"position.{event.market_id}", event), (f"fill.{event.market_id}", event.charge)]
     if isinstance(event, FillRefused):
         return [(f"fill.{event.fill.market_id}", event)]
     if isinstance(event, FillReversalRefused):
         return [(f"fill.{event.reversal.market_id}", event)]
+    if isinstance(event, FillChargeRefused):
+        return [(f"fill.{event.charge.market_id}", event)]
     if isinstance(event, PositionOpened | PositionSettled | PositionArchived):
         return [(f"snapshot.{event.position.market_id}", event)]
     if isinstance(event, MarketOpened):

@@ -187,6 +187,26 @@ class BrokerProfitLoss:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class BrokerDealCharge:
+    """The fee and tax the broker charged for one deal, which its deal message did not carry
+    (Shioaji's portfolio details): the deal's identity, and its terms to check the match."""
+
+    order_no: str = text_field()
+    seq_no: int = attrs.field(validator=attrs.validators.instance_of(int))
+    match_ts: int = attrs.field(validator=attrs.validators.instance_of(int))
+    account: str = text_field()
+    security_id: str = text_field()
+    price: Decimal = non_negative_decimal()
+    size: Decimal = positive_decimal()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+
+    @property
+    def key(self) -> str:
+        return deal_key(self.order_no, self.seq_no, self.match_ts)
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class BrokerSettlement:
     """Cash the broker settles on ``date`` (T+``days``): signed, received when positive."""
 

@@ -1,7 +1,8 @@
 """What the broker edge journals: routed orders, booked deals, and reconciliation's work.
 
 ``DealBooked`` is one broker deal on an account, booked once whether its callback or a
-reconciliation query brought it (``fill_id`` is the broker's deal key). ``PositionCorrected``
+reconciliation query brought it (``fill_id`` is the broker's deal key), and
+``DealReversed`` when the broker took it back. ``PositionCorrected``
 and ``OpenOrderAdopted`` bring the account's book to broker truth where no deal explains
 the difference. ``Correction`` says, for clients and the audit trail, what differed, the
 old and new value and why.
@@ -17,6 +18,7 @@ import attrs
 from messages.broker import BrokerOrderStatus
 from messages.enums import OrderSide
 from messages.fields import (
+    ADDED_LATER,
     decimal_field,
     enum_field,
     id_field,
@@ -69,6 +71,47 @@ class DealBooked:
     @property
     def signed_size(self) -> Decimal:
         return self.size if self.side is OrderSide.BUY else -self.size
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FeeBooked:
+    """The broker's own fee and tax for a booked deal, replacing the ``booked_fee`` the deal
+    was booked with (the run's rate: the broker's deal message carried none). Journaled once
+    per deal (dedup key ``fee:<fill_id>``); the deal's leg's fees change by ``change``."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    booked_fee: Decimal = non_negative_decimal()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+    match_ts: int = attrs.field(
+        default=0, validator=attrs.validators.instance_of(int), metadata={ADDED_LATER: True}
+    )
+    """The deal's match time: the day its cash, and so this change, settles."""
+
+    @property
+    def change(self) -> Decimal:
+        return self.fee + self.tax - self.booked_fee
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class DealReversed:
+    """A booked deal the broker took back (a Polymarket trade that FAILED on chain): the
+    account book nets the deal's leg again without it, as if it never came."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    fill_id: str = text_field()
+    """The deal's key, its ``DealBooked.fill_id``."""
+    order_no: str = text_field()
+    account: str = text_field()
+    security_id: str = text_field()
+    reason: str = text_field()
+    recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -205,6 +248,22 @@ class PnlMismatch:
     difference: Decimal = decimal_field()
     fee: Decimal = non_negative_decimal()
     tax: Decimal = non_negative_decimal()
+    reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class SettlementMismatch:
+    """The cash the broker settles on ``date`` differs from what the account book's deals
+    settle then by more than the alert threshold; ``difference`` is ours minus the broker's
+    (both signed: received is positive)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    account: str = text_field()
+    date: str = text_field()
+    ours: Decimal = decimal_field()
+    broker: Decimal = decimal_field()
+    difference: Decimal = decimal_field()
     reason: str = text_field()
 
 

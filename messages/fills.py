@@ -60,3 +60,28 @@ class FillReversed:
     market_id: str = text_field()
     security_id: str = text_field()
     reason: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FillCharged:
+    """The broker's own fee and tax for fill ``fill_id`` of order ``order_id``, which was
+    booked with ``booked_fee`` (the run's rate: Shioaji's deal message carries no fee): the
+    order's and the position's fees change by ``change``, once (``FeeBooked`` does the same
+    for the account book).
+
+    Keyed on ``fill_id`` like the fill itself; equality leaves out ``ts_init``, so a
+    redelivered charge compares equal.
+    """
+
+    fill_id: str = text_field()
+    ts_init: int = ts_init_field()
+    order_id: str = text_field()
+    market_id: str = text_field()
+    security_id: str = text_field()
+    booked_fee: Decimal = non_negative_decimal()
+    fee: Decimal = non_negative_decimal()
+    tax: Decimal = non_negative_decimal()
+
+    @property
+    def change(self) -> Decimal:
+        return self.fee + self.tax - self.booked_fee

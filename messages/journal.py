@@ -20,7 +20,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -89,6 +89,18 @@ class ReversalApplied:
     ts_init: int = ts_init_field()
     position_id: str = text_field()
     reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
+    correlation_id: str = text_field()
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ChargeApplied:
+    """An order took the broker's charge ``charge`` for one of its fills; the position
+    ``position_id`` takes it too, in journal order (``FillApplied``'s counterpart)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    position_id: str = text_field()
+    charge: FillCharged = attrs.field(validator=attrs.validators.instance_of(FillCharged))
     correlation_id: str = text_field()
 
 

@@ -35,6 +35,18 @@ class Append:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class AppendAll:
+    """``appends`` in order, as that many Appends told one after the other: one delivery
+    instead of several (a lockstep step's StepStarted and its feed record)."""
+
+    appends: tuple[Append, ...] = attrs.field(
+        validator=attrs.validators.deep_iterable(
+            attrs.validators.instance_of(Append), attrs.validators.instance_of(tuple)
+        )
+    )
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class DuplicateRefused(Generic[Event]):
     """The journal did not journal ``event``: its ``dedup_key`` holds ``journaled``, whose
     content differs (``detail`` says how). Told to the Append's ``deliver_to`` (journal →
@@ -113,3 +125,15 @@ class Folded:
         )
     )
     seq: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Delivered:
+    """Events one commit delivers to one actor, in journal order: one message instead of one
+    an event, applied in one turn, each as if told alone (``supervisors.kernel.base``).
+
+    Told only to an actor whose class sets ``takes_batches``; a commit with one event for it
+    tells the event alone. No validator: only the journal builds it, from what it committed.
+    """
+
+    events: tuple[object, ...] = attrs.field()

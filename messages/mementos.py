@@ -26,7 +26,7 @@ from messages.fields import (
     tuple_members,
     tuple_of,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal import CancelRequested, OrderCreated
 from messages.markets import MarketDefinition
 from messages.risk import RiskLimits
@@ -80,6 +80,10 @@ class OrderMemento:
         default=0, validator=attrs.validators.instance_of(int), metadata={ADDED_LATER: True}
     )
     """How often a reversal took the closed order back open (each close is reported anew)."""
+    charges: tuple[FillCharged, ...] = tuple_of(
+        FillCharged, default=(), metadata={ADDED_LATER: True}
+    )
+    """The broker's charges for fills held, in the order they came (in ``fees`` already)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -97,11 +101,37 @@ class LegMemento:
 
 
 @attrs.frozen(kw_only=True, slots=True)
+class AccountEntry:
+    """One entry an account leg is netted from: a deal (its ``fill_id``) or an adjustment
+    (None), with the signed quantity, price and fee it traded."""
+
+    fill_id: str | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    quantity: Decimal = decimal_field()
+    price: Decimal = non_negative_decimal()
+    fee: Decimal = non_negative_decimal()
+
+
+@attrs.frozen(kw_only=True, slots=True)
 class AccountLegMemento:
-    """One leg of an ``actors.account_book.AccountBook``: an account's position in a security."""
+    """One leg of an ``actors.account_book.AccountBook``: an account's position in a security,
+    and the entries it was netted from (what a reversed deal's leg is netted again from)."""
 
     account: str = text_field()
     leg: LegMemento = attrs.field(validator=attrs.validators.instance_of(LegMemento))
+    entries: tuple[AccountEntry, ...] = tuple_of(
+        AccountEntry, default=(), metadata={ADDED_LATER: True}
+    )
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class AccountCashMemento:
+    """The cash an account's deals settle, for the deals matched in one UTC hour."""
+
+    account: str = text_field()
+    hour: int = attrs.field(validator=attrs.validators.instance_of(int))
+    amount: Decimal = decimal_field()
 
 
 def _legs_match_security_ids(
@@ -158,6 +188,10 @@ class PositionMemento:
     fills: tuple[Fill, ...] = _fills_field()
     reversed: tuple[str, ...] = tuple_of(str, default=(), metadata={ADDED_LATER: True})
     """Ids of the fills taken back, in the order they were reversed."""
+    charges: tuple[FillCharged, ...] = tuple_of(
+        FillCharged, default=(), metadata={ADDED_LATER: True}
+    )
+    """The broker's charges for fills held, in the order they came (in the legs' fees)."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -215,6 +249,9 @@ class RuntimeStateMemento:
     step_open: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     account_legs: tuple[AccountLegMemento, ...] = tuple_of(AccountLegMemento, default=())
     account_deals: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    account_cash: tuple[AccountCashMemento, ...] = tuple_of(
+        AccountCashMemento, default=(), metadata={ADDED_LATER: True}
+    )
     routed: tuple[OrderRouted, ...] = tuple_of(OrderRouted, default=())
     adopted: tuple[OpenOrderAdopted, ...] = tuple_of(OpenOrderAdopted, default=())
     risk_limits: RiskLimits | None = attrs.field(

@@ -18,7 +18,7 @@ from messages.fields import (
     text_field,
     ts_init_field,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.signals import TradeSignal
 
 
@@ -163,6 +163,20 @@ class FillReversalRefused:
     ts_init: int = ts_init_field()
     correlation_id: str = text_field()
     reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
+    reason: FillRefusal = enum_field(FillRefusal)
+    detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class FillChargeRefused:
+    """A broker's charge for a fill that changed nothing (its order, or its fill, is
+    unknown, the fill was reversed, the position settled, or the fill was charged with
+    other figures), with the reason: published, never raised."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    charge: FillCharged = attrs.field(validator=attrs.validators.instance_of(FillCharged))
     reason: FillRefusal = enum_field(FillRefusal)
     detail: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 

@@ -16,7 +16,7 @@ from messages.fields import (
     ts_init_field,
     tuple_of,
 )
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -104,6 +104,21 @@ class PositionFillReversed:
     market_id: str = text_field()
     version: int = attrs.field(validator=attrs.validators.instance_of(int))
     reversal: FillReversed = attrs.field(validator=attrs.validators.instance_of(FillReversed))
+    leg: LegSnapshot = attrs.field(validator=attrs.validators.instance_of(LegSnapshot))
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class PositionFillCharged:
+    """One leg's fees changed because the broker's ``charge`` for a fill replaced the fee
+    it was booked with; carries the leg as it is now (``PositionDelta``'s counterpart)."""
+
+    id: str = id_field()
+    ts_init: int = ts_init_field()
+    correlation_id: str = text_field()
+    position_id: str = text_field()
+    market_id: str = text_field()
+    version: int = attrs.field(validator=attrs.validators.instance_of(int))
+    charge: FillCharged = attrs.field(validator=attrs.validators.instance_of(FillCharged))
     leg: LegSnapshot = attrs.field(validator=attrs.validators.instance_of(LegSnapshot))
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import attrs
 
-from messages.broker import BrokerFill, BrokerOrder, BrokerPosition, BrokerProfitLoss
+from messages.broker import (
+    BrokerDealCharge,
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerProfitLoss,
+    BrokerSettlement,
+)
 from messages.fields import id_field, text_field, ts_init_field, tuple_of
 from messages.journal_protocol import Forward
 from messages.refs import Recipient
@@ -37,6 +44,8 @@ class BookInferred:
     reason: str = text_field()
     recv_ns: int = attrs.field(validator=attrs.validators.instance_of(int))
     then: Forward | None = attrs.field(default=None)
+    charges: tuple[BrokerDealCharge, ...] = tuple_of(BrokerDealCharge, default=())
+    """The broker's fee and tax per deal, booked (once) after ``fills``, before ``then``."""
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -68,6 +77,8 @@ class ComparePositions:
     pending: tuple[str, ...] = tuple_of(str, default=())
     profit_loss: tuple[BrokerProfitLoss, ...] | None = attrs.field(default=None)
     """The broker's realized PnL by security, to compare too; None when it reports none."""
+    settlements: tuple[BrokerSettlement, ...] | None = attrs.field(default=None)
+    """The broker's cash to settle by date, to compare too; None when it reports none."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

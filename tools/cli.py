@@ -76,7 +76,7 @@ from tools.progress import Progress
 from tools.record import add_record_command
 from tools.report import add_report_command
 from tools.run_record import RUNS_FILE, record_run
-from tools.shioaji_run import add_shioaji_flags, shioaji_broker
+from tools.shioaji_run import add_shioaji_flags, settlement_calendar, shioaji_broker
 from tools.shutdown_deadline import ShutdownDeadline
 from tools.verify import add_verify_command
 
@@ -146,7 +146,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.speed > 0:  # a lockstep replay ends quiet: clients may be busy from now on
             runtime.wait_idle(timeout_s=30.0)
         broker_report = (
-            _settle_with_broker(runtime, paper) if isinstance(paper, SimulatedBroker) else ""
+            _settle_with_broker(runtime, paper, args.broker)
+            if paper is not None and args.broker in VERDICT_BROKERS
+            else ""
         )
         positions = runtime.positions()
         _hold(args, out, view, stop.requested, serving=edge is not None)
@@ -427,7 +429,7 @@ def _config(
         strategy_name=strategy[1],
         scheduler=VirtualTimeKernel() if on_kernel else REAL_SCHEDULER,
         risk=limits,
-        broker=BrokerConfig(broker=broker, gap_s=args.gap_s) if broker is not None else None,
+        broker=_broker_config(args, broker) if broker is not None else None,
         account=_account(args),
         latency_ns=int(args.latency_ms * 1_000_000),
         fill_schedule=args.fill_schedule,
@@ -438,6 +440,13 @@ def _config(
             snapshot_every=args.snapshot_every, snapshot_interval_s=args.snapshot_seconds
         ),
     )
+
+
+def _broker_config(args: argparse.Namespace, broker: AnyBroker) -> BrokerConfig:
+    if args.broker == "shioaji":
+        calendar = settlement_calendar(args)
+        return BrokerConfig(broker=broker, gap_s=args.gap_s, settlement_calendar=calendar)
+    return BrokerConfig(broker=broker, gap_s=args.gap_s)
 
 
 def _clear_data_dir(data_dir: Path) -> None:
@@ -524,28 +533,43 @@ def _paper_broker(args: argparse.Namespace) -> SimulatedBroker | None:
     )
 
 
-def _settle_with_broker(runtime: Runtime, paper: SimulatedBroker) -> str:
-    """Reconcile once more, then say how every callback was accounted for, and compare what
-    the run prints (the account book, the positions table, open orders) with the broker."""
-    paper.wait_idle(10.0)
+VERDICT_BROKERS = frozenset({"paper", "ib", "shioaji"})
+"""The brokers whose truth the run compares itself with at its end."""
+
+
+def _settle_with_broker(runtime: Runtime, broker: AnyBroker, name: str) -> str:
+    """Reconcile once more, then compare what the run prints (the account book, the
+    positions table, open orders) with the broker; a paper broker also says how every
+    callback was accounted for. A broker that cannot be read then is said so, not compared."""
+    paper = broker if isinstance(broker, SimulatedBroker) else None
+    if paper is not None:
+        paper.wait_idle(10.0)
     runtime.reconcile("end of run")
     runtime.wait_idle(timeout_s=30.0)
     normalizer = runtime.extra("normalizer")
     counters = normalizer.proxy().counters().get() if normalizer is not None else None
-    stats = paper.stats()
     account = runtime.config.account
+    lines = [""]
+    if paper is not None:
+        stats = paper.stats()
+        lines.append(
+            f"paper broker: {stats.placed} orders, {stats.emitted} callbacks, "
+            f"{stats.dropped} dropped, {stats.duplicated} duplicated"
+        )
+    else:
+        lines.append(f"{name} broker: account {account}")
+    try:
+        truth = _all_pages(broker.list_positions, account)
+        broker_open = _all_pages(broker.list_open_orders, account)
+    except BrokerError as error:
+        return "\n".join([*lines, f"the broker could not be read at the end: {error}"]) + "\n"
     verdict = broker_verdict(
         positions=runtime.positions(),
         book={p.security_id: p.quantity for p in runtime.account_positions() if p.quantity},
-        truth={p.security_id: p.quantity for p in _all_pages(paper.list_positions, account)},
+        truth={p.security_id: p.quantity for p in truth},
         orders=runtime.orders(),
-        broker_open=_all_pages(paper.list_open_orders, account),
+        broker_open=broker_open,
     )
-    lines = [
-        "",
-        f"paper broker: {stats.placed} orders, {stats.emitted} callbacks, "
-        f"{stats.dropped} dropped, {stats.duplicated} duplicated",
-    ]
     if counters is not None:
         lines.append(
             f"normalizer: {counters.deals} deals booked ({counters.inferred} inferred by "

@@ -25,6 +25,7 @@ from messages.positions import (
     LegSnapshot,
     PositionArchived,
     PositionDelta,
+    PositionFillCharged,
     PositionOpened,
     PositionSettled,
     PositionSnapshot,
@@ -232,6 +233,8 @@ class DashboardState:
             case PositionDelta():
                 self._count("deltas", now)
                 self._delta(event)
+            case PositionFillCharged():
+                self._delta(event)
             case (
                 PositionOpened(position=position)
                 | PositionSettled(position=position)
@@ -291,7 +294,7 @@ class DashboardState:
             legs={leg.security_id: leg for leg in position.legs},
         )
 
-    def _delta(self, delta: PositionDelta) -> None:
+    def _delta(self, delta: PositionDelta | PositionFillCharged) -> None:
         held = self._holdings.get(delta.position_id)
         if held is None:
             held = self._holdings[delta.position_id] = _Holding(

@@ -5,7 +5,9 @@ Each record is a lockstep step as it arrives, so the run is exactly a ``--speed 
 what it received: ``--save-feed FILE`` keeps that feed, and replaying it gives the same orders,
 fills and positions. A market is one pair of tokens (``--assets``), or the market of each
 window of a series (``--series btc-updown-15m-{start} --period 900``), resolved from the
-Gamma API and switched at its end time.
+Gamma API and switched at its end time. ``--reference chainlink:btc/usd`` adds the
+reference price from Polymarket's RTDS, as ``reference_price`` records among the books'
+(saved with them, so the replay's strategy gets the same reference input).
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from typing import IO
 
 from bridges.feed_codec import FeedRecord, encode_record, open_feed_writer
 from bridges.polymarket_gamma import PUBLIC_GAMMA, GammaClient, GammaError, MarketSeries
-from bridges.polymarket_live import FixedMarket, LiveMarketFeed, MarketPlan, SeriesMarkets
+from bridges.polymarket_live import (
+    FixedMarket,
+    LiveMarketFeed,
+    MarketPlan,
+    ReferenceFeed,
+    SeriesMarkets,
+)
 from bridges.polymarket_market_channel import PUBLIC_MARKET_CHANNEL
+from bridges.polymarket_rtds import PUBLIC_RTDS, ReferenceSource
 from bridges.polymarket_ws import MarketChannelConfig
 from supervisors.assembly.runtime import Runtime
 
@@ -44,6 +53,11 @@ def add_venue_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--ws-url", default=PUBLIC_MARKET_CHANNEL, help="polymarket: market channel")
     run.add_argument("--gamma-url", default=PUBLIC_GAMMA, help="polymarket: market metadata API")
     run.add_argument("--save-feed", help="polymarket: also write the received feed to this file")
+    run.add_argument(
+        "--reference",
+        help="polymarket: a reference price from RTDS, chainlink:btc/usd or binance:btcusdt",
+    )
+    run.add_argument("--rtds-url", default=PUBLIC_RTDS, help="polymarket: the RTDS endpoint")
 
 
 def is_live(args: argparse.Namespace) -> bool:
@@ -56,6 +70,7 @@ def plan_of(args: argparse.Namespace) -> MarketPlan:
         raise ValueError("--venue polymarket takes its books live: drop --feed")
     if not args.ws_url.startswith(("ws://", "wss://")):
         raise ValueError(f"--ws-url must start with ws:// or wss://, got {args.ws_url!r}")
+    reference_of(args)
     if (args.assets is None) == (args.series is None):
         raise ValueError("--venue polymarket needs --assets YES,NO or --series TEMPLATE")
     if args.series is not None:
@@ -72,9 +87,19 @@ def plan_of(args: argparse.Namespace) -> MarketPlan:
     return FixedMarket(assets=(assets[0], assets[1]), market_id=args.market_id)
 
 
+def reference_of(args: argparse.Namespace) -> ReferenceFeed | None:
+    """The reference source the flags name, if any; ValueError saying what is wrong."""
+    if args.reference is None:
+        return None
+    if not args.rtds_url.startswith(("ws://", "wss://")):
+        raise ValueError(f"--rtds-url must start with ws:// or wss://, got {args.rtds_url!r}")
+    return ReferenceFeed(source=ReferenceSource.parse(args.reference), url=args.rtds_url)
+
+
 def describe(args: argparse.Namespace) -> str:
     what = f"series {args.series}" if args.series else f"tokens {args.assets}"
-    return f"polymarket live ({what}, {args.ws_url})"
+    reference = f", reference {args.reference} from {args.rtds_url}" if args.reference else ""
+    return f"polymarket live ({what}, {args.ws_url}{reference})"
 
 
 def drive_live(
@@ -82,7 +107,9 @@ def drive_live(
 ) -> int:
     """Feed the live records until the feed ends (``--duration``) or ``stop``; returns how
     many steps were committed."""
-    feed = LiveMarketFeed(plan, MarketChannelConfig(url=args.ws_url)).start()
+    feed = LiveMarketFeed(
+        plan, MarketChannelConfig(url=args.ws_url), reference=reference_of(args)
+    ).start()
     timer = threading.Timer(args.duration, feed.stop) if args.duration else None
     if timer is not None:
         timer.daemon = True

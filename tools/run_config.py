@@ -13,6 +13,7 @@ it does know; a float where money belongs is refused (write ``"0.05"``, not ``0.
     assets = ["YES_TOKEN", "NO_TOKEN"]
     # series = "btc-updown-15m-{start}"
     # period = 900
+    # reference = "chainlink:btc/usd"  # the oracle's reference price, from Polymarket's RTDS
     # fill_schedule = "staged"      # the simulated venue: 30 % at once, the rest after latency
 
     [strategy]
@@ -77,6 +78,8 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "ws_url": ("--ws-url", None),
         "gamma_url": ("--gamma-url", None),
         "save_feed": ("--save-feed", None),
+        "reference": ("--reference", None),
+        "rtds_url": ("--rtds-url", None),
     },
     "broker": {
         "name": ("--broker", None),
@@ -99,6 +102,7 @@ TABLES: Mapping[str, Mapping[str, tuple[str, str | None]]] = {
         "account": ("--shioaji-account", None),
         "odd_lot": ("--shioaji-odd-lot", None),
         "simulation": ("--shioaji-simulation", SWITCH),
+        "holidays": ("--shioaji-holidays", None),
     },
     "strategy": {
         "path": ("--strategy", None),

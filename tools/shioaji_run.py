@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from actors.broker import BrokerError
+from actors.settlement_calendar import SettlementCalendar, parse_holidays
 from bridges.shioaji_broker import OddLot, ShioajiBroker, load_credentials
 
 
@@ -28,6 +29,20 @@ def add_shioaji_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--shioaji-simulation", action="store_true", help="Shioaji's simulation environment"
     )
+    group.add_argument(
+        "--shioaji-holidays",
+        default="",
+        metavar="DATES",
+        help="TWSE holidays, YYYY-MM-DD comma-separated: not trading days for T+2 settlement",
+    )
+
+
+def settlement_calendar(args: argparse.Namespace) -> SettlementCalendar:
+    """TWSE's T+2 with ``--shioaji-holidays``; BrokerError naming a date it cannot read."""
+    try:
+        return SettlementCalendar(holidays=parse_holidays(args.shioaji_holidays))
+    except ValueError as error:
+        raise BrokerError(f"--shioaji-holidays: {error}") from None
 
 
 def shioaji_broker(args: argparse.Namespace) -> ShioajiBroker | None:
@@ -40,6 +55,7 @@ def shioaji_broker(args: argparse.Namespace) -> ShioajiBroker | None:
         return None
     if not args.shioaji_account:
         raise BrokerError("--broker shioaji needs --shioaji-account")
+    settlement_calendar(args)
     path = Path(args.shioaji_credentials) if args.shioaji_credentials else None
     credentials = load_credentials(path)
     import shioaji as sj  # noqa: PLC0415 - only a Shioaji run loads the library

@@ -65,9 +65,10 @@ def recover_core(
     feed: Sequence[FeedRecord],
     staged: StagedFills | None = None,
 ) -> Recovered:
-    """Recover ``store`` (voiding a corrupt tail and a torn step) and rebuild the simulated
-    venue's books from ``feed`` and the journal's orders."""
-    state, report = recover_state(store)
+    """Recover ``store`` (voiding a corrupt tail; a torn step is left out and voided by the
+    journal actor started with ``report.torn_void``) and rebuild the simulated venue's
+    books from ``feed`` and the journal's orders."""
+    state, report = recover_state(store, void_torn=False)
     engine = MatchingEngine(fee_rate=fee_rate, staged=staged)
     books = rebuild_venue(engine, state, feed, store)
     markets, archived = _restorable(state, books, _references(state, feed))

@@ -19,10 +19,11 @@ from typing import TypeVar
 import pykka
 import structlog
 
+from actors.journal_store import JournalStoreError
 from actors.runtime_state import RUNTIME_STREAM, market_data_stream, market_stream
 from bridges.feed_codec import FeedRecord
 from messages.journal import StepCommitted, StepStarted
-from messages.journal_protocol import Append, Sync
+from messages.journal_protocol import Append, AppendAll, Sync
 from messages.markets import MarketClosed, MarketOpened, MarketResolved
 from messages.stats import GetStats
 from supervisors.assembly.core_follower import RESTART_WAIT_S, CoreFollower, RuntimeDownError
@@ -34,6 +35,17 @@ from supervisors.kernel.virtual_time import VirtualTimeKernel
 T = TypeVar("T")
 
 _log = structlog.get_logger("tradeactors", actor="runtime")
+
+SYNC_EVERY = 256
+"""Steps of a replay whose commit markers may wait for one durable ``Sync`` together.
+
+A step's ``StepCommitted`` is appended and becomes durable with the next step's first
+commit (or a ``Sync`` every this many steps, at the end, before a client unit or a pause).
+A kill -9 in between leaves the step without its marker: recovery voids it as torn and the
+replay feeds it again, which regenerates the same events, so the results stay exact."""
+
+_CORE_FAILURES = (pykka.ActorDeadError, pykka.Timeout, JournalStoreError)
+"""What an ask of the core raises when it died meanwhile (``LockstepDriver._died``)."""
 
 LIFECYCLE = (MarketOpened, MarketClosed, MarketResolved)
 """Feed records that open, close or resolve a market: routed to the market lifecycle actor, and
@@ -69,6 +81,8 @@ class LockstepDriver:
         self._paced_core: tuple[str, int] | None = None
         """The core the last paced record went to (``_refeed_lifecycle``)."""
         self._last_unit = (-1, 0)
+        self._unsynced = 0
+        """Steps committed by ``feed_and_wait(durable=False)`` since the last ``Sync``."""
 
     # -- following the core ------------------------------------------------------------------
 
@@ -136,9 +150,12 @@ class LockstepDriver:
         record: FeedRecord,
         timeout_s: float = 10.0,
         during: Callable[[int], object] | None = None,
+        *,
+        durable: bool = True,
     ) -> bool:
         """Feed one record as a step; True once it is committed, False if it was torn (then
-        ``next_step`` is where the recovered journal resumes)."""
+        ``next_step`` is where the recovered journal resumes). Without ``durable`` its
+        commit marker is only appended (``SYNC_EVERY``): ``sync`` makes it durable."""
         with self.units.lock:
             core = self.follower.require()
             step = self.next_step
@@ -147,12 +164,11 @@ class LockstepDriver:
                 if during is not None:
                     during(step)
                 self.wait_idle(timeout_s)
-                if self._commit(core, StepCommitted(step=step)):
+                if self._commit(core, StepCommitted(step=step), durable=durable):
                     self.next_step = step + 1
                     return True
-            except (pykka.ActorDeadError, pykka.Timeout):
-                if self.follower.unchanged(core):
-                    raise  # nothing died: a real stall, not a torn step
+            except _CORE_FAILURES as error:
+                self._died(core, error)
             self.follow(deadline_s=RESTART_WAIT_S)
             if self.follower.require().key == core.key:
                 raise RuntimeError(f"step {step} did not commit, and no restart explains why")
@@ -190,12 +206,36 @@ class LockstepDriver:
             ):
                 delay = 0.0 if pace is None else pace(records[self.next_step])
                 if delay > 0:
+                    self.sync()
                     self.units.pause(min(delay, stop_at - self._clock()), stop, self._clock)
                     continue  # the record is due now, unless the duration or stop ended it
                 with self.units.lock:
                     self.units.between_steps()
-                    committed += self.feed_and_wait(records[self.next_step], during=during)
+                    durable = self._unsynced + 1 >= SYNC_EVERY or self.next_step + 1 >= end
+                    committed += self.feed_and_wait(
+                        records[self.next_step], during=during, durable=durable
+                    )
+            self.sync()
         return committed
+
+    def sync(self) -> None:
+        """Make the commit markers of the steps fed without ``durable`` durable; a core
+        that died meanwhile is followed (its recovery voided those steps as torn, and
+        ``next_step`` goes back to feed them again)."""
+        if self._unsynced == 0:
+            return
+        with self.units.lock:
+            core = self.follower.require()
+            failed = False
+            try:
+                with self._queueing():
+                    ask(core.journal, Sync())
+            except _CORE_FAILURES as error:
+                self._died(core, error)
+                failed = True
+            self._unsynced = 0
+            if failed or not self.follower.unchanged(core):
+                self.follow(deadline_s=RESTART_WAIT_S)
 
     def drive(
         self, records: Iterable[FeedRecord | None], *, stop: threading.Event | None = None
@@ -258,60 +298,78 @@ class LockstepDriver:
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]
-        except (pykka.ActorDeadError, pykka.Timeout):
-            if self.follower.unchanged(core):
-                raise
+        except _CORE_FAILURES as error:
+            self._died(core, error)
         self.follow(deadline_s=RESTART_WAIT_S)
         raise RuntimeDownError(
             f"the core restarted while the command ran (after step {step}, unit {unit}), "
             "and recovery voided it whole"
         )
 
+    def _died(self, core: CoreRefs, error: Exception) -> None:
+        """Raise ``error`` again unless ``core`` is dying: one of its actors died, or its
+        journal failed a commit (a full disk), which it answers with the store's error
+        and then dies of (``JournalActor._failed``). Else it is a real stall."""
+        if not isinstance(error, JournalStoreError):
+            if self.follower.unchanged(core):
+                raise error
+        elif self.kernel is None:
+            # On threads it dies a moment later: following before would find it again.
+            # (On the kernel, the next ask or tell from here runs its death first.)
+            core.journal.actor_stopped.wait(ASK_TIMEOUT_S)
+
     def _queueing(self) -> contextlib.AbstractContextManager[object]:
         """On the kernel, the driver's tells join its queue and run at the step's idle (a
         tell from outside the kernel runs the queue at once: a client's does)."""
         return self.kernel.active() if self.kernel is not None else contextlib.nullcontext()
 
-    def _commit(self, core: CoreRefs, committed: StepCommitted) -> bool:
-        """Journal ``committed`` and make it durable; False if the core died meanwhile."""
+    def _commit(self, core: CoreRefs, committed: StepCommitted, *, durable: bool = True) -> bool:
+        """Journal ``committed`` and, if ``durable``, make it durable (with every marker
+        appended before it); False if the core died meanwhile."""
         if not self.follower.unchanged(core):
             return False
+        append = Append(event=committed, stream=RUNTIME_STREAM)
         with self._queueing():
-            ask(core.journal, Sync(last=Append(event=committed, stream=RUNTIME_STREAM)))
+            if not durable:
+                core.journal.tell(append)  # a death from here on tears the next step
+                self._unsynced += 1
+                return True
+            ask(core.journal, Sync(last=append))
+        self._unsynced = 0
         return self.follower.unchanged(core)
 
     def _feed(
         self, core: CoreRefs, record: FeedRecord, *, atomic: bool, step: int | None = None
     ) -> None:
         started = StepStarted(step=self.next_step if step is None else step, atomic=atomic)
+        appends = (Append(event=started, stream=RUNTIME_STREAM), self._routed(core, record))
         with self._queueing():
-            core.journal.tell(Append(event=started, stream=RUNTIME_STREAM))
-            self._route(core, record)
+            core.journal.tell(AppendAll(appends=appends))
+
+    @classmethod
+    def _route(cls, core: CoreRefs, record: FeedRecord) -> None:
+        core.journal.tell(cls._routed(core, record))
 
     @staticmethod
-    def _route(core: CoreRefs, record: FeedRecord) -> None:
+    def _routed(core: CoreRefs, record: FeedRecord) -> Append:
+        """The Append that journals ``record`` and hands it to the market lifecycle actor."""
         if isinstance(record, LIFECYCLE):
             market_id = (
                 record.definition.market_id
                 if isinstance(record, MarketOpened)
                 else record.market_id
             )
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_stream(market_id),
-                    dedup_key=f"{type(record).__name__}:{market_id}",
-                    deliver_to=core.market_lifecycle,
-                )
+            return Append(
+                event=record,
+                stream=market_stream(market_id),
+                dedup_key=f"{type(record).__name__}:{market_id}",
+                deliver_to=core.market_lifecycle,
             )
-        else:
-            core.journal.tell(
-                Append(
-                    event=record,
-                    stream=market_data_stream(record.market_id),
-                    deliver_to=core.market_lifecycle,
-                )
-            )
+        return Append(
+            event=record,
+            stream=market_data_stream(record.market_id),
+            deliver_to=core.market_lifecycle,
+        )
 
     @staticmethod
     def _stats_round() -> dict[str, int] | None:

@@ -7,6 +7,11 @@ the store's ``void_after`` with the reason, and reported:
   only trusted up to its last whole record;
 - a torn lockstep step: the events of a feed record whose StepCommitted never made it. The
   record is fed again and regenerates them exactly, with the same ids.
+
+Voiding is a write. The core's recovery leaves a torn step's void to the journal actor
+(``void_torn=False``), which does it before anything else: a disk that filled mid-step
+(group commit makes the failed batch the one carrying the step's marker) then fails
+that write the way it failed the commit, and recovery itself only reads.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class RecoveryReport:
     torn_step: int | None
     resume_step: int
     elapsed_s: float
+    torn_void: tuple[int, str] | None = None
+    """The torn step's ``void_after`` arguments when ``void_torn=False`` left its records in
+    the store for the writer to move aside before it writes (``JournalActor``)."""
 
 
 @attrs.define
@@ -93,8 +101,11 @@ class CommittedFold:
         self.replayed += len(records)
 
 
-def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
-    """Latest snapshot + tail, minus a corrupt tail and a torn step.
+def recover_state(
+    store: JournalStore, *, void_torn: bool = True
+) -> tuple[RuntimeState, RecoveryReport]:
+    """Latest snapshot + tail, minus a corrupt tail and a torn step (voided in the store
+    unless ``void_torn`` is False: then the report's ``torn_void`` says what to void).
 
     The tail is streamed: each record is decoded once and folded at once, except inside an
     atomic step, whose records wait (one step's worth of memory) until its StepCommitted.
@@ -120,11 +131,17 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
             quarantined=voided,
         )
     torn_step: int | None = None
+    torn_void: tuple[int, str] | None = None
     if fold.open_step:
         first, started_event = fold.open_step[0]
         torn_step = started_event.step
-        voided += store.void_after(first.seq - 1, f"torn lockstep step {torn_step}")
-        _log.warning("torn_step_voided", step=torn_step, from_seq=first.seq)
+        void = (first.seq - 1, f"torn lockstep step {torn_step}")
+        if void_torn:
+            voided += store.void_after(*void)
+            _log.warning("torn_step_voided", step=torn_step, from_seq=first.seq)
+        else:
+            torn_void = void
+            _log.warning("torn_step_left_out", step=torn_step, from_seq=first.seq)
     report = RecoveryReport(
         snapshot_seq=snapshot.seq if snapshot is not None else None,
         replayed=fold.replayed,
@@ -134,6 +151,7 @@ def recover_state(store: JournalStore) -> tuple[RuntimeState, RecoveryReport]:
         torn_step=torn_step,
         resume_step=state.resume_step,
         elapsed_s=time.perf_counter() - started,
+        torn_void=torn_void,
     )
     _log.info("recovered", **attrs.asdict(report))
     return state, report

@@ -10,6 +10,7 @@ import attrs
 from actors.broker import Broker
 from actors.journal import JournalConfig
 from actors.journal_store import Durability, StoreFactory
+from actors.settlement_calendar import SettlementCalendar
 from actors.strategy import Evaluate
 from actors.synthetic_arbitrage import SyntheticArbitrage
 from bridges.journal_sqlite import SqliteStoreFactory
@@ -44,6 +45,9 @@ class BrokerConfig:
     before it is booked as an outside one.
     ``pnl_alert``: a realized PnL differing from the broker's by more is an alert (brokers
     that report PnL). ``recovery_alert_s``: a startup recovery longer is an alert (seed 001).
+    ``settlement_calendar`` dates the cash of our deals (T+2 on TWSE's trading days by
+    default); a date's cash differing from the broker's settlement by more than
+    ``settlement_alert`` is an alert (brokers that report settlements by date).
     """
 
     broker: Broker
@@ -57,6 +61,8 @@ class BrokerConfig:
     unrouted_grace_s: float = 30.0
     pnl_alert: Decimal = Decimal(100)
     recovery_alert_s: float = 10.0
+    settlement_calendar: SettlementCalendar = attrs.Factory(SettlementCalendar)
+    settlement_alert: Decimal = Decimal(100)
 
 
 @attrs.frozen(kw_only=True)

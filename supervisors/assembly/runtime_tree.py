@@ -23,7 +23,7 @@ Why one_for_all at the root: the core actors hand each other work that is not ye
 journal's uncommitted batch). When one of them dies, that work is gone, and only the journal
 says what the others may still believe. So they all stop, in reverse order, and start again
 from the journal in order, exactly as after a process restart: the journal's factory
-recovers (``core_recovery.recover_core``, voiding a torn lockstep step), and each later
+recovers (``core_recovery.recover_core``; the journal voids a torn lockstep step), and each later
 factory builds its child from that recovery. The children are wired in one place,
 ``supervisors.assembly.subsystems``, which the harnesses start too. The crash test proves
 that path exact; the fault-injection tests prove it here. ``markets`` and
@@ -39,6 +39,7 @@ strategy to it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,9 +119,14 @@ class CoreRefs:
         )
         return (*core, *self.extras.values())
 
+    @functools.cached_property
+    def _watched(self) -> tuple[pykka.ActorRef[Any], ...]:
+        return (self.root, *self.actors())
+
     def intact(self) -> bool:
-        """True while neither the root nor any of this incarnation's actors has died."""
-        return self.root.is_alive() and all(ref.is_alive() for ref in self.actors())
+        """True while neither the root nor any of this incarnation's actors has died (once a
+        lockstep step: the refs' stop flags, read directly)."""
+        return all(not ref.actor_stopped.is_set() for ref in self._watched)
 
 
 class RuntimeSupervisor(Supervisor):

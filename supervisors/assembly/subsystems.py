@@ -197,6 +197,7 @@ def _start_journal(wiring: Wiring, context: SupervisedContext) -> Ref:
             state=recovered.state,
             config=wiring.config.journal,
             snapshots=snapshots,
+            void_after=report.torn_void,
             supervision=context,
         ),
     )
@@ -409,6 +410,8 @@ def _start_account_positions(wiring: Wiring, context: SupervisedContext) -> Ref:
             bus=wiring.refs["bus"],
             alert_notional=wiring.broker().alert_notional,
             pnl_alert=wiring.broker().pnl_alert,
+            calendar=wiring.broker().settlement_calendar,
+            settlement_alert=wiring.broker().settlement_alert,
             supervision=context,
         ),
     )

@@ -35,7 +35,7 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -61,14 +61,23 @@ def active_kernel() -> VirtualTimeKernel | None:
     return stack[-1] if stack else None
 
 
-@contextlib.contextmanager
-def _activated(kernel: VirtualTimeKernel) -> Iterator[None]:
-    stack: list[VirtualTimeKernel] = _local.__dict__.setdefault("kernels", [])
-    stack.append(kernel)
-    try:
-        yield
-    finally:
-        stack.pop()
+class _activated:  # noqa: N801  (used as a function: ``with _activated(kernel):``)
+    """The kernel on this thread's stack for a block; a class, not a generator, because
+    every dispatch enters one."""
+
+    __slots__ = ("_kernel", "_stack")
+
+    def __init__(self, kernel: VirtualTimeKernel) -> None:
+        self._kernel = kernel
+        self._stack: list[VirtualTimeKernel] = []
+
+    def __enter__(self) -> VirtualTimeKernel:
+        self._stack = _local.__dict__.setdefault("kernels", [])
+        self._stack.append(self._kernel)
+        return self._kernel
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stack.pop()
 
 
 @attrs.define(eq=False)
@@ -151,7 +160,10 @@ class VirtualTimeKernel:
         self._horizon_ns: int | None = None if free_running else start_ns
         self._queue: list[tuple[int, int, _Delivery | _Call]] = []
         self._order = itertools.count()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        """``_cond``'s lock, entered directly where no one waits (a push, a pop): the
+        Condition's own ``with`` is a Python call on every delivery."""
+        self._cond = threading.Condition(self._lock)
         self._changes = 0
         """Counts pushes and answers, so a waiter never misses the one it waits for."""
         self._dispatching = threading.RLock()
@@ -159,6 +171,8 @@ class VirtualTimeKernel:
         """How many times the dispatching thread holds ``_dispatching`` (0: nobody)."""
         self._outside = False
         """An entry from outside the kernel waits for whoever dispatches to run it."""
+        self._waiters = 0
+        """Threads in ``_cond.wait``: with none, a push need not notify."""
         self._busy: list[KernelActor] = []
         self.dispatched = 0
         """Entries run so far: deliveries and timer callbacks."""
@@ -174,11 +188,9 @@ class VirtualTimeKernel:
 
     # -- driving ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[VirtualTimeKernel]:
+    def active(self) -> contextlib.AbstractContextManager[VirtualTimeKernel]:
         """Actors started (and futures asked for) on this thread in the block use the kernel."""
-        with _activated(self):
-            yield self
+        return _activated(self)
 
     def pending(self) -> int:
         """Entries queued and not yet run (cancelled timer callbacks included until due)."""
@@ -245,45 +257,51 @@ class VirtualTimeKernel:
     # -- internals -------------------------------------------------------------------------
 
     def _push(self, delay_ns: int, item: _Delivery | _Call) -> None:
-        with self._cond:
-            if isinstance(item, _Delivery):
+        with self._lock:
+            if type(item) is _Delivery:
                 item.actor.actor_inbox.waiting += 1  # type: ignore[attr-defined]
-            due = self._now_ns + max(delay_ns, 0)
+            due = self._now_ns + delay_ns if delay_ns > 0 else self._now_ns
             heapq.heappush(self._queue, (due, next(self._order), item))
             self._changes += 1
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _notify(self) -> None:
-        with self._cond:
+        with self._lock:
             self._changes += 1
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def _pop_runnable(self) -> _Delivery | _Call | None:
         """The first entry that may run now: due within the horizon, its actor not busy."""
-        with self._cond:
-            deferred = []
+        with self._lock:
+            queue = self._queue
+            deferred: list[tuple[int, int, _Delivery | _Call]] = []
             found: _Delivery | _Call | None = None
-            while self._queue:
-                due, order, item = self._queue[0]
-                if isinstance(item, _Call) and item.entry.done:
-                    heapq.heappop(self._queue)  # cancelled: never runs, never moves time
+            while queue:
+                head = queue[0]
+                due, item = head[0], head[2]
+                delivery = type(item) is _Delivery
+                if not delivery and item.entry.done:  # type: ignore[union-attr]
+                    heapq.heappop(queue)  # cancelled: never runs, never moves time
                     continue
-                if self._horizon_ns is not None:
-                    if due > max(self._horizon_ns, self._now_ns):
+                if due > self._now_ns:
+                    if self._horizon_ns is not None:
+                        if due > self._horizon_ns:
+                            break
+                    elif not self._work_queued():
                         break
-                elif due > self._now_ns and not self._work_queued():
-                    break
-                heapq.heappop(self._queue)
-                if isinstance(item, _Delivery) and item.actor in self._busy:
-                    deferred.append((due, order, item))
+                heapq.heappop(queue)
+                if delivery and item.actor in self._busy:  # type: ignore[union-attr]
+                    deferred.append(head)
                     continue
                 self._now_ns = max(self._now_ns, due)
-                if isinstance(item, _Delivery):
-                    item.actor.actor_inbox.waiting -= 1  # type: ignore[attr-defined]
+                if delivery:
+                    item.actor.actor_inbox.waiting -= 1  # type: ignore[union-attr]
                 found = item
                 break
             for entry in deferred:
-                heapq.heappush(self._queue, entry)
+                heapq.heappush(queue, entry)
             return found
 
     def _work_queued(self) -> bool:
@@ -370,7 +388,11 @@ class VirtualTimeKernel:
             if remaining is not None and remaining <= 0:
                 raise pykka.Timeout("no answer: nothing left to run on the virtual-time kernel")
             # Another thread may be dispatching, or one outside the kernel may answer.
-            self._cond.wait(timeout=_WAIT_S if remaining is None else min(remaining, _WAIT_S))
+            self._waiters += 1
+            try:
+                self._cond.wait(timeout=_WAIT_S if remaining is None else min(remaining, _WAIT_S))
+            finally:
+                self._waiters -= 1
 
     def _deliver(self, actor: KernelActor, envelope: Envelope[Any]) -> None:
         """pykka's loop body for one message, then the loop's end if the actor stopped."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 
 from actors.account_book import AccountBook
 from actors.account_comparison import AccountComparison, Comparison
-from messages.broker import BrokerPosition, BrokerProfitLoss
+from actors.settlement_calendar import SettlementCalendar
+from messages.broker import BrokerPosition, BrokerProfitLoss, BrokerSettlement
 from messages.broker_events import CorrectionKind, DealBooked
 from messages.enums import OrderSide
 from messages.reconciliation import ComparePositions, PositionsCompared
@@ -31,6 +33,8 @@ def deal(
     recv_ns: int = 10,
     inferred: bool = False,
     account: str = ACCOUNT,
+    match_ts: int | None = None,
+    fee: str = "0",
 ) -> DealBooked:
     number = next(_deals)
     return DealBooked(
@@ -42,8 +46,8 @@ def deal(
         side=side,
         price=D(price),
         size=D(size),
-        fee=D(0),
-        match_ts=number,
+        fee=D(fee),
+        match_ts=number if match_ts is None else match_ts,
         recv_ns=recv_ns,
         inferred=inferred,
     )
@@ -256,3 +260,76 @@ def test_without_broker_figures_pnl_is_not_compared() -> None:
     accounts.book_deal(deal("A", "10", price="2"))
     accounts.book_deal(deal("A", "10", side=OrderSide.SELL, price="3"))
     assert compare(accounts).pnl_mismatches == ()
+
+
+def taipei(year: int, month: int, day: int, hour: int = 10) -> int:
+    """A match time in nanoseconds: that day and hour in Taipei (UTC+8)."""
+    at = datetime.datetime(year, month, day, hour - 8, tzinfo=datetime.UTC)
+    return int(at.timestamp()) * 10**9
+
+
+def settlement(date: str, amount: str, days: int = 2) -> BrokerSettlement:
+    return BrokerSettlement(account=ACCOUNT, date=date, days=days, amount=D(amount))
+
+
+def compare_settlements(
+    accounts: AccountComparison, *figures: BrokerSettlement, since_ns: int = 100
+) -> Comparison:
+    return accounts.compare(
+        ComparePositions(
+            account=ACCOUNT,
+            positions=(),
+            since_ns=since_ns,
+            reason="full sync",
+            security_ids=("none",),
+            settlements=figures,
+        )
+    )
+
+
+def settling_accounts() -> AccountComparison:
+    """Thursday 3 December 2026 (T+2: Monday the 7th) and Friday the 4th (Tuesday the 8th),
+    at 0.1% fees; the 25th of December a holiday."""
+    calendar = SettlementCalendar(holidays=frozenset({datetime.date(2026, 12, 25)}))
+    accounts = AccountComparison(AccountBook(), calendar=calendar, settlement_alert=D(5))
+    thursday, friday = taipei(2026, 12, 3), taipei(2026, 12, 4, 13)
+    accounts.book_deal(deal("A", "1000", price="25.5", match_ts=thursday, fee="25.5"))
+    accounts.book_deal(
+        deal("A", "1000", side=OrderSide.SELL, price="26", match_ts=thursday, fee="26")
+    )
+    accounts.book_deal(deal("B", "100", price="10", match_ts=friday, fee="1"))
+    return accounts
+
+
+def test_the_cash_our_deals_settle_on_a_date_is_compared_with_the_brokers() -> None:
+    accounts = settling_accounts()
+    # Thursday: -25,525.5 + 25,974 = 448.5 on Monday; Friday: -1,001 on Tuesday.
+    agreeing = (settlement("2026-12-07", "450", 0), settlement("2026-12-08", "-1001", 1))
+    assert compare_settlements(accounts, *agreeing).settlement_mismatches == ()
+    [mismatch] = compare_settlements(
+        accounts, settlement("2026-12-07", "448.5"), settlement("2026-12-08", "-1020")
+    ).settlement_mismatches
+    assert (mismatch.date, mismatch.ours, mismatch.broker, mismatch.difference) == (
+        "2026-12-08",
+        D(-1001),
+        D(-1020),
+        D(19),
+    )
+    assert "over the threshold 5" in mismatch.reason
+
+
+def test_a_date_settling_trades_before_the_books_first_deal_or_unreadable_is_not_compared() -> None:
+    accounts = settling_accounts()
+    figures = (
+        settlement("2026-12-03", "-99999", 0),  # trades of Tuesday the 1st: before our first
+        settlement("2026-12-04", "-99999", 1),  # Wednesday's
+        settlement("T", "-99999", 0),  # the paper broker's own way of dating
+    )
+    assert compare_settlements(accounts, *figures).settlement_mismatches == ()
+
+
+def test_settlements_are_not_compared_while_a_deal_moves_or_without_broker_figures() -> None:
+    accounts = settling_accounts()
+    accounts.book_deal(deal("B", "1", price="10", match_ts=taipei(2026, 12, 4), recv_ns=500))
+    assert compare_settlements(accounts, settlement("2026-12-08", "0")).settlement_mismatches == ()
+    assert compare(accounts, since_ns=1000).settlement_mismatches == ()

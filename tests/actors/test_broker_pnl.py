@@ -106,7 +106,15 @@ def test_a_startup_recovery_over_ten_seconds_is_an_alert_before_trading_resumes(
         assert clock.now_ns() < 60 * 10**9, "startup never completed"
         clock.advance(0.5)
         edge.settle()
-    kinds = [type(e) for e in drain(edge.events) if isinstance(e, RecoverySlow | TradingEnabled)]
+    # The reconciler says it trades before the bus has handed its events on: wait for them.
+    seen: list[Any] = []
+
+    def trading_enabled_arrived() -> bool:
+        seen.extend(drain(edge.events))
+        return any(isinstance(e, TradingEnabled) for e in seen)
+
+    wait_until(trading_enabled_arrived, what="TradingEnabled on the event stream")
+    kinds = [type(e) for e in seen if isinstance(e, RecoverySlow | TradingEnabled)]
     assert kinds == [RecoverySlow, TradingEnabled]
     assert RECOVERY_SLOW_ALERTS._value.get() == before + 1
     edge.stop()

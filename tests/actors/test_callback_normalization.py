@@ -20,6 +20,8 @@ from actors.normalization_decisions import (
     DEAL_CALLBACK,
     AppendAccountEvent,
     AppendDeal,
+    AppendFee,
+    AppendReversedDeal,
     AskReconcile,
     Decision,
     Note,
@@ -30,6 +32,7 @@ from actors.normalization_decisions import (
     SendOn,
 )
 from messages.broker import (
+    BrokerDealCharge,
     BrokerFill,
     BrokerOrder,
     BrokerOrderStatus,
@@ -45,7 +48,7 @@ from messages.broker_events import (
     OrderRouted,
 )
 from messages.enums import OrderSide
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.journal_protocol import Forward
 from messages.orders import FillRefusal, OrderAccepted, OrderCancelled
 from messages.reconciliation import (
@@ -197,6 +200,64 @@ def test_a_deal_of_our_order_is_journaled_with_its_fee_published_and_triggers_a_
     assert core.stats().deals == 1
 
 
+def charge(seq_no: int = 1, *, size: str = "10", fee: str = "0.02") -> BrokerDealCharge:
+    return BrokerDealCharge(
+        order_no="B1",
+        seq_no=seq_no,
+        match_ts=100 + seq_no,
+        account=ACCOUNT,
+        security_id="yes",
+        price=Decimal("0.50"),
+        size=Decimal(size),
+        fee=Decimal(fee),
+        tax=Decimal("0.01"),
+    )
+
+
+def charged(core: CallbackNormalizer, *charges: BrokerDealCharge) -> list[Decision]:
+    return core.book_inferred(BookInferred(fills=(), reason="r", recv_ns=9, charges=charges))
+
+
+def test_the_broker_s_charge_for_a_booked_deal_replaces_its_fee_once() -> None:
+    core = normalizer(routed=(routed(),), open_order_ids=frozenset({"o1"}))
+    core.callback(deal())
+    [append, publish] = charged(core, charge(), charge())
+    assert isinstance(append, AppendFee)
+    assert isinstance(publish, Publish)
+    assert publish.report == FillCharged(
+        fill_id="B1:1:101",
+        order_id="o1",
+        market_id="m1",
+        security_id="yes",
+        booked_fee=Decimal("0.00500"),
+        fee=Decimal("0.02"),
+        tax=Decimal("0.01"),
+    )
+    fee = append.booked
+    assert (fee.fill_id, fee.account, fee.security_id) == ("B1:1:101", ACCOUNT, "yes")
+    assert (fee.booked_fee, fee.fee, fee.tax, fee.change) == (
+        Decimal("0.00500"),
+        Decimal("0.02"),
+        Decimal("0.01"),
+        Decimal("0.02500"),
+    )
+    assert charged(core, charge()) == []
+
+
+def test_a_charge_for_a_deal_not_booked_or_in_other_terms_waits_for_a_later_reconcile() -> None:
+    core = normalizer(routed=(routed(),), open_order_ids=frozenset({"o1"}))
+    assert notes(charged(core, charge())) == ["deal_charge_unmatched"]
+    core.callback(deal())
+    assert notes(charged(core, charge(size="9"))) == ["deal_charge_unmatched"]
+    assert [type(d) for d in charged(core, charge())] == [AppendFee, Publish]
+
+
+def test_a_charge_for_an_outside_order_s_deal_is_for_the_account_book_only() -> None:
+    core = normalizer()
+    core.book_inferred(BookInferred(fills=(listed(),), reason="r", recv_ns=9))
+    assert [type(d) for d in charged(core, charge())] == [AppendFee]
+
+
 def test_a_repeated_callback_is_dropped_counted_and_logged() -> None:
     core = normalizer(routed=(routed(),))
     core.callback(deal())
@@ -233,6 +294,10 @@ def test_a_reversal_of_our_deal_is_published_once_and_a_repeat_is_refused_and_co
     )
     assert notes(decisions) == ["deal_reversed"]
     assert core.intents["B1"].open  # reconciliation follows it again
+    [ask] = [d.request for d in decisions if isinstance(d, AskReconcile)]
+    assert (ask.order_nos, ask.reason) == (("B1",), "trade t1 FAILED on chain after MATCHED")
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert (account.fill_id, account.account, account.security_id) == ("B1:1:101", ACCOUNT, "yes")
 
     again = core.reversal(reversal())
     [refused] = [d.refusal for d in again if isinstance(d, Refuse)]
@@ -264,7 +329,10 @@ def test_a_reversal_of_an_outside_orders_deal_is_counted_and_reaches_no_order() 
     decisions = core.reversal(reversal())
     assert notes(decisions) == ["reversal_of_outside_deal"]
     assert not [d for d in decisions if isinstance(d, Publish)]
+    [account] = [d.reversed for d in decisions if isinstance(d, AppendReversedDeal)]
+    assert account.fill_id == "B1:1:101"  # only the account view held it: it takes it back
     assert core.stats().reversals_refused == 1
+    assert not [d for d in core.reversal(reversal()) if isinstance(d, AppendReversedDeal)]
 
 
 def test_a_callback_resets_the_heartbeat_to_its_receipt_time() -> None:
@@ -539,6 +607,21 @@ def test_an_order_the_broker_says_is_closed_is_corrected_and_reported() -> None:
     assert correct.correction.kind is CorrectionKind.ORDER_STATUS
     assert (correct.correction.old, correct.correction.new) == ("open", "cancelled")
     assert core.order_truth(OrderTruth(orders=(closed,), reason="again")) == []
+
+
+def test_a_reversed_order_the_broker_closed_is_cancelled_with_the_reversals_reason() -> None:
+    core = normalizer(routed=(routed(),))
+    core.callback(deal())
+    core.callback(order_event(BrokerOrderStatus.FILLED))
+    core.reversal(reversal())
+    closed = broker_order("B1", status=BrokerOrderStatus.CANCELLED)
+
+    decisions = core.order_truth(OrderTruth(orders=(closed,), reason="open here, not there"))
+
+    [report] = [d.report for d in decisions if isinstance(d, Publish)]
+    assert isinstance(report, OrderCancelled)
+    assert report.reason == "reconciled: trade t1 FAILED on chain after MATCHED"
+    assert not core.intents["B1"].open
 
 
 # -- properties ----------------------------------------------------------------------------

@@ -13,11 +13,12 @@ from actors.order import OrderActor
 from actors.order_state import Order
 from bridges.journal_memory import MemoryJournal
 from messages.enums import OrderSide, OrderStatus
-from messages.fills import FillReversed
-from messages.journal import FillApplied, ReversalApplied
+from messages.fills import FillCharged, FillReversed
+from messages.journal import ChargeApplied, FillApplied, ReversalApplied
 from messages.order_commands import CancelOrder
 from messages.orders import (
     CancelDenied,
+    FillChargeRefused,
     FillRefusal,
     FillRefused,
     FillReversalRefused,
@@ -191,3 +192,37 @@ def test_a_reversal_of_a_fill_the_order_never_had_is_refused_published_and_not_f
     assert order.is_alive()
     assert order.ask(GetSnapshot(), timeout=5).version == 0
     assert position_inbox.empty()
+
+
+def _charge(fill_id: str, fee: str = "0.02", tax: str = "0.01") -> FillCharged:
+    return FillCharged(
+        fill_id=fill_id,
+        order_id="O1",
+        market_id="m1",
+        security_id="m1-YES",
+        booked_fee=Decimal("0.004"),
+        fee=Decimal(fee),
+        tax=Decimal(tax),
+    )
+
+
+def test_a_broker_s_charge_changes_the_order_s_fees_once_and_is_journaled_for_its_position(
+    wired,
+) -> None:
+    order, position_inbox, _, _, bus_inbox = wired
+    order.tell(fill("F1", size="10", fee="0.004"))
+    wait_for(position_inbox, _applied)
+    order.tell(_charge("F1"))
+    order.tell(_charge("F1"))
+    applied = wait_for(position_inbox, lambda m: isinstance(m, ChargeApplied))
+    assert (applied.charge, applied.position_id) == (_charge("F1"), "m1/p")
+    update = wait_for(
+        bus_inbox, lambda m: isinstance(m, OrderUpdated) and m.cause == "fill charged"
+    )
+    assert update.order.fees == Decimal("0.030")
+    order.tell(_charge("F9"))
+    refused = wait_for(bus_inbox, lambda m: isinstance(m, FillChargeRefused))
+    assert (refused.reason, refused.charge.fill_id) == (FillRefusal.UNKNOWN_FILL, "F9")
+    assert order.is_alive()
+    snapshot = order.ask(GetSnapshot(), timeout=5)
+    assert (snapshot.fees, snapshot.version) == (Decimal("0.030"), 2)

@@ -9,10 +9,17 @@ import pytest
 from actors.position import PositionActor
 from actors.position_accounting import PositionBook
 from messages.enums import OrderSide, PositionStatus
-from messages.journal import FillApplied, PositionSettlement
-from messages.orders import FillRefusal, FillRefused
+from messages.fills import FillCharged
+from messages.journal import ChargeApplied, FillApplied, PositionSettlement
+from messages.orders import FillChargeRefused, FillRefusal, FillRefused
 from messages.position_commands import ClearPending, MarkPending
-from messages.positions import PositionDelta, PositionOpened, PositionSettled, PositionSnapshot
+from messages.positions import (
+    PositionDelta,
+    PositionFillCharged,
+    PositionOpened,
+    PositionSettled,
+    PositionSnapshot,
+)
 from messages.queries import GetSnapshot
 from messages.subscriptions import Subscribe
 from tests.stubs import collector, fill, wait_for
@@ -89,3 +96,41 @@ def test_settlement_pays_the_winner_and_refuses_later_fills() -> None:
     position.tell(_applied("F3", price="0.40", size="1"))
     refused = wait_for(events, lambda m: isinstance(m, FillRefused))
     assert refused.reason is FillRefusal.POSITION_SETTLED
+
+
+def _charge(fill_id: str, fee: str) -> ChargeApplied:
+    return ChargeApplied(
+        position_id="m1/p",
+        charge=FillCharged(
+            fill_id=fill_id,
+            order_id="O1",
+            market_id="m1",
+            security_id="m1-YES",
+            booked_fee=Decimal("0.004"),
+            fee=Decimal(fee),
+            tax=Decimal(0),
+        ),
+        correlation_id="S1",
+    )
+
+
+def test_a_broker_s_charge_changes_the_leg_s_fees_once_and_one_of_an_unknown_fill_is_refused() -> (
+    None
+):
+    bus, events = collector()
+    position = PositionActor.start(_book(), bus=bus)
+    position.tell(_applied("F1", price="0.40", size="10", fee="0.004"))
+    position.tell(_charge("F1", "0.02"))
+    position.tell(_charge("F1", "0.02"))
+    charged = wait_for(events, lambda m: isinstance(m, PositionFillCharged))
+    assert (charged.leg.fees, charged.leg.realized_pnl, charged.leg.cost) == (
+        Decimal("0.020"),
+        0,
+        Decimal("4.00"),
+    )
+    position.tell(_charge("F9", "0.02"))
+    refused = wait_for(events, lambda m: isinstance(m, FillChargeRefused))
+    assert (refused.reason, refused.charge.fill_id) == (FillRefusal.UNKNOWN_FILL, "F9")
+    assert position.is_alive()
+    snapshot = position.ask(GetSnapshot(), timeout=5)
+    assert (snapshot.fees, snapshot.version) == (Decimal("0.020"), 2)

@@ -12,9 +12,11 @@ import pytest
 from actors.journal import JournalActor, JournalConfig
 from actors.runtime_state import decode_state
 from actors.snapshot_writer import SnapshotWriter
+from bridges.journal_memory import MemoryJournal
 from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
 from messages.journal import StepCommitted, StepStarted
 from messages.journal_protocol import Append, Sync
+from supervisors.kernel.virtual_time import VirtualTimeKernel
 from tests.bridges.journal_store_suite import entry
 
 pytestmark = pytest.mark.timeout(20)
@@ -114,3 +116,24 @@ def test_a_written_snapshots_state_is_not_kept_while_the_writer_waits(tmp_path: 
     finally:
         writer.close()
         store.close()
+
+
+def test_a_snapshot_is_taken_where_a_step_ends_inside_a_batch() -> None:
+    # A replay's commit marker waits for the next step's first commit: the batch that
+    # makes it durable ends inside the next step, where no snapshot may be taken.
+    kernel = VirtualTimeKernel()
+    memory = MemoryJournal()
+    with kernel.active():
+        journal = JournalActor.start(memory.writer(), config=JournalConfig(snapshot_every=1))
+        for event in (
+            StepStarted(step=0, atomic=True),
+            StepCommitted(step=0),
+            StepStarted(step=1, atomic=True),
+        ):
+            journal.tell(Append(event=event, stream="runtime"))
+    kernel.run_until_idle()
+    assert journal.proxy().batches.get(timeout=5) == 1
+    snapshot = memory.writer().latest_snapshot()
+    assert snapshot is not None
+    assert snapshot.seq == 2
+    assert decode_state(snapshot.payload).committed_step == 0

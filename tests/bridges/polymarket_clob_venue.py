@@ -12,8 +12,10 @@ the expected ``auth``; ``PING`` is answered ``PONG``; ``push`` sends ``order`` /
 messages to every subscribed connection, ``drop`` closes them without a closing handshake
 (``refusing`` turns new connections away until it is cleared). ``rate_limit`` (calls,
 period) answers the ``/data`` queries past it HTTP 429, as the real CLOB throttles; an
-unknown order's cancel is answered in ``not_canceled``, as the CLOB does. Both run on one
-thread of their own, so a threaded runtime can trade against them.
+unknown order's cancel is answered in ``not_canceled``, as the CLOB does. A FAILED trade
+reopens its order (``LIVE``, nothing matched) unless ``keeps_matched``: then the order stays
+``MATCHED`` with its ``size_matched``, as the real CLOB keeps it (py-clob-client-v2 issue
+#34). Both run on one thread of their own, so a threaded runtime can trade against them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bridges.polymarket_clob_broker import WIRE_LOG
 from bridges.polymarket_credentials import PolymarketCredentials
+from tests.bridges.polymarket_gamma_server import SHUTDOWN_POLL_S
 
 CREDENTIALS = PolymarketCredentials(
     # A well-known development key (Hardhat's first account): it signs, it holds nothing.
@@ -53,8 +56,10 @@ class ClobVenue:
         match_on_post: bool = False,
         page_size: int = 1,
         rate_limit: tuple[int, float] | None = None,
+        keeps_matched: bool = False,
     ) -> None:
         self.page_size = page_size
+        self.keeps_matched = keeps_matched
         self.rate_limit = rate_limit
         self.limited = 0
         """Queries answered 429."""
@@ -82,7 +87,9 @@ class ClobVenue:
         self._ws: Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http_thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True
+        )
 
     def __enter__(self) -> ClobVenue:
         self._thread.start()
@@ -287,6 +294,8 @@ class ClobVenue:
         known = any(t["id"] == trade_id for t in self.trades)
         self.trades = [t for t in self.trades if t["id"] != trade_id] + [message]
         if status == "FAILED":
+            if self.keeps_matched:
+                return message
             order["size_matched"] = "0"
             order["status"] = "LIVE"
         elif not known:

@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+SHUTDOWN_POLL_S = 0.02
+"""How often a local HTTP server's loop looks for ``shutdown()``: the standard library's
+0.5 s made every test that stops one wait half a second."""
+
 
 def gamma_market(slug: str, tokens: tuple[str, str], end_s: int, **extra: Any) -> dict[str, Any]:
     return {
@@ -64,7 +68,7 @@ def gamma_server(markets: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
             return None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", asked

@@ -2,12 +2,13 @@
 documented callback shapes, and shioaji's own enums, accounts, contracts and orders.
 
 Shioaji 1.7.9's portfolio records (``StockPosition``, ``StockProfitLoss``,
-``StockProfitDetail``, ``Settlement``, ``Trade``, ``Deal``) are Rust classes Python cannot
-create (``TypeError: cannot create 'builtins.StockPosition' instances``), so the records
-here are attrs classes with exactly their fields (``shioaji/_core.pyi``). Callbacks run on
-a thread of their own, as Shioaji's do; the broker tells the test what it was asked. Deals
-move the positions ``list_positions`` answers; a session that is down delivers nothing;
-``drop`` / ``duplicate`` / ``reorder`` say how callbacks travel (held ones go at ``flush``).
+``StockProfitDetail``, ``StockPositionDetail``, ``Settlement``, ``Trade``, ``Deal``) are Rust
+classes Python cannot create (``TypeError: cannot create 'builtins.StockPosition'
+instances``), so the records here are attrs classes with exactly their fields
+(``shioaji/_core.pyi``). Callbacks run on a thread of their own, as Shioaji's do; the
+broker tells the test what it was asked. Deals move the positions ``list_positions``
+answers; a session that is down delivers nothing; ``drop`` / ``duplicate`` / ``reorder``
+say how callbacks travel (held ones go at ``flush``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,25 @@ class StockProfitDetail:
 
 
 @attrs.define
+class StockPositionDetail:
+    date: str
+    code: str
+    quantity: int
+    price: float
+    dseq: str
+    fee: float
+    direction: Any = sj.Action.Buy
+    last_price: float = 0.0
+    pnl: float = 0.0
+    currency: Any = "TWD"
+    cond: Any = sj.StockOrderCond.Cash
+    ex_dividends: int = 0
+    interest: int = 0
+    margintrading_amt: int = 0
+    collateral: int = 0
+
+
+@attrs.define
 class Settlement:
     t_money: float
     t1_money: float
@@ -166,6 +186,7 @@ class StandInShioaji:
         self.positions: list[StockPosition] = []
         self.profit_loss: list[StockProfitLoss] = []
         self.profit_details: dict[int, list[StockProfitDetail]] = {}
+        self.position_details: dict[int, list[StockPositionDetail]] = {}
         self.settlement = Settlement(0.0, 0.0, 0.0, "2026-12-03", "2026-12-04", "2026-12-07")
         self.trades: dict[str, Trade] = {}
         self.order_callback: Callable[[Any, Any], None] | None = None
@@ -289,6 +310,16 @@ class StandInShioaji:
     ) -> list[StockProfitDetail]:
         self._admit()
         return list(self.profit_details.get(detail_id, []))
+
+    def list_position_detail(
+        self,
+        account: Any = None,
+        detail_id: int = 0,
+        timeout: int | None = 30000,
+        cb: Any = None,
+    ) -> list[StockPositionDetail]:
+        self._admit()
+        return list(self.position_details.get(detail_id, []))
 
     def list_settlements(
         self, account: Any = None, timeout: int | None = 30000, cb: Any = None

@@ -176,6 +176,35 @@ def test_a_failed_trade_after_it_matched_is_reversed_with_a_reason_and_leaves_th
     assert len(heard.deals) == 1
 
 
+@pytest.mark.parametrize(
+    ("keeps_matched", "status", "filled"),
+    [
+        (True, BrokerOrderStatus.CANCELLED, Decimal(10)),  # MATCHED kept: done, 10 settled
+        (False, BrokerOrderStatus.SUBMITTED, Decimal(0)),  # reopened LIVE: it trades on
+    ],
+)
+def test_an_order_the_clob_keeps_matched_after_a_failed_trade_is_cancelled_for_the_rest(
+    heard: Heard, keeps_matched: bool, status: BrokerOrderStatus, filled: Decimal
+) -> None:
+    with ClobVenue(keeps_matched=keeps_matched) as venue:
+        broker = started(venue, heard)
+        try:
+            order_no = broker.place_order(request())
+            venue.push(venue.trade(order_no, "t1", "MATCHED", size="10"))
+            venue.push(venue.trade(order_no, "t2", "MATCHED", size="20"))
+            wait_until(lambda: len(heard.deals) == 2)
+            assert broker.order_status(order_no).status is BrokerOrderStatus.FILLED
+
+            venue.push(venue.trade(order_no, "t2", "FAILED", size="20"))
+            wait_until(lambda: len(heard.reversals) == 1, what="the reversal")
+
+            found = broker.order_status(order_no)
+        finally:
+            broker.close()
+
+    assert (found.status, found.filled) == (status, filled)
+
+
 def test_a_trade_that_overtakes_the_orders_answer_is_booked_once_the_order_is_known(
     heard: Heard,
 ) -> None:

@@ -15,6 +15,7 @@ import structlog
 
 from actors.broker import BrokerDisconnectedError, BrokerError
 from actors.query_pacer import QueryPacer
+from actors.runtime_state import RuntimeState
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.shioaji_broker import (
     CredentialsError,
@@ -24,14 +25,25 @@ from bridges.shioaji_broker import (
     load_credentials,
 )
 from messages.broker import BrokerOrderRequest
-from messages.broker_events import DealBooked
+from messages.broker_events import DealBooked, FeeBooked, SettlementMismatch
 from messages.codec import decode
-from messages.enums import OrderSide
+from messages.enums import OrderSide, OrderStatus, Outcome
+from messages.fills import FillCharged
+from messages.journal import ChargeApplied
+from messages.market_data import BookLevel, BookSnapshot
+from messages.markets import Instrument, MarketDefinition, MarketOpened
 from messages.reconciliation import ReconcileRequest
+from messages.supervision import InjectFault
+from supervisors.assembly.recovery import recover_state
+from supervisors.assembly.runtime import Runtime, RuntimeConfig
+from supervisors.assembly.runtime_config import JOURNAL_FILE, BrokerConfig
+from supervisors.kernel.base import ask
+from supervisors.kernel.protocol import WhichChildren
 from tests.bridges.shioaji_standin import (
     STOCK_ACCOUNT,
     StandInShioaji,
     StockPosition,
+    StockPositionDetail,
     StockProfitDetail,
     StockProfitLoss,
 )
@@ -57,6 +69,14 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+def paced_on_fake_time(api: StandInShioaji) -> ShioajiBroker:
+    """The adapter with Shioaji's pacing (25 calls / 5 s) on a clock its waits advance: an edge
+    test polls the broker while it reconciles, and on real time that waited 5 s a window."""
+    clock = FakeTime()
+    pacer = QueryPacer(monotonic=clock.monotonic, sleep=clock.sleep)
+    return ShioajiBroker(api, CREDENTIALS, pacer=pacer)
 
 
 def request(size: str, security_id: str = "2890", side: OrderSide = OrderSide.BUY) -> Any:
@@ -177,7 +197,7 @@ def test_a_futures_order_goes_in_contracts() -> None:
 
 def test_callbacks_duplicates_drops_and_reordering_book_each_deal_once(tmp_path: Path) -> None:
     api = StandInShioaji(limit_calls=1000)
-    broker = ShioajiBroker(api, CREDENTIALS)
+    broker = paced_on_fake_time(api)
     edge = Edge(broker, tmp_path / "journal.sqlite", account=ACCOUNT).start()
     wait_until(edge.trading_enabled)
     wait_until(lambda: api.order_callback is not None, what="the order callback set")
@@ -205,6 +225,250 @@ def test_callbacks_duplicates_drops_and_reordering_book_each_deal_once(tmp_path:
     assert broker.malformed == 1
     assert edge.normalizer.proxy().counters().get().malformed == 1
     edge.stop()
+
+
+def test_the_broker_s_fee_and_tax_replace_the_run_s_rate_once_across_reconciles_and_restarts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    api = StandInShioaji(limit_calls=1000)
+    edge = Edge(paced_on_fake_time(api), path, account=ACCOUNT).start()
+    wait_until(edge.trading_enabled)
+    wait_until(lambda: api.order_callback is not None, what="the order callback set")
+    buy = edge.submit("O1", "2890", OrderSide.BUY, "2000", price="25.5")
+    api.accept(buy)
+    api.fill(buy, 1, 25.5)
+    api.fill(buy, 1, 25.0)
+    sell = edge.submit("O2", "2890", OrderSide.SELL, "1000", price="26")
+    api.accept(sell)
+    api.fill(sell, 1, 26.0)
+    wait_until(lambda: edge.book() == {"2890": D(1000)}, what="the three deals")
+    assert fees(edge) == D("76.5")  # the run's rate: 0.001 of 25,500 + 25,000 + 26,000
+    # Shioaji's details, a lot a row under the deal's ordno: the sold lot (fee and tax), the
+    # two lots bought (a fee each; one still held), and a row of no deal of ours.
+    ordno = {order_no: api.trades[order_no].order.ordno for order_no in (buy, sell)}
+    api.profit_loss = [StockProfitLoss(id=4, code="2890", quantity=1, pnl=635.0)]
+    api.profit_details = {
+        4: [profit_row(ordno[sell], 26.0, fee=37, tax=78), profit_row("Z9999", 26.0, 1, 1)]
+    }
+    [held] = api.positions
+    api.position_details = {
+        held.id: [position_row(ordno[buy], 25.5, fee=36.0), position_row(ordno[buy], 25.0, 35.0)]
+    }
+    for attempt in ("fees", "the same fees again"):
+        edge.reconciler.tell(ReconcileRequest(reason=attempt))
+        wait_until(lambda: fees(edge) == D(186), what="the broker's fees and tax")
+        edge.settle()
+    edge.stop()
+    assert sorted((f.fee, f.tax, f.booked_fee) for f in journaled(path, FeeBooked)) == [
+        (D(35), D(0), D("25.000")),
+        (D(36), D(0), D("25.500")),
+        (D(37), D(78), D("26.000")),
+    ]
+
+    restarted = Edge(paced_on_fake_time(api), path, account=ACCOUNT).start()
+    wait_until(restarted.trading_enabled)
+    restarted.settle()
+    assert fees(restarted) == D(186)  # from the journal's fold; the startup's charges dropped
+    assert len(journaled(path, FeeBooked)) == 3
+    restarted.stop()
+
+
+def test_the_cash_our_deals_settle_t_plus_2_is_compared_with_shioajis_settlements(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    api = StandInShioaji(limit_calls=1000)
+    api.ts = 1_796_259_600.0  # Thursday 3 December 2026, 09:00 in Taipei: T+2 is Monday the 7th
+    edge = Edge(paced_on_fake_time(api), path, account=ACCOUNT).start()
+    wait_until(edge.trading_enabled)
+    wait_until(lambda: api.order_callback is not None, what="the order callback set")
+    # Ours: -(25,500 + the run's fee 25.5) on Monday. T and T+1 settle trades of the 1st and
+    # 2nd, before this journal's first deal: not compared, whatever they are.
+    api.settlement.t_money, api.settlement.t1_money = -99_999.0, 12_345.0
+    api.settlement.t2_money = -25_525.0  # within the threshold (100)
+    buy = edge.submit("O1", "2890", OrderSide.BUY, "1000", price="25.5")
+    api.accept(buy)
+    api.fill(buy, 1, 25.5)
+    wait_until(lambda: edge.book() == {"2890": D(1000)}, what="the deal")
+    edge.reconciler.tell(ReconcileRequest(reason="within"))
+    edge.settle()
+    assert journaled(path, SettlementMismatch) == []
+    api.settlement.t2_money = -25_700.0
+    edge.reconciler.tell(ReconcileRequest(reason="over"))
+    wait_until(lambda: journaled(path, SettlementMismatch), what="the settlement alert")
+    edge.stop()
+    [mismatch] = journaled(path, SettlementMismatch)
+    assert (mismatch.date, mismatch.ours, mismatch.broker, mismatch.difference) == (
+        "2026-12-07",
+        D("-25525.5"),
+        D("-25700.0"),
+        D("174.5"),
+    )
+    folded = RuntimeState()
+    store = SqliteJournalStore(path)
+    try:
+        for record in store.read():
+            folded.apply(record.seq, record.stream, decode(record.kind, record.payload))
+    finally:
+        store.close()
+    restored = RuntimeState.from_memento(folded.memento()).accounts.cash
+    assert list(restored.values()) == list(folded.accounts.cash.values()) == [D("-25525.5")]
+
+
+# The shipped strategy's arbitrage (as on the Polymarket CLOB's test): YES ask 0.45 + NO ask
+# 0.50 < 0.98 buys 50 of each, here two stocks' odd lots.
+YES, NO = "1001", "1002"
+FEED = [
+    MarketOpened(
+        ts_event=1,
+        definition=MarketDefinition(
+            market_id="m1",
+            instruments=(
+                Instrument(security_id=YES, outcome=Outcome.YES),
+                Instrument(security_id=NO, outcome=Outcome.NO),
+            ),
+        ),
+    ),
+    *(
+        BookSnapshot(
+            ts_event=1,
+            market_id="m1",
+            security_id=code,
+            sequence=0,
+            bids=(BookLevel(price=D(bid), size=D(100)),),
+            asks=(BookLevel(price=D(ask), size=D(100)),),
+        )
+        for code, bid, ask in ((YES, "0.40", "0.45"), (NO, "0.46", "0.50"))
+    ),
+]
+
+
+def market_fees(runtime: Runtime) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """Per security: the market leg's fees, its order's, and the account book's."""
+    orders = {o.security_id: o.fees for o in runtime.orders()}
+    book = {p.security_id: p.fees for p in runtime.account_positions()}
+    return {
+        leg.security_id: (leg.fees, orders[leg.security_id], book[leg.security_id])
+        for position in runtime.positions()
+        for leg in position.legs
+    }
+
+
+def gross(runtime: Runtime) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    return {
+        leg.security_id: (leg.quantity, leg.cost, leg.realized_pnl)
+        for position in runtime.positions()
+        for leg in position.legs
+    }
+
+
+def test_the_broker_s_charge_is_the_market_position_s_fee_live_in_the_fold_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    api = StandInShioaji(limit_calls=1000)
+    for code in (YES, NO):
+        api.Contracts.Stocks[code] = sj.Stock(exchange=sj.Exchange.TSE, code=code)
+    config = RuntimeConfig(
+        data_dir=tmp_path,
+        account=ACCOUNT,
+        broker=BrokerConfig(broker=paced_on_fake_time(api), gap_s=30.0),
+    )
+    broker_fees = {YES: D(20), NO: D(21)}  # Shioaji's minimum fee a deal, no tax on a buy
+    with Runtime(config).start(FEED) as runtime:
+        wait_until(lambda: runtime_enabled(runtime), what="the startup reconciliation")
+        runtime.replay(FEED)
+        wait_until(lambda: len(api.trades) == 2, what="both orders placed")
+        for trade_id, trade in list(api.trades.items()):
+            api.accept(trade_id)
+            api.fill(trade_id, trade.order.quantity, trade.order.price)
+        wait_until(
+            lambda: all(o.status is OrderStatus.FILLED for o in runtime.orders()),
+            what="both orders filled",
+        )
+        runtime.wait_idle(timeout_s=10.0)
+        at_rate = market_fees(runtime)
+        assert at_rate[YES] == (D("0.0225"),) * 3  # the run's rate: 0.001 of 50 x 0.45
+        before = gross(runtime)
+        api.position_details = {
+            held.id: [
+                StockPositionDetail(
+                    date="2026-12-03",
+                    code=held.code,
+                    quantity=trade.order.quantity,
+                    price=trade.order.price,
+                    dseq=trade.order.ordno,
+                    fee=float(broker_fees[held.code]),
+                )
+                for trade in api.trades.values()
+                if trade.contract.code == held.code
+            ]
+            for held in api.positions
+        }
+        for attempt in ("fees", "the same fees again"):
+            runtime.reconcile(attempt)
+            wait_until(
+                lambda: market_fees(runtime) == {c: (f,) * 3 for c, f in broker_fees.items()},
+                what="the broker's fees on the order, the market position and the account",
+            )
+            runtime.wait_idle(timeout_s=10.0)
+        assert gross(runtime) == before  # quantity, cost and realized PnL are the fills'
+        live = market_fees(runtime)
+
+        # The market position restarted: rebuilt from the journal, charges and all.
+        assert runtime.supervisor is not None
+        (position_child,) = [
+            c for c in ask(runtime.supervisor, WhichChildren()) if c.child_id == "position:m1"
+        ]
+        position_child.ref.tell(InjectFault(reason="test"))
+        wait_until(
+            lambda: any(
+                c.child_id == "position:m1" and c.restarts == 1
+                for c in ask(runtime.supervisor, WhichChildren())
+            ),
+            what="the position restarted",
+        )
+        runtime.wait_idle(timeout_s=10.0)
+        assert market_fees(runtime) == live
+    assert len(journaled(tmp_path / JOURNAL_FILE, FillCharged)) == 2
+    assert len(journaled(tmp_path / JOURNAL_FILE, ChargeApplied)) == 2
+
+    store = SqliteJournalStore(tmp_path / JOURNAL_FILE)
+    try:
+        state, _ = recover_state(store)
+    finally:
+        store.close()
+    (position,) = state.positions.values()
+    assert {code: position.leg(code).fees for code in broker_fees} == broker_fees
+    assert {o.security_id: o.fees for o in state.orders.values()} == broker_fees
+
+    with Runtime(config).start(FEED) as restarted:
+        wait_until(lambda: runtime_enabled(restarted), what="the restart's reconciliation")
+        restarted.wait_idle(timeout_s=10.0)
+        assert market_fees(restarted) == live
+    assert len(journaled(tmp_path / JOURNAL_FILE, FillCharged)) == 2
+
+
+def runtime_enabled(runtime: Runtime) -> bool:
+    reconciler = runtime.extra("reconciler")
+    assert reconciler is not None
+    return bool(reconciler.proxy().trading_enabled.get())
+
+
+def fees(edge: Edge) -> Decimal:
+    return sum((p.fees for p in edge.account_positions.proxy().positions().get()), D(0))
+
+
+def profit_row(dseq: str, price: float, fee: int, tax: int) -> StockProfitDetail:
+    return StockProfitDetail(
+        date="2026-12-03", code="2890", quantity=1, dseq=dseq, fee=fee, tax=tax, price=price
+    )
+
+
+def position_row(dseq: str, price: float, fee: float) -> StockPositionDetail:
+    return StockPositionDetail(
+        date="2026-12-03", code="2890", quantity=1, price=price, dseq=dseq, fee=fee
+    )
 
 
 def journaled(path: Path, kind: type) -> list[Any]:
@@ -354,7 +618,7 @@ def test_after_a_session_down_the_runtime_registers_once_more_and_books_what_fol
     tmp_path: Path,
 ) -> None:
     api = StandInShioaji(limit_calls=1000)
-    broker = ShioajiBroker(api, CREDENTIALS)
+    broker = paced_on_fake_time(api)
     edge = Edge(broker, tmp_path / "journal.sqlite", account=ACCOUNT).start()
     wait_until(edge.trading_enabled)
     status = edge.venue.proxy().status
@@ -387,7 +651,7 @@ def test_a_message_not_of_the_documented_shape_is_quarantined_not_raised(
     tmp_path: Path,
 ) -> None:
     api = StandInShioaji(limit_calls=1000)
-    edge = Edge(ShioajiBroker(api, CREDENTIALS), tmp_path / "j.sqlite", account=ACCOUNT).start()
+    edge = Edge(paced_on_fake_time(api), tmp_path / "j.sqlite", account=ACCOUNT).start()
     wait_until(lambda: api.order_callback is not None, what="the order callback set")
     api.send(sj.OrderState.FuturesDeal, {"trade_id": "x", "price": "bad"})
     counters = edge.normalizer.proxy().counters

@@ -33,7 +33,7 @@ from messages import (
     supervision,
 )
 from messages.enums import BookSide, MarketPhase, OrderSide, OrderStatus, Outcome, PositionStatus
-from messages.fills import Fill, FillReversed
+from messages.fills import Fill, FillCharged, FillReversed
 from messages.refs import Recipient
 from messages.signals import TradeSignal
 from tests.stubs import definition, levels
@@ -61,6 +61,16 @@ REVERSAL = FillReversed(
     market_id="m1",
     security_id="m1-YES",
     reason="trade T0 FAILED on chain after MATCHED",
+)
+CHARGE = FillCharged(
+    fill_id="F1",
+    ts_init=114,
+    order_id="O1",
+    market_id="m1",
+    security_id="m1-YES",
+    booked_fee=D("0.01"),
+    fee=D("0.02"),
+    tax=D("0.03"),
 )
 SIGNAL = TradeSignal(
     ts_init=112,
@@ -167,6 +177,7 @@ ORDER_MEMENTO = mementos.OrderMemento(
         ),
     ),
     reopened=1,
+    charges=(CHARGE,),
 )
 
 
@@ -218,6 +229,24 @@ def _examples() -> list[object]:
             ts_init=6, position_id="P1", reversal=REVERSAL, correlation_id="S1"
         ),
         REVERSAL,
+        CHARGE,
+        journal.ChargeApplied(ts_init=6, position_id="P1", charge=CHARGE, correlation_id="S1"),
+        orders.FillChargeRefused(
+            ts_init=22,
+            correlation_id="O1",
+            charge=CHARGE,
+            reason=orders.FillRefusal.UNKNOWN_FILL,
+            detail="applied no fill F1",
+        ),
+        positions.PositionFillCharged(
+            ts_init=29,
+            correlation_id="O1",
+            position_id="P1",
+            market_id="m1",
+            version=7,
+            charge=CHARGE,
+            leg=LEG,
+        ),
         ORDER_MEMENTO.reversed[0],
         broker.RawDealReversal(
             order_no="B1", seq_no=2, match_ts=7, reason="trade FAILED on chain", recv_ns=9
@@ -340,6 +369,7 @@ def _examples() -> list[object]:
             pending=(("O2", "m1-YES", OrderSide.SELL), ("O3", "m1-YES", BUY)),
             fills=(FILL,),
             reversed=("F0",),
+            charges=(CHARGE,),
         ),
         MARKET_MEMENTO,
         mementos.RuntimeStateMemento(
@@ -354,12 +384,15 @@ def _examples() -> list[object]:
             record_step=12,
             account_legs=(ACCOUNT_LEG,),
             account_deals=3,
+            account_cash=(ACCOUNT_CASH,),
             routed=(ROUTED,),
             adopted=(ADOPTED,),
             venue_commands=(VENUE_CANCEL,),
         ),
         VENUE_CANCEL,
         ACCOUNT_LEG,
+        ACCOUNT_LEG.entries[0],
+        ACCOUNT_CASH,
         journal_protocol.GetFolded(stream="position:P1"),
         journal_protocol.Folded(memento=None, seq=41),
         *BROKER_EXAMPLES,
@@ -397,7 +430,12 @@ ACCOUNT_LEG = mementos.AccountLegMemento(
         fees=D("0.01"),
         mark=None,
     ),
+    entries=(
+        mementos.AccountEntry(fill_id="B1:1:7", quantity=D("-4"), price=D("1.5"), fee=D("0.01")),
+        mementos.AccountEntry(fill_id=None, quantity=D("0"), price=D("1.5"), fee=D("0")),
+    ),
 )
+ACCOUNT_CASH = mementos.AccountCashMemento(account="A1", hour=498_961, amount=D("-25525.5"))
 ACCOUNT_POSITION = broker_events.AccountPosition(
     account="A1",
     security_id="AAPL",
@@ -471,6 +509,27 @@ BROKER_EXAMPLES: list[object] = [
         account="A1", security_id="2890", realized_pnl=D("-12.5"), fee=D("20"), tax=D("36")
     ),
     broker.BrokerSettlement(account="A1", date="2026-12-03", days=2, amount=D("-1234.5")),
+    broker.BrokerDealCharge(
+        order_no="B1",
+        seq_no=2,
+        match_ts=7,
+        account="A1",
+        security_id="2890",
+        price=D("25.5"),
+        size=D("1000"),
+        fee=D("36"),
+        tax=D("0"),
+    ),
+    broker_events.FeeBooked(
+        ts_init=33,
+        fill_id="B1:2:7",
+        order_no="B1",
+        account="A1",
+        security_id="2890",
+        booked_fee=D("25.5"),
+        fee=D("36"),
+        tax=D("76"),
+    ),
     broker_events.PnlMismatch(
         ts_init=31,
         account="A1",
@@ -483,6 +542,15 @@ BROKER_EXAMPLES: list[object] = [
         reason="startup",
     ),
     broker_events.RecoverySlow(ts_init=32, duration_ms=12_000, limit_ms=10_000),
+    broker_events.SettlementMismatch(
+        ts_init=34,
+        account="A1",
+        date="2026-12-07",
+        ours=D("-25525.5"),
+        broker=D("-25700"),
+        difference=D("174.5"),
+        reason="full sync",
+    ),
     ROUTED,
     broker_events.DealBooked(
         ts_init=10,
@@ -532,6 +600,15 @@ BROKER_EXAMPLES: list[object] = [
         ),
         reason=orders.FillRefusal.CONFLICTING_DUPLICATE,
         detail="size 5 (journaled 4)",
+    ),
+    broker_events.DealReversed(
+        ts_init=10,
+        fill_id="B1:1:7",
+        order_no="B1",
+        account="A1",
+        security_id="AAPL",
+        reason="trade t1 FAILED on chain after MATCHED",
+        recv_ns=9,
     ),
     broker_events.PositionCorrected(
         ts_init=11,
@@ -657,6 +734,13 @@ def holding_refs(ref: Recipient) -> list[object]:
         ),
         forward,
         journal_protocol.Sync(last=journal_protocol.Append(event=FILL, stream="order:O1")),
+        journal_protocol.AppendAll(
+            appends=(
+                journal_protocol.Append(event=FILL, stream="order:O1"),
+                journal_protocol.Append(event=FILL, stream="order:O2", deliver_to=ref),
+            )
+        ),
+        journal_protocol.Delivered(events=(FILL, REVERSAL)),
         journal_protocol.Route(stream="order:O1", subscriber=ref, after_seq=3),
         market_commands.CloseMarket(ts_init=1, market_id="m1", notify=ref),
         market_commands.SwitchMarket(

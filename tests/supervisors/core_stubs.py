@@ -56,11 +56,14 @@ class Root(RuntimeActor):
 
 
 def assemble(
-    root: pykka.ActorRef[Any], generation: int = 1, resume_step: int = 0
+    root: pykka.ActorRef[Any],
+    generation: int = 1,
+    resume_step: int = 0,
+    journal_class: type[JournalActor] = JournalActor,
 ) -> tuple[CoreRefs, MemoryJournal]:
     """A core of one journal and one recorder, made ``root``'s current core."""
     memory = MemoryJournal()
-    journal = JournalActor.start(memory.writer())
+    journal = journal_class.start(memory.writer())
     other = Recorder.start()
     report = RecoveryReport(
         snapshot_seq=None,

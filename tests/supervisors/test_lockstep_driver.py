@@ -10,12 +10,15 @@ from typing import Any
 import pykka
 import pytest
 
+from actors.journal import JournalActor
 from actors.runtime_state import RUNTIME_STREAM
 from bridges.journal_memory import MemoryJournal
 from messages.journal_protocol import Sync
+from supervisors.assembly import lockstep_driver
 from supervisors.assembly.core_follower import CoreFollower, RuntimeDownError
 from supervisors.assembly.lockstep_driver import LockstepDriver
 from supervisors.assembly.runtime_tree import CoreRefs
+from supervisors.kernel.base import handles
 from tests.stubs import arbitrage_feed, opened
 from tests.supervisors.core_stubs import Root, assemble, journaled
 
@@ -174,3 +177,29 @@ def test_a_replay_commits_each_record_as_its_own_step(root: pykka.ActorRef[Any])
         feed[1].id,
         ("committed", 1, 0),
     ]
+
+
+class _CountingJournal(JournalActor):
+    """Counts the Syncs it is asked: each makes every marker appended before it durable."""
+
+    syncs = 0
+
+    @handles(Sync)
+    def _sync(self, message: Sync) -> int:
+        self.syncs += 1
+        return super()._sync(message)
+
+
+def test_a_replay_makes_its_step_markers_durable_a_group_at_a_time_and_at_its_end(
+    root: pykka.ActorRef[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lockstep_driver, "SYNC_EVERY", 2)
+    core, memory = assemble(root, journal_class=_CountingJournal)
+    driver = _driver(root)
+    feed = [opened(f"m{n}") for n in range(5)]
+
+    assert driver.replay(feed) == 5
+
+    assert core.journal.proxy().syncs.get(timeout=5) == 3  # after steps 1 and 3, and the last
+    assert journaled(memory)[-3:] == [("started", 4, True), feed[4].id, ("committed", 4, 0)]
+    assert len(journaled(memory)) == 15

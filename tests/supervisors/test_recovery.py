@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pykka
 import pytest
 
-from actors.journal import JournalConfig
-from actors.journal_store import NewEntry
+from actors.journal import JournalActor, JournalConfig
+from actors.journal_store import JournalStoreError, NewEntry
 from actors.order import OrderActor
 from actors.position import PositionActor
 from actors.runtime_state import RUNTIME_STREAM, RuntimeState
@@ -20,6 +21,7 @@ from bridges.journal_sqlite import SqliteJournalStore, SqliteStoreFactory
 from messages.codec import decode, encode, kind_of
 from messages.enums import OrderSide
 from messages.journal import OrderCreated, StepStarted
+from messages.journal_protocol import Sync
 from messages.queries import GetSnapshot, ListPositions, ListRoutedOrders
 from supervisors.assembly.recovery import order_loader, position_loader, recover_state
 from supervisors.assembly.runtime import JOURNAL_FILE, Runtime, RuntimeConfig
@@ -136,7 +138,12 @@ def test_a_corrupt_last_record_is_quarantined_and_recovery_stops_at_the_record_b
     try:
         reasons = {voided.seq: reason for voided, reason in store.voided()}
         assert "corrupt" in reasons[last]
-        assert len(reasons) == report.voided
+        assert report.voided == 1
+        # Step 5's other records were left in the file by recovery and voided by the
+        # journal as its first write.
+        torn = sorted(seq for seq, reason in reasons.items() if reason == "torn lockstep step 5")
+        assert report.torn_void == (torn[0] - 1, "torn lockstep step 5")
+        assert len(reasons) == 1 + len(torn) == 1 + last - torn[0]
         assert store.last_seq() > last
     finally:
         store.close()
@@ -169,6 +176,68 @@ def test_a_torn_lockstep_step_is_voided_and_its_record_fed_again(tmp_path: Path)
     store.close()
     assert (report.torn_step, report.voided, report.resume_step) == (4, 2, 4)
     assert "O99" not in state.orders
+
+
+def _torn(data_dir: Path) -> SqliteJournalStore:
+    """A journal of four committed steps and a fifth torn after its first record."""
+    _run(data_dir, upto=4)
+    store = SqliteJournalStore(data_dir / JOURNAL_FILE)
+    store.append(
+        [
+            NewEntry(
+                stream=RUNTIME_STREAM,
+                kind="StepStarted",
+                payload=encode(StepStarted(step=4, atomic=True)),
+                ts_ns=1,
+            )
+        ]
+    )
+    return store
+
+
+def test_the_cores_recovery_only_reads_and_its_journal_voids_the_torn_step_first(
+    tmp_path: Path,
+) -> None:
+    # A disk that filled mid-step refuses the void as it refused the commit: it is the
+    # journal's first write, and fails the way a commit does.
+    store = _torn(tmp_path)
+    last = store.last_seq()
+    state, report = recover_state(store, void_torn=False)
+    assert (report.torn_step, report.voided, report.torn_void) == (
+        4,
+        0,
+        (last - 1, "torn lockstep step 4"),
+    )
+    assert store.voided() == []
+    journal = JournalActor.start(store, state=state, void_after=report.torn_void)
+    assert journal.ask(Sync(), timeout=5) == state.seq == last - 1
+    journal.stop(timeout=5)
+    reader = SqliteJournalStore(tmp_path / JOURNAL_FILE)
+    try:
+        assert [(record.seq, reason) for record, reason in reader.voided()] == [
+            (last, "torn lockstep step 4")
+        ]
+    finally:
+        reader.close()
+
+
+class _FullStore(SqliteJournalStore):
+    """Refuses every void, as SQLite does on a full disk."""
+
+    def void_after(self, seq: int, reason: str) -> int:
+        raise JournalStoreError(f"cannot void records in journal {self.path}: disk is full")
+
+
+def test_a_journal_that_cannot_void_the_torn_step_fails_as_a_failed_commit(
+    tmp_path: Path,
+) -> None:
+    _torn(tmp_path).close()
+    store = _FullStore(tmp_path / JOURNAL_FILE)
+    state, report = recover_state(store, void_torn=False)
+    journal = JournalActor.start(store, state=state, void_after=report.torn_void)
+    with pytest.raises((JournalStoreError, pykka.ActorDeadError)):
+        journal.ask(Sync(), timeout=5)
+    assert journal.actor_stopped.wait(5)
 
 
 def test_snapshot_plus_tail_equals_a_replay_of_the_whole_journal(tmp_path: Path) -> None:

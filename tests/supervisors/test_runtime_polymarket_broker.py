@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 
+from actors.account_positions import account_position
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.polymarket_clob_broker import PolymarketBroker, clob_client
 from bridges.polymarket_ws import MarketChannelConfig
-from messages.broker_events import DealBooked, PositionCorrected
+from messages.broker_events import DealBooked, DealReversed, PositionCorrected
 from messages.enums import BookSide, OrderStatus, Outcome
 from messages.fills import FillReversed
 from messages.journal import ReversalApplied
 from messages.market_data import BookLevel, BookSnapshot, PriceChange
 from messages.markets import Instrument, MarketDefinition, MarketOpened
+from messages.orders import OrderCancelled
 from messages.supervision import InjectFault
 from supervisors.assembly.recovery import recover_state
 from supervisors.assembly.runtime import Runtime, RuntimeConfig
@@ -141,14 +143,17 @@ def test_an_order_fills_once_through_the_user_channel_and_a_failed_trade_is_reve
             deals = journaled(tmp_path / JOURNAL_FILE, DealBooked)
             assert sorted(d.security_id for d in deals) == [YES, NO]
 
-            # The NO trade fails on chain: the account is corrected, with the reason.
+            # The NO trade fails on chain: the account takes the deal back, with the reason,
+            # and the reconcile the reversal asks for finds nothing left to correct.
             venue.push(venue.trade(by_token[NO], "t-no", "FAILED"))
             wait_until(lambda: account_book(runtime).get(NO) == 0, what="the reversal booked")
             assert account_book(runtime)[YES] == Decimal(30)
             assert counters(runtime).deals == 2
-        (corrected,) = journaled(tmp_path / JOURNAL_FILE, PositionCorrected)
-        assert (corrected.security_id, corrected.quantity) == (NO, Decimal(-30))
-        assert "(trade t-no FAILED on chain after MINED)" in corrected.reason
+            runtime.wait_idle(timeout_s=10.0)
+        (reversed_deal,) = journaled(tmp_path / JOURNAL_FILE, DealReversed)
+        assert (reversed_deal.security_id, reversed_deal.account) == (NO, ACCOUNT)
+        assert reversed_deal.reason == "trade t-no FAILED on chain after MINED"
+        assert journaled(tmp_path / JOURNAL_FILE, PositionCorrected) == []
     finally:
         broker.close()
 
@@ -261,3 +266,124 @@ def test_a_failed_trade_leaves_order_and_market_position_as_if_unfilled_also_aft
             assert (legs(again), orders_by_token(again), account_book(again)) == live
     finally:
         broker.close()
+
+
+def test_an_order_the_clob_keeps_matched_after_its_trade_failed_ends_cancelled_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    runtimes: list[Runtime] = []
+    with ClobVenue(keeps_matched=True) as venue:
+        broker = polymarket(venue, lambda: runtimes[-1])
+        config = RuntimeConfig(data_dir=tmp_path, broker=BrokerConfig(broker=broker, gap_s=30.0))
+        try:
+            runtimes.append(Runtime(config))
+            with runtimes[-1].start(FEED) as runtime:
+                wait_until(lambda: enabled(runtime), what="the startup reconciliation")
+                runtime.replay(FEED)
+                wait_until(lambda: len(venue.orders) == 2, what="both orders posted")
+                by_token = {order["asset_id"]: no for no, order in venue.orders.items()}
+                venue.push(
+                    venue.trade(by_token[YES], "t-yes", "MATCHED"),
+                    venue.trade(by_token[NO], "t-no", "MATCHED"),
+                )
+                wait_until(
+                    lambda: all(o.status is OrderStatus.FILLED for o in runtime.orders()),
+                    what="both orders filled",
+                )
+                runtime.wait_idle(timeout_s=10.0)
+                yes_order = orders_by_token(runtime)[YES]
+
+                venue.push(venue.trade(by_token[NO], "t-no", "FAILED"))
+                wait_until(
+                    lambda: orders_by_token(runtime)[NO][0] is OrderStatus.CANCELLED,
+                    what="the NO order closed after the reconcile of it",
+                )
+                wait_until(lambda: account_book(runtime).get(NO) == 0, what="the account too")
+                runtime.wait_idle(timeout_s=10.0)
+                assert venue.orders[by_token[NO]]["status"] == "MATCHED"  # the CLOB's ghost
+                assert orders_by_token(runtime) == {
+                    NO: (OrderStatus.CANCELLED, Decimal(0), Decimal(0), None, 0),
+                    YES: yes_order,
+                }
+                assert legs(runtime)[NO] == (Decimal(0),) * 4
+                live = orders_by_token(runtime)
+            (cancelled,) = journaled(tmp_path / JOURNAL_FILE, OrderCancelled)
+            assert cancelled.reason == "reconciled: trade t-no FAILED on chain after MATCHED"
+            runtimes.append(Runtime(config))
+            with runtimes[-1].start(FEED) as again:
+                wait_until(lambda: enabled(again), what="the startup reconciliation")
+                again.wait_idle(timeout_s=10.0)
+                assert orders_by_token(again) == live  # closed for good: no open order left
+        finally:
+            broker.close()
+
+
+def account_legs(positions: Any) -> dict[str, tuple[Decimal, ...]]:
+    """Each account leg's numbers a deal moves; a flat, empty leg is as good as none."""
+    legs = {p.security_id: (p.quantity, p.cost, p.realized_pnl, p.fees) for p in positions}
+    return {security: numbers for security, numbers in legs.items() if any(numbers)}
+
+
+def trade_and_wait(
+    venue: ClobVenue, data_dir: Path, trades: list[tuple[str, str, str, str]]
+) -> tuple[dict[str, tuple[Decimal, ...]], RuntimeConfig, PolymarketBroker]:
+    """A run on ``venue`` whose orders get ``trades`` (token, trade id, status, size) in
+    order; the account's legs once all is settled, and the run's config and broker."""
+    runtimes: list[Runtime] = []
+    broker = polymarket(venue, lambda: runtimes[-1])
+    config = RuntimeConfig(data_dir=data_dir, broker=BrokerConfig(broker=broker, gap_s=30.0))
+    runtimes.append(Runtime(config))
+    with runtimes[-1].start(FEED) as runtime:
+        wait_until(lambda: enabled(runtime), what="the startup reconciliation")
+        runtime.replay(FEED)
+        wait_until(lambda: len(venue.orders) == 2, what="both orders posted")
+        by_token = {order["asset_id"]: no for no, order in venue.orders.items()}
+        for token, trade_id, status, size in trades:
+            venue.push(venue.trade(by_token[token], trade_id, status, size=size))
+            runtime.wait_idle(timeout_s=10.0)
+        booked = len({trade_id for _token, trade_id, status, _size in trades if status != "FAILED"})
+        failed = sum(status == "FAILED" for _token, _trade_id, status, _size in trades)
+        wait_until(lambda: counters(runtime).deals == booked, what="the deals booked")
+        wait_until(lambda: counters(runtime).reversals == failed, what="the reversals")
+        runtime.wait_idle(timeout_s=10.0)
+        return account_legs(runtime.account_positions()), config, broker
+
+
+def test_after_a_reversal_the_account_equals_a_run_that_never_had_the_deal(
+    tmp_path: Path,
+) -> None:
+    with ClobVenue() as venue:
+        reversed_run, config, broker = trade_and_wait(
+            venue,
+            tmp_path / "reversed",
+            [(YES, "t-yes", "MATCHED", "30"), (NO, "t-no1", "MATCHED", "10"),
+             (NO, "t-no2", "MATCHED", "20"), (NO, "t-no1", "FAILED", "10")],
+        )  # fmt: skip
+        try:
+            store = SqliteJournalStore(tmp_path / "reversed" / JOURNAL_FILE)
+            try:
+                state, _ = recover_state(store)
+            finally:
+                store.close()
+            folded = account_legs(
+                account_position(account, leg) for (account, _), leg in state.accounts.legs.items()
+            )
+            with Runtime(config).start(FEED) as again:
+                wait_until(lambda: enabled(again), what="the startup reconciliation")
+                again.wait_idle(timeout_s=10.0)
+                restarted = account_legs(again.account_positions())
+        finally:
+            broker.close()
+    with ClobVenue() as venue:
+        never_run, _config, never_broker = trade_and_wait(
+            venue,
+            tmp_path / "never",
+            [(YES, "t-yes", "MATCHED", "30"), (NO, "t-no2", "MATCHED", "20")],
+        )
+        never_broker.close()
+
+    assert never_run[NO][0] == Decimal(20)
+    assert reversed_run == never_run  # in the actor
+    assert folded == never_run  # in the journal's fold
+    assert restarted == never_run  # after a restart
+    assert journaled(tmp_path / "reversed" / JOURNAL_FILE, PositionCorrected) == []

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bridges.feed_codec import read_feed
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketClosed, MarketOpened
+from tests.bridges.polymarket_rtds_server import RtdsServer, serving
 from tests.bridges.polymarket_venue import PolymarketVenue
 from tools.cli import main
 
@@ -24,10 +27,11 @@ QUIET = ("--quiet", "--no-zmq", "--no-metrics")
 
 
 @pytest.fixture
-def venue() -> Iterator[PolymarketVenue]:
-    """A market whose asks sum under the payout: the shipped strategy trades on it."""
+def venue(request: pytest.FixtureRequest) -> Iterator[PolymarketVenue]:
+    """A market whose asks sum under the payout (the shipped strategy trades on it), or over
+    it with ``indirect`` ``ask_low=52`` (seed 003 bootstraps the cheaper side)."""
     loop = asyncio.new_event_loop()
-    venue = PolymarketVenue(ASSETS, seed=9, changes=60, ask_low=44)
+    venue = PolymarketVenue(ASSETS, seed=9, changes=60, ask_low=getattr(request, "param", 44))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(venue.start(), loop).result(timeout=10)
@@ -80,6 +84,8 @@ def test_a_live_paper_run_trades_and_ends_as_a_replay_of_the_feed_it_saved(
         (["--series", "no-start"], "{start}"),
         (["--assets", "1,2", "--ws-url", "tcp://127.0.0.1:1"], "must start with ws://"),
         (["--assets", "1,2", "--feed", "x.jsonl"], "drop --feed"),
+        (["--assets", "1,2", "--reference", "btc"], "--reference takes chainlink:SYMBOL"),
+        (["--assets", "1,2", "--reference", "binance:btcusdt", "--rtds-url", "x"], "--rtds-url"),
     ],
 )
 def test_a_bad_live_command_line_is_one_clear_line(
@@ -91,3 +97,45 @@ def test_a_bad_live_command_line_is_one_clear_line(
     out = capsys.readouterr().out
     assert message in out
     assert "Traceback" not in out
+
+
+@pytest.fixture
+def rtds() -> Iterator[RtdsServer]:
+    """Chainlink's BTC price rising from the strike, the first price after the run starts;
+    it drops the connection once."""
+    start_ms = time.time_ns() // 1_000_000 + 60_000  # data: after the run's start
+    script = tuple((start_ms + 1000 * i, f"{97000 + 7 * i}.{i:02d}") for i in range(40))
+    with serving(RtdsServer(script=script, drop_after=10)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("venue", [52], indirect=True)
+def test_a_live_run_with_a_reference_price_saves_it_and_its_replay_ends_the_same(
+    venue: PolymarketVenue, rtds: RtdsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "live.jsonl"
+    strategy = ("--strategy", "actors.seed003:evaluate")
+    live = ["run", "--venue", "polymarket", "--assets", ",".join(ASSETS), "--market-id",
+            "btc-up-ref", "--ws-url", venue.url, "--reference", "chainlink:btc/usd",
+            "--rtds-url", rtds.url, "--duration", "3", "--save-feed", str(saved),
+            "--data-dir", str(tmp_path / "live"), *strategy, *QUIET]  # fmt: skip
+
+    assert main(live) == 0
+    live_output = capsys.readouterr().out
+    assert main(["run", "--feed", str(saved), "--speed", "0", "--data-dir",
+                 str(tmp_path / "replay"), *strategy, *QUIET]) == 0  # fmt: skip
+    replay_output = capsys.readouterr().out
+
+    records = list(read_feed(saved))
+    references = [r for r in records if isinstance(r, ReferencePrice)]
+    got = [(r.price, r.ts_event // 10**6) for r in references]
+    sent = [(Decimal(value), ts) for ts, value in rtds.sent]
+    assert got == sent[: len(got)]  # each price once, exactly, in order, until the run ended
+    assert len(got) > 10  # through the connection dropped after 10
+    assert len(rtds.subscriptions) == 2
+    assert {r.strike for r in references} == {Decimal(rtds.sent[0][1])}
+    assert {(r.market_id, r.source) for r in references} == {("btc-up-ref", "chainlink:btc/usd")}
+    assert positions(live_output) == positions(replay_output)
+    held = [line.split()[3] for line in positions(live_output).splitlines()
+            if line.startswith("btc-up-ref")]  # fmt: skip
+    assert sum(int(quantity) for quantity in held) > 0  # it traded

@@ -16,7 +16,7 @@ from actors.journal_decode import decode_trusted
 from bridges.journal_sqlite import SqliteJournalStore
 from bridges.zmq_client import Client
 from bridges.zmq_protocol import CommandError
-from messages.journal import OrderCreated, StepStarted
+from messages.journal import OrderCreated, StepCommitted, StepStarted
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -102,5 +102,27 @@ def test_a_lockstep_replay_with_clients_submitting_and_cancelling_finishes(
         store.close()
     created = {event.order_id for event in events if isinstance(event, OrderCreated)}
     assert set(acknowledged) <= created
-    client_units = [e for e in events if isinstance(e, StepStarted) and e.unit > 0]
-    assert len(client_units) >= 2 * len(acknowledged)
+    during = _units_of_orders_created_during_the_replay(events, set(acknowledged))
+    assert during, "no client order was created while the replay drove"
+    assert all(unit is not None and unit.unit > 0 for unit in during), during
+
+
+def _units_of_orders_created_during_the_replay(
+    events: list[object], orders: set[str]
+) -> list[StepStarted | None]:
+    """The step or unit each of ``orders`` was created in, for those created between the
+    replay's first step and its last feed step's commit (before and after it a command runs
+    at once, outside any unit)."""
+    last_feed_step = max(e.step for e in events if isinstance(e, StepStarted) and e.unit == 0)
+    inside: StepStarted | None = None
+    started = over = False
+    units: list[StepStarted | None] = []
+    for event in events:
+        if isinstance(event, StepStarted):
+            inside, started = event, True
+        elif isinstance(event, StepCommitted):
+            inside = None
+            over = over or (event.unit == 0 and event.step == last_feed_step)
+        elif isinstance(event, OrderCreated) and event.order_id in orders and started and not over:
+            units.append(inside)
+    return units

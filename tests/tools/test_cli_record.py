@@ -13,13 +13,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bridges.feed_codec import read_feed
-from messages.market_data import BookSnapshot, PriceChange
+from messages.market_data import BookSnapshot, PriceChange, ReferencePrice
 from messages.markets import MarketClosed, MarketOpened
+from tests.bridges.polymarket_rtds_server import RtdsServer, serving
 from tests.bridges.polymarket_venue import PolymarketVenue
 from tools.cli import main
 
@@ -107,9 +109,50 @@ def test_a_recording_with_a_duration_stops_by_itself_into_a_gzip_feed(
     assert json.loads(stdout.split("messages ", 1)[1])["book"] >= len(ASSETS)
 
 
+def test_a_recording_with_a_reference_keeps_each_price_with_the_strike_and_replays_it(
+    venue: PolymarketVenue, tmp_path: Path
+) -> None:
+    start_ms = time.time_ns() // 1_000_000 + 60_000  # data: after the recording's start
+    script = tuple((start_ms + 1000 * i, f"{67234 + i}.5") for i in range(12))
+    out = tmp_path / "day.jsonl"
+    with serving(
+        RtdsServer(provider="binance", symbol="btcusdt", script=script, drop_after=4)
+    ) as rtds:
+        process = record(venue, out, "--reference", "binance:btcusdt", "--rtds-url", rtds.url)
+        last = f'"price":"{script[-1][1]}"'
+        deadline = time.monotonic() + 30
+        while not (venue.done.is_set() and out.exists() and last in out.read_text()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the last reference price never came"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
+
+    assert process.returncode == 0, stderr
+    records = list(read_feed(out))
+    references = [r for r in records if isinstance(r, ReferencePrice)]
+    assert f"; {len(references)} reference prices (binance:btcusdt)" in stdout
+    sent = [(ts, Decimal(value)) for ts, value in script]
+    got = [(r.ts_event // 10**6, r.price) for r in references]
+    assert got == sent[len(sent) - len(got) :]  # those before the market opened: only the last
+    assert len(rtds.subscriptions) == 2  # through the dropped connection
+    assert {(r.market_id, r.source, r.strike) for r in references} == {
+        (venue.market, "binance:btcusdt", Decimal("67234.5"))
+    }
+    opened = next(i for i, r in enumerate(records) if isinstance(r, MarketOpened))
+    assert all(records.index(r) > opened for r in references)
+    assert isinstance(records[-1], MarketClosed)
+    data_dir = tmp_path / "data"
+    argv = ["run", "--feed", str(out), "--speed", "0", "--quiet", "--data-dir", str(data_dir),
+            "--strategy", "actors.seed003:evaluate"]  # fmt: skip
+    assert main(argv) == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--assets", "1,2", "--reference", "chainlink:btcusd"], "slash-separated"),
+        (["--assets", "1,2", "--reference", "binance:btcusdt", "--rtds-url", "x"], "--rtds-url"),
         (["--assets", "1111"], "--assets takes the market's two token ids"),
         (["--assets", "1111,1111"], "--assets takes the market's two token ids"),
         (["--assets", "1,2", "--ws-url", "http://127.0.0.1:1"], "must start with ws://"),

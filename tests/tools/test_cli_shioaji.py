@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from tools import run_config
 from tools.cli import build_parser
+from tools.shioaji_run import settlement_calendar
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,11 +67,16 @@ def test_without_an_account_the_run_says_so(tmp_path: Path) -> None:
     assert "--shioaji-account" in _run(tmp_path)
 
 
+def test_a_holiday_that_is_not_a_date_is_named(tmp_path: Path) -> None:
+    line = _run(tmp_path, "--shioaji-account", "0001234", "--shioaji-holidays", "2027-01-01,1/2")
+    assert "--shioaji-holidays: holiday '1/2' is not a date (YYYY-MM-DD)" in line
+
+
 def test_the_config_file_has_a_shioaji_table(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text(
         '[broker]\nname = "shioaji"\n[shioaji]\naccount = "0001234"\nodd_lot = "refuse"\n'
-        "simulation = true\n"
+        'simulation = true\nholidays = ["2027-01-01", "2027-02-16"]\n'
     )
     flags = run_config.flags_from(run_config.load(path), where=str(path))
     args = build_parser().parse_args(["run", *flags])
@@ -79,3 +86,4 @@ def test_the_config_file_has_a_shioaji_table(tmp_path: Path) -> None:
         "refuse",
     )
     assert args.shioaji_simulation
+    assert settlement_calendar(args).holidays == {date(2027, 1, 1), date(2027, 2, 16)}

@@ -8,16 +8,19 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from bridges.zmq_protocol import encode_json, plain
 from messages.enums import MarketPhase, OrderStatus, PositionStatus
-from messages.positions import PositionOpened, PositionSnapshot
+from messages.fills import FillCharged
+from messages.positions import PositionFillCharged, PositionOpened, PositionSnapshot
 from supervisors.kernel.events import ChildTerminated
 from tests.stubs import D, opened
 from tests.tools.dashboard_events import (
     O1,
     O2_PART,
+    POSITION_ID,
     TRADING,
     FakeClock,
     delta,
@@ -222,3 +225,34 @@ def test_a_narrow_terminal_drops_columns_before_it_cuts_the_net() -> None:
     head = next(line for line in lines if line.startswith("market"))
     assert head.split() == ["market", "instrument", "qty", "realized", "net"]
     assert lines[-1].split() == ["TOTAL", "3.8000", "3.7938"]
+
+
+def test_a_broker_s_charge_for_a_fill_changes_the_leg_s_fees_and_net_and_counts_no_delta() -> None:
+    state = fold(TRADING)
+    (yes,) = [row.leg for row in state.legs() if row.leg.security_id == "m1-YES"]
+    before = state.total()
+    charged = attrs.evolve(yes, fees=yes.fees + D(20))
+    fold(
+        [
+            PositionFillCharged(
+                correlation_id="O1",
+                position_id=POSITION_ID,
+                market_id="m1",
+                version=99,
+                charge=FillCharged(
+                    fill_id="O1-1",
+                    order_id="O1",
+                    market_id="m1",
+                    security_id="m1-YES",
+                    booked_fee=yes.fees,
+                    fee=yes.fees + D(20),
+                    tax=D(0),
+                ),
+                leg=charged,
+            )
+        ],
+        state,
+    )
+    assert state.total().fees == before.fees + 20
+    assert state.total().net == before.net - 20
+    assert state.counts["deltas"] == 2
