@@ -28,7 +28,7 @@ from supervisors.assembly.runtime import Runtime, RuntimeConfig
 THREADS_TARGET = 300
 
 
-def _rss_mib() -> float:
+def rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -47,7 +47,7 @@ class _Sampler:
     def _run(self) -> None:
         while not self._done.wait(0.01):
             self.peak_threads = max(self.peak_threads, threading.active_count())
-            self.peak_rss_mib = max(self.peak_rss_mib, _rss_mib())
+            self.peak_rss_mib = max(self.peak_rss_mib, rss_mib())
 
     def __enter__(self) -> _Sampler:
         self._thread.start()
@@ -107,7 +107,7 @@ def run(orders: int) -> dict[str, float]:
             runtime.feed_and_wait(record)
         runtime.wait_idle()
         floor_threads = threading.active_count()
-        floor_rss = _rss_mib()
+        floor_rss = rss_mib()
         started = time.perf_counter()
         made = 0
         with _Sampler() as sampler:
@@ -125,7 +125,7 @@ def run(orders: int) -> dict[str, float]:
             "end_threads": threading.active_count(),
             "floor_rss_mib": floor_rss,
             "peak_rss_mib": sampler.peak_rss_mib,
-            "end_rss_mib": _rss_mib(),
+            "end_rss_mib": rss_mib(),
         }
 
 
