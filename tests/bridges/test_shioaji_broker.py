@@ -242,8 +242,9 @@ def test_the_broker_s_fee_and_tax_replace_the_run_s_rate_once_across_reconciles_
     sell = edge.submit("O2", "2890", OrderSide.SELL, "1000", price="26")
     api.accept(sell)
     api.fill(sell, 1, 26.0)
-    wait_until(lambda: edge.book() == {"2890": D(1000)}, what="the three deals")
-    assert fees(edge) == D("76.5")  # the run's rate: 0.001 of 25,500 + 25,000 + 26,000
+    # The run's rate: 0.001 of 25,500 + 25,000 + 26,000 (the book is 1,000 after one deal too).
+    wait_until(lambda: fees(edge) == D("76.5"), what="the three deals")
+    assert edge.book() == {"2890": D(1000)}
     # Shioaji's details, a lot a row under the deal's ordno: the sold lot (fee and tax), the
     # two lots bought (a fee each; one still held), and a row of no deal of ours.
     ordno = {order_no: api.trades[order_no].order.ordno for order_no in (buy, sell)}
