@@ -30,6 +30,10 @@ class AppendDeal:
 
     booked: DealBooked
 
+    @property
+    def dedup_key(self) -> str:
+        return f"deal:{self.booked.fill_id}"
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class AppendFee:
@@ -38,12 +42,20 @@ class AppendFee:
 
     booked: FeeBooked
 
+    @property
+    def dedup_key(self) -> str:
+        return f"fee:{self.booked.fill_id}"
+
 
 @attrs.frozen(kw_only=True, slots=True)
 class AppendReversedDeal:
     """Journal a deal the broker took back on its account's stream, for the account book."""
 
     reversed: DealReversed
+
+    @property
+    def dedup_key(self) -> str:
+        return f"deal_reversed:{self.reversed.fill_id}"
 
 
 @attrs.frozen(kw_only=True, slots=True)

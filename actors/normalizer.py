@@ -204,30 +204,16 @@ class NormalizerActor(Supervised, PublishingActor):
         """Each decision becomes its tell, publish or log line, in the core's order."""
         for decision in decisions:
             match decision:
-                case AppendDeal(booked=booked):
+                case (
+                    AppendDeal(booked=entry)
+                    | AppendFee(booked=entry)
+                    | AppendReversedDeal(reversed=entry)
+                ):
                     self.journal.tell(
                         Append(
-                            event=booked,
-                            stream=account_stream(booked.account),
-                            dedup_key=f"deal:{booked.fill_id}",
-                            deliver_to=self.account_positions,
-                        )
-                    )
-                case AppendFee(booked=booked):
-                    self.journal.tell(
-                        Append(
-                            event=booked,
-                            stream=account_stream(booked.account),
-                            dedup_key=f"fee:{booked.fill_id}",
-                            deliver_to=self.account_positions,
-                        )
-                    )
-                case AppendReversedDeal(reversed=reversal):
-                    self.journal.tell(
-                        Append(
-                            event=reversal,
-                            stream=account_stream(reversal.account),
-                            dedup_key=f"deal_reversed:{reversal.fill_id}",
+                            event=entry,
+                            stream=account_stream(entry.account),
+                            dedup_key=decision.dedup_key,
                             deliver_to=self.account_positions,
                         )
                     )
