@@ -162,7 +162,7 @@ def _fill_path(n_latency: int, n_throughput: int, data_dir: str) -> _Run:
     probe: _Probe = probe_ref.proxy()._actor  # type: ignore[attr-defined]
     config = RuntimeConfig(data_dir=Path(data_dir))
     wiring = Wiring(config=config, stores=config.stores(), listeners=[probe_ref])
-    specs = harness_specs(wiring, CORE, {"venue": _VenueSink.start})
+    specs = harness_specs(wiring, CORE, {"venue": lambda _context: _VenueSink.start()})
     start_harness("core", specs, wiring)
     bus, venue, journal, execution = (
         wiring.refs[c] for c in ("bus", "venue", "journal", "execution")

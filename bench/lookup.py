@@ -111,6 +111,7 @@ from messages.signals import TradeSignal
 from messages.supervision import OrderStarted, SuperviseOrder
 from supervisors.assembly.runtime_config import RuntimeConfig
 from supervisors.assembly.subsystems import Wiring, harness_specs, start_harness
+from supervisors.kernel.child_spec import SupervisedContext
 from tools.logging_setup import configure_logging
 
 STRATEGY = "bench-strategy"
@@ -756,10 +757,12 @@ def _order_path(
     driver = _Driver.start()
     sink = _Sink.start()
     wanted = ["journal", "bus", "execution", "venue"]
-    stand_ins: dict[str, Callable[[], pykka.ActorRef[Any]]] = {"venue": lambda: driver}
+    stand_ins: dict[str, Callable[[SupervisedContext], pykka.ActorRef[Any]]] = {
+        "venue": lambda _context: driver
+    }
     if limits is not None:
         wanted += ["index", "risk"]
-        stand_ins["index"] = lambda: PositionIndexActor.start(index)
+        stand_ins["index"] = lambda context: PositionIndexActor.start(index, supervision=context)
     config = RuntimeConfig(data_dir=data_dir, risk=limits or RiskLimits())
     wiring = Wiring(config=config, stores=config.stores(), listeners=[driver])
     harness = start_harness("order-path", harness_specs(wiring, wanted, stand_ins), wiring)

@@ -272,21 +272,25 @@ def _attach_execution(wiring: Wiring, execution: Ref) -> Ref:
     return wiring.keep("execution", execution)
 
 
-def stand_in(wiring: Wiring, child_id: str, start: Callable[[], Ref]) -> ChildSpec:
+def stand_in(wiring: Wiring, child_id: str, start: Callable[[SupervisedContext], Ref]) -> ChildSpec:
     """A harness's actor in the place of ``child_id`` (a sink for execution, a stub venue):
     started where that child is and subscribed as it is, so the children around it are the
-    runtime's."""
+    runtime's. ``start`` gets the child's context: a ``Supervised`` stand-in must start
+    with it, or the supervisor waits its whole start timeout for an ``on_start`` that never
+    reports."""
 
-    def begin(_context: SupervisedContext) -> Ref:
+    def begin(context: SupervisedContext) -> Ref:
         if child_id == "execution":
-            return _attach_execution(wiring, start())
-        return wiring.keep(child_id, start())
+            return _attach_execution(wiring, start(context))
+        return wiring.keep(child_id, start(context))
 
     return _spec(child_id, begin)
 
 
 def harness_specs(
-    wiring: Wiring, wanted: Sequence[str], stand_ins: Mapping[str, Callable[[], Ref]]
+    wiring: Wiring,
+    wanted: Sequence[str],
+    stand_ins: Mapping[str, Callable[[SupervisedContext], Ref]],
 ) -> list[ChildSpec]:
     """The runtime's children ``wanted`` (and the ``stand_ins`` in their children's places),
     in the root's start order: what a harness or a benchmark starts around what it drives."""
@@ -398,7 +402,7 @@ def broker_edge_alone(wiring: Wiring, execution: Callable[[], Ref]) -> list[Chil
     """The broker edge with the journal and bus it needs and ``execution`` a stand-in (no
     index, risk, strategy or markets), in the root's start order: for its harnesses."""
     wanted = ("journal", "bus", *EXTRA_CHILDREN, "venue", "execution")
-    return harness_specs(wiring, wanted, {"execution": execution})
+    return harness_specs(wiring, wanted, {"execution": lambda _context: execution()})
 
 
 def _start_account_positions(wiring: Wiring, context: SupervisedContext) -> Ref:
